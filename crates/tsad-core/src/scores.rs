@@ -1,0 +1,76 @@
+//! The output of scoring: one score per point plus what charts and explanations need.
+
+use serde::{Deserialize, Serialize};
+
+/// One ensemble member's contribution, per point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberScores {
+    /// The member's name in the ensemble (its kind, or the name given in the spec).
+    pub name: String,
+    /// The member's detector kind.
+    pub kind: String,
+    /// The member's scores normalised to the ensemble's common scale (robust z, see the
+    /// ensemble's docs); NaN where the member is undefined.
+    pub normalized: Vec<f64>,
+    /// The member's own raw scores.
+    pub raw: Vec<f64>,
+}
+
+/// Scores for a series, index-aligned with it.
+///
+/// `score[i]` is higher when point `i` is more anomalous and NaN when undefined (warm-up,
+/// missing input). Each detector documents its scale. Window detectors give each point the
+/// score of the window it belongs to, and say how in their docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Scores {
+    /// One score per point.
+    pub score: Vec<f64>,
+    /// What the model expected at each point (forecast, rolling centre, reconstruction), if it
+    /// has such a notion.
+    pub expected: Option<Vec<f64>>,
+    /// A lower and upper band around `expected` that the model considers normal, if any.
+    pub band: Option<(Vec<f64>, Vec<f64>)>,
+    /// Each member's contribution, for ensembles; empty otherwise.
+    pub members: Vec<MemberScores>,
+    /// Detector-specific facts for the UI and explanations (detected period, Benford digit
+    /// distribution, training losses, ...). `null` when there are none.
+    pub report: serde_json::Value,
+}
+
+impl Scores {
+    /// Scores with nothing but the per-point score.
+    pub fn new(score: Vec<f64>) -> Self {
+        Scores {
+            score,
+            ..Scores::default()
+        }
+    }
+
+    /// Adds the expected values.
+    pub fn with_expected(mut self, expected: Vec<f64>) -> Self {
+        self.expected = Some(expected);
+        self
+    }
+
+    /// Adds the band.
+    pub fn with_band(mut self, lower: Vec<f64>, upper: Vec<f64>) -> Self {
+        self.band = Some((lower, upper));
+        self
+    }
+
+    /// Adds the detector's report.
+    pub fn with_report(mut self, report: serde_json::Value) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// Number of points scored.
+    pub fn len(&self) -> usize {
+        self.score.len()
+    }
+
+    /// True when nothing was scored.
+    pub fn is_empty(&self) -> bool {
+        self.score.is_empty()
+    }
+}
