@@ -172,7 +172,8 @@ mod tests {
     fn merging_follows_the_gap_rule() {
         let series = Series::from_values(vec![0.0; 12]).unwrap();
         let scores = Scores::new((0..12).map(|i| i as f64).collect());
-        let cases: &[(&str, &[u8], usize, Vec<(usize, usize)>)] = &[
+        type Case = (&'static str, &'static [u8], usize, Vec<(usize, usize)>);
+        let cases: &[Case] = &[
             ("none", &[0; 12], 2, vec![]),
             (
                 "adjacent",
