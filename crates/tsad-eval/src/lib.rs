@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod corpus;
+mod error;
+mod profile;
+mod results;
+mod score;
+
+pub use corpus::{
+    Corpus, CorpusFile, WINDOWS_FILE, Window, format_timestamp, parse_timestamp,
+    probationary_period,
+};
+pub use error::EvalError;
+pub use profile::{PROFILE_NAMES, PROFILES_FILE, Profile, Profiles, THRESHOLDS_FILE, Thresholds};
+pub use results::{FileResult, ResultsSet, result_path, write_results};
+pub use score::{
+    CategoryScore, FileScore, NO_DETECTION_THRESHOLD, RowCounts, ScoreReport, ThresholdChoice,
+    ThresholdMode, evaluate, normalize, optimize_threshold, optimize_thresholds, scaled_sigmoid,
+    score_file, score_results,
+};
