@@ -1,0 +1,318 @@
+//! SqliteStorage: CRUD, cascades, persistence across reopen, and the in-flight rule.
+
+use serde_json::json;
+use tsad_store::{
+    ChatMessage, DatasetRecord, INTERRUPTED_MESSAGE, MemberColumn, RunError, RunRecord, RunResult,
+    RunStatus, SqliteStorage, Storage, StorageError, ThresholdUpdate,
+};
+
+fn dataset(id: &str, created_at: i64) -> DatasetRecord {
+    DatasetRecord {
+        id: id.into(),
+        name: format!("{id}.csv"),
+        created_at,
+        size_bytes: 9,
+        rows: 2,
+        meta: json!({"delimiter": ",", "columns": [{"index": 0, "name": "t"}]}),
+    }
+}
+
+fn result(n: usize) -> RunResult {
+    RunResult {
+        time_axis: "epoch_millis".into(),
+        timestamps: (0..n as i64)
+            .map(|i| 1_700_000_000_000 + i * 60_000)
+            .collect(),
+        values: (0..n)
+            .map(|i| if i == 3 { f64::NAN } else { i as f64 })
+            .collect(),
+        score: (0..n).map(|i| i as f64 / 10.0).collect(),
+        expected: Some(vec![1.0; n]),
+        lower: Some(vec![0.0; n]),
+        upper: Some(vec![2.0; n]),
+        flags: (0..n).map(|i| i == n - 1).collect(),
+        labels: Some(
+            (0..n)
+                .map(|i| if i == 0 { f64::NAN } else { 0.0 })
+                .collect(),
+        ),
+        members: vec![
+            MemberColumn {
+                name: "a".into(),
+                kind: "mad".into(),
+                normalized: vec![0.5; n],
+            },
+            MemberColumn {
+                name: "b".into(),
+                kind: "benford".into(),
+                normalized: (0..n).map(|i| i as f64).collect(),
+            },
+        ],
+        threshold_value: 0.75,
+        events: json!([{"start": n - 1, "end": n - 1, "severity": null}]),
+        report: json!({"period": 24}),
+    }
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn assert_same_result(a: &RunResult, b: &RunResult) {
+    assert_eq!(a.timestamps, b.timestamps);
+    assert!(same_bits(&a.values, &b.values));
+    assert!(same_bits(&a.score, &b.score));
+    assert!(same_bits(
+        a.labels.as_ref().unwrap(),
+        b.labels.as_ref().unwrap()
+    ));
+    assert_eq!(a.flags, b.flags);
+    assert_eq!(a.expected, b.expected);
+    assert_eq!((&a.lower, &a.upper), (&b.lower, &b.upper));
+    assert_eq!(a.members, b.members);
+    assert_eq!(a.threshold_value, b.threshold_value);
+    assert_eq!((&a.events, &a.report), (&b.events, &b.report));
+}
+
+#[test]
+fn datasets_crud_and_newest_first() {
+    let s = SqliteStorage::open_in_memory().unwrap();
+    s.create_dataset(&dataset("ds_a", 10), b"t,v\n1,2\n")
+        .unwrap();
+    s.create_dataset(&dataset("ds_b", 20), b"t,v\n3,4\n")
+        .unwrap();
+    s.create_dataset(&dataset("ds_c", 20), b"x").unwrap();
+    assert_eq!(s.dataset("ds_a").unwrap(), dataset("ds_a", 10));
+    assert_eq!(s.dataset_bytes("ds_b").unwrap(), b"t,v\n3,4\n");
+    let ids: Vec<String> = s
+        .list_datasets()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["ds_c", "ds_b", "ds_a"]);
+
+    let dup = s.create_dataset(&dataset("ds_a", 30), b"").unwrap_err();
+    assert!(matches!(dup, StorageError::Conflict { .. }), "{dup}");
+
+    s.delete_dataset("ds_b").unwrap();
+    let cases: [(&str, StorageError); 3] = [
+        ("get", s.dataset("ds_b").unwrap_err()),
+        ("bytes", s.dataset_bytes("ds_b").unwrap_err()),
+        ("delete", s.delete_dataset("ds_b").unwrap_err()),
+    ];
+    for (name, err) in cases {
+        assert_eq!(err.to_string(), "dataset `ds_b` not found", "{name}");
+    }
+}
+
+#[test]
+fn runs_results_and_chat_crud() {
+    let s = SqliteStorage::open_in_memory().unwrap();
+    s.create_dataset(&dataset("ds_a", 10), b"").unwrap();
+    let mut run = RunRecord::new("run_1".into(), "ds_a", json!({"kind": "mad"}), 11);
+    run.preset = Some("p".into());
+    s.create_run(&run).unwrap();
+    assert_eq!(s.run("run_1").unwrap(), run);
+    assert_eq!(s.list_datasets().unwrap()[0].run_count, 1);
+
+    let orphan = RunRecord::new("run_2".into(), "ds_zz", json!({}), 12);
+    assert_eq!(
+        s.create_run(&orphan).unwrap_err().to_string(),
+        "dataset `ds_zz` not found"
+    );
+    assert!(matches!(
+        s.create_run(&run).unwrap_err(),
+        StorageError::Conflict { .. }
+    ));
+
+    // progress only sticks while running
+    s.set_run_progress("run_1", &json!({"fraction": 0.1}))
+        .unwrap();
+    assert_eq!(s.run("run_1").unwrap().progress, None);
+    run.status = RunStatus::Running;
+    run.started_at = Some(13);
+    s.update_run(&run).unwrap();
+    s.set_run_progress("run_1", &json!({"fraction": 0.5}))
+        .unwrap();
+    assert_eq!(
+        s.run("run_1").unwrap().progress,
+        Some(json!({"fraction": 0.5}))
+    );
+
+    // finish with a result, atomically
+    let r = result(6);
+    let mut done = run.clone();
+    done.status = RunStatus::Succeeded;
+    done.progress = None;
+    done.summary = Some(json!({"points": 6}));
+    done.finished_at = Some(20);
+    done.fit_seconds = Some(0.25);
+    assert!(
+        s.transition_run(&done, &[RunStatus::Running], Some(&r))
+            .unwrap()
+    );
+    assert_eq!(s.run("run_1").unwrap(), done);
+    assert_same_result(&s.result("run_1").unwrap(), &r);
+    // a second transition from running no longer applies
+    let mut late = done.clone();
+    late.status = RunStatus::Cancelled;
+    assert!(
+        !s.transition_run(&late, &[RunStatus::Running], None)
+            .unwrap()
+    );
+    assert_eq!(s.run("run_1").unwrap().status, RunStatus::Succeeded);
+
+    // re-threshold
+    let update = ThresholdUpdate {
+        threshold: json!({"method": "quantile", "q": 0.5}),
+        events_options: json!({"merge_gap": 0}),
+        threshold_value: f64::INFINITY,
+        flags: vec![true, false, false, false, false, true],
+        events: json!([]),
+        summary: Some(json!({"points": 6, "anomaly_count": 2})),
+    };
+    s.update_threshold("run_1", &update).unwrap();
+    let after = s.result("run_1").unwrap();
+    assert_eq!(after.flags, update.flags);
+    assert_eq!(after.threshold_value, f64::INFINITY);
+    assert_eq!(after.events, json!([]));
+    let stored = s.run("run_1").unwrap();
+    assert_eq!(stored.threshold, update.threshold);
+    assert_eq!(stored.summary, update.summary);
+    let short = ThresholdUpdate {
+        flags: vec![true],
+        ..update.clone()
+    };
+    assert!(matches!(
+        s.update_threshold("run_1", &short).unwrap_err(),
+        StorageError::InvalidRecord { .. }
+    ));
+
+    // invalid results are refused before anything is written
+    let mut bad = result(4);
+    bad.score.pop();
+    assert!(matches!(
+        s.put_result("run_1", &bad).unwrap_err(),
+        StorageError::InvalidRecord { .. }
+    ));
+
+    // chat
+    for (i, role) in ["user", "assistant"].into_iter().enumerate() {
+        s.add_chat_message(&ChatMessage {
+            run_id: "run_1".into(),
+            role: role.into(),
+            content: format!("m{i}"),
+            created_at: 30 + i as i64,
+        })
+        .unwrap();
+    }
+    let msgs = s.chat_messages("run_1").unwrap();
+    assert_eq!(
+        msgs.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["m0", "m1"]
+    );
+    let missing = ChatMessage {
+        run_id: "run_x".into(),
+        role: "user".into(),
+        content: String::new(),
+        created_at: 0,
+    };
+    assert!(matches!(
+        s.add_chat_message(&missing).unwrap_err(),
+        StorageError::NotFound { kind: "run", .. }
+    ));
+
+    // deleting the dataset takes runs, results and chat with it
+    s.delete_dataset("ds_a").unwrap();
+    assert!(matches!(
+        s.run("run_1").unwrap_err(),
+        StorageError::NotFound { kind: "run", .. }
+    ));
+    assert!(matches!(
+        s.result("run_1").unwrap_err(),
+        StorageError::NotFound { kind: "result", .. }
+    ));
+    assert!(s.chat_messages("run_1").unwrap().is_empty());
+}
+
+#[test]
+fn list_runs_filters_by_dataset() {
+    let s = SqliteStorage::open_in_memory().unwrap();
+    s.create_dataset(&dataset("ds_a", 1), b"").unwrap();
+    s.create_dataset(&dataset("ds_b", 2), b"").unwrap();
+    for (id, ds, t) in [("r1", "ds_a", 5), ("r2", "ds_b", 6), ("r3", "ds_a", 7)] {
+        s.create_run(&RunRecord::new(id.into(), ds, json!({}), t))
+            .unwrap();
+    }
+    let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_runs(None).unwrap()), ["r3", "r2", "r1"]);
+    assert_eq!(ids(s.list_runs(Some("ds_a")).unwrap()), ["r3", "r1"]);
+    assert!(s.list_runs(Some("nope")).unwrap().is_empty());
+    s.delete_run("r3").unwrap();
+    assert_eq!(ids(s.list_runs(Some("ds_a")).unwrap()), ["r1"]);
+    assert!(matches!(
+        s.delete_run("r3").unwrap_err(),
+        StorageError::NotFound { .. }
+    ));
+}
+
+#[test]
+fn everything_survives_a_reopen_and_in_flight_runs_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = result(5);
+    {
+        let s = SqliteStorage::open(dir.path()).unwrap();
+        assert_eq!(s.path().unwrap(), dir.path().join("tsad.db"));
+        s.create_dataset(&dataset("ds_a", 1), b"raw bytes").unwrap();
+        let mut done = RunRecord::new("r_done".into(), "ds_a", json!({"kind": "mad"}), 2);
+        s.create_run(&done).unwrap();
+        done.status = RunStatus::Succeeded;
+        s.transition_run(&done, &[RunStatus::Queued], Some(&r))
+            .unwrap();
+        s.create_run(&RunRecord::new("r_queued".into(), "ds_a", json!({}), 3))
+            .unwrap();
+        let mut running = RunRecord::new("r_running".into(), "ds_a", json!({}), 4);
+        s.create_run(&running).unwrap();
+        running.status = RunStatus::Running;
+        running.progress = Some(json!({"fraction": 0.3}));
+        s.update_run(&running).unwrap();
+        s.add_chat_message(&ChatMessage {
+            run_id: "r_done".into(),
+            role: "user".into(),
+            content: "why?".into(),
+            created_at: 5,
+        })
+        .unwrap();
+    }
+    let s = SqliteStorage::open(dir.path()).unwrap();
+    assert_eq!(s.dataset("ds_a").unwrap(), dataset("ds_a", 1));
+    assert_eq!(s.dataset_bytes("ds_a").unwrap(), b"raw bytes");
+    assert_eq!(s.run("r_done").unwrap().status, RunStatus::Succeeded);
+    assert_same_result(&s.result("r_done").unwrap(), &r);
+    assert_eq!(s.chat_messages("r_done").unwrap().len(), 1);
+    for id in ["r_queued", "r_running"] {
+        let run = s.run(id).unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{id}");
+        assert_eq!(
+            run.error,
+            Some(RunError {
+                code: "interrupted".into(),
+                message: INTERRUPTED_MESSAGE.into()
+            })
+        );
+        assert!(run.finished_at.is_some());
+        assert_eq!(run.progress, None);
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStorage::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("tsad.db")).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let err = SqliteStorage::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("schema version 999"), "{err}");
+}
