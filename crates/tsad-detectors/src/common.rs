@@ -1,0 +1,347 @@
+//! Helpers the detectors share: parameter validation that lists every problem, length checks,
+//! saved-state plumbing, robust scales and a sorted sliding window.
+
+use serde::{Serialize, de::DeserializeOwned};
+use std::collections::VecDeque;
+use tsad_core::{Error, FitContext, ModelState, Progress, Series, stats};
+
+/// Version of every state format written by this crate.
+pub(crate) const STATE_VERSION: u32 = 1;
+
+/// Converts the mean absolute deviation of normal data into its standard deviation
+/// (sqrt(pi / 2)), the fallback scale when the MAD is 0.
+pub(crate) const MEAN_AD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
+
+/// Collects parameter problems so that `new` can report all of them at once.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem with `name` unless `ok`.
+    pub(crate) fn check(&mut self, ok: bool, name: &str, reason: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push((name.to_owned(), reason()));
+        }
+    }
+
+    /// `Ok` when nothing was recorded; otherwise one [`Error::InvalidParameter`] whose name
+    /// lists every offending parameter and whose reason lists every problem.
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => {
+                let (name, reason) = self.0.into_iter().next().expect("one element");
+                Err(Error::invalid_parameter(name, reason))
+            }
+            _ => {
+                let names: Vec<&str> = self.0.iter().map(|(n, _)| n.as_str()).collect();
+                let reasons: Vec<String> =
+                    self.0.iter().map(|(n, r)| format!("`{n}` {r}")).collect();
+                Err(Error::invalid_parameter(
+                    names.join(", "),
+                    reasons.join("; "),
+                ))
+            }
+        }
+    }
+}
+
+/// [`Error::NotEnoughData`] when `series` has fewer than `needed` points.
+pub(crate) fn check_len(series: &Series, needed: usize) -> Result<(), Error> {
+    if series.len() < needed {
+        Err(Error::NotEnoughData {
+            needed,
+            got: series.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The start of every fit: length check, cancellation check.
+pub(crate) fn begin_fit(series: &Series, needed: usize, ctx: &FitContext) -> Result<(), Error> {
+    check_len(series, needed)?;
+    ctx.check_cancelled()
+}
+
+/// Tells the progress listener that a one-step fit is done.
+pub(crate) fn report_done(ctx: &FitContext) {
+    ctx.report(&Progress {
+        stage: "fit".into(),
+        fraction: 1.0,
+        ..Progress::default()
+    });
+}
+
+/// A state holding `params` as its config (for stateless models).
+pub(crate) fn params_state<P: Serialize>(kind: &str, params: &P) -> Result<ModelState, Error> {
+    Ok(ModelState {
+        kind: kind.to_owned(),
+        version: STATE_VERSION,
+        config: serde_json::to_value(params).map_err(Error::backend)?,
+        bytes: Vec::new(),
+    })
+}
+
+/// Checks a state's kind and version and parses its config.
+pub(crate) fn parse_state<T: DeserializeOwned>(kind: &str, state: &ModelState) -> Result<T, Error> {
+    if state.kind != kind {
+        return Err(Error::Load {
+            reason: format!("a `{kind}` detector cannot load a `{}` model", state.kind),
+        });
+    }
+    if state.version != STATE_VERSION {
+        return Err(Error::Load {
+            reason: format!(
+                "`{kind}` model format version {} is not supported (this build reads version {STATE_VERSION})",
+                state.version
+            ),
+        });
+    }
+    serde_json::from_value(state.config.clone()).map_err(|e| Error::Load {
+        reason: format!("`{kind}` model config: {e}"),
+    })
+}
+
+/// A robust scale of the finite values of `xs`: 1.4826·MAD, or 1.2533·(mean absolute
+/// deviation from the median) when the MAD is 0, or 0 when every value is equal. Returns the
+/// median too. `None` when no value is finite.
+pub(crate) fn robust_center_scale(xs: &[f64]) -> Option<(f64, f64)> {
+    let (med, mad) = stats::median_mad(xs)?;
+    if mad > 0.0 {
+        return Some((med, mad * stats::MAD_TO_SIGMA));
+    }
+    let (sum, n) = xs
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((0.0, 0usize), |(s, n), x| (s + (x - med).abs(), n + 1));
+    Some((med, MEAN_AD_TO_SIGMA * sum / n as f64))
+}
+
+/// The last-resort scale when every value seen is equal: tiny but positive, so a constant
+/// series scores 0 and the first change after it scores very high instead of infinity.
+pub(crate) fn tiny_scale(center: f64) -> f64 {
+    f64::EPSILON * center.abs().max(1.0)
+}
+
+/// `|x - center| / scale`, 0 when `x == center` (even for a zero scale), never infinite.
+pub(crate) fn deviation(x: f64, center: f64, scale: f64) -> f64 {
+    let d = (x - center).abs();
+    if d == 0.0 {
+        0.0
+    } else {
+        let s = if scale > 0.0 { scale } else { tiny_scale(center) };
+        (d / s).min(f64::MAX)
+    }
+}
+
+/// Linear interpolation of NaN values (edges take the nearest finite value). `None` when no
+/// value is finite.
+pub(crate) fn interpolate(values: &[f64]) -> Option<Vec<f64>> {
+    let first = values.iter().position(|v| v.is_finite())?;
+    let mut out = values.to_vec();
+    let mut last = first;
+    for v in &mut out[..first] {
+        *v = values[first];
+    }
+    for i in first + 1..values.len() {
+        if values[i].is_finite() {
+            if i > last + 1 {
+                let (a, b) = (values[last], values[i]);
+                let span = (i - last) as f64;
+                for (k, v) in out[last + 1..i].iter_mut().enumerate() {
+                    *v = a + (b - a) * (k + 1) as f64 / span;
+                }
+            }
+            last = i;
+        }
+    }
+    for v in &mut out[last + 1..] {
+        *v = values[last];
+    }
+    Some(out)
+}
+
+/// The last `cap` values pushed, kept both in arrival order and sorted, for rolling medians
+/// and MADs. Push is O(cap) (a memmove); median O(1); MAD O(cap) with a merge walk.
+#[derive(Debug, Clone)]
+pub(crate) struct SortedWindow {
+    cap: usize,
+    order: VecDeque<f64>,
+    sorted: Vec<f64>,
+}
+
+impl SortedWindow {
+    pub(crate) fn new(cap: usize) -> Self {
+        SortedWindow {
+            cap,
+            order: VecDeque::with_capacity(cap + 1),
+            sorted: Vec::with_capacity(cap + 1),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.sorted.len() >= self.cap
+    }
+
+    /// Adds a finite value, dropping the oldest when full.
+    pub(crate) fn push(&mut self, x: f64) {
+        debug_assert!(x.is_finite());
+        if self.order.len() == self.cap
+            && let Some(old) = self.order.pop_front()
+        {
+            // `old` is in `sorted` because every pushed value is inserted there.
+            let i = self.sorted.partition_point(|v| v.total_cmp(&old).is_lt());
+            self.sorted.remove(i);
+        }
+        self.order.push_back(x);
+        let i = self.sorted.partition_point(|v| v.total_cmp(&x).is_lt());
+        self.sorted.insert(i, x);
+    }
+
+    /// The median; NaN when empty.
+    pub(crate) fn median(&self) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            f64::NAN
+        } else if n % 2 == 1 {
+            self.sorted[n / 2]
+        } else {
+            (self.sorted[n / 2 - 1] + self.sorted[n / 2]) / 2.0
+        }
+    }
+
+    /// The (unscaled) median absolute deviation from `med`.
+    ///
+    /// The deviations left of the median grow leftwards and those right of it grow rightwards,
+    /// so the k-th smallest deviation comes from merging two sorted runs: O(n), no allocation.
+    pub(crate) fn mad(&self, med: f64) -> f64 {
+        let s = &self.sorted;
+        let n = s.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let split = s.partition_point(|v| *v < med);
+        let (mut l, mut r) = (split, split); // next left index is l - 1, next right is r
+        let mut next = || {
+            let left = (l > 0).then(|| med - s[l - 1]);
+            let right = (r < n).then(|| s[r] - med);
+            match (left, right) {
+                (Some(a), Some(b)) if a <= b => {
+                    l -= 1;
+                    a
+                }
+                (Some(a), None) => {
+                    l -= 1;
+                    a
+                }
+                (_, Some(b)) => {
+                    r += 1;
+                    b
+                }
+                (None, None) => f64::NAN, // unreachable: we take at most n deviations
+            }
+        };
+        let k = n / 2;
+        let mut prev = 0.0;
+        for _ in 0..k {
+            prev = next();
+        }
+        let kth = next();
+        if n % 2 == 1 { kth } else { (prev + kth) / 2.0 }
+    }
+
+    /// Mean absolute deviation from `med`; O(n).
+    pub(crate) fn mean_abs_dev(&self, med: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        self.sorted.iter().map(|v| (v - med).abs()).sum::<f64>() / n as f64
+    }
+
+    /// Median and robust scale (1.4826·MAD, else 1.2533·mean absolute deviation, else 0).
+    pub(crate) fn center_scale(&self) -> (f64, f64, bool) {
+        let med = self.median();
+        let mad = self.mad(med);
+        if mad > 0.0 {
+            (med, mad * stats::MAD_TO_SIGMA, false)
+        } else {
+            (med, self.mean_abs_dev(med) * MEAN_AD_TO_SIGMA, true)
+        }
+    }
+}
+
+/// Expanding mean and standard deviation (Welford) of every finite value seen so far; the
+/// zscore and mad detectors scale their floors by it so the floors use the past only.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Expanding {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Expanding {
+    pub(crate) fn push(&mut self, x: f64) {
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
+    }
+
+    pub(crate) fn std(&self) -> f64 {
+        if self.n > 0.0 {
+            (self.m2 / self.n).max(0.0).sqrt()
+        } else {
+            0.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_window_median_and_mad_match_a_full_sort() {
+        let xs = [5.0, 1.0, 9.0, 2.0, 2.0, 7.0, 3.0, 8.0, 4.0, 6.0, 0.5];
+        for cap in 1..=6 {
+            let mut w = SortedWindow::new(cap);
+            for (i, &x) in xs.iter().enumerate() {
+                w.push(x);
+                let start = (i + 1).saturating_sub(cap);
+                let (med, mad) = stats::median_mad(&xs[start..=i]).unwrap();
+                assert_eq!(w.median(), med, "cap {cap} at {i}");
+                assert_eq!(w.mad(med), mad, "cap {cap} at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn interpolation_fills_inside_and_edges() {
+        let v = interpolate(&[f64::NAN, 1.0, f64::NAN, f64::NAN, 4.0, f64::NAN]).unwrap();
+        assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+        assert!(interpolate(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn problems_are_all_listed() {
+        let mut p = Problems::new();
+        p.check(false, "window", || "must be >= 3, got 1".into());
+        p.check(true, "k", || unreachable!());
+        p.check(false, "step", || "must be >= 1, got 0".into());
+        let e = p.finish().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid parameter `window, step`: `window` must be >= 3, got 1; `step` must be >= 1, got 0"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+mod common;
+mod rolling;
+
+pub mod benford;
+pub mod mad;
+pub mod zscore;
+
+pub use benford::{BenfordDetector, BenfordModel, BenfordParams};
+pub use mad::{MadDetector, MadModel, MadParams};
+pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
+
+/// The detector kinds this crate provides, as written in specs.
+pub fn kinds() -> &'static [&'static str] {
+    &["zscore", "mad", "seasonal", "benford", "ensemble"]
+}

@@ -1,0 +1,310 @@
+//! `mad`: distance from a trailing rolling median, in robust standard deviations (MAD).
+//!
+//! **Catches** spikes, dips and the start of level shifts, like `zscore`, but the median and
+//! the MAD ignore the outliers already in the window, so one anomaly does not mask the next
+//! and the baseline stays put around it.
+//!
+//! **How.** Each point is compared with the median and the median absolute deviation (MAD) of
+//! the `window` finite points *before* it (the point itself is excluded). Missing values score
+//! NaN and are skipped by the window.
+//!
+//! **Parameters** ([`MadParams`]): `window` (default 48), `band_k` (default 3).
+//!
+//! **Score scale**: the robust z-score `|x - median| / (1.4826·MAD)`, comparable to standard
+//! deviations for normal data. When the MAD is 0 (more than half the window holds one value,
+//! common in quantised sensor data) the scale falls back to 1.2533 × the window's mean absolute
+//! deviation from the median, and it never falls below 1% of the standard deviation of all
+//! earlier points; on a series that has been exactly constant so far, a change scores very high
+//! (about 1e15) rather than infinity. `expected` is the rolling median and the band is
+//! `median ± band_k·scale`.
+//!
+//! **Minimum length**: `window + 1` (the first `window` points are warm-up, NaN).
+//!
+//! **Cost**: O(n·window) time with a small constant (a sorted window updated by binary search
+//! and one memmove per point; the MAD by merging the two sides of the median), O(window)
+//! memory. The streaming form ([`Detector::online`]) is the same state machine, so it returns
+//! exactly the batch scores.
+//!
+//! **Reference**: Leys et al. (2013), "Detecting outliers: Do not use standard deviation around
+//! the mean, use absolute deviation around the median", <https://doi.org/10.1016/j.jesp.2013.03.013>.
+
+use crate::common::{
+    Problems, SortedWindow, begin_fit, check_len, params_state, parse_state, report_done,
+};
+use crate::rolling::{MedianMadWindow, RollingOnline, RollingScorer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tsad_core::{Detector, Error, FitContext, Model, ModelState, OnlineModel, Scores, Series};
+
+const KIND: &str = "mad";
+
+/// Parameters of the [`MadDetector`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MadParams {
+    /// Number of earlier points the rolling median and MAD are taken over (default 48, at
+    /// least 3). Longer windows give steadier baselines but adapt more slowly and need a
+    /// longer warm-up.
+    pub window: usize,
+    /// Half-width of the normal band drawn around the rolling median, in robust standard
+    /// deviations (default 3). It does not change the scores.
+    pub band_k: f64,
+}
+
+impl Default for MadParams {
+    fn default() -> Self {
+        MadParams {
+            window: 48,
+            band_k: 3.0,
+        }
+    }
+}
+
+impl MadParams {
+    fn validate(&self) -> Result<(), Error> {
+        let mut p = Problems::new();
+        p.check(self.window >= 3, "window", || {
+            format!("must be at least 3, got {}", self.window)
+        });
+        p.check(self.band_k.is_finite() && self.band_k > 0.0, "band_k", || {
+            format!("must be a finite number > 0, got {}", self.band_k)
+        });
+        p.finish()
+    }
+}
+
+/// The rolling median/MAD detector (unfitted). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct MadDetector {
+    params: MadParams,
+}
+
+impl MadDetector {
+    /// Validates `params`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] listing every invalid field.
+    pub fn new(params: MadParams) -> Result<Self, Error> {
+        params.validate()?;
+        Ok(MadDetector { params })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &MadParams {
+        &self.params
+    }
+}
+
+/// A fitted [`MadDetector`]. The method learns nothing from training data, so the model holds
+/// only the parameters; scoring a series uses that series' own past.
+#[derive(Debug, Clone)]
+pub struct MadModel {
+    params: MadParams,
+}
+
+fn scorer(params: &MadParams) -> RollingScorer<MedianMadWindow> {
+    RollingScorer::new(MedianMadWindow(SortedWindow::new(params.window)))
+}
+
+impl Detector for MadDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        self.params.window + 1
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        begin_fit(train, self.min_len(), ctx)?;
+        report_done(ctx);
+        Ok(Box::new(MadModel {
+            params: self.params.clone(),
+        }))
+    }
+
+    fn online(&self) -> Option<Box<dyn OnlineModel>> {
+        Some(Box::new(RollingOnline(scorer(&self.params))))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        let params: MadParams = parse_state(KIND, state)?;
+        params.validate().map_err(|e| Error::Load {
+            reason: e.to_string(),
+        })?;
+        Ok(Box::new(MadModel { params }))
+    }
+}
+
+impl Model for MadModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        check_len(series, self.params.window + 1)?;
+        Ok(scorer(&self.params).run(series.values(), self.params.band_k, self.params.window))
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        params_state(KIND, &self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tsad_core::Threshold;
+    use tsad_testing::{
+        assert_bits_eq, assert_close, conformance, seasonal_with_anomalies, with_nan_gaps,
+    };
+
+    fn detector(window: usize) -> MadDetector {
+        MadDetector::new(MadParams {
+            window,
+            ..MadParams::default()
+        })
+        .unwrap()
+    }
+
+    fn scores(window: usize, values: &[f64]) -> Scores {
+        let series = Series::from_values(values.to_vec()).unwrap();
+        let model = detector(window).fit(&series, &FitContext::new()).unwrap();
+        model.score(&series).unwrap()
+    }
+
+    #[test]
+    fn params_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("defaults", "{}", None),
+            ("explicit", r#"{"window": 7, "band_k": 1}"#, None),
+            ("window too small", r#"{"window": 1}"#, Some("`window`")),
+            ("nan band", r#"{"band_k": 0}"#, Some("`band_k`")),
+            (
+                "both wrong",
+                r#"{"window": 2, "band_k": -3}"#,
+                Some("`window, band_k`"),
+            ),
+        ];
+        for (name, json, want) in cases {
+            let params: MadParams = serde_json::from_str(json).unwrap();
+            match (MadDetector::new(params), want) {
+                (Ok(_), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert!(serde_json::from_str::<MadParams>(r#"{"k": 3}"#).is_err());
+    }
+
+    #[test]
+    fn known_answer_against_pandas() {
+        // python3 (numpy 2, pandas 2):
+        //   x = pd.Series([3,1,4,1,5,9,2,6,5,3,5,30,8,9,7,9], dtype=float); w = 5
+        //   med = x.rolling(w).median().shift(1)
+        //   mad = x.rolling(w).apply(lambda a: np.median(np.abs(a - np.median(a))), raw=True).shift(1)
+        //   score = (x - med).abs() / (1.4826022185056018 * mad)
+        let x = [
+            3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0, 30.0, 8.0, 9.0, 7.0, 9.0,
+        ];
+        let nan = f64::NAN;
+        let s = scores(5, &x);
+        assert_close(
+            &s.score,
+            &[
+                nan,
+                nan,
+                nan,
+                nan,
+                nan,
+                2.023469250588,
+                0.449659833464,
+                0.674489750196,
+                0.0,
+                1.348979500392,
+                0.0,
+                16.862243754902,
+                2.023469250588,
+                1.348979500392,
+                0.224829916732,
+                0.674489750196,
+            ],
+            1e-9,
+        );
+        assert_close(
+            &s.expected.unwrap()[5..],
+            &[3.0, 4.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 8.0, 8.0],
+            0.0,
+        );
+    }
+
+    #[test]
+    fn zero_mad_falls_back_to_mean_absolute_deviation() {
+        // Window [1, 1, 1, 1, 5]: median 1, MAD 0, mean absolute deviation 0.8, so the scale is
+        // 1.2533 * 0.8 and the next point 3 scores 2 / (1.2533 * 0.8).
+        let s = scores(5, &[1.0, 1.0, 1.0, 1.0, 5.0, 3.0]);
+        assert_close(&s.score[5], &(2.0 / (1.253_314_137_315_500_3 * 0.8)), 1e-12);
+        assert_eq!(s.report["floored_points"], 0);
+    }
+
+    #[test]
+    fn streaming_equals_batch() {
+        let (series, _) = seasonal_with_anomalies(3000, 24, 10, 9);
+        let gappy = with_nan_gaps(&series, 9);
+        let d = detector(30);
+        let batch = d
+            .fit(&gappy, &FitContext::new())
+            .unwrap()
+            .score(&gappy)
+            .unwrap();
+        let mut online = d.online().unwrap();
+        let streamed: Vec<f64> = gappy
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| online.update(i as i64, v))
+            .collect();
+        assert_bits_eq(&streamed, &batch.score, "streaming vs batch");
+    }
+
+    #[test]
+    fn recovers_injected_spikes_at_the_default_threshold() {
+        // A season much longer than the window: a trailing median cannot follow a short
+        // season (that is the `seasonal` detector's job, tested there).
+        let (mut found, mut total) = (0, 0);
+        for seed in 0..5 {
+            let (series, spikes) = seasonal_with_anomalies(4000, 1000, 12, seed);
+            let model = MadDetector::new(MadParams::default())
+                .unwrap()
+                .fit(&series, &FitContext::new())
+                .unwrap();
+            let cut = Threshold::default()
+                .apply(&model.score(&series).unwrap().score)
+                .unwrap();
+            total += spikes.len();
+            found += spikes.iter().filter(|&&i| cut.flags[i]).count();
+        }
+        let recall = found as f64 / total as f64;
+        assert!(recall >= 0.9, "recall {recall} ({found} of {total})");
+    }
+
+    #[test]
+    fn conforms() {
+        conformance("mad", &|| {
+            Box::new(MadDetector::new(MadParams::default()).unwrap())
+        });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn invariant_under_shift_and_scale(
+            values in prop::collection::vec(-100.0f64..100.0, 12..200),
+            shift in -1e4f64..1e4,
+            scale in 0.01f64..100.0,
+        ) {
+            let a = scores(5, &values);
+            let moved: Vec<f64> = values.iter().map(|v| v * scale + shift).collect();
+            let b = scores(5, &moved);
+            assert_close(&b.score, &a.score, 1e-6);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The trailing-window scorer behind `zscore` and `mad`: one state machine serves both the
+//! batch and the streaming form, so they agree bit for bit.
+
+use crate::common::{Expanding, SortedWindow, deviation, tiny_scale};
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use tsad_core::{OnlineModel, Scores};
+
+/// Fraction of the expanding standard deviation (of every earlier point) below which a
+/// window's scale is not allowed to fall. It keeps near-constant windows from turning the
+/// smallest wiggle into an enormous score, and it uses the past only.
+pub(crate) const SCALE_FLOOR: f64 = 0.01;
+
+/// A trailing window that knows its centre and scale.
+pub(crate) trait Window: Clone + Debug + Send {
+    fn is_full(&self) -> bool;
+    fn push(&mut self, x: f64);
+    /// Centre and scale of the values in the window (the scale may be 0).
+    fn center_scale(&mut self) -> (f64, f64);
+}
+
+/// Rolling mean and sample standard deviation over the last `cap` values, updated in O(1)
+/// and recomputed exactly every `cap` pushes so rounding errors cannot pile up. The sums are
+/// kept relative to an anchor (the mean at the last recomputation), so a large offset (values
+/// around 1e9 that move by 1) costs no precision.
+#[derive(Debug, Clone)]
+pub(crate) struct MeanStdWindow {
+    cap: usize,
+    buf: VecDeque<f64>,
+    anchor: f64,
+    /// Mean of `x - anchor` over the window.
+    mean: f64,
+    m2: f64,
+    since_exact: usize,
+}
+
+impl MeanStdWindow {
+    pub(crate) fn new(cap: usize) -> Self {
+        MeanStdWindow {
+            cap,
+            buf: VecDeque::with_capacity(cap + 1),
+            anchor: f64::NAN,
+            mean: 0.0,
+            m2: 0.0,
+            since_exact: 0,
+        }
+    }
+
+    fn recompute(&mut self) {
+        let n = self.buf.len() as f64;
+        let anchor = self.anchor;
+        let rel = self.buf.iter().map(|x| x - anchor).sum::<f64>() / n;
+        self.anchor += rel;
+        let anchor = self.anchor;
+        self.mean = self.buf.iter().map(|x| x - anchor).sum::<f64>() / n;
+        let mean = self.mean;
+        self.m2 = self
+            .buf
+            .iter()
+            .map(|x| (x - anchor - mean) * (x - anchor - mean))
+            .sum();
+        self.since_exact = 0;
+    }
+}
+
+impl Window for MeanStdWindow {
+    fn is_full(&self) -> bool {
+        self.buf.len() >= self.cap
+    }
+
+    fn push(&mut self, x: f64) {
+        if self.anchor.is_nan() {
+            self.anchor = x;
+        }
+        let xr = x - self.anchor;
+        if self.buf.len() == self.cap
+            && let Some(old) = self.buf.pop_front()
+        {
+            // Replace `old` by `x` in one step (Welford's update for a sliding window).
+            let or = old - self.anchor;
+            let old_mean = self.mean;
+            self.mean += (xr - or) / self.cap as f64;
+            self.m2 += (xr - or) * (xr - self.mean + or - old_mean);
+        } else {
+            let n = self.buf.len() as f64 + 1.0;
+            let d = xr - self.mean;
+            self.mean += d / n;
+            self.m2 += d * (xr - self.mean);
+        }
+        self.buf.push_back(x);
+        self.since_exact += 1;
+        if self.since_exact >= self.cap {
+            self.recompute();
+        }
+    }
+
+    fn center_scale(&mut self) -> (f64, f64) {
+        let n = self.buf.len();
+        let var = if n > 1 {
+            self.m2.max(0.0) / (n - 1) as f64
+        } else {
+            0.0
+        };
+        (self.anchor + self.mean, var.sqrt())
+    }
+}
+
+/// Rolling median and 1.4826·MAD (1.2533·mean absolute deviation when the MAD is 0).
+#[derive(Debug, Clone)]
+pub(crate) struct MedianMadWindow(pub(crate) SortedWindow);
+
+impl Window for MedianMadWindow {
+    fn is_full(&self) -> bool {
+        self.0.is_full()
+    }
+    fn push(&mut self, x: f64) {
+        self.0.push(x);
+    }
+    fn center_scale(&mut self) -> (f64, f64) {
+        let (c, s, _) = self.0.center_scale();
+        (c, s)
+    }
+}
+
+/// One point's output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    pub(crate) score: f64,
+    pub(crate) expected: f64,
+    pub(crate) scale: f64,
+}
+
+/// Scores each point against the window of the finite points before it.
+#[derive(Debug, Clone)]
+pub(crate) struct RollingScorer<W> {
+    window: W,
+    past: Expanding,
+    floored: usize,
+}
+
+impl<W: Window> RollingScorer<W> {
+    pub(crate) fn new(window: W) -> Self {
+        RollingScorer {
+            window,
+            past: Expanding::default(),
+            floored: 0,
+        }
+    }
+
+    /// Scores `x` against the past, then adds it to the past. NaN in, NaN out (and the window
+    /// is left as it is, so a gap does not shorten the memory).
+    pub(crate) fn step(&mut self, x: f64) -> Step {
+        let (expected, scale) = if self.window.is_full() {
+            let (c, s) = self.window.center_scale();
+            let floor = SCALE_FLOOR * self.past.std();
+            let scale = if s >= floor {
+                s
+            } else {
+                self.floored += 1;
+                floor
+            };
+            let scale = if scale > 0.0 { scale } else { tiny_scale(c) };
+            (c, scale)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        if !x.is_finite() {
+            return Step {
+                score: f64::NAN,
+                expected,
+                scale,
+            };
+        }
+        let score = if expected.is_nan() {
+            f64::NAN
+        } else {
+            deviation(x, expected, scale)
+        };
+        self.window.push(x);
+        self.past.push(x);
+        Step {
+            score,
+            expected,
+            scale,
+        }
+    }
+
+    /// Scores a whole series: the batch form.
+    pub(crate) fn run(mut self, values: &[f64], band_k: f64, window: usize) -> Scores {
+        let n = values.len();
+        let (mut score, mut expected, mut lower, mut upper) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for &x in values {
+            let s = self.step(x);
+            score.push(s.score);
+            expected.push(s.expected);
+            lower.push(s.expected - band_k * s.scale);
+            upper.push(s.expected + band_k * s.scale);
+        }
+        Scores::new(score)
+            .with_expected(expected)
+            .with_band(lower, upper)
+            .with_report(serde_json::json!({
+                "window": window,
+                "warmup_points": window,
+                "floored_points": self.floored,
+            }))
+    }
+}
+
+/// The streaming form: the same state machine, one point at a time.
+#[derive(Debug, Clone)]
+pub(crate) struct RollingOnline<W>(pub(crate) RollingScorer<W>);
+
+impl<W: Window> OnlineModel for RollingOnline<W> {
+    fn update(&mut self, _timestamp: i64, value: f64) -> f64 {
+        self.0.step(value).score
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_moments_stay_exact_with_a_large_offset() {
+        let xs: Vec<f64> = (0..5000).map(|i| 1e9 + ((i * 7919) % 101) as f64).collect();
+        let mut w = MeanStdWindow::new(37);
+        for (i, &x) in xs.iter().enumerate() {
+            w.push(x);
+            if i >= 36 {
+                let (m, s) = w.center_scale();
+                let win = &xs[i - 36..=i];
+                let mean = win.iter().sum::<f64>() / 37.0;
+                let sd = (win.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 36.0).sqrt();
+                assert!(
+                    (m - mean).abs() <= 1e-15 * mean && (s - sd).abs() <= 1e-9 * sd,
+                    "{i}: {m} vs {mean}, {s} vs {sd}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+mod approx;
+mod conformance;
+mod rng;
+mod synthetic;
+
+pub use approx::{Close, assert_bits_eq, assert_close};
+pub use conformance::{ConformanceOptions, conformance, conformance_with};
+pub use rng::Rng;
+pub use synthetic::{
+    SPIKE_HEIGHT, constant, minute_timestamps, random_walk, seasonal_with_anomalies,
+    sine_with_spike, with_nan_gaps,
+};
