@@ -4,6 +4,7 @@ mod corpus;
 mod error;
 mod profile;
 mod results;
+mod runner;
 mod score;
 
 pub use corpus::{
@@ -13,6 +14,10 @@ pub use corpus::{
 pub use error::EvalError;
 pub use profile::{PROFILE_NAMES, PROFILES_FILE, Profile, Profiles, THRESHOLDS_FILE, Thresholds};
 pub use results::{FileResult, ResultsSet, result_path, write_results};
+pub use runner::{
+    RunOptions, RunProgress, RunProgressFn, ScoreMapping, TailMapper, TailScale, remap, run_file,
+    run_nab, run_nab_with,
+};
 pub use score::{
     CategoryScore, FileScore, NO_DETECTION_THRESHOLD, RowCounts, ScoreReport, ThresholdChoice,
     ThresholdMode, evaluate, normalize, optimize_threshold, optimize_thresholds, scaled_sigmoid,
