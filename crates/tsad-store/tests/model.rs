@@ -288,7 +288,7 @@ impl Model {
 
     fn list_datasets(&self) -> Vec<DatasetSummary> {
         let mut v: Vec<&(u64, DatasetRecord)> = self.datasets.iter().collect();
-        v.sort_by(|a, b| (b.1.created_at, b.0).cmp(&(a.1.created_at, a.0)));
+        v.sort_by_key(|e| std::cmp::Reverse((e.1.created_at, e.0)));
         v.into_iter()
             .map(|(_, d)| DatasetSummary {
                 id: d.id.clone(),
@@ -307,7 +307,7 @@ impl Model {
 
     fn list_runs(&self) -> Vec<RunRecord> {
         let mut v: Vec<&(u64, RunRecord)> = self.runs.iter().collect();
-        v.sort_by(|a, b| (b.1.created_at, b.0).cmp(&(a.1.created_at, a.0)));
+        v.sort_by_key(|e| std::cmp::Reverse((e.1.created_at, e.0)));
         v.into_iter().map(|(_, r)| r.clone()).collect()
     }
 }
