@@ -1,0 +1,331 @@
+// Plotly charts: values with expected/band/anomalies/event shading, the score with its threshold
+// (and ensemble members), linked x-axes that report the visible range, and the Benford digits.
+
+import { fmtNum } from "./util.js";
+
+const COLORS = {
+  actual: "#1f3a5f",
+  expected: "#8a94a6",
+  band: "rgba(138, 148, 166, 0.22)",
+  anomaly: "#d62828",
+  label: "#e09f3e",
+  score: "#334155",
+  threshold: "#d62828",
+  shade: "rgba(214, 40, 40, 0.10)",
+  shadeSelected: "rgba(214, 40, 40, 0.26)",
+  members: ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"],
+};
+const MAX_SHAPES = 400;
+const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#2b3340" };
+const CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  scrollZoom: false,
+  showTips: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+};
+
+export function plotlyReady() {
+  return typeof window.Plotly === "object" && typeof window.Plotly.react === "function";
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+/** Builds the two linked charts. onRangeChange([from, to] | null) fires (debounced by the caller). */
+export function createCharts({ main, score, onRangeChange }) {
+  let timeAxis = "epoch_millis";
+  let range = null; // [from, to] in series units (ms or index), null = everything
+  let syncing = false;
+  let last = null; // last render input, for shape-only updates
+  let ready = false;
+
+  const isDate = () => timeAxis === "epoch_millis";
+  const toX = (t) => {
+    if (!isDate() || t == null) return t;
+    const d = new Date(t);
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+  };
+  const fromX = (x) => {
+    if (typeof x === "number") return x;
+    if (!isDate()) return Number(x);
+    const [day, time = "00:00:00"] = String(x).trim().split(/[ T]/);
+    const t = time.replace(/(\.\d{3})\d+$/, "$1");
+    const ms = Date.parse(`${day}T${t.length === 5 ? t + ":00" : t}Z`);
+    return Number.isNaN(ms) ? null : ms;
+  };
+
+  function baseLayout(height, yTitle) {
+    return {
+      height,
+      margin: { l: 64, r: 16, t: 8, b: 36 },
+      font: FONT,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      hovermode: "x unified",
+      dragmode: "zoom",
+      showlegend: true,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 }, bgcolor: "rgba(255,255,255,0.6)" },
+      xaxis: {
+        type: isDate() ? "date" : "linear",
+        gridcolor: "#eef0f3",
+        linecolor: "#c9ced6",
+        zeroline: false,
+        hoverformat: isDate() ? "%Y-%m-%d %H:%M:%S" : ",d",
+        ...(range ? { range: [toX(range[0]), toX(range[1])], autorange: false } : { autorange: true }),
+      },
+      yaxis: { title: { text: yTitle, font: { size: 11 } }, gridcolor: "#eef0f3", zeroline: false, fixedrange: true, automargin: true },
+      uirevision: "keep",
+    };
+  }
+
+  function eventShapes(events, selected, step, strong) {
+    if (!events?.length) return [];
+    const half = (step || (isDate() ? 1000 : 1)) / 2;
+    const shapes = [];
+    const [lo, hi] = range || [-Infinity, Infinity];
+    events.forEach((e, i) => {
+      const sel = i === selected;
+      if (!sel && (e.end_time + half < lo || e.start_time - half > hi)) return;
+      if (!sel && shapes.length >= MAX_SHAPES) return;
+      shapes.push({
+        type: "rect", xref: "x", yref: "paper", layer: "below",
+        x0: toX(e.start_time - half), x1: toX(e.end_time + half), y0: 0, y1: 1,
+        fillcolor: sel ? COLORS.shadeSelected : strong ? COLORS.shade : "rgba(214, 40, 40, 0.06)",
+        line: sel ? { color: COLORS.anomaly, width: 1 } : { width: 0 },
+      });
+    });
+    return shapes;
+  }
+
+  function thresholdShape(value) {
+    if (value == null || !Number.isFinite(value)) return [];
+    return [{ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: value, y1: value, line: { color: COLORS.threshold, width: 1.5, dash: "dash" } }];
+  }
+
+  function thresholdNote(value) {
+    if (value == null || !Number.isFinite(value)) return [];
+    return [{ xref: "paper", x: 1, xanchor: "right", yref: "y", y: value, yanchor: "bottom", text: `threshold ${fmtNum(value)}`, showarrow: false, font: { size: 11, color: COLORS.threshold }, bgcolor: "rgba(255,255,255,0.7)" }];
+  }
+
+  function mainTraces(p) {
+    const x = p.t.map(toX);
+    const traces = [];
+    if (p.lower && p.upper) {
+      traces.push({ type: "scatter", mode: "lines", x, y: p.lower, line: { width: 0 }, hoverinfo: "skip", showlegend: false, name: "band low", legendgroup: "band" });
+      traces.push({ type: "scatter", mode: "lines", x, y: p.upper, line: { width: 0 }, fill: "tonexty", fillcolor: COLORS.band, hoverinfo: "skip", name: "expected band", legendgroup: "band" });
+    }
+    if (p.expected) traces.push({ type: "scatter", mode: "lines", x, y: p.expected, name: "expected", line: { color: COLORS.expected, width: 1.4, dash: "dot" } });
+    traces.push({ type: "scatter", mode: "lines", x, y: p.value, name: "actual", line: { color: COLORS.actual, width: 1.3 } });
+    const ax = [];
+    const ay = [];
+    p.flag?.forEach((f, i) => {
+      if (f && p.value[i] != null) {
+        ax.push(x[i]);
+        ay.push(p.value[i]);
+      }
+    });
+    traces.push({ type: "scatter", mode: "markers", x: ax, y: ay, name: "anomaly", marker: { color: COLORS.anomaly, size: 7, line: { color: "#fff", width: 1 } } });
+    if (Array.isArray(p.label)) {
+      const lx = [];
+      const ly = [];
+      p.label.forEach((l, i) => {
+        if ((l === true || l === 1) && p.value[i] != null) {
+          lx.push(x[i]);
+          ly.push(p.value[i]);
+        }
+      });
+      if (lx.length) traces.push({ type: "scatter", mode: "markers", x: lx, y: ly, name: "labelled anomaly", marker: { color: COLORS.label, size: 11, symbol: "circle-open", line: { width: 2 } } });
+    }
+    return traces;
+  }
+
+  function scoreTraces(p) {
+    const x = p.t.map(toX);
+    const traces = [{ type: "scatter", mode: "lines", x, y: p.score, name: p.members?.length ? "combined score" : "score", line: { color: COLORS.score, width: 1.4 } }];
+    (p.members || []).forEach((m, i) => {
+      traces.push({ type: "scatter", mode: "lines", x, y: m.score, name: m.name, line: { color: COLORS.members[i % COLORS.members.length], width: 1 }, opacity: 0.8 });
+    });
+    const fx = [];
+    const fy = [];
+    p.flag?.forEach((f, i) => {
+      if (f && p.score[i] != null) {
+        fx.push(x[i]);
+        fy.push(p.score[i]);
+      }
+    });
+    traces.push({ type: "scatter", mode: "markers", x: fx, y: fy, name: "flagged", showlegend: false, marker: { color: COLORS.anomaly, size: 5 }, hoverinfo: "skip" });
+    return traces;
+  }
+
+  function draw() {
+    if (!last) return Promise.resolve();
+    const { points, events, thresholdValue, selected, step, valueLabel } = last;
+    const mainLayout = baseLayout(330, valueLabel || "value");
+    mainLayout.shapes = eventShapes(events, selected, step, true);
+    const scoreLayout = baseLayout(210, "score");
+    scoreLayout.shapes = [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)];
+    scoreLayout.annotations = thresholdNote(thresholdValue);
+    return Promise.all([
+      window.Plotly.react(main, mainTraces(points), mainLayout, CONFIG),
+      window.Plotly.react(score, scoreTraces(points), scoreLayout, CONFIG),
+    ]).then(() => {
+      if (!ready) {
+        ready = true;
+        main.on("plotly_relayout", (ev) => onRelayout(ev, score));
+        score.on("plotly_relayout", (ev) => onRelayout(ev, main));
+      }
+    });
+  }
+
+  function onRelayout(ev, other) {
+    if (syncing) return;
+    let next;
+    if (ev["xaxis.autorange"]) {
+      next = null;
+    } else if ("xaxis.range[0]" in ev && "xaxis.range[1]" in ev) {
+      next = [fromX(ev["xaxis.range[0]"]), fromX(ev["xaxis.range[1]"])];
+    } else if (Array.isArray(ev["xaxis.range"])) {
+      next = [fromX(ev["xaxis.range"][0]), fromX(ev["xaxis.range"][1])];
+    } else {
+      return; // y-only or cosmetic change
+    }
+    if (next && (next[0] == null || next[1] == null)) return;
+    range = next;
+    syncing = true;
+    const update = next ? { "xaxis.range": [toX(next[0]), toX(next[1])], "xaxis.autorange": false } : { "xaxis.autorange": true };
+    window.Plotly.relayout(other, update).finally(() => { syncing = false; });
+    onRangeChange(range);
+  }
+
+  return {
+    /** Draws everything. `opts.range` (series units) or null for the full extent. */
+    render(points, opts) {
+      if (!plotlyReady()) throw new Error("Plotly.js did not load (/assets/plotly.min.js), so charts cannot be drawn.");
+      timeAxis = opts.timeAxis || "epoch_millis";
+      if ("range" in opts) range = opts.range;
+      last = { ...last, ...opts, points };
+      return draw();
+    },
+    /** Updates event shading and the threshold line (after a re-threshold or a selection). */
+    updateEvents(events, thresholdValue, selected) {
+      if (!last || !plotlyReady()) return;
+      last = { ...last, events, thresholdValue, selected };
+      const { step } = last;
+      syncing = true;
+      Promise.all([
+        window.Plotly.relayout(main, { shapes: eventShapes(events, selected, step, true) }),
+        window.Plotly.relayout(score, { shapes: [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)], annotations: thresholdNote(thresholdValue) }),
+      ]).finally(() => { syncing = false; });
+    },
+    /** Zooms both charts to [from, to] and reports the new range. */
+    zoomTo(next) {
+      range = next;
+      if (last && plotlyReady()) {
+        const update = { "xaxis.range": [toX(next[0]), toX(next[1])], "xaxis.autorange": false };
+        syncing = true;
+        Promise.all([window.Plotly.relayout(main, update), window.Plotly.relayout(score, update)]).finally(() => { syncing = false; });
+      }
+      onRangeChange(range);
+    },
+    range: () => range,
+    purge() {
+      if (plotlyReady()) {
+        window.Plotly.purge(main);
+        window.Plotly.purge(score);
+      }
+      ready = false;
+      last = null;
+      range = null;
+    },
+    resize() {
+      if (last && plotlyReady()) {
+        window.Plotly.Plots.resize(main);
+        window.Plotly.Plots.resize(score);
+      }
+    },
+  };
+}
+
+/**
+ * Finds first-digit frequencies anywhere in a run report (the benford detector's own report, or an
+ * ensemble member's). Returns {observed[9], expected[9], n, stats{}, message, applicable} or null.
+ */
+export function findBenford(report) {
+  const seen = new Set();
+  let found = null;
+  const BENFORD = Array.from({ length: 9 }, (_, i) => Math.log10(1 + 1 / (i + 1)));
+  const digits9 = (v) => {
+    if (Array.isArray(v) && v.length === 9 && v.every((x) => typeof x === "number")) return v;
+    if (Array.isArray(v) && v.length === 10 && v.every((x) => typeof x === "number")) return v.slice(1);
+    if (v && typeof v === "object" && !Array.isArray(v) && ["1", "9"].every((k) => typeof v[k] === "number")) {
+      return Array.from({ length: 9 }, (_, i) => v[String(i + 1)] ?? 0);
+    }
+    return null;
+  };
+  const visit = (node, depth) => {
+    if (found || !node || typeof node !== "object" || seen.has(node) || depth > 6) return;
+    seen.add(node);
+    const obsKey = ["observed", "observed_freq", "observed_frequencies", "frequencies", "proportions", "counts", "digit_counts"].find((k) => digits9(node[k]));
+    if (obsKey) {
+      let observed = digits9(node[obsKey]);
+      const sum = observed.reduce((a, b) => a + b, 0);
+      const n = node.n ?? node.count ?? node.digits ?? (sum > 1.5 ? sum : null);
+      if (sum > 1.5) observed = observed.map((c) => c / sum);
+      const expected = digits9(node.expected) || digits9(node.expected_freq) || digits9(node.benford) || BENFORD;
+      found = { observed, expected, n, holder: node };
+      return;
+    }
+    for (const value of Object.values(node)) visit(value, depth + 1);
+  };
+  visit(report, 0);
+  if (!found) return null;
+  // Statistics and the applicability message may sit next to the digits or one level up.
+  const scopes = [found.holder];
+  const parentOf = (root, target, depth = 0) => {
+    if (!root || typeof root !== "object" || depth > 6) return null;
+    for (const v of Object.values(root)) {
+      if (v === target) return root;
+      const p = parentOf(v, target, depth + 1);
+      if (p) return p;
+    }
+    return null;
+  };
+  const parent = parentOf(report, found.holder);
+  if (parent) scopes.push(parent);
+  const pick = (keys) => {
+    for (const s of scopes) for (const k of keys) if (s[k] != null && typeof s[k] !== "object") return s[k];
+    return null;
+  };
+  const stats = {};
+  const chi = pick(["chi_square", "chi2", "chisq", "chi_squared"]);
+  const mad = pick(["mad", "nigrini_mad"]);
+  const p = pick(["p_value", "pvalue"]);
+  const orders = pick(["orders_of_magnitude", "magnitude_span", "decades", "span_orders"]);
+  const conformity = pick(["conformity", "verdict", "nigrini_conformity"]);
+  if (chi != null) stats["χ²"] = chi;
+  if (p != null) stats["p-value"] = p;
+  if (mad != null) stats.MAD = mad;
+  if (conformity != null) stats.conformity = conformity;
+  if (orders != null) stats["orders of magnitude"] = orders;
+  const applicable = pick(["applicable", "is_applicable", "law_applies"]);
+  const message = pick(["applicability", "applicability_message", "message", "note", "warning", "reason"]);
+  return { observed: found.observed, expected: found.expected, n: found.n, stats, applicable, message };
+}
+
+export function renderBenford(node, benford) {
+  if (!plotlyReady()) return;
+  const digits = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+  const traces = [
+    { type: "bar", x: digits, y: benford.observed, name: "observed", marker: { color: "#1f3a5f" }, hovertemplate: "digit %{x}: %{y:.1%}<extra>observed</extra>" },
+    { type: "bar", x: digits, y: benford.expected, name: "Benford log10(1+1/d)", marker: { color: "#c3c9d3" }, hovertemplate: "digit %{x}: %{y:.1%}<extra>expected</extra>" },
+  ];
+  const layout = {
+    height: 240, barmode: "group", bargap: 0.25, font: FONT,
+    margin: { l: 56, r: 16, t: 8, b: 36 },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
+    xaxis: { title: { text: "first significant digit", font: { size: 11 } }, fixedrange: true },
+    yaxis: { tickformat: ".0%", gridcolor: "#eef0f3", fixedrange: true },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+  };
+  window.Plotly.react(node, traces, layout, { ...CONFIG, displayModeBar: false });
+}

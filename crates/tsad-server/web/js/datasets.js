@@ -1,0 +1,298 @@
+// The data step: demo, CSV upload (button or drag and drop), preview, diagnostics, column pickers,
+// and the sidebar list of datasets.
+
+import { api } from "./api.js";
+import { $, el, show, fmtInt, fmtBytes, fmtAgo, fmtNum, humanize } from "./util.js";
+
+let ctx = null;
+let current = null;
+
+/** ctx: {onOpen(dataset), onError(err), clearError()} */
+export function initDatasets(context) {
+  ctx = context;
+  const input = $("file-input");
+  input.addEventListener("change", () => {
+    if (input.files && input.files[0]) upload(input.files[0]);
+    input.value = "";
+  });
+  $("upload-button").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      input.click();
+    }
+  });
+  $("demo-button").addEventListener("click", loadDemo);
+  $("change-data").addEventListener("click", () => {
+    const zone = $("dropzone");
+    show(zone, zone.classList.contains("hidden"));
+  });
+  $("time-column-select").addEventListener("change", markPreviewColumns);
+  $("value-column-select").addEventListener("change", markPreviewColumns);
+
+  // A file dropped anywhere on the page is an upload; never let the browser navigate to it.
+  const zone = $("dropzone");
+  let depth = 0;
+  window.addEventListener("dragenter", (e) => {
+    if (!hasFiles(e)) return;
+    depth += 1;
+    show(zone, true);
+    zone.classList.add("dragging");
+  });
+  window.addEventListener("dragleave", (e) => {
+    if (!hasFiles(e)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) zone.classList.remove("dragging");
+  });
+  window.addEventListener("dragover", (e) => {
+    if (hasFiles(e)) e.preventDefault();
+  });
+  window.addEventListener("drop", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    zone.classList.remove("dragging");
+    const file = e.dataTransfer.files[0];
+    if (file) upload(file);
+  });
+}
+
+function hasFiles(e) {
+  return e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
+}
+
+function setBusy(text) {
+  $("upload-status").textContent = text || "";
+  $("demo-button").disabled = Boolean(text);
+  $("upload-button").classList.toggle("disabled", Boolean(text));
+}
+
+async function loadDemo() {
+  ctx.clearError();
+  setBusy("Creating the demo series…");
+  try {
+    const ds = await api.createDemo();
+    ctx.onOpen(ds);
+  } catch (err) {
+    ctx.onError(err, "Could not create the demo data");
+  } finally {
+    setBusy("");
+  }
+}
+
+async function upload(file) {
+  ctx.clearError();
+  setBusy(`Uploading ${file.name} (${fmtBytes(file.size)})…`);
+  try {
+    const ds = await api.uploadCsv(file);
+    ctx.onOpen(ds);
+  } catch (err) {
+    ctx.onError(err, err.message.includes(file.name) ? "Could not read the file" : `Could not read ${file.name}`);
+    show($("dropzone"), true);
+  } finally {
+    setBusy("");
+  }
+}
+
+export function currentDataset() {
+  return current;
+}
+
+/** Shows a dataset: summary, diagnostics, column pickers, preview. */
+export function showDataset(ds) {
+  current = ds;
+  show($("dataset-panel"), Boolean(ds));
+  show($("dropzone"), !ds);
+  if (!ds) return;
+
+  const cols = ds.columns || [];
+  const bits = [el("strong", { class: "ds-name" }, ds.name || ds.id)];
+  bits.push(el("span", { class: "muted" }, ` · ${fmtInt(ds.rows)} rows · ${cols.length} columns · ${fmtBytes(ds.size_bytes)}`));
+  if (ds.delimiter && ds.delimiter !== ",") bits.push(el("span", { class: "muted" }, ` · delimiter ${JSON.stringify(ds.delimiter)}`));
+  if (ds.label_column) bits.push(el("span", { class: "muted" }, ` · labels in “${ds.label_column}”`));
+  $("dataset-summary").replaceChildren(...bits);
+
+  renderDiagnostics(ds.diagnostics);
+  fillColumnSelects(ds);
+  renderPreview(ds);
+}
+
+function columnName(ds, ref) {
+  if (ref == null) return null;
+  if (typeof ref === "number") return (ds.columns || []).find((c) => c.index === ref)?.name ?? null;
+  return ref;
+}
+
+function fillColumnSelects(ds) {
+  const cols = ds.columns || [];
+  const kindText = (c) => (c.kind && c.kind !== "text" ? ` (${c.kind})` : "");
+  const time = $("time-column-select");
+  time.replaceChildren(
+    el("option", { value: "" }, "(none: row index)"),
+    ...cols.map((c) => el("option", { value: c.name }, c.name + kindText(c))),
+  );
+  time.value = columnName(ds, ds.time_column) ?? "";
+  const value = $("value-column-select");
+  value.replaceChildren(...cols.map((c) => el("option", { value: c.name }, c.name + kindText(c))));
+  const v = columnName(ds, ds.value_column);
+  if (v != null) value.value = v;
+}
+
+/** The user's column choice, as the run request wants it. */
+export function columnChoice() {
+  const t = $("time-column-select").value;
+  const v = $("value-column-select").value;
+  return { time_column: t === "" ? null : t, value_column: v === "" ? null : v };
+}
+
+/** Sets the pickers (when reopening a run made with other columns). */
+export function setColumnChoice(timeColumn, valueColumn) {
+  if (!current) return;
+  const t = columnName(current, timeColumn);
+  const v = columnName(current, valueColumn);
+  $("time-column-select").value = t ?? "";
+  if (v != null) $("value-column-select").value = v;
+  markPreviewColumns();
+}
+
+function renderPreview(ds) {
+  const table = $("preview-table");
+  const cols = ds.columns || [];
+  const rows = ds.preview?.rows || [];
+  const width = Math.max(cols.length, ...rows.map((r) => r.length), 0);
+  const names = Array.from({ length: width }, (_, i) => cols.find((c) => c.index === i)?.name ?? cols[i]?.name ?? `column ${i + 1}`);
+  const head = el("thead", {}, el("tr", {}, el("th", { class: "rownum", scope: "col" }, "#"), names.map((n) => el("th", { scope: "col" }, n))));
+  const body = el("tbody", {}, rows.map((r, i) =>
+    el("tr", {}, el("td", { class: "rownum" }, i + 1), names.map((_, j) => el("td", {}, r[j] ?? "")))));
+  table.replaceChildren(head, body);
+  $("preview-note").textContent = rows.length ? `(first ${rows.length} of ${fmtInt(ds.rows)} rows)` : "(no rows)";
+  markPreviewColumns();
+}
+
+function markPreviewColumns() {
+  const table = $("preview-table");
+  if (!current) return;
+  const names = (current.columns || []).map((c) => c.name);
+  const { time_column: t, value_column: v } = columnChoice();
+  const ti = names.indexOf(t) + 1;
+  const vi = names.indexOf(v) + 1;
+  for (const row of table.rows) {
+    Array.from(row.cells).forEach((cell, i) => {
+      cell.classList.toggle("col-time", i > 0 && i === ti);
+      cell.classList.toggle("col-value", i > 0 && i === vi);
+    });
+  }
+}
+
+const DIAG_LABELS = {
+  rows: "rows read",
+  missing: "missing values",
+  missing_values: "missing values",
+  rejected: "rejected rows",
+  rejected_rows: "rejected rows",
+  duplicates: "duplicate timestamps",
+  duplicate_timestamps: "duplicate timestamps",
+  gaps: "gaps",
+  sorted: "sorted",
+  time_axis: "time axis",
+  step_ms: "step",
+};
+const SINGULAR = {
+  "rows read": "row read",
+  "missing values": "missing value",
+  "rejected rows": "rejected row",
+  "duplicate timestamps": "duplicate timestamp",
+  gaps: "gap",
+};
+const BAD = /missing|reject|dup|gap|invalid|error|skip|bad|nan/i;
+const counted = (n, label) => `${fmtNum(n)} ${n === 1 ? SINGULAR[label] ?? label : label}`;
+
+/** Renders whatever diagnostics tsad-io returns: numbers and flags as chips, lists as details. */
+function renderDiagnostics(diag) {
+  const box = $("diagnostics");
+  box.replaceChildren();
+  if (!diag || typeof diag !== "object") return;
+  const chips = el("ul", { class: "chips", "aria-label": "Ingest diagnostics" });
+  const lists = [];
+  for (const [key, value] of Object.entries(diag)) {
+    if (value == null) continue;
+    const label = DIAG_LABELS[key] ?? humanize(key).toLowerCase();
+    if (typeof value === "number") {
+      const text = key === "step_ms" ? `${label} ${fmtStep(value)}` : counted(value, label);
+      chips.append(chip(text, BAD.test(key) && value > 0));
+    } else if (typeof value === "boolean") {
+      if (key === "sorted") chips.append(chip(value ? "sorted by time" : "not sorted: rows were reordered", !value));
+      else chips.append(chip(`${label}: ${value ? "yes" : "no"}`, false));
+    } else if (typeof value === "string") {
+      chips.append(chip(`${label}: ${value}`, false));
+    } else if (Array.isArray(value)) {
+      chips.append(chip(counted(value.length, label), BAD.test(key) && value.length > 0));
+      if (value.length) lists.push([label, value]);
+    } else if (typeof value === "object") {
+      const count = value.count ?? value.total ?? value.n;
+      const items = Object.values(value).find(Array.isArray);
+      if (count != null) chips.append(chip(counted(count, label), BAD.test(key) && count > 0));
+      if (items && items.length) lists.push([label, items]);
+    }
+  }
+  box.append(chips);
+  for (const [label, items] of lists) {
+    const shown = items.slice(0, 50);
+    box.append(el("details", { class: "diag-list" },
+      el("summary", {}, `${humanize(label)} (${fmtInt(items.length)})`),
+      el("ul", {}, shown.map((item) => el("li", {}, describeItem(item)))),
+      items.length > shown.length ? el("p", { class: "muted" }, `… and ${fmtInt(items.length - shown.length)} more`) : null));
+  }
+}
+
+function chip(text, warn) {
+  return el("li", { class: warn ? "chip warn" : "chip" }, text);
+}
+
+function fmtStep(ms) {
+  if (ms % 86400000 === 0) return `${ms / 86400000} d`;
+  if (ms % 3600000 === 0) return `${ms / 3600000} h`;
+  if (ms % 60000 === 0) return `${ms / 60000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
+}
+
+function describeItem(item) {
+  if (item == null) return "";
+  if (typeof item !== "object") return String(item);
+  const line = item.line ?? item.line_number ?? item.row;
+  const text = item.reason ?? item.message ?? item.error ?? item.value ?? "";
+  const rest = Object.entries(item)
+    .filter(([k]) => !["line", "line_number", "row", "reason", "message", "error", "value"].includes(k))
+    .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`)
+    .join(", ");
+  return [line != null ? `line ${line}` : null, text, rest].filter(Boolean).join(": ");
+}
+
+/** Sidebar list of datasets. */
+export async function refreshDatasetList(currentId, onPick) {
+  const list = $("dataset-list");
+  let data;
+  try {
+    data = await api.listDatasets();
+  } catch {
+    list.replaceChildren(el("li", { class: "muted" }, "Could not load the list."));
+    return;
+  }
+  const items = data?.datasets || [];
+  if (!items.length) {
+    list.replaceChildren(el("li", { class: "muted" }, "None yet: load the demo or a CSV."));
+    return;
+  }
+  list.replaceChildren(...items.map((d) => el("li", {},
+    el("button", {
+      type: "button",
+      class: d.id === currentId ? "item current" : "item",
+      "aria-current": d.id === currentId ? "true" : null,
+      "data-testid": "dataset-item",
+      "data-id": d.id,
+      title: d.name,
+      onclick: () => onPick(d.id),
+    },
+    el("span", { class: "item-title" }, d.name || d.id),
+    el("span", { class: "item-meta" }, `${fmtInt(d.rows)} rows · ${d.run_count ?? 0} run${d.run_count === 1 ? "" : "s"} · ${fmtAgo(d.created_at)}`)))));
+}

@@ -1,0 +1,372 @@
+// The detector step: preset/kind choice from GET /detectors, parameter inputs generated from each
+// kind's JSON Schema (defaults and help text from its descriptions), preset overrides, threshold.
+
+import { $, el, fmtNum } from "./util.js";
+
+const PRESET_ORDER = ["hybrid-benford", "lstm-residual"];
+// Shown up front; the rest of a kind's parameters go under "More parameters".
+const PRIMARY = ["window", "epochs", "period", "policy", "k", "test", "quantile"];
+const OVERRIDABLE = ["epochs", "window"];
+const FALLBACK_THRESHOLDS = {
+  sigma: { method: "sigma", k: 3 },
+  robust: { method: "robust", k: 3.5 },
+  quantile: { method: "quantile", q: 0.99 },
+  sensitivity: { method: "sensitivity", s: 0.5 },
+};
+const THRESHOLD_PARAM = {
+  sigma: { key: "k", label: "k (standard deviations)", min: 0, max: null, step: 0.1 },
+  robust: { key: "k", label: "k (robust standard deviations)", min: 0, max: null, step: 0.1 },
+  quantile: { key: "q", label: "q (0–1, exclusive)", min: 0.5, max: 0.99999, step: 0.001 },
+  sensitivity: { key: "s", label: "s (0–1, higher flags more)", min: 0.01, max: 0.99, step: 0.01 },
+};
+
+let catalog = null;
+let kinds = new Map();
+let presets = new Map();
+let fields = []; // [{name, input, kind: "number"|"integer"|"boolean"|"enum"|"string", def, nullable, override}]
+
+export function initDetectorForm(cat) {
+  catalog = cat || {};
+  kinds = new Map((catalog.detectors || []).map((d) => [d.kind, d]));
+  const sortedPresets = [...(catalog.presets || [])].sort((a, b) => rank(a.name) - rank(b.name));
+  presets = new Map(sortedPresets.map((p) => [p.name, p]));
+
+  const select = $("detector-select");
+  const groups = [];
+  if (presets.size) {
+    groups.push(el("optgroup", { label: "Presets" },
+      sortedPresets.map((p) => el("option", { value: `preset:${p.name}` }, p.title ? `${p.name}: ${p.title}` : p.name))));
+  }
+  groups.push(el("optgroup", { label: "Detectors" },
+    [...kinds.values()].map((d) => el("option", { value: `kind:${d.kind}` }, d.title ? `${d.title} (${d.kind})` : d.kind))));
+  select.replaceChildren(...groups);
+  select.disabled = false;
+  select.addEventListener("change", () => renderParams());
+
+  const def = catalog.default_spec;
+  let initial = def?.preset ? `preset:${def.preset}` : def?.kind ? `kind:${def.kind}` : null;
+  if (!initial || ![...select.options].some((o) => o.value === initial)) initial = select.options[0]?.value;
+  select.value = initial;
+  renderParams(def && !def.preset ? def : null);
+
+  const method = $("threshold-method");
+  const known = new Set((catalog.thresholds || []).map((t) => t.method));
+  if (known.size) for (const opt of method.options) opt.disabled = !known.has(opt.value);
+  method.addEventListener("change", () => setThresholdMethod(method.value));
+  const dt = catalog.default_threshold || FALLBACK_THRESHOLDS.sigma;
+  setThresholdMethod(dt.method, dt);
+}
+
+function rank(name) {
+  const i = PRESET_ORDER.indexOf(name);
+  return i < 0 ? PRESET_ORDER.length : i;
+}
+
+function thresholdDefault(method) {
+  const t = (catalog?.thresholds || []).find((x) => x.method === method);
+  return t?.default || FALLBACK_THRESHOLDS[method];
+}
+
+function setThresholdMethod(method, value) {
+  const meta = THRESHOLD_PARAM[method] || THRESHOLD_PARAM.sigma;
+  const t = value || thresholdDefault(method);
+  $("threshold-method").value = method;
+  const input = $("threshold-value");
+  input.min = meta.min;
+  if (meta.max != null) input.max = meta.max;
+  else input.removeAttribute("max");
+  input.step = meta.step;
+  input.value = t?.[meta.key] ?? "";
+  $("threshold-value-label").textContent = meta.label;
+  const desc = (catalog?.thresholds || []).find((x) => x.method === method)?.description;
+  $("threshold-help").textContent = desc || "";
+}
+
+// ---- JSON Schema helpers -------------------------------------------------------------------
+
+function resolveRef(schema, node) {
+  let cur = node;
+  for (let guard = 0; cur && guard < 8; guard += 1) {
+    if (cur.$ref) {
+      const name = cur.$ref.split("/").pop();
+      const target = schema.$defs?.[name] ?? schema.definitions?.[name];
+      if (!target) return null;
+      const { $ref, ...rest } = cur;
+      cur = { ...target, ...rest };
+    } else if (Array.isArray(cur.allOf) && cur.allOf.length === 1) {
+      const { allOf, ...rest } = cur;
+      cur = { ...allOf[0], ...rest };
+    } else break;
+  }
+  return cur;
+}
+
+/** Turns a property schema into an input description, or null when it is not a simple value. */
+function describeProp(schema, raw) {
+  let prop = resolveRef(schema, raw);
+  if (!prop) return null;
+  let nullable = false;
+  const alts = prop.anyOf || (prop.oneOf && !prop.oneOf.every(isConst) ? prop.oneOf : null);
+  if (alts) {
+    const nonNull = alts.filter((a) => a.type !== "null");
+    nullable = nonNull.length < alts.length;
+    if (nonNull.length !== 1) return null;
+    prop = { ...resolveRef(schema, nonNull[0]), description: prop.description, default: prop.default, title: prop.title };
+  }
+  let type = prop.type;
+  if (Array.isArray(type)) {
+    nullable = nullable || type.includes("null");
+    const rest = type.filter((t) => t !== "null");
+    if (rest.length !== 1) return null;
+    type = rest[0];
+  }
+  let options = null;
+  if (Array.isArray(prop.enum)) options = prop.enum.filter((v) => v !== null).map((v) => ({ value: v, help: "" }));
+  else if (Array.isArray(prop.oneOf) && prop.oneOf.every(isConst)) {
+    options = prop.oneOf.map((o) => ({ value: o.const ?? o.enum[0], help: o.description || "" }));
+  }
+  if (options) return { ...prop, input: "enum", options, nullable };
+  if (type === "integer" || type === "number" || type === "boolean" || type === "string") {
+    return { ...prop, input: type, nullable };
+  }
+  return null;
+}
+
+function isConst(o) {
+  return o && ("const" in o || (Array.isArray(o.enum) && o.enum.length === 1));
+}
+
+// ---- parameter inputs ----------------------------------------------------------------------
+
+function selected() {
+  const value = $("detector-select").value || "";
+  const [type, ...rest] = value.split(":");
+  const name = rest.join(":");
+  return type === "preset" ? { preset: presets.get(name), name } : { kind: kinds.get(name), name };
+}
+
+function renderParams(initialSpec) {
+  const box = $("detector-params");
+  fields = [];
+  const legend = el("legend", {}, "Parameters");
+  const sel = selected();
+  const summary = $("detector-summary");
+
+  if (sel.preset) {
+    summary.textContent = sel.preset.description || sel.preset.title || "";
+    box.replaceChildren(legend, ...presetOverrides(sel.preset));
+    return;
+  }
+  const det = sel.kind;
+  if (!det) {
+    summary.textContent = "";
+    box.replaceChildren(legend);
+    return;
+  }
+  summary.textContent = [det.summary, det.score_scale ? `Score: ${det.score_scale}.` : ""].filter(Boolean).join(" ");
+  const schema = det.params_schema || {};
+  const root = resolveRef(schema, schema) || {};
+  const props = root.properties || {};
+  const primary = [];
+  const advanced = [];
+  for (const [name, raw] of Object.entries(props)) {
+    if (name === "kind") continue;
+    const desc = describeProp(schema, raw);
+    if (!desc) continue;
+    const def = det.defaults && name in det.defaults ? det.defaults[name] : desc.default;
+    const value = initialSpec && name in initialSpec ? initialSpec[name] : def;
+    const node = field(name, desc, def, value);
+    (PRIMARY.includes(name) ? primary : advanced).push(node);
+  }
+  if (primary.length < 2 && advanced.length) primary.push(...advanced.splice(0, 2 - primary.length));
+  const children = [legend];
+  if (det.kind === "ensemble") children.push(ensembleMembers(initialSpec));
+  children.push(el("div", { class: "param-grid" }, primary));
+  if (advanced.length) {
+    children.push(el("details", { class: "more-params" },
+      el("summary", {}, `More parameters (${advanced.length})`),
+      el("div", { class: "param-grid" }, advanced)));
+  }
+  if (children.length === 2 && !primary.length) children.push(el("p", { class: "help" }, "No parameters."));
+  box.replaceChildren(...children);
+}
+
+function field(name, desc, def, value, { label, help, override = false } = {}) {
+  const id = `param-${name}`;
+  const helpId = `${id}-help`;
+  const text = help ?? desc.description ?? "";
+  const first = text.split(/(?<=\.)\s/)[0];
+  let input;
+  if (desc.input === "boolean") {
+    input = el("input", { type: "checkbox", id, "data-testid": id, "aria-describedby": helpId });
+    input.checked = Boolean(value);
+  } else if (desc.input === "enum") {
+    input = el("select", { id, "data-testid": id, "aria-describedby": helpId },
+      desc.nullable ? el("option", { value: "" }, "(default)") : null,
+      desc.options.map((o) => el("option", { value: JSON.stringify(o.value), title: o.help }, String(o.value) + (o.help ? `: ${o.help}` : ""))));
+    input.value = value == null ? "" : JSON.stringify(value);
+  } else if (desc.input === "string") {
+    input = el("input", { type: "text", id, "data-testid": id, "aria-describedby": helpId, placeholder: def ?? "" });
+    input.value = value ?? "";
+  } else {
+    const min = desc.minimum ?? (desc.exclusiveMinimum != null ? desc.exclusiveMinimum : null);
+    input = el("input", {
+      type: "number", id, "data-testid": id, "aria-describedby": helpId,
+      step: desc.input === "integer" ? 1 : "any",
+      min, max: desc.maximum ?? null,
+      placeholder: def == null ? "auto" : String(def),
+      inputmode: desc.input === "integer" ? "numeric" : "decimal",
+    });
+    input.value = value == null ? "" : String(value);
+  }
+  const error = el("span", { class: "field-error", id: `${id}-error` });
+  fields.push({ name, input, type: desc.input, def, nullable: desc.nullable, override, desc, error });
+  input.addEventListener("input", () => validateField(fields.find((f) => f.input === input)));
+  const labelText = label ?? name.replace(/_/g, " ");
+  const defText = def == null ? (desc.nullable ? "default: auto" : "") : `default: ${typeof def === "number" ? fmtNum(def) : def}`;
+  if (desc.input === "boolean") {
+    return el("div", { class: "field check" },
+      el("label", { for: id }, input, " ", labelText),
+      el("p", { class: "help", id: helpId, title: text }, first), error);
+  }
+  return el("div", { class: "field" },
+    el("label", { for: id }, labelText, defText ? el("span", { class: "default" }, defText) : null),
+    input,
+    el("p", { class: "help", id: helpId, title: text }, first),
+    error);
+}
+
+function presetOverrides(preset) {
+  const spec = preset.spec || {};
+  const members = spec.kind === "ensemble" && Array.isArray(spec.members) ? spec.members : [spec];
+  const nodes = [];
+  for (const name of OVERRIDABLE) {
+    const having = [];
+    let desc = null;
+    for (const m of members) {
+      const det = kinds.get(m.kind);
+      if (!det) continue;
+      const schema = det.params_schema || {};
+      const root = resolveRef(schema, schema) || {};
+      const raw = root.properties?.[name];
+      if (!raw) continue;
+      desc = desc || describeProp(schema, raw);
+      const value = m[name] ?? det.defaults?.[name] ?? desc?.default;
+      having.push({ kind: m.kind, value });
+    }
+    if (!having.length || !desc) continue;
+    const values = [...new Set(having.map((h) => h.value))];
+    const def = values.length === 1 ? values[0] : null;
+    const help = having.length > 1
+      ? `Overrides ${name} for every member that has it: ${having.map((h) => `${h.kind} ${h.value ?? "auto"}`).join(", ")}.`
+      : `${desc.description || ""}`;
+    const node = field(name, { ...desc, nullable: true }, def, null, { help, override: true });
+    const input = node.querySelector("input");
+    if (input) input.placeholder = values.map((v) => v ?? "auto").join(" / ");
+    nodes.push(node);
+  }
+  if (!nodes.length) return [el("p", { class: "help" }, "This preset has no tunable parameters.")];
+  return [el("p", { class: "help" }, "Leave a field empty to keep the preset's value."), el("div", { class: "param-grid" }, nodes)];
+}
+
+function ensembleMembers(initialSpec) {
+  const chosen = new Set((initialSpec?.members || []).map((m) => m.kind));
+  const candidates = [...kinds.values()].filter((d) => d.kind !== "ensemble");
+  if (!chosen.size) candidates.filter((d) => !d.neural).slice(0, 2).forEach((d) => chosen.add(d.kind));
+  return el("div", { class: "field members", role: "group", "aria-labelledby": "members-label" },
+    el("span", { class: "label", id: "members-label" }, "Members (each with its default parameters)"),
+    el("div", { class: "member-choices" }, candidates.map((d) => {
+      const id = `member-${d.kind}`;
+      const box = el("input", { type: "checkbox", id, "data-testid": id, value: d.kind, class: "member-box" });
+      box.checked = chosen.has(d.kind);
+      return el("label", { for: id, class: "member-choice" }, box, ` ${d.kind}`);
+    })));
+}
+
+function parseField(f) {
+  const inp = f.input;
+  if (f.type === "boolean") return { value: inp.checked };
+  const text = inp.value.trim();
+  if (text === "") return { value: null, empty: true };
+  if (f.type === "enum") return { value: JSON.parse(text) };
+  if (f.type === "string") return { value: text };
+  const num = Number(text);
+  if (!Number.isFinite(num)) return { error: "not a number" };
+  if (f.type === "integer" && !Number.isInteger(num)) return { error: "must be a whole number" };
+  const { minimum, maximum, exclusiveMinimum } = f.desc;
+  if (minimum != null && num < minimum) return { error: `must be at least ${minimum}` };
+  if (exclusiveMinimum != null && num <= exclusiveMinimum) return { error: `must be above ${exclusiveMinimum}` };
+  if (maximum != null && num > maximum) return { error: `must be at most ${maximum}` };
+  return { value: num };
+}
+
+function validateField(f) {
+  if (!f) return true;
+  const r = parseField(f);
+  f.error.textContent = r.error || "";
+  f.input.setAttribute("aria-invalid", r.error ? "true" : "false");
+  return !r.error;
+}
+
+/** The run request's `detector` and `threshold`; throws Error with a readable message when invalid. */
+export function buildDetectorRequest() {
+  const sel = selected();
+  const problems = [];
+  const values = {};
+  for (const f of fields) {
+    const r = parseField(f);
+    validateField(f);
+    if (r.error) problems.push(`${f.name}: ${r.error}`);
+    else if (!r.empty && !sameValue(r.value, f.def)) values[f.name] = r.value;
+    else if (!r.empty && f.override) values[f.name] = r.value;
+  }
+  let detector;
+  if (sel.preset) {
+    detector = { preset: sel.name };
+    if (Object.keys(values).length) detector.overrides = values;
+  } else {
+    detector = { kind: sel.name, ...values };
+    if (sel.name === "ensemble") {
+      const members = [...document.querySelectorAll(".member-box:checked")].map((b) => ({ kind: b.value }));
+      if (members.length < 2) problems.push("members: pick at least two detectors for an ensemble");
+      detector.members = members;
+    }
+  }
+
+  const method = $("threshold-method").value;
+  const meta = THRESHOLD_PARAM[method];
+  const raw = $("threshold-value").value.trim();
+  const v = Number(raw);
+  let threshold;
+  if (raw === "") threshold = thresholdDefault(method);
+  else if (!Number.isFinite(v)) problems.push(`threshold ${meta.key}: not a number`);
+  else if ((method === "quantile" || method === "sensitivity") && !(v > 0 && v < 1)) problems.push(`threshold ${meta.key}: must be strictly between 0 and 1`);
+  else if (v < 0) problems.push(`threshold ${meta.key}: must be at least 0`);
+  else threshold = { method, [meta.key]: v };
+
+  if (problems.length) throw new Error(`Please fix: ${problems.join("; ")}.`);
+  return { detector, threshold };
+}
+
+function sameValue(a, b) {
+  if (a == null && b == null) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Puts a past run's detector and threshold back into the form, so it can be tweaked and re-run. */
+export function applyRunToForm(run) {
+  const select = $("detector-select");
+  if (!catalog || !run) return;
+  const spec = run.detector || {};
+  const preset = run.preset || spec.preset;
+  if (preset && presets.has(preset)) {
+    select.value = `preset:${preset}`;
+    renderParams();
+    const over = spec.overrides || {};
+    for (const f of fields) if (over[f.name] != null) f.input.value = String(over[f.name]);
+  } else if (spec.kind && kinds.has(spec.kind)) {
+    select.value = `kind:${spec.kind}`;
+    renderParams(spec);
+  }
+  if (run.threshold?.method && THRESHOLD_PARAM[run.threshold.method]) setThresholdMethod(run.threshold.method, run.threshold);
+}

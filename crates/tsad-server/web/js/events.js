@@ -1,0 +1,125 @@
+// The events table: one row per merged event; click (or Enter) selects and zooms, "Explain" asks
+// the server for the evidence. Sortable by time or severity.
+
+import { $, el, fmtNum, fmtTime, fmtDuration, fmtInt, fmtPercent } from "./util.js";
+
+const MAX_ROWS = 500;
+const MEMBER_COLORS = ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"];
+const ARROWS = { up: ["▲", "above expected"], down: ["▼", "below expected"], unknown: ["•", "no expected value"] };
+
+let state = { events: [], opts: {}, sort: "time", selected: null };
+
+/** opts: {timeAxis, stepMs, onSelect(n), onExplain(n)} */
+export function renderEvents(events, opts) {
+  state = { ...state, events: events || [], opts: { ...state.opts, ...opts } };
+  if (state.selected != null && state.selected >= state.events.length) state.selected = null;
+  draw();
+}
+
+export function selectEvent(n) {
+  state.selected = n;
+  const table = $("events-table");
+  for (const row of table.querySelectorAll("tbody tr")) {
+    const on = Number(row.dataset.eventIndex) === n;
+    row.classList.toggle("selected", on);
+    row.setAttribute("aria-selected", on ? "true" : "false");
+    if (on) row.scrollIntoView({ block: "nearest" });
+  }
+}
+
+export function clearEvents() {
+  state = { events: [], opts: state.opts, sort: "time", selected: null };
+  $("events-table").replaceChildren();
+  $("events-note").textContent = "";
+}
+
+function draw() {
+  const { events, opts, sort } = state;
+  const table = $("events-table");
+  const memberNames = [...new Set(events.flatMap((e) => (e.members || []).map((m) => m.name)))];
+  const order = events.map((e, i) => i);
+  if (sort === "severity") order.sort((a, b) => (events[b].severity ?? events[b].peak_score ?? 0) - (events[a].severity ?? events[a].peak_score ?? 0));
+  const maxSev = Math.max(1, ...events.map((e) => e.severity ?? 0).filter(Number.isFinite));
+
+  const sortButton = (key, text) => el("button", {
+    type: "button", class: "sort" + (sort === key ? " active" : ""), "aria-pressed": String(sort === key),
+    title: `Sort by ${text.toLowerCase()}`,
+    onclick: () => { state.sort = key; draw(); },
+  }, text, sort === key ? (key === "time" ? " ↑" : " ↓") : "");
+
+  const head = el("thead", {}, el("tr", {},
+    el("th", { scope: "col", class: "num" }, "#"),
+    el("th", { scope: "col" }, sortButton("time", opts.timeAxis === "epoch_millis" ? "When (UTC)" : "When")),
+    el("th", { scope: "col" }, sortButton("severity", "Severity")),
+    el("th", { scope: "col" }, "Actual vs expected"),
+    memberNames.length ? el("th", { scope: "col" }, "Members",
+      el("div", { class: "member-legend" }, memberNames.map((name, k) =>
+        el("span", { class: "member-key" }, el("i", { style: { background: MEMBER_COLORS[k % MEMBER_COLORS.length] }, "aria-hidden": "true" }), name)))) : null,
+    el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions"))));
+
+  const rows = order.slice(0, MAX_ROWS).map((i) => row(events[i], i, memberNames, maxSev));
+  const body = el("tbody", {}, rows);
+  if (!events.length) {
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "No events at this threshold. Raise the sensitivity (or lower k) to see weaker anomalies.")));
+  }
+  table.replaceChildren(head, body);
+  $("events-note").textContent = events.length > MAX_ROWS
+    ? `Showing ${MAX_ROWS} of ${fmtInt(events.length)} events; raise the threshold or download the results for all of them.`
+    : "";
+  if (state.selected != null) selectEvent(state.selected);
+}
+
+function row(e, i, memberNames, maxSev) {
+  const { opts } = state;
+  const [arrow, arrowText] = ARROWS[e.direction] || ARROWS.unknown;
+  const duration = opts.timeAxis === "epoch_millis"
+    ? fmtDuration(e.end_time - e.start_time + (opts.stepMs || 0))
+    : `${fmtInt(e.end - e.start + 1)} pts`;
+  const points = e.end - e.start + 1;
+  const sev = e.severity;
+  const sevBar = Number.isFinite(sev) ? Math.min(1, sev / maxSev) : 0;
+  const delta = e.expected != null && e.actual != null ? e.actual - e.expected : null;
+
+  const tr = el("tr", {
+    tabindex: "0", "data-testid": "event-row", "data-event-index": i, "aria-selected": "false",
+    onclick: (ev) => { if (!ev.target.closest("button")) opts.onSelect?.(i); },
+    onkeydown: (ev) => {
+      if ((ev.key === "Enter" || ev.key === " ") && ev.target === tr) {
+        ev.preventDefault();
+        opts.onSelect?.(i);
+      }
+    },
+  },
+  el("td", { class: "num muted" }, i + 1),
+  el("td", { class: "nowrap" },
+    el("div", {}, fmtTime(e.start_time, opts.timeAxis)),
+    el("div", { class: "sub", title: `${fmtInt(points)} point${points === 1 ? "" : "s"}, ${fmtInt(e.flagged)} flagged` },
+      `${duration} · ${fmtInt(e.flagged)} flagged`)),
+  el("td", { class: "nowrap" },
+    el("div", {},
+      el("span", { class: "sev-bar", "aria-hidden": "true" }, el("span", { style: { width: `${Math.round(sevBar * 100)}%` } })),
+      " ", Number.isFinite(sev) ? `${fmtNum(sev, 3)}× threshold` : "–"),
+    el("div", { class: "sub" }, `peak score ${fmtNum(e.peak_score)}`)),
+  el("td", { class: "nowrap" },
+    el("div", {},
+      el("span", { class: `dir dir-${e.direction || "unknown"}`, title: arrowText, "aria-label": arrowText }, arrow),
+      " ", fmtNum(e.actual), el("span", { class: "muted" }, " vs "), e.expected == null ? el("span", { class: "muted" }, "–") : fmtNum(e.expected)),
+    el("div", { class: "sub" }, delta != null ? `${delta > 0 ? "+" : ""}${fmtNum(delta)} ${arrowText}` : arrowText)),
+  memberNames.length ? el("td", {}, memberBars(e.members || [], memberNames)) : null,
+  el("td", {}, el("button", {
+    type: "button", class: "button small", "data-testid": "explain-button", "data-event-index": i,
+    "aria-label": `Explain event ${i + 1}`,
+    onclick: () => { opts.onSelect?.(i); opts.onExplain?.(i); },
+  }, "Explain")));
+  return tr;
+}
+
+function memberBars(members, names) {
+  const byName = new Map(members.map((m) => [m.name, m.share]));
+  const shares = names.map((name) => byName.get(name) ?? 0);
+  const text = names.map((name, k) => `${name} ${fmtPercent(shares[k])}`).join(", ");
+  return el("div", { class: "members-cell", title: text, "aria-label": `Share of the evidence: ${text}` },
+    el("span", { class: "stack-bar", "aria-hidden": "true" }, names.map((name, k) =>
+      el("span", { style: { width: `${(shares[k] * 100).toFixed(1)}%`, background: MEMBER_COLORS[k % MEMBER_COLORS.length] } }))),
+    el("span", { class: "sub", "aria-hidden": "true" }, shares.map(fmtPercent).join(" · ")));
+}
