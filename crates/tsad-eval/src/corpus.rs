@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const WINDOWS_FILE: &str = "labels/combined_windows.json";
 
 /// One labelled anomaly window: rows `start..=end` (both inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// First row inside the window.
     pub start: usize,

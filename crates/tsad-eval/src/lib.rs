@@ -2,6 +2,7 @@
 
 mod corpus;
 mod error;
+mod labeled;
 mod profile;
 mod results;
 mod runner;
@@ -12,6 +13,10 @@ pub use corpus::{
     probationary_period,
 };
 pub use error::EvalError;
+pub use labeled::{
+    DEFAULT_EVENT_TOLERANCE, LabeledEvent, LabeledMetrics, LabeledNab, Prf, labeled_metrics,
+    labeled_metrics_with,
+};
 pub use profile::{PROFILE_NAMES, PROFILES_FILE, Profile, Profiles, THRESHOLDS_FILE, Thresholds};
 pub use results::{FileResult, ResultsSet, result_path, write_results};
 pub use runner::{
