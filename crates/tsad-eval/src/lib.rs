@@ -4,6 +4,7 @@ mod corpus;
 mod error;
 mod labeled;
 mod profile;
+mod report;
 mod results;
 mod runner;
 mod score;
@@ -18,6 +19,7 @@ pub use labeled::{
     labeled_metrics_with,
 };
 pub use profile::{PROFILE_NAMES, PROFILES_FILE, Profile, Profiles, THRESHOLDS_FILE, Thresholds};
+pub use report::{report_table, scoreboard};
 pub use results::{FileResult, ResultsSet, result_path, write_results};
 pub use runner::{
     RunOptions, RunProgress, RunProgressFn, ScoreMapping, TailMapper, TailScale, remap, run_file,
