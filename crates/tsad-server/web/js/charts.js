@@ -254,62 +254,65 @@ export function findBenford(report) {
   const seen = new Set();
   let found = null;
   const BENFORD = Array.from({ length: 9 }, (_, i) => Math.log10(1 + 1 / (i + 1)));
+  const nums = (v) => Array.isArray(v) && v.every((x) => typeof x === "number");
   const digits9 = (v) => {
-    if (Array.isArray(v) && v.length === 9 && v.every((x) => typeof x === "number")) return v;
-    if (Array.isArray(v) && v.length === 10 && v.every((x) => typeof x === "number")) return v.slice(1);
+    if (nums(v) && v.length === 9) return v;
+    if (nums(v) && v.length === 10) return v.slice(1);
     if (v && typeof v === "object" && !Array.isArray(v) && ["1", "9"].every((k) => typeof v[k] === "number")) {
       return Array.from({ length: 9 }, (_, i) => v[String(i + 1)] ?? 0);
     }
     return null;
   };
-  const visit = (node, depth) => {
+  // Proportions first; counts are normalised. (tsad's benford report: observed_proportions,
+  // observed_counts, expected_proportions, total_digits, applicability{...}.)
+  const OBSERVED = ["observed_proportions", "observed", "observed_freq", "observed_frequencies", "proportions", "frequencies", "observed_counts", "counts", "digit_counts"];
+  const EXPECTED = ["expected_proportions", "expected", "expected_freq", "benford"];
+  const visit = (node, parent, depth) => {
     if (found || !node || typeof node !== "object" || seen.has(node) || depth > 6) return;
     seen.add(node);
-    const obsKey = ["observed", "observed_freq", "observed_frequencies", "frequencies", "proportions", "counts", "digit_counts"].find((k) => digits9(node[k]));
+    const obsKey = OBSERVED.find((k) => digits9(node[k]));
     if (obsKey) {
       let observed = digits9(node[obsKey]);
       const sum = observed.reduce((a, b) => a + b, 0);
-      const n = node.n ?? node.count ?? node.digits ?? (sum > 1.5 ? sum : null);
       if (sum > 1.5) observed = observed.map((c) => c / sum);
-      const expected = digits9(node.expected) || digits9(node.expected_freq) || digits9(node.benford) || BENFORD;
-      found = { observed, expected, n, holder: node };
+      const expKey = EXPECTED.find((k) => digits9(node[k]));
+      const n = [node.total_digits, node.n, node.count, sum > 1.5 ? sum : null].find((x) => typeof x === "number");
+      found = { observed, expected: expKey ? digits9(node[expKey]) : BENFORD, n, holder: node, parent };
       return;
     }
-    for (const value of Object.values(node)) visit(value, depth + 1);
+    for (const value of Object.values(node)) visit(value, node, depth + 1);
   };
-  visit(report, 0);
+  visit(report, null, 0);
   if (!found) return null;
-  // Statistics and the applicability message may sit next to the digits or one level up.
-  const scopes = [found.holder];
-  const parentOf = (root, target, depth = 0) => {
-    if (!root || typeof root !== "object" || depth > 6) return null;
-    for (const v of Object.values(root)) {
-      if (v === target) return root;
-      const p = parentOf(v, target, depth + 1);
-      if (p) return p;
-    }
-    return null;
-  };
-  const parent = parentOf(report, found.holder);
-  if (parent) scopes.push(parent);
+  const { holder, parent } = found;
+  // Statistics sit next to the digits; the verdict may be a nested object or one level up.
+  const scopes = [holder];
+  for (const key of ["applicability", "applicable"]) if (holder[key] && typeof holder[key] === "object") scopes.push(holder[key]);
+  if (parent && !Array.isArray(parent)) scopes.push(parent);
   const pick = (keys) => {
     for (const s of scopes) for (const k of keys) if (s[k] != null && typeof s[k] !== "object") return s[k];
     return null;
   };
   const stats = {};
-  const chi = pick(["chi_square", "chi2", "chisq", "chi_squared"]);
-  const mad = pick(["mad", "nigrini_mad"]);
-  const p = pick(["p_value", "pvalue"]);
-  const orders = pick(["orders_of_magnitude", "magnitude_span", "decades", "span_orders"]);
-  const conformity = pick(["conformity", "verdict", "nigrini_conformity"]);
-  if (chi != null) stats["χ²"] = chi;
-  if (p != null) stats["p-value"] = p;
-  if (mad != null) stats.MAD = mad;
-  if (conformity != null) stats.conformity = conformity;
-  if (orders != null) stats["orders of magnitude"] = orders;
-  const applicable = pick(["applicable", "is_applicable", "law_applies"]);
-  const message = pick(["applicability", "applicability_message", "message", "note", "warning", "reason"]);
-  return { observed: found.observed, expected: found.expected, n: found.n, stats, applicable, message };
+  const add = (label, keys) => {
+    const v = pick(keys);
+    if (v != null) stats[label] = v;
+  };
+  add("χ²", ["chi_square", "chi2", "chisq", "chi_squared"]);
+  add("p-value", ["p_value", "pvalue"]);
+  add("MAD", ["mad", "nigrini_mad"]);
+  add("conformity", ["conformity", "verdict", "nigrini_conformity"]);
+  add("orders of magnitude", ["orders_of_magnitude", "magnitude_span", "decades"]);
+  const worst = holder.most_deviant_window && typeof holder.most_deviant_window === "object" ? holder.most_deviant_window : null;
+  return {
+    observed: found.observed,
+    expected: found.expected,
+    n: found.n,
+    stats,
+    applicable: pick(["applicable", "is_applicable", "law_applies"]),
+    message: pick(["message", "applicability_message", "note", "warning", "reason"]) ?? (typeof holder.applicability === "string" ? holder.applicability : null),
+    worst,
+  };
 }
 
 export function renderBenford(node, benford) {

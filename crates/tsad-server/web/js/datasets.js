@@ -183,64 +183,86 @@ function markPreviewColumns() {
   }
 }
 
-const DIAG_LABELS = {
-  rows: "rows read",
-  missing: "missing values",
-  missing_values: "missing values",
-  rejected: "rejected rows",
-  rejected_rows: "rejected rows",
-  duplicates: "duplicate timestamps",
-  duplicate_timestamps: "duplicate timestamps",
-  gaps: "gaps",
-  sorted: "sorted",
-  time_axis: "time axis",
-  step_ms: "step",
+const LABELS = {
+  rows_read: ["row read", "rows read"],
+  rows: ["row", "rows"],
+  points: ["point", "points"],
+  missing_values: ["missing value", "missing values"],
+  missing: ["missing value", "missing values"],
+  rejected: ["rejected row", "rejected rows"],
+  duplicates: ["duplicate timestamp", "duplicate timestamps"],
+  gaps: ["gap", "gaps"],
 };
-const SINGULAR = {
-  "rows read": "row read",
-  "missing values": "missing value",
-  "rejected rows": "rejected row",
-  "duplicate timestamps": "duplicate timestamp",
-  gaps: "gap",
-};
+// Shown elsewhere (summary line, column pickers) or only useful to machines.
+const SKIP = new Set(["source", "delimiter", "has_header", "time_column", "value_column", "time_axis", "step_ms"]);
 const BAD = /missing|reject|dup|gap|invalid|error|skip|bad|nan/i;
-const counted = (n, label) => `${fmtNum(n)} ${n === 1 ? SINGULAR[label] ?? label : label}`;
 
-/** Renders whatever diagnostics tsad-io returns: numbers and flags as chips, lists as details. */
+function counted(n, key) {
+  const [one, many] = LABELS[key] ?? [null, humanize(key).toLowerCase()];
+  return `${fmtNum(n)} ${n === 1 && one ? one : many}`;
+}
+
+/**
+ * Renders tsad-io's Diagnostics: counts as chips (amber when something needs a look), warnings
+ * as sentences, and the first rejected rows, duplicates and gaps as expandable lists. Unknown
+ * fields fall back to a generic rendering, so a new field never breaks the page.
+ */
 function renderDiagnostics(diag) {
   const box = $("diagnostics");
   box.replaceChildren();
   if (!diag || typeof diag !== "object") return;
   const chips = el("ul", { class: "chips", "aria-label": "Ingest diagnostics" });
   const lists = [];
+  const notes = [];
+  let timeFormat = null;
+  const indexAxis = diag.time_column === null || /row index/i.test(diag.time_format || "");
+  // `x_rows` lists detail the count in `x`; they get a list, not a second chip.
+  const detailOf = (key) => {
+    if (!key.endsWith("_rows")) return null;
+    const base = key.slice(0, -5);
+    return [base, `${base}s`].find((k) => typeof diag[k] === "number") ?? null;
+  };
+
   for (const [key, value] of Object.entries(diag)) {
-    if (value == null) continue;
-    const label = DIAG_LABELS[key] ?? humanize(key).toLowerCase();
-    if (typeof value === "number") {
-      const text = key === "step_ms" ? `${label} ${fmtStep(value)}` : counted(value, label);
-      chips.append(chip(text, BAD.test(key) && value > 0));
+    if (value == null || SKIP.has(key)) continue;
+    if (key === "warnings" && Array.isArray(value)) {
+      notes.push(...value.map(String));
+    } else if (key === "sorted" && typeof value === "boolean") {
+      // tsad-io: true means the rows were out of time order and had to be sorted.
+      chips.append(chip(value ? "rows were out of order: sorted" : "in time order", value));
+    } else if (key === "median_step" || key === "step") {
+      chips.append(chip(`step ${indexAxis ? `${fmtNum(value)} row${value === 1 ? "" : "s"}` : fmtStep(value)}`, false));
+    } else if (key === "time_format" && typeof value === "string") {
+      timeFormat = value;
+    } else if (typeof value === "number") {
+      chips.append(chip(counted(value, key), BAD.test(key) && value > 0));
     } else if (typeof value === "boolean") {
-      if (key === "sorted") chips.append(chip(value ? "sorted by time" : "not sorted: rows were reordered", !value));
-      else chips.append(chip(`${label}: ${value ? "yes" : "no"}`, false));
+      chips.append(chip(`${humanize(key).toLowerCase()}: ${value ? "yes" : "no"}`, false));
     } else if (typeof value === "string") {
-      chips.append(chip(`${label}: ${value}`, false));
+      chips.append(chip(`${humanize(key).toLowerCase()}: ${value}`, false));
     } else if (Array.isArray(value)) {
-      chips.append(chip(counted(value.length, label), BAD.test(key) && value.length > 0));
-      if (value.length) lists.push([label, value]);
+      const parent = detailOf(key);
+      if (!parent) chips.append(chip(counted(value.length, key), BAD.test(key) && value.length > 0));
+      if (value.length) lists.push([parent ?? key, value, parent ? diag[parent] : value.length]);
     } else if (typeof value === "object") {
-      const count = value.count ?? value.total ?? value.n;
+      const count = [value.count, value.total, value.n].find((x) => typeof x === "number");
       const items = Object.values(value).find(Array.isArray);
-      if (count != null) chips.append(chip(counted(count, label), BAD.test(key) && count > 0));
-      if (items && items.length) lists.push([label, items]);
+      if (count != null) {
+        const extra = typeof value.missing_steps === "number" && value.missing_steps > 0 ? ` (${fmtInt(value.missing_steps)} missing steps)` : "";
+        chips.append(chip(counted(count, key) + extra, BAD.test(key) && count > 0));
+      }
+      if (items && items.length) lists.push([key, items, count ?? items.length]);
     }
   }
   box.append(chips);
-  for (const [label, items] of lists) {
-    const shown = items.slice(0, 50);
+  if (timeFormat) box.append(el("p", { class: "help time-format" }, `Timestamps: ${timeFormat}`));
+  if (notes.length) box.append(el("ul", { class: "diag-warnings" }, notes.map((w) => el("li", {}, w))));
+  for (const [key, items, total] of lists) {
+    const label = (LABELS[key]?.[1] ?? humanize(key).toLowerCase());
+    const title = total > items.length ? `${humanize(label)}: first ${items.length} of ${fmtInt(total)}` : `${humanize(label)} (${fmtInt(items.length)})`;
     box.append(el("details", { class: "diag-list" },
-      el("summary", {}, `${humanize(label)} (${fmtInt(items.length)})`),
-      el("ul", {}, shown.map((item) => el("li", {}, describeItem(item)))),
-      items.length > shown.length ? el("p", { class: "muted" }, `… and ${fmtInt(items.length - shown.length)} more`) : null));
+      el("summary", {}, title),
+      el("ul", {}, items.slice(0, 50).map((item) => el("li", {}, describeItem(item))))));
   }
 }
 
@@ -259,13 +281,18 @@ function fmtStep(ms) {
 function describeItem(item) {
   if (item == null) return "";
   if (typeof item !== "object") return String(item);
+  if (item.kept_line != null && item.dropped_line != null) {
+    return `${item.timestamp ?? "same timestamp"}: line ${item.dropped_line} dropped, line ${item.kept_line} kept`;
+  }
+  if (item.start != null && item.end != null && item.missing_steps != null) {
+    return `${item.start} → ${item.end}: ${fmtInt(item.missing_steps)} missing step${item.missing_steps === 1 ? "" : "s"}`;
+  }
   const line = item.line ?? item.line_number ?? item.row;
-  const text = item.reason ?? item.message ?? item.error ?? item.value ?? "";
-  const rest = Object.entries(item)
-    .filter(([k]) => !["line", "line_number", "row", "reason", "message", "error", "value"].includes(k))
-    .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`)
-    .join(", ");
-  return [line != null ? `line ${line}` : null, text, rest].filter(Boolean).join(": ");
+  const where = [line != null ? `line ${line}` : null, item.column != null ? `column “${item.column}”` : null].filter(Boolean).join(", ");
+  const what = [item.value != null ? `“${item.value}”` : null, item.reason ?? item.message ?? item.error].filter(Boolean).join(": ");
+  const known = new Set(["line", "line_number", "row", "column", "value", "reason", "message", "error"]);
+  const rest = Object.entries(item).filter(([k]) => !known.has(k)).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+  return [where, what, rest].filter(Boolean).join(": ");
 }
 
 /** Sidebar list of datasets. */

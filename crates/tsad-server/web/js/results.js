@@ -223,6 +223,11 @@ function renderBenfordBlock(report) {
   const stats = Object.entries(found.stats).map(([k, v]) => `${k} ${typeof v === "number" ? fmtNum(v) : v}`);
   if (found.n != null) stats.unshift(`${fmtInt(found.n)} values`);
   if (stats.length) notes.push(el("span", { class: "muted" }, ` Whole series: ${stats.join(" · ")}.`));
+  const w = found.worst;
+  if (w && w.start != null && w.end != null) {
+    const bits = [w.mad != null ? `MAD ${fmtNum(w.mad)}` : null, w.conformity, w.p_value != null ? `p ${fmtNum(w.p_value)}` : null].filter(Boolean);
+    notes.push(el("span", { class: "muted" }, ` Most deviant window: points ${fmtInt(w.start + 1)}–${fmtInt(w.end + 1)}${bits.length ? ` (${bits.join(", ")})` : ""}.`));
+  }
   $("benford-note").replaceChildren(...notes);
   renderBenford($("chart-benford"), found);
 }
