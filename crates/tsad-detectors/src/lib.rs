@@ -5,10 +5,12 @@ mod rolling;
 
 pub mod benford;
 pub mod mad;
+pub mod seasonal;
 pub mod zscore;
 
 pub use benford::{BenfordDetector, BenfordModel, BenfordParams};
 pub use mad::{MadDetector, MadModel, MadParams};
+pub use seasonal::{SeasonalDetector, SeasonalModel, SeasonalParams};
 pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
 
 /// The detector kinds this crate provides, as written in specs.

@@ -1,0 +1,854 @@
+//! `seasonal`: residuals of an STL/MSTL decomposition, with the period found automatically.
+//!
+//! **Catches** points that leave the series' own rhythm: spikes and dips relative to what the
+//! trend and the season say at that time of day or week, including contextual anomalies (a
+//! value normal at noon but not at midnight), which rolling detectors miss.
+//!
+//! **How.** Missing values are interpolated linearly for the decomposition (and score NaN).
+//! When `period` is not given, the fit detects up to `max_periods` periods on the training
+//! series: a Welch periodogram (`augurs-seasons`) of the linearly detrended series proposes
+//! candidates, and each is refined and checked on the autocorrelation function, which must peak
+//! there (ACF ≥ 0.3 at the period and at least 0.3 above its value at half the period, so
+//! harmonics, random walks and trends are not mistaken for seasons). The scored series is then
+//! decomposed by STL (one period) or MSTL (several) from the `stlrs` crate, with robustness
+//! iterations by default so anomalies do not leak into the seasonal curve. When no period is
+//! found (or the series is shorter than two of its cycles), a centred rolling median of
+//! `fallback_window` points stands in for trend + season, and the report says so.
+//!
+//! **Streaming** ([`Detector::online`]): keeps the last `history` points and refits on them
+//! every `refit_every` points (detecting the period until one is found); each new point is
+//! scored against the last fit extrapolated one cycle ahead (the fit's last cycle repeated) and
+//! the fit's residual scale, so it uses the past only. The first fit happens after
+//! `max(min_len, 32)` points; until then scores are NaN.
+//!
+//! **Score scale**: the robust z-score of the residual,
+//! `|r - median(r)| / (1.4826·MAD(r))` over the scored series (1.2533 × the mean absolute
+//! deviation when the MAD is 0). `expected` is trend + season, and the band is
+//! `expected + median(r) ± band_k·scale`. Because the decomposition uses the whole series, a
+//! point's batch score depends on later points too (use the streaming form for past-only
+//! scores).
+//!
+//! **Report**: `{"period": p or null, "periods": [...used...], "periods_detected": [{period,
+//! power, autocorrelation}], "method": "stl" | "mstl" | "rolling_median", "note": ...}`.
+//!
+//! **Parameters** ([`SeasonalParams`]): `period` (default: detect), `min_period` (4),
+//! `max_period` (512), `max_periods` (2), `robust` (true), `band_k` (3), `fallback_window`
+//! (25), and for the streaming form `history` (2000) and `refit_every` (0 = one period).
+//!
+//! **Minimum length**: 8 points (2·period + 1 when `period` is given).
+//!
+//! **Cost**: detection O(n log max_period) for the periodogram plus O(min(n, 50 000)·L) for the
+//! autocorrelation checks (L lags around each candidate); STL O(n) per pass, 16 passes with
+//! `robust` (2 without). The streaming form refits on a trailing `history` every `refit_every`
+//! points: O(history) per refit.
+//!
+//! **Reference**: Cleveland et al. (1990), "STL: A Seasonal-Trend Decomposition Procedure
+//! Based on Loess", *Journal of Official Statistics* 6(1); Bandara, Hyndman & Bergmeir (2021),
+//! "MSTL", <https://arxiv.org/abs/2107.13462>.
+
+use crate::common::{
+    Problems, SortedWindow, begin_fit, check_len, deviation, interpolate, parse_state,
+    report_done, robust_center_scale, tiny_scale, STATE_VERSION,
+};
+use augurs_seasons::PeriodogramDetector;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::VecDeque;
+use tsad_core::{Detector, Error, FitContext, Model, ModelState, OnlineModel, Scores, Series};
+
+const KIND: &str = "seasonal";
+
+/// Minimum autocorrelation at a detected period.
+const MIN_ACF: f64 = 0.3;
+/// Minimum rise of the autocorrelation from half the period to the period.
+const MIN_ACF_RISE: f64 = 0.3;
+/// Periodogram peaks kept as candidates: power at least this fraction of the strongest.
+const PEAK_THRESHOLD: f64 = 0.1;
+/// Candidates checked, strongest first.
+const MAX_CANDIDATES: usize = 12;
+/// Points used for the autocorrelation checks (the first ones), to bound the cost.
+const ACF_POINTS: usize = 50_000;
+/// Fewest points the period detection runs on.
+const MIN_DETECT_LEN: usize = 16;
+
+/// Parameters of the [`SeasonalDetector`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeasonalParams {
+    /// The season's length in points (at least 2), or null (the default) to detect it on the
+    /// training series.
+    pub period: Option<usize>,
+    /// Shortest period the detection considers (default 4, at least 2).
+    pub min_period: usize,
+    /// Longest period the detection considers (default 512); the detection also needs three
+    /// cycles in the training series, so it never looks past a third of its length.
+    pub max_period: usize,
+    /// Most periods the detection keeps, strongest first (default 2, at least 1; two or more
+    /// make the decomposition an MSTL).
+    pub max_periods: usize,
+    /// Robust decomposition (default true): STL's robustness iterations down-weight outliers so
+    /// they stay in the residual instead of bending the trend and season. About 8x slower.
+    pub robust: bool,
+    /// Half-width of the band around the expected value, in robust standard deviations of the
+    /// residual (default 3). It does not change the scores.
+    pub band_k: f64,
+    /// Points in the centred rolling median used when no period is found (default 25, odd
+    /// values centre best, at least 3).
+    pub fallback_window: usize,
+    /// Streaming form only: the trailing points each refit decomposes (default 2000, at least
+    /// 16; it should hold a few cycles).
+    pub history: usize,
+    /// Streaming form only: points between refits (default 0 = once per period, or every 50
+    /// points while no period is known).
+    pub refit_every: usize,
+}
+
+impl Default for SeasonalParams {
+    fn default() -> Self {
+        SeasonalParams {
+            period: None,
+            min_period: 4,
+            max_period: 512,
+            max_periods: 2,
+            robust: true,
+            band_k: 3.0,
+            fallback_window: 25,
+            history: 2000,
+            refit_every: 0,
+        }
+    }
+}
+
+impl SeasonalParams {
+    fn validate(&self) -> Result<(), Error> {
+        let mut p = Problems::new();
+        if let Some(period) = self.period {
+            p.check(period >= 2, "period", || {
+                format!("must be at least 2 (or null to detect it), got {period}")
+            });
+        }
+        p.check(self.min_period >= 2, "min_period", || {
+            format!("must be at least 2, got {}", self.min_period)
+        });
+        p.check(self.max_period >= self.min_period, "max_period", || {
+            format!(
+                "must be at least min_period ({}), got {}",
+                self.min_period, self.max_period
+            )
+        });
+        p.check(self.max_periods >= 1, "max_periods", || {
+            format!("must be at least 1, got {}", self.max_periods)
+        });
+        p.check(self.band_k.is_finite() && self.band_k > 0.0, "band_k", || {
+            format!("must be a finite number > 0, got {}", self.band_k)
+        });
+        p.check(self.fallback_window >= 3, "fallback_window", || {
+            format!("must be at least 3, got {}", self.fallback_window)
+        });
+        p.check(self.history >= MIN_DETECT_LEN, "history", || {
+            format!("must be at least {MIN_DETECT_LEN}, got {}", self.history)
+        });
+        p.finish()
+    }
+}
+
+/// A period found by the detection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedPeriod {
+    /// Length in points.
+    pub period: usize,
+    /// Periodogram power of the candidate it came from.
+    pub power: f64,
+    /// Autocorrelation of the detrended series at `period`.
+    pub autocorrelation: f64,
+}
+
+/// Detects up to `max_periods` seasonal periods in `values` (NaN allowed), strongest first.
+/// See the [module docs](self) for the method. Returns nothing for series shorter than 16
+/// points or without a clear season.
+pub fn detect_periods(
+    values: &[f64],
+    min_period: usize,
+    max_period: usize,
+    max_periods: usize,
+) -> Vec<DetectedPeriod> {
+    let n = values.len();
+    let Some(x) = interpolate(values) else {
+        return Vec::new();
+    };
+    let max_p = max_period.min(n / 3);
+    if n < MIN_DETECT_LEN || max_p < min_period.max(2) {
+        return Vec::new();
+    }
+    let x = detrend(&x);
+    if x.iter().all(|v| *v == 0.0) {
+        return Vec::new();
+    }
+    let periodogram = PeriodogramDetector::builder()
+        .min_period(min_period as u32)
+        .max_period(max_p as u32)
+        .build()
+        .periodogram(&x);
+    let mut peaks: Vec<_> = periodogram.peaks(PEAK_THRESHOLD).collect();
+    peaks.reverse(); // `peaks` come weakest first
+    let acf_x = &x[..n.min(ACF_POINTS)];
+    let denom: f64 = acf_x.iter().map(|v| v * v).sum();
+    let acf = |lag: usize| -> f64 {
+        if lag >= acf_x.len() || denom <= 0.0 {
+            return f64::NAN;
+        }
+        acf_x[..acf_x.len() - lag]
+            .iter()
+            .zip(&acf_x[lag..])
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            / denom
+    };
+    let mut found: Vec<DetectedPeriod> = Vec::new();
+    for peak in peaks.into_iter().take(MAX_CANDIDATES) {
+        let p = peak.period as usize;
+        // The neighbouring periodogram bins bound where the true period can be.
+        let neighbours = [peak.prev_period as usize, peak.next_period as usize];
+        let lo = neighbours
+            .iter()
+            .copied()
+            .filter(|&q| q > 0 && q < p)
+            .max()
+            .map_or(p.saturating_sub(1), |q| q + 1)
+            .max(min_period);
+        let hi = neighbours
+            .iter()
+            .copied()
+            .filter(|&q| q > p)
+            .min()
+            .map_or(p + 1, |q| q - 1)
+            .min(max_p);
+        let Some((best, r)) = (lo..=hi)
+            .map(|lag| (lag, acf(lag)))
+            .filter(|(_, r)| r.is_finite())
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            continue;
+        };
+        let dip = acf((best / 2).max(1));
+        let near_known = found
+            .iter()
+            .any(|f| best.abs_diff(f.period) as f64 <= (0.1 * f.period as f64).max(2.0));
+        if r >= MIN_ACF && r - dip >= MIN_ACF_RISE && !near_known {
+            found.push(DetectedPeriod {
+                period: best,
+                power: peak.power,
+                autocorrelation: r,
+            });
+            if found.len() >= max_periods {
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// `x` minus its least-squares line.
+fn detrend(x: &[f64]) -> Vec<f64> {
+    let n = x.len() as f64;
+    let tm = (n - 1.0) / 2.0;
+    let xm = x.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, v) in x.iter().enumerate() {
+        let dt = t as f64 - tm;
+        sxy += dt * (v - xm);
+        sxx += dt * dt;
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    x.iter()
+        .enumerate()
+        .map(|(t, v)| v - xm - slope * (t as f64 - tm))
+        .collect()
+}
+
+/// Trend + season of an interpolated series, and the method used.
+fn decompose(x: &[f64], periods: &[usize], p: &SeasonalParams) -> (Vec<f64>, &'static str) {
+    let n = x.len();
+    let usable: Vec<usize> = periods.iter().copied().filter(|&q| 2 * q <= n).collect();
+    let constant = x.iter().all(|v| *v == x[0]);
+    if !usable.is_empty() && !constant {
+        let mut stl = stlrs::params();
+        stl.robust(p.robust);
+        let fitted = if usable.len() == 1 {
+            stl.fit(x, usable[0]).map(|r| {
+                let (seasonal, trend, _, _) = r.into_parts();
+                (
+                    seasonal.iter().zip(&trend).map(|(s, t)| s + t).collect(),
+                    "stl",
+                )
+            })
+        } else {
+            let mut mstl = stlrs::MstlParams::new();
+            mstl.stl_params(stl);
+            mstl.fit(x, &usable).map(|r| {
+                let (seasonals, trend, _) = r.into_parts();
+                let mut fit = trend;
+                for s in &seasonals {
+                    for (f, v) in fit.iter_mut().zip(s) {
+                        *f += v;
+                    }
+                }
+                (fit, "mstl")
+            })
+        };
+        // stlrs only fails for periods < 2 or series shorter than two cycles, both excluded
+        // above; fall through to the rolling median if it ever does.
+        if let Ok(found) = fitted
+            && found.0.iter().all(|v: &f64| v.is_finite())
+        {
+            return found;
+        }
+    }
+    (centred_median(x, p.fallback_window), "rolling_median")
+}
+
+/// Centred rolling median of `window` points (windows shrink to what exists at the start and
+/// stop sliding at the end).
+fn centred_median(x: &[f64], window: usize) -> Vec<f64> {
+    let half = window / 2;
+    let mut w = SortedWindow::new(2 * half + 1);
+    let mut next = 0;
+    (0..x.len())
+        .map(|i| {
+            while next < x.len() && next <= i + half {
+                w.push(x[next]);
+                next += 1;
+            }
+            w.median()
+        })
+        .collect()
+}
+
+/// The seasonal-decomposition detector (unfitted). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct SeasonalDetector {
+    params: SeasonalParams,
+}
+
+impl SeasonalDetector {
+    /// Validates `params`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] listing every invalid field.
+    pub fn new(params: SeasonalParams) -> Result<Self, Error> {
+        params.validate()?;
+        Ok(SeasonalDetector { params })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &SeasonalParams {
+        &self.params
+    }
+
+    fn periods_for(&self, values: &[f64]) -> (Vec<usize>, Vec<DetectedPeriod>) {
+        match self.params.period {
+            Some(p) => (vec![p], Vec::new()),
+            None => {
+                let found = detect_periods(
+                    values,
+                    self.params.min_period,
+                    self.params.max_period,
+                    self.params.max_periods,
+                );
+                let mut periods: Vec<usize> = found.iter().map(|d| d.period).collect();
+                periods.sort_unstable();
+                (periods, found)
+            }
+        }
+    }
+}
+
+/// What a saved seasonal model holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedSeasonal {
+    params: SeasonalParams,
+    periods: Vec<usize>,
+    detected: Vec<DetectedPeriod>,
+}
+
+/// A fitted [`SeasonalDetector`]: the parameters and the periods fixed at fit time.
+#[derive(Debug, Clone)]
+pub struct SeasonalModel {
+    params: SeasonalParams,
+    periods: Vec<usize>,
+    detected: Vec<DetectedPeriod>,
+}
+
+impl SeasonalModel {
+    /// The periods used for decomposition, shortest first (empty: rolling-median fallback).
+    pub fn periods(&self) -> &[usize] {
+        &self.periods
+    }
+}
+
+impl Detector for SeasonalDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        match self.params.period {
+            Some(p) => 2 * p + 1,
+            None => 8,
+        }
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        begin_fit(train, self.min_len(), ctx)?;
+        let (periods, detected) = self.periods_for(train.values());
+        report_done(ctx);
+        Ok(Box::new(SeasonalModel {
+            params: self.params.clone(),
+            periods,
+            detected,
+        }))
+    }
+
+    fn online(&self) -> Option<Box<dyn OnlineModel>> {
+        Some(Box::new(SeasonalOnline::new(self.clone())))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        let saved: SavedSeasonal = parse_state(KIND, state)?;
+        saved.params.validate().map_err(|e| Error::Load {
+            reason: e.to_string(),
+        })?;
+        if saved.periods.iter().any(|&p| p < 2) {
+            return Err(Error::Load {
+                reason: "`seasonal` model holds a period below 2".into(),
+            });
+        }
+        Ok(Box::new(SeasonalModel {
+            params: saved.params,
+            periods: saved.periods,
+            detected: saved.detected,
+        }))
+    }
+}
+
+impl Model for SeasonalModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        let needed = match self.params.period {
+            Some(p) => 2 * p + 1,
+            None => 8,
+        };
+        check_len(series, needed.min(8))?;
+        let values = series.values();
+        let Some(x) = interpolate(values) else {
+            // Every value is missing: nothing to score.
+            let nan = vec![f64::NAN; values.len()];
+            return Ok(Scores::new(nan).with_report(json!({
+                "period": null, "periods": [], "periods_detected": self.detected,
+                "method": "none", "note": "every value is missing",
+            })));
+        };
+        let (fit, method) = decompose(&x, &self.periods, &self.params);
+        let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
+        let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
+        let scale = if scale > 0.0 {
+            scale
+        } else {
+            tiny_scale(x.iter().fold(0.0_f64, |m, v| m.max(v.abs())))
+        };
+        let score = resid
+            .iter()
+            .map(|&r| {
+                if r.is_finite() {
+                    deviation(r, center, scale)
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        let k = self.params.band_k;
+        let lower = fit.iter().map(|f| f + center - k * scale).collect();
+        let upper = fit.iter().map(|f| f + center + k * scale).collect();
+        let used: Vec<usize> = if method == "rolling_median" {
+            Vec::new()
+        } else {
+            self.periods
+                .iter()
+                .copied()
+                .filter(|&q| 2 * q <= x.len())
+                .collect()
+        };
+        let note = match (method, self.periods.is_empty()) {
+            ("rolling_median", true) => format!(
+                "no seasonal period found; residuals are taken from a centred rolling median of {} points",
+                self.params.fallback_window
+            ),
+            ("rolling_median", false) => format!(
+                "the series is too short for period {:?} (it needs two cycles); residuals are taken from a centred rolling median of {} points",
+                self.periods, self.params.fallback_window
+            ),
+            _ => format!("decomposed with period(s) {used:?}"),
+        };
+        Ok(Scores::new(score)
+            .with_expected(fit)
+            .with_band(lower, upper)
+            .with_report(json!({
+                "period": used.iter().min(),
+                "periods": used,
+                "periods_detected": self.detected,
+                "method": method,
+                "residual_median": center,
+                "residual_scale": scale,
+                "note": note,
+            })))
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        let saved = SavedSeasonal {
+            params: self.params.clone(),
+            periods: self.periods.clone(),
+            detected: self.detected.clone(),
+        };
+        Ok(ModelState {
+            kind: KIND.into(),
+            version: STATE_VERSION,
+            config: serde_json::to_value(saved).map_err(Error::backend)?,
+            bytes: Vec::new(),
+        })
+    }
+}
+
+/// The streaming form: keeps the last `history` points, refits (detects periods while none is
+/// known, then decomposes) every `refit_every` points, and scores each new point against the
+/// last fit's extrapolation: the last trend value plus the season one cycle back, and the
+/// fit's residual scale. Uses the past only.
+#[derive(Debug)]
+struct SeasonalOnline {
+    detector: SeasonalDetector,
+    history: VecDeque<f64>,
+    since_fit: usize,
+    fit: Option<OnlineFit>,
+    periods: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct OnlineFit {
+    /// Expected values for the next points, one per step after the fit, one cycle long.
+    ahead: Vec<f64>,
+    /// Points consumed since the fit.
+    used: usize,
+    center: f64,
+    scale: f64,
+}
+
+impl SeasonalOnline {
+    fn new(detector: SeasonalDetector) -> Self {
+        let periods = detector.params.period.map(|p| vec![p]).unwrap_or_default();
+        SeasonalOnline {
+            history: VecDeque::with_capacity(detector.params.history + 1),
+            detector,
+            since_fit: 0,
+            fit: None,
+            periods,
+        }
+    }
+
+    fn refit_every(&self) -> usize {
+        match self.detector.params.refit_every {
+            0 => self.periods.first().copied().unwrap_or(50).max(1),
+            k => k,
+        }
+    }
+
+    fn refit(&mut self) {
+        let values: Vec<f64> = self.history.iter().copied().collect();
+        let Some(x) = interpolate(&values) else {
+            return;
+        };
+        if self.periods.is_empty() {
+            let (periods, _) = self.detector.periods_for(&values);
+            self.periods = periods;
+        }
+        let p = &self.detector.params;
+        let (fit, method) = decompose(&x, &self.periods, p);
+        let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
+        let Some((center, scale)) = robust_center_scale(&resid) else {
+            return;
+        };
+        let n = x.len();
+        // Extrapolate seasonally naively on the smooth fit: the next cycle repeats the last
+        // one (trend drift within one cycle is ignored).
+        let ahead = if method == "rolling_median" {
+            vec![fit[n - 1]; 1]
+        } else {
+            let cycle = self.periods.iter().copied().filter(|&q| 2 * q <= n).max().unwrap_or(1);
+            (0..cycle).map(|j| fit[n - cycle + j]).collect()
+        };
+        self.fit = Some(OnlineFit {
+            ahead,
+            used: 0,
+            center,
+            scale: if scale > 0.0 {
+                scale
+            } else {
+                tiny_scale(fit[n - 1])
+            },
+        });
+    }
+}
+
+impl OnlineModel for SeasonalOnline {
+    fn update(&mut self, _timestamp: i64, value: f64) -> f64 {
+        let score = match &mut self.fit {
+            Some(f) if value.is_finite() => {
+                let expected = f.ahead[f.used % f.ahead.len()];
+                deviation(value - expected, f.center, f.scale)
+            }
+            _ => f64::NAN,
+        };
+        if let Some(f) = &mut self.fit {
+            f.used += 1;
+        }
+        if self.history.len() == self.detector.params.history {
+            self.history.pop_front();
+        }
+        self.history.push_back(value);
+        self.since_fit += 1;
+        let warm = self.history.len() >= self.detector.min_len().max(MIN_DETECT_LEN * 2);
+        if warm && (self.fit.is_none() || self.since_fit >= self.refit_every()) {
+            self.since_fit = 0;
+            self.refit();
+        }
+        score
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsad_core::Threshold;
+    use tsad_testing::{
+        ConformanceOptions, Rng, assert_close, conformance_with, random_walk,
+        seasonal_with_anomalies, with_nan_gaps,
+    };
+
+    fn sines(n: usize, periods: &[(usize, f64)], noise: f64, seed: u64) -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        (0..n)
+            .map(|i| {
+                periods
+                    .iter()
+                    .map(|&(p, a)| a * (std::f64::consts::TAU * i as f64 / p as f64).sin())
+                    .sum::<f64>()
+                    + noise * rng.normal()
+                    + 0.001 * i as f64
+            })
+            .collect()
+    }
+
+    fn series(v: Vec<f64>) -> Series {
+        Series::from_values(v).unwrap()
+    }
+
+    fn run(params: SeasonalParams, s: &Series) -> Scores {
+        SeasonalDetector::new(params)
+            .unwrap()
+            .fit(s, &FitContext::new())
+            .unwrap()
+            .score(s)
+            .unwrap()
+    }
+
+    #[test]
+    fn detection_table() {
+        type Case = (&'static str, Vec<f64>, &'static [usize]);
+        let cases: Vec<Case> = vec![
+            ("period 24", sines(2000, &[(24, 1.0)], 0.3, 1), &[24]),
+            ("period 7", sines(700, &[(7, 1.0)], 0.3, 2), &[7]),
+            ("period 96", sines(4000, &[(96, 3.0)], 0.3, 3), &[96]),
+            // 288 falls between periodogram bins; the autocorrelation refines it (within 1%).
+            ("period 288", sines(4000, &[(288, 3.0)], 0.5, 4), &[288]),
+            (
+                "daily and weekly",
+                sines(5000, &[(24, 2.0), (168, 2.0)], 0.3, 5),
+                &[168, 24],
+            ),
+            ("white noise", sines(2000, &[], 1.0, 6), &[]),
+            ("random walk", random_walk(4000, 3).values().to_vec(), &[]),
+            ("short random walk", random_walk(1000, 4).values().to_vec(), &[]),
+            ("too short", vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0], &[]),
+            ("all missing", vec![f64::NAN; 100], &[]),
+            ("constant", vec![3.0; 100], &[]),
+        ];
+        for (name, v, want) in cases {
+            let got: Vec<usize> = detect_periods(&v, 4, 512, 2)
+                .iter()
+                .map(|d| d.period)
+                .collect();
+            assert_eq!(got.len(), want.len(), "{name}: {got:?}");
+            for (g, w) in got.iter().zip(want) {
+                assert!(g.abs_diff(*w) * 100 <= *w, "{name}: {got:?} vs {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn params_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("defaults", "{}", None),
+            ("explicit period", r#"{"period": 24, "robust": false}"#, None),
+            ("period too small", r#"{"period": 1}"#, Some("`period`")),
+            (
+                "period range inverted",
+                r#"{"min_period": 10, "max_period": 5}"#,
+                Some("`max_period`"),
+            ),
+            ("no periods", r#"{"max_periods": 0}"#, Some("`max_periods`")),
+            (
+                "several",
+                r#"{"band_k": -1, "fallback_window": 1, "history": 3}"#,
+                Some("`band_k, fallback_window, history`"),
+            ),
+        ];
+        for (name, json, want) in cases {
+            let params: SeasonalParams = serde_json::from_str(json).unwrap();
+            match (SeasonalDetector::new(params), want) {
+                (Ok(_), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert!(serde_json::from_str::<SeasonalParams>(r#"{"periods": [3]}"#).is_err());
+    }
+
+    #[test]
+    fn recovers_injected_spikes_at_the_default_threshold() {
+        let (mut found, mut total) = (0, 0);
+        for seed in 0..5 {
+            let (s, spikes) = seasonal_with_anomalies(4000, 96, 12, seed);
+            let scores = run(SeasonalParams::default(), &s);
+            assert_eq!(scores.report["period"], 96, "seed {seed}");
+            let cut = Threshold::default().apply(&scores.score).unwrap();
+            total += spikes.len();
+            found += spikes.iter().filter(|&&i| cut.flags[i]).count();
+        }
+        let recall = found as f64 / total as f64;
+        assert!(recall >= 0.9, "recall {recall} ({found} of {total})");
+    }
+
+    #[test]
+    fn missing_values_score_nan_and_keep_the_fit() {
+        let (s, _) = seasonal_with_anomalies(2000, 48, 5, 7);
+        let gappy = with_nan_gaps(&s, 7);
+        let scores = run(SeasonalParams::default(), &gappy);
+        for (i, v) in gappy.values().iter().enumerate() {
+            assert_eq!(v.is_nan(), scores.score[i].is_nan(), "point {i}");
+        }
+        assert!(scores.expected.unwrap().iter().all(|e| e.is_finite()));
+        assert_eq!(scores.report["period"], 48);
+    }
+
+    #[test]
+    fn no_period_falls_back_to_a_rolling_median() {
+        let s = random_walk(500, 1);
+        let scores = run(SeasonalParams::default(), &s);
+        assert_eq!(scores.report["method"], "rolling_median");
+        assert!(scores.report["period"].is_null());
+        let note = scores.report["note"].as_str().unwrap();
+        assert!(note.starts_with("no seasonal period found"), "{note}");
+        // A known period too long for the scored series also falls back, and says why.
+        let short = series(sines(30, &[(24, 1.0)], 0.1, 1));
+        let model = SeasonalDetector::new(SeasonalParams {
+            period: Some(24),
+            ..SeasonalParams::default()
+        })
+        .unwrap()
+        .fit(&series(sines(100, &[(24, 1.0)], 0.1, 1)), &FitContext::new())
+        .unwrap();
+        let r = model.score(&short).unwrap().report;
+        assert!(r["note"].as_str().unwrap().contains("too short"), "{r}");
+    }
+
+    #[test]
+    fn a_repeating_pattern_is_recovered() {
+        // A repeating pattern plus small noise (sd 0.05): expected stays within 0.2 of the
+        // pattern, and the spike has the top score by far. (A noiseless pattern would make
+        // STL's robustness weights degenerate: every residual is 0 but the spike's.)
+        let pattern = [1.0, 3.0, 2.0, 5.0, 4.0, 0.0];
+        let mut rng = Rng::new(8);
+        let mut v: Vec<f64> = (0..120)
+            .map(|i| pattern[i % 6] + 0.05 * rng.normal())
+            .collect();
+        v[60] += 10.0;
+        let scores = run(
+            SeasonalParams {
+                period: Some(6),
+                ..SeasonalParams::default()
+            },
+            &series(v),
+        );
+        let e = scores.expected.unwrap();
+        let off = (0..120)
+            .map(|i| (e[i] - pattern[i % 6]).abs())
+            .fold(0.0, f64::max);
+        assert!(off < 0.2, "{off}");
+        let mut sorted = scores.score.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        assert_eq!(sorted[0], scores.score[60]);
+        assert!(sorted[0] > 5.0 * sorted[1], "{sorted:?}");
+    }
+
+    #[test]
+    fn streaming_flags_spikes_from_the_past() {
+        let (s, spikes) = seasonal_with_anomalies(3000, 48, 8, 2);
+        let mut online = SeasonalDetector::new(SeasonalParams {
+            history: 600,
+            ..SeasonalParams::default()
+        })
+        .unwrap()
+        .online()
+        .unwrap();
+        let streamed: Vec<f64> = s
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| online.update(i as i64, v))
+            .collect();
+        let cut = Threshold::default().apply(&streamed[600..]).unwrap();
+        let late: Vec<usize> = spikes.iter().copied().filter(|&i| i >= 600).collect();
+        let found = late.iter().filter(|&&i| cut.flags[i - 600]).count();
+        assert!(found as f64 >= 0.8 * late.len() as f64, "{found} of {}", late.len());
+    }
+
+    #[test]
+    fn conforms() {
+        conformance_with(
+            "seasonal",
+            &|| Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap()),
+            &ConformanceOptions {
+                // The streaming form needs 32 points before its first fit.
+                warmup: Some(32),
+                ..ConformanceOptions::default()
+            },
+        );
+        conformance_with(
+            "seasonal with period",
+            &|| {
+                Box::new(
+                    SeasonalDetector::new(SeasonalParams {
+                        period: Some(50),
+                        robust: false,
+                        ..SeasonalParams::default()
+                    })
+                    .unwrap(),
+                )
+            },
+            &ConformanceOptions {
+                warmup: Some(200),
+                ..ConformanceOptions::default()
+            },
+        );
+    }
+}
