@@ -1,0 +1,509 @@
+//! Streaming a CSV into a [`Series`]: the sample decides the layout, then every record is
+//! parsed from a `csv::Reader` holding only a small buffer.
+
+use crate::cell::{Value, parse_value, trim};
+use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
+use crate::error::IngestError;
+use crate::options::IngestOptions;
+use crate::sniff::{Choice, Layout, SAMPLE_LINES, analyze, choose, read_sample};
+use crate::time::{Parsed, TimeParser, format_timestamp, swap_day_month};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use tsad_core::{Series, TimeAxis};
+
+/// How many rejected rows and duplicates the diagnostics keep as examples.
+const KEEP_REJECTED: usize = 10;
+const KEEP_DUPLICATES: usize = 5;
+const KEEP_GAPS: usize = 10;
+
+/// A series read from a CSV, with what was learnt on the way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ingested {
+    /// The series: sorted, one point per timestamp, NaN for missing values.
+    pub series: Series,
+    /// Rows read, rejected, missing, duplicates, gaps and the decisions taken.
+    pub diagnostics: Diagnostics,
+    /// Every column of the file, in order (`column_<i>` when the file has no header).
+    pub columns: Vec<String>,
+    /// The time column used; `None` when the time axis is the row index.
+    pub time_column: Option<String>,
+    /// The value column used.
+    pub value_column: String,
+}
+
+/// Reads a CSV file.
+///
+/// The source name in errors and diagnostics is `opts.source_name`, or else the path.
+///
+/// # Errors
+///
+/// [`IngestError::Open`] when the file cannot be opened, and every other [`IngestError`] as
+/// [`read_reader`] does.
+pub fn read_path(path: &Path, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let mut opts = opts.clone();
+    let source = opts
+        .source_name
+        .get_or_insert_with(|| path.display().to_string())
+        .clone();
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Open {
+        source_name: source,
+        error,
+    })?;
+    read_reader(file, &opts)
+}
+
+/// Reads a CSV held in memory (an upload, a test fixture).
+///
+/// # Errors
+///
+/// As [`read_reader`].
+pub fn read_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    read_buffered(bytes, opts)
+}
+
+/// Reads a CSV from any reader, streaming: memory grows with the series (16 bytes a point),
+/// not with the file.
+///
+/// # Errors
+///
+/// Every [`IngestError`] but `Open`: an empty input, a header without rows, columns that
+/// cannot be found, bytes that are not UTF-8, an infinite value, rows of the wrong length,
+/// more than half the rows rejected, or no value at all.
+pub fn read_reader<R: Read>(reader: R, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    read_buffered(BufReader::with_capacity(64 << 10, reader), opts)
+}
+
+fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let source = opts.source();
+    let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
+    let layout = analyze(&sample, opts.delimiter).ok_or_else(|| IngestError::Empty {
+        source_name: source.to_owned(),
+    })?;
+    if let Some(line) = layout.header_not_utf8 {
+        return Err(IngestError::NotUtf8 {
+            source_name: source.to_owned(),
+            line,
+            column: None,
+        });
+    }
+    if layout.rows.is_empty() {
+        return Err(IngestError::HeaderOnly {
+            source_name: source.to_owned(),
+            columns: layout.columns,
+        });
+    }
+    let choice = choose(&layout, opts)?;
+    let input = std::io::Cursor::new(sample.bytes).chain(reader);
+    stream(input, &layout, choice, source)
+}
+
+/// Which check turned a row away (picks the error when too many are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    Time,
+    Value,
+}
+
+/// Rows collected so far, with what is needed to report on them.
+struct Collector {
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+    /// `(point, line)` wherever a point's file line is not one past the previous point's,
+    /// so any point's line can be recovered without storing one per point.
+    anchors: Vec<(usize, u64)>,
+    rows_read: usize,
+    rejected: usize,
+    rejected_rows: Vec<RejectedRow>,
+    first_rejection: Option<Rejection>,
+    duplicates: usize,
+    duplicate_rows: Vec<DuplicateRow>,
+    /// The file line of the last point.
+    last_line: u64,
+}
+
+impl Collector {
+    fn line_of(&self, point: usize) -> u64 {
+        let k = self.anchors.partition_point(|a| a.0 <= point);
+        match k.checked_sub(1).map(|k| self.anchors[k]) {
+            Some((p, line)) => line + (point - p) as u64,
+            None => 0,
+        }
+    }
+
+    fn reject(&mut self, kind: Rejection, line: u64, column: &str, value: &[u8], reason: &str) {
+        self.rejected += 1;
+        self.first_rejection.get_or_insert(kind);
+        if self.rejected_rows.len() < KEEP_REJECTED {
+            self.rejected_rows.push(RejectedRow {
+                line,
+                column: column.to_owned(),
+                value: String::from_utf8_lossy(value).into_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    fn note_duplicate(&mut self, ts: i64, kept_line: u64, dropped_line: u64) {
+        self.duplicates += 1;
+        if self.duplicate_rows.len() < KEEP_DUPLICATES {
+            self.duplicate_rows.push(DuplicateRow {
+                timestamp: format_timestamp(ts),
+                kept_line,
+                dropped_line,
+            });
+        }
+    }
+
+    /// Appends a point read from `line`; a timestamp equal to the previous one replaces it
+    /// (the later row wins).
+    fn push(&mut self, ts: i64, value: f64, line: u64) {
+        let n = self.timestamps.len();
+        if n > 0 && self.timestamps[n - 1] == ts {
+            let dropped = self.last_line;
+            self.last_line = line;
+            self.values[n - 1] = value;
+            self.note_duplicate(ts, line, dropped);
+            match self.anchors.last_mut() {
+                Some(a) if a.0 == n - 1 => a.1 = line,
+                _ => self.anchors.push((n - 1, line)),
+            }
+            return;
+        }
+        if n == 0 || self.last_line + 1 != line {
+            self.anchors.push((n, line));
+        }
+        self.last_line = line;
+        self.timestamps.push(ts);
+        self.values.push(value);
+    }
+}
+
+fn csv_error(e: csv::Error, source: &str, delimiter: u8) -> IngestError {
+    let source_name = source.to_owned();
+    let line = e.position().map_or(0, csv::Position::line);
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => IngestError::RowLength {
+            source_name,
+            line: pos.map_or(line, |p| p.line()),
+            expected: expected_len,
+            found: len,
+            delimiter: delimiter as char,
+        },
+        csv::ErrorKind::Io(error) => IngestError::Read {
+            source_name,
+            line,
+            error,
+        },
+        _ => IngestError::Csv {
+            source_name,
+            line,
+            message,
+        },
+    }
+}
+
+fn stream<R: Read>(
+    input: R,
+    layout: &Layout,
+    choice: Choice,
+    source: &str,
+) -> Result<Ingested, IngestError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(layout.delimiter)
+        .has_headers(false)
+        .flexible(false)
+        .buffer_capacity(64 << 10)
+        .from_reader(input);
+    let value_name = layout.columns[choice.value].clone();
+    let time_name = choice.time.map(|(j, _)| layout.columns[j].clone());
+    let mut parser = choice.time.map(|(_, f)| TimeParser::new(f));
+    let mut c = Collector {
+        timestamps: Vec::new(),
+        values: Vec::new(),
+        anchors: Vec::new(),
+        rows_read: 0,
+        rejected: 0,
+        rejected_rows: Vec::new(),
+        first_rejection: None,
+        duplicates: 0,
+        duplicate_rows: Vec::new(),
+        last_line: 0,
+    };
+    let mut rec = csv::ByteRecord::new();
+    let mut skip_header = layout.has_header;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e, source, layout.delimiter)),
+        }
+        if skip_header {
+            skip_header = false;
+            continue;
+        }
+        c.rows_read += 1;
+        let line = rec.position().map_or(0, csv::Position::line);
+        let ts = match (&mut parser, choice.time) {
+            (Some(p), Some((tj, _))) => {
+                let tcell = trim(rec.get(tj).unwrap_or_default());
+                match p.parse(tcell) {
+                    Parsed::Ok(ts) => ts,
+                    Parsed::OkSwapEarlier(ts) => {
+                        c.timestamps
+                            .iter_mut()
+                            .for_each(|t| *t = swap_day_month(*t));
+                        ts
+                    }
+                    Parsed::Err(reason) => {
+                        if std::str::from_utf8(tcell).is_err() {
+                            return Err(IngestError::NotUtf8 {
+                                source_name: source.to_owned(),
+                                line,
+                                column: time_name,
+                            });
+                        }
+                        let name = time_name.as_deref().unwrap_or_default();
+                        c.reject(Rejection::Time, line, name, tcell, reason);
+                        continue;
+                    }
+                }
+            }
+            _ => c.timestamps.len() as i64,
+        };
+        let vcell = trim(rec.get(choice.value).unwrap_or_default());
+        let value = match parse_value(vcell) {
+            Value::Missing => f64::NAN,
+            Value::Number(v) if v.is_infinite() => {
+                return Err(IngestError::InfiniteValue {
+                    source_name: source.to_owned(),
+                    line,
+                    column: value_name,
+                    value: String::from_utf8_lossy(vcell).into_owned(),
+                });
+            }
+            Value::Number(v) => v,
+            Value::NotUtf8 => {
+                return Err(IngestError::NotUtf8 {
+                    source_name: source.to_owned(),
+                    line,
+                    column: Some(value_name),
+                });
+            }
+            Value::Invalid => {
+                c.reject(Rejection::Value, line, &value_name, vcell, "not a number");
+                continue;
+            }
+        };
+        c.push(ts, value, line);
+    }
+    finish(c, layout, choice, parser, value_name, time_name, source)
+}
+
+fn finish(
+    mut c: Collector,
+    layout: &Layout,
+    choice: Choice,
+    parser: Option<TimeParser>,
+    value_name: String,
+    time_name: Option<String>,
+    source: &str,
+) -> Result<Ingested, IngestError> {
+    if c.rows_read == 0 {
+        return Err(IngestError::HeaderOnly {
+            source_name: source.to_owned(),
+            columns: layout.columns.clone(),
+        });
+    }
+    if c.rejected * 2 > c.rows_read {
+        // Kept rows are fewer than rejected ones: the column (or the format) is wrong.
+        let first = c.rejected_rows.first().cloned().unwrap_or_default();
+        let (rejected, rows) = (c.rejected, c.rows_read);
+        return Err(match c.first_rejection {
+            Some(Rejection::Time) => IngestError::UnparsableTimestamp {
+                source_name: source.to_owned(),
+                line: first.line,
+                column: first.column,
+                value: first.value,
+                rejected,
+                rows,
+            },
+            _ => IngestError::NotANumber {
+                source_name: source.to_owned(),
+                line: first.line,
+                column: first.column,
+                value: first.value,
+                rejected,
+                rows,
+            },
+        });
+    }
+    if c.values.iter().all(|v| v.is_nan()) {
+        return Err(IngestError::AllMissing {
+            source_name: source.to_owned(),
+            column: value_name,
+            rows: c.rows_read,
+        });
+    }
+
+    let sorted = !c.timestamps.is_sorted();
+    if sorted {
+        sort_keep_last(&mut c);
+    }
+    let axis = if choice.time.is_some() {
+        TimeAxis::EpochMillis
+    } else {
+        TimeAxis::Index
+    };
+    let timestamps = std::mem::take(&mut c.timestamps);
+    let values = std::mem::take(&mut c.values);
+    let series = Series::with_axis(timestamps, values, axis).map_err(|error| {
+        IngestError::Series {
+            source_name: source.to_owned(),
+            error,
+        }
+    })?;
+
+    let median_step = series.median_step();
+    let gaps = match (axis, median_step) {
+        (TimeAxis::EpochMillis, Some(step)) => find_gaps(series.timestamps(), step),
+        _ => Gaps::default(),
+    };
+    let mut warnings = Vec::new();
+    if parser.as_ref().is_some_and(TimeParser::is_ambiguous) {
+        warnings.push(
+            "dates read day-first (DD/MM/YYYY): no day or month above 12 anywhere, so the \
+             order is ambiguous; check a few timestamps"
+                .to_owned(),
+        );
+    }
+    if sorted {
+        warnings.push("rows were not in time order; they were sorted".to_owned());
+    }
+    if c.duplicates > 0 {
+        warnings.push(format!(
+            "{} rows repeated an earlier timestamp; the last row for each timestamp was kept",
+            c.duplicates
+        ));
+    }
+    if c.rejected > 0 {
+        warnings.push(format!(
+            "{} of {} rows were rejected (see rejected_rows)",
+            c.rejected, c.rows_read
+        ));
+    }
+    if gaps.count > 0 {
+        warnings.push(format!(
+            "{} gaps in time ({} missing steps)",
+            gaps.count, gaps.missing_steps
+        ));
+    }
+    let diagnostics = Diagnostics {
+        source: source.to_owned(),
+        rows_read: c.rows_read,
+        points: series.len(),
+        missing_values: series.missing(),
+        rejected: c.rejected,
+        rejected_rows: c.rejected_rows,
+        duplicates: c.duplicates,
+        duplicate_rows: c.duplicate_rows,
+        sorted,
+        median_step,
+        gaps,
+        delimiter: layout.delimiter as char,
+        has_header: layout.has_header,
+        time_format: parser.map_or_else(|| "none (row index)".to_owned(), |p| p.describe()),
+        time_column: time_name.clone(),
+        value_column: value_name.clone(),
+        warnings,
+    };
+    Ok(Ingested {
+        series,
+        diagnostics,
+        columns: layout.columns.clone(),
+        time_column: time_name,
+        value_column: value_name,
+    })
+}
+
+/// Sorts the points by time (stable, so rows keep file order within a timestamp) and keeps
+/// the last row of each timestamp.
+fn sort_keep_last(c: &mut Collector) {
+    let n = c.timestamps.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| c.timestamps[i]);
+    let mut ts = Vec::with_capacity(n);
+    let mut vals = Vec::with_capacity(n);
+    let mut kept: Vec<usize> = Vec::with_capacity(n);
+    for &i in &order {
+        let t = c.timestamps[i];
+        if ts.last() == Some(&t) {
+            // Stable order: row `i` comes later in the file than the one it replaces.
+            let dropped = kept.last().copied().unwrap_or(i);
+            let (kept_line, dropped_line) = (c.line_of(i), c.line_of(dropped));
+            c.note_duplicate(t, kept_line, dropped_line);
+            if let Some(v) = vals.last_mut() {
+                *v = c.values[i];
+            }
+            if let Some(k) = kept.last_mut() {
+                *k = i;
+            }
+        } else {
+            ts.push(t);
+            vals.push(c.values[i]);
+            kept.push(i);
+        }
+    }
+    c.timestamps = ts;
+    c.values = vals;
+}
+
+/// Steps longer than 1.5 median steps.
+fn find_gaps(ts: &[i64], median: i64) -> Gaps {
+    let mut gaps = Gaps::default();
+    if median <= 0 {
+        return gaps;
+    }
+    for w in ts.windows(2) {
+        let step = w[1] - w[0];
+        // step > 1.5 * median, in integers.
+        if 2 * i128::from(step) > 3 * i128::from(median) {
+            let missing = ((step as f64 / median as f64).round() as u64).saturating_sub(1);
+            gaps.count += 1;
+            gaps.missing_steps += missing.max(1);
+            if gaps.first.len() < KEEP_GAPS {
+                gaps.first.push(Gap {
+                    start_ms: w[0],
+                    end_ms: w[1],
+                    start: format_timestamp(w[0]),
+                    end: format_timestamp(w[1]),
+                    missing_steps: missing.max(1),
+                });
+            }
+        }
+    }
+    gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_count_missing_steps() {
+        let h = 3_600_000;
+        let ts = [0, h, 2 * h, 5 * h, 6 * h, 7 * h, 9 * h];
+        let g = find_gaps(&ts, h);
+        assert_eq!(g.count, 2);
+        assert_eq!(g.missing_steps, 3);
+        assert_eq!(g.first[0].start_ms, 2 * h);
+        assert_eq!(g.first[0].end_ms, 5 * h);
+        assert_eq!(g.first[0].missing_steps, 2);
+        assert_eq!(g.first[1].start, "1970-01-01T07:00:00Z");
+    }
+}

@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+mod cell;
+pub mod demo;
+mod diagnostics;
+mod error;
+mod ingest;
+mod options;
+mod preview;
+mod sniff;
+mod time;
+
+pub use diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
+pub use error::{ACCEPTED_TIME_FORMATS, IngestError};
+pub use ingest::{Ingested, read_bytes, read_path, read_reader};
+pub use options::{ColumnRef, IngestOptions};
+pub use preview::{ColumnInfo, Preview, preview_bytes};
+pub use sniff::ColumnKind;
+pub use time::format_timestamp;

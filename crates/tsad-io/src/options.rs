@@ -1,0 +1,103 @@
+//! What the caller may decide instead of the detector: columns, delimiter, source name.
+
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+
+/// A column, by header name (case-insensitive exact match) or 0-based index.
+///
+/// Parses from text with [`FromStr`]: all digits is an index, anything else a name. In JSON it
+/// is a string or a number; a string of digits that names no column is taken as an index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    /// The header's name for the column; files without a header name their columns
+    /// `column_0`, `column_1`, ...
+    Name(String),
+    /// The 0-based position of the column.
+    Index(usize),
+}
+
+impl FromStr for ColumnRef {
+    type Err = Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(i) = t.parse() {
+                return Ok(ColumnRef::Index(i));
+            }
+        }
+        Ok(ColumnRef::Name(s.to_owned()))
+    }
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnRef::Name(n) => f.write_str(n),
+            ColumnRef::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+impl From<&str> for ColumnRef {
+    fn from(s: &str) -> Self {
+        ColumnRef::Name(s.to_owned())
+    }
+}
+
+impl From<usize> for ColumnRef {
+    fn from(i: usize) -> Self {
+        ColumnRef::Index(i)
+    }
+}
+
+/// How to read a CSV. The default detects everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// The time column; `None` detects it (the first column whose cells parse as timestamps).
+    pub time_column: Option<ColumnRef>,
+    /// The value column; `None` detects it (the first numeric column that is not the time
+    /// column).
+    pub value_column: Option<ColumnRef>,
+    /// Ignore any time column and use the row index as the time axis.
+    pub no_time_column: bool,
+    /// The field delimiter; `None` sniffs it among `,` `;` tab and `|`.
+    pub delimiter: Option<u8>,
+    /// The name shown in diagnostics and errors (a path or an upload's file name). Defaults
+    /// to the path for [`crate::read_path`] and `input` otherwise.
+    pub source_name: Option<String>,
+}
+
+impl IngestOptions {
+    /// The name errors start with.
+    pub(crate) fn source(&self) -> &str {
+        self.source_name.as_deref().unwrap_or("input")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_ref_parses_and_serialises() {
+        let cases: &[(&str, ColumnRef)] = &[
+            ("0", ColumnRef::Index(0)),
+            ("12", ColumnRef::Index(12)),
+            ("value", ColumnRef::Name("value".into())),
+            ("1a", ColumnRef::Name("1a".into())),
+            ("", ColumnRef::Name(String::new())),
+        ];
+        for (text, want) in cases {
+            let got: ColumnRef = text.parse().unwrap();
+            assert_eq!(&got, want, "{text}");
+            assert_eq!(got.to_string(), *text);
+        }
+        let from_json: Vec<ColumnRef> = serde_json::from_str(r#"["value", 3]"#).unwrap();
+        assert_eq!(from_json, vec![ColumnRef::from("value"), ColumnRef::from(3)]);
+        assert_eq!(serde_json::to_string(&from_json).unwrap(), r#"["value",3]"#);
+    }
+}

@@ -1,0 +1,452 @@
+//! Reading a sample of the first lines and deciding from it the delimiter, the header, each
+//! column's kind and the time and value columns.
+
+use crate::cell::{Value, is_missing, parse_value, trim};
+use crate::error::IngestError;
+use crate::options::{ColumnRef, IngestOptions};
+use crate::time::{TimeFormat, detect_format, parse_dmy, parse_int, parse_iso};
+use csv::ByteRecord;
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+
+/// Lines read before deciding anything (one header plus about 200 rows).
+pub(crate) const SAMPLE_LINES: usize = 201;
+/// A sample stops early past this many bytes, so one huge line cannot exhaust memory.
+const SAMPLE_MAX_BYTES: usize = 4 << 20;
+/// The delimiters tried, in order of preference when several fit equally well.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What a column's sampled cells hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// Timestamps (in a format ingest accepts).
+    Time,
+    /// Numbers.
+    Numeric,
+    /// Anything else.
+    Text,
+    /// Only empty or missing cells.
+    Empty,
+}
+
+/// The first lines of the input, as bytes (a UTF-8 BOM removed).
+#[derive(Debug)]
+pub(crate) struct Sample {
+    pub(crate) bytes: Vec<u8>,
+    /// The sample is the whole input.
+    pub(crate) complete: bool,
+}
+
+/// Reads up to `max_lines` lines (or about 4 MiB) from `r`.
+pub(crate) fn read_sample<R: BufRead>(
+    r: &mut R,
+    max_lines: usize,
+    source: &str,
+) -> Result<Sample, IngestError> {
+    let mut bytes = Vec::with_capacity(16 << 10);
+    let mut complete = false;
+    for line in 0..max_lines {
+        match r.read_until(b'\n', &mut bytes) {
+            Ok(0) => {
+                complete = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                return Err(IngestError::Read {
+                    source_name: source.to_owned(),
+                    line: line as u64 + 1,
+                    error,
+                });
+            }
+        }
+        if bytes.len() > SAMPLE_MAX_BYTES {
+            break;
+        }
+    }
+    if !complete && r.fill_buf().is_ok_and(|b| b.is_empty()) {
+        complete = true;
+    }
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    Ok(Sample { bytes, complete })
+}
+
+/// Everything decided from the sample.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) delimiter: u8,
+    pub(crate) has_header: bool,
+    /// Column names: the header's (trimmed), or `column_<i>`.
+    pub(crate) columns: Vec<String>,
+    pub(crate) kinds: Vec<ColumnKind>,
+    /// The timestamp format each column was detected in, if any.
+    pub(crate) formats: Vec<Option<TimeFormat>>,
+    /// The sampled data rows (header excluded).
+    pub(crate) rows: Vec<ByteRecord>,
+    /// The header's line when it is not UTF-8.
+    pub(crate) header_not_utf8: Option<u64>,
+}
+
+/// The sample's records with delimiter `d`; the last one is dropped when the sample was cut,
+/// since it may be incomplete.
+fn records(sample: &Sample, d: u8) -> Vec<ByteRecord> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(d)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(sample.bytes.as_slice());
+    // Reading from a slice with `flexible` cannot fail; stop at the first error regardless.
+    let mut out: Vec<ByteRecord> = rdr.byte_records().map_while(Result::ok).collect();
+    if !sample.complete && out.len() > 1 {
+        out.pop();
+    }
+    out
+}
+
+/// Picks the delimiter that splits every sampled line into the same number (> 1) of fields,
+/// the most fields winning; failing that, the one whose commonest field count (> 1) covers
+/// the most lines (the parse will then report the odd line).
+fn sniff_delimiter(sample: &Sample) -> u8 {
+    let mut best = (b',', false, 0.0, 0usize);
+    for d in DELIMITERS {
+        let recs = records(sample, d);
+        if recs.is_empty() {
+            continue;
+        }
+        let mut counts: Vec<usize> = recs.iter().map(ByteRecord::len).collect();
+        counts.sort_unstable();
+        let (mut mode, mut mode_n, mut run) = (counts[0], 0, 0);
+        for (i, &c) in counts.iter().enumerate() {
+            run = if i > 0 && counts[i - 1] == c { run + 1 } else { 1 };
+            if run > mode_n {
+                (mode, mode_n) = (c, run);
+            }
+        }
+        if mode < 2 {
+            continue;
+        }
+        let share = mode_n as f64 / counts.len() as f64;
+        let consistent = mode_n == counts.len();
+        let better = (consistent, share, mode) > (best.1, best.2, best.3);
+        if better {
+            best = (d, consistent, share, mode);
+        }
+    }
+    best.0
+}
+
+/// Whether a trimmed, non-missing cell reads in `format`.
+fn fits_time(cell: &[u8], format: TimeFormat) -> bool {
+    match format {
+        TimeFormat::Iso(_) => parse_iso(cell).is_some(),
+        TimeFormat::Dmy { .. } => parse_dmy(cell).is_some(),
+        TimeFormat::EpochSeconds | TimeFormat::EpochMillis => parse_int(cell).is_some(),
+    }
+}
+
+fn looks_like_data(cell: &[u8]) -> bool {
+    matches!(parse_value(cell), Value::Number(_))
+        || parse_iso(cell).is_some()
+        || parse_dmy(cell).is_some()
+}
+
+/// The trimmed, non-missing cells of column `j`.
+fn column_cells(rows: &[ByteRecord], j: usize) -> Vec<&[u8]> {
+    rows.iter()
+        .filter_map(|r| r.get(j).map(trim))
+        .filter(|c| !is_missing(c))
+        .collect()
+}
+
+/// Classifies each of `n` columns over `rows`.
+fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeFormat>>) {
+    let mut kinds = Vec::with_capacity(n);
+    let mut formats = Vec::with_capacity(n);
+    for j in 0..n {
+        let cells = column_cells(rows, j);
+        let format = detect_format(&cells, true).map(|f| f.0);
+        let numbers = cells
+            .iter()
+            .filter(|c| matches!(parse_value(c), Value::Number(_)))
+            .count();
+        let kind = if cells.is_empty() {
+            ColumnKind::Empty
+        } else if format.is_some() {
+            ColumnKind::Time
+        } else if numbers * 2 > cells.len() {
+            ColumnKind::Numeric
+        } else {
+            ColumnKind::Text
+        };
+        kinds.push(kind);
+        formats.push(format);
+    }
+    // Epoch integers are numbers too: when taking them as times would leave no value column,
+    // the last such column holds the values.
+    if !kinds.contains(&ColumnKind::Numeric) {
+        let epoch = |f: &Option<TimeFormat>| {
+            matches!(
+                f,
+                Some(TimeFormat::EpochSeconds | TimeFormat::EpochMillis)
+            )
+        };
+        if let Some(j) = (0..n).rev().find(|&j| epoch(&formats[j])) {
+            kinds[j] = ColumnKind::Numeric;
+        }
+    }
+    (kinds, formats)
+}
+
+/// Decides delimiter, header and column kinds. `None` when the sample has no record.
+pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> {
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(sample));
+    let mut rows = records(sample, delimiter);
+    let first = rows.first()?;
+    let n = first.len();
+
+    // A header is a first row with a cell that is text where the rest of its column holds
+    // numbers or timestamps; or, lacking other rows to compare with, a row of text only.
+    let (rest_kinds, rest_formats) = classify(&rows[1..], n);
+    let cell0 = |j: usize| first.get(j).map(trim).unwrap_or_default();
+    let contradicts = (0..n).any(|j| {
+        let c = cell0(j);
+        !is_missing(c)
+            && match (rest_kinds[j], rest_formats[j]) {
+                (ColumnKind::Time, Some(f)) => !fits_time(c, f),
+                (ColumnKind::Numeric, _) => !matches!(parse_value(c), Value::Number(_)),
+                _ => false,
+            }
+    });
+    let all_text = (0..n).any(|j| !is_missing(cell0(j)))
+        && (0..n).all(|j| {
+            let c = cell0(j);
+            is_missing(c) || !looks_like_data(c)
+        });
+    let has_header = contradicts || all_text;
+
+    let (columns, header_not_utf8, kinds, formats) = if has_header {
+        let header = rows.remove(0);
+        let bad = header
+            .iter()
+            .any(|c| std::str::from_utf8(c).is_err())
+            .then(|| header.position().map_or(1, csv::Position::line));
+        let names = (0..n)
+            .map(|j| {
+                let name = String::from_utf8_lossy(header.get(j).map(trim).unwrap_or_default());
+                if name.is_empty() {
+                    format!("column_{j}")
+                } else {
+                    name.into_owned()
+                }
+            })
+            .collect();
+        (names, bad, rest_kinds, rest_formats)
+    } else {
+        let names = (0..n).map(|j| format!("column_{j}")).collect();
+        let (k, f) = classify(&rows, n);
+        (names, None, k, f)
+    };
+    Some(Layout {
+        delimiter,
+        has_header,
+        columns,
+        kinds,
+        formats,
+        rows,
+        header_not_utf8,
+    })
+}
+
+/// The columns ingest will read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Choice {
+    pub(crate) time: Option<(usize, TimeFormat)>,
+    pub(crate) value: usize,
+}
+
+/// Finds a column by reference.
+fn resolve(
+    layout: &Layout,
+    r: &ColumnRef,
+    role: &'static str,
+    source: &str,
+) -> Result<usize, IngestError> {
+    let count = layout.columns.len();
+    let index = match r {
+        ColumnRef::Index(i) => *i,
+        ColumnRef::Name(name) => {
+            let want = name.trim().to_lowercase();
+            if let Some(j) = layout
+                .columns
+                .iter()
+                .position(|c| c.trim().to_lowercase() == want)
+            {
+                return Ok(j);
+            }
+            match want.parse::<usize>() {
+                Ok(i) if want.bytes().all(|b| b.is_ascii_digit()) => i,
+                _ => {
+                    return Err(IngestError::UnknownColumn {
+                        source_name: source.to_owned(),
+                        role,
+                        name: name.clone(),
+                        available: layout.columns.clone(),
+                    });
+                }
+            }
+        }
+    };
+    if index < count {
+        Ok(index)
+    } else {
+        Err(IngestError::ColumnOutOfRange {
+            source_name: source.to_owned(),
+            role,
+            index,
+            count,
+        })
+    }
+}
+
+/// Auto-detected time and value columns, without failing (for previews).
+pub(crate) fn detect_columns(layout: &Layout) -> (Option<usize>, Option<usize>) {
+    let time = layout.kinds.iter().position(|k| *k == ColumnKind::Time);
+    let value = (0..layout.kinds.len())
+        .find(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time);
+    (time, value)
+}
+
+/// Applies the options to the layout: which column is time (and its format), which value.
+pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, IngestError> {
+    let source = opts.source();
+    if opts.no_time_column && opts.time_column.is_some() {
+        return Err(IngestError::InvalidOptions {
+            source_name: source.to_owned(),
+            reason: "both a time column and \"no time column\" were given; drop one of them"
+                .to_owned(),
+        });
+    }
+    let value = opts
+        .value_column
+        .as_ref()
+        .map(|r| resolve(layout, r, "value", source))
+        .transpose()?;
+    let time = match (&opts.time_column, opts.no_time_column) {
+        (_, true) => None,
+        (Some(r), false) => {
+            let j = resolve(layout, r, "time", source)?;
+            if Some(j) == value {
+                return Err(IngestError::InvalidOptions {
+                    source_name: source.to_owned(),
+                    reason: format!(
+                        "column \"{}\" was given as both the time and the value column; \
+                         choose two different columns",
+                        layout.columns[j]
+                    ),
+                });
+            }
+            Some((j, explicit_time_format(layout, j, source)?))
+        }
+        (None, false) => (0..layout.kinds.len())
+            .filter(|&j| layout.kinds[j] == ColumnKind::Time && Some(j) != value)
+            .find_map(|j| layout.formats[j].map(|f| (j, f))),
+    };
+    let value = match value {
+        Some(v) => v,
+        None => (0..layout.kinds.len())
+            .find(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time.map(|t| t.0))
+            .ok_or_else(|| IngestError::NoNumericColumn {
+                columns: layout.columns.clone(),
+                source_name: source.to_owned(),
+            })?,
+    };
+    Ok(Choice { time, value })
+}
+
+/// The format of a column the user named as the time column, or an error at its first cell
+/// when no cell of the sample parses as a timestamp.
+fn explicit_time_format(
+    layout: &Layout,
+    j: usize,
+    source: &str,
+) -> Result<TimeFormat, IngestError> {
+    if let Some(f) = layout.formats[j] {
+        return Ok(f);
+    }
+    let cells = column_cells(&layout.rows, j);
+    if let Some((f, _)) = detect_format(&cells, false) {
+        return Ok(f);
+    }
+    let bad = layout
+        .rows
+        .iter()
+        .find(|r| r.get(j).is_some_and(|c| !is_missing(trim(c))))
+        .or(layout.rows.first());
+    Err(IngestError::UnparsableTimestamp {
+        source_name: source.to_owned(),
+        line: bad.and_then(ByteRecord::position).map_or(0, csv::Position::line),
+        column: layout.columns[j].clone(),
+        value: bad
+            .and_then(|r| r.get(j))
+            .map(|c| String::from_utf8_lossy(trim(c)).into_owned())
+            .unwrap_or_default(),
+        rejected: layout.rows.len(),
+        rows: layout.rows.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str) -> Sample {
+        Sample {
+            bytes: text.as_bytes().to_vec(),
+            complete: true,
+        }
+    }
+
+    #[test]
+    fn delimiters() {
+        let cases: &[(&str, &str, u8)] = &[
+            ("comma", "t,v\n2014-07-01,1\n2014-07-02,2\n", b','),
+            ("semicolon", "t;v\n2014-07-01;1,5\n2014-07-02;2,5\n", b';'),
+            ("tab", "t\tv\n2014-07-01\t1\n", b'\t'),
+            ("pipe", "t|v\n2014-07-01|1\n", b'|'),
+            ("single column", "v\n1\n2\n", b','),
+            ("quoted comma inside", "t;v\n\"a,b\";1\n\"c,d\";2\n", b';'),
+        ];
+        for (name, text, want) in cases {
+            assert_eq!(sniff_delimiter(&sample(text)) as char, *want as char, "{name}");
+        }
+    }
+
+    #[test]
+    fn headers_and_kinds() {
+        use ColumnKind::*;
+        type Case = (&'static str, &'static str, bool, &'static [ColumnKind]);
+        let cases: &[Case] = &[
+            ("header", "timestamp,value\n2014-07-01,1\n", true, &[Time, Numeric]),
+            ("no header", "2014-07-01,1\n2014-07-02,2\n", false, &[Time, Numeric]),
+            ("header only", "timestamp,value\n", true, &[Empty, Empty]),
+            ("text file", "a,b\nc,d\n", true, &[Text, Text]),
+            ("one row of data", "2014-07-01,5\n", false, &[Time, Numeric]),
+            ("empty column", "t,v,x\n2014-07-01,1,\n", true, &[Time, Numeric, Empty]),
+            ("epoch", "ts,v\n1404172800,3\n1404176400,4\n", true, &[Time, Numeric]),
+            ("only epochs", "ts\n1404172800\n1404176400\n", true, &[Numeric]),
+            ("two epochs", "1404172800,1404172800\n1404176400,1404176401\n", false, &[Time, Numeric]),
+            ("label column", "t,v,l\n2014-07-01,1.5,0\n2014-07-02,2.5,1\n", true, &[Time, Numeric, Numeric]),
+        ];
+        for (name, text, header, kinds) in cases {
+            let l = analyze(&sample(text), None).unwrap();
+            assert_eq!(l.has_header, *header, "{name}");
+            assert_eq!(&l.kinds, kinds, "{name}");
+        }
+        assert!(analyze(&sample(""), None).is_none());
+        assert!(analyze(&sample("\n\n"), None).is_none());
+    }
+}

@@ -1,0 +1,690 @@
+//! Timestamp parsing: ISO 8601 / RFC 3339 shapes, day-first and month-first dates, epoch
+//! integers; all turned into Unix milliseconds (zone-less times are UTC).
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike};
+
+/// Formats Unix milliseconds as RFC 3339 in UTC: `2014-07-01T00:00:00Z`, with a fraction only
+/// when the time has one (`2014-07-01T00:00:00.250Z`).
+///
+/// Timestamps outside chrono's range (about ±262,000 years) are written as the plain number.
+pub fn format_timestamp(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        None => ms.to_string(),
+    }
+}
+
+/// The family of timestamp layouts a time column uses, decided from a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeFormat {
+    /// `YYYY-MM-DD[( |T)HH:MM[:SS[.f]]][zone]` (also with `/` in the date).
+    Iso(IsoShape),
+    /// `AA/BB/YYYY[ HH:MM[:SS[.f]]]`: day-first or month-first, settled while streaming.
+    Dmy {
+        /// The date separator seen (`/`, `-` or `.`).
+        sep: u8,
+        /// Whether a time of day follows the date.
+        time: TimeShape,
+    },
+    /// Integer seconds since the Unix epoch.
+    EpochSeconds,
+    /// Integer milliseconds since the Unix epoch.
+    EpochMillis,
+}
+
+/// How much of a time of day a cell carries (for describing the format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum TimeShape {
+    /// A date alone.
+    #[default]
+    None,
+    /// `HH:MM`.
+    Minutes,
+    /// `HH:MM:SS`.
+    Seconds,
+    /// `HH:MM:SS.fff`.
+    Fraction,
+}
+
+/// What an ISO cell looked like (for describing the format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct IsoShape {
+    date_sep: u8,
+    /// `T`, `t` or space; 0 for a date alone.
+    time_sep: u8,
+    time: TimeShape,
+    zone: ZoneShape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ZoneShape {
+    #[default]
+    None,
+    Utc,
+    Offset,
+}
+
+impl TimeFormat {
+    /// A short human description, e.g. `YYYY-MM-DD HH:MM:SS (no zone: read as UTC)`.
+    pub(crate) fn describe(&self, order: DateOrder) -> String {
+        match *self {
+            TimeFormat::Iso(shape) => {
+                let s = shape.date_sep as char;
+                let mut out = format!("YYYY{s}MM{s}DD");
+                if shape.time_sep != 0 {
+                    out.push(shape.time_sep as char);
+                    out.push_str(time_pattern(shape.time));
+                }
+                match shape.zone {
+                    ZoneShape::Utc => out.push_str("Z (ISO 8601 / RFC 3339, UTC)"),
+                    ZoneShape::Offset => out.push_str("+HH:MM (ISO 8601 / RFC 3339 with offset)"),
+                    ZoneShape::None if shape.time_sep == 0 => out.push_str(" (dates, UTC midnight)"),
+                    ZoneShape::None => out.push_str(" (ISO 8601, no zone: read as UTC)"),
+                }
+                out
+            }
+            TimeFormat::Dmy { sep, time } => {
+                let s = sep as char;
+                let layout = match order {
+                    DateOrder::MonthFirst => format!("MM{s}DD{s}YYYY"),
+                    _ => format!("DD{s}MM{s}YYYY"),
+                };
+                let tail = if time == TimeShape::None {
+                    String::new()
+                } else {
+                    format!(" {}", time_pattern(time))
+                };
+                let why = match order {
+                    DateOrder::DayFirst => "day-first: a first field above 12 was seen",
+                    DateOrder::MonthFirst => "month-first: a second field above 12 was seen",
+                    DateOrder::Undecided => {
+                        "day-first assumed: no field above 12 anywhere, so the order is ambiguous"
+                    }
+                };
+                format!("{layout}{tail} ({why}; no zone: read as UTC)")
+            }
+            TimeFormat::EpochSeconds => "epoch seconds (integers)".to_owned(),
+            TimeFormat::EpochMillis => "epoch milliseconds (integers)".to_owned(),
+        }
+    }
+}
+
+fn time_pattern(t: TimeShape) -> &'static str {
+    match t {
+        TimeShape::None => "",
+        TimeShape::Minutes => "HH:MM",
+        TimeShape::Seconds => "HH:MM:SS",
+        TimeShape::Fraction => "HH:MM:SS.fff",
+    }
+}
+
+/// Which of the two fields of an `AA/BB/YYYY` date is the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateOrder {
+    /// Nothing seen yet rules either order out; read as day-first.
+    Undecided,
+    /// `DD/MM/YYYY`.
+    DayFirst,
+    /// `MM/DD/YYYY`.
+    MonthFirst,
+}
+
+/// Result of parsing one cell while streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parsed {
+    /// The timestamp in Unix milliseconds.
+    Ok(i64),
+    /// The timestamp, and every timestamp parsed before it was read day-first while the
+    /// order was undecided but the file turned out month-first: swap them with
+    /// [`swap_day_month`].
+    OkSwapEarlier(i64),
+    /// Not a timestamp in the file's format; the reason.
+    Err(&'static str),
+}
+
+/// Parses a time column's cells in one decided format, settling the day/month order of
+/// `AA/BB/YYYY` dates from the data as it streams by.
+#[derive(Debug, Clone)]
+pub(crate) struct TimeParser {
+    format: TimeFormat,
+    order: DateOrder,
+}
+
+impl TimeParser {
+    pub(crate) fn new(format: TimeFormat) -> Self {
+        TimeParser {
+            format,
+            order: DateOrder::Undecided,
+        }
+    }
+
+    /// The format and the day/month order as settled so far, described for users.
+    pub(crate) fn describe(&self) -> String {
+        self.format.describe(self.order)
+    }
+
+    /// Whether the day/month order was a guess (no field above 12 anywhere).
+    pub(crate) fn is_ambiguous(&self) -> bool {
+        matches!(self.format, TimeFormat::Dmy { .. }) && self.order == DateOrder::Undecided
+    }
+
+    /// Parses one trimmed cell.
+    pub(crate) fn parse(&mut self, cell: &[u8]) -> Parsed {
+        if cell.is_empty() {
+            return Parsed::Err("missing timestamp");
+        }
+        match self.format {
+            TimeFormat::Iso(_) => match parse_iso(cell) {
+                Some((ms, _)) => Parsed::Ok(ms),
+                None => Parsed::Err("not a timestamp in the file's YYYY-MM-DD format"),
+            },
+            TimeFormat::EpochSeconds => match parse_int(cell).and_then(|s| s.checked_mul(1000)) {
+                Some(ms) => Parsed::Ok(ms),
+                None => Parsed::Err("not an integer epoch time in seconds"),
+            },
+            TimeFormat::EpochMillis => match parse_int(cell) {
+                Some(ms) => Parsed::Ok(ms),
+                None => Parsed::Err("not an integer epoch time in milliseconds"),
+            },
+            TimeFormat::Dmy { .. } => {
+                let Some(d) = parse_dmy(cell) else {
+                    return Parsed::Err("not a DD/MM/YYYY or MM/DD/YYYY date");
+                };
+                let mut swap = false;
+                if self.order == DateOrder::Undecided {
+                    if d.a > 12 {
+                        self.order = DateOrder::DayFirst;
+                    } else if d.b > 12 {
+                        self.order = DateOrder::MonthFirst;
+                        swap = true;
+                    }
+                }
+                let (day, month) = match self.order {
+                    DateOrder::MonthFirst => (d.b, d.a),
+                    _ => (d.a, d.b),
+                };
+                match date_ms(d.year, month, day, d.tod_ms) {
+                    Some(ms) if swap => Parsed::OkSwapEarlier(ms),
+                    Some(ms) => Parsed::Ok(ms),
+                    None if self.order == DateOrder::DayFirst && d.b > 12 => {
+                        Parsed::Err("month above 12 in a day-first (DD/MM/YYYY) file")
+                    }
+                    None if self.order == DateOrder::MonthFirst && d.a > 12 => {
+                        Parsed::Err("month above 12 in a month-first (MM/DD/YYYY) file")
+                    }
+                    None => Parsed::Err("not a valid calendar date"),
+                }
+            }
+        }
+    }
+}
+
+/// Re-reads a timestamp parsed day-first as month-first (day and month swapped, time kept).
+///
+/// Only called on timestamps whose day and month were both at most 12, so the swapped date
+/// always exists; the input is returned unchanged otherwise.
+pub(crate) fn swap_day_month(ms: i64) -> i64 {
+    let Some(t) = DateTime::from_timestamp_millis(ms) else {
+        return ms;
+    };
+    let tod = i64::from(t.num_seconds_from_midnight()) * 1000
+        + i64::from(t.timestamp_subsec_millis());
+    date_ms(t.year(), t.day(), t.month(), tod).unwrap_or(ms)
+}
+
+/// Unix ms of `year-month-day` plus `tod_ms` into that day; `None` for an invalid date.
+fn date_ms(year: i32, month: u32, day: u32, tod_ms: i64) -> Option<i64> {
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let midnight = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+    Some(midnight + tod_ms)
+}
+
+/// A tiny cursor over a cell's bytes.
+struct Cur<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Cur { s, i: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Reads between `min` and `max` ASCII digits.
+    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
+        let mut v: u32 = 0;
+        let mut n = 0;
+        while n < max {
+            match self.peek() {
+                Some(c @ b'0'..=b'9') => {
+                    v = v * 10 + u32::from(c - b'0');
+                    self.i += 1;
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        (n >= min).then_some(v)
+    }
+
+    /// `HH:MM[:SS[.f+]]` as milliseconds into the day.
+    fn time_of_day(&mut self) -> Option<(i64, TimeShape)> {
+        let h = self.digits(1, 2)?;
+        if !self.eat(b':') {
+            return None;
+        }
+        let mi = self.digits(2, 2)?;
+        let mut sec = 0;
+        let mut ms = 0;
+        let mut shape = TimeShape::Minutes;
+        if self.eat(b':') {
+            sec = self.digits(2, 2)?;
+            shape = TimeShape::Seconds;
+            if self.eat(b'.') || self.eat(b',') {
+                // Keep milliseconds; finer digits are dropped (the series holds ms).
+                let start = self.i;
+                let mut n = 0;
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    if n < 3 {
+                        ms = ms * 10 + u32::from(c - b'0');
+                    }
+                    n += 1;
+                    self.i += 1;
+                }
+                if self.i == start {
+                    return None;
+                }
+                for _ in n..3 {
+                    ms *= 10;
+                }
+                shape = TimeShape::Fraction;
+            }
+        }
+        if h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        let tod = (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * 1000;
+        Some((tod + i64::from(ms), shape))
+    }
+}
+
+/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f]]][ ][Z|±HH[:MM]|UTC]` (also `YYYY/MM/DD`) into Unix
+/// milliseconds and the shape seen.
+pub(crate) fn parse_iso(s: &[u8]) -> Option<(i64, IsoShape)> {
+    let mut c = Cur::new(s);
+    let year = c.digits(4, 4)?;
+    let sep = c.peek()?;
+    if sep != b'-' && sep != b'/' {
+        return None;
+    }
+    c.i += 1;
+    let month = c.digits(1, 2)?;
+    if !c.eat(sep) {
+        return None;
+    }
+    let day = c.digits(1, 2)?;
+    let mut shape = IsoShape {
+        date_sep: sep,
+        ..IsoShape::default()
+    };
+    let mut tod = 0;
+    let mut offset_min: i64 = 0;
+    if !c.done() {
+        let t = c.peek()?;
+        if t != b'T' && t != b't' && t != b' ' {
+            return None;
+        }
+        c.i += 1;
+        let (ms, time) = c.time_of_day()?;
+        tod = ms;
+        shape.time_sep = t;
+        shape.time = time;
+        c.eat(b' ');
+        match c.peek() {
+            None => {}
+            Some(b'Z' | b'z') => {
+                c.i += 1;
+                shape.zone = ZoneShape::Utc;
+            }
+            Some(sign @ (b'+' | b'-')) => {
+                c.i += 1;
+                let oh = c.digits(2, 2)?;
+                c.eat(b':');
+                let om = if c.done() { 0 } else { c.digits(2, 2)? };
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let off = i64::from(oh * 60 + om);
+                offset_min = if sign == b'+' { off } else { -off };
+                shape.zone = ZoneShape::Offset;
+            }
+            Some(_) => {
+                let rest = &c.s[c.i..];
+                if rest.eq_ignore_ascii_case(b"UTC") || rest.eq_ignore_ascii_case(b"GMT") {
+                    c.i = c.s.len();
+                    shape.zone = ZoneShape::Utc;
+                } else {
+                    return None;
+                }
+            }
+        }
+        if !c.done() {
+            return None;
+        }
+    }
+    let ms = date_ms(i32::try_from(year).ok()?, month, day, tod)? - offset_min * 60_000;
+    Some((ms, shape))
+}
+
+/// The fields of an `AA/BB/YYYY[ HH:MM[:SS[.f]]]` cell, order not yet known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dmy {
+    pub(crate) a: u32,
+    pub(crate) b: u32,
+    pub(crate) year: i32,
+    pub(crate) tod_ms: i64,
+    pub(crate) sep: u8,
+    pub(crate) time: TimeShape,
+}
+
+impl Dmy {
+    /// Whether the fields form a date read day-first / month-first.
+    pub(crate) fn valid_day_first(&self) -> bool {
+        NaiveDate::from_ymd_opt(self.year, self.b, self.a).is_some()
+    }
+
+    pub(crate) fn valid_month_first(&self) -> bool {
+        NaiveDate::from_ymd_opt(self.year, self.a, self.b).is_some()
+    }
+}
+
+/// Parses `AA/BB/YYYY` (separator `/`, `-` or `.`) with an optional time of day.
+pub(crate) fn parse_dmy(s: &[u8]) -> Option<Dmy> {
+    let mut c = Cur::new(s);
+    let a = c.digits(1, 2)?;
+    let sep = c.peek()?;
+    if sep != b'/' && sep != b'-' && sep != b'.' {
+        return None;
+    }
+    c.i += 1;
+    let b = c.digits(1, 2)?;
+    if !c.eat(sep) {
+        return None;
+    }
+    let year = i32::try_from(c.digits(4, 4)?).ok()?;
+    let mut tod_ms = 0;
+    let mut time = TimeShape::None;
+    if !c.done() {
+        if !(c.eat(b' ') || c.eat(b'T')) {
+            return None;
+        }
+        (tod_ms, time) = c.time_of_day()?;
+        if !c.done() {
+            return None;
+        }
+    }
+    if a == 0 || b == 0 || (a > 12 && b > 12) || a > 31 || b > 31 {
+        return None;
+    }
+    Some(Dmy {
+        a,
+        b,
+        year,
+        tod_ms,
+        sep,
+        time,
+    })
+}
+
+/// Parses an optionally signed decimal integer of at most 18 digits.
+pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// The smallest and largest epoch values taken for seconds / milliseconds when a column is
+/// detected rather than named: 1973-03-03 to 5138-11-16. Integers outside both ranges are
+/// ordinary numbers.
+const EPOCH_SECONDS: std::ops::Range<i64> = 100_000_000..100_000_000_000;
+const EPOCH_MILLIS: std::ops::Range<i64> = 100_000_000_000..100_000_000_000_000;
+
+/// Decides the timestamp format of a column from sampled, trimmed, non-missing cells.
+///
+/// `strict` (auto-detection) wants more than half of the cells in one family and epoch
+/// integers in a plausible range that mostly increase; otherwise (a column the user named)
+/// the family with the most cells wins and any integers count as epoch times, their unit
+/// chosen by magnitude (above 1e11 = milliseconds). Returns the format and how many cells
+/// parse in it.
+pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat, usize)> {
+    let mut iso = 0;
+    let mut iso_shape = None;
+    let mut dmy = 0;
+    let mut dmy_first: Option<Dmy> = None;
+    let (mut a_big, mut b_big) = (false, false);
+    let mut ints: Vec<i64> = Vec::new();
+    for cell in cells {
+        if let Some((_, shape)) = parse_iso(cell) {
+            iso += 1;
+            iso_shape.get_or_insert(shape);
+        } else if let Some(d) = parse_dmy(cell) {
+            if d.valid_day_first() || d.valid_month_first() {
+                dmy += 1;
+                dmy_first.get_or_insert(d);
+                a_big |= d.a > 12;
+                b_big |= d.b > 12;
+            }
+        } else if let Some(v) = parse_int(cell) {
+            ints.push(v);
+        }
+    }
+    let total = cells.len();
+    let enough = |n: usize| if strict { n * 2 > total } else { n > 0 };
+    let best = iso.max(dmy).max(ints.len());
+    if !enough(best) {
+        return None;
+    }
+    if iso == best {
+        return iso_shape.map(|s| (TimeFormat::Iso(s), iso));
+    }
+    if dmy == best {
+        if strict && a_big && b_big {
+            // Some dates only work day-first and others only month-first: not one format.
+            return None;
+        }
+        return dmy_first.map(|d| {
+            (
+                TimeFormat::Dmy {
+                    sep: d.sep,
+                    time: d.time,
+                },
+                dmy,
+            )
+        });
+    }
+    let max = ints.iter().map(|v| v.abs()).max()?;
+    let format = if max >= EPOCH_MILLIS.start {
+        TimeFormat::EpochMillis
+    } else {
+        TimeFormat::EpochSeconds
+    };
+    if strict {
+        let range = match format {
+            TimeFormat::EpochMillis => EPOCH_MILLIS,
+            _ => EPOCH_SECONDS,
+        };
+        if !ints.iter().all(|v| range.contains(v)) {
+            return None;
+        }
+        // A time column is (almost always) in order; a value column of large integers is not.
+        let rising = ints.windows(2).filter(|w| w[1] >= w[0]).count();
+        if ints.len() >= 2 && rising * 10 < (ints.len() - 1) * 9 {
+            return None;
+        }
+    }
+    Some((format, ints.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Known answers from GNU date, e.g. `date -u -d '2014-07-01T00:00:00Z' +%s%3N`.
+    #[test]
+    fn iso_known_answers() {
+        let cases: &[(&str, &str, Option<i64>)] = &[
+            ("rfc3339 utc", "2014-07-01T00:00:00Z", Some(1_404_172_800_000)),
+            (
+                "offset and fraction",
+                "2014-07-01T00:00:00.123+02:00",
+                Some(1_404_165_600_123),
+            ),
+            ("negative offset", "2014-07-01T00:00:00-0530", Some(1_404_192_600_000)),
+            ("hour-only offset", "2014-07-01T00:00:00+02", Some(1_404_165_600_000)),
+            ("no zone", "2014-07-01T00:00:00", Some(1_404_172_800_000)),
+            ("space", "2014-07-01 00:30:00", Some(1_404_174_600_000)),
+            ("space fraction", "2014-07-01 00:00:00.5", Some(1_404_172_800_500)),
+            ("micro fraction", "2014-07-01 00:00:00.123456", Some(1_404_172_800_123)),
+            ("minutes", "2014-07-01 13:45", Some(1_404_222_300_000)),
+            ("date only", "2014-07-01", Some(1_404_172_800_000)),
+            ("slash date", "2014/07/01 00:00:00", Some(1_404_172_800_000)),
+            ("utc word", "2014-07-01 00:00:00 UTC", Some(1_404_172_800_000)),
+            ("leap day", "2016-02-29", Some(1_456_704_000_000)),
+            ("pre-epoch", "1969-12-31T23:59:59Z", Some(-1000)),
+            ("not a leap day", "2015-02-29", None),
+            ("month 13", "2014-13-01", None),
+            ("hour 24", "2014-07-01 24:00", None),
+            ("trailing junk", "2014-07-01T00:00:00Zx", None),
+            ("T without time", "2014-07-01T", None),
+            ("number", "20140701", None),
+            ("text", "timestamp", None),
+        ];
+        for (name, cell, want) in cases {
+            assert_eq!(parse_iso(cell.as_bytes()).map(|p| p.0), *want, "{name}: {cell}");
+        }
+    }
+
+    #[test]
+    fn day_month_order_settles_from_the_data() {
+        // `date -u -d 2014-07-01 +%s` = 1404172800, `date -u -d 2014-01-07 +%s` = 1389052800.
+        const JUL1: i64 = 1_404_172_800_000;
+        const JAN7: i64 = 1_389_052_800_000;
+        const JUL13: i64 = 1_405_209_600_000; // date -u -d 2014-07-13 +%s
+        type Case = (&'static str, &'static [&'static str], &'static [i64], DateOrder);
+        let cases: &[Case] = &[
+            (
+                "day above 12 means day-first",
+                &["01/07/2014", "13/07/2014"],
+                &[JUL1, JUL13],
+                DateOrder::DayFirst,
+            ),
+            (
+                "second field above 12 means month-first",
+                &["07/01/2014", "07/13/2014"],
+                &[JUL1, JUL13],
+                DateOrder::MonthFirst,
+            ),
+            (
+                "never above 12 stays day-first",
+                &["01/07/2014", "07/01/2014"],
+                &[JUL1, JAN7],
+                DateOrder::Undecided,
+            ),
+        ];
+        for (name, cells, want, order) in cases {
+            let mut p = TimeParser::new(TimeFormat::Dmy {
+                sep: b'/',
+                time: TimeShape::None,
+            });
+            let mut got = Vec::new();
+            for c in *cells {
+                match p.parse(c.as_bytes()) {
+                    Parsed::Ok(ms) => got.push(ms),
+                    Parsed::OkSwapEarlier(ms) => {
+                        got.iter_mut().for_each(|t| *t = swap_day_month(*t));
+                        got.push(ms);
+                    }
+                    Parsed::Err(e) => panic!("{name}: {c}: {e}"),
+                }
+            }
+            assert_eq!(&got, want, "{name}");
+            assert_eq!(p.order, *order, "{name}");
+        }
+    }
+
+    #[test]
+    fn dmy_with_time_and_conflicts() {
+        let mut p = TimeParser::new(TimeFormat::Dmy {
+            sep: b'/',
+            time: TimeShape::Seconds,
+        });
+        // date -u -d '2014-07-13 10:30:05' +%s = 1405247405
+        assert_eq!(p.parse(b"13/07/2014 10:30:05"), Parsed::Ok(1_405_247_405_000));
+        assert!(matches!(p.parse(b"07/13/2014 10:30:05"), Parsed::Err(_)));
+        assert_eq!(parse_dmy(b"13/13/2014"), None);
+        assert_eq!(parse_dmy(b"1/2/2014").map(|d| (d.a, d.b)), Some((1, 2)));
+        assert_eq!(parse_dmy(b"01.02.2014").map(|d| d.sep), Some(b'.'));
+    }
+
+    #[test]
+    fn detect_formats() {
+        let detect = |cells: &[&str], strict| {
+            let v: Vec<&[u8]> = cells.iter().map(|c| c.as_bytes()).collect();
+            detect_format(&v, strict).map(|f| f.0)
+        };
+        assert!(matches!(detect(&["2014-07-01", "2014-07-02"], true), Some(TimeFormat::Iso(_))));
+        assert_eq!(
+            detect(&["1404172800", "1404176400"], true),
+            Some(TimeFormat::EpochSeconds)
+        );
+        assert_eq!(
+            detect(&["1404172800000", "1404176400000"], true),
+            Some(TimeFormat::EpochMillis)
+        );
+        // Small integers are values, not times, unless the user says so.
+        assert_eq!(detect(&["5", "7", "9"], true), None);
+        assert_eq!(detect(&["5", "7", "9"], false), Some(TimeFormat::EpochSeconds));
+        // Large integers that jump around are values.
+        assert_eq!(detect(&["1404172800", "1304172800", "1504172800", "1204172800"], true), None);
+        // Dates that need both orders are not one format.
+        assert_eq!(detect(&["13/01/2014", "01/13/2014"], true), None);
+        assert_eq!(detect(&["12.5", "13.5"], true), None);
+    }
+
+    #[test]
+    fn format_timestamp_is_rfc3339_utc() {
+        assert_eq!(format_timestamp(1_404_172_800_000), "2014-07-01T00:00:00Z");
+        assert_eq!(format_timestamp(1_404_172_800_250), "2014-07-01T00:00:00.250Z");
+        assert_eq!(format_timestamp(i64::MAX), i64::MAX.to_string());
+    }
+}
