@@ -1,0 +1,293 @@
+//! Mini-batch training: batches split into fixed chunks that rayon spreads over a pool built
+//! per fit; each chunk has its own gradient buffer, summed in chunk order, so the same seed
+//! gives bit-identical weights whatever the thread count. Also the parallel forward used for
+//! validation and scoring.
+
+use crate::Loss;
+use crate::kernels::math::simd;
+use crate::kernels::optim::{Adam, clip_grad_norm};
+use crate::model::{Network, Workspace};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::time::Instant;
+use tsad_core::{Error, FitContext, Progress};
+
+/// Windows per parallel task. Fixed (not derived from the thread count) so results do not
+/// depend on it, and small enough that a batch of 64 makes 4 tasks: when another process holds
+/// a core, the thread that still runs steals the slow one's chunks instead of waiting for it.
+pub(crate) const CHUNK: usize = 16;
+
+/// Hyper-parameters of one training run.
+#[derive(Debug, Clone)]
+pub(crate) struct TrainOptions {
+    pub(crate) epochs: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) learning_rate: f32,
+    pub(crate) seed: u64,
+    pub(crate) patience: usize,
+    pub(crate) loss: Loss,
+    pub(crate) grad_clip: Option<f32>,
+    /// Progress stage name.
+    pub(crate) stage: &'static str,
+}
+
+/// What happened during training.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub(crate) struct TrainLog {
+    /// Mean training loss per epoch.
+    pub(crate) train_loss: Vec<f64>,
+    /// Mean validation loss per epoch (empty without validation).
+    pub(crate) val_loss: Vec<f64>,
+    /// 1-based epoch whose weights were kept.
+    pub(crate) best_epoch: usize,
+    /// True when early stopping ended training.
+    pub(crate) stopped_early: bool,
+    /// Wall-clock seconds spent training.
+    pub(crate) seconds: f64,
+}
+
+/// A failure of the numerics (divergence), reported as [`Error::Backend`].
+#[derive(Debug)]
+pub(crate) struct NumericError(pub(crate) String);
+
+impl std::fmt::Display for NumericError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NumericError {}
+
+/// Builds a pool of `threads` workers for one fit or scoring run.
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("tsad-nn-{i}"))
+        .build()
+        .map_err(Error::backend)
+}
+
+/// The trainer's reusable state: workspaces and gradient buffers, one per chunk of a batch.
+#[derive(Debug)]
+pub(crate) struct Trainer<'n> {
+    net: &'n Network,
+    opts: TrainOptions,
+    workspaces: Vec<Workspace>,
+    grads: Vec<Vec<f32>>,
+    adam: Adam,
+    rng: ChaCha8Rng,
+}
+
+impl<'n> Trainer<'n> {
+    pub(crate) fn new(net: &'n Network, opts: TrainOptions) -> Self {
+        let chunks = opts.batch_size.div_ceil(CHUNK).max(1);
+        let rows = opts.batch_size.min(CHUNK);
+        Trainer {
+            net,
+            workspaces: (0..chunks).map(|_| net.workspace(rows)).collect(),
+            grads: vec![vec![0.0; net.layout.len]; chunks],
+            adam: Adam::new(net.layout.len, opts.learning_rate),
+            // Decorrelate the shuffling stream from the weight-init stream of the same seed.
+            rng: ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5DEE_CE66_D1CE_4E5B),
+            opts,
+        }
+    }
+
+    /// One optimiser step on the windows at `starts`; returns the batch's mean loss.
+    pub(crate) fn step(&mut self, pool: &rayon::ThreadPool, p: &mut [f32], series: &[f32], starts: &[usize]) -> f64 {
+        let net = self.net;
+        let n_chunks = starts.len().div_ceil(CHUNK);
+        let scale = 1.0 / (starts.len() * net.outputs()) as f32;
+        let loss = self.opts.loss;
+        let params: &[f32] = p;
+        let ws = &mut self.workspaces[..n_chunks];
+        let grads = &mut self.grads[..n_chunks];
+        pool.install(|| {
+            ws.par_iter_mut()
+                .zip(grads.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, (ws, g))| {
+                    let chunk = &starts[c * CHUNK..((c + 1) * CHUNK).min(starts.len())];
+                    g.fill(0.0);
+                    net.train_chunk(params, series, chunk, loss, scale, ws, g);
+                });
+        });
+        // Fixed summation order: chunk 0, then 1, 2, ... whoever computed them.
+        let (first, rest) = grads.split_at_mut(1);
+        let total = &mut first[0];
+        simd(|| {
+            for g in rest.iter() {
+                for (t, v) in total.iter_mut().zip(g) {
+                    *t += v;
+                }
+            }
+        });
+        if let Some(max) = self.opts.grad_clip {
+            clip_grad_norm(total, max);
+        }
+        self.adam.update(p, total);
+        let sum: f64 = self.workspaces[..n_chunks].iter().map(|w| w.loss).sum();
+        sum * f64::from(scale)
+    }
+
+    /// Trains `p` on windows `train`, validating on `val` after each epoch, with early
+    /// stopping after `patience` epochs without improvement; keeps the best epoch's weights.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cancelled`] when `ctx` is cancelled (checked between batches);
+    /// [`Error::Backend`] when the loss stops being finite.
+    pub(crate) fn fit(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        p: &mut Vec<f32>,
+        series: &[f32],
+        train: &[usize],
+        val: &[usize],
+        ctx: &FitContext,
+    ) -> Result<TrainLog, Error> {
+        let start = Instant::now();
+        let epochs = self.opts.epochs;
+        let bs = self.opts.batch_size.max(1);
+        let batches = train.len().div_ceil(bs);
+        let total_batches = (epochs * batches).max(1);
+        let mut log = TrainLog::default();
+        let mut order = train.to_vec();
+        let mut best: Option<(f64, Vec<f32>)> = None;
+        let mut since_best = 0usize;
+        let mut last_report = Instant::now();
+        let stage = self.opts.stage.to_owned();
+        ctx.report(&Progress {
+            stage: stage.clone(),
+            epochs,
+            batches,
+            ..Progress::default()
+        });
+        for epoch in 1..=epochs {
+            shuffle(&mut order, &mut self.rng);
+            let mut sum = 0.0f64;
+            for (b, starts) in order.chunks(bs).enumerate() {
+                ctx.check_cancelled()?;
+                let l = self.step(pool, p, series, starts);
+                if !l.is_finite() {
+                    return Err(Error::backend(NumericError(format!(
+                        "training diverged at epoch {epoch}, batch {}: the loss is {l}; \
+                         lower `learning_rate` or set `grad_clip`",
+                        b + 1
+                    ))));
+                }
+                sum += l * starts.len() as f64;
+                let done = (epoch - 1) * batches + b + 1;
+                if last_report.elapsed().as_millis() >= 100 || b + 1 == batches {
+                    last_report = Instant::now();
+                    let fraction = done as f64 / total_batches as f64;
+                    let elapsed = start.elapsed().as_secs_f64();
+                    ctx.report(&Progress {
+                        stage: stage.clone(),
+                        epoch,
+                        epochs,
+                        batch: b + 1,
+                        batches,
+                        train_loss: Some(sum / (b * bs + starts.len()) as f64),
+                        val_loss: log.val_loss.last().copied(),
+                        eta_seconds: Some(elapsed / fraction * (1.0 - fraction)),
+                        fraction,
+                    });
+                }
+            }
+            log.train_loss.push(sum / train.len().max(1) as f64);
+            let monitored = if val.is_empty() {
+                None
+            } else {
+                let v = self.evaluate(pool, p, series, val);
+                log.val_loss.push(v);
+                Some(v)
+            };
+            match monitored {
+                Some(v) if best.as_ref().is_none_or(|(b, _)| v < *b) => {
+                    best = Some((v, p.clone()));
+                    log.best_epoch = epoch;
+                    since_best = 0;
+                }
+                Some(_) => {
+                    since_best += 1;
+                    if self.opts.patience > 0 && since_best >= self.opts.patience {
+                        log.stopped_early = true;
+                        break;
+                    }
+                }
+                None => log.best_epoch = epoch,
+            }
+        }
+        if let Some((_, w)) = best {
+            *p = w;
+        }
+        log.seconds = start.elapsed().as_secs_f64();
+        Ok(log)
+    }
+
+    /// Mean loss over the windows at `starts`, forward only.
+    pub(crate) fn evaluate(&mut self, pool: &rayon::ThreadPool, p: &[f32], series: &[f32], starts: &[usize]) -> f64 {
+        let net = self.net;
+        let loss = self.opts.loss;
+        let mut sum = 0.0;
+        let per_round = self.workspaces.len() * CHUNK;
+        for block in starts.chunks(per_round) {
+            let n_chunks = block.len().div_ceil(CHUNK);
+            let ws = &mut self.workspaces[..n_chunks];
+            pool.install(|| {
+                ws.par_iter_mut().enumerate().for_each(|(c, ws)| {
+                    let chunk = &block[c * CHUNK..((c + 1) * CHUNK).min(block.len())];
+                    net.forward(p, series, chunk, ws);
+                    ws.loss = ws.eval_loss(net, loss, chunk.len());
+                });
+            });
+            sum += self.workspaces[..n_chunks].iter().map(|w| w.loss).sum::<f64>();
+        }
+        sum / (starts.len() * net.outputs()).max(1) as f64
+    }
+}
+
+/// Fisher-Yates with the trainer's seeded generator.
+fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..v.len()).rev() {
+        let j = rng.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
+
+/// Runs the network forward over every window start in `starts` (in order) and hands each
+/// chunk's starts and outputs to `sink`, in order, so accumulations are deterministic.
+/// Memory stays bounded: only `4 × threads` chunks are in flight.
+pub(crate) fn predict(
+    net: &Network,
+    p: &[f32],
+    series: &[f32],
+    starts: impl Iterator<Item = usize>,
+    threads: usize,
+    pool: &rayon::ThreadPool,
+    mut sink: impl FnMut(&[usize], &[f32]),
+) {
+    let n_ws = 4 * threads.max(1);
+    let mut workspaces: Vec<Workspace> = (0..n_ws).map(|_| net.workspace(CHUNK)).collect();
+    let mut block: Vec<usize> = Vec::with_capacity(n_ws * CHUNK);
+    let mut starts = starts.peekable();
+    while starts.peek().is_some() {
+        block.clear();
+        block.extend(starts.by_ref().take(n_ws * CHUNK));
+        let n_chunks = block.len().div_ceil(CHUNK);
+        let ws = &mut workspaces[..n_chunks];
+        let blk = &block;
+        pool.install(|| {
+            ws.par_iter_mut().enumerate().for_each(|(c, ws)| {
+                let chunk = &blk[c * CHUNK..((c + 1) * CHUNK).min(blk.len())];
+                net.forward(p, series, chunk, ws);
+            });
+        });
+        for (c, ws) in workspaces[..n_chunks].iter().enumerate() {
+            let chunk = &block[c * CHUNK..((c + 1) * CHUNK).min(block.len())];
+            sink(chunk, &ws.y[..chunk.len() * net.outputs()]);
+        }
+    }
+}
