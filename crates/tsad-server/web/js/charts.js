@@ -80,7 +80,11 @@ export function createCharts({ main, score, onRangeChange }) {
 
   function eventShapes(events, selected, step, strong) {
     if (!events?.length) return [];
-    const half = (step || (isDate() ? 1000 : 1)) / 2;
+    // Half a step on each side, but never thinner than ~0.3% of the visible span, so a
+    // one-point event stays visible when zoomed out.
+    const t = last?.points?.t || [];
+    const span = range ? range[1] - range[0] : t.length > 1 ? t[t.length - 1] - t[0] : 0;
+    const half = Math.max((step || (isDate() ? 1000 : 1)) / 2, span * 0.0015);
     const shapes = [];
     const [lo, hi] = range || [-Infinity, Infinity];
     events.forEach((e, i) => {

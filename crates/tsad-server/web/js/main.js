@@ -99,9 +99,15 @@ function follow(run) {
     return;
   }
   hideResults();
+  let lastStatus = run.status;
   state.stopWatching = watchRun(run, {
     onProgress: (r) => {
-      if (state.runId === run.id) showRunState(r);
+      if (state.runId !== run.id) return;
+      showRunState(r);
+      if (r.status !== lastStatus) {
+        lastStatus = r.status;
+        refreshLists(); // queued -> running in the sidebar
+      }
     },
     onDone: (final) => {
       state.stopWatching = null;

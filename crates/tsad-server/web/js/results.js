@@ -52,6 +52,7 @@ export function currentView() {
 
 export function hideResults() {
   view = null;
+  delete document.body.dataset.chartsReady;
   pointsAbort?.abort();
   charts?.purge();
   clearEvents();

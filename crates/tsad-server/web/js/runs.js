@@ -81,6 +81,8 @@ export function showRunState(run) {
   $("run-button").classList.toggle("busy", Boolean(running));
   bar.classList.toggle("invisible", !running);
   show(error, false);
+  if (run) document.body.dataset.runStatus = run.status;
+  else delete document.body.dataset.runStatus;
   if (!run) {
     text.textContent = "";
     return;
