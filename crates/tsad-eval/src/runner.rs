@@ -285,7 +285,9 @@ pub fn run_nab_with(
 ///
 /// - **Online detectors** (`detector.online()` is `Some`): every row goes through
 ///   `update(timestamp, value)` in order, so row i's score depends on rows 0..=i only. Cost:
-///   one update per row.
+///   one update per row. Timestamps are passed as read (Unix milliseconds); in a few NAB
+///   files they repeat or step back once (FORMAT.md), so online models must not assume they
+///   strictly increase.
 /// - **Batch-only detectors (fallback)**: the model is fitted once on the first
 ///   `F = max(P, min_len)` rows (P = the probationary period); rows before F score 0 (a model
 ///   fitted on them would have seen their future). Each later row i is scored by running the
