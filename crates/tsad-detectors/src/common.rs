@@ -40,7 +40,7 @@ impl Problems {
             _ => {
                 let names: Vec<&str> = self.0.iter().map(|(n, _)| n.as_str()).collect();
                 let reasons: Vec<String> =
-                    self.0.iter().map(|(n, r)| format!("`{n}` {r}")).collect();
+                    self.0.iter().map(|(n, r)| format!("`{n}`: {r}")).collect();
                 Err(Error::invalid_parameter(
                     names.join(", "),
                     reasons.join("; "),
@@ -341,7 +341,7 @@ mod tests {
         let e = p.finish().unwrap_err().to_string();
         assert_eq!(
             e,
-            "invalid parameter `window, step`: `window` must be >= 3, got 1; `step` must be >= 1, got 0"
+            "invalid parameter `window, step`: `window`: must be >= 3, got 1; `step`: must be >= 1, got 0"
         );
     }
 }

@@ -630,7 +630,7 @@ mod tests {
     use super::*;
     use tsad_core::Threshold;
     use tsad_testing::{
-        ConformanceOptions, Rng, assert_close, conformance_with, random_walk,
+        ConformanceOptions, Rng, conformance_with, random_walk,
         seasonal_with_anomalies, with_nan_gaps,
     };
 

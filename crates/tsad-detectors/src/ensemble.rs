@@ -1,0 +1,793 @@
+//! `ensemble`: combines any detectors (including neural ones) into one score per point, and
+//! keeps each member's contribution.
+//!
+//! **One mechanism.** Each member's scores are put on a common scale, the robust z-score over
+//! the scored series, `(s - median) / (1.4826·MAD)` (when the MAD is 0: 1.2533 × the mean
+//! absolute deviation, as `tsad_core`'s robust threshold does; when every score is equal the
+//! normalised scores are 0), and then combined point by point by the [`Policy`]:
+//!
+//! | policy | combined score | reads as |
+//! | --- | --- | --- |
+//! | `all` | minimum over members | fuzzy AND: a point passes a cut-off only if every member does |
+//! | `any` | maximum over members | fuzzy OR: one member passing is enough |
+//! | `k_of_n` | the k-th largest | at least `k` members pass |
+//! | `weighted` | weighted mean (weights scaled to sum 1) | evidence added up |
+//!
+//! Because `all` is the pointwise minimum and `any` the maximum of the same normalised scores,
+//! at any fixed cut-off the points `all` flags are a subset of those `any` flags.
+//!
+//! **Missing member scores** (a member's warm-up, a missing value): with `all` a NaN member
+//! makes the point NaN (undefined: not every member has spoken); the other policies ignore NaN
+//! members (`k_of_n` is NaN while fewer than `k` members are defined; `weighted` re-scales the
+//! weights of the defined members).
+//!
+//! **Output**: `Scores.members` holds each member's normalised and raw scores (events use
+//! them for member shares); `expected` and `band` come from the first member that has them;
+//! the report is `{"policy", "k", "weights", "members": [{"name", "kind", "center", "scale",
+//! "report"}]}`.
+//!
+//! **Streaming** ([`Detector::online`]): available when every member has a streaming form.
+//! Whole-series normalisation would use the future, so each member's score is normalised by
+//! the median and MAD of that member's previous 500 finite scores (at least 10 of them; NaN
+//! before that), then combined as above.
+//!
+//! **Parameters** ([`EnsembleParams`]): `policy` (default `all`), `k` (only for `k_of_n`,
+//! required there). Members and weights are given to [`EnsembleDetector::new`].
+//!
+//! **Minimum length**: the largest of the members'. **Cost**: the members' costs plus
+//! O(n log n) per member for the normalisation.
+//!
+//! **Reference**: Aggarwal & Sathe (2017), *Outlier Ensembles: An Introduction*, Springer,
+//! chapter 5 (score normalisation and combination).
+
+use crate::common::{MEAN_AD_TO_SIGMA, Problems, SortedWindow, STATE_VERSION, robust_center_scale};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tsad_core::{
+    Detector, Error, FitContext, MemberScores, Model, ModelState, OnlineModel, Progress, Scores,
+    Series,
+};
+
+const KIND: &str = "ensemble";
+
+/// Past member scores the streaming normaliser keeps.
+pub const ONLINE_NORMALIZER_WINDOW: usize = 500;
+/// Past finite member scores the streaming normaliser needs before it normalises.
+pub const ONLINE_NORMALIZER_WARMUP: usize = 10;
+
+/// How member scores combine. Serialised as `"all"`, `"any"`, `"k_of_n"`, `"weighted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Minimum of the normalised scores: anomalous only where every member agrees.
+    #[default]
+    All,
+    /// Maximum of the normalised scores: anomalous where any member says so.
+    Any,
+    /// The k-th largest normalised score: anomalous where at least `k` members agree.
+    KOfN,
+    /// Weighted mean of the normalised scores (weights scaled to sum 1).
+    Weighted,
+}
+
+impl Policy {
+    /// The policy's name as in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::All => "all",
+            Policy::Any => "any",
+            Policy::KOfN => "k_of_n",
+            Policy::Weighted => "weighted",
+        }
+    }
+}
+
+/// Parameters of the [`EnsembleDetector`] besides its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnsembleParams {
+    /// How member scores combine (default `all`): `all` (minimum: every member must agree),
+    /// `any` (maximum), `k_of_n` (the k-th largest: at least `k` members agree) or `weighted`
+    /// (weighted mean of the normalised scores).
+    pub policy: Policy,
+    /// For `k_of_n` only, and required there: how many members must agree (1..=members).
+    pub k: Option<usize>,
+}
+
+/// One member of an ensemble.
+#[derive(Debug)]
+pub struct EnsembleMember {
+    /// Unique name within the ensemble (shown in member shares and progress).
+    pub name: String,
+    /// The member detector.
+    pub detector: Box<dyn Detector>,
+    /// Weight for the `weighted` policy (finite, >= 0; scaled to sum 1). Ignored otherwise.
+    pub weight: f64,
+}
+
+impl EnsembleMember {
+    /// A member with weight 1.
+    pub fn new(name: impl Into<String>, detector: Box<dyn Detector>) -> Self {
+        EnsembleMember {
+            name: name.into(),
+            detector,
+            weight: 1.0,
+        }
+    }
+}
+
+/// The ensemble detector (unfitted). See the [module docs](self).
+#[derive(Debug)]
+pub struct EnsembleDetector {
+    members: Vec<EnsembleMember>,
+    params: EnsembleParams,
+    weights: Vec<f64>,
+}
+
+impl EnsembleDetector {
+    /// Validates the members and parameters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] listing every problem: no members, empty or duplicate
+    /// names, negative or non-finite weights, weights summing to 0 under `weighted`, `k`
+    /// missing or out of 1..=members under `k_of_n`, or `k` given with another policy.
+    pub fn new(members: Vec<EnsembleMember>, params: EnsembleParams) -> Result<Self, Error> {
+        let n = members.len();
+        let mut p = Problems::new();
+        p.check(n > 0, "members", || "must hold at least one detector".into());
+        for (i, m) in members.iter().enumerate() {
+            p.check(!m.name.trim().is_empty(), "members", || {
+                format!("member {i} has an empty name")
+            });
+            p.check(
+                members[..i].iter().all(|o| o.name != m.name),
+                "members",
+                || format!("the name `{}` is used twice", m.name),
+            );
+            p.check(m.weight.is_finite() && m.weight >= 0.0, "weight", || {
+                format!(
+                    "member `{}` has weight {}; weights must be finite numbers >= 0",
+                    m.name, m.weight
+                )
+            });
+        }
+        let total: f64 = members.iter().map(|m| m.weight).sum();
+        if params.policy == Policy::Weighted && n > 0 {
+            p.check(total > 0.0 && total.is_finite(), "weight", || {
+                "the members' weights must not all be 0 under policy `weighted`".into()
+            });
+        }
+        match (params.policy, params.k) {
+            (Policy::KOfN, None) => {
+                p.check(false, "k", || "is required with policy `k_of_n`".into())
+            }
+            (Policy::KOfN, Some(k)) => p.check(k >= 1 && k <= n, "k", || {
+                format!("must be between 1 and the number of members ({n}), got {k}")
+            }),
+            (policy, Some(k)) => p.check(false, "k", || {
+                format!(
+                    "is only used with policy `k_of_n`, not `{}` (got {k})",
+                    policy.as_str()
+                )
+            }),
+            (_, None) => {}
+        }
+        p.finish()?;
+        let weights = members.iter().map(|m| m.weight / total).collect();
+        Ok(EnsembleDetector {
+            members,
+            params,
+            weights,
+        })
+    }
+
+    /// The members.
+    pub fn members(&self) -> &[EnsembleMember] {
+        &self.members
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &EnsembleParams {
+        &self.params
+    }
+}
+
+/// Puts `scores` on the robust z scale: `(s - median) / scale` over the finite scores, where
+/// scale is 1.4826·MAD, else 1.2533 × the mean absolute deviation; NaN stays NaN, and when
+/// every finite score is equal they all become 0. Returns the normalised scores, the median
+/// and the scale.
+pub fn robust_normalize(scores: &[f64]) -> (Vec<f64>, f64, f64) {
+    let Some((center, scale)) = robust_center_scale(scores) else {
+        return (vec![f64::NAN; scores.len()], f64::NAN, f64::NAN);
+    };
+    let z = scores.iter().map(|&s| normalize_one(s, center, scale)).collect();
+    (z, center, scale)
+}
+
+fn normalize_one(s: f64, center: f64, scale: f64) -> f64 {
+    if !s.is_finite() {
+        f64::NAN
+    } else if s == center {
+        0.0
+    } else if scale > 0.0 {
+        ((s - center) / scale).clamp(-f64::MAX, f64::MAX)
+    } else {
+        // Every earlier score equal: the first different one is far out, but not infinite.
+        ((s - center) / crate::common::tiny_scale(center)).clamp(-f64::MAX, f64::MAX)
+    }
+}
+
+/// Combines one point's normalised member scores.
+fn combine(policy: Policy, k: Option<usize>, weights: &[f64], z: &[f64]) -> f64 {
+    match policy {
+        Policy::All => {
+            if z.iter().any(|v| v.is_nan()) {
+                f64::NAN
+            } else {
+                z.iter().copied().fold(f64::INFINITY, f64::min)
+            }
+        }
+        Policy::Any => z
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .reduce(f64::max)
+            .unwrap_or(f64::NAN),
+        Policy::KOfN => {
+            let k = k.unwrap_or(1);
+            let mut defined: Vec<f64> = z.iter().copied().filter(|v| !v.is_nan()).collect();
+            if defined.len() < k {
+                return f64::NAN;
+            }
+            defined.sort_by(|a, b| b.total_cmp(a));
+            defined[k - 1]
+        }
+        Policy::Weighted => {
+            let (mut sum, mut wsum) = (0.0, 0.0);
+            for (v, w) in z.iter().zip(weights) {
+                if !v.is_nan() && *w > 0.0 {
+                    sum += w * v;
+                    wsum += w;
+                }
+            }
+            if wsum > 0.0 { sum / wsum } else { f64::NAN }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct FittedMember {
+    name: String,
+    kind: String,
+    model: Box<dyn Model>,
+}
+
+/// A fitted [`EnsembleDetector`]: each member's fitted model and the combination rule.
+#[derive(Debug)]
+pub struct EnsembleModel {
+    params: EnsembleParams,
+    weights: Vec<f64>,
+    members: Vec<FittedMember>,
+}
+
+/// A saved member, inside the ensemble's state config.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedMember {
+    name: String,
+    kind: String,
+    version: u32,
+    config: serde_json::Value,
+    /// Length of this member's bytes within the ensemble state's bytes, in member order.
+    bytes_len: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedEnsemble {
+    params: EnsembleParams,
+    weights: Vec<f64>,
+    members: Vec<SavedMember>,
+}
+
+impl Detector for EnsembleDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        self.members
+            .iter()
+            .map(|m| m.detector.min_len())
+            .max()
+            .unwrap_or(1)
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        crate::common::begin_fit(train, self.min_len(), ctx)?;
+        let n = self.members.len() as f64;
+        let mut members = Vec::with_capacity(self.members.len());
+        for (i, m) in self.members.iter().enumerate() {
+            ctx.check_cancelled()?;
+            let child = ctx.scoped(&m.name, i as f64 / n, 1.0 / n);
+            let model = m.detector.fit(train, &child)?;
+            ctx.report(&Progress {
+                stage: KIND.into(),
+                fraction: (i + 1) as f64 / n,
+                ..Progress::default()
+            });
+            members.push(FittedMember {
+                name: m.name.clone(),
+                kind: m.detector.kind().to_owned(),
+                model,
+            });
+        }
+        Ok(Box::new(EnsembleModel {
+            params: self.params.clone(),
+            weights: self.weights.clone(),
+            members,
+        }))
+    }
+
+    fn online(&self) -> Option<Box<dyn OnlineModel>> {
+        let members = self
+            .members
+            .iter()
+            .map(|m| {
+                m.detector
+                    .online()
+                    .map(|o| (o, SortedWindow::new(ONLINE_NORMALIZER_WINDOW)))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(EnsembleOnline {
+            policy: self.params.policy,
+            k: self.params.k,
+            weights: self.weights.clone(),
+            z: vec![f64::NAN; members.len()],
+            members,
+        }))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        let saved: SavedEnsemble = crate::common::parse_state(KIND, state)?;
+        let load_err = |reason: String| Error::Load { reason };
+        if saved.members.len() != self.members.len() {
+            return Err(load_err(format!(
+                "the saved ensemble has {} members, this one {}",
+                saved.members.len(),
+                self.members.len()
+            )));
+        }
+        let total: usize = saved.members.iter().map(|m| m.bytes_len).sum();
+        if total != state.bytes.len() {
+            return Err(load_err(format!(
+                "member byte lengths add up to {total}, the state holds {}",
+                state.bytes.len()
+            )));
+        }
+        let mut offset = 0;
+        let mut members = Vec::with_capacity(saved.members.len());
+        for s in saved.members {
+            let bytes = state.bytes[offset..offset + s.bytes_len].to_vec();
+            offset += s.bytes_len;
+            let member = self
+                .members
+                .iter()
+                .find(|m| m.name == s.name)
+                .ok_or_else(|| load_err(format!("no member named `{}` in this ensemble", s.name)))?;
+            let model = member.detector.load(&ModelState {
+                kind: s.kind.clone(),
+                version: s.version,
+                config: s.config,
+                bytes,
+            })?;
+            members.push(FittedMember {
+                name: s.name,
+                kind: s.kind,
+                model,
+            });
+        }
+        if saved.weights.len() != members.len() {
+            return Err(load_err("one weight per member expected".into()));
+        }
+        Ok(Box::new(EnsembleModel {
+            params: saved.params,
+            weights: saved.weights,
+            members,
+        }))
+    }
+}
+
+impl Model for EnsembleModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        let n = series.len();
+        let mut outputs = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            let s = m.model.score(series)?;
+            if s.score.len() != n {
+                return Err(Error::invalid_series(format!(
+                    "member `{}` returned {} scores for {n} points",
+                    m.name,
+                    s.score.len()
+                )));
+            }
+            outputs.push(s);
+        }
+        let normalized: Vec<(Vec<f64>, f64, f64)> =
+            outputs.iter().map(|s| robust_normalize(&s.score)).collect();
+        let mut row = vec![0.0; outputs.len()];
+        let score = (0..n)
+            .map(|i| {
+                for (r, (z, _, _)) in row.iter_mut().zip(&normalized) {
+                    *r = z[i];
+                }
+                combine(self.params.policy, self.params.k, &self.weights, &row)
+            })
+            .collect();
+        let expected = outputs.iter().find_map(|s| s.expected.clone());
+        let band = outputs.iter().find_map(|s| s.band.clone());
+        let report = json!({
+            "policy": self.params.policy,
+            "k": self.params.k,
+            "weights": self.weights,
+            "members": self.members.iter().zip(&outputs).zip(&normalized).map(|((m, s), (_, c, sc))| json!({
+                "name": m.name,
+                "kind": m.kind,
+                "center": c,
+                "scale": sc,
+                "report": s.report,
+            })).collect::<Vec<_>>(),
+        });
+        let members = self
+            .members
+            .iter()
+            .zip(outputs)
+            .zip(normalized)
+            .map(|((m, s), (z, _, _))| MemberScores {
+                name: m.name.clone(),
+                kind: m.kind.clone(),
+                normalized: z,
+                raw: s.score,
+            })
+            .collect();
+        Ok(Scores {
+            score,
+            expected,
+            band,
+            members,
+            report,
+        })
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        let mut bytes = Vec::new();
+        let mut members = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            let state = m.model.save()?;
+            members.push(SavedMember {
+                name: m.name.clone(),
+                kind: state.kind,
+                version: state.version,
+                config: state.config,
+                bytes_len: state.bytes.len(),
+            });
+            bytes.extend_from_slice(&state.bytes);
+        }
+        let saved = SavedEnsemble {
+            params: self.params.clone(),
+            weights: self.weights.clone(),
+            members,
+        };
+        Ok(ModelState {
+            kind: KIND.into(),
+            version: STATE_VERSION,
+            config: serde_json::to_value(saved).map_err(Error::backend)?,
+            bytes,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct EnsembleOnline {
+    policy: Policy,
+    k: Option<usize>,
+    weights: Vec<f64>,
+    members: Vec<(Box<dyn OnlineModel>, SortedWindow)>,
+    z: Vec<f64>,
+}
+
+impl OnlineModel for EnsembleOnline {
+    fn update(&mut self, timestamp: i64, value: f64) -> f64 {
+        for ((model, past), z) in self.members.iter_mut().zip(self.z.iter_mut()) {
+            let s = model.update(timestamp, value);
+            *z = if past.len() >= ONLINE_NORMALIZER_WARMUP {
+                let med = past.median();
+                let mad = past.mad(med);
+                let scale = if mad > 0.0 {
+                    mad * tsad_core::stats::MAD_TO_SIGMA
+                } else {
+                    past.mean_abs_dev(med) * MEAN_AD_TO_SIGMA
+                };
+                normalize_one(s, med, scale)
+            } else {
+                f64::NAN
+            };
+            if s.is_finite() {
+                past.push(s);
+            }
+        }
+        combine(self.policy, self.k, &self.weights, &self.z)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MadDetector, MadParams, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams};
+    use std::sync::{Arc, Mutex};
+    use tsad_core::{CancelFlag, EventOptions, Threshold, events};
+    use tsad_testing::{ConformanceOptions, assert_close, conformance_with, seasonal_with_anomalies};
+
+    fn zscore() -> Box<dyn Detector> {
+        Box::new(ZscoreDetector::new(ZscoreParams::default()).unwrap())
+    }
+    fn mad() -> Box<dyn Detector> {
+        Box::new(MadDetector::new(MadParams::default()).unwrap())
+    }
+    fn seasonal() -> Box<dyn Detector> {
+        Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap())
+    }
+
+    fn ensemble(policy: Policy, k: Option<usize>) -> EnsembleDetector {
+        EnsembleDetector::new(
+            vec![
+                EnsembleMember::new("z", zscore()),
+                EnsembleMember {
+                    weight: 3.0,
+                    ..EnsembleMember::new("m", mad())
+                },
+            ],
+            EnsembleParams { policy, k },
+        )
+        .unwrap()
+    }
+
+    /// A detector without a streaming form, to check that the ensemble then has none either.
+    #[derive(Debug)]
+    struct BatchOnly(ZscoreDetector);
+
+    impl Detector for BatchOnly {
+        fn kind(&self) -> &'static str {
+            "batch_only"
+        }
+        fn min_len(&self) -> usize {
+            self.0.min_len()
+        }
+        fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+            self.0.fit(train, ctx)
+        }
+    }
+
+    #[test]
+    fn policy_names() {
+        for (p, name) in [
+            (Policy::All, "all"),
+            (Policy::Any, "any"),
+            (Policy::KOfN, "k_of_n"),
+            (Policy::Weighted, "weighted"),
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), name);
+            assert_eq!(p.as_str(), name);
+            let back: Policy = serde_json::from_value(json!(name)).unwrap();
+            assert_eq!(back, p);
+        }
+        let params: EnsembleParams = serde_json::from_str(r#"{"policy": "k_of_n", "k": 2}"#).unwrap();
+        assert_eq!(params.k, Some(2));
+        assert!(serde_json::from_str::<EnsembleParams>(r#"{"policy": "and"}"#).is_err());
+        assert!(serde_json::from_str::<EnsembleParams>(r#"{"members": []}"#).is_err());
+    }
+
+    #[test]
+    fn validation_table() {
+        type Case = (&'static str, Vec<(&'static str, f64)>, Policy, Option<usize>, Option<&'static str>);
+        let cases: Vec<Case> = vec![
+            ("two members", vec![("a", 1.0), ("b", 1.0)], Policy::All, None, None),
+            ("k of n", vec![("a", 1.0), ("b", 1.0)], Policy::KOfN, Some(2), None),
+            ("zero weight is fine", vec![("a", 0.0), ("b", 1.0)], Policy::Weighted, None, None),
+            ("no members", vec![], Policy::Any, None, Some("`members`")),
+            ("duplicate names", vec![("a", 1.0), ("a", 1.0)], Policy::Any, None, Some("used twice")),
+            ("empty name", vec![(" ", 1.0)], Policy::Any, None, Some("empty name")),
+            ("negative weight", vec![("a", -1.0)], Policy::Any, None, Some("`weight`")),
+            ("all weights zero", vec![("a", 0.0)], Policy::Weighted, None, Some("not all be 0")),
+            ("k missing", vec![("a", 1.0)], Policy::KOfN, None, Some("is required with policy `k_of_n`")),
+            ("k too large", vec![("a", 1.0)], Policy::KOfN, Some(2), Some("between 1 and")),
+            ("k zero", vec![("a", 1.0)], Policy::KOfN, Some(0), Some("between 1 and")),
+            ("k without k_of_n", vec![("a", 1.0)], Policy::All, Some(1), Some("only used with")),
+            (
+                "several problems",
+                vec![("a", f64::NAN), ("a", 1.0)],
+                Policy::KOfN,
+                None,
+                Some("`weight, members, k`"),
+            ),
+        ];
+        for (name, members, policy, k, want) in cases {
+            let members = members
+                .into_iter()
+                .map(|(n, w)| EnsembleMember { weight: w, ..EnsembleMember::new(n, zscore()) })
+                .collect();
+            match (EnsembleDetector::new(members, EnsembleParams { policy, k }), want) {
+                (Ok(_), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
+                (Ok(_), Some(w)) => panic!("{name}: accepted, want an error with {w}"),
+                (Err(e), None) => panic!("{name}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn combination_table() {
+        let nan = f64::NAN;
+        let w = [0.25, 0.75, 0.0];
+        let cases: &[(&str, Policy, Option<usize>, [f64; 3], f64)] = &[
+            ("all is the minimum", Policy::All, None, [1.0, 5.0, 3.0], 1.0),
+            ("all with a NaN member is NaN", Policy::All, None, [1.0, nan, 3.0], nan),
+            ("any is the maximum", Policy::Any, None, [1.0, 5.0, 3.0], 5.0),
+            ("any ignores NaN", Policy::Any, None, [1.0, nan, 3.0], 3.0),
+            ("any of nothing is NaN", Policy::Any, None, [nan, nan, nan], nan),
+            ("2 of 3", Policy::KOfN, Some(2), [1.0, 5.0, 3.0], 3.0),
+            ("2 of 3 with one NaN", Policy::KOfN, Some(2), [1.0, nan, 3.0], 1.0),
+            ("2 of 3 with two NaN", Policy::KOfN, Some(2), [nan, nan, 3.0], nan),
+            ("weighted mean", Policy::Weighted, None, [1.0, 5.0, 100.0], 4.0),
+            ("weighted re-scales over defined members", Policy::Weighted, None, [2.0, nan, 1.0], 2.0),
+        ];
+        for (name, policy, k, z, want) in cases {
+            assert_close(&combine(*policy, *k, &w, z), want, 1e-12);
+            let _ = name;
+        }
+    }
+
+    #[test]
+    fn known_answer_normalisation() {
+        // median 3, MAD 1, scale 1.4826022185056018.
+        let (z, c, s) = robust_normalize(&[1.0, 2.0, 3.0, 4.0, 100.0, f64::NAN]);
+        assert_eq!((c, s), (3.0, 1.482_602_218_505_602));
+        assert_close(
+            &z,
+            &[-1.348_979_500_392, -0.674_489_750_196, 0.0, 0.674_489_750_196, 65.425_505_769_02, f64::NAN],
+            1e-9,
+        );
+        // All equal: zeros. Zero MAD: mean absolute deviation 0.4 * 1.2533.
+        assert_eq!(robust_normalize(&[2.0; 4]).0, vec![0.0; 4]);
+        let (_, _, s) = robust_normalize(&[0.0, 0.0, 0.0, 0.0, 2.0]);
+        assert_close(&s, &(0.4 * MEAN_AD_TO_SIGMA), 1e-12);
+    }
+
+    #[test]
+    fn all_flags_a_subset_of_any_and_shares_sum_to_one() {
+        let (series, _) = seasonal_with_anomalies(3000, 48, 10, 4);
+        let build = |policy| {
+            EnsembleDetector::new(
+                vec![
+                    EnsembleMember::new("mad", mad()),
+                    EnsembleMember::new("seasonal", seasonal()),
+                ],
+                EnsembleParams { policy, k: None },
+            )
+            .unwrap()
+            .fit(&series, &FitContext::new())
+            .unwrap()
+            .score(&series)
+            .unwrap()
+        };
+        let all = build(Policy::All);
+        let any = build(Policy::Any);
+        // At one cut-off, every point `all` flags is flagged by `any` (min <= max).
+        let cut = Threshold::default().cutoff(&any.score).unwrap();
+        for i in 0..series.len() {
+            if all.score[i] > cut {
+                assert!(any.score[i] > cut, "point {i}");
+            }
+        }
+        // (A cut-off computed separately from each policy's own scores does not guarantee
+        // this: on this very series the sigma rule flags point 175 under `all` but not under
+        // `any`.)
+        let cut_all = Threshold::default().apply(&all.score).unwrap();
+        let cut_any = Threshold::default().apply(&any.score).unwrap();
+        assert!(cut_all.count() > 0 && cut_any.count() > 0);
+        for (scores, cut) in [(&all, &cut_all), (&any, &cut_any)] {
+            let found = events(&series, scores, cut, &EventOptions::default());
+            assert!(!found.is_empty());
+            for e in found {
+                assert_eq!(e.members.len(), 2);
+                let total: f64 = e.members.iter().map(|m| m.share).sum();
+                assert!((total - 1.0).abs() < 1e-9, "{:?}", e.members);
+            }
+        }
+        assert_eq!(any.members[1].raw.len(), series.len());
+        assert_eq!(any.report["policy"], "any");
+        assert_eq!(any.report["members"][1]["report"]["period"], 48);
+    }
+
+    #[test]
+    fn progress_is_monotone_and_cancel_stops() {
+        let seen = Arc::new(Mutex::new(Vec::<(String, f64)>::new()));
+        let sink = seen.clone();
+        let ctx = FitContext::new().with_progress(Arc::new(move |p: &Progress| {
+            sink.lock().unwrap().push((p.stage.clone(), p.fraction));
+        }));
+        let (series, _) = tsad_testing::sine_with_spike(500, 1);
+        ensemble(Policy::Any, None).fit(&series, &ctx).unwrap();
+        let seen = seen.lock().unwrap();
+        let fractions: Vec<f64> = seen.iter().map(|s| s.1).collect();
+        assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert_eq!(fractions.last(), Some(&1.0));
+        assert!(seen.iter().any(|(stage, _)| stage == "z/fit"), "{seen:?}");
+
+        let cancel = CancelFlag::new();
+        cancel.cancel();
+        let err = ensemble(Policy::Any, None)
+            .fit(&series, &FitContext::new().with_cancel(cancel))
+            .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+    }
+
+    #[test]
+    fn load_checks_the_members() {
+        let (series, _) = tsad_testing::sine_with_spike(500, 1);
+        let state = ensemble(Policy::All, None)
+            .fit(&series, &FitContext::new())
+            .unwrap()
+            .save()
+            .unwrap();
+        let other = EnsembleDetector::new(
+            vec![EnsembleMember::new("z", zscore())],
+            EnsembleParams::default(),
+        )
+        .unwrap();
+        assert!(matches!(other.load(&state), Err(Error::Load { .. })));
+        let renamed = EnsembleDetector::new(
+            vec![EnsembleMember::new("z", zscore()), EnsembleMember::new("x", mad())],
+            EnsembleParams::default(),
+        )
+        .unwrap();
+        let err = renamed.load(&state).unwrap_err().to_string();
+        assert!(err.contains("no member named `m`"), "{err}");
+    }
+
+    #[test]
+    fn online_needs_every_member_online() {
+        assert!(ensemble(Policy::All, None).online().is_some());
+        let partial = EnsembleDetector::new(
+            vec![
+                EnsembleMember::new("z", zscore()),
+                EnsembleMember::new(
+                    "b",
+                    Box::new(BatchOnly(ZscoreDetector::new(ZscoreParams::default()).unwrap())),
+                ),
+            ],
+            EnsembleParams::default(),
+        )
+        .unwrap();
+        assert!(partial.online().is_none());
+    }
+
+    #[test]
+    fn conforms() {
+        let options = ConformanceOptions {
+            // Members warm up for 48 points, then the streaming normaliser for 10 scores.
+            warmup: Some(49 + ONLINE_NORMALIZER_WARMUP),
+            ..ConformanceOptions::default()
+        };
+        for (name, policy, k) in [
+            ("ensemble all", Policy::All, None),
+            ("ensemble any", Policy::Any, None),
+            ("ensemble 2 of 2", Policy::KOfN, Some(2)),
+            ("ensemble weighted", Policy::Weighted, None),
+        ] {
+            conformance_with(name, &|| Box::new(ensemble(policy, k)), &options);
+        }
+    }
+}
