@@ -176,6 +176,11 @@ function renderValue(value, key, depth) {
 
 function inline(obj) {
   if (obj == null || typeof obj !== "object") return scalar(obj, "");
+  // {name, share} and the like read best as "name 58%".
+  if (typeof obj.name === "string") {
+    const rest = Object.entries(obj).filter(([k]) => k !== "name");
+    return [obj.name, ...rest.map(([k, v]) => (/share|fraction/.test(k) ? scalar(v, k) : `${humanize(k).toLowerCase()} ${scalar(v, k)}`))].join(" ");
+  }
   return Object.entries(obj).map(([k, v]) => `${humanize(k).toLowerCase()} ${typeof v === "object" && v !== null ? JSON.stringify(v) : scalar(v, k)}`).join(", ");
 }
 

@@ -23,8 +23,19 @@ export function selectEvent(n) {
     const on = Number(row.dataset.eventIndex) === n;
     row.classList.toggle("selected", on);
     row.setAttribute("aria-selected", on ? "true" : "false");
-    if (on) row.scrollIntoView({ block: "nearest" });
+    if (on) scrollRowIntoView(row);
   }
+}
+
+// Vertical only: scrollIntoView would also scroll a wide table sideways.
+function scrollRowIntoView(row) {
+  const box = row.closest(".table-scroll");
+  if (!box) return;
+  const head = box.querySelector("thead")?.offsetHeight ?? 0;
+  const top = row.offsetTop - head;
+  const bottom = row.offsetTop + row.offsetHeight;
+  if (top < box.scrollTop) box.scrollTop = top;
+  else if (bottom > box.scrollTop + box.clientHeight) box.scrollTop = bottom - box.clientHeight;
 }
 
 export function clearEvents() {
@@ -50,7 +61,7 @@ function draw() {
   const head = el("thead", {}, el("tr", {},
     el("th", { scope: "col", class: "num" }, "#"),
     el("th", { scope: "col" }, sortButton("time", opts.timeAxis === "epoch_millis" ? "When (UTC)" : "When")),
-    el("th", { scope: "col" }, sortButton("severity", "Severity")),
+    el("th", { scope: "col", title: "Peak score divided by the threshold" }, sortButton("severity", "Severity")),
     el("th", { scope: "col" }, "Actual vs expected"),
     memberNames.length ? el("th", { scope: "col" }, "Members",
       el("div", { class: "member-legend" }, memberNames.map((name, k) =>
@@ -98,13 +109,13 @@ function row(e, i, memberNames, maxSev) {
   el("td", { class: "nowrap" },
     el("div", {},
       el("span", { class: "sev-bar", "aria-hidden": "true" }, el("span", { style: { width: `${Math.round(sevBar * 100)}%` } })),
-      " ", Number.isFinite(sev) ? `${fmtNum(sev, 3)}× threshold` : "–"),
+      " ", Number.isFinite(sev) ? `${fmtNum(sev, 3)}×` : "–"),
     el("div", { class: "sub" }, `peak score ${fmtNum(e.peak_score)}`)),
   el("td", { class: "nowrap" },
     el("div", {},
       el("span", { class: `dir dir-${e.direction || "unknown"}`, title: arrowText, "aria-label": arrowText }, arrow),
       " ", fmtNum(e.actual), el("span", { class: "muted" }, " vs "), e.expected == null ? el("span", { class: "muted" }, "–") : fmtNum(e.expected)),
-    el("div", { class: "sub" }, delta != null ? `${delta > 0 ? "+" : ""}${fmtNum(delta)} ${arrowText}` : arrowText)),
+    el("div", { class: "sub", title: arrowText }, delta != null ? `${delta > 0 ? "+" : ""}${fmtNum(delta)}` : arrowText)),
   memberNames.length ? el("td", {}, memberBars(e.members || [], memberNames)) : null,
   el("td", {}, el("button", {
     type: "button", class: "button small", "data-testid": "explain-button", "data-event-index": i,
