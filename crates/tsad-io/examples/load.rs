@@ -6,15 +6,15 @@ use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, n, out] = args.as_slice() {
-        if flag == "--demo" {
-            let demo = tsad_io::demo::generate(&tsad_io::demo::DemoParams {
-                points: n.parse()?,
-                ..Default::default()
-            })?;
-            tsad_io::demo::write_csv(&demo, std::fs::File::create(out)?)?;
-            return Ok(());
-        }
+    if let [flag, n, out] = args.as_slice()
+        && flag == "--demo"
+    {
+        let demo = tsad_io::demo::generate(&tsad_io::demo::DemoParams {
+            points: n.parse()?,
+            ..Default::default()
+        })?;
+        tsad_io::demo::write_csv(&demo, std::fs::File::create(out)?)?;
+        return Ok(());
     }
     let Some(path) = args.first() else {
         return Err("usage: load FILE.csv | load --demo POINTS OUT.csv".into());

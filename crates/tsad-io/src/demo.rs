@@ -83,7 +83,10 @@ impl DemoParams {
         if self.step_ms <= 0 {
             problems.push((
                 "step_ms",
-                format!("must be a positive number of milliseconds, got {}", self.step_ms),
+                format!(
+                    "must be a positive number of milliseconds, got {}",
+                    self.step_ms
+                ),
             ));
         }
         let last = i64::try_from(self.points.saturating_sub(1))
@@ -104,7 +107,10 @@ impl DemoParams {
         }
         let names: Vec<&str> = problems.iter().map(|p| p.0).collect();
         let reasons: Vec<String> = problems.iter().map(|(n, r)| format!("{n}: {r}")).collect();
-        Err(Error::invalid_parameter(names.join(", "), reasons.join("; ")))
+        Err(Error::invalid_parameter(
+            names.join(", "),
+            reasons.join("; "),
+        ))
     }
 }
 
@@ -193,9 +199,9 @@ pub fn generate(params: &DemoParams) -> Result<Demo, Error> {
     // The contextual day: a whole day (24 steps, starting at step 0 of a day) near the middle
     // held at the night value. The labels cover the hours it differs by more than 3σ.
     let ctx = (n / 2 / DAY) * DAY;
-    let mut labelled_hours = (0..DAY).filter(|&h| daily(h) + DAILY > 3.0 * NOISE);
-    let first_h = labelled_hours.next().unwrap_or(0);
-    let last_h = labelled_hours.last().unwrap_or(first_h);
+    let labelled = |h: &usize| daily(*h) + DAILY > 3.0 * NOISE;
+    let first_h = (0..DAY).find(labelled).unwrap_or(0);
+    let last_h = (0..DAY).rev().find(labelled).unwrap_or(first_h);
     for (h, v) in values[ctx..ctx + DAY].iter_mut().enumerate() {
         *v += -DAILY - daily(ctx + h);
     }
@@ -293,7 +299,13 @@ mod tests {
     fn same_seed_same_series_bit_for_bit() {
         let p = DemoParams::default();
         let (a, b) = (generate(&p).unwrap(), generate(&p).unwrap());
-        let bits = |d: &Demo| d.series.values().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits = |d: &Demo| {
+            d.series
+                .values()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(bits(&a), bits(&b));
         assert_eq!(a.labels, b.labels);
         let c = generate(&DemoParams { seed: 7, ..p }).unwrap();
@@ -346,12 +358,19 @@ mod tests {
             .find(|a| a.kind == AnomalyKind::Contextual)
             .unwrap();
         let v = d.series.values();
-        let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |a, x| (a.0.min(*x), a.1.max(*x)));
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |a, x| (a.0.min(*x), a.1.max(*x)));
         let day = &v[ctx.start..=ctx.end];
         assert!(day.iter().all(|x| (lo..=hi).contains(x)));
         // At the daily peak (step 14) the value sits far below the same hour a week earlier.
         let peak = ctx.start - ctx.start % DAY + 14;
-        assert!(v[peak - WEEK] - v[peak] > 30.0, "{} vs {}", v[peak - WEEK], v[peak]);
+        assert!(
+            v[peak - WEEK] - v[peak] > 30.0,
+            "{} vs {}",
+            v[peak - WEEK],
+            v[peak]
+        );
     }
 
     #[test]
@@ -368,7 +387,12 @@ mod tests {
             start_ms: LAST_MS,
             ..DemoParams::default()
         };
-        assert!(generate(&late).unwrap_err().to_string().contains("years 1 and 9999"));
+        assert!(
+            generate(&late)
+                .unwrap_err()
+                .to_string()
+                .contains("years 1 and 9999")
+        );
         let json: DemoParams = serde_json::from_str(r#"{"points": 500}"#).unwrap();
         assert_eq!(json.seed, 42);
         assert!(serde_json::from_str::<DemoParams>(r#"{"pionts": 5}"#).is_err());

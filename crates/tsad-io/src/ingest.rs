@@ -362,12 +362,11 @@ fn finish(
     };
     let timestamps = std::mem::take(&mut c.timestamps);
     let values = std::mem::take(&mut c.values);
-    let series = Series::with_axis(timestamps, values, axis).map_err(|error| {
-        IngestError::Series {
+    let series =
+        Series::with_axis(timestamps, values, axis).map_err(|error| IngestError::Series {
             source_name: source.to_owned(),
             error,
-        }
-    })?;
+        })?;
 
     let median_step = series.median_step();
     let gaps = match (axis, median_step) {

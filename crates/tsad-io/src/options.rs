@@ -24,10 +24,11 @@ impl FromStr for ColumnRef {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(i) = t.parse() {
-                return Ok(ColumnRef::Index(i));
-            }
+        if !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(i) = t.parse()
+        {
+            return Ok(ColumnRef::Index(i));
         }
         Ok(ColumnRef::Name(s.to_owned()))
     }
@@ -60,7 +61,7 @@ pub struct IngestOptions {
     /// The time column; `None` detects it (the first column whose cells parse as timestamps).
     pub time_column: Option<ColumnRef>,
     /// The value column; `None` detects it (the first numeric column that is not the time
-    /// column).
+    /// column; failing that, the first column whose sampled cells are all empty).
     pub value_column: Option<ColumnRef>,
     /// Ignore any time column and use the row index as the time axis.
     pub no_time_column: bool,
@@ -97,7 +98,10 @@ mod tests {
             assert_eq!(got.to_string(), *text);
         }
         let from_json: Vec<ColumnRef> = serde_json::from_str(r#"["value", 3]"#).unwrap();
-        assert_eq!(from_json, vec![ColumnRef::from("value"), ColumnRef::from(3)]);
+        assert_eq!(
+            from_json,
+            vec![ColumnRef::from("value"), ColumnRef::from(3)]
+        );
         assert_eq!(serde_json::to_string(&from_json).unwrap(), r#"["value",3]"#);
     }
 }

@@ -105,7 +105,9 @@ mod tests {
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["columns"][1]["kind"], "time");
 
-        let err = preview_bytes(b"", 5, Some("x.csv")).unwrap_err().to_string();
+        let err = preview_bytes(b"", 5, Some("x.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.csv: the file is empty"), "{err}");
         let p = preview_bytes(b"a,b\n", 5, None).unwrap();
         assert!(p.rows.is_empty() && p.value_column.is_none());

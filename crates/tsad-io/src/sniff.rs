@@ -121,7 +121,11 @@ fn sniff_delimiter(sample: &Sample) -> u8 {
         counts.sort_unstable();
         let (mut mode, mut mode_n, mut run) = (counts[0], 0, 0);
         for (i, &c) in counts.iter().enumerate() {
-            run = if i > 0 && counts[i - 1] == c { run + 1 } else { 1 };
+            run = if i > 0 && counts[i - 1] == c {
+                run + 1
+            } else {
+                1
+            };
             if run > mode_n {
                 (mode, mode_n) = (c, run);
             }
@@ -167,7 +171,9 @@ fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeF
     let mut kinds = Vec::with_capacity(n);
     let mut formats = Vec::with_capacity(n);
     for j in 0..n {
-        let cells = column_cells(rows, j);
+        // Cells that are not UTF-8 tell nothing about the kind; ingest reports them.
+        let mut cells = column_cells(rows, j);
+        cells.retain(|c| std::str::from_utf8(c).is_ok());
         let format = detect_format(&cells, true).map(|f| f.0);
         let numbers = cells
             .iter()
@@ -189,10 +195,7 @@ fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeF
     // the last such column holds the values.
     if !kinds.contains(&ColumnKind::Numeric) {
         let epoch = |f: &Option<TimeFormat>| {
-            matches!(
-                f,
-                Some(TimeFormat::EpochSeconds | TimeFormat::EpochMillis)
-            )
+            matches!(f, Some(TimeFormat::EpochSeconds | TimeFormat::EpochMillis))
         };
         if let Some(j) = (0..n).rev().find(|&j| epoch(&formats[j])) {
             kinds[j] = ColumnKind::Numeric;
@@ -355,10 +358,15 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
             .filter(|&j| layout.kinds[j] == ColumnKind::Time && Some(j) != value)
             .find_map(|j| layout.formats[j].map(|f| (j, f))),
     };
+    // Failing a numeric column, an empty one: its values may start after the sample, and if
+    // they never do, "every value is missing" says more than "no numeric column".
+    let free = |kind: ColumnKind| {
+        (0..layout.kinds.len()).find(|&j| layout.kinds[j] == kind && Some(j) != time.map(|t| t.0))
+    };
     let value = match value {
         Some(v) => v,
-        None => (0..layout.kinds.len())
-            .find(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time.map(|t| t.0))
+        None => free(ColumnKind::Numeric)
+            .or_else(|| free(ColumnKind::Empty))
             .ok_or_else(|| IngestError::NoNumericColumn {
                 columns: layout.columns.clone(),
                 source_name: source.to_owned(),
@@ -388,7 +396,9 @@ fn explicit_time_format(
         .or(layout.rows.first());
     Err(IngestError::UnparsableTimestamp {
         source_name: source.to_owned(),
-        line: bad.and_then(ByteRecord::position).map_or(0, csv::Position::line),
+        line: bad
+            .and_then(ByteRecord::position)
+            .map_or(0, csv::Position::line),
         column: layout.columns[j].clone(),
         value: bad
             .and_then(|r| r.get(j))
@@ -421,7 +431,11 @@ mod tests {
             ("quoted comma inside", "t;v\n\"a,b\";1\n\"c,d\";2\n", b';'),
         ];
         for (name, text, want) in cases {
-            assert_eq!(sniff_delimiter(&sample(text)) as char, *want as char, "{name}");
+            assert_eq!(
+                sniff_delimiter(&sample(text)) as char,
+                *want as char,
+                "{name}"
+            );
         }
     }
 
@@ -430,16 +444,51 @@ mod tests {
         use ColumnKind::*;
         type Case = (&'static str, &'static str, bool, &'static [ColumnKind]);
         let cases: &[Case] = &[
-            ("header", "timestamp,value\n2014-07-01,1\n", true, &[Time, Numeric]),
-            ("no header", "2014-07-01,1\n2014-07-02,2\n", false, &[Time, Numeric]),
+            (
+                "header",
+                "timestamp,value\n2014-07-01,1\n",
+                true,
+                &[Time, Numeric],
+            ),
+            (
+                "no header",
+                "2014-07-01,1\n2014-07-02,2\n",
+                false,
+                &[Time, Numeric],
+            ),
             ("header only", "timestamp,value\n", true, &[Empty, Empty]),
             ("text file", "a,b\nc,d\n", true, &[Text, Text]),
             ("one row of data", "2014-07-01,5\n", false, &[Time, Numeric]),
-            ("empty column", "t,v,x\n2014-07-01,1,\n", true, &[Time, Numeric, Empty]),
-            ("epoch", "ts,v\n1404172800,3\n1404176400,4\n", true, &[Time, Numeric]),
-            ("only epochs", "ts\n1404172800\n1404176400\n", true, &[Numeric]),
-            ("two epochs", "1404172800,1404172800\n1404176400,1404176401\n", false, &[Time, Numeric]),
-            ("label column", "t,v,l\n2014-07-01,1.5,0\n2014-07-02,2.5,1\n", true, &[Time, Numeric, Numeric]),
+            (
+                "empty column",
+                "t,v,x\n2014-07-01,1,\n",
+                true,
+                &[Time, Numeric, Empty],
+            ),
+            (
+                "epoch",
+                "ts,v\n1404172800,3\n1404176400,4\n",
+                true,
+                &[Time, Numeric],
+            ),
+            (
+                "only epochs",
+                "ts\n1404172800\n1404176400\n",
+                true,
+                &[Numeric],
+            ),
+            (
+                "two epochs",
+                "1404172800,1404172800\n1404176400,1404176401\n",
+                false,
+                &[Time, Numeric],
+            ),
+            (
+                "label column",
+                "t,v,l\n2014-07-01,1.5,0\n2014-07-02,2.5,1\n",
+                true,
+                &[Time, Numeric, Numeric],
+            ),
         ];
         for (name, text, header, kinds) in cases {
             let l = analyze(&sample(text), None).unwrap();

@@ -78,7 +78,9 @@ impl TimeFormat {
                 match shape.zone {
                     ZoneShape::Utc => out.push_str("Z (ISO 8601 / RFC 3339, UTC)"),
                     ZoneShape::Offset => out.push_str("+HH:MM (ISO 8601 / RFC 3339 with offset)"),
-                    ZoneShape::None if shape.time_sep == 0 => out.push_str(" (dates, UTC midnight)"),
+                    ZoneShape::None if shape.time_sep == 0 => {
+                        out.push_str(" (dates, UTC midnight)")
+                    }
                     ZoneShape::None => out.push_str(" (ISO 8601, no zone: read as UTC)"),
                 }
                 out
@@ -227,8 +229,8 @@ pub(crate) fn swap_day_month(ms: i64) -> i64 {
     let Some(t) = DateTime::from_timestamp_millis(ms) else {
         return ms;
     };
-    let tod = i64::from(t.num_seconds_from_midnight()) * 1000
-        + i64::from(t.timestamp_subsec_millis());
+    let tod =
+        i64::from(t.num_seconds_from_midnight()) * 1000 + i64::from(t.timestamp_subsec_millis());
     date_ms(t.year(), t.day(), t.month(), tod).unwrap_or(ms)
 }
 
@@ -563,22 +565,46 @@ mod tests {
     #[test]
     fn iso_known_answers() {
         let cases: &[(&str, &str, Option<i64>)] = &[
-            ("rfc3339 utc", "2014-07-01T00:00:00Z", Some(1_404_172_800_000)),
+            (
+                "rfc3339 utc",
+                "2014-07-01T00:00:00Z",
+                Some(1_404_172_800_000),
+            ),
             (
                 "offset and fraction",
                 "2014-07-01T00:00:00.123+02:00",
                 Some(1_404_165_600_123),
             ),
-            ("negative offset", "2014-07-01T00:00:00-0530", Some(1_404_192_600_000)),
-            ("hour-only offset", "2014-07-01T00:00:00+02", Some(1_404_165_600_000)),
+            (
+                "negative offset",
+                "2014-07-01T00:00:00-0530",
+                Some(1_404_192_600_000),
+            ),
+            (
+                "hour-only offset",
+                "2014-07-01T00:00:00+02",
+                Some(1_404_165_600_000),
+            ),
             ("no zone", "2014-07-01T00:00:00", Some(1_404_172_800_000)),
             ("space", "2014-07-01 00:30:00", Some(1_404_174_600_000)),
-            ("space fraction", "2014-07-01 00:00:00.5", Some(1_404_172_800_500)),
-            ("micro fraction", "2014-07-01 00:00:00.123456", Some(1_404_172_800_123)),
+            (
+                "space fraction",
+                "2014-07-01 00:00:00.5",
+                Some(1_404_172_800_500),
+            ),
+            (
+                "micro fraction",
+                "2014-07-01 00:00:00.123456",
+                Some(1_404_172_800_123),
+            ),
             ("minutes", "2014-07-01 13:45", Some(1_404_222_300_000)),
             ("date only", "2014-07-01", Some(1_404_172_800_000)),
             ("slash date", "2014/07/01 00:00:00", Some(1_404_172_800_000)),
-            ("utc word", "2014-07-01 00:00:00 UTC", Some(1_404_172_800_000)),
+            (
+                "utc word",
+                "2014-07-01 00:00:00 UTC",
+                Some(1_404_172_800_000),
+            ),
             ("leap day", "2016-02-29", Some(1_456_704_000_000)),
             ("pre-epoch", "1969-12-31T23:59:59Z", Some(-1000)),
             ("not a leap day", "2015-02-29", None),
@@ -590,7 +616,11 @@ mod tests {
             ("text", "timestamp", None),
         ];
         for (name, cell, want) in cases {
-            assert_eq!(parse_iso(cell.as_bytes()).map(|p| p.0), *want, "{name}: {cell}");
+            assert_eq!(
+                parse_iso(cell.as_bytes()).map(|p| p.0),
+                *want,
+                "{name}: {cell}"
+            );
         }
     }
 
@@ -600,7 +630,12 @@ mod tests {
         const JUL1: i64 = 1_404_172_800_000;
         const JAN7: i64 = 1_389_052_800_000;
         const JUL13: i64 = 1_405_209_600_000; // date -u -d 2014-07-13 +%s
-        type Case = (&'static str, &'static [&'static str], &'static [i64], DateOrder);
+        type Case = (
+            &'static str,
+            &'static [&'static str],
+            &'static [i64],
+            DateOrder,
+        );
         let cases: &[Case] = &[
             (
                 "day above 12 means day-first",
@@ -649,7 +684,10 @@ mod tests {
             time: TimeShape::Seconds,
         });
         // date -u -d '2014-07-13 10:30:05' +%s = 1405247405
-        assert_eq!(p.parse(b"13/07/2014 10:30:05"), Parsed::Ok(1_405_247_405_000));
+        assert_eq!(
+            p.parse(b"13/07/2014 10:30:05"),
+            Parsed::Ok(1_405_247_405_000)
+        );
         assert!(matches!(p.parse(b"07/13/2014 10:30:05"), Parsed::Err(_)));
         assert_eq!(parse_dmy(b"13/13/2014"), None);
         assert_eq!(parse_dmy(b"1/2/2014").map(|d| (d.a, d.b)), Some((1, 2)));
@@ -662,7 +700,10 @@ mod tests {
             let v: Vec<&[u8]> = cells.iter().map(|c| c.as_bytes()).collect();
             detect_format(&v, strict).map(|f| f.0)
         };
-        assert!(matches!(detect(&["2014-07-01", "2014-07-02"], true), Some(TimeFormat::Iso(_))));
+        assert!(matches!(
+            detect(&["2014-07-01", "2014-07-02"], true),
+            Some(TimeFormat::Iso(_))
+        ));
         assert_eq!(
             detect(&["1404172800", "1404176400"], true),
             Some(TimeFormat::EpochSeconds)
@@ -673,9 +714,18 @@ mod tests {
         );
         // Small integers are values, not times, unless the user says so.
         assert_eq!(detect(&["5", "7", "9"], true), None);
-        assert_eq!(detect(&["5", "7", "9"], false), Some(TimeFormat::EpochSeconds));
+        assert_eq!(
+            detect(&["5", "7", "9"], false),
+            Some(TimeFormat::EpochSeconds)
+        );
         // Large integers that jump around are values.
-        assert_eq!(detect(&["1404172800", "1304172800", "1504172800", "1204172800"], true), None);
+        assert_eq!(
+            detect(
+                &["1404172800", "1304172800", "1504172800", "1204172800"],
+                true
+            ),
+            None
+        );
         // Dates that need both orders are not one format.
         assert_eq!(detect(&["13/01/2014", "01/13/2014"], true), None);
         assert_eq!(detect(&["12.5", "13.5"], true), None);
@@ -684,7 +734,10 @@ mod tests {
     #[test]
     fn format_timestamp_is_rfc3339_utc() {
         assert_eq!(format_timestamp(1_404_172_800_000), "2014-07-01T00:00:00Z");
-        assert_eq!(format_timestamp(1_404_172_800_250), "2014-07-01T00:00:00.250Z");
+        assert_eq!(
+            format_timestamp(1_404_172_800_250),
+            "2014-07-01T00:00:00.250Z"
+        );
         assert_eq!(format_timestamp(i64::MAX), i64::MAX.to_string());
     }
 }
