@@ -70,7 +70,7 @@ export async function showResults(run) {
     threshold: run.threshold,
     thresholdValue: summary.threshold_value,
     anomalyCount: summary.anomaly_count,
-    timeAxis: summary.time_axis || "epoch_millis",
+    timeAxis: summary.time_axis || guessTimeAxis(summary),
     step: summary.step_ms || (summary.time_axis === "index" ? 1 : null),
     selected: null,
   };
@@ -91,6 +91,12 @@ export async function showResults(run) {
   renderBenfordBlock(run.report);
   renderReport(run.report);
   await loadPoints(null);
+}
+
+// Older or partial summaries may lack time_axis: Unix ms are 1e11+ for any date after 1973.
+function guessTimeAxis(summary) {
+  const start = summary.start ?? summary.end;
+  return start != null && Math.abs(start) < 1e11 ? "index" : "epoch_millis";
 }
 
 function renderSummary() {
@@ -173,6 +179,11 @@ async function loadPoints(range) {
     const pts = await api.points(runId, { from, to, maxPoints: maxPoints(), signal: abort.signal });
     if (seq !== pointsSeq || view?.run.id !== runId) return;
     if (pts.threshold_value != null) view.thresholdValue = pts.threshold_value;
+    if (pts.time_axis && pts.time_axis !== view.timeAxis) {
+      view.timeAxis = pts.time_axis;
+      renderEvents(view.events, { timeAxis: view.timeAxis, stepMs: view.timeAxis === "epoch_millis" ? view.step : null });
+      setChatRun(view.run, view.timeAxis);
+    }
     await charts.render(pts, {
       timeAxis: view.timeAxis,
       events: view.events,
