@@ -214,7 +214,7 @@ function field(name, desc, def, value, { label, help, override = false } = {}) {
       type: "number", id, "data-testid": id, "aria-describedby": helpId,
       step: desc.input === "integer" ? 1 : "any",
       min, max: desc.maximum ?? null,
-      placeholder: def == null ? "auto" : String(def),
+      placeholder: def == null ? (desc.nullable ? "auto" : "") : String(def),
       inputmode: desc.input === "integer" ? "numeric" : "decimal",
     });
     input.value = value == null ? "" : String(value);
