@@ -35,15 +35,14 @@ pub(crate) fn parse_value(s: &[u8]) -> Value {
     if is_missing(s) {
         return Value::Missing;
     }
-    // Numbers are ASCII; only look for UTF-8 trouble when the fast path fails.
-    let Ok(text) = std::str::from_utf8(s) else {
-        return Value::NotUtf8;
-    };
-    match text.parse::<f64>() {
-        // `f64::from_str` also takes "NaN" spellings the tokens above miss ("+nan"): those
-        // are missing values too.
+    // fast-float2 parses the bytes directly, as std's `f64::from_str` would (same accepted
+    // syntax), about twice as fast with the UTF-8 check it spares; bytes are checked for
+    // UTF-8 only when they are not a number.
+    match fast_float2::parse::<f64, _>(s) {
+        // The parser also takes NaN spellings the tokens above miss ("+nan"): missing too.
         Ok(v) if v.is_nan() => Value::Missing,
         Ok(v) => Value::Number(v),
+        Err(_) if std::str::from_utf8(s).is_err() => Value::NotUtf8,
         Err(_) => Value::Invalid,
     }
 }
@@ -67,6 +66,12 @@ mod tests {
             ("int", b"42", Value::Number(42.0)),
             ("negative", b"-1.5", Value::Number(-1.5)),
             ("exponent", b"1e3", Value::Number(1000.0)),
+            ("plus sign", b"+1.5", Value::Number(1.5)),
+            ("leading dot", b".5", Value::Number(0.5)),
+            ("underflow", b"1e-400", Value::Number(0.0)),
+            ("plus nan", b"+nan", Value::Missing),
+            ("hex", b"0x10", Value::Invalid),
+            ("trailing text", b"1d", Value::Invalid),
             ("inf", b"inf", Value::Number(f64::INFINITY)),
             ("overflow", b"1e999", Value::Number(f64::INFINITY)),
             ("text", b"abc", Value::Invalid),

@@ -368,7 +368,7 @@ fn finish(
             error,
         })?;
 
-    let median_step = series.median_step();
+    let median_step = median_step(series.timestamps());
     let gaps = match (axis, median_step) {
         (TimeAxis::EpochMillis, Some(step)) => find_gaps(series.timestamps(), step),
         _ => Gaps::default(),
@@ -462,6 +462,43 @@ fn sort_keep_last(c: &mut Collector) {
     c.values = vals;
 }
 
+/// The median difference between consecutive timestamps (the upper median, as
+/// [`Series::median_step`]), counted per distinct step: regular series have few, so this
+/// needs no copy of the series. Falls back to a full copy past 65,536 distinct steps.
+fn median_step(ts: &[i64]) -> Option<i64> {
+    const MAX_DISTINCT: usize = 1 << 16;
+    let steps = ts.len().checked_sub(1).filter(|n| *n > 0)?;
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    // Count runs of one step before touching the map: most steps repeat the previous one.
+    let mut run = (ts[1] - ts[0], 0);
+    for w in ts.windows(2) {
+        let step = w[1] - w[0];
+        if step == run.0 {
+            run.1 += 1;
+            continue;
+        }
+        *counts.entry(run.0).or_insert(0) += run.1;
+        run = (step, 1);
+        if counts.len() > MAX_DISTINCT {
+            let mut all: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+            let mid = all.len() / 2;
+            return Some(*all.select_nth_unstable(mid).1);
+        }
+    }
+    *counts.entry(run.0).or_insert(0) += run.1;
+    let mut distinct: Vec<(i64, usize)> = counts.into_iter().collect();
+    distinct.sort_unstable();
+    let mid = steps / 2;
+    let mut seen = 0;
+    for (step, n) in distinct {
+        seen += n;
+        if seen > mid {
+            return Some(step);
+        }
+    }
+    None
+}
+
 /// Steps longer than 1.5 median steps.
 fn find_gaps(ts: &[i64], median: i64) -> Gaps {
     let mut gaps = Gaps::default();
@@ -492,6 +529,21 @@ fn find_gaps(ts: &[i64], median: i64) -> Gaps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_step_matches_the_series() {
+        let cases: &[(&str, Vec<i64>)] = &[
+            ("one point", vec![5]),
+            ("two points", vec![0, 7]),
+            ("regular", (0..100).map(|i| i * 60).collect()),
+            ("even count", vec![0, 1, 3, 6, 10]),
+            ("irregular", (0..200).map(|i| i * i + i % 7).collect()),
+        ];
+        for (name, ts) in cases {
+            let series = Series::new(ts.clone(), vec![0.0; ts.len()]).unwrap();
+            assert_eq!(median_step(ts), series.median_step(), "{name}");
+        }
+    }
 
     #[test]
     fn gaps_count_missing_steps() {

@@ -150,6 +150,7 @@ pub(crate) enum Parsed {
 pub(crate) struct TimeParser {
     format: TimeFormat,
     order: DateOrder,
+    days: DayCache,
 }
 
 impl TimeParser {
@@ -157,6 +158,7 @@ impl TimeParser {
         TimeParser {
             format,
             order: DateOrder::Undecided,
+            days: DayCache::default(),
         }
     }
 
@@ -176,7 +178,7 @@ impl TimeParser {
             return Parsed::Err("missing timestamp");
         }
         match self.format {
-            TimeFormat::Iso(_) => match parse_iso(cell) {
+            TimeFormat::Iso(_) => match parse_iso_cached(cell, &mut self.days) {
                 Some((ms, _)) => Parsed::Ok(ms),
                 None => Parsed::Err("not a timestamp in the file's YYYY-MM-DD format"),
             },
@@ -205,7 +207,7 @@ impl TimeParser {
                     DateOrder::MonthFirst => (d.b, d.a),
                     _ => (d.a, d.b),
                 };
-                match date_ms(d.year, month, day, d.tod_ms) {
+                match self.days.midnight(d.year, month, day).map(|m| m + d.tod_ms) {
                     Some(ms) if swap => Parsed::OkSwapEarlier(ms),
                     Some(ms) => Parsed::Ok(ms),
                     None if self.order == DateOrder::DayFirst && d.b > 12 => {
@@ -232,6 +234,27 @@ pub(crate) fn swap_day_month(ms: i64) -> i64 {
     let tod =
         i64::from(t.num_seconds_from_midnight()) * 1000 + i64::from(t.timestamp_subsec_millis());
     date_ms(t.year(), t.day(), t.month(), tod).unwrap_or(ms)
+}
+
+/// Remembers the last date's midnight: consecutive rows mostly share their date, and the
+/// calendar arithmetic is a good part of parsing a timestamp.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayCache {
+    last: Option<((i32, u32, u32), i64)>,
+}
+
+impl DayCache {
+    /// Unix ms of `year-month-day` at midnight; `None` for an invalid date.
+    fn midnight(&mut self, year: i32, month: u32, day: u32) -> Option<i64> {
+        match self.last {
+            Some((key, ms)) if key == (year, month, day) => Some(ms),
+            _ => {
+                let ms = date_ms(year, month, day, 0)?;
+                self.last = Some(((year, month, day), ms));
+                Some(ms)
+            }
+        }
+    }
 }
 
 /// Unix ms of `year-month-day` plus `tod_ms` into that day; `None` for an invalid date.
@@ -330,6 +353,11 @@ impl<'a> Cur<'a> {
 /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f]]][ ][Z|±HH[:MM]|UTC]` (also `YYYY/MM/DD`) into Unix
 /// milliseconds and the shape seen.
 pub(crate) fn parse_iso(s: &[u8]) -> Option<(i64, IsoShape)> {
+    parse_iso_cached(s, &mut DayCache::default())
+}
+
+/// [`parse_iso`] with a cache of the last date.
+fn parse_iso_cached(s: &[u8], days: &mut DayCache) -> Option<(i64, IsoShape)> {
     let mut c = Cur::new(s);
     let year = c.digits(4, 4)?;
     let sep = c.peek()?;
@@ -391,7 +419,7 @@ pub(crate) fn parse_iso(s: &[u8]) -> Option<(i64, IsoShape)> {
             return None;
         }
     }
-    let ms = date_ms(i32::try_from(year).ok()?, month, day, tod)? - offset_min * 60_000;
+    let ms = days.midnight(i32::try_from(year).ok()?, month, day)? + tod - offset_min * 60_000;
     Some((ms, shape))
 }
 
