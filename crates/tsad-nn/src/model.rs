@@ -228,10 +228,16 @@ impl Network {
         let t = self.window;
         let h = self.hidden;
         let caches = |layers: &[LstmLayer]| -> Vec<LstmCache> {
-            layers.iter().map(|l| LstmCache::new(l.dims, t, rows)).collect()
+            layers
+                .iter()
+                .map(|l| LstmCache::new(l.dims, t, rows))
+                .collect()
         };
         let backs = |layers: &[LstmLayer]| -> Vec<LstmBackWs> {
-            layers.iter().map(|l| LstmBackWs::new(l.dims, t, rows)).collect()
+            layers
+                .iter()
+                .map(|l| LstmBackWs::new(l.dims, t, rows))
+                .collect()
         };
         let latent = self.latent.as_ref().map_or(0, |l| l.dims.output);
         let outputs = self.outputs();
@@ -282,12 +288,33 @@ impl Network {
         let enc_top = &ws.enc[self.encoder.len() - 1].h;
         let last = &enc_top[(t - 1) * m * h..t * m * h];
         match &self.latent {
-            None => linear::forward(self.head.dims, &p[self.head.w.clone()], &p[self.head.b.clone()], last, m, &mut ws.y),
+            None => linear::forward(
+                self.head.dims,
+                &p[self.head.w.clone()],
+                &p[self.head.b.clone()],
+                last,
+                m,
+                &mut ws.y,
+            ),
             Some(lat) => {
-                linear::forward(lat.dims, &p[lat.w.clone()], &p[lat.b.clone()], last, m, &mut ws.z);
+                linear::forward(
+                    lat.dims,
+                    &p[lat.w.clone()],
+                    &p[lat.b.clone()],
+                    last,
+                    m,
+                    &mut ws.z,
+                );
                 run_stack(&self.decoder, p, Input::Repeated(&ws.z), t, m, &mut ws.dec);
                 let dec_top = &ws.dec[self.decoder.len() - 1].h;
-                linear::forward(self.head.dims, &p[self.head.w.clone()], &p[self.head.b.clone()], dec_top, t * m, &mut ws.y);
+                linear::forward(
+                    self.head.dims,
+                    &p[self.head.w.clone()],
+                    &p[self.head.b.clone()],
+                    dec_top,
+                    t * m,
+                    &mut ws.y,
+                );
             }
         }
     }
@@ -307,7 +334,13 @@ impl Network {
         self.forward(p, series, starts, ws);
         let (m, t, h) = (starts.len(), self.window, self.hidden);
         let outs = self.outputs() * m;
-        ws.loss = loss_grad(loss, &ws.y[..outs], &ws.target[..outs], scale, &mut ws.dy[..outs]);
+        ws.loss = loss_grad(
+            loss,
+            &ws.y[..outs],
+            &ws.target[..outs],
+            scale,
+            &mut ws.dy[..outs],
+        );
         let head_w = &p[self.head.w.clone()];
         match &self.latent {
             None => {
@@ -317,27 +350,87 @@ impl Network {
                 let dx = (&mut ws.dh_last[..], &mut ws.w_t[..]);
                 linear::backward(self.head.dims, head_w, last, &ws.dy, m, dw, db, Some(dx));
                 spread_last(&mut ws.dh_a, &ws.dh_last, t, m, h);
-                back_stack(&self.encoder, p, Input::Seq(&ws.x), t, m, &ws.enc, &mut ws.enc_back, &mut ws.dh_a, &mut ws.dh_b, grad, None);
+                back_stack(
+                    &self.encoder,
+                    p,
+                    Input::Seq(&ws.x),
+                    t,
+                    m,
+                    &ws.enc,
+                    &mut ws.enc_back,
+                    &mut ws.dh_a,
+                    &mut ws.dh_b,
+                    grad,
+                    None,
+                );
             }
             Some(lat) => {
                 let dec_top = &ws.dec[self.decoder.len() - 1].h;
                 let (dw, db) = self.head.grads(grad);
                 let dx = (&mut ws.dh_a[..], &mut ws.w_t[..]);
-                linear::backward(self.head.dims, head_w, dec_top, &ws.dy, t * m, dw, db, Some(dx));
-                back_stack(&self.decoder, p, Input::Repeated(&ws.z), t, m, &ws.dec, &mut ws.dec_back, &mut ws.dh_a, &mut ws.dh_b, grad, Some(&mut ws.dz));
+                linear::backward(
+                    self.head.dims,
+                    head_w,
+                    dec_top,
+                    &ws.dy,
+                    t * m,
+                    dw,
+                    db,
+                    Some(dx),
+                );
+                back_stack(
+                    &self.decoder,
+                    p,
+                    Input::Repeated(&ws.z),
+                    t,
+                    m,
+                    &ws.dec,
+                    &mut ws.dec_back,
+                    &mut ws.dh_a,
+                    &mut ws.dh_b,
+                    grad,
+                    Some(&mut ws.dz),
+                );
                 let enc_top = &ws.enc[self.encoder.len() - 1].h;
                 let last = &enc_top[(t - 1) * m * h..t * m * h];
                 let (dw, db) = lat.grads(grad);
                 let dx = (&mut ws.dh_last[..], &mut ws.w_t[..]);
-                linear::backward(lat.dims, &p[lat.w.clone()], last, &ws.dz, m, dw, db, Some(dx));
+                linear::backward(
+                    lat.dims,
+                    &p[lat.w.clone()],
+                    last,
+                    &ws.dz,
+                    m,
+                    dw,
+                    db,
+                    Some(dx),
+                );
                 spread_last(&mut ws.dh_a, &ws.dh_last, t, m, h);
-                back_stack(&self.encoder, p, Input::Seq(&ws.x), t, m, &ws.enc, &mut ws.enc_back, &mut ws.dh_a, &mut ws.dh_b, grad, None);
+                back_stack(
+                    &self.encoder,
+                    p,
+                    Input::Seq(&ws.x),
+                    t,
+                    m,
+                    &ws.enc,
+                    &mut ws.enc_back,
+                    &mut ws.dh_a,
+                    &mut ws.dh_b,
+                    grad,
+                    None,
+                );
             }
         }
     }
 }
 
-fn stack(layout: &mut Layout, prefix: &str, input: usize, hidden: usize, layers: usize) -> Vec<LstmLayer> {
+fn stack(
+    layout: &mut Layout,
+    prefix: &str,
+    input: usize,
+    hidden: usize,
+    layers: usize,
+) -> Vec<LstmLayer> {
     (0..layers)
         .map(|l| {
             let dims = LstmDims {
@@ -350,7 +443,14 @@ fn stack(layout: &mut Layout, prefix: &str, input: usize, hidden: usize, layers:
 }
 
 /// Forward through stacked layers: layer 0 reads `input`, layer `l` reads layer `l-1`'s `h`.
-fn run_stack(layers: &[LstmLayer], p: &[f32], input: Input<'_>, t: usize, m: usize, caches: &mut [LstmCache]) {
+fn run_stack(
+    layers: &[LstmLayer],
+    p: &[f32],
+    input: Input<'_>,
+    t: usize,
+    m: usize,
+    caches: &mut [LstmCache],
+) {
     for (l, layer) in layers.iter().enumerate() {
         let (below, here) = caches.split_at_mut(l);
         let inp = match below.last() {
@@ -380,13 +480,28 @@ fn back_stack(
     let mut dx0 = dx0;
     for l in (0..layers.len()).rev() {
         let layer = &layers[l];
-        let inp = if l == 0 { input } else { Input::Seq(&caches[l - 1].h) };
+        let inp = if l == 0 {
+            input
+        } else {
+            Input::Seq(&caches[l - 1].h)
+        };
         let dx = if l > 0 {
             Some(&mut spare[..])
         } else {
             dx0.as_mut().map(|v| &mut v[..])
         };
-        lstm::backward(layer.dims, layer.weights(p), inp, t, m, &caches[l], dh, &mut backs[l], layer.grads(grad), dx);
+        lstm::backward(
+            layer.dims,
+            layer.weights(p),
+            inp,
+            t,
+            m,
+            &caches[l],
+            dh,
+            &mut backs[l],
+            layer.grads(grad),
+            dx,
+        );
         if l > 0 {
             std::mem::swap(dh, spare);
         }
@@ -426,7 +541,13 @@ impl Workspace {
     /// The loss of the last forward pass (without gradient), for validation.
     pub(crate) fn eval_loss(&mut self, net: &Network, loss: Loss, m: usize) -> f64 {
         let outs = net.outputs() * m;
-        loss_grad(loss, &self.y[..outs], &self.target[..outs], 1.0, &mut self.dy[..outs])
+        loss_grad(
+            loss,
+            &self.y[..outs],
+            &self.target[..outs],
+            1.0,
+            &mut self.dy[..outs],
+        )
     }
 }
 
@@ -435,11 +556,20 @@ mod tests {
     use super::*;
 
     fn series(n: usize) -> Vec<f32> {
-        (0..n).map(|i| (i as f32 * 0.7).sin() + 0.3 * (i as f32 * 0.13).cos()).collect()
+        (0..n)
+            .map(|i| (i as f32 * 0.7).sin() + 0.3 * (i as f32 * 0.13).cos())
+            .collect()
     }
 
     /// Loss `scale · Σ loss` at `p`, forward only.
-    fn loss_at(net: &Network, p: &[f32], s: &[f32], starts: &[usize], loss: Loss, ws: &mut Workspace) -> f64 {
+    fn loss_at(
+        net: &Network,
+        p: &[f32],
+        s: &[f32],
+        starts: &[usize],
+        loss: Loss,
+        ws: &mut Workspace,
+    ) -> f64 {
         net.forward(p, s, starts, ws);
         let scale = 1.0 / (starts.len() * net.outputs()) as f64;
         ws.eval_loss(net, loss, starts.len()) * scale
@@ -515,11 +645,27 @@ mod tests {
         assert_eq!(
             names,
             [
-                "encoder.0.w_ih", "encoder.0.w_hh", "encoder.0.b", "encoder.1.w_ih", "encoder.1.w_hh",
-                "encoder.1.b", "latent.w", "latent.b", "decoder.0.w_ih", "decoder.0.w_hh",
-                "decoder.0.b", "decoder.1.w_ih", "decoder.1.w_hh", "decoder.1.b", "head.w", "head.b"
+                "encoder.0.w_ih",
+                "encoder.0.w_hh",
+                "encoder.0.b",
+                "encoder.1.w_ih",
+                "encoder.1.w_hh",
+                "encoder.1.b",
+                "latent.w",
+                "latent.b",
+                "decoder.0.w_ih",
+                "decoder.0.w_hh",
+                "decoder.0.b",
+                "decoder.1.w_ih",
+                "decoder.1.w_hh",
+                "decoder.1.b",
+                "head.w",
+                "head.b"
             ]
         );
-        assert_eq!(net.layout.tensors.last().map(|t| t.range.end), Some(net.layout.len));
+        assert_eq!(
+            net.layout.tensors.last().map(|t| t.range.end),
+            Some(net.layout.len)
+        );
     }
 }

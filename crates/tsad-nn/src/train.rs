@@ -4,7 +4,7 @@
 //! validation and scoring.
 
 use crate::Loss;
-use crate::kernels::math::simd;
+use crate::kernels::math::{AddRows, simd};
 use crate::kernels::optim::{Adam, clip_grad_norm};
 use crate::model::{Network, Workspace};
 use rand::{RngExt, SeedableRng};
@@ -95,7 +95,13 @@ impl<'n> Trainer<'n> {
     }
 
     /// One optimiser step on the windows at `starts`; returns the batch's mean loss.
-    pub(crate) fn step(&mut self, pool: &rayon::ThreadPool, p: &mut [f32], series: &[f32], starts: &[usize]) -> f64 {
+    pub(crate) fn step(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        p: &mut [f32],
+        series: &[f32],
+        starts: &[usize],
+    ) -> f64 {
         let net = self.net;
         let n_chunks = starts.len().div_ceil(CHUNK);
         let scale = 1.0 / (starts.len() * net.outputs()) as f32;
@@ -116,13 +122,12 @@ impl<'n> Trainer<'n> {
         // Fixed summation order: chunk 0, then 1, 2, ... whoever computed them.
         let (first, rest) = grads.split_at_mut(1);
         let total = &mut first[0];
-        simd(|| {
-            for g in rest.iter() {
-                for (t, v) in total.iter_mut().zip(g) {
-                    *t += v;
-                }
-            }
-        });
+        for g in rest.iter() {
+            simd(AddRows {
+                acc: total,
+                rows: g,
+            });
+        }
         if let Some(max) = self.opts.grad_clip {
             clip_grad_norm(total, max);
         }
@@ -228,7 +233,13 @@ impl<'n> Trainer<'n> {
     }
 
     /// Mean loss over the windows at `starts`, forward only.
-    pub(crate) fn evaluate(&mut self, pool: &rayon::ThreadPool, p: &[f32], series: &[f32], starts: &[usize]) -> f64 {
+    pub(crate) fn evaluate(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        p: &[f32],
+        series: &[f32],
+        starts: &[usize],
+    ) -> f64 {
         let net = self.net;
         let loss = self.opts.loss;
         let mut sum = 0.0;
@@ -243,7 +254,10 @@ impl<'n> Trainer<'n> {
                     ws.loss = ws.eval_loss(net, loss, chunk.len());
                 });
             });
-            sum += self.workspaces[..n_chunks].iter().map(|w| w.loss).sum::<f64>();
+            sum += self.workspaces[..n_chunks]
+                .iter()
+                .map(|w| w.loss)
+                .sum::<f64>();
         }
         sum / (starts.len() * net.outputs()).max(1) as f64
     }

@@ -1,6 +1,6 @@
 //! A fully connected layer `y = x·W + b` over row-major batches, and its backward pass.
 
-use super::math::{Acc, matmul, matmul_tn, simd, transpose};
+use super::math::{Acc, AddBias, AddRows, matmul, matmul_tn, simd, transpose};
 
 /// Sizes of one linear layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,12 +12,9 @@ pub(crate) struct LinearDims {
 /// `y (rows×out) = x (rows×in) · W (in×out) + b`.
 pub(crate) fn forward(d: LinearDims, w: &[f32], b: &[f32], x: &[f32], rows: usize, y: &mut [f32]) {
     matmul(y, x, w, rows, d.input, d.output, Acc::Replace);
-    simd(|| {
-        for row in y[..rows * d.output].chunks_exact_mut(d.output) {
-            for (v, bv) in row.iter_mut().zip(b) {
-                *v += bv;
-            }
-        }
+    simd(AddBias {
+        rows: &mut y[..rows * d.output],
+        bias: &b[..d.output],
     });
 }
 
@@ -35,12 +32,9 @@ pub(crate) fn backward(
     dx: Option<(&mut [f32], &mut [f32])>,
 ) {
     matmul_tn(dw, x, dy, rows, d.input, d.output, Acc::Add);
-    simd(|| {
-        for row in dy[..rows * d.output].chunks_exact(d.output) {
-            for (g, v) in db.iter_mut().zip(row) {
-                *g += v;
-            }
-        }
+    simd(AddRows {
+        acc: &mut db[..d.output],
+        rows: &dy[..rows * d.output],
     });
     if let Some((dx, w_t)) = dx {
         transpose(w_t, w, d.input, d.output);

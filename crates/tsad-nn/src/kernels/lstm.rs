@@ -5,7 +5,7 @@
 //! `m` sequences. Gates are stored per row as `[i | f | g | o]`, each `hidden` wide, in
 //! PyTorch's order. Weights are row-major `W_ih: input×4H`, `W_hh: H×4H`, one bias `4H`.
 
-use super::math::{Acc, matmul, matmul_tn, sigmoid, simd, tanh, transpose};
+use super::math::{Acc, AddRows, matmul, matmul_tn, sigmoid, simd, tanh, transpose};
 
 /// Sizes of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,8 @@ pub(crate) struct LstmCache {
     pub(crate) h: Vec<f32>,
     /// Input projection of a repeated input (`rows × 4H`).
     gx: Vec<f32>,
+    /// The zero state before the first step (`rows × H`).
+    zeros: Vec<f32>,
 }
 
 impl LstmCache {
@@ -72,6 +74,7 @@ impl LstmCache {
             tc: vec![0.0; n * dims.hidden],
             h: vec![0.0; n * dims.hidden],
             gx: vec![0.0; rows * dims.gates()],
+            zeros: vec![0.0; rows * dims.hidden],
         }
     }
 }
@@ -137,63 +140,108 @@ pub(crate) fn forward(
             matmul(z, h_prev, w.w_hh, m, hd, g4, Acc::Add);
         }
         let (c_done, c_rest) = cache.c.split_at_mut(t * m * hd);
-        let c_prev = (t > 0).then(|| &c_done[(t - 1) * m * hd..]);
+        let c_prev = if t > 0 {
+            &c_done[(t - 1) * m * hd..]
+        } else {
+            &cache.zeros[..]
+        };
         let c = &mut c_rest[..m * hd];
         let tc = &mut cache.tc[t * m * hd..(t + 1) * m * hd];
         let h = &mut h_rest[..m * hd];
-        simd(|| step_forward(hd, m, w.b, z, c_prev, c, tc, h));
+        simd(StepForward {
+            hd,
+            m,
+            b: w.b,
+            z,
+            c_prev,
+            c,
+            tc,
+            h,
+        });
     }
 }
 
 /// Gate activations and the cell update for one step of every row.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn step_forward(
+struct StepForward<'a> {
     hd: usize,
     m: usize,
-    b: &[f32],
-    z: &mut [f32],
-    c_prev: Option<&[f32]>,
+    b: &'a [f32],
+    z: &'a mut [f32],
+    /// The previous step's cell state (zeros at the first step).
+    c_prev: &'a [f32],
+    c: &'a mut [f32],
+    tc: &'a mut [f32],
+    h: &'a mut [f32],
+}
+
+impl pulp::WithSimd for StepForward<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let StepForward {
+            hd,
+            m,
+            b,
+            z,
+            c_prev,
+            c,
+            tc,
+            h,
+        } = self;
+        let g4 = 4 * hd;
+        for r in 0..m {
+            let zr = &mut z[r * g4..(r + 1) * g4];
+            let (zi, rest) = zr.split_at_mut(hd);
+            let (zf, rest) = rest.split_at_mut(hd);
+            let (zg, zo) = rest.split_at_mut(hd);
+            let (zo, bi, bf) = (&mut zo[..hd], &b[..hd], &b[hd..2 * hd]);
+            let (bg, bo) = (&b[2 * hd..3 * hd], &b[3 * hd..4 * hd]);
+            let cp = &c_prev[r * hd..(r + 1) * hd];
+            let cr = &mut c[r * hd..(r + 1) * hd];
+            let tr = &mut tc[r * hd..(r + 1) * hd];
+            let hr = &mut h[r * hd..(r + 1) * hd];
+            row_forward(zi, zf, zg, zo, bi, bf, bg, bo, cp, cr, tr, hr);
+        }
+    }
+}
+
+/// One row of [`StepForward`]. A function of its own so that its slices are `noalias`
+/// arguments: LLVM then vectorises the loop without runtime overlap checks, which it gives up
+/// on for this many pointers.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_forward(
+    zi: &mut [f32],
+    zf: &mut [f32],
+    zg: &mut [f32],
+    zo: &mut [f32],
+    bi: &[f32],
+    bf: &[f32],
+    bg: &[f32],
+    bo: &[f32],
+    cp: &[f32],
     c: &mut [f32],
     tc: &mut [f32],
     h: &mut [f32],
 ) {
-    let g4 = 4 * hd;
-    for r in 0..m {
-        let zr = &mut z[r * g4..(r + 1) * g4];
-        for (zv, bv) in zr.iter_mut().zip(&b[..g4]) {
-            *zv += bv;
-        }
-        let (zi, rest) = zr.split_at_mut(hd);
-        let (zf, rest) = rest.split_at_mut(hd);
-        let (zg, zo) = rest.split_at_mut(hd);
-        for v in zi.iter_mut().chain(zf.iter_mut()).chain(zo.iter_mut()) {
-            *v = sigmoid(*v);
-        }
-        for v in zg.iter_mut() {
-            *v = tanh(*v);
-        }
-        let cr = &mut c[r * hd..(r + 1) * hd];
-        let tr = &mut tc[r * hd..(r + 1) * hd];
-        let hr = &mut h[r * hd..(r + 1) * hd];
-        match c_prev {
-            Some(cp) => {
-                let cp = &cp[r * hd..(r + 1) * hd];
-                for j in 0..hd {
-                    cr[j] = zf[j] * cp[j] + zi[j] * zg[j];
-                }
-            }
-            None => {
-                for j in 0..hd {
-                    cr[j] = zi[j] * zg[j];
-                }
-            }
-        }
-        for j in 0..hd {
-            let t = tanh(cr[j]);
-            tr[j] = t;
-            hr[j] = zo[j] * t;
-        }
+    let n = h.len();
+    let (zi, zf, zg, zo) = (&mut zi[..n], &mut zf[..n], &mut zg[..n], &mut zo[..n]);
+    let (bi, bf, bg, bo, cp) = (&bi[..n], &bf[..n], &bg[..n], &bo[..n], &cp[..n]);
+    let (c, tc) = (&mut c[..n], &mut tc[..n]);
+    for j in 0..n {
+        let i = sigmoid(zi[j] + bi[j]);
+        let f = sigmoid(zf[j] + bf[j]);
+        let g = tanh(zg[j] + bg[j]);
+        let o = sigmoid(zo[j] + bo[j]);
+        zi[j] = i;
+        zf[j] = f;
+        zg[j] = g;
+        zo[j] = o;
+        let cv = f * cp[j] + i * g;
+        c[j] = cv;
+        let t = tanh(cv);
+        tc[j] = t;
+        h[j] = o * t;
     }
 }
 
@@ -228,9 +276,22 @@ pub(crate) fn backward(
         let dz_t = &mut dz_now[t * m * g4..];
         let gates = &cache.gates[t * m * g4..(t + 1) * m * g4];
         let tc = &cache.tc[t * m * hd..(t + 1) * m * hd];
-        let c_prev = (t > 0).then(|| &cache.c[(t - 1) * m * hd..t * m * hd]);
+        let c_prev = if t > 0 {
+            &cache.c[(t - 1) * m * hd..t * m * hd]
+        } else {
+            &cache.zeros[..]
+        };
         let dc = &mut ws.dc[..m * hd];
-        simd(|| step_backward(hd, m, gates, tc, c_prev, dh_t, dc, dz_t));
+        simd(StepBackward {
+            hd,
+            m,
+            gates,
+            tc,
+            c_prev,
+            dh: dh_t,
+            dc,
+            dz: dz_t,
+        });
     }
     let dz = &ws.dz[..rows * g4];
     if steps > 1 {
@@ -244,12 +305,9 @@ pub(crate) fn backward(
             Acc::Add,
         );
     }
-    simd(|| {
-        for row in dz.chunks_exact(g4) {
-            for (b, d) in grads.b.iter_mut().zip(row) {
-                *b += d;
-            }
-        }
+    simd(AddRows {
+        acc: &mut grads.b[..g4],
+        rows: dz,
     });
     match input {
         Input::Seq(x) => {
@@ -262,12 +320,9 @@ pub(crate) fn backward(
         Input::Repeated(x) => {
             let dz_sum = &mut ws.dz_sum[..m * g4];
             dz_sum.copy_from_slice(&dz[..m * g4]);
-            simd(|| {
-                for step in dz[m * g4..].chunks_exact(m * g4) {
-                    for (s, d) in dz_sum.iter_mut().zip(step) {
-                        *s += d;
-                    }
-                }
+            simd(AddRows {
+                acc: dz_sum,
+                rows: &dz[m * g4..],
             });
             matmul_tn(grads.w_ih, x, dz_sum, m, ni, g4, Acc::Add);
             if let Some(dx) = dx {
@@ -279,49 +334,79 @@ pub(crate) fn backward(
 }
 
 /// Gate gradients of one step of every row; carries the cell gradient in `dc`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn step_backward(
+struct StepBackward<'a> {
     hd: usize,
     m: usize,
-    gates: &[f32],
+    gates: &'a [f32],
+    tc: &'a [f32],
+    /// The previous step's cell state (zeros at the first step).
+    c_prev: &'a [f32],
+    dh: &'a [f32],
+    dc: &'a mut [f32],
+    dz: &'a mut [f32],
+}
+
+impl pulp::WithSimd for StepBackward<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let StepBackward {
+            hd,
+            m,
+            gates,
+            tc,
+            c_prev,
+            dh,
+            dc,
+            dz,
+        } = self;
+        let g4 = 4 * hd;
+        for r in 0..m {
+            let gr = &gates[r * g4..(r + 1) * g4];
+            let (gi, gf, gg, go) = (
+                &gr[..hd],
+                &gr[hd..2 * hd],
+                &gr[2 * hd..3 * hd],
+                &gr[3 * hd..],
+            );
+            let dzr = &mut dz[r * g4..(r + 1) * g4];
+            let (dzi, rest) = dzr.split_at_mut(hd);
+            let (dzf, rest) = rest.split_at_mut(hd);
+            let (dzg, dzo) = rest.split_at_mut(hd);
+            let dzo = &mut dzo[..hd];
+            let tr = &tc[r * hd..(r + 1) * hd];
+            let cp = &c_prev[r * hd..(r + 1) * hd];
+            let dhr = &dh[r * hd..(r + 1) * hd];
+            let dcr = &mut dc[r * hd..(r + 1) * hd];
+            row_backward([gi, gf, gg, go], tr, cp, dhr, dcr, [dzi, dzf, dzg, dzo]);
+        }
+    }
+}
+
+/// One row of [`StepBackward`], with `noalias` slices (see [`row_forward`]).
+#[inline(always)]
+fn row_backward(
+    gates: [&[f32]; 4],
     tc: &[f32],
-    c_prev: Option<&[f32]>,
+    cp: &[f32],
     dh: &[f32],
     dc: &mut [f32],
-    dz: &mut [f32],
+    dz: [&mut [f32]; 4],
 ) {
-    let g4 = 4 * hd;
-    for r in 0..m {
-        let gr = &gates[r * g4..(r + 1) * g4];
-        let (gi, rest) = gr.split_at(hd);
-        let (gf, rest) = rest.split_at(hd);
-        let (gg, go) = rest.split_at(hd);
-        let dzr = &mut dz[r * g4..(r + 1) * g4];
-        let (dzi, rest) = dzr.split_at_mut(hd);
-        let (dzf, rest) = rest.split_at_mut(hd);
-        let (dzg, dzo) = rest.split_at_mut(hd);
-        let tr = &tc[r * hd..(r + 1) * hd];
-        let dhr = &dh[r * hd..(r + 1) * hd];
-        let dcr = &mut dc[r * hd..(r + 1) * hd];
-        for j in 0..hd {
-            let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tr[j]);
-            let dcj = dcr[j] + dhr[j] * o * (1.0 - t * t);
-            dzi[j] = dcj * g * i * (1.0 - i);
-            dzg[j] = dcj * i * (1.0 - g * g);
-            dzo[j] = dhr[j] * t * o * (1.0 - o);
-            dcr[j] = dcj * f;
-        }
-        match c_prev {
-            Some(cp) => {
-                let cp = &cp[r * hd..(r + 1) * hd];
-                for j in 0..hd {
-                    // dcr now holds dc·f; recover dc·c_prev·f·(1-f) as (dc·f)·c_prev·(1-f).
-                    dzf[j] = dcr[j] * cp[j] * (1.0 - gf[j]);
-                }
-            }
-            None => dzf.fill(0.0),
-        }
+    let n = dc.len();
+    let [gi, gf, gg, go] = gates;
+    let (gi, gf, gg, go) = (&gi[..n], &gf[..n], &gg[..n], &go[..n]);
+    let (tc, cp, dh) = (&tc[..n], &cp[..n], &dh[..n]);
+    let [dzi, dzf, dzg, dzo] = dz;
+    let (dzi, dzf, dzg, dzo) = (&mut dzi[..n], &mut dzf[..n], &mut dzg[..n], &mut dzo[..n]);
+    for j in 0..n {
+        let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tc[j]);
+        let dcj = dc[j] + dh[j] * o * (1.0 - t * t);
+        dzi[j] = dcj * g * i * (1.0 - i);
+        dzf[j] = dcj * cp[j] * f * (1.0 - f);
+        dzg[j] = dcj * i * (1.0 - g * g);
+        dzo[j] = dh[j] * t * o * (1.0 - o);
+        dc[j] = dcj * f;
     }
 }
 
@@ -368,8 +453,14 @@ mod tests {
         forward(dims, w, Input::Seq(&x), 3, 1, &mut cache);
         for t in 0..3 {
             for j in 0..2 {
-                assert!((cache.h[t * 2 + j] - want_h[t][j]).abs() < 1e-6, "h[{t}][{j}]");
-                assert!((cache.c[t * 2 + j] - want_c[t][j]).abs() < 1e-6, "c[{t}][{j}]");
+                assert!(
+                    (cache.h[t * 2 + j] - want_h[t][j]).abs() < 1e-6,
+                    "h[{t}][{j}]"
+                );
+                assert!(
+                    (cache.c[t * 2 + j] - want_c[t][j]).abs() < 1e-6,
+                    "c[{t}][{j}]"
+                );
             }
         }
         // A repeated input equals the same value fed as a sequence.

@@ -81,11 +81,77 @@ pub(crate) fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) 
     }
 }
 
-/// Runs `f` compiled for the best instruction set this CPU has (AVX2+FMA when present), so
-/// the plain loops inside auto-vectorise. Everything `f` calls must be `#[inline(always)]`.
+/// Runs `op` compiled for the best instruction set this CPU has (AVX2+FMA when present), so
+/// that the plain loops inside auto-vectorise. `op`'s `with_simd` and everything it calls must
+/// be `#[inline(always)]`: a closure would not do, since it is compiled (and not inlined)
+/// without the target features.
 #[inline(always)]
-pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(f)
+pub(crate) fn simd<Op: pulp::WithSimd>(op: Op) -> Op::Output {
+    pulp::Arch::new().dispatch(op)
+}
+
+/// `acc += row` for every `acc.len()`-wide row of `rows` (bias gradients, sums over steps,
+/// the chunk-gradient reduction).
+#[derive(Debug)]
+pub(crate) struct AddRows<'a> {
+    pub(crate) acc: &'a mut [f32],
+    pub(crate) rows: &'a [f32],
+}
+
+impl pulp::WithSimd for AddRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let w = self.acc.len();
+        if w == 0 {
+            return;
+        }
+        for row in self.rows.chunks_exact(w) {
+            for (a, r) in self.acc.iter_mut().zip(row) {
+                *a += r;
+            }
+        }
+    }
+}
+
+/// `row += bias` for every `bias.len()`-wide row of `rows`.
+#[derive(Debug)]
+pub(crate) struct AddBias<'a> {
+    pub(crate) rows: &'a mut [f32],
+    pub(crate) bias: &'a [f32],
+}
+
+impl pulp::WithSimd for AddBias<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let w = self.bias.len();
+        if w == 0 {
+            return;
+        }
+        for row in self.rows.chunks_exact_mut(w) {
+            for (v, b) in row.iter_mut().zip(self.bias) {
+                *v += b;
+            }
+        }
+    }
+}
+
+/// `v *= factor` for every entry.
+#[derive(Debug)]
+pub(crate) struct Scale<'a> {
+    pub(crate) v: &'a mut [f32],
+    pub(crate) factor: f32,
+}
+
+impl pulp::WithSimd for Scale<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        for x in self.v.iter_mut() {
+            *x *= self.factor;
+        }
+    }
 }
 
 /// `e^x` to about 2 ulp, branch-free so that loops over slices vectorise (the `libm` call
@@ -138,7 +204,9 @@ mod tests {
             let e = exp(x) as f64;
             let want = (x as f64).exp();
             worst.0 = worst.0.max(((e - want) / want).abs());
-            worst.1 = worst.1.max((sigmoid(x) as f64 - 1.0 / (1.0 + (-x as f64).exp())).abs());
+            worst.1 = worst
+                .1
+                .max((sigmoid(x) as f64 - 1.0 / (1.0 + (-x as f64).exp())).abs());
             worst.2 = worst.2.max((tanh(x) as f64 - (x as f64).tanh()).abs());
         }
         assert!(worst.0 < 5e-7, "exp relative error {}", worst.0);

@@ -1,6 +1,6 @@
 //! Losses, Adam and gradient clipping over flat parameter vectors.
 
-use super::math::simd;
+use super::math::{Scale, simd};
 use crate::Loss;
 
 /// Writes the gradient of `scale · Σ loss(y - target)` with respect to `y` into `dy` and
@@ -32,10 +32,14 @@ pub(crate) fn loss_grad(loss: Loss, y: &[f32], target: &[f32], scale: f32, dy: &
 
 /// Scales `grad` so that its Euclidean norm is at most `max_norm`; returns the norm before.
 pub(crate) fn clip_grad_norm(grad: &mut [f32], max_norm: f32) -> f32 {
-    let norm = grad.iter().map(|g| f64::from(*g) * f64::from(*g)).sum::<f64>().sqrt() as f32;
+    let norm = grad
+        .iter()
+        .map(|g| f64::from(*g) * f64::from(*g))
+        .sum::<f64>()
+        .sqrt() as f32;
     if norm > max_norm && norm.is_finite() {
         let s = max_norm / (norm + 1e-6);
-        simd(|| grad.iter_mut().for_each(|g| *g *= s));
+        simd(Scale { v: grad, factor: s });
     }
     norm
 }
@@ -73,14 +77,49 @@ impl Adam {
         let c2 = 1.0 - b2.powi(self.step);
         let step_size = self.lr / c1;
         let c2_sqrt = c2.sqrt();
-        let (m, v) = (&mut self.m, &mut self.v);
-        simd(|| {
-            for (((p, g), m), v) in params.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= step_size * *m / ((*v).sqrt() / c2_sqrt + eps);
-            }
+        simd(AdamUpdate {
+            params,
+            grad,
+            m: &mut self.m,
+            v: &mut self.v,
+            b1,
+            b2,
+            eps,
+            step_size,
+            c2_sqrt,
         });
+    }
+}
+
+/// The element-wise part of [`Adam::update`], vectorised.
+struct AdamUpdate<'a> {
+    params: &'a mut [f32],
+    grad: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    step_size: f32,
+    c2_sqrt: f32,
+}
+
+impl pulp::WithSimd for AdamUpdate<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let (b1, b2, eps, step, c2s) = (self.b1, self.b2, self.eps, self.step_size, self.c2_sqrt);
+        let it = self
+            .params
+            .iter_mut()
+            .zip(self.grad)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut());
+        for (((p, g), m), v) in it {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p -= step * *m / ((*v).sqrt() / c2s + eps);
+        }
     }
 }
 

@@ -1,0 +1,357 @@
+//! `lstm_autoencoder`: an LSTM encoder squeezes each window into a small latent vector, an LSTM
+//! decoder rebuilds the window from it; points the model cannot rebuild score high (the
+//! Streamlit seed's model, trained in mini-batches instead of one 24 GB batch).
+
+use crate::Loss;
+use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
+use crate::model::Network;
+use crate::train::{pool, predict};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tsad_core::{Detector, Error, FitContext, Model, ModelState, Scores, Series, stats};
+
+/// The kind name in specs and saved models.
+pub const KIND: &str = "lstm_autoencoder";
+/// The saved-model format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Parameters of [`LstmAutoencoderDetector`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LstmAutoencoderParams {
+    /// Length of the windows the model rebuilds. Default 32.
+    pub window: usize,
+    /// Width of each LSTM layer's hidden state (encoder and decoder). Default 32.
+    pub hidden: usize,
+    /// Stacked LSTM layers in the encoder and in the decoder. Default 1.
+    pub layers: usize,
+    /// Width of the latent vector a window is squeezed into. Default 8.
+    pub latent: usize,
+    /// Passes over the training windows (fewer with early stopping). Default 20.
+    pub epochs: usize,
+    /// Windows per optimiser step. Default 64.
+    pub batch_size: usize,
+    /// Adam's learning rate. Default 0.001.
+    pub learning_rate: f64,
+    /// Seed of the weight initialisation and the shuffling: the same seed and data give the
+    /// same scores bit for bit, whatever the thread count. Default 42.
+    pub seed: u64,
+    /// Share of the training windows (the most recent ones) held out to measure validation
+    /// loss for early stopping; 0 trains on all and runs every epoch. Default 0.1.
+    pub validation_fraction: f64,
+    /// Epochs without a better validation loss before training stops (the best epoch's weights
+    /// are kept); 0 never stops early. Default 3.
+    pub patience: usize,
+    /// At most this many training windows: longer series are strided evenly instead of
+    /// training on every window. Default 10000.
+    pub max_train_windows: usize,
+    /// Worker threads for training and scoring; omitted = the caller's choice, else all cores.
+    /// Default none.
+    pub threads: Option<usize>,
+    /// Training loss, `mse` or `l1`. Default `mse`.
+    pub loss: Loss,
+    /// Largest gradient norm per step (clipped above); 0 turns clipping off. Default 1.
+    pub grad_clip: f64,
+    /// Half-width of the reported band around the reconstruction, in standard deviations of
+    /// the training reconstruction residuals. Default 3.
+    pub band_sigma: f64,
+}
+
+impl Default for LstmAutoencoderParams {
+    fn default() -> Self {
+        LstmAutoencoderParams {
+            window: 32,
+            hidden: 32,
+            layers: 1,
+            latent: 8,
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            seed: 42,
+            validation_fraction: 0.1,
+            patience: 3,
+            max_train_windows: 10_000,
+            threads: None,
+            loss: Loss::Mse,
+            grad_clip: 1.0,
+            band_sigma: 3.0,
+        }
+    }
+}
+
+impl LstmAutoencoderParams {
+    fn hyper(&self) -> Hyper {
+        Hyper {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            seed: self.seed,
+            validation_fraction: self.validation_fraction,
+            patience: self.patience,
+            max_train_windows: self.max_train_windows,
+            threads: self.threads,
+            loss: self.loss,
+            grad_clip: self.grad_clip,
+        }
+    }
+
+    fn network(&self) -> Network {
+        Network::autoencoder(self.window, self.hidden, self.layers, self.latent)
+    }
+}
+
+/// LSTM autoencoder over sliding windows; scores each point by how badly the windows that
+/// contain it are rebuilt there.
+///
+/// - **Catches** shapes the training data did not contain: spikes, dips, changed cycles (the
+///   Streamlit seed's model; its `hybrid-benford` preset pairs it with `benford`).
+/// - **Model**: encoder `layers`×LSTM(->hidden) over a window of robustly scaled values
+///   (median / IQR of the training series), Linear(hidden->latent), the latent repeated at
+///   every step into a decoder `layers`×LSTM, Linear(hidden->1) per step. Adam, mini-batches,
+///   early stopping on the most recent windows.
+/// - **Score** (the mapping from windows to points): every window of the series (stride 1) is
+///   rebuilt; point `i`'s score is the mean, over the `window` windows that contain it (fewer
+///   at the ends), of the squared error at `i`'s position, in scaled units (squared robust z).
+///   Accumulated in one streaming pass, O(n·window) time and O(n) memory; windows are never
+///   stored. NaN at missing points. Threshold with `sigma` (k = 3) by default.
+/// - **Expected / band**: the mean reconstruction of each point, and ± `band_sigma` × the
+///   standard deviation of the training reconstruction residuals.
+/// - **Missing values**: linearly interpolated for the network's input (so a gap is rebuilt
+///   but never scored).
+/// - **Minimum length**: `window`. **Cost**: O(n·window·hidden²) per epoch over at most
+///   `max_train_windows` windows, and one forward pass per window to score.
+/// - **Reference**: Malhotra et al., "LSTM-based Encoder-Decoder for Multi-sensor Anomaly
+///   Detection", ICML 2016 anomaly detection workshop.
+#[derive(Debug, Clone)]
+pub struct LstmAutoencoderDetector {
+    params: LstmAutoencoderParams,
+}
+
+impl LstmAutoencoderDetector {
+    /// Validates `params`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming every field out of range.
+    pub fn new(params: LstmAutoencoderParams) -> Result<Self, Error> {
+        let mut p = Problems::default();
+        common::check_common(
+            &mut p,
+            params.window,
+            params.hidden,
+            params.layers,
+            params.epochs,
+            params.batch_size,
+            params.learning_rate,
+            params.validation_fraction,
+            params.max_train_windows,
+            params.threads,
+            params.grad_clip,
+        );
+        p.check(
+            (1..=1024).contains(&params.latent),
+            "latent",
+            format!("must be in 1..=1024, got {}", params.latent),
+        );
+        p.check(
+            params.band_sigma.is_finite() && params.band_sigma >= 0.0,
+            "band_sigma",
+            format!("must be a finite number >= 0, got {}", params.band_sigma),
+        );
+        p.finish()?;
+        Ok(LstmAutoencoderDetector { params })
+    }
+
+    /// The validated parameters.
+    pub fn params(&self) -> &LstmAutoencoderParams {
+        &self.params
+    }
+}
+
+impl Detector for LstmAutoencoderDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        self.params.window
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        let values = common::values_of(train, self.min_len())?;
+        let net = self.params.network();
+        let trained = common::train_network(&self.params.hyper(), &net, values, ctx, |_| true)?;
+        let residual_std = residual_std(&net, &trained, values);
+        Ok(Box::new(LstmAutoencoderModel {
+            params: self.params.clone(),
+            net,
+            weights: trained.weights,
+            scaler: trained.scaler,
+            residual_std,
+            summary: Summary {
+                log: trained.log,
+                train_windows: trained.plan.train.len(),
+                val_windows: trained.plan.val.len(),
+                stride: trained.plan.stride,
+                threads: trained.threads,
+            },
+        }))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        common::check_state(state, KIND, VERSION)?;
+        let config: SavedConfig =
+            serde_json::from_value(state.config.clone()).map_err(|e| Error::Load {
+                reason: format!("`{KIND}` config is malformed: {e}"),
+            })?;
+        let params = LstmAutoencoderDetector::new(config.params)
+            .map_err(|e| Error::Load {
+                reason: format!("saved parameters are invalid: {e}"),
+            })?
+            .params;
+        let net = params.network();
+        let weights = common::load_weights(&net, &state.bytes)?;
+        Ok(Box::new(LstmAutoencoderModel {
+            params,
+            net,
+            weights,
+            scaler: config.scaler,
+            residual_std: config.residual_std,
+            summary: config.summary,
+        }))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedConfig {
+    params: LstmAutoencoderParams,
+    scaler: Scaler,
+    residual_std: f64,
+    summary: Summary,
+}
+
+/// A fitted [`LstmAutoencoderDetector`].
+#[derive(Debug)]
+struct LstmAutoencoderModel {
+    params: LstmAutoencoderParams,
+    net: Network,
+    weights: Vec<f32>,
+    scaler: Scaler,
+    residual_std: f64,
+    summary: Summary,
+}
+
+/// Standard deviation of `actual - reconstruction` (series' units) over every position of the
+/// training and validation windows.
+fn residual_std(net: &Network, t: &Trained, values: &[f64]) -> f64 {
+    let Ok(pool) = pool(t.threads) else {
+        return 0.0;
+    };
+    let w = net.window;
+    // Welford over the stream: the residuals of all windows are never stored.
+    let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+    let starts = t.plan.train.iter().chain(&t.plan.val).copied();
+    predict(
+        net,
+        &t.weights,
+        &t.input,
+        starts,
+        t.threads,
+        &pool,
+        |starts, y| {
+            let m = starts.len();
+            for (r, &s) in starts.iter().enumerate() {
+                for k in 0..w {
+                    let actual = values[s + k];
+                    if actual.is_finite() {
+                        let e = actual - t.scaler.unscale(f64::from(y[k * m + r]));
+                        n += 1.0;
+                        let d = e - mean;
+                        mean += d / n;
+                        m2 += d * (e - mean);
+                    }
+                }
+            }
+        },
+    );
+    if n > 0.0 { (m2 / n).sqrt() } else { 0.0 }
+}
+
+impl Model for LstmAutoencoderModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        let values = common::values_of(series, self.params.window)?;
+        let input = common::model_input(values, &self.scaler)?;
+        let threads = common::threads(self.params.threads, None);
+        let pool = pool(threads)?;
+        let n = values.len();
+        let w = self.net.window;
+        let mut err = vec![0.0f64; n];
+        let mut recon = vec![0.0f64; n];
+        let mut count = vec![0u32; n];
+        let starts = 0..self.net.windows_in(n);
+        predict(
+            &self.net,
+            &self.weights,
+            &input,
+            starts,
+            threads,
+            &pool,
+            |starts, y| {
+                let m = starts.len();
+                for (r, &s) in starts.iter().enumerate() {
+                    for k in 0..w {
+                        let yv = y[k * m + r];
+                        let e = yv - input[s + k];
+                        err[s + k] += f64::from(e * e);
+                        recon[s + k] += f64::from(yv);
+                        count[s + k] += 1;
+                    }
+                }
+            },
+        );
+        let mut score = Vec::with_capacity(n);
+        let mut expected = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = f64::from(count[i].max(1));
+            expected.push(self.scaler.unscale(recon[i] / c));
+            score.push(if values[i].is_finite() {
+                err[i] / c
+            } else {
+                f64::NAN
+            });
+        }
+        let half = self.params.band_sigma * self.residual_std;
+        let lower = expected.iter().map(|e| e - half).collect();
+        let upper = expected.iter().map(|e| e + half).collect();
+        let mean_score = stats::mean_std(&score).map(|(m, _)| m);
+        Ok(Scores::new(score)
+            .with_expected(expected)
+            .with_band(lower, upper)
+            .with_report(json!({
+                "kind": KIND,
+                "score": "mean squared reconstruction error of the windows containing each point, in squared robust-z units",
+                "mean_score": mean_score,
+                "residual_std": self.residual_std,
+                "scaler": self.scaler,
+                "training": self.summary,
+            })))
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        let config = serde_json::to_value(SavedConfig {
+            params: self.params.clone(),
+            scaler: self.scaler,
+            residual_std: self.residual_std,
+            summary: self.summary.clone(),
+        })
+        .map_err(Error::backend)?;
+        Ok(ModelState {
+            kind: KIND.to_owned(),
+            version: VERSION,
+            config,
+            bytes: common::save_weights(&self.net, &self.weights)?,
+        })
+    }
+}

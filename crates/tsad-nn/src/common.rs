@@ -1,0 +1,440 @@
+//! What both detectors share: robust scaling, the missing-value rule, the window plan
+//! (stride, validation split), parameter checks, thread counts, and safetensors I/O.
+
+use crate::Loss;
+use crate::model::Network;
+use crate::train::{TrainLog, TrainOptions, Trainer, pool};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tsad_core::{Error, FitContext, Series, stats};
+
+/// The hyper-parameters both detectors share, taken from their `Params`.
+#[derive(Debug, Clone)]
+pub(crate) struct Hyper {
+    pub(crate) epochs: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) learning_rate: f64,
+    pub(crate) seed: u64,
+    pub(crate) validation_fraction: f64,
+    pub(crate) patience: usize,
+    pub(crate) max_train_windows: usize,
+    pub(crate) threads: Option<usize>,
+    pub(crate) loss: Loss,
+    pub(crate) grad_clip: f64,
+}
+
+/// Training facts kept with a fitted model and shown in its report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Summary {
+    pub(crate) log: TrainLog,
+    pub(crate) train_windows: usize,
+    pub(crate) val_windows: usize,
+    pub(crate) stride: usize,
+    pub(crate) threads: usize,
+}
+
+/// A trained network with what scoring needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Trained {
+    pub(crate) weights: Vec<f32>,
+    pub(crate) scaler: Scaler,
+    /// The scaled, gap-filled training series.
+    pub(crate) input: Vec<f32>,
+    pub(crate) plan: WindowPlan,
+    pub(crate) log: TrainLog,
+    pub(crate) threads: usize,
+}
+
+/// Scales `values`, plans the windows (`keep` filters starts), and trains `net` on them.
+pub(crate) fn train_network(
+    h: &Hyper,
+    net: &Network,
+    values: &[f64],
+    ctx: &FitContext,
+    keep: impl Fn(usize) -> bool,
+) -> Result<Trained, Error> {
+    ctx.check_cancelled()?;
+    let scaler = Scaler::fit(values)?;
+    let input = model_input(values, &scaler)?;
+    let plan = plan_windows(
+        net.windows_in(values.len()),
+        h.max_train_windows,
+        h.validation_fraction,
+        keep,
+    );
+    if plan.train.is_empty() {
+        return Err(Error::invalid_series(
+            "no window has a known value to learn from",
+        ));
+    }
+    let threads = threads(h.threads, ctx.threads());
+    let pool = pool(threads)?;
+    let mut weights = net.init(h.seed);
+    let opts = TrainOptions {
+        epochs: h.epochs,
+        batch_size: h.batch_size,
+        learning_rate: h.learning_rate as f32,
+        seed: h.seed,
+        patience: h.patience,
+        loss: h.loss,
+        grad_clip: (h.grad_clip > 0.0).then_some(h.grad_clip as f32),
+        stage: "train",
+    };
+    let log =
+        Trainer::new(net, opts).fit(&pool, &mut weights, &input, &plan.train, &plan.val, ctx)?;
+    Ok(Trained {
+        weights,
+        scaler,
+        input,
+        plan,
+        log,
+        threads,
+    })
+}
+
+/// Robust scaling `z = (x - center) / scale`, fit on the training series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Scaler {
+    /// Median of the finite training values.
+    pub(crate) center: f64,
+    /// Interquartile range of the finite training values (falling back to 1.4826·MAD, then
+    /// the standard deviation, then 1 when the data are constant).
+    pub(crate) scale: f64,
+}
+
+impl Scaler {
+    pub(crate) fn fit(values: &[f64]) -> Result<Self, Error> {
+        let center = stats::median(values)
+            .ok_or_else(|| Error::invalid_series("the series has no finite value"))?;
+        let iqr = match (stats::quantile(values, 0.25), stats::quantile(values, 0.75)) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        };
+        let tiny = 1e-12 * center.abs().max(1.0);
+        let mut scale = iqr;
+        if scale <= tiny {
+            scale = stats::median_mad(values).map_or(0.0, |(_, mad)| mad * stats::MAD_TO_SIGMA);
+        }
+        if scale <= tiny {
+            scale = stats::mean_std(values).map_or(0.0, |(_, sd)| sd);
+        }
+        if scale <= tiny || !scale.is_finite() {
+            scale = 1.0;
+        }
+        Ok(Scaler { center, scale })
+    }
+
+    pub(crate) fn unscale(&self, z: f64) -> f64 {
+        z * self.scale + self.center
+    }
+}
+
+/// The model's input: the series scaled, with missing values filled by linear interpolation
+/// between the nearest finite neighbours (the first/last finite value at the ends), as `f32`.
+pub(crate) fn model_input(values: &[f64], scaler: &Scaler) -> Result<Vec<f32>, Error> {
+    let first = values
+        .iter()
+        .position(|v| v.is_finite())
+        .ok_or_else(|| Error::invalid_series("the series has no finite value"))?;
+    let mut out = vec![0.0f32; values.len()];
+    let z = |v: f64| ((v - scaler.center) / scaler.scale) as f32;
+    let mut prev: Option<usize> = None;
+    for i in 0..values.len() {
+        if values[i].is_finite() {
+            if let Some(p) = prev {
+                // Fill the gap p+1..i linearly.
+                let (a, b) = (values[p], values[i]);
+                for (k, slot) in out.iter_mut().enumerate().take(i).skip(p + 1) {
+                    let w = (k - p) as f64 / (i - p) as f64;
+                    *slot = z(a + (b - a) * w);
+                }
+            }
+            out[i] = z(values[i]);
+            prev = Some(i);
+        }
+    }
+    let first_z = z(values[first]);
+    out[..first].fill(first_z);
+    if let Some(p) = prev {
+        let last_z = out[p];
+        out[p + 1..].fill(last_z);
+    }
+    Ok(out)
+}
+
+/// Which windows to train and validate on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WindowPlan {
+    pub(crate) train: Vec<usize>,
+    pub(crate) val: Vec<usize>,
+    /// Distance between consecutive window starts.
+    pub(crate) stride: usize,
+}
+
+/// Spreads at most `max_windows` window starts evenly (stride `ceil(n / max)`) over the
+/// `count` usable starts, drops those `keep` rejects, and holds out the last
+/// `validation_fraction` of them (the most recent data) for validation. Validation is skipped
+/// when it would leave fewer than 2 windows on either side.
+pub(crate) fn plan_windows(
+    count: usize,
+    max_windows: usize,
+    validation_fraction: f64,
+    keep: impl Fn(usize) -> bool,
+) -> WindowPlan {
+    let stride = count.div_ceil(max_windows.max(1)).max(1);
+    let starts: Vec<usize> = (0..count).step_by(stride).filter(|&s| keep(s)).collect();
+    let n_val = (starts.len() as f64 * validation_fraction).floor() as usize;
+    if n_val < 2 || starts.len() - n_val < 2 {
+        return WindowPlan {
+            train: starts,
+            val: Vec::new(),
+            stride,
+        };
+    }
+    let split = starts.len() - n_val;
+    WindowPlan {
+        val: starts[split..].to_vec(),
+        train: starts[..split].to_vec(),
+        stride,
+    }
+}
+
+/// Collects every invalid parameter before failing (STYLE.md: report all problems).
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    pub(crate) fn check(&mut self, ok: bool, name: &str, reason: impl Into<String>) {
+        if !ok {
+            self.0.push((name.to_owned(), reason.into()));
+        }
+    }
+
+    /// `Ok` when nothing was wrong; otherwise one [`Error::InvalidParameter`] naming every
+    /// bad field (comma-separated) with every reason (semicolon-separated).
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = self.0.iter().map(|(n, _)| n.as_str()).collect();
+        let reasons: Vec<String> = self.0.iter().map(|(n, r)| format!("`{n}` {r}")).collect();
+        Err(Error::invalid_parameter(
+            names.join(", "),
+            reasons.join("; "),
+        ))
+    }
+}
+
+/// Checks the fields both detectors have.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_common(
+    p: &mut Problems,
+    window: usize,
+    hidden: usize,
+    layers: usize,
+    epochs: usize,
+    batch_size: usize,
+    learning_rate: f64,
+    validation_fraction: f64,
+    max_train_windows: usize,
+    threads: Option<usize>,
+    grad_clip: f64,
+) {
+    p.check(
+        (2..=4096).contains(&window),
+        "window",
+        format!("must be in 2..=4096, got {window}"),
+    );
+    p.check(
+        (1..=1024).contains(&hidden),
+        "hidden",
+        format!("must be in 1..=1024, got {hidden}"),
+    );
+    p.check(
+        (1..=8).contains(&layers),
+        "layers",
+        format!("must be in 1..=8, got {layers}"),
+    );
+    p.check(epochs >= 1, "epochs", "must be at least 1");
+    p.check(
+        (1..=65_536).contains(&batch_size),
+        "batch_size",
+        format!("must be in 1..=65536, got {batch_size}"),
+    );
+    p.check(
+        learning_rate.is_finite() && learning_rate > 0.0 && learning_rate <= 1.0,
+        "learning_rate",
+        format!("must be in (0, 1], got {learning_rate}"),
+    );
+    p.check(
+        (0.0..0.9).contains(&validation_fraction),
+        "validation_fraction",
+        format!("must be in [0, 0.9), got {validation_fraction}"),
+    );
+    p.check(
+        max_train_windows >= 1,
+        "max_train_windows",
+        "must be at least 1",
+    );
+    p.check(
+        threads != Some(0),
+        "threads",
+        "must be at least 1 when given (omit it for all cores)",
+    );
+    p.check(
+        grad_clip.is_finite() && grad_clip >= 0.0,
+        "grad_clip",
+        format!("must be a finite number >= 0 (0 turns clipping off), got {grad_clip}"),
+    );
+}
+
+/// Threads for a fit: the parameter, else the context's, else all cores.
+pub(crate) fn threads(param: Option<usize>, ctx: Option<usize>) -> usize {
+    param
+        .or(ctx)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// The weights as safetensors, one `F32` tensor per entry of the network's layout.
+pub(crate) fn save_weights(net: &Network, p: &[f32]) -> Result<Vec<u8>, Error> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = net
+        .layout
+        .tensors
+        .iter()
+        .map(|t| {
+            let data = p[t.range.clone()]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            (t.name.clone(), t.shape.clone(), data)
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::backend)?;
+    let meta: HashMap<String, String> =
+        HashMap::from([("format".to_owned(), "tsad-nn".to_owned())]);
+    safetensors::serialize(views, Some(meta)).map_err(Error::backend)
+}
+
+/// Reads weights saved by [`save_weights`], checking every tensor's presence, type and shape
+/// against the network the saved parameters describe.
+pub(crate) fn load_weights(net: &Network, bytes: &[u8]) -> Result<Vec<f32>, Error> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::Load {
+        reason: format!("the weights are not a valid safetensors file: {e}"),
+    })?;
+    let mut p = vec![0.0f32; net.layout.len];
+    for t in &net.layout.tensors {
+        let view = st.tensor(&t.name).map_err(|_| Error::Load {
+            reason: format!("tensor `{}` is missing from the weights", t.name),
+        })?;
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(Error::Load {
+                reason: format!("tensor `{}` is {:?}, expected F32", t.name, view.dtype()),
+            });
+        }
+        if view.shape() != t.shape.as_slice() {
+            return Err(Error::Load {
+                reason: format!(
+                    "tensor `{}` has shape {:?} but the saved parameters need {:?}",
+                    t.name,
+                    view.shape(),
+                    t.shape
+                ),
+            });
+        }
+        for (dst, b) in p[t.range.clone()]
+            .iter_mut()
+            .zip(view.data().chunks_exact(4))
+        {
+            *dst = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
+    let expected = net.layout.tensors.len();
+    if st.len() != expected {
+        return Err(Error::Load {
+            reason: format!("the weights hold {} tensors, expected {expected}", st.len()),
+        });
+    }
+    Ok(p)
+}
+
+/// Checks a saved state's kind and version.
+pub(crate) fn check_state(
+    state: &tsad_core::ModelState,
+    kind: &str,
+    version: u32,
+) -> Result<(), Error> {
+    if state.kind != kind {
+        return Err(Error::Load {
+            reason: format!("saved model is of kind `{}`, expected `{kind}`", state.kind),
+        });
+    }
+    if state.version != version {
+        return Err(Error::Load {
+            reason: format!(
+                "`{kind}` format version {} is not supported (this build reads version {version})",
+                state.version
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Takes the values of `series` after checking it is long enough.
+pub(crate) fn values_of(series: &Series, min_len: usize) -> Result<&[f64], Error> {
+    if series.len() < min_len {
+        return Err(Error::NotEnoughData {
+            needed: min_len,
+            got: series.len(),
+        });
+    }
+    Ok(series.values())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_fills_gaps_and_ends() {
+        let s = Scaler {
+            center: 0.0,
+            scale: 1.0,
+        };
+        let v = [f64::NAN, 1.0, f64::NAN, f64::NAN, 4.0, f64::NAN];
+        assert_eq!(
+            model_input(&v, &s).unwrap(),
+            vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]
+        );
+        assert!(model_input(&[f64::NAN], &s).is_err());
+    }
+
+    #[test]
+    fn scaler_is_robust_and_never_zero() {
+        let cases: &[(&str, Vec<f64>, f64, f64)] = &[
+            ("iqr", vec![1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], 3.5, 2.5),
+            ("constant", vec![5.0; 10], 5.0, 1.0),
+        ];
+        for (name, v, center, scale) in cases {
+            let s = Scaler::fit(v).unwrap();
+            assert_eq!((s.center, s.scale), (*center, *scale), "{name}");
+        }
+    }
+
+    #[test]
+    fn window_plan_strides_and_splits() {
+        let p = plan_windows(100, 10, 0.2, |_| true);
+        assert_eq!(p.stride, 10);
+        assert_eq!(p.train, vec![0, 10, 20, 30, 40, 50, 60, 70]);
+        assert_eq!(p.val, vec![80, 90]);
+        let small = plan_windows(3, 100, 0.2, |s| s != 1);
+        assert_eq!((small.train, small.val), (vec![0, 2], vec![]));
+    }
+}

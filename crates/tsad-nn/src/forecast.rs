@@ -1,0 +1,329 @@
+//! `lstm_forecast`: a stacked LSTM reads the `window` past values and forecasts the next; the
+//! score is the absolute residual (the Flask seed's method, with a correct per-sample loss).
+
+use crate::Loss;
+use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
+use crate::model::Network;
+use crate::train::{pool, predict};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tsad_core::{Detector, Error, FitContext, Model, ModelState, Scores, Series, stats};
+
+/// The kind name in specs and saved models.
+pub const KIND: &str = "lstm_forecast";
+/// The saved-model format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Parameters of [`LstmForecastDetector`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LstmForecastParams {
+    /// Past values the network reads to forecast the next one. Default 32.
+    pub window: usize,
+    /// Width of each LSTM layer's hidden state. Default 32.
+    pub hidden: usize,
+    /// Stacked LSTM layers. Default 1.
+    pub layers: usize,
+    /// Passes over the training windows (fewer with early stopping). Default 20.
+    pub epochs: usize,
+    /// Windows per optimiser step. Default 64.
+    pub batch_size: usize,
+    /// Adam's learning rate. Default 0.001.
+    pub learning_rate: f64,
+    /// Seed of the weight initialisation and the shuffling: the same seed and data give the
+    /// same scores bit for bit, whatever the thread count. Default 42.
+    pub seed: u64,
+    /// Share of the training windows (the most recent ones) held out to measure validation
+    /// loss for early stopping; 0 trains on all and runs every epoch. Default 0.1.
+    pub validation_fraction: f64,
+    /// Epochs without a better validation loss before training stops (the best epoch's weights
+    /// are kept); 0 never stops early. Default 3.
+    pub patience: usize,
+    /// At most this many training windows: longer series are strided evenly instead of
+    /// training on every window. Default 10000.
+    pub max_train_windows: usize,
+    /// Worker threads for training and scoring; omitted = the caller's choice, else all cores.
+    /// Default none.
+    pub threads: Option<usize>,
+    /// Training loss, `mse` or `l1`. Default `mse`.
+    pub loss: Loss,
+    /// Largest gradient norm per step (clipped above); 0 turns clipping off. Default 1.
+    pub grad_clip: f64,
+    /// Half-width of the reported band around the forecast, in standard deviations of the
+    /// training residuals. Default 3.
+    pub band_sigma: f64,
+}
+
+impl Default for LstmForecastParams {
+    fn default() -> Self {
+        LstmForecastParams {
+            window: 32,
+            hidden: 32,
+            layers: 1,
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            seed: 42,
+            validation_fraction: 0.1,
+            patience: 3,
+            max_train_windows: 10_000,
+            threads: None,
+            loss: Loss::Mse,
+            grad_clip: 1.0,
+            band_sigma: 3.0,
+        }
+    }
+}
+
+impl LstmForecastParams {
+    fn hyper(&self) -> Hyper {
+        Hyper {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            seed: self.seed,
+            validation_fraction: self.validation_fraction,
+            patience: self.patience,
+            max_train_windows: self.max_train_windows,
+            threads: self.threads,
+            loss: self.loss,
+            grad_clip: self.grad_clip,
+        }
+    }
+
+    fn network(&self) -> Network {
+        Network::forecaster(self.window, self.hidden, self.layers)
+    }
+}
+
+/// One-step-ahead LSTM forecaster; scores each point by how far it lands from its forecast.
+///
+/// - **Catches** points the recent past does not predict: spikes, level shifts, broken
+///   seasonality (the Flask seed's `lstm-residual` method).
+/// - **Model**: `layers` stacked LSTMs over the last `window` robustly scaled values (median /
+///   IQR of the training series), then a linear layer to the next value; trained with Adam on
+///   mini-batches, early stopping on the most recent windows.
+/// - **Score**: `|actual - forecast|` in the series' units; NaN for the first `window` points
+///   (no full past) and at missing points. Threshold with `sigma` (k = 3) as the seed did.
+/// - **Expected / band**: the forecast, and forecast ± `band_sigma` × the standard deviation of
+///   the training residuals.
+/// - **Missing values**: linearly interpolated for the network's input; windows whose next
+///   value is missing are not trained on; scores are NaN there.
+/// - **Minimum length**: `window + 1`. **Cost**: O(n·window·hidden²) per epoch over at most
+///   `max_train_windows` windows, and one forward pass per point to score.
+/// - **Reference**: Malhotra et al., "Long Short Term Memory Networks for Anomaly Detection in
+///   Time Series", ESANN 2015.
+#[derive(Debug, Clone)]
+pub struct LstmForecastDetector {
+    params: LstmForecastParams,
+}
+
+impl LstmForecastDetector {
+    /// Validates `params`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming every field out of range.
+    pub fn new(params: LstmForecastParams) -> Result<Self, Error> {
+        let mut p = Problems::default();
+        common::check_common(
+            &mut p,
+            params.window,
+            params.hidden,
+            params.layers,
+            params.epochs,
+            params.batch_size,
+            params.learning_rate,
+            params.validation_fraction,
+            params.max_train_windows,
+            params.threads,
+            params.grad_clip,
+        );
+        p.check(
+            params.band_sigma.is_finite() && params.band_sigma >= 0.0,
+            "band_sigma",
+            format!("must be a finite number >= 0, got {}", params.band_sigma),
+        );
+        p.finish()?;
+        Ok(LstmForecastDetector { params })
+    }
+
+    /// The validated parameters.
+    pub fn params(&self) -> &LstmForecastParams {
+        &self.params
+    }
+}
+
+impl Detector for LstmForecastDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        self.params.window + 1
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        let values = common::values_of(train, self.min_len())?;
+        let net = self.params.network();
+        let w = self.params.window;
+        let trained = common::train_network(&self.params.hyper(), &net, values, ctx, |s| {
+            values[s + w].is_finite()
+        })?;
+        let residual_std = residual_std(&net, &trained, values);
+        Ok(Box::new(LstmForecastModel {
+            params: self.params.clone(),
+            net,
+            weights: trained.weights,
+            scaler: trained.scaler,
+            residual_std,
+            summary: Summary {
+                log: trained.log,
+                train_windows: trained.plan.train.len(),
+                val_windows: trained.plan.val.len(),
+                stride: trained.plan.stride,
+                threads: trained.threads,
+            },
+        }))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        common::check_state(state, KIND, VERSION)?;
+        let config: SavedConfig =
+            serde_json::from_value(state.config.clone()).map_err(|e| Error::Load {
+                reason: format!("`{KIND}` config is malformed: {e}"),
+            })?;
+        let params = LstmForecastDetector::new(config.params)
+            .map_err(|e| Error::Load {
+                reason: format!("saved parameters are invalid: {e}"),
+            })?
+            .params;
+        let net = params.network();
+        let weights = common::load_weights(&net, &state.bytes)?;
+        Ok(Box::new(LstmForecastModel {
+            params,
+            net,
+            weights,
+            scaler: config.scaler,
+            residual_std: config.residual_std,
+            summary: config.summary,
+        }))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedConfig {
+    params: LstmForecastParams,
+    scaler: Scaler,
+    residual_std: f64,
+    summary: Summary,
+}
+
+/// A fitted [`LstmForecastDetector`].
+#[derive(Debug)]
+struct LstmForecastModel {
+    params: LstmForecastParams,
+    net: Network,
+    weights: Vec<f32>,
+    scaler: Scaler,
+    residual_std: f64,
+    summary: Summary,
+}
+
+/// Forecasts (in the series' units) for every point from index `window` on; NaN before.
+fn forecasts(
+    net: &Network,
+    weights: &[f32],
+    input: &[f32],
+    scaler: &Scaler,
+    threads: usize,
+) -> Result<Vec<f64>, Error> {
+    let mut out = vec![f64::NAN; input.len()];
+    let pool = pool(threads)?;
+    let w = net.window;
+    predict(
+        net,
+        weights,
+        input,
+        0..net.windows_in(input.len()),
+        threads,
+        &pool,
+        |starts, y| {
+            for (&s, &v) in starts.iter().zip(y) {
+                out[s + w] = scaler.unscale(f64::from(v));
+            }
+        },
+    );
+    Ok(out)
+}
+
+/// Standard deviation of `actual - forecast` over the training and validation windows.
+fn residual_std(net: &Network, t: &Trained, values: &[f64]) -> f64 {
+    let Ok(pool) = pool(t.threads) else {
+        return 0.0;
+    };
+    let w = net.window;
+    let mut res = Vec::with_capacity(t.plan.train.len() + t.plan.val.len());
+    let starts = t.plan.train.iter().chain(&t.plan.val).copied();
+    predict(
+        net,
+        &t.weights,
+        &t.input,
+        starts,
+        t.threads,
+        &pool,
+        |starts, y| {
+            for (&s, &v) in starts.iter().zip(y) {
+                res.push(values[s + w] - t.scaler.unscale(f64::from(v)));
+            }
+        },
+    );
+    // 0 rather than NaN when nothing could be measured, so the band stays drawable and the
+    // state stays valid JSON.
+    stats::mean_std(&res).map_or(0.0, |(_, sd)| sd)
+}
+
+impl Model for LstmForecastModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        let values = common::values_of(series, self.params.window + 1)?;
+        let input = common::model_input(values, &self.scaler)?;
+        let threads = common::threads(self.params.threads, None);
+        let expected = forecasts(&self.net, &self.weights, &input, &self.scaler, threads)?;
+        let score: Vec<f64> = values
+            .iter()
+            .zip(&expected)
+            .map(|(v, f)| (v - f).abs())
+            .collect();
+        let half = self.params.band_sigma * self.residual_std;
+        let lower = expected.iter().map(|f| f - half).collect();
+        let upper = expected.iter().map(|f| f + half).collect();
+        Ok(Scores::new(score)
+            .with_expected(expected)
+            .with_band(lower, upper)
+            .with_report(json!({
+                "kind": KIND,
+                "score": "absolute forecast residual, in the series' units",
+                "residual_std": self.residual_std,
+                "scaler": self.scaler,
+                "training": self.summary,
+            })))
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        let config = serde_json::to_value(SavedConfig {
+            params: self.params.clone(),
+            scaler: self.scaler,
+            residual_std: self.residual_std,
+            summary: self.summary.clone(),
+        })
+        .map_err(Error::backend)?;
+        Ok(ModelState {
+            kind: KIND.to_owned(),
+            version: VERSION,
+            config,
+            bytes: common::save_weights(&self.net, &self.weights)?,
+        })
+    }
+}
