@@ -87,6 +87,16 @@ fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Inge
             column: None,
         });
     }
+    if layout.rows.is_empty() && !sample.complete {
+        // The sample was cut inside the first data line.
+        return Err(IngestError::Csv {
+            source_name: source.to_owned(),
+            line: sample.bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1,
+            message: "this line is longer than 4 MiB, too long for a row of a time series; \
+                      check the delimiter and the line endings"
+                .to_owned(),
+        });
+    }
     if layout.rows.is_empty() {
         return Err(IngestError::HeaderOnly {
             source_name: source.to_owned(),

@@ -60,8 +60,10 @@ impl From<usize> for ColumnRef {
 pub struct IngestOptions {
     /// The time column; `None` detects it (the first column whose cells parse as timestamps).
     pub time_column: Option<ColumnRef>,
-    /// The value column; `None` detects it (the first numeric column that is not the time
-    /// column; failing that, the first column whose sampled cells are all empty).
+    /// The value column; `None` detects it: the first numeric column that is not the time
+    /// column, passing over 0/1 label columns and row counters (consecutive integers) when
+    /// another numeric column exists; failing that, the first column whose sampled cells are
+    /// all empty.
     pub value_column: Option<ColumnRef>,
     /// Ignore any time column and use the row index as the time axis.
     pub no_time_column: bool,

@@ -92,16 +92,25 @@ mod tests {
 
     #[test]
     fn preview_shows_kinds_and_rows() {
-        let csv = b"id;when;value;note\n1;2014-07-01 00:00;3.5;ok\n2;2014-07-01 01:00;;late\n";
-        let p = preview_bytes(csv, 1, Some("x.csv")).unwrap();
+        let mut csv = String::from("id;when;value;note\n");
+        for i in 0..12 {
+            let v = if i == 1 {
+                String::new()
+            } else {
+                format!("{i}.5")
+            };
+            csv += &format!("{i};2014-07-01 {i:02}:00;{v};ok\n");
+        }
+        let p = preview_bytes(csv.as_bytes(), 1, Some("x.csv")).unwrap();
         assert_eq!(p.delimiter, ';');
         assert!(p.has_header);
         let kinds: Vec<ColumnKind> = p.columns.iter().map(|c| c.kind).collect();
         use ColumnKind::*;
         assert_eq!(kinds, [Numeric, Time, Numeric, Text]);
-        assert_eq!(p.rows, [["1", "2014-07-01 00:00", "3.5", "ok"]]);
+        assert_eq!(p.rows, [["0", "2014-07-01 00:00", "0.5", "ok"]]);
         assert_eq!(p.time_column, Some(1));
-        assert_eq!(p.value_column, Some(0));
+        // "id" counts rows, so the values are the next numeric column.
+        assert_eq!(p.value_column, Some(2));
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["columns"][1]["kind"], "time");
 

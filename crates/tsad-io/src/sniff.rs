@@ -7,7 +7,7 @@ use crate::options::{ColumnRef, IngestOptions};
 use crate::time::{TimeFormat, detect_format, parse_dmy, parse_int, parse_iso};
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 /// Lines read before deciding anything (one header plus about 200 rows).
 pub(crate) const SAMPLE_LINES: usize = 201;
@@ -39,7 +39,7 @@ pub(crate) struct Sample {
     pub(crate) complete: bool,
 }
 
-/// Reads up to `max_lines` lines (or about 4 MiB) from `r`.
+/// Reads up to `max_lines` lines (or 4 MiB) from `r`.
 pub(crate) fn read_sample<R: BufRead>(
     r: &mut R,
     max_lines: usize,
@@ -48,7 +48,10 @@ pub(crate) fn read_sample<R: BufRead>(
     let mut bytes = Vec::with_capacity(16 << 10);
     let mut complete = false;
     for line in 0..max_lines {
-        match r.read_until(b'\n', &mut bytes) {
+        // `take` bounds a line without newline, so one huge line cannot exhaust memory; a
+        // cut line is finished by the streaming pass, which continues from the same byte.
+        let room = (SAMPLE_MAX_BYTES + 1).saturating_sub(bytes.len()) as u64;
+        match (&mut *r).take(room).read_until(b'\n', &mut bytes) {
             Ok(0) => {
                 complete = true;
                 break;
@@ -85,6 +88,8 @@ pub(crate) struct Layout {
     pub(crate) kinds: Vec<ColumnKind>,
     /// The timestamp format each column was detected in, if any.
     pub(crate) formats: Vec<Option<TimeFormat>>,
+    /// Numeric columns that are poor value candidates: 0/1 flags (labels) and row counters.
+    pub(crate) weak: Vec<bool>,
     /// The sampled data rows (header excluded).
     pub(crate) rows: Vec<ByteRecord>,
     /// The header's line when it is not UTF-8.
@@ -204,6 +209,22 @@ fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeF
     (kinds, formats)
 }
 
+/// Whether a column's sampled cells look like labels (only 0 and 1) or a row counter
+/// (consecutive integers): auto-detection passes over such columns when another numeric
+/// column exists. Ten values at least, so tiny files are read as written.
+fn is_weak(rows: &[ByteRecord], j: usize) -> bool {
+    let mut values = Vec::new();
+    for c in column_cells(rows, j) {
+        match parse_value(c) {
+            Value::Number(v) if v.fract() == 0.0 => values.push(v),
+            _ => return false,
+        }
+    }
+    values.len() >= 10
+        && (values.iter().all(|v| *v == 0.0 || *v == 1.0)
+            || values.windows(2).all(|w| w[1] - w[0] == 1.0))
+}
+
 /// Decides delimiter, header and column kinds. `None` when the sample has no record.
 pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> {
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(sample));
@@ -253,12 +274,14 @@ pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> 
         let (k, f) = classify(&rows, n);
         (names, None, k, f)
     };
+    let weak = (0..n).map(|j| is_weak(&rows, j)).collect();
     Some(Layout {
         delimiter,
         has_header,
         columns,
         kinds,
         formats,
+        weak,
         rows,
         header_not_utf8,
     })
@@ -318,9 +341,17 @@ fn resolve(
 /// Auto-detected time and value columns, without failing (for previews).
 pub(crate) fn detect_columns(layout: &Layout) -> (Option<usize>, Option<usize>) {
     let time = layout.kinds.iter().position(|k| *k == ColumnKind::Time);
-    let value = (0..layout.kinds.len())
-        .find(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time);
-    (time, value)
+    (time, auto_value(layout, time))
+}
+
+/// The first numeric column other than `time`, passing over labels and row counters unless
+/// nothing else is numeric.
+fn auto_value(layout: &Layout, time: Option<usize>) -> Option<usize> {
+    let numeric: Vec<usize> = (0..layout.kinds.len())
+        .filter(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time)
+        .collect();
+    let strong = numeric.iter().copied().find(|&j| !layout.weak[j]);
+    strong.or(numeric.first().copied())
 }
 
 /// Applies the options to the layout: which column is time (and its format), which value.
@@ -360,13 +391,14 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
     };
     // Failing a numeric column, an empty one: its values may start after the sample, and if
     // they never do, "every value is missing" says more than "no numeric column".
-    let free = |kind: ColumnKind| {
-        (0..layout.kinds.len()).find(|&j| layout.kinds[j] == kind && Some(j) != time.map(|t| t.0))
-    };
+    let time_index = time.map(|t| t.0);
     let value = match value {
         Some(v) => v,
-        None => free(ColumnKind::Numeric)
-            .or_else(|| free(ColumnKind::Empty))
+        None => auto_value(layout, time_index)
+            .or_else(|| {
+                (0..layout.kinds.len())
+                    .find(|&j| layout.kinds[j] == ColumnKind::Empty && Some(j) != time_index)
+            })
             .ok_or_else(|| IngestError::NoNumericColumn {
                 columns: layout.columns.clone(),
                 source_name: source.to_owned(),

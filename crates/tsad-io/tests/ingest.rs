@@ -518,6 +518,24 @@ fn columns_by_name_index_or_detection() {
         };
         assert_eq!(got.series.axis(), axis, "{name}");
     }
+    // Labels and row counters are passed over when another numeric column exists.
+    let mut csv = String::from("index,label,time,value\n");
+    for i in 0..20 {
+        let t = format_timestamp(JUL1 + i * HOUR);
+        writeln!(csv, "{i},{},{t},{}.25", i % 2, 100 + i * i % 7).unwrap();
+    }
+    let got = read(csv.as_bytes());
+    assert_eq!(got.value_column, "value");
+    let got = read(
+        csv.replace(",value\n", ",note\n")
+            .replace(".25\n", "x\n")
+            .as_bytes(),
+    );
+    assert_eq!(
+        got.value_column, "index",
+        "no better column: the counter is used"
+    );
+
     // No time column at all: the row index.
     let got = read(b"value\n3\n4\n5\n");
     assert_eq!(got.series.axis(), TimeAxis::Index);
@@ -700,6 +718,12 @@ fn error_messages_say_where_and_how_to_fix() {
             &["data.csv: line 2, column \"note\": \"a\" is not a number (2 of 2 rows rejected)"],
         ),
         (
+            "a first row longer than the sample",
+            format!("t,v,note\n2014-07-01,1,{}\n", "x".repeat(5 << 20)).into_bytes(),
+            opts(),
+            &["data.csv: line 2: this line is longer than 4 MiB"],
+        ),
+        (
             "row length",
             b"t,v\n2014-07-01,1\n2014-07-02,2\n2014-07-03,3,4\n2014-07-04,4\n".to_vec(),
             opts(),
@@ -730,6 +754,25 @@ fn missing_file_names_path_and_reason() {
         "{msg}"
     );
     assert!(msg.contains("check the path"), "{msg}");
+}
+
+#[test]
+fn a_sample_cut_inside_a_line_streams_on() {
+    // The 4 MiB sample ends inside line 52; the streaming pass must read it whole.
+    let mut csv = String::from("t,v,note\n");
+    for i in 0..100 {
+        let note = if i == 50 {
+            "y".repeat(5 << 20)
+        } else {
+            "ok".to_owned()
+        };
+        writeln!(csv, "{},{i},{note}", format_timestamp(JUL1 + i * HOUR)).unwrap();
+    }
+    let got = read_with(csv.as_bytes(), opts());
+    assert_eq!(got.series.len(), 100);
+    assert_eq!(got.series.values()[99], 99.0);
+    let got = tsad_io::read_reader(csv.as_bytes(), &opts()).unwrap();
+    assert_eq!(got.series.len(), 100);
 }
 
 #[test]
