@@ -11,7 +11,8 @@ Same models, data and loop as `tsad_nn::bench::run`:
   forecaster   LSTM(1->64) -> Linear(64->1) on the last step; MSE against the next value
   batch 64, Adam lr 1e-3, no gradient clipping; 5 untimed warm-up batches, then one epoch timed.
 
-Usage: python3 bench/pytorch_lstm.py [THREADS ...]   (default: 1 2)
+Usage: python3 bench/pytorch_lstm.py [autoencoder|forecast] [THREADS ...]
+(default: both models, 1 and 2 threads)
 Prints one line per model and thread count, in the same format as the Rust example.
 Exits with status 0 and a note when torch is not installed.
 """
@@ -109,8 +110,10 @@ def run(model_name, threads, seed=42):
 
 
 def main():
-    threads = [int(a) for a in sys.argv[1:]] or [1, 2]
-    for name in ("Autoencoder", "Forecast"):
+    args = sys.argv[1:]
+    threads = [int(a) for a in args if a.isdigit()] or [1, 2]
+    names = [n for n in ("Autoencoder", "Forecast") if n.lower() in args]
+    for name in names or ("Autoencoder", "Forecast"):
         for t in threads:
             run(name, t)
 

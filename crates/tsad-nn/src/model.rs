@@ -321,6 +321,7 @@ impl Network {
 
     /// Forward and backward pass on the windows at `starts`: adds the gradient of
     /// `scale · Σ loss` to `grad` and stores the unscaled loss sum in `ws.loss`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn train_chunk(
         &self,
         p: &[f32],
