@@ -1,1 +1,103 @@
-fn main() {}
+//! Points per second of every detector (fit + score) on long synthetic series.
+//!
+//! Run: `cargo bench -p tsad-detectors --bench detectors`; add `-- --quick` or a filter such
+//! as `-- mad` for a shorter run.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+use tsad_core::{Detector, FitContext, Series};
+use tsad_detectors::{
+    BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
+    MadParams, Policy, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
+};
+use tsad_testing::seasonal_with_anomalies;
+
+fn fit_score(detector: &dyn Detector, series: &Series) -> usize {
+    let model = detector.fit(series, &FitContext::new()).expect("fit");
+    model.score(series).expect("score").score.len()
+}
+
+fn stream(detector: &dyn Detector, series: &Series) -> f64 {
+    let mut online = detector.online().expect("streaming form");
+    let mut last = 0.0;
+    for (&t, &v) in series.timestamps().iter().zip(series.values()) {
+        last = online.update(t, v);
+    }
+    last
+}
+
+fn benches(c: &mut Criterion) {
+    let million = seasonal_with_anomalies(1_000_000, 288, 200, 1).0;
+    let hundred_k = million.slice(0..100_000);
+    let zscore = ZscoreDetector::new(ZscoreParams::default()).expect("defaults are valid");
+    let mad = MadDetector::new(MadParams::default()).expect("defaults are valid");
+    let benford = BenfordDetector::new(BenfordParams::default()).expect("defaults are valid");
+    let seasonal = || SeasonalDetector::new(SeasonalParams::default()).expect("defaults");
+    let ensemble = EnsembleDetector::new(
+        vec![
+            EnsembleMember::new("mad", Box::new(mad.clone())),
+            EnsembleMember::new("zscore", Box::new(zscore.clone())),
+            EnsembleMember::new("benford", Box::new(benford.clone())),
+        ],
+        EnsembleParams {
+            policy: Policy::Weighted,
+            k: None,
+        },
+    )
+    .expect("valid ensemble");
+
+    let mut g = c.benchmark_group("batch_1m");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(million.len() as u64));
+    let detectors: [(&str, &dyn Detector); 5] = [
+        ("zscore", &zscore),
+        ("mad", &mad),
+        ("benford", &benford),
+        ("seasonal", &seasonal()),
+        ("ensemble_mad_zscore_benford", &ensemble),
+    ];
+    for (name, d) in detectors {
+        g.bench_function(name, |b| b.iter(|| fit_score(d, black_box(&million))));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("batch_100k");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(hundred_k.len() as u64));
+    let fast = SeasonalDetector::new(SeasonalParams {
+        robust: false,
+        ..SeasonalParams::default()
+    })
+    .expect("valid");
+    g.bench_function("seasonal", |b| {
+        b.iter(|| fit_score(&seasonal(), black_box(&hundred_k)))
+    });
+    g.bench_function("seasonal_not_robust", |b| {
+        b.iter(|| fit_score(&fast, black_box(&hundred_k)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("stream_100k");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(hundred_k.len() as u64));
+    let streaming: [(&str, &dyn Detector); 4] = [
+        ("zscore", &zscore),
+        ("mad", &mad),
+        ("benford", &benford),
+        ("seasonal", &seasonal()),
+    ];
+    for (name, d) in streaming {
+        g.bench_function(name, |b| b.iter(|| stream(d, black_box(&hundred_k))));
+    }
+    g.finish();
+}
+
+criterion_group!(detectors, benches);
+criterion_main!(detectors);

@@ -125,9 +125,24 @@ impl BenfordParams {
     }
 }
 
-/// Benford's expected proportion of first digit `d` (1..=9): `log10(1 + 1/d)`.
+/// `log10(1 + 1/d)` for d = 1..=9 (index 0 unused), as Python's `math.log10` computes them.
+const PROPORTIONS: [f64; 10] = [
+    0.0,
+    0.301_029_995_663_981_2,
+    0.176_091_259_055_681_24,
+    0.124_938_736_608_299_92,
+    0.096_910_013_008_056_42,
+    0.079_181_246_047_624_82,
+    0.066_946_789_630_613_22,
+    0.057_991_946_977_686_73,
+    0.051_152_522_447_381_29,
+    0.045_757_490_560_675_14,
+];
+
+/// Benford's expected proportion of first digit `d` (1..=9): `log10(1 + 1/d)`; 0 for other
+/// values of `d`.
 pub fn benford_proportion(d: u8) -> f64 {
-    (1.0 + 1.0 / f64::from(d)).log10()
+    PROPORTIONS.get(usize::from(d)).copied().unwrap_or(0.0)
 }
 
 /// The first significant digit of `x` (1..=9), from its mantissa; `None` for zero, NaN and
@@ -181,9 +196,9 @@ fn fit_counts(counts: &[u64; 10]) -> Fit {
     }
     let nf = n as f64;
     let (mut mad, mut chi) = (0.0, 0.0);
-    for d in 1..=9u8 {
-        let p = benford_proportion(d);
-        let o = counts[d as usize] as f64;
+    for d in 1..=9 {
+        let p = PROPORTIONS[d];
+        let o = counts[d] as f64;
         mad += (o / nf - p).abs();
         chi += (o - nf * p).powi(2) / (nf * p);
     }
@@ -405,7 +420,11 @@ pub fn applicability(values: &[f64], min_orders_of_magnitude: f64) -> Applicabil
     }
 }
 
-fn report(values: &[f64], params: &BenfordParams, worst: Option<(usize, Fit)>) -> serde_json::Value {
+fn report(
+    values: &[f64],
+    params: &BenfordParams,
+    worst: Option<(usize, Fit)>,
+) -> serde_json::Value {
     let mut counts = [0u64; 10];
     let (mut zeros, mut missing) = (0usize, 0usize);
     for &x in values {
@@ -497,13 +516,38 @@ mod tests {
     }
 
     #[test]
+    fn proportions_are_log10_of_one_plus_one_over_d() {
+        let mut total = 0.0;
+        for d in 1..=9u8 {
+            let p = benford_proportion(d);
+            assert_close(&p, &(1.0 + 1.0 / f64::from(d)).log10(), 1e-15);
+            total += p;
+        }
+        assert_close(&total, &1.0, 1e-15);
+        assert_eq!(benford_proportion(0), 0.0);
+        assert_eq!(benford_proportion(10), 0.0);
+    }
+
+    #[test]
     fn params_table() {
         let cases: &[(&str, &str, Option<&str>)] = &[
             ("defaults", "{}", None),
-            ("step equal to window", r#"{"window": 10, "step": 10, "min_count": 5}"#, None),
-            ("window too small", r#"{"window": 5, "min_count": 5}"#, Some("`window`")),
+            (
+                "step equal to window",
+                r#"{"window": 10, "step": 10, "min_count": 5}"#,
+                None,
+            ),
+            (
+                "window too small",
+                r#"{"window": 5, "min_count": 5}"#,
+                Some("`window`"),
+            ),
             ("step zero", r#"{"step": 0}"#, Some("`step`")),
-            ("min_count above window", r#"{"window": 20}"#, Some("`min_count`")),
+            (
+                "min_count above window",
+                r#"{"window": 20}"#,
+                Some("`min_count`"),
+            ),
             (
                 "several",
                 r#"{"step": 0, "min_orders_of_magnitude": -1}"#,

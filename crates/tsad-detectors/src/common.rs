@@ -134,7 +134,11 @@ pub(crate) fn deviation(x: f64, center: f64, scale: f64) -> f64 {
     if d == 0.0 {
         0.0
     } else {
-        let s = if scale > 0.0 { scale } else { tiny_scale(center) };
+        let s = if scale > 0.0 {
+            scale
+        } else {
+            tiny_scale(center)
+        };
         (d / s).min(f64::MAX)
     }
 }

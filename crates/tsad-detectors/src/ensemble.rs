@@ -40,7 +40,7 @@
 //! **Reference**: Aggarwal & Sathe (2017), *Outlier Ensembles: An Introduction*, Springer,
 //! chapter 5 (score normalisation and combination).
 
-use crate::common::{MEAN_AD_TO_SIGMA, Problems, SortedWindow, STATE_VERSION, robust_center_scale};
+use crate::common::{MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, robust_center_scale};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -136,7 +136,9 @@ impl EnsembleDetector {
     pub fn new(members: Vec<EnsembleMember>, params: EnsembleParams) -> Result<Self, Error> {
         let n = members.len();
         let mut p = Problems::new();
-        p.check(n > 0, "members", || "must hold at least one detector".into());
+        p.check(n > 0, "members", || {
+            "must hold at least one detector".into()
+        });
         for (i, m) in members.iter().enumerate() {
             p.check(!m.name.trim().is_empty(), "members", || {
                 format!("member {i} has an empty name")
@@ -175,7 +177,18 @@ impl EnsembleDetector {
             (_, None) => {}
         }
         p.finish()?;
-        let weights = members.iter().map(|m| m.weight / total).collect();
+        // Only `weighted` uses the weights; elsewhere all-zero weights are allowed, and equal
+        // shares keep the saved state finite.
+        let weights = members
+            .iter()
+            .map(|m| {
+                if total > 0.0 {
+                    m.weight / total
+                } else {
+                    1.0 / n as f64
+                }
+            })
+            .collect();
         Ok(EnsembleDetector {
             members,
             params,
@@ -202,7 +215,10 @@ pub fn robust_normalize(scores: &[f64]) -> (Vec<f64>, f64, f64) {
     let Some((center, scale)) = robust_center_scale(scores) else {
         return (vec![f64::NAN; scores.len()], f64::NAN, f64::NAN);
     };
-    let z = scores.iter().map(|&s| normalize_one(s, center, scale)).collect();
+    let z = scores
+        .iter()
+        .map(|&s| normalize_one(s, center, scale))
+        .collect();
     (z, center, scale)
 }
 
@@ -360,10 +376,13 @@ impl Detector for EnsembleDetector {
                 self.members.len()
             )));
         }
-        let total: usize = saved.members.iter().map(|m| m.bytes_len).sum();
-        if total != state.bytes.len() {
+        let total = saved
+            .members
+            .iter()
+            .try_fold(0usize, |acc, m| acc.checked_add(m.bytes_len));
+        if total != Some(state.bytes.len()) {
             return Err(load_err(format!(
-                "member byte lengths add up to {total}, the state holds {}",
+                "member byte lengths add up to {total:?}, the state holds {}",
                 state.bytes.len()
             )));
         }
@@ -376,7 +395,9 @@ impl Detector for EnsembleDetector {
                 .members
                 .iter()
                 .find(|m| m.name == s.name)
-                .ok_or_else(|| load_err(format!("no member named `{}` in this ensemble", s.name)))?;
+                .ok_or_else(|| {
+                    load_err(format!("no member named `{}` in this ensemble", s.name))
+                })?;
             let model = member.detector.load(&ModelState {
                 kind: s.kind.clone(),
                 version: s.version,
@@ -525,10 +546,14 @@ impl OnlineModel for EnsembleOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MadDetector, MadParams, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams};
+    use crate::{
+        MadDetector, MadParams, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
+    };
     use std::sync::{Arc, Mutex};
     use tsad_core::{CancelFlag, EventOptions, Threshold, events};
-    use tsad_testing::{ConformanceOptions, assert_close, conformance_with, seasonal_with_anomalies};
+    use tsad_testing::{
+        ConformanceOptions, assert_close, conformance_with, seasonal_with_anomalies,
+    };
 
     fn zscore() -> Box<dyn Detector> {
         Box::new(ZscoreDetector::new(ZscoreParams::default()).unwrap())
@@ -583,7 +608,8 @@ mod tests {
             let back: Policy = serde_json::from_value(json!(name)).unwrap();
             assert_eq!(back, p);
         }
-        let params: EnsembleParams = serde_json::from_str(r#"{"policy": "k_of_n", "k": 2}"#).unwrap();
+        let params: EnsembleParams =
+            serde_json::from_str(r#"{"policy": "k_of_n", "k": 2}"#).unwrap();
         assert_eq!(params.k, Some(2));
         assert!(serde_json::from_str::<EnsembleParams>(r#"{"policy": "and"}"#).is_err());
         assert!(serde_json::from_str::<EnsembleParams>(r#"{"members": []}"#).is_err());
@@ -591,20 +617,92 @@ mod tests {
 
     #[test]
     fn validation_table() {
-        type Case = (&'static str, Vec<(&'static str, f64)>, Policy, Option<usize>, Option<&'static str>);
+        type Case = (
+            &'static str,
+            Vec<(&'static str, f64)>,
+            Policy,
+            Option<usize>,
+            Option<&'static str>,
+        );
         let cases: Vec<Case> = vec![
-            ("two members", vec![("a", 1.0), ("b", 1.0)], Policy::All, None, None),
-            ("k of n", vec![("a", 1.0), ("b", 1.0)], Policy::KOfN, Some(2), None),
-            ("zero weight is fine", vec![("a", 0.0), ("b", 1.0)], Policy::Weighted, None, None),
+            (
+                "two members",
+                vec![("a", 1.0), ("b", 1.0)],
+                Policy::All,
+                None,
+                None,
+            ),
+            (
+                "k of n",
+                vec![("a", 1.0), ("b", 1.0)],
+                Policy::KOfN,
+                Some(2),
+                None,
+            ),
+            (
+                "zero weight is fine",
+                vec![("a", 0.0), ("b", 1.0)],
+                Policy::Weighted,
+                None,
+                None,
+            ),
             ("no members", vec![], Policy::Any, None, Some("`members`")),
-            ("duplicate names", vec![("a", 1.0), ("a", 1.0)], Policy::Any, None, Some("used twice")),
-            ("empty name", vec![(" ", 1.0)], Policy::Any, None, Some("empty name")),
-            ("negative weight", vec![("a", -1.0)], Policy::Any, None, Some("`weight`")),
-            ("all weights zero", vec![("a", 0.0)], Policy::Weighted, None, Some("not all be 0")),
-            ("k missing", vec![("a", 1.0)], Policy::KOfN, None, Some("is required with policy `k_of_n`")),
-            ("k too large", vec![("a", 1.0)], Policy::KOfN, Some(2), Some("between 1 and")),
-            ("k zero", vec![("a", 1.0)], Policy::KOfN, Some(0), Some("between 1 and")),
-            ("k without k_of_n", vec![("a", 1.0)], Policy::All, Some(1), Some("only used with")),
+            (
+                "duplicate names",
+                vec![("a", 1.0), ("a", 1.0)],
+                Policy::Any,
+                None,
+                Some("used twice"),
+            ),
+            (
+                "empty name",
+                vec![(" ", 1.0)],
+                Policy::Any,
+                None,
+                Some("empty name"),
+            ),
+            (
+                "negative weight",
+                vec![("a", -1.0)],
+                Policy::Any,
+                None,
+                Some("`weight`"),
+            ),
+            (
+                "all weights zero",
+                vec![("a", 0.0)],
+                Policy::Weighted,
+                None,
+                Some("not all be 0"),
+            ),
+            (
+                "k missing",
+                vec![("a", 1.0)],
+                Policy::KOfN,
+                None,
+                Some("is required with policy `k_of_n`"),
+            ),
+            (
+                "k too large",
+                vec![("a", 1.0)],
+                Policy::KOfN,
+                Some(2),
+                Some("between 1 and"),
+            ),
+            (
+                "k zero",
+                vec![("a", 1.0)],
+                Policy::KOfN,
+                Some(0),
+                Some("between 1 and"),
+            ),
+            (
+                "k without k_of_n",
+                vec![("a", 1.0)],
+                Policy::All,
+                Some(1),
+                Some("only used with"),
+            ),
             (
                 "several problems",
                 vec![("a", f64::NAN), ("a", 1.0)],
@@ -616,9 +714,15 @@ mod tests {
         for (name, members, policy, k, want) in cases {
             let members = members
                 .into_iter()
-                .map(|(n, w)| EnsembleMember { weight: w, ..EnsembleMember::new(n, zscore()) })
+                .map(|(n, w)| EnsembleMember {
+                    weight: w,
+                    ..EnsembleMember::new(n, zscore())
+                })
                 .collect();
-            match (EnsembleDetector::new(members, EnsembleParams { policy, k }), want) {
+            match (
+                EnsembleDetector::new(members, EnsembleParams { policy, k }),
+                want,
+            ) {
                 (Ok(_), None) => {}
                 (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
                 (Ok(_), Some(w)) => panic!("{name}: accepted, want an error with {w}"),
@@ -631,17 +735,66 @@ mod tests {
     fn combination_table() {
         let nan = f64::NAN;
         let w = [0.25, 0.75, 0.0];
-        let cases: &[(&str, Policy, Option<usize>, [f64; 3], f64)] = &[
-            ("all is the minimum", Policy::All, None, [1.0, 5.0, 3.0], 1.0),
-            ("all with a NaN member is NaN", Policy::All, None, [1.0, nan, 3.0], nan),
-            ("any is the maximum", Policy::Any, None, [1.0, 5.0, 3.0], 5.0),
+        type Case = (&'static str, Policy, Option<usize>, [f64; 3], f64);
+        let cases: &[Case] = &[
+            (
+                "all is the minimum",
+                Policy::All,
+                None,
+                [1.0, 5.0, 3.0],
+                1.0,
+            ),
+            (
+                "all with a NaN member is NaN",
+                Policy::All,
+                None,
+                [1.0, nan, 3.0],
+                nan,
+            ),
+            (
+                "any is the maximum",
+                Policy::Any,
+                None,
+                [1.0, 5.0, 3.0],
+                5.0,
+            ),
             ("any ignores NaN", Policy::Any, None, [1.0, nan, 3.0], 3.0),
-            ("any of nothing is NaN", Policy::Any, None, [nan, nan, nan], nan),
+            (
+                "any of nothing is NaN",
+                Policy::Any,
+                None,
+                [nan, nan, nan],
+                nan,
+            ),
             ("2 of 3", Policy::KOfN, Some(2), [1.0, 5.0, 3.0], 3.0),
-            ("2 of 3 with one NaN", Policy::KOfN, Some(2), [1.0, nan, 3.0], 1.0),
-            ("2 of 3 with two NaN", Policy::KOfN, Some(2), [nan, nan, 3.0], nan),
-            ("weighted mean", Policy::Weighted, None, [1.0, 5.0, 100.0], 4.0),
-            ("weighted re-scales over defined members", Policy::Weighted, None, [2.0, nan, 1.0], 2.0),
+            (
+                "2 of 3 with one NaN",
+                Policy::KOfN,
+                Some(2),
+                [1.0, nan, 3.0],
+                1.0,
+            ),
+            (
+                "2 of 3 with two NaN",
+                Policy::KOfN,
+                Some(2),
+                [nan, nan, 3.0],
+                nan,
+            ),
+            (
+                "weighted mean",
+                Policy::Weighted,
+                None,
+                [1.0, 5.0, 100.0],
+                4.0,
+            ),
+            (
+                "weighted re-scales over defined members",
+                Policy::Weighted,
+                None,
+                [2.0, nan, 1.0],
+                2.0,
+            ),
         ];
         for (name, policy, k, z, want) in cases {
             assert_close(&combine(*policy, *k, &w, z), want, 1e-12);
@@ -656,7 +809,14 @@ mod tests {
         assert_eq!((c, s), (3.0, 1.482_602_218_505_602));
         assert_close(
             &z,
-            &[-1.348_979_500_392, -0.674_489_750_196, 0.0, 0.674_489_750_196, 65.425_505_769_02, f64::NAN],
+            &[
+                -1.348_979_500_392,
+                -0.674_489_750_196,
+                0.0,
+                0.674_489_750_196,
+                65.425_505_769_02,
+                f64::NAN,
+            ],
             1e-9,
         );
         // All equal: zeros. Zero MAD: mean absolute deviation 0.4 * 1.2533.
@@ -749,7 +909,10 @@ mod tests {
         .unwrap();
         assert!(matches!(other.load(&state), Err(Error::Load { .. })));
         let renamed = EnsembleDetector::new(
-            vec![EnsembleMember::new("z", zscore()), EnsembleMember::new("x", mad())],
+            vec![
+                EnsembleMember::new("z", zscore()),
+                EnsembleMember::new("x", mad()),
+            ],
             EnsembleParams::default(),
         )
         .unwrap();
@@ -765,7 +928,9 @@ mod tests {
                 EnsembleMember::new("z", zscore()),
                 EnsembleMember::new(
                     "b",
-                    Box::new(BatchOnly(ZscoreDetector::new(ZscoreParams::default()).unwrap())),
+                    Box::new(BatchOnly(
+                        ZscoreDetector::new(ZscoreParams::default()).unwrap(),
+                    )),
                 ),
             ],
             EnsembleParams::default(),

@@ -19,3 +19,49 @@ pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
 pub fn kinds() -> &'static [&'static str] {
     &["zscore", "mad", "seasonal", "benford", "ensemble"]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsad_core::Detector;
+
+    #[test]
+    fn kinds_match_the_detectors() {
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(ZscoreDetector::new(ZscoreParams::default()).unwrap()),
+            Box::new(MadDetector::new(MadParams::default()).unwrap()),
+            Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap()),
+            Box::new(BenfordDetector::new(BenfordParams::default()).unwrap()),
+            Box::new(
+                EnsembleDetector::new(
+                    vec![EnsembleMember::new(
+                        "mad",
+                        Box::new(MadDetector::new(MadParams::default()).unwrap()),
+                    )],
+                    EnsembleParams::default(),
+                )
+                .unwrap(),
+            ),
+        ];
+        let got: Vec<&str> = detectors.iter().map(|d| d.kind()).collect();
+        assert_eq!(got, kinds());
+    }
+
+    #[test]
+    fn params_have_json_schemas_with_docs() {
+        let schema = schemars::schema_for!(BenfordParams);
+        let text = serde_json::to_string(&schema).unwrap();
+        assert!(
+            text.contains("min_count") && text.contains("default 50"),
+            "{text}"
+        );
+        for schema in [
+            schemars::schema_for!(ZscoreParams),
+            schemars::schema_for!(MadParams),
+            schemars::schema_for!(SeasonalParams),
+            schemars::schema_for!(EnsembleParams),
+        ] {
+            assert!(serde_json::to_string(&schema).unwrap().contains("default"));
+        }
+    }
+}

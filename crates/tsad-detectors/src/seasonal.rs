@@ -47,8 +47,8 @@
 //! "MSTL", <https://arxiv.org/abs/2107.13462>.
 
 use crate::common::{
-    Problems, SortedWindow, begin_fit, check_len, deviation, interpolate, parse_state,
-    report_done, robust_center_scale, tiny_scale, STATE_VERSION,
+    Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, deviation, interpolate,
+    parse_state, report_done, robust_center_scale, tiny_scale,
 };
 use augurs_seasons::PeriodogramDetector;
 use schemars::JsonSchema;
@@ -140,9 +140,11 @@ impl SeasonalParams {
         p.check(self.max_periods >= 1, "max_periods", || {
             format!("must be at least 1, got {}", self.max_periods)
         });
-        p.check(self.band_k.is_finite() && self.band_k > 0.0, "band_k", || {
-            format!("must be a finite number > 0, got {}", self.band_k)
-        });
+        p.check(
+            self.band_k.is_finite() && self.band_k > 0.0,
+            "band_k",
+            || format!("must be a finite number > 0, got {}", self.band_k),
+        );
         p.check(self.fallback_window >= 3, "fallback_window", || {
             format!("must be at least 3, got {}", self.fallback_window)
         });
@@ -583,7 +585,13 @@ impl SeasonalOnline {
         let ahead = if method == "rolling_median" {
             vec![fit[n - 1]; 1]
         } else {
-            let cycle = self.periods.iter().copied().filter(|&q| 2 * q <= n).max().unwrap_or(1);
+            let cycle = self
+                .periods
+                .iter()
+                .copied()
+                .filter(|&q| 2 * q <= n)
+                .max()
+                .unwrap_or(1);
             (0..cycle).map(|j| fit[n - cycle + j]).collect()
         };
         self.fit = Some(OnlineFit {
@@ -630,8 +638,8 @@ mod tests {
     use super::*;
     use tsad_core::Threshold;
     use tsad_testing::{
-        ConformanceOptions, Rng, conformance_with, random_walk,
-        seasonal_with_anomalies, with_nan_gaps,
+        ConformanceOptions, Rng, conformance_with, random_walk, seasonal_with_anomalies,
+        with_nan_gaps,
     };
 
     fn sines(n: usize, periods: &[(usize, f64)], noise: f64, seed: u64) -> Vec<f64> {
@@ -677,7 +685,11 @@ mod tests {
             ),
             ("white noise", sines(2000, &[], 1.0, 6), &[]),
             ("random walk", random_walk(4000, 3).values().to_vec(), &[]),
-            ("short random walk", random_walk(1000, 4).values().to_vec(), &[]),
+            (
+                "short random walk",
+                random_walk(1000, 4).values().to_vec(),
+                &[],
+            ),
             ("too short", vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0], &[]),
             ("all missing", vec![f64::NAN; 100], &[]),
             ("constant", vec![3.0; 100], &[]),
@@ -698,7 +710,11 @@ mod tests {
     fn params_table() {
         let cases: &[(&str, &str, Option<&str>)] = &[
             ("defaults", "{}", None),
-            ("explicit period", r#"{"period": 24, "robust": false}"#, None),
+            (
+                "explicit period",
+                r#"{"period": 24, "robust": false}"#,
+                None,
+            ),
             ("period too small", r#"{"period": 1}"#, Some("`period`")),
             (
                 "period range inverted",
@@ -765,7 +781,10 @@ mod tests {
             ..SeasonalParams::default()
         })
         .unwrap()
-        .fit(&series(sines(100, &[(24, 1.0)], 0.1, 1)), &FitContext::new())
+        .fit(
+            &series(sines(100, &[(24, 1.0)], 0.1, 1)),
+            &FitContext::new(),
+        )
         .unwrap();
         let r = model.score(&short).unwrap().report;
         assert!(r["note"].as_str().unwrap().contains("too short"), "{r}");
@@ -819,7 +838,11 @@ mod tests {
         let cut = Threshold::default().apply(&streamed[600..]).unwrap();
         let late: Vec<usize> = spikes.iter().copied().filter(|&i| i >= 600).collect();
         let found = late.iter().filter(|&&i| cut.flags[i - 600]).count();
-        assert!(found as f64 >= 0.8 * late.len() as f64, "{found} of {}", late.len());
+        assert!(
+            found as f64 >= 0.8 * late.len() as f64,
+            "{found} of {}",
+            late.len()
+        );
     }
 
     #[test]

@@ -61,9 +61,11 @@ impl ZscoreParams {
         p.check(self.window >= 3, "window", || {
             format!("must be at least 3, got {}", self.window)
         });
-        p.check(self.band_k.is_finite() && self.band_k > 0.0, "band_k", || {
-            format!("must be a finite number > 0, got {}", self.band_k)
-        });
+        p.check(
+            self.band_k.is_finite() && self.band_k > 0.0,
+            "band_k",
+            || format!("must be a finite number > 0, got {}", self.band_k),
+        );
         p.finish()
     }
 }

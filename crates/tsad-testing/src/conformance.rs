@@ -160,7 +160,11 @@ fn check_short(make: &dyn Fn() -> Box<dyn Detector>, ctx: &FitContext) {
     if min_len > 1 {
         match detector.fit(&long.slice(0..min_len - 1), ctx) {
             Err(Error::NotEnoughData { needed, got }) => {
-                assert_eq!((needed, got), (min_len, min_len - 1), "NotEnoughData fields")
+                assert_eq!(
+                    (needed, got),
+                    (min_len, min_len - 1),
+                    "NotEnoughData fields"
+                )
             }
             other => panic!("fit on min_len - 1 points: want NotEnoughData, got {other:?}"),
         }

@@ -29,9 +29,7 @@ pub fn sine_with_spike(n: usize, seed: u64) -> (Series, usize) {
     assert!(n > 0, "sine_with_spike needs at least one point");
     let mut rng = Rng::new(seed);
     let mut v: Vec<f64> = (0..n)
-        .map(|i| {
-            10.0 + (std::f64::consts::TAU * i as f64 / 50.0).sin() + 0.05 * rng.normal()
-        })
+        .map(|i| 10.0 + (std::f64::consts::TAU * i as f64 / 50.0).sin() + 0.05 * rng.normal())
         .collect();
     let spike = n * 7 / 10;
     v[spike] += SPIKE_HEIGHT;
@@ -67,7 +65,9 @@ pub fn seasonal_with_anomalies(
     let mut v: Vec<f64> = (0..n)
         .map(|i| {
             let phase = std::f64::consts::TAU * i as f64 / p;
-            50.0 + 0.002 * i as f64 + 4.0 * phase.sin() + 1.5 * (2.0 * phase).cos()
+            50.0 + 0.002 * i as f64
+                + 4.0 * phase.sin()
+                + 1.5 * (2.0 * phase).cos()
                 + 0.3 * rng.normal()
         })
         .collect();
