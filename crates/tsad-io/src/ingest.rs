@@ -76,6 +76,18 @@ pub fn read_reader<R: Read>(reader: R, opts: &IngestOptions) -> Result<Ingested,
 
 fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let source = opts.source();
+    if let Some(d) = opts.delimiter
+        && (!d.is_ascii() || matches!(d, b'"' | b'\n' | b'\r'))
+    {
+        return Err(IngestError::InvalidOptions {
+            source_name: source.to_owned(),
+            reason: format!(
+                "{:?} cannot be the delimiter; use an ASCII character other than a quote or a \
+                 line break, such as ',', ';', tab or '|'",
+                char::from(d)
+            ),
+        });
+    }
     let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
     let layout = analyze(&sample, opts.delimiter).ok_or_else(|| IngestError::Empty {
         source_name: source.to_owned(),
@@ -189,9 +201,10 @@ impl Collector {
     }
 }
 
-fn csv_error(e: csv::Error, source: &str, delimiter: u8) -> IngestError {
+/// Maps a csv error; `near` is the reader's line, for errors that carry no position.
+fn csv_error(e: csv::Error, source: &str, delimiter: u8, near: u64) -> IngestError {
     let source_name = source.to_owned();
-    let line = e.position().map_or(0, csv::Position::line);
+    let line = e.position().map_or(near, csv::Position::line);
     let message = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::UnequalLengths {
@@ -251,7 +264,10 @@ fn stream<R: Read>(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(e, source, layout.delimiter)),
+            Err(e) => {
+                let near = rdr.position().line();
+                return Err(csv_error(e, source, layout.delimiter, near));
+            }
         }
         if skip_header {
             skip_header = false;

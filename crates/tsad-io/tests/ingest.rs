@@ -718,6 +718,15 @@ fn error_messages_say_where_and_how_to_fix() {
             &["data.csv: line 2, column \"note\": \"a\" is not a number (2 of 2 rows rejected)"],
         ),
         (
+            "bad delimiter",
+            b"t,v\n2014-07-01,1\n".to_vec(),
+            IngestOptions {
+                delimiter: Some(b'"'),
+                ..opts()
+            },
+            &["data.csv: '\"' cannot be the delimiter"],
+        ),
+        (
             "a first row longer than the sample",
             format!("t,v,note\n2014-07-01,1,{}\n", "x".repeat(5 << 20)).into_bytes(),
             opts(),
@@ -773,6 +782,41 @@ fn a_sample_cut_inside_a_line_streams_on() {
     assert_eq!(got.series.values()[99], 99.0);
     let got = tsad_io::read_reader(csv.as_bytes(), &opts()).unwrap();
     assert_eq!(got.series.len(), 100);
+}
+
+/// Gives `data`, then fails.
+struct FailingReader {
+    data: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.data.len() {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.data.len() - self.at).min(1000);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_failures_are_reported() {
+    let mut csv = String::from("t,v\n");
+    for i in 0..1000 {
+        writeln!(csv, "{},{i}", format_timestamp(JUL1 + i * HOUR)).unwrap();
+    }
+    let reader = FailingReader {
+        data: csv.into_bytes(),
+        at: 0,
+    };
+    let msg = tsad_io::read_reader(reader, &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("data.csv: read failed near line "), "{msg}");
+    assert!(msg.ends_with("disk on fire"), "{msg}");
 }
 
 #[test]
@@ -880,6 +924,24 @@ fn value() -> impl Strategy<Value = f64> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the bytes, ingest and preview return, never panic.
+    #[test]
+    fn arbitrary_input_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+        text in "[0-9a-zA-Z,;|\t\n\r:./+ \"-]{0,600}",
+    ) {
+        for input in [bytes.as_slice(), text.as_bytes()] {
+            let _ = read_bytes(input, &IngestOptions::default());
+            let _ = tsad_io::preview_bytes(input, 5, None);
+            let named = IngestOptions {
+                time_column: Some(0.into()),
+                value_column: Some("1".parse().unwrap()),
+                ..IngestOptions::default()
+            };
+            let _ = read_bytes(input, &named);
+        }
+    }
 
     #[test]
     fn any_series_written_as_csv_reads_back_equal(
