@@ -1,0 +1,484 @@
+//! The request and response bodies of the REST API (docs/API.md), with their OpenAPI schemas.
+
+use crate::error::ErrorDetail;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use tsad_store::{DatasetRecord, RunRecord};
+use utoipa::ToSchema;
+
+/// Unix milliseconds as RFC 3339 (UTC, seconds precision, `Z`).
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: &'static str,
+    /// The server's version.
+    pub version: &'static str,
+}
+
+/// A dataset: its columns, preview rows and ingest diagnostics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dataset {
+    /// Unique id (`ds_...`).
+    pub id: String,
+    /// Display name (the uploaded file's name).
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Size of the stored file in bytes.
+    pub size_bytes: u64,
+    /// Data rows read (header excluded).
+    pub rows: u64,
+    /// The field delimiter.
+    #[schema(value_type = String)]
+    pub delimiter: Value,
+    /// Whether the first line is a header.
+    #[schema(value_type = bool)]
+    pub has_header: Value,
+    /// Every column with its detected kind (`time`, `numeric`, `text`, `empty`).
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Value,
+    /// The detected time column (null: none, the row index is the time axis).
+    #[schema(value_type = Option<String>)]
+    pub time_column: Value,
+    /// The detected value column.
+    #[schema(value_type = String)]
+    pub value_column: Value,
+    /// A 0/1 column named `is_anomaly`, `label` or `anomaly`, if any.
+    #[schema(value_type = Option<String>)]
+    pub label_column: Value,
+    /// `{"rows": [[cell, ...], ...]}`: the first 20 data rows as text.
+    #[schema(value_type = Object)]
+    pub preview: Value,
+    /// What ingest learnt with the default columns (rows, missing, rejected, gaps, warnings).
+    #[schema(value_type = Object)]
+    pub diagnostics: Value,
+}
+
+impl From<DatasetRecord> for Dataset {
+    fn from(d: DatasetRecord) -> Self {
+        let get = |k: &str| d.meta.get(k).cloned().unwrap_or(Value::Null);
+        Dataset {
+            delimiter: get("delimiter"),
+            has_header: get("has_header"),
+            columns: get("columns"),
+            time_column: get("time_column"),
+            value_column: get("value_column"),
+            label_column: get("label_column"),
+            preview: get("preview"),
+            diagnostics: get("diagnostics"),
+            id: d.id,
+            name: d.name,
+            created_at: rfc3339(d.created_at),
+            size_bytes: d.size_bytes,
+            rows: d.rows,
+        }
+    }
+}
+
+/// A dataset in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetSummary {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Data rows.
+    pub rows: u64,
+    /// Size of the stored file in bytes.
+    pub size_bytes: u64,
+    /// Runs made on it.
+    pub run_count: u64,
+}
+
+impl From<tsad_store::DatasetSummary> for DatasetSummary {
+    fn from(d: tsad_store::DatasetSummary) -> Self {
+        DatasetSummary {
+            id: d.id,
+            name: d.name,
+            created_at: rfc3339(d.created_at),
+            rows: d.rows,
+            size_bytes: d.size_bytes,
+            run_count: d.run_count,
+        }
+    }
+}
+
+/// `GET /api/v1/datasets`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetList {
+    /// Newest first.
+    pub datasets: Vec<DatasetSummary>,
+}
+
+/// `POST /api/v1/datasets` as JSON: a series given inline.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetPoints {
+    /// Display name (default `points`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Unix milliseconds, strictly increasing; omitted: the row index is the time axis.
+    #[serde(default)]
+    pub timestamps: Option<Vec<i64>>,
+    /// The values; null marks a missing value.
+    pub values: Vec<Option<f64>>,
+}
+
+/// `POST /api/v1/datasets/demo` (optional body).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DemoRequest {
+    /// Number of points, 200 to 100,000,000 (default 2000).
+    #[serde(default)]
+    pub points: Option<usize>,
+    /// Random seed (default 42).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or a value.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A column by name or 0-based index.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ColumnSelector {
+    /// The header's name (case-insensitive).
+    Name(String),
+    /// The 0-based position.
+    Index(usize),
+}
+
+impl From<ColumnSelector> for tsad_io::ColumnRef {
+    fn from(c: ColumnSelector) -> Self {
+        match c {
+            ColumnSelector::Name(n) => tsad_io::ColumnRef::Name(n),
+            ColumnSelector::Index(i) => tsad_io::ColumnRef::Index(i),
+        }
+    }
+}
+
+/// `POST /api/v1/runs`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCreate {
+    /// The dataset to run on.
+    pub dataset_id: String,
+    /// The time column (name or index). Absent: detected; `null`: none, the row index is the
+    /// time axis.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ColumnSelector>)]
+    pub time_column: Option<Option<ColumnSelector>>,
+    /// The value column (name or index). Absent or `null`: detected.
+    #[serde(default)]
+    pub value_column: Option<ColumnSelector>,
+    /// A detector spec (`{"kind": "mad", ...}`) or `{"preset": name, "overrides": {...}}`;
+    /// absent: the default spec of `GET /api/v1/detectors`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub detector: Option<Value>,
+    /// `{"method": "sigma", "k": 3}` and the like; absent: the default threshold.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub threshold: Option<Value>,
+    /// `{"merge_gap": 2}`; absent: defaults.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub events: Option<Value>,
+}
+
+/// A run: status, progress, summary and, for a single run, its events and report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Run {
+    /// Unique id (`run_...`).
+    pub id: String,
+    /// Its dataset.
+    pub dataset_id: String,
+    /// Its dataset's name (null if the dataset is gone).
+    pub dataset_name: Option<String>,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// The detector spec (a preset already expanded).
+    #[schema(value_type = Object)]
+    pub detector: Value,
+    /// The preset it came from, if any.
+    pub preset: Option<String>,
+    /// The threshold in force.
+    #[schema(value_type = Object)]
+    pub threshold: Value,
+    /// How flagged points merge into events.
+    #[schema(value_type = Object)]
+    pub events_options: Value,
+    /// The time column (as asked, then as resolved; null: row index or detected).
+    #[schema(value_type = Option<String>)]
+    pub time_column: Value,
+    /// The value column.
+    #[schema(value_type = Option<String>)]
+    pub value_column: Value,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, once started.
+    pub started_at: Option<String>,
+    /// RFC 3339, once finished.
+    pub finished_at: Option<String>,
+    /// The latest training progress while running.
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<Value>,
+    /// Why it failed.
+    pub error: Option<ErrorDetail>,
+    /// Points, span, counts, threshold value and timings, once succeeded.
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<Value>,
+    /// The events (single-run responses only; empty until it succeeded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub events: Option<Value>,
+    /// The detector's report (single-run responses only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+impl Run {
+    /// A run without events and report (list entries).
+    pub(crate) fn summary(r: RunRecord, dataset_name: Option<String>) -> Self {
+        Run {
+            id: r.id,
+            dataset_id: r.dataset_id,
+            dataset_name,
+            status: r.status.as_str().into(),
+            detector: r.spec,
+            preset: r.preset,
+            threshold: r.threshold,
+            events_options: r.events_options,
+            time_column: r.time_column,
+            value_column: r.value_column,
+            created_at: rfc3339(r.created_at),
+            started_at: r.started_at.map(rfc3339),
+            finished_at: r.finished_at.map(rfc3339),
+            progress: r.progress,
+            error: r.error.map(|e| ErrorDetail {
+                code: e.code,
+                message: e.message,
+            }),
+            summary: r.summary,
+            events: None,
+            report: None,
+        }
+    }
+}
+
+/// `GET /api/v1/runs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    /// Newest first, without events and report.
+    pub runs: Vec<Run>,
+}
+
+/// `GET /api/v1/runs?dataset_id=...`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunListQuery {
+    /// Only the runs of this dataset.
+    pub dataset_id: Option<String>,
+}
+
+/// `GET /api/v1/runs/{id}/points` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PointsQuery {
+    /// First timestamp (inclusive; ms, or row index on an index axis). Default: the start.
+    pub from: Option<i64>,
+    /// Last timestamp (inclusive). Default: the end.
+    pub to: Option<i64>,
+    /// Downsample when the range holds more points (default 2000, 10 to 1,000,000).
+    pub max_points: Option<usize>,
+    /// `minmax` (default) or `lttb`.
+    pub method: Option<crate::downsample::Method>,
+}
+
+/// One ensemble member's normalised scores in [`Points`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberPoints {
+    /// The member's name.
+    pub name: String,
+    /// Its detector kind.
+    pub kind: String,
+    /// Its normalised score per returned point.
+    pub score: Vec<Option<f64>>,
+}
+
+/// Columnar points of a range (undefined values are null).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Points {
+    /// The range's first timestamp.
+    pub from: Option<i64>,
+    /// The range's last timestamp.
+    pub to: Option<i64>,
+    /// Points in the whole series.
+    pub total: usize,
+    /// Points in the range.
+    pub in_range: usize,
+    /// Points returned.
+    pub returned: usize,
+    /// Whether the range was downsampled.
+    pub downsampled: bool,
+    /// `epoch_millis` or `index`.
+    pub time_axis: String,
+    /// Timestamps.
+    pub t: Vec<i64>,
+    /// Each point's index in the series.
+    pub index: Vec<usize>,
+    /// Values.
+    pub value: Vec<Option<f64>>,
+    /// Expected values, if the detector has them.
+    pub expected: Option<Vec<Option<f64>>>,
+    /// Lower band, if any.
+    pub lower: Option<Vec<Option<f64>>>,
+    /// Upper band, if any.
+    pub upper: Option<Vec<Option<f64>>>,
+    /// Anomaly scores.
+    pub score: Vec<Option<f64>>,
+    /// Whether each point is above the threshold.
+    pub flag: Vec<bool>,
+    /// Ground-truth labels (1 = anomaly) when the dataset had a label column.
+    pub label: Option<Vec<Option<f64>>>,
+    /// Ensemble members' normalised scores.
+    pub members: Vec<MemberPoints>,
+    /// The threshold's cut-off (null when no score was finite).
+    pub threshold_value: Option<f64>,
+}
+
+/// `GET /api/v1/runs/{id}/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsResponse {
+    /// The threshold in force.
+    #[schema(value_type = Object)]
+    pub threshold: Value,
+    /// Its cut-off value.
+    pub threshold_value: Option<f64>,
+    /// The events.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Value,
+}
+
+/// `POST /api/v1/runs/{id}/threshold`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdRequest {
+    /// The new threshold.
+    #[schema(value_type = Object)]
+    pub threshold: Value,
+    /// New event options; absent: keep the run's.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub events: Option<Value>,
+}
+
+/// The answer to a re-threshold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThresholdResponse {
+    /// The threshold now in force.
+    #[schema(value_type = Object)]
+    pub threshold: Value,
+    /// Its cut-off value.
+    pub threshold_value: Option<f64>,
+    /// The new events.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Value,
+    /// Points above the threshold.
+    pub anomaly_count: usize,
+    /// The event options now in force.
+    #[schema(value_type = Object)]
+    pub events_options: Value,
+}
+
+/// `GET /api/v1/runs/{id}/download` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadQuery {
+    /// `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// `POST /api/v1/detect`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectRequest {
+    /// Unix milliseconds, strictly increasing; omitted: the row index.
+    #[serde(default)]
+    pub timestamps: Option<Vec<i64>>,
+    /// The values (null = missing), at most 100,000.
+    pub values: Vec<Option<f64>>,
+    /// A spec or `{"preset": ...}`; absent: the default spec.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub detector: Option<Value>,
+    /// The threshold; absent: the default.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub threshold: Option<Value>,
+    /// Event options; absent: defaults.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub events: Option<Value>,
+}
+
+/// The series of a synchronous detection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesInfo {
+    /// Number of points.
+    pub points: usize,
+    /// First timestamp.
+    pub start: Option<i64>,
+    /// Last timestamp.
+    pub end: Option<i64>,
+    /// Median step.
+    pub step_ms: Option<i64>,
+}
+
+/// The answer of `POST /api/v1/detect`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetectResponse {
+    /// The series.
+    pub series: SeriesInfo,
+    /// The detector spec used.
+    #[schema(value_type = Object)]
+    pub detector: Value,
+    /// The preset it came from, if any.
+    pub preset: Option<String>,
+    /// The threshold used.
+    #[schema(value_type = Object)]
+    pub threshold: Value,
+    /// Its cut-off value.
+    pub threshold_value: Option<f64>,
+    /// Points above the threshold.
+    pub anomaly_count: usize,
+    /// The events.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Value,
+    /// Every point, not downsampled.
+    pub points: Points,
+    /// The detector's report.
+    #[schema(value_type = Object)]
+    pub report: Value,
+    /// Seconds spent fitting.
+    pub fit_seconds: f64,
+    /// Seconds spent scoring.
+    pub score_seconds: f64,
+}

@@ -1,0 +1,586 @@
+//! Background runs: at most `max_jobs` execute at once on the blocking pool (a semaphore), up to
+//! `max_queue` more wait, and each live run has a cancel flag and a progress channel for SSE.
+
+use crate::error::{ApiError, core_code};
+use crate::state::AppState;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore, watch};
+use tsad_core::{CancelFlag, EventOptions, FitContext, Progress, Series, Threshold};
+use tsad_engine::{Detection, DetectorSpec, EngineError};
+use tsad_io::{ColumnRef, IngestOptions};
+use tsad_store::{
+    INTERRUPTED_CODE, INTERRUPTED_MESSAGE, MemberColumn, RunError, RunRecord, RunResult, RunStatus,
+    Storage, StorageError,
+};
+
+/// Progress is written to the store at most this often (the SSE channel gets every update).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Which time column a run asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TimeChoice {
+    /// Let ingest detect it.
+    Detect,
+    /// No time column: the row index is the time axis.
+    RowIndex,
+    /// This column.
+    Column(ColumnRef),
+}
+
+/// Everything a queued run needs to execute.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) run_id: String,
+    pub(crate) dataset_id: String,
+    pub(crate) spec: DetectorSpec,
+    pub(crate) threshold: Threshold,
+    pub(crate) events: EventOptions,
+    pub(crate) time_column: TimeChoice,
+    pub(crate) value_column: Option<ColumnRef>,
+}
+
+/// A run that is queued or running.
+#[derive(Clone)]
+struct Live {
+    dataset_id: String,
+    cancel: CancelFlag,
+    wake: Arc<Notify>,
+    progress: Arc<watch::Sender<Option<Progress>>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    queued: usize,
+    running: usize,
+}
+
+/// The job manager.
+pub(crate) struct Jobs {
+    semaphore: Arc<Semaphore>,
+    capacity: usize,
+    counts: Mutex<Counts>,
+    live: Mutex<HashMap<String, Live>>,
+    shutting_down: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is a few field updates that cannot panic half way.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Jobs {
+    pub(crate) fn new(max_jobs: usize, max_queue: usize) -> Self {
+        Jobs {
+            semaphore: Arc::new(Semaphore::new(max_jobs)),
+            capacity: max_jobs + max_queue,
+            counts: Mutex::new(Counts::default()),
+            live: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// (running, queued).
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let c = *lock(&self.counts);
+        (c.running, c.queued)
+    }
+
+    /// Takes a queue slot, or fails with 429 when every slot is taken.
+    pub(crate) fn reserve(&self) -> Result<(), ApiError> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(ApiError::too_many_jobs(
+                "the server is shutting down; start the run again once it is back",
+            ));
+        }
+        let mut c = lock(&self.counts);
+        if c.queued + c.running >= self.capacity {
+            return Err(ApiError::too_many_jobs(format!(
+                "the run queue is full ({} running, {} queued); wait for a run to finish or \
+                 cancel one",
+                c.running, c.queued
+            )));
+        }
+        c.queued += 1;
+        Ok(())
+    }
+
+    /// Gives back a slot taken by [`Jobs::reserve`] when the run could not be created.
+    pub(crate) fn unreserve(&self) {
+        let mut c = lock(&self.counts);
+        c.queued = c.queued.saturating_sub(1);
+    }
+
+    /// The progress channel of a live run; `None` once it finished (or was never live here).
+    pub(crate) fn subscribe(&self, run_id: &str) -> Option<watch::Receiver<Option<Progress>>> {
+        lock(&self.live).get(run_id).map(|l| l.progress.subscribe())
+    }
+
+    /// Asks a live run to stop. Returns false when it is not live.
+    pub(crate) fn cancel(&self, run_id: &str) -> bool {
+        match lock(&self.live).get(run_id) {
+            Some(l) => {
+                l.cancel.cancel();
+                l.wake.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks every live run of a dataset to stop (the dataset is being deleted).
+    pub(crate) fn cancel_dataset(&self, dataset_id: &str) {
+        for l in lock(&self.live)
+            .values()
+            .filter(|l| l.dataset_id == dataset_id)
+        {
+            l.cancel.cancel();
+            l.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        for l in lock(&self.live).values() {
+            l.cancel.cancel();
+            l.wake.notify_one();
+        }
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts a run whose slot was reserved and whose record is stored as `queued`.
+pub(crate) fn start(state: &AppState, job: Job) {
+    let (tx, _) = watch::channel(None);
+    let live = Live {
+        dataset_id: job.dataset_id.clone(),
+        cancel: CancelFlag::new(),
+        wake: Arc::new(Notify::new()),
+        progress: Arc::new(tx),
+    };
+    lock(&state.jobs().live).insert(job.run_id.clone(), live.clone());
+    tokio::spawn(run_job(state.clone(), job, live));
+}
+
+async fn run_job(state: AppState, job: Job, live: Live) {
+    let jobs = state.jobs();
+    let permit = tokio::select! {
+        permit = jobs.semaphore.clone().acquire_owned() => permit.ok(),
+        () = live.wake.notified() => None,
+    };
+    {
+        let mut c = lock(&jobs.counts);
+        c.queued = c.queued.saturating_sub(1);
+        if permit.is_some() {
+            c.running += 1;
+        }
+    }
+    let started = Instant::now();
+    let status = if permit.is_some() && !live.cancel.is_cancelled() {
+        let st = state.clone();
+        let (j, l) = (job.clone(), live.clone());
+        match tokio::task::spawn_blocking(move || execute(&st, &j, &l)).await {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::error!(run_id = %job.run_id, error = %e, "Run task panicked");
+                let failure = Failure::internal(format!("run task failed: {e}"));
+                let down = jobs.is_shutting_down();
+                finish_failed(state.store().as_ref(), &job.run_id, &failure, down)
+            }
+        }
+    } else {
+        // Cancelled (or shutting down) while queued. The cancel handler already recorded
+        // `cancelled`; a shutdown records the interruption here.
+        if jobs.is_shutting_down() {
+            let store = state.store().clone();
+            let id = job.run_id.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                finish_failed(store.as_ref(), &id, &Failure::interrupted(), true)
+            })
+            .await;
+        }
+        None
+    };
+    if permit.is_some() {
+        let mut c = lock(&jobs.counts);
+        c.running = c.running.saturating_sub(1);
+    }
+    drop(permit);
+    if let Some(status) = status {
+        state
+            .metrics()
+            .record_run(status.as_str(), started.elapsed().as_secs_f64());
+    }
+    // Dropping the last sender ends the SSE streams, which then read the final run.
+    lock(&jobs.live).remove(&job.run_id);
+}
+
+/// Why a run failed, as stored on the run.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn internal(cause: String) -> Self {
+        tracing::error!(cause = %cause, "Run failed on an internal error");
+        Failure {
+            code: "internal",
+            message: "internal error; the cause is in the server log".into(),
+        }
+    }
+
+    fn interrupted() -> Self {
+        Failure {
+            code: INTERRUPTED_CODE,
+            message: INTERRUPTED_MESSAGE.into(),
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.code == "cancelled"
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        match e.code() {
+            "internal" => Failure::internal(e.to_string()),
+            code => Failure {
+                code,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<tsad_io::IngestError> for Failure {
+    fn from(e: tsad_io::IngestError) -> Self {
+        Failure {
+            code: "invalid_csv",
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<tsad_core::Error> for Failure {
+    fn from(e: tsad_core::Error) -> Self {
+        match core_code(&e) {
+            "internal" => Failure::internal(e.to_string()),
+            code => Failure {
+                code,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Self {
+        Failure::internal(e.to_string())
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Records a failure (or the interruption) on a run that is still queued or running.
+fn finish_failed(
+    store: &dyn Storage,
+    run_id: &str,
+    failure: &Failure,
+    shutting_down: bool,
+) -> Option<RunStatus> {
+    let mut run = store.run(run_id).ok()?;
+    let (status, error) = if failure.is_cancelled() && shutting_down {
+        let f = Failure::interrupted();
+        (RunStatus::Failed, Some((f.code, f.message)))
+    } else if failure.is_cancelled() {
+        (RunStatus::Cancelled, None)
+    } else {
+        (
+            RunStatus::Failed,
+            Some((failure.code, failure.message.clone())),
+        )
+    };
+    run.status = status;
+    run.error = error.map(|(code, message)| RunError {
+        code: code.into(),
+        message,
+    });
+    run.progress = None;
+    run.finished_at = Some(now_ms());
+    match store.transition_run(&run, &[RunStatus::Queued, RunStatus::Running], None) {
+        Ok(true) => Some(status),
+        // Someone else (a cancel) finished it first, or it was deleted.
+        Ok(false) | Err(StorageError::NotFound { .. }) => None,
+        Err(e) => {
+            tracing::error!(run_id, error = %e, "Cannot record a failed run");
+            None
+        }
+    }
+}
+
+/// Executes one run on the blocking pool; returns the final status it recorded, if any.
+fn execute(state: &AppState, job: &Job, live: &Live) -> Option<RunStatus> {
+    let store = state.store().as_ref();
+    let jobs = state.jobs();
+    let span = tracing::info_span!("run", run_id = %job.run_id, kind = job.spec.kind());
+    let _enter = span.enter();
+    let mut run = match store.run(&job.run_id) {
+        Ok(run) => run,
+        Err(e) => {
+            tracing::warn!(error = %e, "Queued run vanished before it started");
+            return None;
+        }
+    };
+    run.status = RunStatus::Running;
+    run.started_at = Some(now_ms());
+    match store.transition_run(&run, &[RunStatus::Queued], None) {
+        Ok(true) => {}
+        Ok(false) => return None, // cancelled while it waited
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot start the run");
+            return None;
+        }
+    }
+    tracing::info!("Run started");
+    let down = jobs.is_shutting_down();
+    match detect_for_run(state, job, live, &mut run) {
+        Ok(result) => {
+            run.status = RunStatus::Succeeded;
+            run.progress = None;
+            run.finished_at = Some(now_ms());
+            match store.transition_run(&run, &[RunStatus::Running], Some(&result)) {
+                Ok(true) => {
+                    tracing::info!(points = result.len(), "Run succeeded");
+                    Some(RunStatus::Succeeded)
+                }
+                Ok(false) | Err(StorageError::NotFound { .. }) => None,
+                Err(e) => finish_failed(store, &job.run_id, &Failure::from(e), down),
+            }
+        }
+        Err(failure) => {
+            if !failure.is_cancelled() {
+                tracing::info!(code = failure.code, message = %failure.message, "Run failed");
+            }
+            finish_failed(store, &job.run_id, &failure, jobs.is_shutting_down())
+        }
+    }
+}
+
+/// Ingests the dataset with the run's columns, detects, and builds the result. Updates `run`
+/// with the resolved columns, timings and summary.
+fn detect_for_run(
+    state: &AppState,
+    job: &Job,
+    live: &Live,
+    run: &mut RunRecord,
+) -> Result<RunResult, Failure> {
+    let store = state.store().as_ref();
+    let dataset = store.dataset(&job.dataset_id)?;
+    let bytes = store.dataset_bytes(&job.dataset_id)?;
+    let mut opts = IngestOptions {
+        value_column: job.value_column.clone(),
+        source_name: Some(dataset.name.clone()),
+        ..IngestOptions::default()
+    };
+    match &job.time_column {
+        TimeChoice::Detect => {}
+        TimeChoice::RowIndex => opts.no_time_column = true,
+        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
+    }
+    let ingested = tsad_io::read_bytes(&bytes, &opts)?;
+    run.time_column = ingested
+        .time_column
+        .clone()
+        .map_or(Value::Null, Value::from);
+    run.value_column = Value::from(ingested.value_column.clone());
+    let label_column = dataset.meta.get("label_column").and_then(Value::as_str);
+    let labels = match label_column {
+        Some(label) if label != ingested.value_column => {
+            read_labels(&bytes, &opts, &ingested, label)
+        }
+        _ => None,
+    };
+    let series = ingested.series;
+
+    let progress = progress_callback(state.store().clone(), &job.run_id, live);
+    let ctx = FitContext::new()
+        .with_progress(progress)
+        .with_cancel(live.cancel.clone());
+    ctx.check_cancelled()?;
+    let detection = tsad_engine::detect(&series, &job.spec, &job.threshold, &job.events, &ctx)?;
+    run.fit_seconds = Some(detection.fit_seconds);
+    run.score_seconds = Some(detection.score_seconds);
+    let result = build_result(&series, &detection, labels);
+    run.summary = Some(summary(&series, &result, &detection));
+    Ok(result)
+}
+
+/// A progress callback that feeds the SSE channel on every call and the store at most every
+/// [`PROGRESS_EVERY`].
+fn progress_callback(store: Arc<dyn Storage>, run_id: &str, live: &Live) -> tsad_core::ProgressFn {
+    let tx = live.progress.clone();
+    let id = run_id.to_owned();
+    let last: Mutex<Option<Instant>> = Mutex::new(None);
+    Arc::new(move |p: &Progress| {
+        tx.send_replace(Some(p.clone()));
+        let due = {
+            let mut last = lock(&last);
+            let due = last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) || p.fraction >= 1.0;
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            let value = serde_json::to_value(p).unwrap_or(Value::Null);
+            if let Err(e) = store.set_run_progress(&id, &value) {
+                tracing::warn!(run_id = %id, error = %e, "Cannot store run progress");
+            }
+        }
+    })
+}
+
+/// The dataset's label column read with the run's time axis and aligned to the series by
+/// timestamp (NaN where a point has no label). `None` when it cannot be read.
+fn read_labels(
+    bytes: &[u8],
+    opts: &IngestOptions,
+    ingested: &tsad_io::Ingested,
+    label: &str,
+) -> Option<Vec<f64>> {
+    let label_opts = IngestOptions {
+        time_column: ingested.time_column.clone().map(ColumnRef::Name),
+        no_time_column: ingested.time_column.is_none(),
+        value_column: Some(ColumnRef::Name(label.to_owned())),
+        ..opts.clone()
+    };
+    let labels = tsad_io::read_bytes(bytes, &label_opts).ok()?.series;
+    Some(align(
+        ingested.series.timestamps(),
+        labels.timestamps(),
+        labels.values(),
+    ))
+}
+
+/// For each of `ts` (increasing), the value at the same timestamp in `(other_ts, other)`
+/// (increasing), or NaN.
+pub(crate) fn align(ts: &[i64], other_ts: &[i64], other: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ts.len());
+    let mut j = 0;
+    for &t in ts {
+        while j < other_ts.len() && other_ts[j] < t {
+            j += 1;
+        }
+        out.push(if j < other_ts.len() && other_ts[j] == t {
+            other[j]
+        } else {
+            f64::NAN
+        });
+    }
+    out
+}
+
+/// The stored result of a detection.
+pub(crate) fn build_result(
+    series: &Series,
+    detection: &Detection,
+    labels: Option<Vec<f64>>,
+) -> RunResult {
+    let scores = &detection.scores;
+    let (lower, upper) = match &scores.band {
+        Some((l, u)) => (Some(l.clone()), Some(u.clone())),
+        None => (None, None),
+    };
+    RunResult {
+        time_axis: axis_name(series.axis()).into(),
+        timestamps: series.timestamps().to_vec(),
+        values: series.values().to_vec(),
+        score: scores.score.clone(),
+        expected: scores.expected.clone(),
+        lower,
+        upper,
+        flags: detection.cut.flags.clone(),
+        labels,
+        members: scores
+            .members
+            .iter()
+            .map(|m| MemberColumn {
+                name: m.name.clone(),
+                kind: m.kind.clone(),
+                normalized: m.normalized.clone(),
+            })
+            .collect(),
+        threshold_value: detection.cut.value,
+        events: serde_json::to_value(&detection.events).unwrap_or(Value::Array(vec![])),
+        report: scores.report.clone(),
+    }
+}
+
+/// `epoch_millis` or `index`.
+pub(crate) fn axis_name(axis: tsad_core::TimeAxis) -> &'static str {
+    match axis {
+        tsad_core::TimeAxis::Index => "index",
+        _ => "epoch_millis",
+    }
+}
+
+/// A finite number, or JSON null.
+pub(crate) fn finite(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// The run summary shown in lists.
+pub(crate) fn summary(series: &Series, result: &RunResult, detection: &Detection) -> Value {
+    let ts = series.timestamps();
+    json!({
+        "points": series.len(),
+        "missing": series.missing(),
+        "start": ts.first(),
+        "end": ts.last(),
+        "step_ms": series.median_step(),
+        "time_axis": result.time_axis,
+        "anomaly_count": detection.cut.count(),
+        "event_count": detection.events.len(),
+        "threshold_value": finite(detection.cut.value),
+        "fit_seconds": detection.fit_seconds,
+        "score_seconds": detection.score_seconds,
+        "has_labels": result.labels.is_some(),
+        "members": result.members.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn align_matches_timestamps() {
+        let got = align(&[1, 2, 3, 5], &[0, 2, 3, 4, 6], &[9.0, 1.0, 0.0, 7.0, 8.0]);
+        assert!(got[0].is_nan() && got[3].is_nan());
+        assert_eq!(&got[1..3], &[1.0, 0.0]);
+        assert!(align(&[1], &[], &[]).iter().all(|x| x.is_nan()));
+    }
+
+    #[test]
+    fn reserve_counts_running_and_queued() {
+        let jobs = Jobs::new(1, 1);
+        jobs.reserve().unwrap();
+        jobs.reserve().unwrap();
+        let err = jobs.reserve().unwrap_err();
+        assert_eq!(err.code(), "too_many_jobs");
+        jobs.unreserve();
+        jobs.reserve().unwrap();
+        assert_eq!(jobs.counts(), (0, 2));
+    }
+}

@@ -1,0 +1,238 @@
+#![doc = include_str!("../README.md")]
+
+mod api;
+pub mod downsample;
+mod error;
+mod jobs;
+mod metrics;
+pub mod openapi;
+mod routes;
+mod state;
+
+pub use api::{
+    ColumnSelector, Dataset, DatasetList, DatasetPoints, DatasetSummary, DemoRequest,
+    DetectRequest, DetectResponse, DownloadQuery, EventsResponse, Health, MemberPoints, Points,
+    PointsQuery, Run, RunCreate, RunList, RunListQuery, SeriesInfo, ThresholdRequest,
+    ThresholdResponse,
+};
+pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};
+pub use metrics::Metrics;
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// How the server runs. `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:5001`: loopback only).
+    pub bind: SocketAddr,
+    /// Where `tsad.db` lives (default `./tsad-data`).
+    pub data_dir: PathBuf,
+    /// Largest request body, uploads included (default 200 MB).
+    pub max_upload_bytes: usize,
+    /// Runs executing at once (default 2).
+    pub max_jobs: usize,
+    /// Runs waiting beyond those; more get 429 (default 16).
+    pub max_queue: usize,
+    /// Serve the web UI from this directory instead of the embedded copy (UI development).
+    pub web_dir: Option<PathBuf>,
+    /// Time limit of non-streaming requests (default 300 s); progress streams have none.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 5001)),
+            data_dir: PathBuf::from("./tsad-data"),
+            max_upload_bytes: 200 * 1024 * 1024,
+            max_jobs: 2,
+            max_queue: 16,
+            web_dir: None,
+            request_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error("invalid server configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The data directory or database could not be opened.
+    #[error("cannot open the data directory: {0}")]
+    Storage(#[from] tsad_store::StorageError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another server using the port?")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The whole application: REST API, progress streams, operations endpoints and the web UI.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config().request_timeout;
+    let body_limit = state.config().max_upload_bytes;
+    let timed = Router::new()
+        .merge(routes::datasets::routes())
+        .merge(routes::detect::routes())
+        .merge(routes::runs::routes())
+        .merge(routes::ops::routes())
+        .merge(routes::ui::routes())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    Router::new()
+        .merge(timed)
+        .merge(routes::runs::streaming_routes())
+        .fallback(routes::ui::ui_fallback)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), path)
+        }))
+        .with_state(state)
+}
+
+/// Counts each request, logs the cause of 5xx answers inside the request span, and gives
+/// error responses made outside our handlers (timeouts) the API's JSON shape.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let mut response = next.run(req).await;
+    if let Some(cause) = response.extensions().get::<error::InternalCause>() {
+        tracing::error!(cause = %cause.0, "Request failed");
+    }
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        let replacement = match status {
+            StatusCode::REQUEST_TIMEOUT => Some(ApiError::new(
+                status,
+                "timeout",
+                "the request took longer than the server's time limit",
+            )),
+            StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::payload_too_large(
+                "the request body is larger than the server's limit; raise it with \
+                 --max-upload-mb",
+            )),
+            _ => None,
+        };
+        if let Some(e) = replacement {
+            response = e.into_response();
+        }
+    }
+    state
+        .metrics()
+        .record_request(&method, &path, response.status().as_u16());
+    response
+}
+
+/// Opens the store in `config.data_dir`, binds `config.bind` and serves until Ctrl-C or
+/// SIGTERM, then stops gracefully: in-flight requests finish, runs still in flight are
+/// recorded as interrupted, progress streams end.
+///
+/// # Errors
+///
+/// [`ServerError::Config`] for zero jobs or a zero upload limit, [`ServerError::Storage`] when
+/// the data directory cannot be opened, [`ServerError::Bind`] when the address is taken, and
+/// [`ServerError::Serve`] when serving fails.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    if config.max_jobs == 0 || config.max_upload_bytes == 0 {
+        return Err(ServerError::Config {
+            reason: "max_jobs and max_upload_bytes must be at least 1".into(),
+        });
+    }
+    let dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || tsad_store::SqliteStorage::open(dir))
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
+    tracing::info!(data_dir = %config.data_dir.display(), "Opened the store");
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(config.bind);
+    let state = AppState::new(Arc::new(store), config);
+    tracing::info!("Listening on http://{addr}");
+    let signal_state = state.clone();
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("Shutting down");
+            signal_state.shutdown();
+        })
+        .await
+        .map_err(ServerError::Serve)?;
+    // Give cancelled runs a moment to record their interruption before the process exits.
+    for _ in 0..100 {
+        if state.job_counts() == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "Cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

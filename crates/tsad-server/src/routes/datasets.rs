@@ -1,0 +1,291 @@
+//! `/api/v1/datasets`: upload (multipart or JSON points), the demo, list, get, delete.
+
+use crate::api::{Dataset, DatasetList, DatasetPoints, DatasetSummary, DemoRequest};
+use crate::error::{ApiError, ApiJson, ErrorBody, optional_json};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tsad_io::{ColumnKind, IngestOptions};
+use tsad_store::DatasetRecord;
+
+/// Rows of the stored preview.
+const PREVIEW_ROWS: usize = 20;
+/// Column names taken as ground-truth labels when they hold only 0 and 1.
+const LABEL_NAMES: [&str; 4] = ["is_anomaly", "label", "anomaly", "is_anomalous"];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/datasets", get(datasets_list).post(datasets_create))
+        .route("/api/v1/datasets/demo", post(datasets_demo))
+        .route(
+            "/api/v1/datasets/{id}",
+            get(datasets_get).delete(datasets_delete),
+        )
+}
+
+/// Upload a CSV (multipart field `file`, optional field `name`) or JSON points.
+#[utoipa::path(
+    post, path = "/api/v1/datasets", tag = "datasets",
+    request_body(
+        description = "multipart/form-data with field `file` (the CSV) and optional field `name`, or JSON points",
+        content(
+            (DatasetPoints = "application/json"),
+            (Object = "multipart/form-data")
+        )
+    ),
+    responses(
+        (status = 201, description = "the dataset", body = Dataset),
+        (status = 400, description = "malformed body or missing `file` field", body = ErrorBody),
+        (status = 413, description = "body above the upload limit", body = ErrorBody),
+        (status = 422, description = "the file cannot be read as a series (`invalid_csv`, `invalid_series`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_create(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<(StatusCode, Json<Dataset>), ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (name, bytes) = if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(req, &state).await?;
+        read_multipart(&mut multipart).await?
+    } else if content_type.starts_with("application/json") {
+        let ApiJson(points) = ApiJson::<DatasetPoints>::from_request(req, &state).await?;
+        points_to_csv(points)?
+    } else {
+        return Err(ApiError::bad_request(
+            "send the CSV as multipart/form-data (field `file`) or the points as \
+             application/json",
+        ));
+    };
+    let dataset = create(&state, name, bytes).await?;
+    Ok((StatusCode::CREATED, Json(dataset)))
+}
+
+async fn read_multipart(multipart: &mut Multipart) -> Result<(String, Bytes), ApiError> {
+    let mut file: Option<(Option<String>, Bytes)> = None;
+    let mut name: Option<String> = None;
+    while let Some(field) = multipart.next_field().await? {
+        match field.name() {
+            Some("file") => {
+                let file_name = field.file_name().map(str::to_owned);
+                file = Some((file_name, field.bytes().await?));
+            }
+            Some("name") => name = Some(field.text().await?),
+            _ => {} // unknown fields are ignored, as browsers may add their own
+        }
+    }
+    let Some((file_name, bytes)) = file else {
+        return Err(ApiError::bad_request(
+            "the multipart body has no `file` field; send the CSV as field `file`",
+        ));
+    };
+    let name = name
+        .filter(|n| !n.trim().is_empty())
+        .or(file_name)
+        .unwrap_or_else(|| "upload.csv".into());
+    Ok((name, bytes))
+}
+
+/// Inline points become a CSV so every dataset is stored and read the same way.
+fn points_to_csv(p: DatasetPoints) -> Result<(String, Bytes), ApiError> {
+    if p.values.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_series",
+            "`values` is empty; send at least one value",
+        ));
+    }
+    let values: Vec<f64> = p.values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    let mut csv = String::with_capacity(values.len() * 24);
+    match p.timestamps {
+        Some(ts) => {
+            // Series::new checks lengths, order and infinities with precise messages.
+            let series = tsad_core::Series::new(ts, values)?;
+            csv.push_str("timestamp,value\n");
+            for (t, v) in series.timestamps().iter().zip(series.values()) {
+                csv.push_str(&tsad_io::format_timestamp(*t));
+                csv.push(',');
+                if !v.is_nan() {
+                    csv.push_str(&v.to_string());
+                }
+                csv.push('\n');
+            }
+        }
+        None => {
+            let series = tsad_core::Series::from_values(values)?;
+            csv.push_str("value\n");
+            for v in series.values() {
+                if !v.is_nan() {
+                    csv.push_str(&v.to_string());
+                }
+                csv.push('\n');
+            }
+        }
+    }
+    let name = p.name.unwrap_or_else(|| "points".into());
+    Ok((name, Bytes::from(csv)))
+}
+
+/// Reads, checks and stores a dataset (on the blocking pool: ingest reads the whole file).
+pub(crate) async fn create(
+    state: &AppState,
+    name: String,
+    bytes: Bytes,
+) -> Result<Dataset, ApiError> {
+    state
+        .blocking(move |store| {
+            let record = analyse(&name, &bytes)?;
+            store.create_dataset(&record, &bytes)?;
+            tracing::info!(dataset_id = %record.id, rows = record.rows, "Dataset created");
+            Ok(Dataset::from(record))
+        })
+        .await
+}
+
+/// Preview, detected columns, label column and diagnostics of a file.
+fn analyse(name: &str, bytes: &[u8]) -> Result<DatasetRecord, ApiError> {
+    let preview = tsad_io::preview_bytes(bytes, PREVIEW_ROWS, Some(name))?;
+    let ingested = tsad_io::read_bytes(
+        bytes,
+        &IngestOptions {
+            source_name: Some(name.to_owned()),
+            ..IngestOptions::default()
+        },
+    )?;
+    let label_column = preview
+        .columns
+        .iter()
+        .find(|c| {
+            LABEL_NAMES.contains(&c.name.trim().to_ascii_lowercase().as_str())
+                && matches!(c.kind, ColumnKind::Numeric)
+                && c.name != ingested.value_column
+                && !preview.rows.is_empty()
+                && preview.rows.iter().all(|r| {
+                    r.get(c.index)
+                        .is_some_and(|v| matches!(v.trim(), "0" | "1" | "0.0" | "1.0" | ""))
+                })
+        })
+        .map(|c| c.name.clone());
+    let diagnostics = serde_json::to_value(&ingested.diagnostics).unwrap_or(Value::Null);
+    let meta = json!({
+        "delimiter": preview.delimiter.to_string(),
+        "has_header": preview.has_header,
+        "columns": preview.columns,
+        "time_column": ingested.time_column,
+        "value_column": ingested.value_column,
+        "label_column": label_column,
+        "time_axis": crate::jobs::axis_name(ingested.series.axis()),
+        "preview": {"rows": preview.rows},
+        "diagnostics": diagnostics,
+    });
+    Ok(DatasetRecord {
+        id: tsad_store::new_id("ds"),
+        name: name.to_owned(),
+        created_at: chrono::Utc::now().timestamp_millis(),
+        size_bytes: bytes.len() as u64,
+        rows: ingested.diagnostics.rows_read as u64,
+        meta,
+    })
+}
+
+/// Create the synthetic demo dataset (with its `is_anomaly` labels).
+#[utoipa::path(
+    post, path = "/api/v1/datasets/demo", tag = "datasets",
+    request_body(content = Option<DemoRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "the demo dataset", body = Dataset),
+        (status = 400, description = "malformed body", body = ErrorBody),
+        (status = 422, description = "points or seed out of range", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_demo(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Dataset>), ApiError> {
+    let req: DemoRequest = optional_json(&body)?;
+    let defaults = tsad_io::demo::DemoParams::default();
+    let params = tsad_io::demo::DemoParams {
+        points: req.points.unwrap_or(defaults.points),
+        seed: req.seed.unwrap_or(defaults.seed),
+        ..defaults
+    };
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let demo = tsad_io::demo::generate(&params)?;
+        let mut out = Vec::new();
+        tsad_io::demo::write_csv(&demo, &mut out).map_err(ApiError::internal)?;
+        Ok(out)
+    })
+    .await??;
+    let dataset = create(&state, "demo.csv".into(), Bytes::from(bytes)).await?;
+    Ok((StatusCode::CREATED, Json(dataset)))
+}
+
+/// List datasets, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/datasets", tag = "datasets",
+    responses((status = 200, description = "every dataset", body = DatasetList))
+)]
+pub(crate) async fn datasets_list(
+    State(state): State<AppState>,
+) -> Result<Json<DatasetList>, ApiError> {
+    let list = state.blocking(|s| Ok(s.list_datasets()?)).await?;
+    Ok(Json(DatasetList {
+        datasets: list.into_iter().map(DatasetSummary::from).collect(),
+    }))
+}
+
+/// One dataset with its columns, preview and diagnostics.
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}", tag = "datasets",
+    params(("id" = String, Path, description = "dataset id")),
+    responses(
+        (status = 200, description = "the dataset", body = Dataset),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Dataset>, ApiError> {
+    let d = state.blocking(move |s| Ok(s.dataset(&id)?)).await?;
+    Ok(Json(Dataset::from(d)))
+}
+
+/// Delete a dataset and its runs (running ones are cancelled).
+#[utoipa::path(
+    delete, path = "/api/v1/datasets/{id}", tag = "datasets",
+    params(("id" = String, Path, description = "dataset id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.jobs().cancel_dataset(&id);
+    let runs = {
+        let id = id.clone();
+        state
+            .blocking(move |s| {
+                let runs = s.list_runs(Some(&id))?;
+                s.delete_dataset(&id)?;
+                Ok(runs)
+            })
+            .await?
+    };
+    for r in runs {
+        state.forget_result(&r.id);
+    }
+    tracing::info!(dataset_id = %id, "Dataset deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,7 @@
+//! One module per resource, each returning its `Router<AppState>`.
+
+pub(crate) mod datasets;
+pub(crate) mod detect;
+pub(crate) mod ops;
+pub(crate) mod runs;
+pub(crate) mod ui;

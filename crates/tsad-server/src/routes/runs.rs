@@ -1,0 +1,795 @@
+//! `/api/v1/runs`: create (queued in the background), list, get, cancel, delete, progress (SSE),
+//! points (downsampled), events, re-threshold and download.
+
+use crate::api::{
+    DownloadQuery, EventsResponse, MemberPoints, Points, PointsQuery, Run, RunCreate, RunList,
+    RunListQuery, ThresholdRequest, ThresholdResponse,
+};
+use crate::downsample::{self, Method};
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use crate::jobs::{self, Job, TimeChoice, finite};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use tsad_core::{EventOptions, MemberScores, Scores, Series, Threshold, TimeAxis};
+use tsad_engine::DetectorSpec;
+use tsad_store::{RunRecord, RunResult, RunStatus, ThresholdUpdate};
+
+/// Default and bounds of `max_points`.
+const DEFAULT_MAX_POINTS: usize = 2000;
+const MAX_POINTS_RANGE: (usize, usize) = (10, 1_000_000);
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/runs", get(runs_list).post(runs_create))
+        .route("/api/v1/runs/{id}", get(runs_get).delete(runs_delete))
+        .route("/api/v1/runs/{id}/cancel", post(runs_cancel))
+        .route("/api/v1/runs/{id}/points", get(runs_points))
+        .route("/api/v1/runs/{id}/events", get(runs_events))
+        .route("/api/v1/runs/{id}/threshold", post(runs_threshold))
+        .route("/api/v1/runs/{id}/download", get(runs_download))
+}
+
+/// The SSE route lives apart: it must not get the request timeout.
+pub(crate) fn streaming_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/runs/{id}/progress", get(runs_progress))
+}
+
+/// A detector spec, threshold and event options checked together, every problem listed.
+pub(crate) struct Checked {
+    pub(crate) spec: DetectorSpec,
+    pub(crate) preset: Option<String>,
+    pub(crate) threshold: Threshold,
+    pub(crate) events: EventOptions,
+}
+
+type Problems = Vec<(&'static str, String)>;
+
+/// Parses and validates the parts of a run or detect request; 422 lists every problem.
+pub(crate) fn check_request(
+    detector: Option<&Value>,
+    threshold: Option<&Value>,
+    events: Option<&Value>,
+) -> Result<Checked, ApiError> {
+    let mut problems: Problems = Vec::new();
+    let parsed = match detector {
+        Some(v) => match tsad_engine::parse_spec(v) {
+            Ok(parsed) => Some(parsed),
+            Err(tsad_engine::EngineError::InvalidConfig(list)) => {
+                problems.extend(
+                    list.into_iter()
+                        .map(|p| ("invalid_config", format!("detector: {p}"))),
+                );
+                None
+            }
+            Err(other) => {
+                problems.push((api_code(&other), format!("detector: {other}")));
+                None
+            }
+        },
+        None => Some((tsad_engine::default_spec(), None)),
+    };
+    let rest = threshold_and_events(threshold, events, &mut problems);
+    match (parsed, rest) {
+        (Some((spec, preset)), Some((threshold, events))) if problems.is_empty() => Ok(Checked {
+            spec,
+            preset,
+            threshold,
+            events,
+        }),
+        _ => Err(unprocessable(problems)),
+    }
+}
+
+/// Parses a threshold and event options; 422 lists every problem.
+pub(crate) fn check_threshold(
+    threshold: &Value,
+    events: &Value,
+) -> Result<(Threshold, EventOptions), ApiError> {
+    let mut problems: Problems = Vec::new();
+    match threshold_and_events(Some(threshold), Some(events), &mut problems) {
+        Some(parsed) if problems.is_empty() => Ok(parsed),
+        _ => Err(unprocessable(problems)),
+    }
+}
+
+/// One 422 for all problems: their common code, or `invalid_config` when they differ.
+fn unprocessable(problems: Problems) -> ApiError {
+    let first = problems.first().map_or("invalid_config", |p| p.0);
+    let code = if problems.iter().all(|(c, _)| *c == first) {
+        first
+    } else {
+        "invalid_config"
+    };
+    let message = problems
+        .into_iter()
+        .map(|p| p.1)
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::unprocessable(code, message)
+}
+
+fn threshold_and_events(
+    threshold: Option<&Value>,
+    events: Option<&Value>,
+    problems: &mut Problems,
+) -> Option<(Threshold, EventOptions)> {
+    let threshold = match threshold {
+        None => Some(Threshold::default()),
+        Some(v) => match serde_json::from_value::<Threshold>(v.clone()) {
+            Ok(t) => match t.validate() {
+                Ok(()) => Some(t),
+                Err(e) => {
+                    problems.push(("invalid_parameter", format!("threshold: {e}")));
+                    None
+                }
+            },
+            Err(e) => {
+                problems.push((
+                    "invalid_parameter",
+                    format!(
+                        "threshold: {e}; expected {{\"method\": \"sigma\" or \"robust\", \"k\": \
+                         number}}, {{\"method\": \"quantile\", \"q\": 0..1}} or \
+                         {{\"method\": \"sensitivity\", \"s\": 0..1}}"
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    let events = match events {
+        None => Some(EventOptions::default()),
+        Some(v) => match serde_json::from_value::<EventOptions>(v.clone()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                problems.push(("invalid_parameter", format!("events: {e}")));
+                None
+            }
+        },
+    };
+    Some((threshold?, events?))
+}
+
+fn api_code(e: &tsad_engine::EngineError) -> &'static str {
+    match e.code() {
+        "internal" | "cancelled" | "conflict" => "invalid_config",
+        code => code,
+    }
+}
+
+/// Start a run in the background.
+#[utoipa::path(
+    post, path = "/api/v1/runs", tag = "runs",
+    request_body = RunCreate,
+    responses(
+        (status = 202, description = "queued", body = Run),
+        (status = 400, description = "malformed body", body = ErrorBody),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+        (status = 422, description = "invalid detector, threshold or event options (every problem listed)", body = ErrorBody),
+        (status = 429, description = "the run queue is full", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RunCreate>,
+) -> Result<(StatusCode, Json<Run>), ApiError> {
+    let checked = check_request(
+        req.detector.as_ref(),
+        req.threshold.as_ref(),
+        req.events.as_ref(),
+    )?;
+    let time_choice = match req.time_column {
+        None => TimeChoice::Detect,
+        Some(None) => TimeChoice::RowIndex,
+        Some(Some(c)) => TimeChoice::Column(c.into()),
+    };
+    let value_column: Option<tsad_io::ColumnRef> = req.value_column.map(Into::into);
+    let mut run = RunRecord::new(
+        tsad_store::new_id("run"),
+        &req.dataset_id,
+        serde_json::to_value(&checked.spec).map_err(ApiError::internal)?,
+        chrono::Utc::now().timestamp_millis(),
+    );
+    run.preset = checked.preset.clone();
+    run.threshold = serde_json::to_value(checked.threshold).map_err(ApiError::internal)?;
+    run.events_options = serde_json::to_value(checked.events).map_err(ApiError::internal)?;
+    run.time_column = match &time_choice {
+        TimeChoice::Detect | TimeChoice::RowIndex => Value::Null,
+        TimeChoice::Column(c) => json!(c),
+    };
+    run.value_column = value_column.as_ref().map_or(Value::Null, |c| json!(c));
+
+    state.jobs().reserve()?;
+    let stored = {
+        let run = run.clone();
+        state
+            .blocking(move |s| {
+                let dataset = s.dataset(&run.dataset_id)?;
+                s.create_run(&run)?;
+                Ok(dataset.name)
+            })
+            .await
+    };
+    let dataset_name = match stored {
+        Ok(name) => name,
+        Err(e) => {
+            state.jobs().unreserve();
+            return Err(e);
+        }
+    };
+    tracing::info!(run_id = %run.id, dataset_id = %run.dataset_id, kind = checked.spec.kind(), "Run queued");
+    jobs::start(
+        &state,
+        Job {
+            run_id: run.id.clone(),
+            dataset_id: run.dataset_id.clone(),
+            spec: checked.spec,
+            threshold: checked.threshold,
+            events: checked.events,
+            time_column: time_choice,
+            value_column,
+        },
+    );
+    let mut body = Run::summary(run, Some(dataset_name));
+    body.events = Some(json!([]));
+    body.report = Some(Value::Null);
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// List runs, newest first (without events and report).
+#[utoipa::path(
+    get, path = "/api/v1/runs", tag = "runs",
+    params(RunListQuery),
+    responses((status = 200, description = "the runs", body = RunList))
+)]
+pub(crate) async fn runs_list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<RunListQuery>,
+) -> Result<Json<RunList>, ApiError> {
+    let (runs, names) = state
+        .blocking(move |s| {
+            let names: HashMap<String, String> = s
+                .list_datasets()?
+                .into_iter()
+                .map(|d| (d.id, d.name))
+                .collect();
+            Ok((s.list_runs(q.dataset_id.as_deref())?, names))
+        })
+        .await?;
+    Ok(Json(RunList {
+        runs: runs
+            .into_iter()
+            .map(|r| {
+                let name = names.get(&r.dataset_id).cloned();
+                Run::summary(r, name)
+            })
+            .collect(),
+    }))
+}
+
+/// One run with its events and the detector's report.
+async fn full_run(state: &AppState, id: String) -> Result<Run, ApiError> {
+    let (run, name) = state
+        .blocking(move |s| {
+            let run = s.run(&id)?;
+            let name = s.dataset(&run.dataset_id).ok().map(|d| d.name);
+            Ok((run, name))
+        })
+        .await?;
+    let succeeded = run.status == RunStatus::Succeeded;
+    let id = run.id.clone();
+    let mut body = Run::summary(run, name);
+    if succeeded {
+        let result = state.result(&id).await?;
+        body.events = Some(result.events.clone());
+        body.report = Some(result.report.clone());
+    } else {
+        body.events = Some(json!([]));
+        body.report = Some(Value::Null);
+    }
+    Ok(body)
+}
+
+/// One run: status, progress, summary, events and report.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses(
+        (status = 200, description = "the run", body = Run),
+        (status = 404, description = "unknown run", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Run>, ApiError> {
+    Ok(Json(full_run(&state, id).await?))
+}
+
+/// Cancel a queued or running run.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses(
+        (status = 200, description = "the cancelled run", body = Run),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "the run already finished", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Run>, ApiError> {
+    state.jobs().cancel(&id);
+    let run_id = id.clone();
+    state
+        .blocking(move |s| {
+            let mut run = s.run(&run_id)?;
+            run.status = RunStatus::Cancelled;
+            run.progress = None;
+            run.finished_at = Some(chrono::Utc::now().timestamp_millis());
+            if s.transition_run(&run, &[RunStatus::Queued, RunStatus::Running], None)? {
+                tracing::info!(run_id = %run_id, "Run cancelled");
+                Ok(())
+            } else {
+                let now = s.run(&run_id)?;
+                Err(ApiError::conflict(format!(
+                    "run `{run_id}` already {}; only queued or running runs can be cancelled",
+                    now.status
+                )))
+            }
+        })
+        .await?;
+    Ok(Json(full_run(&state, id).await?))
+}
+
+/// Delete a run and its result (a running one is cancelled first).
+#[utoipa::path(
+    delete, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "unknown run", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.jobs().cancel(&id);
+    let run_id = id.clone();
+    state.blocking(move |s| Ok(s.delete_run(&run_id)?)).await?;
+    state.forget_result(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Progress as server-sent events: `progress` while training, then one `done` with the run.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/progress", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses(
+        (status = 200, description = "`event: progress` (Progress JSON) while it runs, then `event: done` (Run JSON)", content_type = "text/event-stream", body = String),
+        (status = 404, description = "unknown run", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_progress(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    // 404 for unknown runs before the stream starts.
+    let run_id = id.clone();
+    state.blocking(move |s| Ok(s.run(&run_id)?)).await?;
+    let rx = state.jobs().subscribe(&id);
+    let shutdown = state.shutdown_signal();
+
+    enum Phase {
+        Watching(
+            tokio::sync::watch::Receiver<Option<tsad_core::Progress>>,
+            bool,
+        ),
+        Done,
+        End,
+    }
+    let start = match rx {
+        Some(rx) => Phase::Watching(rx, true),
+        None => Phase::Done,
+    };
+    let stream = futures::stream::unfold(
+        (start, state, id, shutdown),
+        |(phase, state, id, mut shutdown)| async move {
+            match phase {
+                Phase::Watching(mut rx, first) => {
+                    let changed = if first {
+                        Ok(())
+                    } else {
+                        tokio::select! {
+                            r = rx.changed() => r.map_err(|_| ()),
+                            _ = shutdown.changed() => Err(()),
+                        }
+                    };
+                    match changed {
+                        Ok(()) => {
+                            let progress = rx.borrow_and_update().clone();
+                            let event = match progress {
+                                Some(p) => SseEvent::default()
+                                    .event("progress")
+                                    .json_data(&p)
+                                    .unwrap_or_else(|_| SseEvent::default().comment("progress")),
+                                None => SseEvent::default().comment("queued"),
+                            };
+                            Some((Ok(event), (Phase::Watching(rx, false), state, id, shutdown)))
+                        }
+                        Err(()) => done_event(state, id, shutdown).await,
+                    }
+                }
+                Phase::Done => done_event(state, id, shutdown).await,
+                Phase::End => None,
+            }
+        },
+    );
+
+    async fn done_event(
+        state: AppState,
+        id: String,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<(
+        Result<SseEvent, Infallible>,
+        (Phase, AppState, String, tokio::sync::watch::Receiver<bool>),
+    )> {
+        let event = match full_run(&state, id.clone()).await {
+            Ok(run) => SseEvent::default()
+                .event("done")
+                .json_data(&run)
+                .unwrap_or_else(|_| SseEvent::default().event("done")),
+            Err(e) => SseEvent::default()
+                .event("error")
+                .json_data(e.body())
+                .unwrap_or_else(|_| SseEvent::default().event("error")),
+        };
+        Some((Ok(event), (Phase::End, state, id, shutdown)))
+    }
+
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The run, which must have succeeded (409 otherwise), and its result.
+async fn succeeded(state: &AppState, id: &str) -> Result<(RunRecord, Arc<RunResult>), ApiError> {
+    let run_id = id.to_owned();
+    let run = state.blocking(move |s| Ok(s.run(&run_id)?)).await?;
+    if run.status != RunStatus::Succeeded {
+        return Err(ApiError::conflict(format!(
+            "run `{id}` is {}; its points and events exist once it succeeded",
+            run.status
+        )));
+    }
+    let result = state.result(id).await?;
+    Ok((run, result))
+}
+
+fn opt(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Columnar points at `idx` of a result.
+pub(crate) fn columnar(r: &RunResult, idx: &[usize], in_range: usize) -> Points {
+    let pick = |col: &[f64]| idx.iter().map(|&i| opt(col[i])).collect::<Vec<_>>();
+    Points {
+        from: idx.first().map(|&i| r.timestamps[i]),
+        to: idx.last().map(|&i| r.timestamps[i]),
+        total: r.len(),
+        in_range,
+        returned: idx.len(),
+        downsampled: idx.len() < in_range,
+        time_axis: r.time_axis.clone(),
+        t: idx.iter().map(|&i| r.timestamps[i]).collect(),
+        index: idx.to_vec(),
+        value: pick(&r.values),
+        expected: r.expected.as_deref().map(pick),
+        lower: r.lower.as_deref().map(pick),
+        upper: r.upper.as_deref().map(pick),
+        score: pick(&r.score),
+        flag: idx.iter().map(|&i| r.flags[i]).collect(),
+        label: r.labels.as_deref().map(pick),
+        members: r
+            .members
+            .iter()
+            .map(|m| MemberPoints {
+                name: m.name.clone(),
+                kind: m.kind.clone(),
+                score: pick(&m.normalized),
+            })
+            .collect(),
+        threshold_value: opt(r.threshold_value),
+    }
+}
+
+/// Points of a time range, downsampled to about `max_points` (flagged points always kept).
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/points", tag = "runs",
+    params(("id" = String, Path, description = "run id"), PointsQuery),
+    responses(
+        (status = 200, description = "columnar points", body = Points),
+        (status = 400, description = "bad query", body = ErrorBody),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "the run has not succeeded", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_points(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PointsQuery>,
+) -> Result<Json<Points>, ApiError> {
+    let max_points = q.max_points.unwrap_or(DEFAULT_MAX_POINTS);
+    if !(MAX_POINTS_RANGE.0..=MAX_POINTS_RANGE.1).contains(&max_points) {
+        return Err(ApiError::bad_request(format!(
+            "max_points must be between {} and {}, got {max_points}",
+            MAX_POINTS_RANGE.0, MAX_POINTS_RANGE.1
+        )));
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from > to
+    {
+        return Err(ApiError::bad_request(format!(
+            "from ({from}) is after to ({to})"
+        )));
+    }
+    let (_, result) = succeeded(&state, &id).await?;
+    let method = q.method.unwrap_or(Method::Minmax);
+    let points = tokio::task::spawn_blocking(move || {
+        let ts = &result.timestamps;
+        let lo = q.from.map_or(0, |f| ts.partition_point(|&t| t < f));
+        let hi = q.to.map_or(ts.len(), |t| ts.partition_point(|&x| x <= t));
+        let hi = hi.max(lo);
+        let n = hi - lo;
+        let local: Vec<usize> = if n <= max_points {
+            (0..n).collect()
+        } else {
+            let values = &result.values[lo..hi];
+            let picked = match method {
+                Method::Minmax => downsample::minmax(values, &result.score[lo..hi], max_points),
+                Method::Lttb => {
+                    let x: Vec<f64> = ts[lo..hi].iter().map(|&t| t as f64).collect();
+                    downsample::lttb(&x, values, max_points)
+                }
+            };
+            let flagged: Vec<usize> = (0..n).filter(|&i| result.flags[lo + i]).collect();
+            downsample::with_extras(picked, &flagged, max_points)
+        };
+        let idx: Vec<usize> = local.into_iter().map(|i| lo + i).collect();
+        let mut points = columnar(&result, &idx, n);
+        // An empty range still echoes what was asked.
+        if idx.is_empty() {
+            points.from = q.from;
+            points.to = q.to;
+        }
+        points
+    })
+    .await?;
+    Ok(Json(points))
+}
+
+/// The events of a succeeded run.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    responses(
+        (status = 200, description = "the events", body = EventsResponse),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "the run has not succeeded", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let (run, result) = succeeded(&state, &id).await?;
+    Ok(Json(EventsResponse {
+        threshold: run.threshold,
+        threshold_value: opt(result.threshold_value),
+        events: result.events.clone(),
+    }))
+}
+
+/// Rebuilds the series and scores a result was made of.
+fn series_and_scores(r: &RunResult) -> Result<(Series, Scores), ApiError> {
+    let axis = if r.time_axis == "index" {
+        TimeAxis::Index
+    } else {
+        TimeAxis::EpochMillis
+    };
+    let series = Series::with_axis(r.timestamps.clone(), r.values.clone(), axis)
+        .map_err(|e| ApiError::internal(format!("stored series is invalid: {e}")))?;
+    let mut scores = Scores::new(r.score.clone());
+    scores.expected = r.expected.clone();
+    if let (Some(l), Some(u)) = (&r.lower, &r.upper) {
+        scores.band = Some((l.clone(), u.clone()));
+    }
+    scores.members = r
+        .members
+        .iter()
+        .map(|m| MemberScores {
+            name: m.name.clone(),
+            kind: m.kind.clone(),
+            normalized: m.normalized.clone(),
+            // Raw member scores are not stored; events use the normalised ones only.
+            raw: m.normalized.clone(),
+        })
+        .collect();
+    scores.report = r.report.clone();
+    Ok((series, scores))
+}
+
+/// Apply a new threshold to the stored scores (no model runs); it becomes the run's.
+#[utoipa::path(
+    post, path = "/api/v1/runs/{id}/threshold", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    request_body = ThresholdRequest,
+    responses(
+        (status = 200, description = "the new events", body = ThresholdResponse),
+        (status = 400, description = "malformed body", body = ErrorBody),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "the run has not succeeded", body = ErrorBody),
+        (status = 422, description = "invalid threshold", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_threshold(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ThresholdRequest>,
+) -> Result<Json<ThresholdResponse>, ApiError> {
+    let (run, result) = succeeded(&state, &id).await?;
+    let events_value = req.events.clone().unwrap_or(run.events_options.clone());
+    let (threshold, events) = check_threshold(&req.threshold, &events_value)?;
+    let store = state.store().clone();
+    let run_id = id.clone();
+    let response = tokio::task::spawn_blocking(move || -> Result<ThresholdResponse, ApiError> {
+        let (series, scores) = series_and_scores(&result)?;
+        let events_opts = events;
+        let (cut, found) = tsad_engine::rethreshold(&series, &scores, &threshold, &events_opts)?;
+        let threshold = serde_json::to_value(threshold).map_err(ApiError::internal)?;
+        let events_options = serde_json::to_value(events_opts).map_err(ApiError::internal)?;
+        let events_json = serde_json::to_value(&found).map_err(ApiError::internal)?;
+        let mut summary = run.summary.clone().unwrap_or_else(|| json!({}));
+        if let Some(obj) = summary.as_object_mut() {
+            obj.insert("anomaly_count".into(), json!(cut.count()));
+            obj.insert("event_count".into(), json!(found.len()));
+            obj.insert("threshold_value".into(), finite(cut.value));
+        }
+        store.update_threshold(
+            &run_id,
+            &ThresholdUpdate {
+                threshold: threshold.clone(),
+                events_options: events_options.clone(),
+                threshold_value: cut.value,
+                flags: cut.flags.clone(),
+                events: events_json.clone(),
+                summary: Some(summary),
+            },
+        )?;
+        Ok(ThresholdResponse {
+            threshold,
+            threshold_value: opt(cut.value),
+            events: events_json,
+            anomaly_count: cut.count(),
+            events_options,
+        })
+    })
+    .await??;
+    state.forget_result(&id);
+    Ok(Json(response))
+}
+
+/// Every point as CSV (`timestamp,value,expected,lower,upper,score,flag[,label][,<member>...]`)
+/// or the whole result as JSON.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/download", tag = "runs",
+    params(("id" = String, Path, description = "run id"), DownloadQuery),
+    responses(
+        (status = 200, description = "the file", content_type = "text/csv", body = String),
+        (status = 400, description = "unknown format", body = ErrorBody),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "the run has not succeeded", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DownloadQuery>,
+) -> Result<Response, ApiError> {
+    let format = q.format.unwrap_or_else(|| "csv".into());
+    if format != "csv" && format != "json" {
+        return Err(ApiError::bad_request(format!(
+            "format must be csv or json, got `{format}`"
+        )));
+    }
+    let (_, result) = succeeded(&state, &id).await?;
+    let run = full_run(&state, id.clone()).await?;
+    let (body, content_type) = tokio::task::spawn_blocking(move || {
+        if format == "csv" {
+            (to_csv(&result), "text/csv; charset=utf-8")
+        } else {
+            let all: Vec<usize> = (0..result.len()).collect();
+            let doc = json!({"run": run, "points": columnar(&result, &all, result.len())});
+            (doc.to_string(), "application/json")
+        }
+    })
+    .await?;
+    let ext = if content_type.starts_with("text/csv") {
+        "csv"
+    } else {
+        "json"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn csv_cell(out: &mut String, x: f64) {
+    out.push(',');
+    if x.is_finite() {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{x}");
+    }
+}
+
+fn csv_name(name: &str) -> String {
+    if name.contains([',', '"', '\n']) {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_owned()
+    }
+}
+
+fn to_csv(r: &RunResult) -> String {
+    let mut out = String::with_capacity(r.len() * 80);
+    out.push_str("timestamp,value,expected,lower,upper,score,flag");
+    if r.labels.is_some() {
+        out.push_str(",label");
+    }
+    for m in &r.members {
+        out.push(',');
+        out.push_str(&csv_name(&format!("member_{}", m.name)));
+    }
+    out.push('\n');
+    let index_axis = r.time_axis == "index";
+    let col = |c: &Option<Vec<f64>>, i: usize| c.as_ref().map_or(f64::NAN, |v| v[i]);
+    for i in 0..r.len() {
+        if index_axis {
+            let _ = write!(out, "{}", r.timestamps[i]);
+        } else {
+            out.push_str(&tsad_io::format_timestamp(r.timestamps[i]));
+        }
+        csv_cell(&mut out, r.values[i]);
+        csv_cell(&mut out, col(&r.expected, i));
+        csv_cell(&mut out, col(&r.lower, i));
+        csv_cell(&mut out, col(&r.upper, i));
+        csv_cell(&mut out, r.score[i]);
+        out.push_str(if r.flags[i] { ",1" } else { ",0" });
+        if r.labels.is_some() {
+            csv_cell(&mut out, col(&r.labels, i));
+        }
+        for m in &r.members {
+            csv_cell(&mut out, m.normalized[i]);
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,144 @@
+//! [`AppState`]: what every handler shares (storage, the job manager, config, metrics, a small
+//! cache of decoded results) and the helper that runs storage calls on the blocking pool.
+
+use crate::ServerConfig;
+use crate::error::ApiError;
+use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tsad_store::{RunResult, Storage};
+
+/// Decoded results kept in memory so panning a chart does not decode the BLOBs each time.
+const CACHE_ENTRIES: usize = 4;
+/// ...and at most this many points across them (about 80 bytes a point).
+const CACHE_POINTS: usize = 4_000_000;
+
+/// The state shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Storage>,
+    jobs: Jobs,
+    config: ServerConfig,
+    metrics: Metrics,
+    cache: Mutex<VecDeque<(String, Arc<RunResult>)>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `store` with the limits of `config` (`max_jobs`, `max_queue`,
+    /// `max_upload_bytes`, `request_timeout`, `web_dir`). `max_jobs = 0` queues runs without
+    /// ever starting them, which tests use to fill the queue deterministically.
+    pub fn new(store: Arc<dyn Storage>, config: ServerConfig) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        AppState {
+            inner: Arc::new(Inner {
+                jobs: Jobs::new(config.max_jobs, config.max_queue),
+                store,
+                config,
+                metrics: Metrics::default(),
+                cache: Mutex::new(VecDeque::new()),
+                shutdown,
+            }),
+        }
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Arc<dyn Storage> {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Runs executing now and runs waiting for a slot.
+    pub fn job_counts(&self) -> (usize, usize) {
+        self.inner.jobs.counts()
+    }
+
+    /// Stops everything in flight for a shutdown: running and queued runs are cancelled and
+    /// recorded as failed with [`tsad_store::INTERRUPTED_MESSAGE`], and progress streams end.
+    pub fn shutdown(&self) {
+        self.inner.jobs.shutdown();
+        self.inner.shutdown.send_replace(true);
+    }
+
+    pub(crate) fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Runs `f` with the storage on the blocking pool.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref())).await?
+    }
+
+    /// A run's result, from the cache or the store.
+    pub(crate) async fn result(&self, run_id: &str) -> Result<Arc<RunResult>, ApiError> {
+        if let Some(hit) = self.cached(run_id) {
+            return Ok(hit);
+        }
+        let id = run_id.to_owned();
+        let result = Arc::new(self.blocking(move |s| Ok(s.result(&id)?)).await?);
+        let mut cache = self.cache_lock();
+        cache.retain(|(id, _)| id != run_id);
+        cache.push_front((run_id.to_owned(), result.clone()));
+        let mut points = 0;
+        let mut keep = 0;
+        for (_, r) in cache.iter() {
+            if keep >= CACHE_ENTRIES || (keep > 0 && points + r.len() > CACHE_POINTS) {
+                break;
+            }
+            points += r.len();
+            keep += 1;
+        }
+        cache.truncate(keep);
+        Ok(result)
+    }
+
+    /// Forgets a cached result (after a re-threshold or a delete).
+    pub(crate) fn forget_result(&self, run_id: &str) {
+        self.cache_lock().retain(|(id, _)| id != run_id);
+    }
+
+    fn cached(&self, run_id: &str) -> Option<Arc<RunResult>> {
+        self.cache_lock()
+            .iter()
+            .find(|(id, _)| id == run_id)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<RunResult>)>> {
+        // The cache holds immutable Arcs; a panic elsewhere cannot leave it inconsistent.
+        self.inner.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,529 @@
+//! The happy path of every endpoint, on in-memory storage, through `oneshot`.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{TestApp, fast_spec, parse, request, spike_csv};
+use serde_json::{Value, json};
+use tsad_server::ServerConfig;
+use tsad_store::RunStatus;
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let app = TestApp::new();
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+
+    let (status, headers, body) = app.send(request(Method::GET, "/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    for want in [
+        "tsad_http_requests_total{method=\"GET\",path=\"/healthz\",status=\"200\"} 1",
+        "tsad_jobs_running 0",
+        "tsad_jobs_queued 0",
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
+
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["paths"]["/api/v1/runs/{id}/points"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["Run"].is_object());
+
+    let (status, headers, body) = app.send(request(Method::GET, "/api/docs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = String::from_utf8(body.to_vec()).unwrap();
+    assert!(page.contains("/api/v1/datasets/demo") && page.contains("schema-Points"));
+
+    let (status, catalog) = app.get("/api/v1/detectors").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        catalog["detectors"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "{catalog}"
+    );
+    assert!(catalog["default_spec"]["kind"].is_string(), "{catalog}");
+}
+
+#[tokio::test]
+async fn datasets_lifecycle() {
+    let app = TestApp::new();
+    // multipart upload with a label column
+    let (status, ds) = app.upload("spikes.csv", &spike_csv()).await;
+    assert_eq!(status, StatusCode::CREATED, "{ds}");
+    assert_eq!(ds["name"], "spikes.csv");
+    assert_eq!(ds["rows"], 120);
+    assert_eq!(ds["size_bytes"], spike_csv().len());
+    assert_eq!(ds["delimiter"], ",");
+    assert_eq!(ds["has_header"], true);
+    assert_eq!(ds["time_column"], "timestamp");
+    assert_eq!(ds["value_column"], "value");
+    assert_eq!(ds["label_column"], "is_anomaly");
+    assert_eq!(
+        ds["columns"][0],
+        json!({"index": 0, "name": "timestamp", "kind": "time"})
+    );
+    assert_eq!(ds["preview"]["rows"].as_array().unwrap().len(), 20);
+    assert_eq!(ds["preview"]["rows"][0][1], "10");
+    assert_eq!(ds["diagnostics"]["points"], 120);
+    assert!(ds["id"].as_str().unwrap().starts_with("ds_"));
+    assert!(ds["created_at"].as_str().unwrap().ends_with('Z'));
+    let id = ds["id"].as_str().unwrap().to_owned();
+
+    // a multipart `name` field overrides the file name
+    let (ct, body) = common::multipart(&[
+        ("name", None, b"renamed"),
+        ("file", Some("x.csv"), &spike_csv()),
+    ]);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/datasets")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, body) = app.send(req).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(parse(&body)["name"], "renamed");
+
+    // JSON points, with and without timestamps
+    let (status, pts) = app
+        .post_json(
+            "/api/v1/datasets",
+            &json!({"name": "inline", "timestamps": [0, 60000, 120000], "values": [1.5, null, 2.5]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pts}");
+    assert_eq!(
+        (pts["name"].clone(), pts["rows"].clone()),
+        (json!("inline"), json!(3))
+    );
+    assert_eq!(pts["diagnostics"]["missing_values"], 1);
+    let (status, idx) = app
+        .post_json("/api/v1/datasets", &json!({"values": [1.0, 2.0]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{idx}");
+    assert_eq!(idx["time_column"], Value::Null);
+    assert_eq!(idx["name"], "points");
+
+    // the demo, with its labels
+    let (status, demo) = app.post_json("/api/v1/datasets/demo", &json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{demo}");
+    assert_eq!(demo["rows"], 2000);
+    assert_eq!(demo["label_column"], "is_anomaly");
+    let req = request(Method::POST, "/api/v1/datasets/demo");
+    let (status, _, body) = app.send(req).await;
+    assert_eq!(status, StatusCode::CREATED, "empty body means defaults");
+    assert_eq!(parse(&body)["name"], "demo.csv");
+
+    // list (newest first), get, delete
+    let (status, list) = app.get("/api/v1/datasets").await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list["datasets"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 6);
+    assert_eq!(list.last().unwrap()["id"], id);
+    assert_eq!(
+        list.last()
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        [
+            "created_at",
+            "id",
+            "name",
+            "rows",
+            "run_count",
+            "size_bytes"
+        ]
+    );
+    let (status, one) = app.get(&format!("/api/v1/datasets/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one, ds);
+    let (status, body) = app.delete(&format!("/api/v1/datasets/{id}")).await;
+    assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
+    let (status, _) = app.get(&format!("/api/v1/datasets/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn run_lifecycle_points_threshold_download() {
+    let app = TestApp::new();
+    let (_, ds) = app.upload("spikes.csv", &spike_csv()).await;
+    let ds = ds["id"].as_str().unwrap().to_owned();
+
+    let (status, queued) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "time_column": "timestamp", "value_column": 1,
+                    "detector": fast_spec(), "threshold": {"method": "sigma", "k": 3},
+                    "events": {"merge_gap": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["dataset_name"], "spikes.csv");
+    assert_eq!(queued["detector"]["kind"], "mad");
+    assert_eq!(queued["events_options"], json!({"merge_gap": 1}));
+    let id = queued["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.wait(&id).await, RunStatus::Succeeded);
+
+    let (status, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["time_column"], "timestamp");
+    assert_eq!(run["value_column"], "value");
+    assert_eq!(run["error"], Value::Null);
+    assert!(run["started_at"].is_string() && run["finished_at"].is_string());
+    let summary = &run["summary"];
+    assert_eq!(summary["points"], 120);
+    assert_eq!(summary["step_ms"], 60_000);
+    assert_eq!(summary["time_axis"], "epoch_millis");
+    assert!(summary["anomaly_count"].as_u64().unwrap() >= 1, "{summary}");
+    let events = run["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["peak"] == 90), "{run}");
+    assert!(run.get("report").is_some());
+
+    // list, filtered by dataset, without events and report
+    let (status, list) = app.get(&format!("/api/v1/runs?dataset_id={ds}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let runs = list["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].get("events").is_none() && runs[0].get("report").is_none());
+    let (_, none) = app.get("/api/v1/runs?dataset_id=ds_other").await;
+    assert_eq!(none, json!({"runs": []}));
+    let (_, datasets) = app.get("/api/v1/datasets").await;
+    assert_eq!(datasets["datasets"][0]["run_count"], 1);
+
+    // points: everything, a range, downsampled both ways
+    let (status, all) = app.get(&format!("/api/v1/runs/{id}/points")).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(
+        (all["total"].clone(), all["returned"].clone()),
+        (json!(120), json!(120))
+    );
+    assert_eq!(all["downsampled"], false);
+    assert_eq!(all["t"][0], 1_704_067_200_000_i64);
+    assert_eq!(all["value"][90], 50.0);
+    assert_eq!(all["flag"][90], true);
+    assert_eq!(all["label"][90], 1.0);
+    assert_eq!(all["label"][0], 0.0);
+    assert!(all["threshold_value"].is_number());
+    assert!(all["expected"].is_array() || all["expected"].is_null());
+    let t0 = 1_704_067_200_000_i64;
+    let (_, range) = app
+        .get(&format!(
+            "/api/v1/runs/{id}/points?from={}&to={}",
+            t0 + 10 * 60_000,
+            t0 + 19 * 60_000
+        ))
+        .await;
+    assert_eq!(range["returned"], 10);
+    assert_eq!(range["index"][0], 10);
+    assert_eq!(range["from"], t0 + 10 * 60_000);
+    for method in ["minmax", "lttb"] {
+        let (status, ds_pts) = app
+            .get(&format!(
+                "/api/v1/runs/{id}/points?max_points=30&method={method}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{method}: {ds_pts}");
+        assert_eq!(ds_pts["downsampled"], true, "{method}");
+        let n = ds_pts["returned"].as_u64().unwrap();
+        assert!(
+            n <= 30
+                + all["flag"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| **f == true)
+                    .count() as u64
+        );
+        let idx: Vec<u64> = ds_pts["index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert!(
+            idx.contains(&90),
+            "{method}: the flagged spike is kept: {idx:?}"
+        );
+        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+    }
+    let (_, empty) = app
+        .get(&format!("/api/v1/runs/{id}/points?from=0&to=10"))
+        .await;
+    assert_eq!(
+        (empty["returned"].clone(), empty["from"].clone()),
+        (json!(0), json!(0))
+    );
+
+    // events
+    let (status, ev) = app.get(&format!("/api/v1/runs/{id}/events")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ev["threshold"], json!({"method": "sigma", "k": 3.0}));
+    assert_eq!(ev["events"], run["events"]);
+
+    // re-threshold: a quantile flags many more points, and it sticks
+    let (status, re) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"threshold": {"method": "quantile", "q": 0.5}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{re}");
+    let count = re["anomaly_count"].as_u64().unwrap();
+    assert!(count > summary["anomaly_count"].as_u64().unwrap(), "{re}");
+    assert_eq!(re["events_options"], json!({"merge_gap": 1}));
+    let (_, after) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(after["threshold"], json!({"method": "quantile", "q": 0.5}));
+    assert_eq!(after["summary"]["anomaly_count"], count);
+    assert_eq!(after["events"], re["events"]);
+    let (_, pts) = app.get(&format!("/api/v1/runs/{id}/points")).await;
+    let flagged = pts["flag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| **f == true)
+        .count();
+    assert_eq!(flagged as u64, count);
+
+    // downloads
+    let (status, headers, body) = app
+        .send(request(
+            Method::GET,
+            &format!("/api/v1/runs/{id}/download?format=csv"),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains(&format!("{id}.csv"))
+    );
+    let csv = String::from_utf8(body.to_vec()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 121);
+    assert_eq!(
+        lines[0],
+        "timestamp,value,expected,lower,upper,score,flag,label"
+    );
+    assert!(
+        lines[1].starts_with("2024-01-01T00:00:00Z,10,"),
+        "{}",
+        lines[1]
+    );
+    let (status, headers, body) = app
+        .send(request(
+            Method::GET,
+            &format!("/api/v1/runs/{id}/download?format=json"),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let doc = parse(&body);
+    assert_eq!(doc["run"]["id"], id);
+    assert_eq!(doc["points"]["returned"], 120);
+    let (status, _) = app
+        .get(&format!("/api/v1/runs/{id}/download?format=xml"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // progress of a finished run: one `done` at once
+    let (status, headers, body) = app
+        .send(request(Method::GET, &format!("/api/v1/runs/{id}/progress")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/event-stream");
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.starts_with("event: done\ndata: {"), "{text}");
+    assert!(text.contains("\"status\":\"succeeded\""), "{text}");
+
+    // delete the run
+    let (status, _) = app.delete(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&format!("/api/v1/runs/{id}/points")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the result cache forgot it");
+}
+
+#[tokio::test]
+async fn runs_use_defaults_and_row_index() {
+    let app = TestApp::new();
+    let ds = app.demo().await;
+    // time_column null: the row index; no detector: the default spec
+    let (status, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "time_column": null, "detector": fast_spec()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(app.wait(id).await, RunStatus::Succeeded);
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["time_column"], Value::Null);
+    assert_eq!(run["summary"]["time_axis"], "index");
+    let (_, pts) = app
+        .get(&format!("/api/v1/runs/{id}/points?max_points=10"))
+        .await;
+    assert_eq!(pts["time_axis"], "index");
+    assert_eq!(
+        pts["t"], pts["index"],
+        "on an index axis the time is the row"
+    );
+
+    let (status, run) = app
+        .post_json("/api/v1/runs", &json!({"dataset_id": ds}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, catalog) = app.get("/api/v1/detectors").await;
+    assert_eq!(run["detector"]["kind"], catalog["default_spec"]["kind"]);
+    app.wait(run["id"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_failed_run_shows_its_reason() {
+    let app = TestApp::new();
+    let ds = app.demo().await;
+    let (status, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "value_column": "nope", "detector": fast_spec()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(app.wait(id).await, RunStatus::Failed);
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["error"]["code"], "invalid_csv", "{run}");
+    assert!(
+        run["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"nope\""),
+        "{run}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_a_queued_run_and_its_progress_stream_ends() {
+    let app = TestApp::with_config(ServerConfig {
+        max_jobs: 0,
+        ..ServerConfig::default()
+    });
+    let ds = app.demo().await;
+    let (_, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "detector": fast_spec()}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.state.job_counts(), (0, 1));
+    // Open the progress stream while queued, then cancel: the stream ends with `done`.
+    let stream = tokio::spawn({
+        let router = app.router.clone();
+        let uri = format!("/api/v1/runs/{id}/progress");
+        async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let resp = router.oneshot(request(Method::GET, &uri)).await.unwrap();
+            resp.into_body().collect().await.unwrap().to_bytes()
+        }
+    });
+    tokio::task::yield_now().await;
+    let (status, cancelled) = app
+        .post_json(&format!("/api/v1/runs/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["finished_at"].is_string());
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
+        .await
+        .expect("the progress stream ends after a cancel")
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("event: done"), "{text}");
+    assert!(text.contains("\"status\":\"cancelled\""), "{text}");
+    // the queue slot is free again
+    let start = std::time::Instant::now();
+    while app.state.job_counts() != (0, 0) {
+        assert!(start.elapsed().as_secs() < 10, "slot not released");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn synchronous_detect() {
+    let app = TestApp::new();
+    let mut values: Vec<Value> = (0..200)
+        .map(|i| json!(10.0 + (i % 5) as f64 * 0.1))
+        .collect();
+    values[150] = json!(99.0);
+    values[3] = Value::Null;
+    let ts: Vec<i64> = (0..200).map(|i| 1_700_000_000_000 + i * 1000).collect();
+    let (status, body) = app
+        .post_json(
+            "/api/v1/detect",
+            &json!({"timestamps": ts, "values": values, "detector": fast_spec(), "threshold": {"method": "robust", "k": 5}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["series"],
+        json!({"points": 200, "start": ts[0], "end": ts[199], "step_ms": 1000})
+    );
+    assert_eq!(body["detector"]["kind"], "mad");
+    assert_eq!(body["threshold"], json!({"method": "robust", "k": 5.0}));
+    assert!(body["anomaly_count"].as_u64().unwrap() >= 1);
+    assert!(
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["peak"] == 150),
+        "{body}"
+    );
+    assert_eq!(body["points"]["returned"], 200);
+    assert_eq!(body["points"]["value"][3], Value::Null);
+    assert_eq!(body["points"]["flag"][150], true);
+    // without timestamps or detector: row index and the default spec
+    let (status, body) = app
+        .post_json("/api/v1/detect", &json!({"values": values}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["series"]["start"], 0);
+}
