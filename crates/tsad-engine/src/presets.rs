@@ -1,0 +1,66 @@
+//! Named set-ups, so users find the seeds' methods (and our best ones) by name.
+
+use crate::spec::{DetectorSpec, parse_value};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// A named spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preset {
+    /// The name used in `{"preset": ...}` and `--preset`.
+    pub name: &'static str,
+    /// A short title for menus.
+    pub title: &'static str,
+    /// What it does and where it comes from.
+    pub description: &'static str,
+    spec: Value,
+}
+
+impl Preset {
+    /// The preset's spec as JSON.
+    pub fn to_json(&self) -> Value {
+        self.spec.clone()
+    }
+
+    /// The preset's spec.
+    pub fn spec(&self) -> DetectorSpec {
+        let mut problems = Vec::new();
+        // Presets are fixed specs covered by a test (`every_preset_builds`).
+        parse_value(&self.spec, "", &mut problems).expect("presets are valid specs")
+    }
+}
+
+/// Every preset, in menu order.
+pub fn presets() -> Vec<Preset> {
+    vec![Preset {
+        name: "robust-stats",
+        title: "Seasonal OR rolling MAD (fast, no training)",
+        description: "Two fast statistical detectors combined with policy `any`: the STL \
+                residual catches deviations from trend and season, the rolling MAD catches \
+                sudden spikes and dips. A good first look at any series.",
+        spec: json!({
+            "kind": "ensemble",
+            "policy": "any",
+            "members": [{"kind": "seasonal"}, {"kind": "mad"}],
+        }),
+    }]
+}
+
+/// The preset named `name`.
+pub fn preset(name: &str) -> Option<Preset> {
+    presets().into_iter().find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_builds() {
+        for p in presets() {
+            let (spec, name) = crate::parse_spec(&json!({"preset": p.name})).unwrap();
+            assert_eq!(name.as_deref(), Some(p.name));
+            assert_eq!(spec.to_json(), p.spec().to_json(), "{}", p.name);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The demo's injected anomalies are recovered at default settings.
+
+use tsad_core::{EventOptions, FitContext, Sensitivity, Threshold};
+use tsad_engine::{detect, parse_spec};
+use tsad_io::demo::{AnomalyKind, DemoParams, generate};
+
+struct Outcome {
+    recall: f64,
+    events: usize,
+    false_events: usize,
+}
+
+/// Share of injected anomalies of `kind` that some event overlaps, and the events that overlap
+/// no injected anomaly.
+fn run(spec: serde_json::Value, threshold: Threshold, kind: AnomalyKind, seed: u64) -> Outcome {
+    let demo = generate(&DemoParams {
+        seed,
+        ..DemoParams::default()
+    })
+    .unwrap();
+    let (spec, _) = parse_spec(&spec).unwrap();
+    let found = detect(
+        &demo.series,
+        &spec,
+        &threshold,
+        &EventOptions::default(),
+        &FitContext::new(),
+    )
+    .unwrap();
+    let overlaps = |e: &tsad_core::Event, a: &tsad_io::demo::InjectedAnomaly| {
+        e.start <= a.end && a.start <= e.end
+    };
+    let injected: Vec<_> = demo.anomalies.iter().filter(|a| a.kind == kind).collect();
+    assert!(!injected.is_empty(), "the demo injects {kind:?} anomalies");
+    let hit = injected
+        .iter()
+        .filter(|a| found.events.iter().any(|e| overlaps(e, a)))
+        .count();
+    Outcome {
+        recall: hit as f64 / injected.len() as f64,
+        events: found.events.len(),
+        false_events: found
+            .events
+            .iter()
+            .filter(|e| !demo.anomalies.iter().any(|a| overlaps(e, a)))
+            .count(),
+    }
+}
+
+#[test]
+fn seasonal_recovers_the_demo_spikes_at_both_defaults() {
+    let thresholds = [
+        Threshold::default(),
+        Threshold::Sensitivity {
+            s: Sensitivity::new(0.5).unwrap(),
+        },
+    ];
+    for seed in [42, 7, 2024] {
+        for threshold in thresholds {
+            let o = run(
+                serde_json::json!({"kind": "seasonal"}),
+                threshold,
+                AnomalyKind::Spike,
+                seed,
+            );
+            assert!(
+                o.recall >= 0.9,
+                "seed {seed} {threshold:?}: spike recall {}",
+                o.recall
+            );
+            assert!(
+                o.false_events <= 3,
+                "seed {seed} {threshold:?}: {} of {} events are false",
+                o.false_events,
+                o.events
+            );
+        }
+    }
+}
+
+#[test]
+fn seasonal_catches_dips_and_the_contextual_anomaly() {
+    for kind in [AnomalyKind::Dip, AnomalyKind::Contextual] {
+        let o = run(
+            serde_json::json!({"kind": "seasonal"}),
+            Threshold::default(),
+            kind,
+            42,
+        );
+        assert_eq!(o.recall, 1.0, "{kind:?}");
+    }
+}
