@@ -9,7 +9,7 @@ const PRIMARY = ["window", "epochs", "period", "policy", "k", "test", "quantile"
 const OVERRIDABLE = ["epochs", "window"];
 const FALLBACK_THRESHOLDS = {
   sigma: { method: "sigma", k: 3 },
-  robust: { method: "robust", k: 3.5 },
+  robust: { method: "robust", k: 5 },
   quantile: { method: "quantile", q: 0.99 },
   sensitivity: { method: "sensitivity", s: 0.5 },
 };
