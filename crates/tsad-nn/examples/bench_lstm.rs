@@ -8,7 +8,11 @@ use tsad_nn::bench::{self, BenchModel};
 fn main() -> Result<(), tsad_core::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let threads: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let threads = if threads.is_empty() { vec![1, 2] } else { threads };
+    let threads = if threads.is_empty() {
+        vec![1, 2]
+    } else {
+        threads
+    };
     let mut models = Vec::new();
     if args.iter().any(|a| a == "autoencoder") {
         models.push(BenchModel::Autoencoder);

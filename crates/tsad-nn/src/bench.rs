@@ -51,6 +51,10 @@ pub struct BenchReport {
     pub epoch_seconds: f64,
     /// Windows trained per second.
     pub windows_per_second: f64,
+    /// CPU seconds all threads of this process spent during the epoch (Linux only): on a
+    /// busy machine this moves less than the wall-clock time; it includes time spent
+    /// spinning while waiting for work.
+    pub cpu_seconds: Option<f64>,
     /// Mean MSE over the epoch (a sanity check that it trained).
     pub mean_loss: f64,
 }
@@ -60,13 +64,15 @@ impl std::fmt::Display for BenchReport {
         write!(
             f,
             "tsad-nn {:?} threads={} windows={} batches={} epoch_seconds={:.3} \
-             windows_per_second={:.0} mean_loss={:.5}",
+             windows_per_second={:.0} cpu_seconds={} mean_loss={:.5}",
             self.model,
             self.threads,
             self.windows,
             self.batches,
             self.epoch_seconds,
             self.windows_per_second,
+            self.cpu_seconds
+                .map_or("n/a".to_owned(), |c| format!("{c:.3}")),
             self.mean_loss
         )
     }
@@ -129,6 +135,7 @@ pub fn run(
     for b in 0..WARMUP_BATCHES {
         trainer.step(&pool, &mut p, &x, &starts[b * BATCH..(b + 1) * BATCH]);
     }
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let log = trainer.fit(
         &pool,
@@ -139,6 +146,7 @@ pub fn run(
         &tsad_core::FitContext::new(),
     )?;
     let epoch_seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = process_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     Ok(BenchReport {
         model,
         threads,
@@ -147,6 +155,18 @@ pub fn run(
         batches: windows.div_ceil(BATCH),
         epoch_seconds,
         windows_per_second: windows as f64 / epoch_seconds,
+        cpu_seconds,
         mean_loss: log.train_loss.first().copied().unwrap_or(f64::NAN),
     })
+}
+
+/// CPU time of every live thread of this process, from `/proc/self/task/*/schedstat`
+/// (nanoseconds on CPU); `None` where that does not exist.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
 }

@@ -294,6 +294,10 @@ pub(crate) fn backward(
         });
     }
     let dz = &ws.dz[..rows * g4];
+    simd(AddRows {
+        acc: &mut grads.b[..g4],
+        rows: dz,
+    });
     if steps > 1 {
         matmul_tn(
             grads.w_hh,
@@ -305,10 +309,6 @@ pub(crate) fn backward(
             Acc::Add,
         );
     }
-    simd(AddRows {
-        acc: &mut grads.b[..g4],
-        rows: dz,
-    });
     match input {
         Input::Seq(x) => {
             matmul_tn(grads.w_ih, x, dz, rows, ni, g4, Acc::Add);
@@ -378,26 +378,31 @@ impl pulp::WithSimd for StepBackward<'_> {
             let cp = &c_prev[r * hd..(r + 1) * hd];
             let dhr = &dh[r * hd..(r + 1) * hd];
             let dcr = &mut dc[r * hd..(r + 1) * hd];
-            row_backward([gi, gf, gg, go], tr, cp, dhr, dcr, [dzi, dzf, dzg, dzo]);
+            row_backward(gi, gf, gg, go, tr, cp, dhr, dcr, dzi, dzf, dzg, dzo);
         }
     }
 }
 
 /// One row of [`StepBackward`], with `noalias` slices (see [`row_forward`]).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn row_backward(
-    gates: [&[f32]; 4],
+    gi: &[f32],
+    gf: &[f32],
+    gg: &[f32],
+    go: &[f32],
     tc: &[f32],
     cp: &[f32],
     dh: &[f32],
     dc: &mut [f32],
-    dz: [&mut [f32]; 4],
+    dzi: &mut [f32],
+    dzf: &mut [f32],
+    dzg: &mut [f32],
+    dzo: &mut [f32],
 ) {
     let n = dc.len();
-    let [gi, gf, gg, go] = gates;
     let (gi, gf, gg, go) = (&gi[..n], &gf[..n], &gg[..n], &go[..n]);
     let (tc, cp, dh) = (&tc[..n], &cp[..n], &dh[..n]);
-    let [dzi, dzf, dzg, dzo] = dz;
     let (dzi, dzf, dzg, dzo) = (&mut dzi[..n], &mut dzf[..n], &mut dzg[..n], &mut dzo[..n]);
     for j in 0..n {
         let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tc[j]);
