@@ -149,6 +149,13 @@ impl LstmAutoencoderDetector {
             params.threads,
             params.grad_clip,
         );
+        common::check_memory(
+            &mut p,
+            params.window,
+            params.hidden,
+            2 * params.layers,
+            params.batch_size,
+        );
         p.check(
             (1..=1024).contains(&params.latent),
             "latent",

@@ -288,6 +288,36 @@ pub(crate) fn check_common(
     );
 }
 
+/// Largest training scratch space a configuration may need, in bytes.
+pub(crate) const MAX_TRAIN_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+
+/// Checks that the per-chunk workspaces of a batch fit in [`MAX_TRAIN_BYTES`]: every LSTM
+/// layer keeps about `11·hidden` floats per step and window (gates, cell, tanh(cell), hidden
+/// state, gate gradients), so a large window × hidden × batch would otherwise abort on
+/// allocation instead of failing cleanly.
+pub(crate) fn check_memory(
+    p: &mut Problems,
+    window: usize,
+    hidden: usize,
+    lstm_layers: usize,
+    batch_size: usize,
+) {
+    let rows = batch_size.min(crate::train::CHUNK) as f64;
+    let chunks = batch_size.div_ceil(crate::train::CHUNK) as f64;
+    let per_chunk =
+        (window as f64) * rows * (hidden as f64) * (11.0 * lstm_layers as f64 + 2.0) * 4.0;
+    let total = per_chunk * chunks;
+    p.check(
+        total <= MAX_TRAIN_BYTES,
+        "batch_size, window, hidden",
+        format!(
+            "together need about {:.1} GiB of training memory (at most {:.0} GiB); lower one of them",
+            total / f64::from(1u32 << 30),
+            MAX_TRAIN_BYTES / f64::from(1u32 << 30)
+        ),
+    );
+}
+
 /// Threads for a fit: the parameter, else the context's, else all cores.
 pub(crate) fn threads(param: Option<usize>, ctx: Option<usize>) -> usize {
     param

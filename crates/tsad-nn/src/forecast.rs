@@ -140,6 +140,13 @@ impl LstmForecastDetector {
             params.threads,
             params.grad_clip,
         );
+        common::check_memory(
+            &mut p,
+            params.window,
+            params.hidden,
+            params.layers,
+            params.batch_size,
+        );
         p.check(
             params.band_sigma.is_finite() && params.band_sigma >= 0.0,
             "band_sigma",

@@ -262,6 +262,14 @@ fn invalid_parameters_are_all_reported() {
     for want in ["`window`", "`latent`", "`learning_rate`", "`threads`"] {
         assert!(err.contains(want), "{want} missing from: {err}");
     }
+    let huge = LstmForecastParams {
+        window: 4096,
+        hidden: 1024,
+        batch_size: 4096,
+        ..LstmForecastParams::default()
+    };
+    let err = LstmForecastDetector::new(huge).unwrap_err().to_string();
+    assert!(err.contains("GiB of training memory"), "{err}");
     let unknown: Result<LstmForecastParams, _> =
         serde_json::from_str(r#"{"window": 8, "hiden": 3}"#);
     assert!(
