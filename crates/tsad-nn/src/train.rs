@@ -21,6 +21,10 @@ use tsad_core::{Error, FitContext, Progress};
 /// kernels are at least as fast.
 pub(crate) const CHUNK: usize = 8;
 
+/// Windows per parallel task when only predicting: no gradients are kept, so larger chunks
+/// (better GEMM shapes) cost little memory. Fixed, so scores never depend on the thread count.
+pub(crate) const PREDICT_CHUNK: usize = 32;
+
 /// Hyper-parameters of one training run.
 #[derive(Debug, Clone)]
 pub(crate) struct TrainOptions {
@@ -287,23 +291,23 @@ pub(crate) fn predict(
     mut sink: impl FnMut(&[usize], &[f32]),
 ) {
     let n_ws = 4 * threads.max(1);
-    let mut workspaces: Vec<Workspace> = (0..n_ws).map(|_| net.workspace(CHUNK)).collect();
-    let mut block: Vec<usize> = Vec::with_capacity(n_ws * CHUNK);
+    let mut workspaces: Vec<Workspace> = (0..n_ws).map(|_| net.workspace(PREDICT_CHUNK)).collect();
+    let mut block: Vec<usize> = Vec::with_capacity(n_ws * PREDICT_CHUNK);
     let mut starts = starts.peekable();
     while starts.peek().is_some() {
         block.clear();
-        block.extend(starts.by_ref().take(n_ws * CHUNK));
-        let n_chunks = block.len().div_ceil(CHUNK);
+        block.extend(starts.by_ref().take(n_ws * PREDICT_CHUNK));
+        let n_chunks = block.len().div_ceil(PREDICT_CHUNK);
         let ws = &mut workspaces[..n_chunks];
         let blk = &block;
         pool.install(|| {
             ws.par_iter_mut().enumerate().for_each(|(c, ws)| {
-                let chunk = &blk[c * CHUNK..((c + 1) * CHUNK).min(blk.len())];
+                let chunk = &blk[c * PREDICT_CHUNK..((c + 1) * PREDICT_CHUNK).min(blk.len())];
                 net.forward(p, series, chunk, ws);
             });
         });
         for (c, ws) in workspaces[..n_chunks].iter().enumerate() {
-            let chunk = &block[c * CHUNK..((c + 1) * CHUNK).min(block.len())];
+            let chunk = &block[c * PREDICT_CHUNK..((c + 1) * PREDICT_CHUNK).min(block.len())];
             sink(chunk, &ws.y[..chunk.len() * net.outputs()]);
         }
     }
