@@ -11,6 +11,10 @@ MM/DD/YYYY with an optional HH:MM[:SS] time, epoch seconds or epoch milliseconds
 
 /// Why a CSV could not be read into a series.
 ///
+/// Causes (OS errors, the series' complaint) are written into the message rather than exposed
+/// as `source()`, so an API response carries the whole story and a CLI printing the chain does
+/// not repeat it.
+///
 /// Every message starts with the source name (the file path, an upload's file name, or
 /// `input`), names the line and column when there is one, and says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +26,6 @@ pub enum IngestError {
         /// The path as given.
         source_name: String,
         /// The operating system's reason.
-        #[source]
         error: std::io::Error,
     },
     /// Reading failed part way through.
@@ -33,7 +36,6 @@ pub enum IngestError {
         /// The line being read when it failed.
         line: u64,
         /// The operating system's reason.
-        #[source]
         error: std::io::Error,
     },
     /// The input holds no bytes, or only blank lines.
@@ -228,7 +230,6 @@ pub enum IngestError {
         /// The path or upload name.
         source_name: String,
         /// The series' complaint.
-        #[source]
         error: tsad_core::Error,
     },
 }

@@ -1,0 +1,232 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// tsad finds anomalies in time series: detect from the command line, or serve the web UI.
+#[derive(Debug, Parser)]
+#[command(name = "tsad", version, about, long_about = None, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Find anomalies in a CSV file (exit 0 = none, 1 = found, 2 = error).
+    Detect(DetectArgs),
+    /// Write the synthetic demo series (timestamp,value,is_anomaly) as CSV.
+    Demo(DemoArgs),
+    /// List detectors, their parameters and defaults, presets and thresholds.
+    Detectors(DetectorsArgs),
+    /// Serve the web UI and the REST API.
+    Serve(ServeArgs),
+    /// Measure accuracy on labelled data (the NAB corpus, or any CSV with a 0/1 label column).
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// Human-readable summary and events table.
+    Table,
+    /// Everything as JSON (per-point rows with --points).
+    Json,
+    /// One row per point: timestamp,value,expected,lower,upper,score,anomaly,event.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ThresholdMethod {
+    /// mean + k x std of the scores (k from --sigma, default 3).
+    Sigma,
+    /// median + k x 1.4826 x MAD of the scores (k from --sigma, default 5).
+    Robust,
+    /// The q-quantile of the scores (q from --quantile, default 0.99).
+    Quantile,
+    /// One knob in (0, 1), higher flags more (from --sensitivity, default 0.5).
+    Sensitivity,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DetectArgs {
+    /// The CSV file to read.
+    pub(crate) file: PathBuf,
+    /// Time column: a name or a 0-based index (default: the first column of timestamps).
+    #[arg(long, value_name = "C")]
+    pub(crate) time_column: Option<String>,
+    /// Value column: a name or a 0-based index (default: the first numeric column).
+    #[arg(long, value_name = "C")]
+    pub(crate) value_column: Option<String>,
+    /// Ignore any time column and use the row number as time.
+    #[arg(long, conflicts_with = "time_column")]
+    pub(crate) no_time_column: bool,
+    #[command(flatten)]
+    pub(crate) spec: SpecArgs,
+    /// How the score cut-off is chosen.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub(crate) threshold: Option<ThresholdMethod>,
+    /// k for the sigma and robust thresholds.
+    #[arg(long, value_name = "K")]
+    pub(crate) sigma: Option<f64>,
+    /// Sensitivity in (0, 1) for the sensitivity threshold (implies it).
+    #[arg(long, value_name = "S")]
+    pub(crate) sensitivity: Option<f64>,
+    /// q in (0, 1) for the quantile threshold (implies it).
+    #[arg(long, value_name = "Q")]
+    pub(crate) quantile: Option<f64>,
+    /// Flagged points at most this many points apart form one event.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) merge_gap: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+    /// Include one row per point in JSON output.
+    #[arg(long)]
+    pub(crate) points: bool,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short, value_name = "F")]
+    pub(crate) output: Option<PathBuf>,
+    /// Threads for neural training (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Number of points (hourly).
+    #[arg(long, value_name = "N", default_value_t = tsad_io::demo::DemoParams::default().points)]
+    pub(crate) points: usize,
+    /// Random seed; the same seed gives the same series.
+    #[arg(long, value_name = "S", default_value_t = tsad_io::demo::DemoParams::default().seed)]
+    pub(crate) seed: u64,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "F")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DetectorsArgs {
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (use 0.0.0.0:5001 to accept other machines).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:5001",
+        env = "TSAD_BIND"
+    )]
+    pub(crate) bind: std::net::SocketAddr,
+    /// Where datasets, runs and results are stored (SQLite).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "tsad-data",
+        env = "TSAD_DATA_DIR"
+    )]
+    pub(crate) data_dir: PathBuf,
+    /// Largest accepted upload, in megabytes.
+    #[arg(long, value_name = "MB", default_value_t = 200)]
+    pub(crate) max_upload_mb: usize,
+    /// Runs executing at once; more are queued.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) max_jobs: usize,
+    /// Runs allowed to wait in the queue; beyond it requests get 429.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub(crate) max_queue: usize,
+    /// Serve the web UI from this directory instead of the embedded copy (UI development).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) web_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    pub(crate) what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchWhat {
+    /// Time one training epoch of the reference LSTM autoencoder and forecaster
+    /// (compare with bench/pytorch_lstm.py).
+    Lstm {
+        /// Thread counts to measure, e.g. --threads 1 --threads 2 (default: 1 and 2).
+        #[arg(long, value_name = "N")]
+        threads: Vec<usize>,
+        /// Length of the sine series.
+        #[arg(long, value_name = "N", default_value_t = 20_000)]
+        points: usize,
+        /// Epochs to time (the median is reported).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        repeats: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    #[command(subcommand)]
+    pub(crate) what: EvalWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalWhat {
+    /// Run a detector in streaming mode over the NAB corpus and score it with NAB's rules.
+    Nab(EvalNabArgs),
+    /// Score a detector on any CSV with a 0/1 label column.
+    Labeled(EvalLabeledArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SpecArgs {
+    /// Detector kind.
+    #[arg(long, value_name = "KIND", group = "spec")]
+    pub(crate) detector: Option<String>,
+    /// A named preset.
+    #[arg(long, value_name = "NAME", group = "spec")]
+    pub(crate) preset: Option<String>,
+    /// A JSON file holding a detector spec or {"preset": ...}.
+    #[arg(long, value_name = "SPEC.json", group = "spec")]
+    pub(crate) config: Option<PathBuf>,
+    /// Set a detector parameter, e.g. --set window=96 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalNabArgs {
+    /// The NAB directory (with data/, labels/, config/).
+    #[arg(long, value_name = "DIR", env = "TSAD_NAB_DIR")]
+    pub(crate) nab_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) spec: SpecArgs,
+    /// Files scored in parallel.
+    #[arg(long, value_name = "N")]
+    pub(crate) jobs: Option<usize>,
+    /// Write NAB-layout results here.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalLabeledArgs {
+    /// The CSV file.
+    pub(crate) file: PathBuf,
+    /// The 0/1 label column (name or index).
+    #[arg(long, value_name = "C")]
+    pub(crate) label_column: String,
+    /// Time column (name or index).
+    #[arg(long, value_name = "C")]
+    pub(crate) time_column: Option<String>,
+    /// Value column (name or index).
+    #[arg(long, value_name = "C")]
+    pub(crate) value_column: Option<String>,
+    #[command(flatten)]
+    pub(crate) spec: SpecArgs,
+}

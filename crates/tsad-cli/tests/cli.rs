@@ -1,0 +1,416 @@
+//! Drives the compiled `tsad` binary in a temporary directory, as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tsad(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_tsad"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tsad binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Compares with `tests/golden/NAME`, printing a line diff; `TSAD_UPDATE_GOLDEN=1` rewrites it.
+fn assert_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("TSAD_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with TSAD_UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let mut diff = String::new();
+        let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+        for i in 0..e.len().max(a.len()) {
+            match (e.get(i), a.get(i)) {
+                (Some(x), Some(y)) if x == y => diff += &format!("  {x}\n"),
+                (x, y) => {
+                    if let Some(x) = x {
+                        diff += &format!("- {x}\n");
+                    }
+                    if let Some(y) = y {
+                        diff += &format!("+ {y}\n");
+                    }
+                }
+            }
+        }
+        panic!(
+            "output differs from {} (- golden, + actual):\n{diff}",
+            path.display()
+        );
+    }
+}
+
+/// Timings change from run to run; everything else is deterministic.
+fn without_timings(s: &str) -> String {
+    s.lines()
+        .map(|l| match l.find(" (fit ") {
+            Some(i) => format!("{} (fit _, score _)", &l[..i]),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn demo_then_detect_finds_the_injected_anomalies() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = tsad(dir.path(), &["demo", "--output", "demo.csv"]);
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    let run = tsad(dir.path(), &["detect", "demo.csv"]);
+    assert_eq!(
+        run.code, 1,
+        "anomalies found -> exit 1; stderr: {}",
+        run.stderr
+    );
+    assert_golden("detect_demo.txt", &without_timings(&run.stdout));
+}
+
+#[test]
+fn json_output_has_the_documented_fields_and_points() {
+    let dir = tempfile::tempdir().unwrap();
+    tsad(
+        dir.path(),
+        &["demo", "--points", "500", "--output", "demo.csv"],
+    );
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--detector",
+            "mad",
+            "--format",
+            "json",
+            "--points",
+        ],
+    );
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for field in [
+        "series",
+        "detector",
+        "threshold",
+        "anomaly_count",
+        "events",
+        "diagnostics",
+        "points",
+    ] {
+        assert!(
+            v.get(field).is_some(),
+            "missing `{field}` in {}",
+            &run.stdout[..200]
+        );
+    }
+    assert_eq!(v["series"]["points"], 500);
+    assert_eq!(v["series"]["step_ms"], 3_600_000);
+    assert_eq!(v["detector"]["kind"], "mad");
+    assert_eq!(v["points"].as_array().unwrap().len(), 500);
+    let flagged = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["anomaly"] == true)
+        .count();
+    assert_eq!(v["anomaly_count"], flagged);
+    assert_eq!(run.code, i32::from(flagged > 0));
+}
+
+#[test]
+fn csv_output_has_one_row_per_point() {
+    let dir = tempfile::tempdir().unwrap();
+    tsad(
+        dir.path(),
+        &["demo", "--points", "300", "--output", "demo.csv"],
+    );
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect", "demo.csv", "--format", "csv", "--output", "out.csv",
+        ],
+    );
+    assert_eq!(run.stdout, "");
+    let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("timestamp,value,expected,lower,upper,score,anomaly,event")
+    );
+    assert_eq!(lines.count(), 300);
+}
+
+#[test]
+fn no_anomaly_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..200).map(|i| format!("{i},5\n")).collect();
+    write(dir.path(), "flat.csv", format!("t,v\n{rows}").as_bytes());
+    let run = tsad(dir.path(), &["detect", "flat.csv", "--detector", "zscore"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0 anomalous points in 0 events"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn presets_and_settings_reach_the_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    tsad(
+        dir.path(),
+        &["demo", "--points", "400", "--output", "demo.csv"],
+    );
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--preset",
+            "robust-stats",
+            "--set",
+            "window=24",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["preset"], "robust-stats");
+    assert_eq!(v["detector"]["policy"], "any");
+    assert!(
+        v["detector"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["window"] == 24)
+    );
+    let spec = write(
+        dir.path(),
+        "spec.json",
+        br#"{"kind": "zscore", "window": 10}"#,
+    );
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--config",
+            spec.to_str().unwrap(),
+            "--format",
+            "json",
+            "--sensitivity",
+            "0.8",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["detector"]["window"], 10);
+    assert_eq!(v["threshold"]["spec"]["method"], "sensitivity");
+}
+
+#[test]
+fn detectors_lists_kinds_presets_and_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tsad(dir.path(), &["detectors"]);
+    assert_eq!(run.code, 0);
+    for want in [
+        "zscore",
+        "mad",
+        "seasonal",
+        "benford",
+        "ensemble",
+        "robust-stats",
+        "--set window=48",
+        "sensitivity",
+    ] {
+        assert!(run.stdout.contains(want), "missing {want}");
+    }
+    let json = tsad(dir.path(), &["detectors", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v["detectors"].as_array().unwrap().len() >= 5);
+}
+
+/// Every bad input exits 2 with a message saying what, where and how to fix it.
+#[test]
+fn bad_input_exits_two_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let long: String = (0..50)
+        .map(|i| format!("2024-01-01T{:02}:{:02}:00Z,{}\n", i / 60, i % 60, i))
+        .collect();
+    write(d, "empty.csv", b"");
+    write(d, "header.csv", b"timestamp,value\n");
+    write(
+        d,
+        "text.csv",
+        b"timestamp,name\n2024-01-01,a\n2024-01-02,b\n",
+    );
+    write(
+        d,
+        "missing.csv",
+        b"timestamp,value\n2024-01-01,\n2024-01-02,NaN\n2024-01-03,null\n",
+    );
+    write(
+        d,
+        "latin1.csv",
+        b"timestamp,value\n2024-01-01,1\n2024-01-02,\xe9\xe9\n",
+    );
+    write(
+        d,
+        "inf.csv",
+        b"timestamp,value\n2024-01-01,1\n2024-01-02,inf\n",
+    );
+    write(
+        d,
+        "short.csv",
+        b"timestamp,value\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n",
+    );
+    write(
+        d,
+        "badtime.csv",
+        b"timestamp,value\n2024-01-01,1\nyesterday,2\nlast week,3\n",
+    );
+    write(d, "ok.csv", format!("timestamp,value\n{long}").as_bytes());
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let cases: &[Case] = &[
+        (
+            "missing file",
+            &["detect", "nope.csv"],
+            &["nope.csv", "No such file"],
+        ),
+        (
+            "empty file",
+            &["detect", "empty.csv"],
+            &["empty.csv", "empty"],
+        ),
+        (
+            "header only",
+            &["detect", "header.csv"],
+            &["header.csv", "no data rows"],
+        ),
+        (
+            "no numeric column",
+            &["detect", "text.csv"],
+            &["no numeric column", "\"name\""],
+        ),
+        (
+            "unknown column",
+            &["detect", "ok.csv", "--value-column", "price"],
+            &["no column named \"price\"", "timestamp", "value"],
+        ),
+        (
+            "every value missing",
+            &["detect", "missing.csv"],
+            &["missing.csv", "every value", "missing"],
+        ),
+        (
+            "non-UTF-8 bytes",
+            &["detect", "latin1.csv"],
+            &["line 3", "UTF-8"],
+        ),
+        (
+            "infinite value",
+            &["detect", "inf.csv"],
+            &["line 3", "infinite"],
+        ),
+        (
+            "series too short",
+            &["detect", "short.csv", "--detector", "zscore"],
+            &["not enough data", "got 3"],
+        ),
+        (
+            "invalid parameters, all listed",
+            &[
+                "detect",
+                "ok.csv",
+                "--detector",
+                "zscore",
+                "--set",
+                "window=0",
+                "--set",
+                "band_k=-1",
+            ],
+            &["window", "band_k"],
+        ),
+        (
+            "unknown detector",
+            &["detect", "ok.csv", "--detector", "lstm"],
+            &["unknown detector kind `lstm`", "known kinds"],
+        ),
+        (
+            "unparsable timestamps",
+            &["detect", "badtime.csv", "--time-column", "timestamp"],
+            &["line 3", "yesterday", "accepted formats"],
+        ),
+        (
+            "invalid sensitivity",
+            &["detect", "ok.csv", "--sensitivity", "2"],
+            &["sensitivity", "between 0 and 1"],
+        ),
+    ];
+    for (name, args, wants) in cases {
+        let run = tsad(d, args);
+        assert_eq!(
+            run.code, 2,
+            "{name}: exit code; stdout {} stderr {}",
+            run.stdout, run.stderr
+        );
+        assert!(run.stderr.starts_with("error: "), "{name}: {}", run.stderr);
+        for want in *wants {
+            assert!(
+                run.stderr.contains(want),
+                "{name}: wanted {want:?} in {}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn readme_test_command_is_what_ci_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    let test_command = readme
+        .lines()
+        .find(|l| l.trim_start().starts_with("cargo test"))
+        .expect("README.md shows the test command");
+    assert!(
+        ci.lines().any(|l| l.trim() == test_command.trim()
+            || l.trim() == format!("{} --locked", test_command.trim())),
+        ".ci/run must run the README's test command `{test_command}`"
+    );
+    assert!(
+        readme.contains("cargo run --release -p tsad-cli -- serve"),
+        "README shows the run command"
+    );
+}
