@@ -102,14 +102,27 @@ impl pulp::WithSimd for AddRows<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
+        // Blocks of 64 columns: the partial sums stay in registers while every row streams
+        // by, instead of loading and storing `acc` once per row.
+        const B: usize = 64;
         let w = self.acc.len();
         if w == 0 {
             return;
         }
-        for row in self.rows.chunks_exact(w) {
-            for (a, r) in self.acc.iter_mut().zip(row) {
-                *a += r;
+        let mut start = 0;
+        while start < w {
+            let end = (start + B).min(w);
+            let mut part = [0.0f32; B];
+            let part = &mut part[..end - start];
+            for row in self.rows.chunks_exact(w) {
+                for (p, r) in part.iter_mut().zip(&row[start..end]) {
+                    *p += r;
+                }
             }
+            for (a, p) in self.acc[start..end].iter_mut().zip(part.iter()) {
+                *a += p;
+            }
+            start = end;
         }
     }
 }
