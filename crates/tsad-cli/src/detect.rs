@@ -293,7 +293,8 @@ impl Report<'_> {
             } else {
                 "members"
             }
-        )?;
+        );
+        writeln!(out, "{}", header.trim_end())?;
         for (i, e) in d.events.iter().enumerate() {
             let members: Vec<String> = e
                 .members
