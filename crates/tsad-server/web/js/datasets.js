@@ -223,7 +223,11 @@ function renderDiagnostics(diag) {
     return [base, `${base}s`].find((k) => typeof diag[k] === "number") ?? null;
   };
 
-  for (const [key, value] of Object.entries(diag)) {
+  // The server's JSON object may come with its keys sorted; show the important counts first.
+  const ORDER = ["rows_read", "rows", "points", "missing_values", "missing", "rejected", "duplicates", "gaps", "sorted", "median_step"];
+  const rank = (k) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length);
+  const entries = Object.entries(diag).sort(([a], [b]) => rank(a) - rank(b));
+  for (const [key, value] of entries) {
     if (value == null || SKIP.has(key)) continue;
     if (key === "warnings" && Array.isArray(value)) {
       notes.push(...value.map(String));

@@ -172,7 +172,8 @@ function renderParams(initialSpec) {
   for (const [name, raw] of Object.entries(props)) {
     if (name === "kind") continue;
     const desc = describeProp(schema, raw);
-    if (!desc) continue;
+    // Web runs are batch runs: parameters of the streaming form only would do nothing here.
+    if (!desc || /^streaming( form)? only/i.test(desc.description || "")) continue;
     const def = det.defaults && name in det.defaults ? det.defaults[name] : desc.default;
     const value = initialSpec && name in initialSpec ? initialSpec[name] : def;
     const node = field(name, desc, def, value);

@@ -110,7 +110,7 @@ function row(e, i, memberNames, maxSev) {
     el("div", {},
       el("span", { class: "sev-bar", "aria-hidden": "true" }, el("span", { style: { width: `${Math.round(sevBar * 100)}%` } })),
       " ", Number.isFinite(sev) ? `${fmtNum(sev, 3)}×` : "–"),
-    el("div", { class: "sub" }, `peak score ${fmtNum(e.peak_score)}`)),
+    el("div", { class: "sub", title: "Score at the peak" }, `score ${fmtNum(e.peak_score)}`)),
   el("td", { class: "nowrap" },
     el("div", {},
       el("span", { class: `dir dir-${e.direction || "unknown"}`, title: arrowText, "aria-label": arrowText }, arrow),
