@@ -104,7 +104,6 @@ export async function explainEvent(n) {
     pending.remove();
     const text = out?.explanation || "The server returned no explanation.";
     const node = message("assistant", text, out?.evidence ? evidenceBlock(out.evidence) : null);
-    node.dataset.testid = "explanation";
     node.setAttribute("data-testid", "explanation");
     history.push({ role: "assistant", content: `Explanation of event ${n + 1}: ${text}` });
   } catch (err) {
