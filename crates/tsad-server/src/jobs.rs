@@ -155,6 +155,20 @@ impl Jobs {
     }
 }
 
+/// At shutdown: records every run still live as failed with the interruption message.
+/// Returns how many were recorded.
+pub(crate) async fn record_interrupted(state: &AppState) -> usize {
+    let ids: Vec<String> = lock(&state.jobs().live).keys().cloned().collect();
+    let store = state.store().clone();
+    tokio::task::spawn_blocking(move || {
+        ids.iter()
+            .filter(|id| finish_failed(store.as_ref(), id, &Failure::interrupted(), true).is_some())
+            .count()
+    })
+    .await
+    .unwrap_or(0)
+}
+
 /// Starts a run whose slot was reserved and whose record is stored as `queued`.
 pub(crate) fn start(state: &AppState, job: Job) {
     let (tx, _) = watch::channel(None);
@@ -413,7 +427,7 @@ fn detect_for_run(
     };
     let series = ingested.series;
 
-    let progress = progress_callback(state.store().clone(), &job.run_id, live);
+    let progress = progress_callback(state.store().clone(), &job.run_id, live, PROGRESS_EVERY);
     let ctx = FitContext::new()
         .with_progress(progress)
         .with_cancel(live.cancel.clone());
@@ -426,9 +440,14 @@ fn detect_for_run(
     Ok(result)
 }
 
-/// A progress callback that feeds the SSE channel on every call and the store at most every
-/// [`PROGRESS_EVERY`].
-fn progress_callback(store: Arc<dyn Storage>, run_id: &str, live: &Live) -> tsad_core::ProgressFn {
+/// A progress callback that feeds the SSE channel on every call and the store at most once
+/// per `every` (and always for the final update).
+fn progress_callback(
+    store: Arc<dyn Storage>,
+    run_id: &str,
+    live: &Live,
+    every: Duration,
+) -> tsad_core::ProgressFn {
     let tx = live.progress.clone();
     let id = run_id.to_owned();
     let last: Mutex<Option<Instant>> = Mutex::new(None);
@@ -436,7 +455,7 @@ fn progress_callback(store: Arc<dyn Storage>, run_id: &str, live: &Live) -> tsad
         tx.send_replace(Some(p.clone()));
         let due = {
             let mut last = lock(&last);
-            let due = last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) || p.fraction >= 1.0;
+            let due = last.is_none_or(|t| t.elapsed() >= every) || p.fraction >= 1.0;
             if due {
                 *last = Some(Instant::now());
             }
@@ -570,6 +589,54 @@ mod tests {
         assert!(got[0].is_nan() && got[3].is_nan());
         assert_eq!(&got[1..3], &[1.0, 0.0]);
         assert!(align(&[1], &[], &[]).iter().all(|x| x.is_nan()));
+    }
+
+    #[test]
+    fn progress_goes_to_the_channel_always_and_to_the_store_throttled() {
+        let store: Arc<dyn Storage> =
+            Arc::new(tsad_store::SqliteStorage::open_in_memory().unwrap());
+        let ds = tsad_store::DatasetRecord {
+            id: "ds".into(),
+            name: "d".into(),
+            created_at: 0,
+            size_bytes: 0,
+            rows: 0,
+            meta: Value::Null,
+        };
+        store.create_dataset(&ds, b"").unwrap();
+        let mut run = RunRecord::new("run".into(), "ds", Value::Null, 0);
+        store.create_run(&run).unwrap();
+        run.status = RunStatus::Running;
+        store.update_run(&run).unwrap();
+        let (tx, mut rx) = watch::channel(None);
+        let live = Live {
+            dataset_id: "ds".into(),
+            cancel: CancelFlag::new(),
+            wake: Arc::new(Notify::new()),
+            progress: Arc::new(tx),
+        };
+        // An hour between store writes: only the first and the final update are stored.
+        let report = progress_callback(store.clone(), "run", &live, Duration::from_secs(3600));
+        let stored = || {
+            store
+                .run("run")
+                .unwrap()
+                .progress
+                .map(|p| p["fraction"].clone())
+        };
+        let cases = [(0.1, json!(0.1)), (0.5, json!(0.1)), (1.0, json!(1.0))];
+        for (fraction, want_stored) in cases {
+            report(&Progress {
+                stage: "train".into(),
+                fraction,
+                ..Progress::default()
+            });
+            assert_eq!(
+                rx.borrow_and_update().as_ref().map(|p| p.fraction),
+                Some(fraction)
+            );
+            assert_eq!(stored(), Some(want_stored), "after {fraction}");
+        }
     }
 
     #[test]

@@ -164,7 +164,12 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 /// Opens the store in `config.data_dir`, binds `config.bind` and serves until Ctrl-C or
 /// SIGTERM, then stops gracefully: in-flight requests finish, runs still in flight are
-/// recorded as interrupted, progress streams end.
+/// cancelled and recorded as interrupted, progress streams end.
+///
+/// Runs compute on the runtime's blocking pool. A detector that never checks its cancel flag
+/// keeps its thread busy after this returns, and dropping a Tokio runtime waits for such
+/// threads; a binary should therefore end its runtime with
+/// [`tokio::runtime::Runtime::shutdown_timeout`] (or exit) once `serve` returns.
 ///
 /// # Errors
 ///
@@ -200,12 +205,21 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         })
         .await
         .map_err(ServerError::Serve)?;
-    // Give cancelled runs a moment to record their interruption before the process exits.
+    // Give cancelled runs a moment to stop and record their interruption.
     for _ in 0..100 {
         if state.job_counts() == (0, 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A detector that does not check its cancel flag may still be running: record its
+    // interruption now, so the store is right even if the process exits before it ends.
+    let interrupted = jobs::record_interrupted(&state).await;
+    if interrupted > 0 {
+        tracing::warn!(
+            runs = interrupted,
+            "Runs still computing at shutdown were recorded as interrupted"
+        );
     }
     Ok(())
 }

@@ -125,7 +125,15 @@ impl AppState {
         Ok(result)
     }
 
-    /// Forgets a cached result (after a re-threshold or a delete).
+    /// Replaces a cached result (after a re-threshold), so the next request needs no reload.
+    pub(crate) fn update_result(&self, run_id: &str, result: Arc<RunResult>) {
+        let mut cache = self.cache_lock();
+        if let Some(entry) = cache.iter_mut().find(|(id, _)| id == run_id) {
+            entry.1 = result;
+        }
+    }
+
+    /// Forgets a cached result (after a delete).
     pub(crate) fn forget_result(&self, run_id: &str) {
         self.cache_lock().retain(|(id, _)| id != run_id);
     }

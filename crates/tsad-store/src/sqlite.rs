@@ -73,6 +73,19 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     CREATE INDEX chat_by_run ON chat_messages(run_id, id);",
+    // 2: the threshold's outputs move to their own small row, so a re-threshold does not
+    // rewrite the per-point BLOBs (SQLite rewrites a whole row, overflow pages included).
+    "CREATE TABLE result_cuts (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        flags BLOB NOT NULL,
+        threshold_value REAL,
+        events TEXT NOT NULL
+    );
+    INSERT INTO result_cuts (run_id, flags, threshold_value, events)
+        SELECT run_id, flags, threshold_value, events FROM results;
+    ALTER TABLE results DROP COLUMN flags;
+    ALTER TABLE results DROP COLUMN threshold_value;
+    ALTER TABLE results DROP COLUMN events;",
 ];
 
 /// The SQLite store. One connection behind a mutex: every call is short, and the server
@@ -333,9 +346,8 @@ fn write_result(conn: &Connection, run_id: &str, r: &RunResult) -> Result<(), St
         .collect();
     conn.execute(
         "INSERT OR REPLACE INTO results (run_id, points, time_axis, timestamps, vals, score,
-            expected, lower, upper, flags, labels, members, member_scores, threshold_value,
-            events, report)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            expected, lower, upper, labels, members, member_scores, report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             run_id,
             r.len() as i64,
@@ -346,13 +358,20 @@ fn write_result(conn: &Connection, run_id: &str, r: &RunResult) -> Result<(), St
             r.expected.as_deref().map(encode_f64),
             r.lower.as_deref().map(encode_f64),
             r.upper.as_deref().map(encode_f64),
-            encode_flags(&r.flags),
             r.labels.as_deref().map(encode_f64),
             to_json(&names)?,
             encode_f64(&member_scores),
+            to_json(&r.report)?,
+        ],
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO result_cuts (run_id, flags, threshold_value, events)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            run_id,
+            encode_flags(&r.flags),
             nan_to_null(r.threshold_value),
             to_json(&r.events)?,
-            to_json(&r.report)?,
         ],
     )?;
     Ok(())
@@ -569,9 +588,11 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let raw: Option<Raw> = conn
             .query_row(
-                "SELECT time_axis, timestamps, vals, score, expected, lower, upper, flags, labels,
-                    members, member_scores, threshold_value, events, report
-                 FROM results WHERE run_id = ?1",
+                "SELECT r.time_axis, r.timestamps, r.vals, r.score, r.expected, r.lower, r.upper,
+                    c.flags, r.labels, r.members, r.member_scores, c.threshold_value, c.events,
+                    r.report
+                 FROM results r JOIN result_cuts c ON c.run_id = r.run_id
+                 WHERE r.run_id = ?1",
                 [run_id],
                 |r| {
                     Ok((
@@ -655,7 +676,8 @@ impl Storage for SqliteStorage {
             });
         }
         tx.execute(
-            "UPDATE results SET flags = ?2, events = ?3, threshold_value = ?4 WHERE run_id = ?1",
+            "UPDATE result_cuts SET flags = ?2, events = ?3, threshold_value = ?4
+             WHERE run_id = ?1",
             params![
                 run_id,
                 encode_flags(&u.flags),

@@ -316,3 +316,29 @@ fn a_newer_schema_is_refused() {
     let err = SqliteStorage::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("schema version 999"), "{err}");
 }
+
+#[test]
+fn a_version_1_store_migrates_with_its_results() {
+    // Build a store at schema 1 by hand (as the first release wrote it), then open it.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("tsad.db")).unwrap();
+    let v1 = include_str!("fixtures/schema_v1.sql");
+    conn.execute_batch(v1).unwrap();
+    drop(conn);
+    let s = SqliteStorage::open(dir.path()).unwrap();
+    let r = s.result("run_1").unwrap();
+    assert_eq!(r.flags, vec![false, true]);
+    assert_eq!(r.threshold_value, 1.5);
+    assert_eq!(r.events, json!([{"start": 1}]));
+    assert_eq!(r.values, vec![1.0, 2.0]);
+    let update = ThresholdUpdate {
+        threshold: json!({"method": "sigma", "k": 1.0}),
+        events_options: json!({"merge_gap": 2}),
+        threshold_value: 0.5,
+        flags: vec![true, true],
+        events: json!([]),
+        summary: None,
+    };
+    s.update_threshold("run_1", &update).unwrap();
+    assert_eq!(s.result("run_1").unwrap().flags, vec![true, true]);
+}

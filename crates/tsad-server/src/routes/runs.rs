@@ -330,7 +330,8 @@ pub(crate) async fn runs_cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Run>, ApiError> {
-    state.jobs().cancel(&id);
+    // Record the cancellation first, then stop the job: the job's end (and the progress
+    // stream's final `done`) must find the run already cancelled.
     let run_id = id.clone();
     state
         .blocking(move |s| {
@@ -350,6 +351,7 @@ pub(crate) async fn runs_cancel(
             }
         })
         .await?;
+    state.jobs().cancel(&id);
     Ok(Json(full_run(&state, id).await?))
 }
 
@@ -652,7 +654,7 @@ pub(crate) async fn runs_threshold(
     let (threshold, events) = check_threshold(&req.threshold, &events_value)?;
     let store = state.store().clone();
     let run_id = id.clone();
-    let response = tokio::task::spawn_blocking(move || -> Result<ThresholdResponse, ApiError> {
+    let (response, updated) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let (series, scores) = series_and_scores(&result)?;
         let events_opts = events;
         let (cut, found) = tsad_engine::rethreshold(&series, &scores, &threshold, &events_opts)?;
@@ -676,16 +678,21 @@ pub(crate) async fn runs_threshold(
                 summary: Some(summary),
             },
         )?;
-        Ok(ThresholdResponse {
+        let response = ThresholdResponse {
             threshold,
             threshold_value: opt(cut.value),
-            events: events_json,
+            events: events_json.clone(),
             anomaly_count: cut.count(),
             events_options,
-        })
+        };
+        let mut updated = RunResult::clone(&result);
+        updated.flags = cut.flags;
+        updated.threshold_value = cut.value;
+        updated.events = events_json;
+        Ok((response, Arc::new(updated)))
     })
     .await??;
-    state.forget_result(&id);
+    state.update_result(&id, updated);
     Ok(Json(response))
 }
 
