@@ -298,7 +298,14 @@ impl From<tsad_core::Error> for Failure {
 
 impl From<StorageError> for Failure {
     fn from(e: StorageError) -> Self {
-        Failure::internal(e.to_string())
+        match e {
+            // The dataset or run was deleted while the run was in flight: not our fault.
+            StorageError::NotFound { .. } => Failure {
+                code: "not_found",
+                message: e.to_string(),
+            },
+            other => Failure::internal(other.to_string()),
+        }
     }
 }
 

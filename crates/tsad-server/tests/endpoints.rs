@@ -527,3 +527,28 @@ async fn synchronous_detect() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["series"]["start"], 0);
 }
+
+#[tokio::test]
+async fn deleting_a_dataset_cancels_and_removes_its_runs() {
+    let app = TestApp::with_config(ServerConfig {
+        max_jobs: 0,
+        ..ServerConfig::default()
+    });
+    let ds = app.demo().await;
+    let (_, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "detector": fast_spec()}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.delete(&format!("/api/v1/datasets/{ds}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let start = std::time::Instant::now();
+    while app.state.job_counts() != (0, 0) {
+        assert!(start.elapsed().as_secs() < 10, "slot not released");
+        tokio::task::yield_now().await;
+    }
+}
