@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tsad_core::{Sensitivity, Threshold};
 use tsad_detectors::{BenfordParams, MadParams, SeasonalParams, ZscoreParams};
+use tsad_nn::{LstmAutoencoderParams, LstmForecastParams};
 
 /// One detector kind, described for users.
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +122,23 @@ pub fn catalog() -> Catalog {
              (transactions, populations); says so when a series spans too few.",
             "Nigrini MAD of the window's first-digit distribution",
             false,
+        ),
+        info::<LstmForecastParams>(
+            "lstm_forecast",
+            "LSTM forecaster",
+            "An LSTM learns to forecast each point from the window before it; the score is the \
+             absolute forecast error (the Flask seed's method).",
+            "absolute forecast residual, in the series' units",
+            true,
+        ),
+        info::<LstmAutoencoderParams>(
+            "lstm_autoencoder",
+            "LSTM autoencoder",
+            "An LSTM encoder compresses each window to a small latent vector and a decoder \
+             rebuilds it; windows the model cannot rebuild score high (the Streamlit seed's \
+             model).",
+            "reconstruction error (scaled units)",
+            true,
         ),
         KindInfo {
             kind: "ensemble",

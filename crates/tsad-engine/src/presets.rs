@@ -32,18 +32,41 @@ impl Preset {
 
 /// Every preset, in menu order.
 pub fn presets() -> Vec<Preset> {
-    vec![Preset {
-        name: "robust-stats",
-        title: "Seasonal OR rolling MAD (fast, no training)",
-        description: "Two fast statistical detectors combined with policy `any`: the STL \
+    vec![
+        Preset {
+            name: "hybrid-benford",
+            title: "LSTM autoencoder AND Benford (Streamlit seed)",
+            description: "The Streamlit seed's hybrid: an LSTM autoencoder's reconstruction error \
+                and Benford's first-digit test, flagging only where both agree (policy `all`). \
+                Benford's law only says something when values span orders of magnitude; the \
+                run's report says whether it applies.",
+            spec: json!({
+                "kind": "ensemble",
+                "policy": "all",
+                "members": [{"kind": "lstm_autoencoder"}, {"kind": "benford"}],
+            }),
+        },
+        Preset {
+            name: "lstm-residual",
+            title: "LSTM forecast residual (Flask seed)",
+            description: "The Flask seed's method: an LSTM forecasts each point from the window \
+                before it; a point is anomalous when its residual exceeds mean + 3 std of the \
+                residuals.",
+            spec: json!({"kind": "lstm_forecast"}),
+        },
+        Preset {
+            name: "robust-stats",
+            title: "Seasonal OR rolling MAD (fast, no training)",
+            description: "Two fast statistical detectors combined with policy `any`: the STL \
                 residual catches deviations from trend and season, the rolling MAD catches \
                 sudden spikes and dips. A good first look at any series.",
-        spec: json!({
-            "kind": "ensemble",
-            "policy": "any",
-            "members": [{"kind": "seasonal"}, {"kind": "mad"}],
-        }),
-    }]
+            spec: json!({
+                "kind": "ensemble",
+                "policy": "any",
+                "members": [{"kind": "seasonal"}, {"kind": "mad"}],
+            }),
+        },
+    ]
 }
 
 /// The preset named `name`.

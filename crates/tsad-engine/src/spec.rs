@@ -12,6 +12,9 @@ use tsad_detectors::{
     BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
     MadParams, Policy, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
 };
+use tsad_nn::{
+    LstmAutoencoderDetector, LstmAutoencoderParams, LstmForecastDetector, LstmForecastParams,
+};
 
 /// A detector and its parameters, as written in JSON specs (tagged by `kind`).
 ///
@@ -28,6 +31,10 @@ pub enum DetectorSpec {
     Seasonal(SeasonalParams),
     /// Benford's first-digit test per sliding window.
     Benford(BenfordParams),
+    /// LSTM one-step forecaster (the Flask seed's model).
+    LstmForecast(LstmForecastParams),
+    /// LSTM autoencoder (the Streamlit seed's model).
+    LstmAutoencoder(LstmAutoencoderParams),
     /// A combination of other specs.
     Ensemble(EnsembleSpec),
 }
@@ -50,7 +57,15 @@ pub struct EnsembleSpec {
 }
 
 /// The kinds a spec can name, in catalog order.
-pub(crate) const KINDS: [&str; 5] = ["zscore", "mad", "seasonal", "benford", "ensemble"];
+pub(crate) const KINDS: [&str; 7] = [
+    "zscore",
+    "mad",
+    "seasonal",
+    "benford",
+    "lstm_forecast",
+    "lstm_autoencoder",
+    "ensemble",
+];
 
 impl<'de> Deserialize<'de> for DetectorSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -70,6 +85,8 @@ impl DetectorSpec {
             DetectorSpec::Mad(_) => "mad",
             DetectorSpec::Seasonal(_) => "seasonal",
             DetectorSpec::Benford(_) => "benford",
+            DetectorSpec::LstmForecast(_) => "lstm_forecast",
+            DetectorSpec::LstmAutoencoder(_) => "lstm_autoencoder",
             DetectorSpec::Ensemble(_) => "ensemble",
         }
     }
@@ -77,6 +94,7 @@ impl DetectorSpec {
     /// True when the spec trains a neural network (slow; the server queues such runs).
     pub fn is_neural(&self) -> bool {
         match self {
+            DetectorSpec::LstmForecast(_) | DetectorSpec::LstmAutoencoder(_) => true,
             DetectorSpec::Ensemble(e) => e.members.iter().any(DetectorSpec::is_neural),
             _ => false,
         }
@@ -108,6 +126,8 @@ impl DetectorSpec {
             DetectorSpec::Mad(p) => MadDetector::new(p.clone()).map(boxed),
             DetectorSpec::Seasonal(p) => SeasonalDetector::new(p.clone()).map(boxed),
             DetectorSpec::Benford(p) => BenfordDetector::new(p.clone()).map(boxed),
+            DetectorSpec::LstmForecast(p) => LstmForecastDetector::new(p.clone()).map(boxed),
+            DetectorSpec::LstmAutoencoder(p) => LstmAutoencoderDetector::new(p.clone()).map(boxed),
             DetectorSpec::Ensemble(e) => return e.build_into(path, problems),
         };
         result
@@ -322,6 +342,10 @@ pub(crate) fn parse_value(
         "mad" => parse_params(&params, &p, problems).map(DetectorSpec::Mad),
         "seasonal" => parse_params(&params, &p, problems).map(DetectorSpec::Seasonal),
         "benford" => parse_params(&params, &p, problems).map(DetectorSpec::Benford),
+        "lstm_forecast" => parse_params(&params, &p, problems).map(DetectorSpec::LstmForecast),
+        "lstm_autoencoder" => {
+            parse_params(&params, &p, problems).map(DetectorSpec::LstmAutoencoder)
+        }
         "ensemble" => parse_ensemble(params, &p, problems).map(DetectorSpec::Ensemble),
         other => {
             let hint = if presets::preset(other).is_some() {

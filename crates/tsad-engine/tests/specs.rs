@@ -137,3 +137,20 @@ fn error_codes_follow_the_api_contract() {
         ("not_enough_data", "not enough data: need 30 points, got 12")
     );
 }
+
+#[test]
+fn seed_presets_accept_training_overrides() {
+    let (spec, _) =
+        parse_spec(&json!({"preset": "hybrid-benford", "overrides": {"epochs": 3, "window": 24}}))
+            .unwrap();
+    let v = spec.to_json();
+    assert_eq!(v["policy"], "all");
+    assert_eq!(v["members"][0]["kind"], "lstm_autoencoder");
+    assert_eq!(v["members"][0]["epochs"], 3);
+    assert_eq!(v["members"][0]["window"], 24);
+    assert_eq!(v["members"][1]["kind"], "benford");
+    assert_eq!(v["members"][1]["window"], 24);
+    assert!(spec.is_neural());
+    let (spec, _) = parse_spec(&json!({"preset": "lstm-residual"})).unwrap();
+    assert_eq!(spec.kind(), "lstm_forecast");
+}
