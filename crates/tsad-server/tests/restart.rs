@@ -12,35 +12,31 @@ use tsad_store::{RunStatus, SqliteStorage};
 #[tokio::test]
 async fn datasets_and_runs_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (ds, done, in_flight) = {
+    // First life: a dataset and a finished run.
+    let (ds, done) = {
         let store = Arc::new(SqliteStorage::open(dir.path()).unwrap());
         let app = TestApp::with_store(store, ServerConfig::default());
         let ds = app.demo().await;
         let run = app.finished_run(&ds, fast_spec()).await;
         assert_eq!(run["status"], "succeeded", "{run}");
-        (ds, run, None::<String>)
+        (ds, run)
     };
-    // A second life with no job slot leaves a run queued when it "stops".
-    let in_flight = match in_flight {
-        Some(id) => id,
-        None => {
-            let store = Arc::new(SqliteStorage::open(dir.path()).unwrap());
-            let app = TestApp::with_store(
-                store,
-                ServerConfig {
-                    max_jobs: 0,
-                    ..ServerConfig::default()
-                },
-            );
-            let (_, run) = app
-                .post_json(
-                    "/api/v1/runs",
-                    &json!({"dataset_id": ds, "detector": fast_spec()}),
-                )
-                .await;
-            assert_eq!(run["status"], "queued");
-            run["id"].as_str().unwrap().to_owned()
-        }
+    // Second life, with no job slot: a run is still queued when it "stops".
+    let in_flight = {
+        let store = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        let config = ServerConfig {
+            max_jobs: 0,
+            ..ServerConfig::default()
+        };
+        let app = TestApp::with_store(store, config);
+        let (_, run) = app
+            .post_json(
+                "/api/v1/runs",
+                &json!({"dataset_id": ds, "detector": fast_spec()}),
+            )
+            .await;
+        assert_eq!(run["status"], "queued");
+        run["id"].as_str().unwrap().to_owned()
     };
     // Restart: rebuild the app on the same directory.
     let store = Arc::new(SqliteStorage::open(dir.path()).unwrap());
