@@ -250,3 +250,47 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// Responses made outside our handlers (a timeout layer, a body limit) get our shape.
+    #[tokio::test]
+    async fn foreign_error_responses_get_the_api_shape() {
+        let store = Arc::new(tsad_store::SqliteStorage::open_in_memory().unwrap());
+        let state = AppState::new(store, ServerConfig::default());
+        let router = Router::new()
+            .route("/timeout", get(|| async { StatusCode::REQUEST_TIMEOUT }))
+            .route("/too-large", get(|| async { StatusCode::PAYLOAD_TOO_LARGE }))
+            .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
+            .layer(middleware::from_fn_with_state(state.clone(), observe))
+            .with_state(state);
+        let cases = [
+            ("/timeout", 408, Some("timeout")),
+            ("/too-large", 413, Some("payload_too_large")),
+            ("/teapot", 418, None),
+        ];
+        for (uri, status, code) in cases {
+            let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+            let resp = router.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status().as_u16(), status, "{uri}");
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            assert_eq!(json["error"]["code"].as_str(), code, "{uri}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = ServerConfig::default();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:5001");
+        assert_eq!(c.data_dir, PathBuf::from("./tsad-data"));
+        assert_eq!(c.max_upload_bytes, 200 * 1024 * 1024);
+        assert_eq!((c.max_jobs, c.max_queue), (2, 16));
+        assert_eq!(c.web_dir, None);
+    }
+}
