@@ -265,7 +265,10 @@ mod tests {
         let state = AppState::new(store, ServerConfig::default());
         let router = Router::new()
             .route("/timeout", get(|| async { StatusCode::REQUEST_TIMEOUT }))
-            .route("/too-large", get(|| async { StatusCode::PAYLOAD_TOO_LARGE }))
+            .route(
+                "/too-large",
+                get(|| async { StatusCode::PAYLOAD_TOO_LARGE }),
+            )
             .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
             .layer(middleware::from_fn_with_state(state.clone(), observe))
             .with_state(state);
@@ -278,7 +281,9 @@ mod tests {
             let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
             let resp = router.clone().oneshot(req).await.unwrap();
             assert_eq!(resp.status().as_u16(), status, "{uri}");
-            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
             let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             assert_eq!(json["error"]["code"].as_str(), code, "{uri}");
         }
