@@ -84,6 +84,55 @@ pub(crate) struct Trainer<'n> {
     grads: Vec<Vec<f32>>,
     adam: Adam,
     rng: ChaCha8Rng,
+    sched: Schedule,
+}
+
+/// Chooses, batch by batch, between spreading chunks over the pool and running them on the
+/// calling thread. Both give bit-identical results (same chunks, same summation order), so the
+/// choice is free to follow measured speed: when another process holds a core, a chunk stuck
+/// on a descheduled worker stalls every batch, and one thread is faster than two. The
+/// faster mode (by a moving average of seconds per window) runs; the other is re-measured for
+/// [`PROBE_BATCHES`] batches every [`PROBE_EVERY`] batches.
+#[derive(Debug, Clone, Default)]
+struct Schedule {
+    batch: u64,
+    parallel: Option<f64>,
+    serial: Option<f64>,
+}
+
+/// Batches between two probes of the mode not in use.
+const PROBE_EVERY: u64 = 64;
+/// Batches each probe lasts.
+const PROBE_BATCHES: u64 = 2;
+
+impl Schedule {
+    /// True when the next batch should use the pool.
+    fn parallel(&self, threads: usize) -> bool {
+        if threads <= 1 {
+            return false;
+        }
+        let (par, ser) = match (self.parallel, self.serial) {
+            (None, _) => return true,
+            (Some(_), None) => return false,
+            (Some(p), Some(s)) => (p, s),
+        };
+        let best_parallel = par <= ser;
+        let probing = self.batch % PROBE_EVERY < PROBE_BATCHES;
+        best_parallel != probing
+    }
+
+    fn record(&mut self, parallel: bool, seconds_per_window: f64) {
+        self.batch += 1;
+        let slot = if parallel {
+            &mut self.parallel
+        } else {
+            &mut self.serial
+        };
+        *slot = Some(match *slot {
+            None => seconds_per_window,
+            Some(old) => 0.7 * old + 0.3 * seconds_per_window,
+        });
+    }
 }
 
 impl<'n> Trainer<'n> {
@@ -97,6 +146,7 @@ impl<'n> Trainer<'n> {
             adam: Adam::new(net.layout.len, opts.learning_rate),
             // Decorrelate the shuffling stream from the weight-init stream of the same seed.
             rng: ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5DEE_CE66_D1CE_4E5B),
+            sched: Schedule::default(),
             opts,
         }
     }
@@ -116,16 +166,27 @@ impl<'n> Trainer<'n> {
         let params: &[f32] = p;
         let ws = &mut self.workspaces[..n_chunks];
         let grads = &mut self.grads[..n_chunks];
-        pool.install(|| {
-            ws.par_iter_mut()
-                .zip(grads.par_iter_mut())
-                .enumerate()
-                .for_each(|(c, (ws, g))| {
-                    let chunk = &starts[c * CHUNK..((c + 1) * CHUNK).min(starts.len())];
-                    g.fill(0.0);
-                    net.train_chunk(params, series, chunk, loss, scale, ws, g);
-                });
-        });
+        let run = |c: usize, ws: &mut Workspace, g: &mut Vec<f32>| {
+            let chunk = &starts[c * CHUNK..((c + 1) * CHUNK).min(starts.len())];
+            g.fill(0.0);
+            net.train_chunk(params, series, chunk, loss, scale, ws, g);
+        };
+        let parallel = self.sched.parallel(pool.current_num_threads());
+        let started = Instant::now();
+        if parallel {
+            pool.install(|| {
+                ws.par_iter_mut()
+                    .zip(grads.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(c, (ws, g))| run(c, ws, g));
+            });
+        } else {
+            for (c, (ws, g)) in ws.iter_mut().zip(grads.iter_mut()).enumerate() {
+                run(c, ws, g);
+            }
+        }
+        let per_window = started.elapsed().as_secs_f64() / starts.len() as f64;
+        self.sched.record(parallel, per_window);
         // Fixed summation order: chunk 0, then 1, 2, ... whoever computed them.
         let (first, rest) = grads.split_at_mut(1);
         let total = &mut first[0];
@@ -310,5 +371,40 @@ pub(crate) fn predict(
             let chunk = &block[c * PREDICT_CHUNK..((c + 1) * PREDICT_CHUNK).min(block.len())];
             sink(chunk, &ws.y[..chunk.len() * net.outputs()]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drives the schedule with fixed speeds and returns the modes it picked.
+    fn picks(threads: usize, par_cost: f64, ser_cost: f64, batches: usize) -> Vec<bool> {
+        let mut s = Schedule::default();
+        (0..batches)
+            .map(|_| {
+                let par = s.parallel(threads);
+                s.record(par, if par { par_cost } else { ser_cost });
+                par
+            })
+            .collect()
+    }
+
+    #[test]
+    fn schedule_follows_the_faster_mode_and_probes_the_other() {
+        assert!(
+            picks(1, 1.0, 2.0, 10).iter().all(|p| !p),
+            "one thread never uses the pool"
+        );
+        let fast_pool = picks(2, 1.0, 2.0, 200);
+        assert_eq!(&fast_pool[..3], &[true, false, true]);
+        let serial: Vec<usize> = (0..200).filter(|&i| !fast_pool[i]).collect();
+        assert_eq!(
+            serial,
+            [1, 64, 65, 128, 129, 192, 193],
+            "probes every {PROBE_EVERY} batches"
+        );
+        let slow_pool = picks(2, 3.0, 2.0, 200);
+        assert_eq!(slow_pool.iter().filter(|p| **p).count(), 1 + 3 * 2);
     }
 }
