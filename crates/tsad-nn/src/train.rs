@@ -91,8 +91,10 @@ pub(crate) struct Trainer<'n> {
 /// calling thread. Both give bit-identical results (same chunks, same summation order), so the
 /// choice is free to follow measured speed: when another process holds a core, a chunk stuck
 /// on a descheduled worker stalls every batch, and one thread is faster than two. The
-/// faster mode (by a moving average of seconds per window) runs; the other is re-measured for
-/// [`PROBE_BATCHES`] batches every [`PROBE_EVERY`] batches.
+/// faster mode (by a moving average of seconds per window) runs, with a bias for the pool
+/// because timings on a busy machine are noisy and a wrong switch to one thread costs more
+/// than a wrong stay at two; the other mode is re-measured for [`PROBE_BATCHES`] batches every
+/// [`PROBE_EVERY`] batches.
 #[derive(Debug, Clone, Default)]
 struct Schedule {
     batch: u64,
@@ -104,6 +106,9 @@ struct Schedule {
 const PROBE_EVERY: u64 = 64;
 /// Batches each probe lasts.
 const PROBE_BATCHES: u64 = 2;
+/// One thread replaces the pool only when it takes less than this fraction of the pool's
+/// time per window.
+const SERIAL_MARGIN: f64 = 0.8;
 
 impl Schedule {
     /// True when the next batch should use the pool.
@@ -116,7 +121,7 @@ impl Schedule {
             (Some(_), None) => return false,
             (Some(p), Some(s)) => (p, s),
         };
-        let best_parallel = par <= ser;
+        let best_parallel = par <= ser / SERIAL_MARGIN;
         let probing = self.batch % PROBE_EVERY < PROBE_BATCHES;
         best_parallel != probing
     }

@@ -72,11 +72,17 @@ pub(crate) fn matmul_tn(
     faer::linalg::matmul::matmul(c, acc.into(), a, b, 1.0f32, Par::Seq);
 }
 
-/// Writes the transpose of the `rows×cols` row-major `src` into `dst` (`cols×rows`).
+/// Writes the transpose of the `rows×cols` row-major `src` into `dst` (`cols×rows`), in
+/// 16×16 tiles so that both sides stay in cache lines already loaded.
 pub(crate) fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
+    const T: usize = 16;
+    for r0 in (0..rows).step_by(T) {
+        for c0 in (0..cols).step_by(T) {
+            for r in r0..(r0 + T).min(rows) {
+                for c in c0..(c0 + T).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
         }
     }
 }
@@ -219,6 +225,19 @@ mod tests {
         assert!(sigmoid(-1000.0) >= 0.0 && sigmoid(1000.0) <= 1.0);
         assert!(sigmoid(f32::MAX).is_finite() && tanh(f32::MIN).is_finite());
         assert!((tanh(50.0) - 1.0).abs() < 3e-7 && (tanh(-50.0) + 1.0).abs() < 3e-7);
+    }
+
+    #[test]
+    fn transpose_of_uneven_tiles() {
+        let (rows, cols) = (19, 37);
+        let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+        let mut dst = vec![0.0f32; rows * cols];
+        transpose(&mut dst, &src, rows, cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(dst[c * rows + r], src[r * cols + c]);
+            }
+        }
     }
 
     #[test]
