@@ -1,0 +1,311 @@
+//! The deterministic plain-language explanation of an [`Evidence`]: no LLM, the same evidence
+//! always gives the same text.
+
+use crate::evidence::{Evidence, LevelKind};
+use crate::format::{count, duration, num, signed, time};
+use tsad_core::{Direction, TimeAxis};
+
+/// Correlation from which an earlier stretch is called "similar" in words.
+pub(crate) const SIMILAR_CORRELATION: f64 = 0.7;
+
+/// Explains `evidence` in short paragraphs with its numbers: when, how far from expected and
+/// how rare, which detectors, earlier seasons, level before versus after, similar earlier
+/// episodes and data quality.
+pub fn explain(evidence: &Evidence) -> String {
+    [
+        when(evidence),
+        peak(evidence),
+        rank_and_detectors(evidence),
+        seasons(evidence),
+        level(evidence),
+        similar(evidence),
+        quality(evidence),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n\n")
+}
+
+pub(crate) fn high_low(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "unusually high",
+        Direction::Down => "unusually low",
+        Direction::Unknown => "unusual",
+    }
+}
+
+pub(crate) fn above_below(d: f64) -> &'static str {
+    if d >= 0.0 { "above" } else { "below" }
+}
+
+pub(crate) fn when(e: &Evidence) -> Option<String> {
+    let axis = e.time_axis;
+    let how = high_low(e.direction);
+    let span = match e.duration_ms {
+        Some(ms) => format!("{}, {}", count(e.points, "point", "points"), duration(ms)),
+        None => count(e.points, "point", "points"),
+    };
+    Some(if e.points == 1 {
+        format!(
+            "At {} (a single point), the series was {how}.",
+            time(e.start_time, axis)
+        )
+    } else {
+        format!(
+            "From {} to {} ({span}, {} flagged), the series was {how}.",
+            time(e.start_time, axis),
+            time(e.end_time, axis),
+            e.flagged
+        )
+    })
+}
+
+pub(crate) fn peak(e: &Evidence) -> Option<String> {
+    let p = &e.peak;
+    let at = if e.points == 1 {
+        "There".to_owned()
+    } else {
+        format!("At the peak ({})", time(e.peak_time, e.time_axis))
+    };
+    let Some(actual) = p.actual else {
+        return Some(format!(
+            "{at} the value is missing; the detector flagged the point itself (a missing \
+             value can break a pattern)."
+        ));
+    };
+    let mut s = match (p.expected, p.baseline) {
+        (Some(expected), _) => {
+            let band = match (p.lower, p.upper) {
+                (Some(lo), Some(hi)) => format!(", normal band {} to {}", num(lo), num(hi)),
+                _ => String::new(),
+            };
+            format!(
+                "{at} the value was {} where the model expected {}{band}",
+                num(actual),
+                num(expected)
+            )
+        }
+        (None, Some(b)) => format!(
+            "{at} the value was {}, against a baseline of {} ({})",
+            num(actual),
+            num(b),
+            p.basis
+        ),
+        (None, None) => format!("{at} the value was {}", num(actual)),
+    };
+    if let Some(d) = p.deviation {
+        s.push_str(&format!(": {}", signed(d)));
+        match p.deviation_sigma {
+            Some(z) => s.push_str(&format!(
+                ", {} robust standard deviations {}.",
+                num(z.abs()),
+                above_below(z)
+            )),
+            None => s.push_str(
+                " (the baseline does not vary, so it cannot be put in standard deviations).",
+            ),
+        }
+    } else {
+        s.push('.');
+    }
+    Some(s)
+}
+
+fn rank_and_detectors(e: &Evidence) -> Option<String> {
+    let p = &e.peak;
+    let mut parts = Vec::new();
+    if let Some(score) = p.score {
+        let mut s = format!("Its anomaly score, {}", num(score));
+        if let Some(r) = &e.rank {
+            s.push_str(&format!(", is {}", r.label));
+        } else {
+            s.push_str(" is defined");
+        }
+        match (p.severity, p.threshold) {
+            (Some(sev), Some(t)) => {
+                s.push_str(&format!(", {} times the threshold ({}).", num(sev), num(t)))
+            }
+            (Some(sev), None) => s.push_str(&format!(", {} times the threshold.", num(sev))),
+            _ => s.push('.'),
+        }
+        parts.push(s);
+    }
+    parts.push(detectors_sentence(e));
+    Some(parts.join(" "))
+}
+
+pub(crate) fn detectors_sentence(e: &Evidence) -> String {
+    match e.detectors.as_slice() {
+        [] => String::new(),
+        [one] if (one.share - 1.0).abs() < 1e-9 && e.detectors.len() == 1 => {
+            format!("The `{}` detector flagged it.", one.name)
+        }
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|d| {
+                    let z = d
+                        .score_at_peak
+                        .map_or(String::new(), |z| format!(", score {} at the peak", num(z)));
+                    format!("{} {}{z}", d.name, crate::format::percent(d.share))
+                })
+                .collect();
+            format!(
+                "The ensemble's members shared the evidence: {}.",
+                parts.join("; ")
+            )
+        }
+    }
+}
+
+pub(crate) fn seasons(e: &Evidence) -> Option<String> {
+    let s = &e.seasons;
+    if s.comparisons.is_empty() && s.same_phase_median.is_none() {
+        return None;
+    }
+    let mut parts: Vec<String> = s
+        .comparisons
+        .iter()
+        .map(|c| match (c.value, c.difference) {
+            (Some(v), Some(d)) => format!(
+                "{} ({}) the value was {} ({} now)",
+                c.label,
+                time(c.time, e.time_axis),
+                num(v),
+                signed(d)
+            ),
+            (Some(v), None) => format!("{} the value was {}", c.label, num(v)),
+            _ => format!("{} the value is missing", c.label),
+        })
+        .collect();
+    if let Some(m) = s.same_phase_median {
+        parts.push(format!(
+            "the median at this phase over {} was {}",
+            count(s.same_phase_count, "earlier period", "earlier periods"),
+            num(m)
+        ));
+    }
+    let mut text = format!("Earlier seasons: {}.", parts.join("; "));
+    // A look-back that matches the peak suggests a recurring pattern the model does not know.
+    let tolerance = match (e.peak.sigma, e.peak.deviation) {
+        (Some(sig), Some(dev)) => Some((2.0 * sig).max(0.25 * dev.abs())),
+        _ => None,
+    };
+    if let Some(tol) = tolerance
+        && let Some(c) = s
+            .comparisons
+            .iter()
+            .find(|c| c.difference.is_some_and(|d| d.abs() <= tol))
+    {
+        text.push_str(&format!(
+            " The value {} was close to this one, so this may be a recurring pattern rather \
+             than a one-off.",
+            c.label.split(" (").next().unwrap_or(&c.label)
+        ));
+    }
+    Some(text)
+}
+
+pub(crate) fn level(e: &Evidence) -> Option<String> {
+    let l = &e.level;
+    let shape = match e.direction {
+        Direction::Down => "dip",
+        _ => "spike",
+    };
+    let medians = match (l.before_median, l.after_median, l.change) {
+        (Some(b), Some(a), Some(c)) => {
+            let z = l
+                .change_sigma
+                .map_or(String::new(), |z| format!(", {} σ", num(z)));
+            format!(
+                "the median was {} in the {} points before and {} in the {} points after ({}{z})",
+                num(b),
+                l.before_points,
+                num(a),
+                l.after_points,
+                signed(c)
+            )
+        }
+        _ => String::new(),
+    };
+    Some(match l.kind {
+        LevelKind::LevelShift => format!(
+            "Level: {medians}. The series moved to a new level and stayed there: a level \
+             shift, not a one-off {shape}."
+        ),
+        LevelKind::Transient => format!(
+            "Level: {medians}. The series returned to its earlier level: a transient {shape}."
+        ),
+        LevelKind::Partial => format!(
+            "Level: {medians}. The level moved, but by less than half the peak's excursion: \
+             the series only partly recovered."
+        ),
+        LevelKind::Undetermined => {
+            let why = if l.after_points < 3 {
+                format!(
+                    "the series ends {} after the event",
+                    count(l.after_points, "point", "points")
+                )
+            } else if l.before_points < 3 {
+                "the event is at the start of the series".to_owned()
+            } else {
+                "too many values around the event are missing".to_owned()
+            };
+            format!("Level: cannot tell whether the level changed: {why}.")
+        }
+    })
+}
+
+pub(crate) fn similar(e: &Evidence) -> Option<String> {
+    let axis = e.time_axis;
+    let close: Vec<String> = e
+        .similar
+        .iter()
+        .filter(|s| s.correlation >= SIMILAR_CORRELATION)
+        .map(|s| {
+            let flagged = if s.flagged == Some(true) {
+                ", also flagged"
+            } else {
+                ""
+            };
+            let value = s.value_at_peak.map_or(String::new(), |v| {
+                format!(", value {} at the peak's position", num(v))
+            });
+            format!(
+                "{} (correlation {}{value}{flagged})",
+                time(s.start_time, axis),
+                num(s.correlation)
+            )
+        })
+        .collect();
+    Some(match (close.is_empty(), e.similar.first()) {
+        (false, _) => format!(
+            "Similar shapes earlier in the series: {}.",
+            close.join("; ")
+        ),
+        (true, Some(best)) => format!(
+            "No earlier stretch has a clearly similar shape (the closest, at {}, correlates \
+             at {}).",
+            time(best.start_time, axis),
+            num(best.correlation)
+        ),
+        (true, None) => {
+            "There is too little data before the event to look for similar episodes.".to_owned()
+        }
+    })
+}
+
+pub(crate) fn quality(e: &Evidence) -> Option<String> {
+    let q = &e.data_quality;
+    Some(if q.notes.is_empty() {
+        if e.time_axis == TimeAxis::EpochMillis {
+            "Data quality: no missing values, gaps or duplicate timestamps near the event."
+                .to_owned()
+        } else {
+            "Data quality: no missing values near the event.".to_owned()
+        }
+    } else {
+        format!("Data quality: {}", q.notes.join(" "))
+    })
+}
