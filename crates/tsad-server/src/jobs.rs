@@ -221,11 +221,17 @@ async fn run_job(state: AppState, job: Job, live: Live) {
         }
         None
     };
-    if permit.is_some() {
+    let ran = permit.is_some();
+    if ran {
         let mut c = lock(&jobs.counts);
         c.running = c.running.saturating_sub(1);
     }
     drop(permit);
+    // A run stopped by a cancel request was recorded by the handler, not here.
+    let status = status.or_else(|| {
+        (ran && live.cancel.is_cancelled() && !jobs.is_shutting_down())
+            .then_some(RunStatus::Cancelled)
+    });
     if let Some(status) = status {
         state
             .metrics()

@@ -552,3 +552,59 @@ async fn deleting_a_dataset_cancels_and_removes_its_runs() {
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn shutdown_interrupts_queued_runs_and_ends_progress_streams() {
+    let app = TestApp::with_config(ServerConfig {
+        max_jobs: 0,
+        ..ServerConfig::default()
+    });
+    let ds = app.demo().await;
+    let (_, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "detector": fast_spec()}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let stream = tokio::spawn({
+        let router = app.router.clone();
+        let uri = format!("/api/v1/runs/{id}/progress");
+        async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let resp = router.oneshot(request(Method::GET, &uri)).await.unwrap();
+            resp.into_body().collect().await.unwrap().to_bytes()
+        }
+    });
+    tokio::task::yield_now().await;
+    app.state.shutdown();
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), stream)
+        .await
+        .expect("the progress stream ends at shutdown")
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    // Either the stream ended bare, or its `done` already carries the interruption.
+    assert!(!text.contains("\"status\":\"queued\""), "{text}");
+    let start = std::time::Instant::now();
+    loop {
+        let run = app.state.store().run(&id).unwrap();
+        if run.status == RunStatus::Failed {
+            assert_eq!(run.error.unwrap().code, "interrupted");
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 10, "still {}", run.status);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (status, body) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "detector": fast_spec()}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "no new runs while stopping: {body}"
+    );
+}

@@ -411,16 +411,17 @@ pub(crate) async fn runs_progress(
         |(phase, state, id, mut shutdown)| async move {
             match phase {
                 Phase::Watching(mut rx, first) => {
+                    // Ok(true): a new update; Ok(false): the run ended; Err: shutting down.
                     let changed = if first {
-                        Ok(())
+                        Ok(true)
                     } else {
                         tokio::select! {
-                            r = rx.changed() => r.map_err(|_| ()),
+                            r = rx.changed() => Ok(r.is_ok()),
                             _ = shutdown.changed() => Err(()),
                         }
                     };
                     match changed {
-                        Ok(()) => {
+                        Ok(true) => {
                             let progress = rx.borrow_and_update().clone();
                             let event = match progress {
                                 Some(p) => SseEvent::default()
@@ -431,7 +432,10 @@ pub(crate) async fn runs_progress(
                             };
                             Some((Ok(event), (Phase::Watching(rx, false), state, id, shutdown)))
                         }
-                        Err(()) => done_event(state, id, shutdown).await,
+                        Ok(false) => done_event(state, id, shutdown).await,
+                        // The server is stopping: end the stream without a `done`, since the
+                        // run's final state is not recorded yet.
+                        Err(()) => None,
                     }
                 }
                 Phase::Done => done_event(state, id, shutdown).await,
