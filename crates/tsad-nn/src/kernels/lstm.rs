@@ -419,12 +419,15 @@ fn row_backward(
 mod tests {
     use super::*;
 
-    /// Expected values computed in f64 by the LSTM equations in numpy and confirmed with
-    /// `torch.nn.LSTM(1, 2)` (weights copied transposed, `bias_ih = b`, `bias_hh = 0`):
-    /// see the script in this test's comment history, reproduced here:
+    /// Expected values computed in f64 with numpy from the LSTM equations, then confirmed with
+    /// `torch.nn.LSTM(1, 2).double()` (weights copied transposed, `bias_ih = b`,
+    /// `bias_hh = 0`), which printed the same `h` and final `c`. The numpy loop:
     /// ```python
-    /// z = x*w_ih[0] + h@w_hh + b; i,f,g,o = sig(z[0:2]), sig(z[2:4]), tanh(z[4:6]), sig(z[6:8])
-    /// c = f*c + i*g; h = o*tanh(c)
+    /// h = c = np.zeros(2)
+    /// for x in [1.0, -0.5, 2.0]:
+    ///     z = x * w_ih[0] + h @ w_hh + b
+    ///     i, f, g, o = sig(z[0:2]), sig(z[2:4]), np.tanh(z[4:6]), sig(z[6:8])
+    ///     c = f * c + i * g; h = o * np.tanh(c)
     /// ```
     #[test]
     fn forward_matches_hand_computed_values() {
