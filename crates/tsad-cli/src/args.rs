@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Detectors(DetectorsArgs),
     /// Serve the web UI and the REST API.
     Serve(ServeArgs),
+    /// Measure speed (LSTM training epochs).
+    Bench(BenchArgs),
     /// Measure accuracy on labelled data (the NAB corpus, or any CSV with a 0/1 label column).
     Eval(EvalArgs),
 }

@@ -5,6 +5,7 @@
 //! whole cause chain printed. A closed stdout (`tsad detect f.csv | head`) is not an error.
 
 mod args;
+mod bench;
 mod demo;
 mod detect;
 mod detectors;
@@ -49,6 +50,7 @@ where
         Command::Demo(a) => demo::run(a),
         Command::Detectors(a) => detectors::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
     };
     match result {

@@ -272,9 +272,17 @@ fn resolve_preset(value: &Value, problems: &mut Vec<String>) -> Option<(Detector
         None | Some(Value::Null) => {}
         Some(Value::Object(overrides)) => {
             for (key, v) in overrides {
-                if !apply_override(&mut spec, key, v) {
+                // `kind.param` targets the members of one kind; a plain `param` every member
+                // that has it.
+                let (only, param) = match key.split_once('.') {
+                    Some((kind, param)) => (Some(kind), param),
+                    None => (None, key.as_str()),
+                };
+                if !apply_override(&mut spec, only, param, v) {
+                    let whom = only
+                        .map_or_else(|| "no detector".to_owned(), |k| format!("no `{k}` member"));
                     problems.push(format!(
-                        "overrides.{key}: no detector in preset `{name}` has a parameter `{key}`"
+                        "overrides.{key}: {whom} in preset `{name}` has a parameter `{param}`"
                     ));
                 }
             }
@@ -285,26 +293,31 @@ fn resolve_preset(value: &Value, problems: &mut Vec<String>) -> Option<(Detector
     Some((spec, name.to_owned()))
 }
 
-/// Sets `key` on the spec and on every ensemble member whose kind has that parameter.
-fn apply_override(spec: &mut Value, key: &str, v: &Value) -> bool {
+/// Sets `key` on the spec, or on every ensemble member that has that parameter (only members
+/// of kind `only`, when given).
+fn apply_override(spec: &mut Value, only: Option<&str>, key: &str, v: &Value) -> bool {
     let Some(obj) = spec.as_object_mut() else {
         return false;
     };
-    if obj.get("kind").and_then(Value::as_str) == Some("ensemble")
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if kind == "ensemble"
         && let Some(Value::Array(members)) = obj.get_mut("members")
     {
         let mut applied = false;
         for m in members {
-            applied |= apply_override(m, key, v);
+            applied |= apply_override(m, only, key, v);
         }
         return applied;
     }
-    if obj.contains_key(key) {
-        obj.insert(key.to_owned(), v.clone());
-        true
-    } else {
-        false
+    if only.is_some_and(|k| k != kind) || !obj.contains_key(key) {
+        return false;
     }
+    obj.insert(key.to_owned(), v.clone());
+    true
 }
 
 /// Parses one spec value, pushing every problem found; `None` when any was found here.

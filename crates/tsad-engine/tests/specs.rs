@@ -141,7 +141,7 @@ fn error_codes_follow_the_api_contract() {
 #[test]
 fn seed_presets_accept_training_overrides() {
     let (spec, _) =
-        parse_spec(&json!({"preset": "hybrid-benford", "overrides": {"epochs": 3, "window": 24}}))
+        parse_spec(&json!({"preset": "hybrid-benford", "overrides": {"epochs": 3, "lstm_autoencoder.window": 24}}))
             .unwrap();
     let v = spec.to_json();
     assert_eq!(v["policy"], "all");
@@ -149,7 +149,17 @@ fn seed_presets_accept_training_overrides() {
     assert_eq!(v["members"][0]["epochs"], 3);
     assert_eq!(v["members"][0]["window"], 24);
     assert_eq!(v["members"][1]["kind"], "benford");
-    assert_eq!(v["members"][1]["window"], 24);
+    assert_eq!(
+        v["members"][1]["window"], 200,
+        "a targeted override leaves other members alone"
+    );
+    let e = parse_spec(&json!({"preset": "hybrid-benford", "overrides": {"mad.window": 3}}))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("overrides.mad.window: no `mad` member"),
+        "{e}"
+    );
     assert!(spec.is_neural());
     let (spec, _) = parse_spec(&json!({"preset": "lstm-residual"})).unwrap();
     assert_eq!(spec.kind(), "lstm_forecast");

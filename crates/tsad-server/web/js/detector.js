@@ -257,14 +257,20 @@ function presetOverrides(preset) {
     }
     if (!having.length || !desc) continue;
     const values = [...new Set(having.map((h) => h.value))];
-    const def = values.length === 1 ? values[0] : null;
-    const help = having.length > 1
-      ? `Overrides ${name} for every member that has it: ${having.map((h) => `${h.kind} ${h.value ?? "auto"}`).join(", ")}.`
-      : `${desc.description || ""}`;
-    const node = field(name, { ...desc, nullable: true }, def, null, { help, override: true });
-    const input = node.querySelector("input");
-    if (input) input.placeholder = values.map((v) => v ?? "auto").join(" / ");
-    nodes.push(node);
+    // Members that share a value share one field; where they differ (an LSTM's window of 32
+    // and Benford's of 200 mean different things), each member gets its own `kind.name` field.
+    const groups = values.length === 1 ? [{ key: name, label: name, members: having }]
+      : having.map((h) => ({ key: `${h.kind}.${name}`, label: `${name} (${h.kind})`, members: [h] }));
+    for (const g of groups) {
+      const def = g.members[0].value;
+      const help = g.members.length > 1
+        ? `Overrides ${name} for every member that has it: ${g.members.map((h) => h.kind).join(", ")}.`
+        : `${desc.description || ""}`;
+      const node = field(g.key, { ...desc, nullable: true }, def, null, { label: g.label, help, override: true });
+      const input = node.querySelector("input");
+      if (input) input.placeholder = String(def ?? "auto");
+      nodes.push(node);
+    }
   }
   if (!nodes.length) return [el("p", { class: "help" }, "This preset has no tunable parameters.")];
   return [el("p", { class: "help" }, "Leave a field empty to keep the preset's value."), el("div", { class: "param-grid" }, nodes)];
