@@ -36,7 +36,11 @@ use utoipa::OpenApi;
         ops::metrics_get,
         ops::openapi_get,
     ),
-    components(schemas(crate::error::ErrorBody, crate::api::ColumnSelector)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::api::ColumnSelector,
+        crate::downsample::Method
+    )),
     tags(
         (name = "datasets", description = "Upload CSVs or points, the demo, previews and diagnostics"),
         (name = "detectors", description = "The catalog and synchronous detection"),
@@ -276,6 +280,33 @@ mod tests {
         assert!(page.contains("<code>/api/v1/runs/{id}/points</code>"));
         assert!(page.contains("id=\"schema-Dataset\""));
         assert!(!page.contains("<script"));
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|x| refs(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        let json = serde_json::to_value(document()).unwrap();
+        let mut found = Vec::new();
+        refs(&json, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(
+                json["components"]["schemas"].get(name).is_some(),
+                "dangling reference {r}"
+            );
+        }
     }
 
     #[test]
