@@ -2,7 +2,7 @@
 //! always gives the same text.
 
 use crate::evidence::{Evidence, LevelKind};
-use crate::format::{count, duration, num, signed, time};
+use crate::format::{count, duration, num, short, signed, time};
 use tsad_core::{Direction, TimeAxis};
 
 /// Correlation from which an earlier stretch is called "similar" in words.
@@ -64,7 +64,7 @@ pub(crate) fn when(e: &Evidence) -> Option<String> {
 pub(crate) fn peak(e: &Evidence) -> Option<String> {
     let p = &e.peak;
     let at = if e.points == 1 {
-        "There".to_owned()
+        "At that point".to_owned()
     } else {
         format!("At the peak ({})", time(e.peak_time, e.time_axis))
     };
@@ -99,7 +99,7 @@ pub(crate) fn peak(e: &Evidence) -> Option<String> {
         match p.deviation_sigma {
             Some(z) => s.push_str(&format!(
                 ", {} robust standard deviations {}.",
-                num(z.abs()),
+                short(z.abs()),
                 above_below(z)
             )),
             None => s.push_str(
@@ -116,17 +116,19 @@ fn rank_and_detectors(e: &Evidence) -> Option<String> {
     let p = &e.peak;
     let mut parts = Vec::new();
     if let Some(score) = p.score {
-        let mut s = format!("Its anomaly score, {}", num(score));
+        let mut s = format!("Its anomaly score, {}", short(score));
         if let Some(r) = &e.rank {
             s.push_str(&format!(", is {}", r.label));
         } else {
             s.push_str(" is defined");
         }
         match (p.severity, p.threshold) {
-            (Some(sev), Some(t)) => {
-                s.push_str(&format!(", {} times the threshold ({}).", num(sev), num(t)))
-            }
-            (Some(sev), None) => s.push_str(&format!(", {} times the threshold.", num(sev))),
+            (Some(sev), Some(t)) => s.push_str(&format!(
+                ", {} times the threshold ({}).",
+                short(sev),
+                short(t)
+            )),
+            (Some(sev), None) => s.push_str(&format!(", {} times the threshold.", short(sev))),
             _ => s.push('.'),
         }
         parts.push(s);
@@ -145,9 +147,9 @@ pub(crate) fn detectors_sentence(e: &Evidence) -> String {
             let parts: Vec<String> = many
                 .iter()
                 .map(|d| {
-                    let z = d
-                        .score_at_peak
-                        .map_or(String::new(), |z| format!(", score {} at the peak", num(z)));
+                    let z = d.score_at_peak.map_or(String::new(), |z| {
+                        format!(", score {} at the peak", short(z))
+                    });
                     format!("{} {}{z}", d.name, crate::format::percent(d.share))
                 })
                 .collect();
@@ -169,14 +171,14 @@ pub(crate) fn seasons(e: &Evidence) -> Option<String> {
         .iter()
         .map(|c| match (c.value, c.difference) {
             (Some(v), Some(d)) => format!(
-                "{} ({}) the value was {} ({} now)",
+                "{}: {} at {} (now {})",
                 c.label,
-                time(c.time, e.time_axis),
                 num(v),
+                time(c.time, e.time_axis),
                 signed(d)
             ),
-            (Some(v), None) => format!("{} the value was {}", c.label, num(v)),
-            _ => format!("{} the value is missing", c.label),
+            (Some(v), None) => format!("{}: {} at {}", c.label, num(v), time(c.time, e.time_axis)),
+            _ => format!("{}: missing", c.label),
         })
         .collect();
     if let Some(m) = s.same_phase_median {
@@ -217,7 +219,7 @@ pub(crate) fn level(e: &Evidence) -> Option<String> {
         (Some(b), Some(a), Some(c)) => {
             let z = l
                 .change_sigma
-                .map_or(String::new(), |z| format!(", {} σ", num(z)));
+                .map_or(String::new(), |z| format!(", {} σ", short(z)));
             format!(
                 "the median was {} in the {} points before and {} in the {} points after ({}{z})",
                 num(b),
@@ -275,7 +277,7 @@ pub(crate) fn similar(e: &Evidence) -> Option<String> {
             format!(
                 "{} (correlation {}{value}{flagged})",
                 time(s.start_time, axis),
-                num(s.correlation)
+                short(s.correlation)
             )
         })
         .collect();
@@ -288,7 +290,7 @@ pub(crate) fn similar(e: &Evidence) -> Option<String> {
             "No earlier stretch has a clearly similar shape (the closest, at {}, correlates \
              at {}).",
             time(best.start_time, axis),
-            num(best.correlation)
+            short(best.correlation)
         ),
         (true, None) => {
             "There is too little data before the event to look for similar episodes.".to_owned()

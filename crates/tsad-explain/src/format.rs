@@ -31,6 +31,23 @@ fn trim_zeros(s: String) -> String {
     }
 }
 
+/// A ratio, score or statistic with about three significant digits: `21.6`, `6.15`, `0.44`,
+/// `1234`.
+pub fn short(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".to_owned();
+    }
+    if x == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if !(-4..9).contains(&magnitude) {
+        return format!("{x:.2e}");
+    }
+    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    trim_zeros(format!("{x:.decimals$}"))
+}
+
 /// A signed number: `+3.2`, `-0.5`.
 pub fn signed(x: f64) -> String {
     if x.is_finite() && x > 0.0 {
@@ -135,6 +152,9 @@ mod tests {
             ("negative", num(-3.2), "-3.2"),
             ("nan", num(f64::NAN), "n/a"),
             ("signed", signed(2.5), "+2.5"),
+            ("short", short(21.6249), "21.6"),
+            ("short small", short(0.02797), "0.028"),
+            ("short big", short(1234.5), "1234"),
             (
                 "minute",
                 time(0, TimeAxis::EpochMillis),

@@ -728,6 +728,10 @@ impl Deltas {
                 }
                 if st.parser.done {
                     st.finished = true;
+                    if !st.got_text {
+                        let e = st.client.malformed("the answer has no text".to_owned());
+                        return Some((Err(e), st));
+                    }
                     continue;
                 }
                 let wait = (Instant::now() + st.client.config.timeout).min(st.deadline);
@@ -743,15 +747,10 @@ impl Deltas {
                     }
                     Ok(Some(Ok(chunk))) => st.parser.feed(&chunk, &mut st.pending),
                     Ok(None) => {
+                        // The end of the body: a last line without a newline, then done (the
+                        // check above reports an answer without text).
                         st.parser.finish(&mut st.pending);
                         st.parser.done = true;
-                        if st.pending.is_empty() && !st.got_text {
-                            st.finished = true;
-                            let e = st
-                                .client
-                                .malformed("the stream ended without any text".to_owned());
-                            return Some((Err(e), st));
-                        }
                     }
                 }
             }

@@ -4,7 +4,7 @@
 use crate::chat::{ChatInput, Focus};
 use crate::evidence::{Evidence, LevelKind};
 use crate::explain::{self, SIMILAR_CORRELATION};
-use crate::format::{count, num, percent, time};
+use crate::format::{count, num, percent, short, time};
 use crate::summary::SeriesSummary;
 
 /// The one line that says how to connect an LLM.
@@ -309,7 +309,7 @@ fn events_list(s: &SeriesSummary, focus: &Focus<'_>) -> String {
             b.index + 1,
             time(b.start_time, axis),
             count(b.points, "point", "points"),
-            b.peak_score.map_or("n/a".to_owned(), num)
+            b.peak_score.map_or("n/a".to_owned(), short)
         ));
     }
     lines.join("\n")
@@ -353,7 +353,7 @@ fn how_unusual(e: &Evidence) -> String {
         parts.push(format!("Its score is {}. {rarity}", r.label));
     }
     if let Some(sev) = e.peak.severity {
-        parts.push(format!("It went {} times past the threshold.", num(sev)));
+        parts.push(format!("It went {} times past the threshold.", short(sev)));
     }
     parts.join(" ")
 }
@@ -425,22 +425,23 @@ fn checks(e: &Evidence, context: Option<&str>) -> String {
             "Compare with {} (a similar shape, correlation {}): if the same cause explains both, \
              this is a recurring kind of event.",
             time(s.start_time, axis),
-            num(s.correlation)
+            short(s.correlation)
         ));
     }
     if let Some(top) = e.detectors.first()
         && let Some(hint) = detector_hint(top.kind.as_deref().unwrap_or(&top.name))
     {
-        let lead = if e.detectors.len() > 1 {
-            format!(
-                "{} carried {} of the evidence: ",
+        if e.detectors.len() > 1 {
+            items.push(format!(
+                "{} carried {} of the evidence: {hint}",
                 top.name,
                 percent(top.share)
-            )
+            ));
         } else {
-            String::new()
-        };
-        items.push(format!("{lead}{hint}"));
+            let mut chars = hint.chars();
+            let first = chars.next().map(|c| c.to_uppercase().to_string());
+            items.push(format!("{}{}", first.unwrap_or_default(), chars.as_str()));
+        }
     }
     items.push(format!(
         "Compare {} with an outside record for {} (incident log, calendar, release history, \
