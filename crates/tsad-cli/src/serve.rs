@@ -23,8 +23,10 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
         ..ServerConfig::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime
-        .block_on(tsad_server::serve(config))
-        .context("the server stopped with an error")?;
+    let served = runtime.block_on(tsad_server::serve(config));
+    // `serve` has already marked runs still computing as interrupted; don't wait for their
+    // blocking tasks (a long fit may not check its cancel flag for minutes).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served.context("the server stopped with an error")?;
     Ok(Outcome::Clean)
 }

@@ -74,8 +74,12 @@ pub struct BenfordParams {
     /// (default 50, between 1 and `window`); sparser windows score NaN.
     pub min_count: usize,
     /// Orders of magnitude the non-zero `|x|` must span (log10 of the 99th over the 1st
-    /// percentile) for the law to apply (default 2). Only the report's verdict uses it.
+    /// percentile) for the law to apply (default 2).
     pub min_orders_of_magnitude: f64,
+    /// When the whole series spans fewer orders of magnitude than that, score every point NaN
+    /// (the test abstains: in an ensemble it then leaves the vote instead of vetoing it) and
+    /// say so in the report (default true). False scores the windows anyway.
+    pub abstain_when_not_applicable: bool,
 }
 
 impl Default for BenfordParams {
@@ -85,6 +89,7 @@ impl Default for BenfordParams {
             step: 1,
             min_count: 50,
             min_orders_of_magnitude: 2.0,
+            abstain_when_not_applicable: true,
         }
     }
 }
@@ -355,8 +360,16 @@ impl Model for BenfordModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
         check_len(series, self.params.window)?;
         let mut sliding = Sliding::new(&self.params);
-        let score: Vec<f64> = series.values().iter().map(|&x| sliding.update(x)).collect();
-        let report = report(series.values(), &self.params, sliding.worst);
+        let mut score: Vec<f64> = series.values().iter().map(|&x| sliding.update(x)).collect();
+        let mut report = report(series.values(), &self.params, sliding.worst);
+        let applies = report["applicability"]["applicable"]
+            .as_bool()
+            .unwrap_or(true);
+        let abstained = self.params.abstain_when_not_applicable && !applies;
+        if abstained {
+            score.fill(f64::NAN);
+        }
+        report["abstained"] = json!(abstained);
         Ok(Scores::new(score).with_report(report))
     }
 
@@ -634,6 +647,22 @@ mod tests {
     }
 
     #[test]
+    fn abstains_where_the_law_does_not_apply() {
+        // Uniform in 100..200 spans 0.3 orders of magnitude.
+        let v: Vec<f64> = (0..400).map(|i| 100.0 + (i * 37 % 100) as f64).collect();
+        let s = score(BenfordParams::default(), v.clone());
+        assert!(s.score.iter().all(|x| x.is_nan()));
+        assert_eq!(s.report["abstained"], true);
+        let scored = BenfordParams {
+            abstain_when_not_applicable: false,
+            ..BenfordParams::default()
+        };
+        let s = score(scored, v);
+        assert!(s.score[399].is_finite());
+        assert_eq!(s.report["abstained"], false);
+    }
+
+    #[test]
     fn step_and_sparse_windows() {
         // Window 10, step 5, min_count 6; zeros are skipped.
         let mut v = vec![1.0; 30];
@@ -644,6 +673,8 @@ mod tests {
             window: 10,
             step: 5,
             min_count: 6,
+            // All ones span no order of magnitude; score the windows anyway.
+            abstain_when_not_applicable: false,
             ..BenfordParams::default()
         };
         let s = score(p, v);

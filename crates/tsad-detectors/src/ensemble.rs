@@ -16,6 +16,11 @@
 //! Because `all` is the pointwise minimum and `any` the maximum of the same normalised scores,
 //! at any fixed cut-off the points `all` flags are a subset of those `any` flags.
 //!
+//! **Abstaining members**: a member whose scores are NaN at every point (Benford's test on
+//! data it does not apply to) has no opinion and leaves the vote: the others combine as if it
+//! were absent (`k` is capped at the number of members left), and the report lists it under
+//! `abstained`.
+//!
 //! **Missing member scores** (a member's warm-up, a missing value): with `all` a NaN member
 //! makes the point NaN (undefined: not every member has spoken); the other policies ignore NaN
 //! members (`k_of_n` is NaN while fewer than `k` members are defined; `weighted` re-scales the
@@ -438,13 +443,27 @@ impl Model for EnsembleModel {
         }
         let normalized: Vec<(Vec<f64>, f64, f64)> =
             outputs.iter().map(|s| robust_normalize(&s.score)).collect();
-        let mut row = vec![0.0; outputs.len()];
+        // A member with no defined score anywhere has abstained (e.g. Benford on data spanning
+        // too few orders of magnitude): it leaves the vote instead of vetoing every point.
+        let voters: Vec<usize> = (0..outputs.len())
+            .filter(|&j| outputs[j].score.iter().any(|v| !v.is_nan()))
+            .collect();
+        let abstained: Vec<&str> = (0..outputs.len())
+            .filter(|j| !voters.contains(j))
+            .map(|j| self.members[j].name.as_str())
+            .collect();
+        let weights: Vec<f64> = voters.iter().map(|&j| self.weights[j]).collect();
+        let k = self.params.k.map(|k| k.min(voters.len().max(1)));
+        let mut row = vec![0.0; voters.len()];
         let score = (0..n)
             .map(|i| {
-                for (r, (z, _, _)) in row.iter_mut().zip(&normalized) {
-                    *r = z[i];
+                if voters.is_empty() {
+                    return f64::NAN;
                 }
-                combine(self.params.policy, self.params.k, &self.weights, &row)
+                for (r, &j) in row.iter_mut().zip(&voters) {
+                    *r = normalized[j].0[i];
+                }
+                combine(self.params.policy, k, &weights, &row)
             })
             .collect();
         let expected = outputs.iter().find_map(|s| s.expected.clone());
@@ -452,6 +471,7 @@ impl Model for EnsembleModel {
         let report = json!({
             "policy": self.params.policy,
             "k": self.params.k,
+            "abstained": abstained,
             "weights": self.weights,
             "members": self.members.iter().zip(&outputs).zip(&normalized).map(|((m, s), (_, c, sc))| json!({
                 "name": m.name,

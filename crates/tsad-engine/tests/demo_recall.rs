@@ -90,3 +90,34 @@ fn seasonal_catches_dips_and_the_contextual_anomaly() {
         assert_eq!(o.recall, 1.0, "{kind:?}");
     }
 }
+
+/// The demo spans less than one order of magnitude, so Benford's test abstains and the
+/// `all` ensemble flags exactly what its autoencoder flags alone (robust z is affine, and the
+/// sigma cut-off moves with it).
+#[test]
+fn benford_abstains_on_the_demo_instead_of_vetoing() {
+    let demo = generate(&DemoParams {
+        points: 600,
+        ..DemoParams::default()
+    })
+    .unwrap();
+    let run = |spec: serde_json::Value| {
+        let (spec, _) = parse_spec(&spec).unwrap();
+        detect(
+            &demo.series,
+            &spec,
+            &Threshold::default(),
+            &EventOptions::default(),
+            &FitContext::new(),
+        )
+        .unwrap()
+    };
+    let hybrid = run(serde_json::json!({"preset": "hybrid-benford", "overrides": {"epochs": 2}}));
+    let alone = run(serde_json::json!({"kind": "lstm_autoencoder", "epochs": 2}));
+    assert_eq!(
+        hybrid.scores.report["abstained"],
+        serde_json::json!(["benford"])
+    );
+    assert_eq!(hybrid.cut.flags, alone.cut.flags);
+    assert!(hybrid.cut.count() > 0);
+}
