@@ -6,18 +6,22 @@ mod rolling;
 pub mod benford;
 pub mod ensemble;
 pub mod mad;
+pub mod novelty;
 pub mod seasonal;
 pub mod zscore;
 
 pub use benford::{BenfordDetector, BenfordModel, BenfordParams};
 pub use ensemble::{EnsembleDetector, EnsembleMember, EnsembleModel, EnsembleParams, Policy};
 pub use mad::{MadDetector, MadModel, MadParams};
+pub use novelty::{NoveltyDetector, NoveltyModel, NoveltyParams};
 pub use seasonal::{SeasonalDetector, SeasonalModel, SeasonalParams};
 pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
 
 /// The detector kinds this crate provides, as written in specs.
 pub fn kinds() -> &'static [&'static str] {
-    &["zscore", "mad", "seasonal", "benford", "ensemble"]
+    &[
+        "zscore", "mad", "seasonal", "benford", "novelty", "ensemble",
+    ]
 }
 
 #[cfg(test)]
@@ -32,6 +36,7 @@ mod tests {
             Box::new(MadDetector::new(MadParams::default()).unwrap()),
             Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap()),
             Box::new(BenfordDetector::new(BenfordParams::default()).unwrap()),
+            Box::new(NoveltyDetector::new(NoveltyParams::default()).unwrap()),
             Box::new(
                 EnsembleDetector::new(
                     vec![EnsembleMember::new(
@@ -60,6 +65,7 @@ mod tests {
             schemars::schema_for!(MadParams),
             schemars::schema_for!(SeasonalParams),
             schemars::schema_for!(EnsembleParams),
+            schemars::schema_for!(NoveltyParams),
         ] {
             assert!(serde_json::to_string(&schema).unwrap().contains("default"));
         }

@@ -22,8 +22,8 @@ pub use profile::{PROFILE_NAMES, PROFILES_FILE, Profile, Profiles, THRESHOLDS_FI
 pub use report::{report_table, scoreboard};
 pub use results::{FileResult, ResultsSet, result_path, write_results};
 pub use runner::{
-    RunOptions, RunProgress, RunProgressFn, ScoreMapping, TailMapper, TailScale, remap, run_file,
-    run_nab, run_nab_with,
+    RunOptions, RunProgress, RunProgressFn, ScoreMapping, TailMapper, TailScale, UNIT_SCORE_KINDS,
+    remap, run_file, run_nab, run_nab_with,
 };
 pub use score::{
     CategoryScore, FileScore, NO_DETECTION_THRESHOLD, RowCounts, ScoreReport, ThresholdChoice,

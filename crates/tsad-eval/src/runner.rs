@@ -185,8 +185,14 @@ pub struct RunProgress {
 /// The callback type that receives [`RunProgress`].
 pub type RunProgressFn = Arc<dyn Fn(&RunProgress) + Send + Sync>;
 
+/// Detector kinds whose raw scores are already NAB anomaly scores in [0, 1], calibrated across
+/// files by the detector itself (`novelty`): [`run_file`] passes them through (clamped to
+/// [0, 1], NaN as 0) instead of mapping them with [`ScoreMapping`], whose per-file tail
+/// estimate would undo that calibration.
+pub const UNIT_SCORE_KINDS: &[&str] = &["novelty"];
+
 /// How [`run_nab_with`] runs.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Worker threads (one file per task); 0 = all available cores. Default 0.
     pub jobs: usize,
@@ -197,6 +203,20 @@ pub struct RunOptions {
     pub fallback_window: usize,
     /// Called after each file.
     pub progress: Option<RunProgressFn>,
+    /// Pass the scores of [`UNIT_SCORE_KINDS`] through unmapped. Default true.
+    pub pass_unit_scores: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 0,
+            mapping: ScoreMapping::default(),
+            fallback_window: 0,
+            progress: None,
+            pass_unit_scores: true,
+        }
+    }
 }
 
 impl fmt::Debug for RunOptions {
@@ -206,6 +226,7 @@ impl fmt::Debug for RunOptions {
             .field("mapping", &self.mapping)
             .field("fallback_window", &self.fallback_window)
             .field("progress", &self.progress.is_some())
+            .field("pass_unit_scores", &self.pass_unit_scores)
             .finish()
     }
 }
@@ -297,7 +318,9 @@ pub fn run_nab_with(
 ///   is linear in its input: W times the online cost. The fit and windows use the row index as
 ///   the time axis, since NAB files may repeat timestamps.
 ///
-/// Raw scores are then mapped with `options.mapping` (NaN becomes 0).
+/// Raw scores are then mapped with `options.mapping` (NaN becomes 0), except those of the
+/// [`UNIT_SCORE_KINDS`], which pass through clamped to [0, 1] (when
+/// `options.pass_unit_scores`).
 ///
 /// # Errors
 ///
@@ -316,9 +339,22 @@ pub fn run_file(
             .collect(),
         None => fallback_scores(file, detector, options.fallback_window)?,
     };
+    let anomaly_score = if options.pass_unit_scores && UNIT_SCORE_KINDS.contains(&detector.kind()) {
+        raw.iter()
+            .map(|s| {
+                if s.is_finite() {
+                    s.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    } else {
+        options.mapping.map(&raw)
+    };
     Ok(FileResult {
         timestamps: file.timestamps().to_vec(),
-        anomaly_score: options.mapping.map(&raw),
+        anomaly_score,
         raw_score: Some(raw),
     })
 }
