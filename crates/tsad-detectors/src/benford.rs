@@ -133,7 +133,7 @@ impl BenfordParams {
 /// `log10(1 + 1/d)` for d = 1..=9 (index 0 unused), as Python's `math.log10` computes them.
 const PROPORTIONS: [f64; 10] = [
     0.0,
-    0.301_029_995_663_981_2,
+    std::f64::consts::LOG10_2,
     0.176_091_259_055_681_24,
     0.124_938_736_608_299_92,
     0.096_910_013_008_056_42,
