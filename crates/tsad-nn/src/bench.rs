@@ -21,6 +21,22 @@ pub enum BenchModel {
     Forecast,
 }
 
+impl std::str::FromStr for BenchModel {
+    type Err = Error;
+
+    /// Parses `autoencoder` (or `ae`) and `forecast` (or `forecaster`).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "autoencoder" | "ae" => Ok(BenchModel::Autoencoder),
+            "forecast" | "forecaster" => Ok(BenchModel::Forecast),
+            other => Err(Error::invalid_parameter(
+                "model",
+                format!("must be `autoencoder` or `forecast`, got `{other}`"),
+            )),
+        }
+    }
+}
+
 /// Window length of the reference configuration.
 pub const WINDOW: usize = 64;
 /// Hidden width of the reference configuration.
@@ -95,7 +111,8 @@ pub fn series(points: usize, seed: u64) -> Vec<f32> {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] when `threads` is 0 or the series holds fewer than 65 points;
+/// [`Error::InvalidParameter`] when `threads` is 0 or the series is too short for the
+/// warm-up batches (fewer than 384 points);
 /// [`Error::Backend`] when the thread pool cannot be built.
 pub fn run(
     model: BenchModel,
@@ -111,10 +128,14 @@ pub fn run(
         BenchModel::Forecast => Network::forecaster(WINDOW, HIDDEN, 1),
     };
     let windows = net.windows_in(points);
-    if windows < BATCH {
+    let need = WARMUP_BATCHES * BATCH;
+    if windows < need {
         return Err(Error::invalid_parameter(
             "points",
-            format!("need at least {} points, got {points}", WINDOW + BATCH),
+            format!(
+                "need at least {} points (the warm-up batches), got {points}",
+                points - windows + need
+            ),
         ));
     }
     let x = series(points, seed);
@@ -169,4 +190,25 @@ fn process_cpu_seconds() -> Option<f64> {
         ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(ns as f64 * 1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_parse_and_tiny_runs_report() {
+        assert_eq!("AE".parse::<BenchModel>().unwrap(), BenchModel::Autoencoder);
+        assert_eq!(
+            "forecast".parse::<BenchModel>().unwrap(),
+            BenchModel::Forecast
+        );
+        assert!("gru".parse::<BenchModel>().is_err());
+        assert!(run(BenchModel::Forecast, 0, 1000, 1).is_err());
+        assert!(run(BenchModel::Forecast, 1, 100, 1).is_err());
+        // Smallest series that makes the warm-up batches plus an epoch: fast, not timed.
+        let r = run(BenchModel::Forecast, 2, 64 + 6 * 64, 1).unwrap();
+        assert_eq!((r.windows, r.batches, r.threads), (384, 6, 2));
+        assert!(r.mean_loss.is_finite() && r.epoch_seconds > 0.0);
+    }
 }
