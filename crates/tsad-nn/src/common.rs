@@ -277,9 +277,9 @@ pub(crate) fn check_common(
         "must be at least 1",
     );
     p.check(
-        threads != Some(0),
+        threads.is_none_or(|t| (1..=256).contains(&t)),
         "threads",
-        "must be at least 1 when given (omit it for all cores)",
+        "must be in 1..=256 when given (omit it for all cores)",
     );
     p.check(
         grad_clip.is_finite() && grad_clip >= 0.0,
