@@ -99,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::datasets::routes())
         .merge(routes::detect::routes())
         .merge(routes::runs::routes())
+        .merge(routes::explain::routes())
         .merge(routes::ops::routes())
         .merge(routes::ui::routes())
         .layer(TimeoutLayer::with_status_code(
@@ -173,7 +174,8 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 ///
 /// # Errors
 ///
-/// [`ServerError::Config`] for zero jobs or a zero upload limit, [`ServerError::Storage`] when
+/// [`ServerError::Config`] for zero jobs, a zero upload limit or an unusable LLM
+/// configuration in the environment (`TSAD_LLM_*`, `GEMINI_API_KEY`), [`ServerError::Storage`] when
 /// the data directory cannot be opened, [`ServerError::Bind`] when the address is taken, and
 /// [`ServerError::Serve`] when serving fails.
 pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
@@ -194,7 +196,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.bind);
-    let state = AppState::new(Arc::new(store), config);
+    let state = AppState::new(Arc::new(store), config).with_llm(routes::explain::llm_from_env()?);
     tracing::info!("Listening on http://{addr}");
     let signal_state = state.clone();
     axum::serve(listener, app(state.clone()))

@@ -1,7 +1,7 @@
 //! The OpenAPI document generated from the handlers (utoipa), and a small readable HTML page
 //! rendered from it (no CDN, no Swagger UI).
 
-use crate::routes::{datasets, detect, ops, runs};
+use crate::routes::{datasets, detect, explain, ops, runs};
 use serde_json::Value;
 use std::fmt::Write as _;
 use utoipa::OpenApi;
@@ -32,6 +32,10 @@ use utoipa::OpenApi;
         runs::runs_events,
         runs::runs_threshold,
         runs::runs_download,
+        explain::runs_explain,
+        explain::runs_chat,
+        explain::runs_chat_history,
+        explain::llm_get,
         ops::health_get,
         ops::metrics_get,
         ops::openapi_get,
@@ -45,6 +49,7 @@ use utoipa::OpenApi;
         (name = "datasets", description = "Upload CSVs or points, the demo, previews and diagnostics"),
         (name = "detectors", description = "The catalog and synchronous detection"),
         (name = "runs", description = "Background detection runs and their results"),
+        (name = "explanations", description = "Evidence per event, plain-language explanations and the chat (an LLM, or offline answers from the evidence)"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]

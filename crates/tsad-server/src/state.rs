@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
+use tsad_explain::LlmClient;
 use tsad_store::{RunResult, Storage};
 
 /// Decoded results kept in memory so panning a chart does not decode the BLOBs each time.
@@ -28,6 +29,8 @@ struct Inner {
     metrics: Metrics,
     cache: Mutex<VecDeque<(String, Arc<RunResult>)>>,
     shutdown: watch::Sender<bool>,
+    /// The chat's LLM; `None` answers offline from the evidence.
+    llm: std::sync::RwLock<Option<Arc<LlmClient>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -53,8 +56,25 @@ impl AppState {
                 metrics: Metrics::default(),
                 cache: Mutex::new(VecDeque::new()),
                 shutdown,
+                llm: std::sync::RwLock::new(None),
             }),
         }
+    }
+
+    /// Sets the LLM the chat asks (`None`: offline answers from the evidence, the default).
+    pub fn with_llm(self, client: Option<LlmClient>) -> Self {
+        // Only ever replaced whole; a panic elsewhere cannot leave it half-written.
+        *self.inner.llm.write().unwrap_or_else(|e| e.into_inner()) = client.map(Arc::new);
+        self
+    }
+
+    /// The chat's LLM, if one is configured.
+    pub fn llm(&self) -> Option<Arc<LlmClient>> {
+        self.inner
+            .llm
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The storage.

@@ -1,0 +1,458 @@
+//! Explanations and chat through the router (`oneshot`): offline answers, SSE, history, the
+//! error rows, and an LLM on a loopback server speaking the chat-completions protocol.
+
+mod common;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use common::{TestApp, error_body, fast_spec, parse, request};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tsad_explain::{ApiKey, LlmClient, LlmConfig};
+use tsad_server::{AppState, ServerConfig, app};
+use tsad_store::{SqliteStorage, Storage};
+
+const KEY: &str = "sk-router-test-key-42";
+
+/// A demo dataset and a finished `mad` run on it with at least one event.
+async fn run_with_events(app: &TestApp) -> (String, usize) {
+    let ds = app.demo().await;
+    let run = app.finished_run(&ds, fast_spec()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let events = run["events"].as_array().unwrap().len();
+    assert!(events > 0, "the demo run found no events: {run}");
+    (run["id"].as_str().unwrap().to_owned(), events)
+}
+
+fn question(q: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": q}]})
+}
+
+/// `event: name` blocks of an SSE body, with their JSON data.
+fn sse_events(body: &[u8]) -> Vec<(String, Value)> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_owned());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            Some((name?, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn explain_gives_evidence_and_an_explanation() {
+    let app = TestApp::new();
+    let (id, events) = run_with_events(&app).await;
+    let (status, body) = app
+        .post_json(&format!("/api/v1/runs/{id}/events/0/explain"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ev = &body["evidence"];
+    for key in [
+        "start_time",
+        "end_time",
+        "duration_ms",
+        "direction",
+        "peak",
+        "rank",
+        "detectors",
+        "seasons",
+        "level",
+        "similar",
+        "data_quality",
+    ] {
+        assert!(ev.get(key).is_some(), "evidence lacks {key}: {ev}");
+    }
+    assert_eq!(ev["detectors"][0]["name"], "mad");
+    assert_eq!(ev["detectors"][0]["share"], 1.0);
+    let text = body["explanation"].as_str().unwrap();
+    assert!(text.contains("The `mad` detector flagged it."), "{text}");
+    assert!(text.contains("robust standard deviations"), "{text}");
+
+    // An empty body is fine too (the body is not used).
+    let (status, _, _) = app
+        .send(request(
+            Method::POST,
+            &format!("/api/v1/runs/{id}/events/0/explain"),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The error rows.
+    let cases = [
+        (
+            format!("/api/v1/runs/{id}/events/{events}/explain"),
+            404,
+            "not_found",
+        ),
+        (
+            "/api/v1/runs/run_nope/events/0/explain".to_owned(),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/v1/runs/{id}/events/first/explain"),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (uri, status, code) in cases {
+        let (got, body) = app.post_json(&uri, &json!({})).await;
+        assert_eq!(
+            (got.as_u16(), body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{uri}: {body}"
+        );
+    }
+    let (_, body) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/events/{events}/explain"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        body,
+        error_body(
+            "not_found",
+            &format!(
+                "run `{id}` has {events} events; there is no event {events} (events are numbered from 0)"
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn offline_chat_answers_streams_and_keeps_history() {
+    let app = TestApp::new();
+    let (id, _) = run_with_events(&app).await;
+    let (status, body) = app.get("/api/v1/llm").await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"provider": "offline"}))
+    );
+
+    let uri = format!("/api/v1/runs/{id}/chat");
+    let mut req = question("Why is this anomalous?");
+    req["event"] = json!(0);
+    req["context"] = json!("hourly demo metric");
+    let (status, body) = app.post_json(&uri, &req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["provider"], "offline");
+    let answer = body["answer"].as_str().unwrap();
+    for fact in [
+        "robust standard deviations",
+        "What to check next:",
+        "TSAD_LLM_BASE_URL",
+    ] {
+        assert!(answer.contains(fact), "missing {fact:?}: {answer}");
+    }
+
+    // Streamed: delta chunks, then done with the whole answer.
+    let mut req = question("When did it start?");
+    req["stream"] = json!(true);
+    let http = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(&uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(req.to_string()))
+        .unwrap();
+    let (status, headers, body) = app.send(http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = sse_events(&body);
+    let (last, deltas) = events.split_last().unwrap();
+    assert_eq!(last.0, "done");
+    assert_eq!(last.1["provider"], "offline");
+    let joined: String = deltas
+        .iter()
+        .map(|(name, data)| {
+            assert_eq!(name, "delta");
+            data["delta"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(joined, last.1["answer"].as_str().unwrap());
+    assert!(joined.contains("No event is selected"), "{joined}");
+
+    // Both questions and answers are stored with the run.
+    let (status, history) = app.get(&uri).await;
+    assert_eq!(status, StatusCode::OK);
+    let roles: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(history["messages"][2]["content"], "When did it start?");
+}
+
+#[tokio::test]
+async fn chat_error_rows() {
+    let app = TestApp::new();
+    let (id, events) = run_with_events(&app).await;
+    let uri = format!("/api/v1/runs/{id}/chat");
+    let cases: Vec<(&str, String, u16, &str, &str)> = vec![
+        ("no messages", json!({"messages": []}).to_string(), 422, "invalid_parameter", "at least one message"),
+        (
+            "last is the assistant",
+            json!({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}).to_string(),
+            422,
+            "invalid_parameter",
+            "the last message must be the user's question",
+        ),
+        (
+            "bad role and empty question together",
+            json!({"messages": [{"role": "system", "content": "x"}, {"role": "user", "content": " "}]}).to_string(),
+            422,
+            "invalid_parameter",
+            "messages[0].role: must be `user` or `assistant`, got `system`; messages: the question is empty",
+        ),
+        ("malformed JSON", "{\"messages\": [".to_owned(), 400, "bad_request", ""),
+        ("unknown field", json!({"messages": [], "temperature": 2}).to_string(), 400, "bad_request", "temperature"),
+        (
+            "no such event",
+            json!({"messages": [{"role": "user", "content": "why?"}], "event": events}).to_string(),
+            404,
+            "not_found",
+            "there is no event",
+        ),
+    ];
+    for (name, body, status, code, says) in cases {
+        let (got, body) = app.raw_json(Method::POST, &uri, body).await;
+        assert_eq!(
+            (got.as_u16(), body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{name}: {body}"
+        );
+    }
+    let (status, body) = app
+        .post_json("/api/v1/runs/run_nope/chat", &question("why?"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _) = app.get("/api/v1/runs/run_nope/chat").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn runs_that_have_not_succeeded_cannot_be_explained() {
+    // No job slots: the run stays queued.
+    let app = TestApp::with_config(ServerConfig {
+        max_jobs: 0,
+        ..ServerConfig::default()
+    });
+    let ds = app.demo().await;
+    let (status, run) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "detector": fast_spec()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = run["id"].as_str().unwrap();
+    let (status, body) = app
+        .post_json(&format!("/api/v1/runs/{id}/events/0/explain"), &json!({}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let (status, _) = app
+        .post_json(&format!("/api/v1/runs/{id}/chat"), &question("why?"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_new_routes_are_in_the_openapi_document() {
+    let app = TestApp::new();
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    assert!(doc["paths"]["/api/v1/runs/{id}/events/{n}/explain"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/runs/{id}/chat"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/runs/{id}/chat"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/llm"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["ChatRequest"].is_object());
+}
+
+// ---- an LLM on a loopback server --------------------------------------------------------
+
+type Log = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
+fn completion(text: &str) -> Value {
+    json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+}
+
+async fn mock_provider() -> (std::net::SocketAddr, Log) {
+    let log: Log = Arc::default();
+    let seen = log.clone();
+    let ok = move |headers: HeaderMap, body: Bytes| {
+        let seen = seen.clone();
+        async move {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let stream = text.contains("\"stream\":true");
+            seen.lock().unwrap().push((auth, text));
+            if stream {
+                let body = ["Hypothesis: ", "a sale."]
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "data: {}\n\n",
+                            json!({"choices": [{"delta": {"content": t}}]})
+                        )
+                    })
+                    .chain(["data: [DONE]\n\n".to_owned()])
+                    .collect::<String>();
+                ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+            } else {
+                axum::Json(completion("Hypothesis: a sale.")).into_response()
+            }
+        }
+    };
+    let router = axum::Router::new()
+        .route("/ok/v1/chat/completions", post(ok))
+        .route(
+            "/down/v1/chat/completions",
+            post(|| async { (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response() }),
+        )
+        .route(
+            "/slow/v1/chat/completions",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Response::new(Body::empty())
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (addr, log)
+}
+
+/// An app whose chat asks the mock provider under `path`, with a run that has events.
+async fn app_with_llm(addr: std::net::SocketAddr, path: &str) -> (TestApp, String) {
+    let store: Arc<dyn Storage> = Arc::new(SqliteStorage::open_in_memory().unwrap());
+    let config = LlmConfig::new(format!("http://{addr}/{path}/v1/"), "mock")
+        .with_api_key(ApiKey::new(KEY))
+        .with_timeout(Duration::from_millis(500));
+    let state = AppState::new(store, ServerConfig::default())
+        .with_llm(Some(LlmClient::new(config).unwrap()));
+    let app = TestApp {
+        router: app(state.clone()),
+        state,
+    };
+    let (id, _) = run_with_events(&app).await;
+    (app, id)
+}
+
+#[tokio::test]
+async fn an_llm_answers_from_the_evidence_with_the_key_only_in_the_header() {
+    let (addr, log) = mock_provider().await;
+    let (app, id) = app_with_llm(addr, "ok").await;
+    let (_, status) = app.get("/api/v1/llm").await;
+    assert_eq!(status, json!({"provider": format!("mock at {addr}")}));
+
+    let uri = format!("/api/v1/runs/{id}/chat");
+    let mut req = question("Why is this anomalous?");
+    req["event"] = json!(0);
+    req["context"] = json!("visits of a web shop");
+    let (status, body) = app.post_json(&uri, &req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"answer": "Hypothesis: a sale.", "provider": format!("mock at {addr}")})
+    );
+
+    let (auth, sent) = log.lock().unwrap()[0].clone();
+    assert_eq!(auth, Some(format!("Bearer {KEY}")));
+    assert!(!sent.contains(KEY), "the key is in the body");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    let system = sent["messages"][0]["content"].as_str().unwrap();
+    for fact in [
+        "Evidence (JSON):",
+        "\"peak_index\":",
+        "Hypothesis:",
+        "visits of a web shop",
+        "Event 1 of",
+    ] {
+        assert!(system.contains(fact), "the prompt lacks {fact:?}");
+    }
+    assert_eq!(sent["messages"][1]["content"], "Why is this anomalous?");
+
+    // Streamed through the server.
+    req["stream"] = json!(true);
+    let http = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(&uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(req.to_string()))
+        .unwrap();
+    let (status, _, body) = app.send(http).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = sse_events(&body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["delta", "delta", "done"]);
+    assert_eq!(events[2].1["answer"], "Hypothesis: a sale.");
+    // The key never reaches the browser.
+    assert!(!String::from_utf8_lossy(&body).contains(KEY));
+}
+
+#[tokio::test]
+async fn provider_failures_become_502_and_504() {
+    let (addr, _) = mock_provider().await;
+    let cases = [
+        ("down", 502, "llm_failed", "failed on its side (HTTP 503)"),
+        ("slow", 504, "llm_timeout", "did not answer within"),
+    ];
+    for (path, status, code, says) in cases {
+        let (app, id) = app_with_llm(addr, path).await;
+        for stream in [false, true] {
+            let mut req = question("why?");
+            req["stream"] = json!(stream);
+            let (got, body) = app
+                .post_json(&format!("/api/v1/runs/{id}/chat"), &req)
+                .await;
+            assert_eq!(
+                (got.as_u16(), body["error"]["code"].as_str()),
+                (status, Some(code)),
+                "{path}: {body}"
+            );
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains(says),
+                "{path}: {body}"
+            );
+        }
+        // Nothing was stored for failed answers; the server keeps serving.
+        let (_, history) = app.get(&format!("/api/v1/runs/{id}/chat")).await;
+        assert_eq!(history["messages"], json!([]));
+        let (ok, _) = app.get("/healthz").await;
+        assert_eq!(ok, StatusCode::OK);
+    }
+    let _ = parse(b"");
+}
