@@ -6,7 +6,7 @@ use schemars::{JsonSchema, schema_for};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tsad_core::{Sensitivity, Threshold};
-use tsad_detectors::{BenfordParams, MadParams, SeasonalParams, ZscoreParams};
+use tsad_detectors::{BenfordParams, MadParams, NoveltyParams, SeasonalParams, ZscoreParams};
 use tsad_nn::{LstmAutoencoderParams, LstmForecastParams};
 
 /// One detector kind, described for users.
@@ -121,6 +121,17 @@ pub fn catalog() -> Catalog {
              (P(d) = log10(1 + 1/d)). Suits amounts that span several orders of magnitude \
              (transactions, populations); says so when a series spans too few.",
             "Nigrini MAD of the window's first-digit distribution",
+            false,
+        ),
+        info::<NoveltyParams>(
+            "novelty",
+            "Streaming novelty (new extremes and shapes)",
+            "Scores the moment a stream goes somewhere it has never been: a value beyond every \
+             earlier one, a trailing mean outside its past range, a short run of block means \
+             far from every earlier run. Each feature is measured in units of its own past \
+             range, early points are discounted, and each episode is reported once, at its \
+             onset. Past-only; the best NAB detector here (preset nab-best).",
+            "0..1; 0 = nothing new, higher = further beyond the past range",
             false,
         ),
         info::<LstmForecastParams>(

@@ -55,6 +55,16 @@ pub fn presets() -> Vec<Preset> {
             spec: json!({"kind": "lstm_forecast"}),
         },
         Preset {
+            name: "nab-best",
+            title: "Streaming novelty, tuned on NAB (best NAB score)",
+            description: "The `novelty` detector with the parameters tuned on the Numenta \
+                Anomaly Benchmark as a whole (one set for all 58 files, no labels at detection \
+                time): scores each new value, level or shape that lies beyond everything the \
+                past has shown, once per episode. Past-only, so it streams. Scores and the \
+                command that reproduces them are in the README, \"Accuracy on NAB\".",
+            spec: json!({"kind": "novelty"}),
+        },
+        Preset {
             name: "robust-stats",
             title: "Seasonal OR rolling MAD (fast, no training)",
             description: "Two fast statistical detectors combined with policy `any`: the STL \

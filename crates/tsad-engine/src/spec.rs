@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use tsad_core::Detector;
 use tsad_detectors::{
     BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
-    MadParams, Policy, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
+    MadParams, NoveltyDetector, NoveltyParams, Policy, SeasonalDetector, SeasonalParams,
+    ZscoreDetector, ZscoreParams,
 };
 use tsad_nn::{
     LstmAutoencoderDetector, LstmAutoencoderParams, LstmForecastDetector, LstmForecastParams,
@@ -31,6 +32,8 @@ pub enum DetectorSpec {
     Seasonal(SeasonalParams),
     /// Benford's first-digit test per sliding window.
     Benford(BenfordParams),
+    /// New extremes and unseen shapes, reported once per episode (streaming; `nab-best`).
+    Novelty(NoveltyParams),
     /// LSTM one-step forecaster (the Flask seed's model).
     LstmForecast(LstmForecastParams),
     /// LSTM autoencoder (the Streamlit seed's model).
@@ -57,11 +60,12 @@ pub struct EnsembleSpec {
 }
 
 /// The kinds a spec can name, in catalog order.
-pub(crate) const KINDS: [&str; 7] = [
+pub(crate) const KINDS: [&str; 8] = [
     "zscore",
     "mad",
     "seasonal",
     "benford",
+    "novelty",
     "lstm_forecast",
     "lstm_autoencoder",
     "ensemble",
@@ -85,6 +89,7 @@ impl DetectorSpec {
             DetectorSpec::Mad(_) => "mad",
             DetectorSpec::Seasonal(_) => "seasonal",
             DetectorSpec::Benford(_) => "benford",
+            DetectorSpec::Novelty(_) => "novelty",
             DetectorSpec::LstmForecast(_) => "lstm_forecast",
             DetectorSpec::LstmAutoencoder(_) => "lstm_autoencoder",
             DetectorSpec::Ensemble(_) => "ensemble",
@@ -126,6 +131,7 @@ impl DetectorSpec {
             DetectorSpec::Mad(p) => MadDetector::new(p.clone()).map(boxed),
             DetectorSpec::Seasonal(p) => SeasonalDetector::new(p.clone()).map(boxed),
             DetectorSpec::Benford(p) => BenfordDetector::new(p.clone()).map(boxed),
+            DetectorSpec::Novelty(p) => NoveltyDetector::new(p.clone()).map(boxed),
             DetectorSpec::LstmForecast(p) => LstmForecastDetector::new(p.clone()).map(boxed),
             DetectorSpec::LstmAutoencoder(p) => LstmAutoencoderDetector::new(p.clone()).map(boxed),
             DetectorSpec::Ensemble(e) => return e.build_into(path, problems),
@@ -355,6 +361,7 @@ pub(crate) fn parse_value(
         "mad" => parse_params(&params, &p, problems).map(DetectorSpec::Mad),
         "seasonal" => parse_params(&params, &p, problems).map(DetectorSpec::Seasonal),
         "benford" => parse_params(&params, &p, problems).map(DetectorSpec::Benford),
+        "novelty" => parse_params(&params, &p, problems).map(DetectorSpec::Novelty),
         "lstm_forecast" => parse_params(&params, &p, problems).map(DetectorSpec::LstmForecast),
         "lstm_autoencoder" => {
             parse_params(&params, &p, problems).map(DetectorSpec::LstmAutoencoder)
