@@ -25,7 +25,7 @@ use tsad_explain::{
 use tsad_store::{RunRecord, RunResult, RunStatus};
 use utoipa::ToSchema;
 
-/// Messages in one chat request, at most.
+/// Messages of one chat request that are read, at most (the most recent ones).
 const MAX_MESSAGES: usize = 200;
 /// Characters of one message, at most.
 const MAX_MESSAGE_CHARS: usize = 20_000;
@@ -313,14 +313,10 @@ fn check_chat(req: &ChatRequest) -> Result<Vec<ChatMessage>, ApiError> {
     if req.messages.is_empty() {
         problems.push("messages: at least one message (the question) is needed".to_owned());
     }
-    if req.messages.len() > MAX_MESSAGES {
-        problems.push(format!(
-            "messages: at most {MAX_MESSAGES} messages, got {}",
-            req.messages.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(req.messages.len());
-    for (i, m) in req.messages.iter().enumerate() {
+    // A long conversation keeps its most recent messages (the prompt uses fewer still).
+    let skip = req.messages.len().saturating_sub(MAX_MESSAGES);
+    let mut out = Vec::with_capacity(req.messages.len() - skip);
+    for (i, m) in req.messages.iter().enumerate().skip(skip) {
         let role = match m.role.as_str() {
             "user" => Some(Role::User),
             "assistant" => Some(Role::Assistant),

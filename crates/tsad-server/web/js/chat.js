@@ -28,14 +28,24 @@ export function initChat(opts) {
     }
   });
   setProvider(null);
+  refreshProvider();
   renderEventChip();
+}
+
+/** Asks the server who answers (GET /api/v1/llm) for the status line. */
+async function refreshProvider() {
+  try {
+    const res = await fetch("/api/v1/llm", { headers: { Accept: "application/json" } });
+    if (res.ok) setProvider((await res.json()).provider || null);
+  } catch {
+    // The line keeps saying it is shown after the first answer.
+  }
 }
 
 export function setChatRun(r, axis) {
   if (run?.id !== r?.id) {
     history = [];
     $("chat-log").replaceChildren(intro());
-    setProvider(null);
   }
   run = r;
   timeAxis = axis || "epoch_millis";
@@ -70,7 +80,7 @@ function renderEventChip() {
 function setProvider(provider) {
   const line = $("chat-provider");
   if (!provider) line.textContent = "Provider: shown after the first answer.";
-  else if (provider === "offline") line.textContent = "Provider: offline (answers from the evidence; set TSAD_LLM_BASE_URL to use an LLM).";
+  else if (provider === "offline") line.textContent = "Provider: offline (answers from the evidence; set TSAD_LLM_BASE_URL or GEMINI_API_KEY to use an LLM).";
   else line.textContent = `Provider: ${provider}`;
 }
 
