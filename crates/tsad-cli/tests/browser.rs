@@ -1,0 +1,785 @@
+//! The web UI driven in headless Chromium (chromedriver + fantoccini), as a person uses it: each
+//! test starts `tsad serve` on a free loopback port with a fresh data directory. Without Chromium
+//! the tests say they were skipped; with `CI=true` a missing browser fails them.
+
+#[path = "browser/harness.rs"]
+mod harness;
+
+use harness::{Options, Page, Result, WAIT, run, run_with, tid};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// Long enough for a run on the demo (2,000 points) or a short LSTM training on a busy machine.
+const RUN_WAIT: Duration = Duration::from_secs(90);
+
+/// Counts the page shows for the open run: chart traces, markers, shading, table rows.
+const RESULT_FACTS: &str = r#"(() => {
+  const m = document.getElementById('chart-main'), s = document.getElementById('chart-score');
+  const trace = (div, names) => (div.data || []).find((t) => names.includes(t.name));
+  const len = (t, k) => (t && t[k] ? t[k].length : 0);
+  return {
+    actual: len(trace(m, ['actual']), 'y'),
+    anomalies: len(trace(m, ['anomaly']), 'x'),
+    shades: ((m.layout && m.layout.shapes) || []).filter((x) => x.type === 'rect').length,
+    score: len(trace(s, ['score', 'combined score']), 'y'),
+    threshold_lines: ((s.layout && s.layout.shapes) || []).filter((x) => x.type === 'line').length,
+    rows: document.querySelectorAll('[data-testid=event-row]').length,
+    count_text: document.getElementById('event-count').textContent,
+    y_title: (m.layout && m.layout.yaxis && m.layout.yaxis.title && m.layout.yaxis.title.text) || null,
+  };
+})()"#;
+
+/// The main chart's visible x range in series units (ms or index), from Plotly's own layout.
+const X_RANGE: &str = r#"(() => {
+  const fl = document.getElementById('chart-main')._fullLayout;
+  if (!fl || !fl.xaxis || !fl.xaxis.range) return null;
+  const ms = (v) => typeof v === 'number' ? v : Date.parse(String(v).trim().replace(' ', 'T') + 'Z');
+  return fl.xaxis.range.map(ms);
+})()"#;
+
+fn facts_u64(facts: &Value, key: &str) -> u64 {
+    facts[key].as_u64().unwrap_or(0)
+}
+
+/// Clicks "Load demo data" and waits until the demo is the open dataset.
+async fn load_demo(page: &Page) -> Result {
+    page.click("demo-button").await?;
+    page.wait_until(
+        "the demo dataset to open",
+        WAIT,
+        "document.getElementById('dataset-summary').textContent.includes('rows') \
+         && !document.getElementById('run-button').disabled",
+    )
+    .await
+}
+
+/// Clicks "Detect anomalies" and waits for the run to succeed and its charts to hold data.
+async fn run_and_wait(page: &Page) -> Result<String> {
+    page.click("run-button").await?;
+    wait_results(page).await
+}
+
+/// Waits for the open run's results; returns the run id (from the URL hash).
+async fn wait_results(page: &Page) -> Result<String> {
+    page.wait_until(
+        "the run to succeed and its charts to hold data",
+        RUN_WAIT,
+        "document.body.dataset.runStatus === 'succeeded' && document.body.dataset.chartsReady === 'true' \
+         || document.body.dataset.runStatus === 'failed'",
+    )
+    .await?;
+    let status = page
+        .js("return document.body.dataset.runStatus;", vec![])
+        .await?;
+    if status != "succeeded" {
+        let error = page
+            .js(
+                "return document.getElementById('run-error').textContent;",
+                vec![],
+            )
+            .await?;
+        anyhow::bail!("the run failed: {error}");
+    }
+    let run = page
+        .wait_for(
+            "the run id in the URL",
+            WAIT,
+            "new URLSearchParams(location.hash.slice(1)).get('run')",
+        )
+        .await?;
+    Ok(run.as_str().unwrap_or_default().to_owned())
+}
+
+/// Every number written in `text` ("1,234.5", "-0.25", "12%"), as f64.
+fn numbers_in(text: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<f64>| {
+        let t = cur.trim_end_matches(['.', ',']).replace(',', "");
+        if let Ok(x) = t.parse::<f64>() {
+            out.push(x);
+        }
+        cur.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || ((c == '.' || c == ',') && !cur.is_empty()) {
+            cur.push(c);
+        } else if c == '-' && cur.is_empty() {
+            cur.push(c);
+        } else {
+            flush(&mut cur, &mut out);
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
+/// True when `text` writes one of `values` (rounded as a person would: to 1% or 0.05).
+fn mentions_any(text: &str, values: &[f64]) -> bool {
+    let found = numbers_in(text);
+    values
+        .iter()
+        .filter(|v| v.is_finite() && **v != 0.0)
+        .any(|v| {
+            found
+                .iter()
+                .any(|x| (x - v).abs() <= (0.01 * v.abs()).max(0.051))
+        })
+}
+
+/// The numbers of an event a grounded answer should quote.
+fn event_numbers(event: &Value) -> Vec<f64> {
+    ["actual", "expected", "peak_score", "severity"]
+        .iter()
+        .filter_map(|k| event[k].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn page_loads_without_javascript_errors() {
+    run("page_loads_without_javascript_errors", |page| async move {
+        page.open("/").await?;
+        anyhow::ensure!(
+            page.find("demo-button").await?.is_displayed().await?,
+            "no demo button"
+        );
+        page.wait_until(
+            "the detector catalog and the empty history",
+            WAIT,
+            "!document.getElementById('detector-select').disabled \
+             && document.getElementById('detector-select').options.length > 3 \
+             && document.getElementById('dataset-list').textContent.includes('None yet') \
+             && document.getElementById('run-list').textContent.includes('No runs yet')",
+        )
+        .await?;
+        anyhow::ensure!(
+            page.banner().await?.is_empty(),
+            "error banner: {}",
+            page.banner().await?
+        );
+        page.expect_no_js_errors().await?;
+
+        page.client
+            .goto(&format!("{}/how-it-works.html", page.base))
+            .await?;
+        page.wait_until(
+            "the how-it-works page",
+            WAIT,
+            "document.readyState === 'complete'",
+        )
+        .await?;
+        // Let its scripts run (they draw illustrations after load).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        page.expect_no_js_errors().await
+    })
+    .await;
+}
+
+/// The harness's own check: a UI that throws on load must be reported (served from a copy of
+/// `web/` with a JavaScript error added), so `page_loads_without_javascript_errors` cannot pass
+/// on a broken page.
+#[tokio::test]
+async fn a_javascript_error_on_load_is_caught() {
+    let copy = tempfile::tempdir().expect("a temp dir");
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tsad-server/web");
+    copy_dir(&web, copy.path()).expect("copy web/");
+    let main_js = copy.path().join("js/main.js");
+    let original = std::fs::read_to_string(&main_js).expect("web/js/main.js");
+    std::fs::write(
+        &main_js,
+        format!("window.tsadBrokenOnPurpose();\n{original}"),
+    )
+    .unwrap();
+
+    let options = Options {
+        web_dir: Some(copy.path().to_owned()),
+        allow_js_errors: true,
+    };
+    run_with(
+        "a_javascript_error_on_load_is_caught",
+        options,
+        |page| async move {
+            page.client.goto(&format!("{}/", page.base)).await?;
+            page.wait_until(
+                "the page to load",
+                WAIT,
+                "document.readyState === 'complete'",
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let errors = page.js_errors().await?;
+            anyhow::ensure!(
+                errors.iter().any(|e| e.contains("tsadBrokenOnPurpose")),
+                "the broken main.js was not reported; errors: {errors:?}"
+            );
+            let ready = page
+                .js("return document.body.dataset.ready || null;", vec![])
+                .await?;
+            anyhow::ensure!(
+                ready.is_null(),
+                "a page whose main.js threw says it is ready"
+            );
+            Ok(())
+        },
+    )
+    .await;
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn demo_run_shows_charts_and_events_and_an_event_click_zooms() {
+    run("demo_run_shows_charts_and_events_and_an_event_click_zooms", |page| async move {
+        page.open("/").await?;
+        load_demo(&page).await?;
+        run_and_wait(&page).await?;
+
+        let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;
+        let actual = facts_u64(&facts, "actual");
+        anyhow::ensure!(actual >= 100, "main chart holds {actual} points: {facts}");
+        anyhow::ensure!(facts_u64(&facts, "score") == actual, "score chart: {facts}");
+        anyhow::ensure!(facts_u64(&facts, "anomalies") > 0, "no anomaly markers: {facts}");
+        anyhow::ensure!(facts_u64(&facts, "shades") > 0, "no shaded events: {facts}");
+        anyhow::ensure!(facts_u64(&facts, "threshold_lines") == 1, "threshold line: {facts}");
+        let rows = facts_u64(&facts, "rows");
+        anyhow::ensure!(rows > 0, "the events table is empty: {facts}");
+        let count = facts["count_text"].as_str().unwrap_or("");
+        anyhow::ensure!(
+            count.ends_with(&format!("in {rows} event{}", if rows == 1 { "" } else { "s" })),
+            "event count {count:?} vs {rows} table rows"
+        );
+
+        // Clicking an event zooms both charts onto it.
+        let before = page.wait_for("the chart's x range", WAIT, X_RANGE).await?;
+        let span = |r: &Value| r[1].as_f64().unwrap_or(0.0) - r[0].as_f64().unwrap_or(0.0);
+        let row = page.find_all("event-row").await?.into_iter().next().expect("rows > 0");
+        row.click().await?;
+        page.wait_until(
+            "the clicked row to be selected",
+            WAIT,
+            "document.querySelector('[data-testid=event-row][data-event-index=\"0\"]').classList.contains('selected')",
+        )
+        .await?;
+        let zoomed = page
+            .wait_for(
+                "the x range to narrow",
+                WAIT,
+                &format!("(() => {{ const r = {X_RANGE}; return r && r[1] - r[0] < {} ? r : null; }})()", span(&before) * 0.9),
+            )
+            .await?;
+        let event = page
+            .api("GET", &format!("/api/v1/runs/{}/events", run_id(&page).await?), None)
+            .await?
+            .1["events"][0]
+            .clone();
+        let (start, end) = (event["start_time"].as_f64().unwrap_or(f64::NAN), event["end_time"].as_f64().unwrap_or(f64::NAN));
+        anyhow::ensure!(
+            zoomed[0].as_f64().unwrap_or(f64::MAX) <= start && zoomed[1].as_f64().unwrap_or(f64::MIN) >= end,
+            "zoomed to {zoomed} but the event spans {start}..{end}"
+        );
+        // The score chart follows.
+        page.wait_until(
+            "the score chart to follow the zoom",
+            WAIT,
+            "(() => { const a = document.getElementById('chart-main')._fullLayout.xaxis.range, \
+              b = document.getElementById('chart-score')._fullLayout.xaxis.range; \
+              return String(a[0]) === String(b[0]) && String(a[1]) === String(b[1]); })()",
+        )
+        .await
+    })
+    .await;
+}
+
+async fn run_id(page: &Page) -> Result<String> {
+    let v = page
+        .js(
+            "return new URLSearchParams(location.hash.slice(1)).get('run');",
+            vec![],
+        )
+        .await?;
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no run in the URL"))
+}
+
+/// A semicolon-delimited CSV with awkward column names: a numeric column the value detection
+/// would pick first, the series to use, and a text column; hourly, daily season, two spikes.
+fn odd_csv(rows: usize) -> String {
+    let mut out = String::from("Messzeitpunkt (UTC);Sensor-Nr. #;Wert € / kWh;Bemerkung\n");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15; // a fixed seed: the file is the same every run
+    let start = 1_704_067_200; // 2024-01-01 00:00:00 UTC
+    for i in 0..rows {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let noise = ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0;
+        let hour = (i % 24) as f64;
+        let mut value = 120.0 + 35.0 * (hour / 24.0 * std::f64::consts::TAU).sin() + noise * 4.0;
+        if i == rows * 2 / 3 || i == rows / 3 {
+            value += 150.0;
+        }
+        let secs = start + 3600 * i as i64;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        out += &format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:00;{};{value:.3};{}\n",
+            rem / 3600,
+            rem % 3600 / 60,
+            7 + i % 3,
+            if i % 50 == 0 { "Prüfung" } else { "" }
+        );
+    }
+    out
+}
+
+/// Days since 1970-01-01 -> (year, month, day) (Howard Hinnant's civil_from_days).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Records every state of the progress bar and text (and the run status) while a run goes.
+const RECORD_PROGRESS: &str = r#"
+  window.progressSamples = [];
+  const bar = document.getElementById('progress-bar'), text = document.getElementById('progress-text');
+  const record = () => window.progressSamples.push({
+    status: document.body.dataset.runStatus || null,
+    value: bar.hasAttribute('value') ? Number(bar.value) : null,
+    text: text.textContent,
+  });
+  const observer = new MutationObserver(record);
+  observer.observe(bar, {attributes: true});
+  observer.observe(text, {childList: true, characterData: true, subtree: true});
+  window.progressTimer = setInterval(record, 25);
+  return true;
+"#;
+
+#[tokio::test]
+async fn semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress() {
+    run(
+        "semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress",
+        |page| async move {
+            page.open("/").await?;
+            let csv = page.write_file("zähler; export.csv", &odd_csv(3000))?;
+            page.upload(&csv).await?;
+            page.wait_until(
+            "the uploaded CSV to open",
+            WAIT,
+            "document.getElementById('dataset-summary').textContent.includes('zähler; export.csv')",
+        )
+        .await?;
+            let summary = page.find("dataset-summary").await?.text().await?;
+            anyhow::ensure!(summary.contains("3,000 rows"), "summary: {summary}");
+            anyhow::ensure!(
+                summary.contains("delimiter \";\""),
+                "delimiter not shown: {summary}"
+            );
+
+            // Pick the columns as a user would.
+            page.find("time-column-select")
+                .await?
+                .select_by_value("Messzeitpunkt (UTC)")
+                .await?;
+            page.find("value-column-select")
+                .await?
+                .select_by_value("Wert € / kWh")
+                .await?;
+            // A preset with a short training.
+            page.find("detector-select")
+                .await?
+                .select_by_value("preset:hybrid-benford")
+                .await?;
+            let epochs = page.find("param-epochs").await?;
+            epochs.clear().await?;
+            epochs.send_keys("3").await?;
+
+            page.js(RECORD_PROGRESS, vec![]).await?;
+            page.click("run-button").await?;
+            let run = wait_results(&page).await?;
+            let samples = page
+                .js(
+                    "clearInterval(window.progressTimer); return window.progressSamples;",
+                    vec![],
+                )
+                .await?;
+            let samples = samples.as_array().cloned().unwrap_or_default();
+            let moving: Vec<&Value> = samples
+                .iter()
+                .filter(|s| s["status"] == "running")
+                .filter(|s| s["value"].as_f64().is_some_and(|v| v > 0.0 && v < 1.0))
+                .collect();
+            let texts: std::collections::BTreeSet<&str> =
+                samples.iter().filter_map(|s| s["text"].as_str()).collect();
+            anyhow::ensure!(
+                !moving.is_empty(),
+                "the progress bar never showed a fraction between 0 and 1 while running; \
+             {} samples, texts: {texts:?}",
+                samples.len()
+            );
+            anyhow::ensure!(
+                texts.iter().any(|t| t.contains("epoch")),
+                "the progress text never named an epoch: {texts:?}"
+            );
+
+            let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;
+            anyhow::ensure!(facts_u64(&facts, "actual") >= 100, "main chart: {facts}");
+            anyhow::ensure!(facts_u64(&facts, "score") > 0, "score chart: {facts}");
+            anyhow::ensure!(
+                facts["y_title"] == "Wert € / kWh",
+                "the chart plots {}",
+                facts["y_title"]
+            );
+            page.wait_until(
+                "the Benford digits chart",
+                WAIT,
+                "(document.getElementById('chart-benford').data || []).length === 2",
+            )
+            .await?;
+            let (_, r) = page
+                .api("GET", &format!("/api/v1/runs/{run}"), None)
+                .await?;
+            anyhow::ensure!(
+                r["value_column"] == "Wert € / kWh",
+                "run value column: {}",
+                r["value_column"]
+            );
+            anyhow::ensure!(
+                r["time_column"] == "Messzeitpunkt (UTC)",
+                "run time column: {}",
+                r["time_column"]
+            );
+            anyhow::ensure!(
+                r["preset"] == "hybrid-benford",
+                "run preset: {}",
+                r["preset"]
+            );
+            // The run's spec is the preset expanded, its LSTM member trained for 3 epochs.
+            let lstm_epochs: Vec<&Value> = r["detector"]["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["kind"] == "lstm_autoencoder")
+                .map(|m| &m["epochs"])
+                .collect();
+            anyhow::ensure!(
+                lstm_epochs == [&json!(3)],
+                "epochs override not applied: {}",
+                r["detector"]
+            );
+            eprintln!(
+                "progress: {} samples, {} with 0 < fraction < 1 while running; fit {} s",
+                samples.len(),
+                moving.len(),
+                r["summary"]["fit_seconds"]
+            );
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn broken_csv_shows_the_ingest_error_and_the_page_keeps_working() {
+    run(
+        "broken_csv_shows_the_ingest_error_and_the_page_keeps_working",
+        |page| async move {
+            page.open("/").await?;
+            // Line 1 is the header; line 6 has a field too many.
+            let broken = "timestamp,value\n\
+                      2024-01-01 00:00:00,1.0\n\
+                      2024-01-01 01:00:00,2.0\n\
+                      2024-01-01 02:00:00,3.0\n\
+                      2024-01-01 03:00:00,4.0\n\
+                      2024-01-01 04:00:00,5.0,oops\n\
+                      2024-01-01 05:00:00,6.0\n";
+            let path = page.write_file("broken.csv", broken)?;
+            page.upload(&path).await?;
+            let banner = page
+                .wait_for(
+                    "the ingest error",
+                    WAIT,
+                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
+                  return b.classList.contains('hidden') ? null : b.textContent.trim(); })()",
+                )
+                .await?;
+            let banner = banner.as_str().unwrap_or("");
+            anyhow::ensure!(
+                banner.contains("line 6"),
+                "the error does not name line 6: {banner:?}"
+            );
+            anyhow::ensure!(
+                banner.contains("broken.csv"),
+                "the error does not name the file: {banner:?}"
+            );
+            let role = page.find("error-banner").await?.attr("role").await?;
+            anyhow::ensure!(
+                role.as_deref() == Some("alert"),
+                "the banner is not an alert"
+            );
+            let (_, list) = page.api("GET", "/api/v1/datasets", None).await?;
+            anyhow::ensure!(
+                list["datasets"] == json!([]),
+                "a broken file made a dataset: {list}"
+            );
+            anyhow::ensure!(
+                page.find("dropzone").await?.is_displayed().await?,
+                "the upload area is gone"
+            );
+
+            // Nothing broke: the demo still loads, the banner clears, and a run works.
+            load_demo(&page).await?;
+            anyhow::ensure!(
+                page.banner().await?.is_empty(),
+                "the old error stays: {}",
+                page.banner().await?
+            );
+            run_and_wait(&page).await?;
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sensitivity_slider_rethresholds_without_a_new_run() {
+    run("sensitivity_slider_rethresholds_without_a_new_run", |page| async move {
+        page.open("/").await?;
+        load_demo(&page).await?;
+        let run = run_and_wait(&page).await?;
+        let runs_before = page.find_all("run-item").await?.len();
+        let count_before = page.find("event-count").await?.text().await?;
+
+        // Drag the slider to the far right: the most sensitive setting.
+        let slider = page.find("sensitivity-slider").await?;
+        slider.click().await?;
+        slider.send_keys(&fantoccini::key::Key::End.to_string()).await?;
+        page.wait_until(
+            "the sensitivity 0.99 threshold to apply",
+            WAIT,
+            "document.getElementById('threshold-now').textContent.startsWith('Now: sensitivity 0.99')",
+        )
+        .await?;
+        let count_high = page.find("event-count").await?.text().await?;
+        anyhow::ensure!(count_high != count_before, "the event count stayed {count_before:?}");
+
+        // And to the far left: the least sensitive.
+        slider.send_keys(&fantoccini::key::Key::Home.to_string()).await?;
+        page.wait_until(
+            "the sensitivity 0.01 threshold to apply",
+            WAIT,
+            "document.getElementById('threshold-now').textContent.startsWith('Now: sensitivity 0.01')",
+        )
+        .await?;
+        let count_low = page.find("event-count").await?.text().await?;
+        anyhow::ensure!(count_low != count_high, "the event count stayed {count_high:?}");
+        let (n_high, n_low) = (
+            numbers_in(&count_high).first().copied().unwrap_or(0.0),
+            numbers_in(&count_low).first().copied().unwrap_or(0.0),
+        );
+        anyhow::ensure!(n_high > n_low, "higher sensitivity flagged fewer points: {count_high:?} vs {count_low:?}");
+
+        // The table and the chart shading follow the new events.
+        let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;
+        let (_, ev) = page.api("GET", &format!("/api/v1/runs/{run}/events"), None).await?;
+        let n = ev["events"].as_array().map_or(0, Vec::len) as u64;
+        anyhow::ensure!(
+            facts_u64(&facts, "rows") == n.min(500) || (n == 0 && facts_u64(&facts, "rows") == 0),
+            "table rows {} vs {n} events",
+            facts["rows"]
+        );
+        anyhow::ensure!(ev["threshold"]["method"] == "sensitivity", "stored threshold: {}", ev["threshold"]);
+
+        // No new run: the same run is open, and the run list has the same length.
+        let (_, runs) = page.api("GET", "/api/v1/runs", None).await?;
+        anyhow::ensure!(runs["runs"].as_array().map_or(0, Vec::len) == 1, "runs: {runs}");
+        anyhow::ensure!(run_id(&page).await? == run, "another run was opened");
+        page.wait_until("the run list to settle", WAIT, "document.querySelectorAll('[data-testid=run-item]').length > 0")
+            .await?;
+        let runs_after = page.find_all("run-item").await?.len();
+        anyhow::ensure!(runs_after == runs_before, "run list went from {runs_before} to {runs_after}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn explain_and_offline_chat_give_grounded_answers() {
+    run("explain_and_offline_chat_give_grounded_answers", |page| async move {
+        page.open("/").await?;
+        load_demo(&page).await?;
+        let run = run_and_wait(&page).await?;
+        let (_, ev) = page.api("GET", &format!("/api/v1/runs/{run}/events"), None).await?;
+        let event = ev["events"][0].clone();
+        anyhow::ensure!(!event.is_null(), "the demo run has no event: {ev}");
+
+        page.find_all("explain-button").await?.into_iter().next().expect("an event row").click().await?;
+        let text = page
+            .wait_for(
+                "an explanation (or a note saying why there is none)",
+                WAIT,
+                "(() => { const n = document.querySelector('[data-testid=explanation], [data-testid=chat-msg-note]'); \
+                  return n ? {testid: n.dataset.testid, text: n.textContent} : null; })()",
+            )
+            .await?;
+        anyhow::ensure!(text["testid"] == "explanation", "no explanation: {}", text["text"]);
+        let explanation = text["text"].as_str().unwrap_or("");
+        anyhow::ensure!(
+            mentions_any(explanation, &event_numbers(&event)),
+            "the explanation quotes none of the event's numbers {:?}: {explanation}",
+            event_numbers(&event)
+        );
+        let chip = page.find("chat-event").await?.text().await?;
+        anyhow::ensure!(chip.contains("event 1"), "the chat is not about event 1: {chip}");
+
+        let input = page.find("chat-input").await?;
+        input.send_keys("Why is this event anomalous?").await?;
+        page.click("chat-send").await?;
+        let answer = page
+            .wait_for(
+                "the chat's answer",
+                WAIT,
+                "(() => { const a = [...document.querySelectorAll('[data-testid=chat-msg-assistant]')].pop(); \
+                  const note = document.querySelector('[data-testid=chat-msg-note]'); \
+                  if (note) return {note: note.textContent}; \
+                  if (!a || a.classList.contains('pending')) return null; \
+                  return {text: a.querySelector('.msg-text').textContent}; })()",
+            )
+            .await?;
+        let answer = answer["text"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("the chat failed: {}", answer["note"]))?;
+        anyhow::ensure!(
+            mentions_any(answer, &event_numbers(&event)),
+            "the answer quotes none of the event's numbers {:?}: {answer}",
+            event_numbers(&event)
+        );
+        let provider = page.find("chat-provider").await?.text().await?;
+        anyhow::ensure!(provider.contains("offline"), "provider line: {provider}");
+        let user = page.find_all("chat-msg-user").await?.len();
+        anyhow::ensure!(user == 1, "{user} user messages shown");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reload_lists_datasets_and_runs_and_reopens_them() {
+    run(
+        "reload_lists_datasets_and_runs_and_reopens_them",
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            let run = run_and_wait(&page).await?;
+            let count = page.find("event-count").await?.text().await?;
+            let csv = page.write_file("second.csv", &odd_csv(300).replace(';', ","))?;
+            page.upload(&csv).await?;
+            page.wait_until(
+                "the second dataset to open",
+                WAIT,
+                "document.getElementById('dataset-summary').textContent.includes('second.csv')",
+            )
+            .await?;
+
+            // A reload keeps the open dataset (from the URL).
+            page.client.refresh().await?;
+            page.wait_until(
+                "the page to be ready again",
+                WAIT,
+                "document.body.dataset.ready === 'true'",
+            )
+            .await?;
+            let summary = page.find("dataset-summary").await?.text().await?;
+            anyhow::ensure!(summary.contains("second.csv"), "after reload: {summary}");
+
+            // A fresh visit lists both datasets and the run.
+            page.open("/").await?;
+            page.wait_until(
+                "two datasets and one run in the sidebar",
+                WAIT,
+                "document.querySelectorAll('[data-testid=dataset-item]').length === 2 \
+             && document.querySelectorAll('[data-testid=run-item]').length === 1",
+            )
+            .await?;
+            let items = page.find_all("dataset-item").await?;
+            let mut demo = None;
+            for item in items {
+                if !item.text().await?.contains("second.csv") {
+                    demo = Some(item);
+                }
+            }
+            let demo = demo.ok_or_else(|| anyhow::anyhow!("the demo dataset is not listed"))?;
+            let demo_name = page.api("GET", "/api/v1/datasets", None).await?.1["datasets"]
+                .as_array()
+                .and_then(|d| d.iter().find(|d| d["name"] != "second.csv"))
+                .map(|d| d["name"].as_str().unwrap_or("").to_owned())
+                .unwrap_or_default();
+            demo.click().await?;
+            page.wait_until(
+                "the demo dataset to reopen",
+                WAIT,
+                &format!(
+                    "document.getElementById('dataset-summary').textContent.includes({})",
+                    json!(demo_name)
+                ),
+            )
+            .await?;
+
+            let item = page.find("run-item").await?;
+            anyhow::ensure!(
+                item.attr("data-id").await?.as_deref() == Some(run.as_str()),
+                "another run is listed"
+            );
+            item.click().await?;
+            let reopened = wait_results(&page).await?;
+            anyhow::ensure!(reopened == run, "opened {reopened}, not {run}");
+            let again = page.find("event-count").await?.text().await?;
+            anyhow::ensure!(
+                again == count,
+                "the reopened run shows {again:?}, not {count:?}"
+            );
+            let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;
+            anyhow::ensure!(
+                facts_u64(&facts, "actual") >= 100 && facts_u64(&facts, "rows") > 0,
+                "{facts}"
+            );
+
+            // The run's own address reopens it too.
+            page.open(&format!("/#run={run}")).await?;
+            wait_results(&page).await?;
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[test]
+fn numbers_are_read_as_written() {
+    assert_eq!(
+        numbers_in("310 vs 120.5 (+189.5), 1,234.5; -2.25x at 12:00."),
+        vec![310.0, 120.5, 189.5, 1234.5, -2.25, 12.0, 0.0]
+    );
+    assert!(mentions_any("peak 9.13 times", &[9.1]));
+    assert!(!mentions_any("nothing here", &[9.1]));
+    assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+    assert_eq!(tid("x"), "[data-testid=\"x\"]");
+}
