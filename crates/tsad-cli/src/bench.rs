@@ -12,7 +12,11 @@ pub(crate) fn run(a: BenchArgs) -> Result<Outcome> {
         points,
         repeats,
     } = a.what;
-    let threads = if threads.is_empty() { vec![1, 2] } else { threads };
+    let threads = if threads.is_empty() {
+        vec![1, 2]
+    } else {
+        threads
+    };
     println!(
         "one training epoch, {points}-point sine, windows of 64 (stride 1), batch 64, Adam 1e-3, MSE"
     );
@@ -37,7 +41,8 @@ pub(crate) fn run(a: BenchArgs) -> Result<Outcome> {
                 t,
                 r.windows,
                 r.epoch_seconds,
-                r.cpu_seconds.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}")),
+                r.cpu_seconds
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.3}")),
                 r.windows_per_second,
                 r.mean_loss
             );
