@@ -12,6 +12,9 @@ use tsad_io::Diagnostics;
 const SIMILARITY_BUDGET: usize = 4_000_000;
 /// Longest window whose shape is compared.
 const MAX_SHAPE_WINDOW: usize = 256;
+/// Shortest window whose shape is compared: shorter ones match noise too easily (the best of
+/// n random windows of 9 points correlates at about 0.9 with anything).
+const MIN_SHAPE_WINDOW: usize = 32;
 /// Longest window before and after the event used for the level comparison.
 const MAX_CONTEXT_WINDOW: usize = 1000;
 /// Earlier seasons whose same-phase values make the "typical at this phase" median.
@@ -181,7 +184,8 @@ pub struct Level {
     pub kind: LevelKind,
 }
 
-/// An earlier stretch whose shape resembles the event's window.
+/// An earlier stretch whose shape resembles the event's window: of the residuals (actual -
+/// expected) when the detector has expected values, else of the values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimilarEpisode {
     /// Time of its first point.
@@ -197,6 +201,9 @@ pub struct SimilarEpisode {
     pub distance: f64,
     /// Its value at the position of the event's peak.
     pub value_at_peak: Option<f64>,
+    /// Its largest deviation from the expected values, in robust σ of all residuals (how big
+    /// that earlier episode was); `None` when the detector has no expected values.
+    pub peak_sigma: Option<f64>,
     /// Whether any of its points was flagged.
     pub flagged: Option<bool>,
 }
@@ -757,12 +764,25 @@ impl<'a> EvidenceContext<'a> {
     }
 
     fn similar(&self, event: &Event) -> Vec<SimilarEpisode> {
-        let values = self.series.values();
+        // Compare the residuals when the model has expected values: a seasonal series'
+        // ordinary cycles would otherwise match any window.
+        let residuals: Option<Vec<f64>> = self.scores.expected.as_ref().map(|e| {
+            self.series
+                .values()
+                .iter()
+                .zip(e)
+                .map(|(v, e)| v - e)
+                .collect()
+        });
+        let values: &[f64] = residuals.as_deref().unwrap_or(self.series.values());
+        let shown = self.series.values();
         let ts = self.series.timestamps();
         let n = values.len();
         let len = event.end - event.start + 1;
         let pad = (len / 2).max(4);
-        let w = (len + 2 * pad).clamp(8, MAX_SHAPE_WINDOW).min(n);
+        let w = (len + 2 * pad)
+            .clamp(MIN_SHAPE_WINDOW, MAX_SHAPE_WINDOW)
+            .min(n);
         // Centre the window on the event, or on the peak when the event is longer than it.
         let centre = if len + 2 * pad <= MAX_SHAPE_WINDOW {
             event.start + len / 2
@@ -833,6 +853,14 @@ impl<'a> EvidenceContext<'a> {
                 }
             }
         }
+        let size = |c: usize| -> Option<f64> {
+            let (m, s) = self.residual.filter(|_| residuals.is_some())?;
+            values[c..c + w]
+                .iter()
+                .filter(|v| v.is_finite())
+                .map(|r| ((r - m) / s).abs())
+                .reduce(f64::max)
+        };
         picked
             .into_iter()
             .map(|(corr, c)| SimilarEpisode {
@@ -841,7 +869,8 @@ impl<'a> EvidenceContext<'a> {
                 start_index: c,
                 correlation: corr,
                 distance: (2.0 * (1.0 - corr)).max(0.0).sqrt(),
-                value_at_peak: finite(values[c + event.peak.saturating_sub(q_start).min(w - 1)]),
+                value_at_peak: finite(shown[c + event.peak.saturating_sub(q_start).min(w - 1)]),
+                peak_sigma: size(c),
                 flagged: self.flags.map(|f| f[c..c + w].iter().any(|x| *x)),
             })
             .collect()

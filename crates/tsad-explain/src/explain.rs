@@ -141,7 +141,7 @@ pub(crate) fn detectors_sentence(e: &Evidence) -> String {
     match e.detectors.as_slice() {
         [] => String::new(),
         [one] if (one.share - 1.0).abs() < 1e-9 && e.detectors.len() == 1 => {
-            format!("The `{}` detector flagged it.", one.name)
+            format!("The {} detector flagged it.", one.name)
         }
         many => {
             let parts: Vec<String> = many
@@ -271,9 +271,11 @@ pub(crate) fn similar(e: &Evidence) -> Option<String> {
             } else {
                 ""
             };
-            let value = s.value_at_peak.map_or(String::new(), |v| {
-                format!(", value {} at the peak's position", num(v))
-            });
+            let value = match (s.peak_sigma, s.value_at_peak) {
+                (Some(z), _) => format!(", up to {} σ from expected", short(z)),
+                (None, Some(v)) => format!(", value {} at the peak's position", num(v)),
+                _ => String::new(),
+            };
             format!(
                 "{} (correlation {}{value}{flagged})",
                 time(s.start_time, axis),

@@ -115,7 +115,7 @@ fn a_spike_is_a_transient_with_its_seasons_named() {
         "a single point",
         "robust standard deviations above",
         "the highest of 336 scores",
-        "The `seasonal` detector flagged it",
+        "The seasonal detector flagged it",
         "1 period earlier (24 points) = 1 day earlier",
         "transient spike",
         "Data quality: no missing values",
@@ -443,7 +443,7 @@ fn offline_answers_follow_the_question() {
         (
             "Which detector flagged it?",
             true,
-            &["The `seasonal` detector flagged it."],
+            &["The seasonal detector flagged it."],
         ),
         (
             "How unusual is it?",

@@ -77,7 +77,7 @@ async fn explain_gives_evidence_and_an_explanation() {
     assert_eq!(ev["detectors"][0]["name"], "mad");
     assert_eq!(ev["detectors"][0]["share"], 1.0);
     let text = body["explanation"].as_str().unwrap();
-    assert!(text.contains("The `mad` detector flagged it."), "{text}");
+    assert!(text.contains("The mad detector flagged it."), "{text}");
     assert!(text.contains("robust standard deviations"), "{text}");
 
     // An empty body is fine too (the body is not used).

@@ -77,7 +77,7 @@ pub(crate) struct ExplainResponse {
     /// (actual, expected, deviation in robust σ, score), rank, detectors and shares, earlier
     /// seasons, level before/after, similar earlier episodes, data-quality notes.
     #[schema(value_type = Object)]
-    pub(crate) evidence: Value,
+    pub(crate) evidence: tsad_explain::Evidence,
     /// A plain-language explanation written from the evidence (deterministic, no LLM).
     pub(crate) explanation: String,
 }
@@ -300,7 +300,7 @@ pub(crate) async fn runs_explain(
             .map_err(explain_error)?;
         Ok(ExplainResponse {
             explanation: tsad_explain::explain(&evidence),
-            evidence: serde_json::to_value(&evidence).map_err(ApiError::internal)?,
+            evidence,
         })
     })
     .await??;
