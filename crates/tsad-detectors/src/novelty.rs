@@ -9,25 +9,29 @@
 //! preset (see the workspace README, "Accuracy on NAB"); it suits any stream where "new" means
 //! "anomalous" (machine metrics, counts, sensors).
 //!
-//! **How.** Each feature keeps the range `[lo, hi]` of its own past values; its *novelty* at a
-//! point is how far the new value lies outside that range, in units of the range
-//! (`max(v - hi, lo - v, 0) / (hi - lo)`), so every feature is on the same, scale-free footing.
-//! (After a constant past, any change has novelty 1.) The features, each with a weight:
+//! **How.** Each feature tracks one value per point (the point itself, a trailing mean, a
+//! change over a few points, a trailing spread, or a shape distance) and keeps the range
+//! `[lo, hi]` of that value over its past (all of it, or the last `range` points). Its
+//! *novelty* at a point is how far the new value lies outside that range, in units of the
+//! range, `max(v - hi, lo - v, 0) / (hi - lo)`, so every feature is on the same scale-free
+//! footing (after a constant past, any change has novelty `flat_novelty`). The inputs:
 //!
-//! | feature | value tracked | weight (default) |
+//! | input | value tracked | catches |
 //! | --- | --- | --- |
-//! | value | the point itself, range over all the past | `value_weight` (1.4) |
-//! | mean | trailing mean of `mean_window` (30) points | `mean_weight` (0.4) |
-//! | shape | distance from the last `shape_length` (8) means of `shape_block` (3) points to the nearest earlier such run (left nearest neighbour), range taken after `shape_warmup` (300) points | `shape_weight` (0.1) |
-//! | recent | the point, range over the last `recent_window` (2000) points only | `recent_weight` (0.05) |
+//! | `value` | the point | spikes and dips beyond every earlier value |
+//! | `mean` | mean of the last `window` points | level shifts, sustained excursions |
+//! | `diff` | `x[t] - x[t - window]` | jumps larger than any before |
+//! | `spread` | standard deviation of the last `window` points (rises only) | bursts of volatility |
+//! | `shape` | distance from the last `shape_length` means of `window`-point blocks to the nearest earlier such run (left nearest neighbour); its range is taken after `shape_warmup` points | broken or missing rhythms, flat lines in a periodic signal |
 //!
-//! The point's score is `g · max_k u(w_k · novelty_k)` with `u(z) = z / (1 + z)`, where
+//! The point's score is `g · max_k u(weight_k · novelty_k)` with `u(z) = z / (1 + z)`, where
 //! `g = min(1, t / warmup)^warmup_power` discounts the early points (a new extreme among few
 //! is weak evidence: among n exchangeable points the last is a record with probability 1/n).
 //! Then alarms are thinned: after a point scores above 0, the next `quiet` points score 0
-//! unless they beat that alarm's score by the factor `rearm` (which starts a new alarm). An
-//! anomaly is thus reported once, at its onset, which is what NAB rewards (the earliest
-//! detection in a window counts, and every later false alarm costs).
+//! unless they beat that alarm's score by the factor `rearm` (`rearm_soon` in the first
+//! `soon` points), which starts a new alarm. An anomaly is thus reported once, at its onset,
+//! which is what NAB rewards (the earliest detection in a window counts; every later false
+//! alarm costs).
 //!
 //! **Streaming** ([`Detector::online`]): the method is a past-only state machine; the batch
 //! form runs the same machine over the series, so batch and streaming scores are identical.
@@ -38,18 +42,21 @@
 //! `u = 0.5` is a value one full past range beyond the old extreme at weight 1. Most points
 //! score exactly 0.
 //!
-//! **Parameters** ([`NoveltyParams`]): the weights and windows above, `warmup` (1200),
-//! `warmup_power` (2), `quiet` (100), `rearm` (1.2) and `shape_history` (10 000 runs kept
-//! for the nearest-neighbour search). A weight of 0 turns its feature off. The defaults were
-//! tuned on NAB as a whole (one set for all 58 files; `cargo run --release -p tsad-eval
-//! --example tune`).
+//! **Parameters** ([`NoveltyParams`]): `features` (default: nine features tuned on NAB,
+//! listed at [`NoveltyParams::features`]), `shape_length` (8), `shape_warmup` (300),
+//! `shape_history` (10 000 runs kept for the nearest-neighbour search), `flat_novelty`
+//! (0.1), `warmup` (1200),
+//! `warmup_power` (2), `quiet` (75), `rearm` (2), `soon` (10), `rearm_soon` (5). The defaults
+//! were tuned on NAB as a whole (one set for all 58 files; see
+//! `crates/tsad-eval/examples/tune.rs`).
 //!
 //! **Minimum length**: 1 point (early points score 0).
 //!
-//! **Cost**: O(1) per point for the value, mean and recent features (amortised; monotone
-//! deques), and O(`shape_history` · `shape_length`) every `shape_block` points for the shape
-//! search: about 27 000 multiply-adds per point at the defaults, so a million points take
-//! seconds. Memory O(`shape_history` · `shape_length` + `recent_window` + `mean_window`).
+//! **Cost**: O(1) per point for `value`, `mean` and `diff` features (amortised; monotone
+//! deques for trailing ranges), O(`window`) for `spread`, and
+//! O(`shape_history` · `shape_length`) at each block end for `shape`: about 27 000
+//! multiply-adds per point at the defaults once the history is full, so a million points take
+//! seconds. Memory O(`shape_history` · `shape_length` + the windows and ranges).
 //!
 //! **Reference**: the "spatial anomaly" rule of Numenta's NAB detector (a value beyond the
 //! range seen so far) and the left matrix profile (Yeh et al. 2016, "Matrix Profile I",
@@ -67,63 +74,126 @@ use tsad_core::{Detector, Error, FitContext, Model, ModelState, OnlineModel, Sco
 
 const KIND: &str = "novelty";
 
+/// What a [`Feature`] tracks. Serialised as `"value"`, `"mean"`, `"diff"`, `"spread"`, `"shape"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    /// The point itself (`window` is ignored).
+    Value,
+    /// The mean of the last `window` points: level shifts and sustained excursions.
+    Mean,
+    /// The change over `window` points, `x[t] - x[t - window]`: sudden jumps.
+    Diff,
+    /// The standard deviation of the last `window` points, rises only: bursts of volatility.
+    Spread,
+    /// The distance from the last `shape_length` means of `window`-point blocks to the nearest
+    /// earlier such run (left nearest neighbour), scored at block ends: shapes never seen.
+    Shape,
+}
+
+/// One novelty feature: an input, the past it is compared with, and its weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Feature {
+    /// What is tracked.
+    pub input: Input,
+    /// Points the input is computed over: the mean or spread window, the diff lag, the shape
+    /// block (at least 1; at least 2 for `spread`; ignored for `value`). Default 1.
+    #[serde(default = "one")]
+    pub window: usize,
+    /// How many past points the range is taken over; 0 (the default) = all of them. A finite
+    /// range forgets old extremes, so the feature re-arms after them.
+    #[serde(default)]
+    pub range: usize,
+    /// Weight: the feature scores `u(weight · novelty)` (0 = off, at most 1000).
+    pub weight: f64,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Feature {
+    /// A feature of `input` over `window` points, range `range` (0 = all), weight `weight`.
+    pub fn new(input: Input, window: usize, range: usize, weight: f64) -> Self {
+        Feature {
+            input,
+            window,
+            range,
+            weight,
+        }
+    }
+}
+
+/// The features of `nab-best`, tuned on NAB as a whole.
+fn default_features() -> Vec<Feature> {
+    vec![
+        Feature::new(Input::Value, 1, 0, 1.4),
+        Feature::new(Input::Mean, 10, 0, 0.14),
+        Feature::new(Input::Mean, 30, 0, 0.4),
+        Feature::new(Input::Diff, 3, 0, 0.4),
+        Feature::new(Input::Spread, 10, 0, 0.05),
+        Feature::new(Input::Shape, 3, 0, 0.1),
+        Feature::new(Input::Value, 1, 2000, 0.05),
+        Feature::new(Input::Mean, 30, 3000, 0.28),
+        Feature::new(Input::Mean, 10, 500, 0.01),
+    ]
+}
+
 /// Parameters of the [`NoveltyDetector`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NoveltyParams {
-    /// Weight of the value feature: how far the point lies outside the range of every earlier
-    /// value (default 1.4, 0 = off, at most 1000).
-    pub value_weight: f64,
-    /// Points in the trailing mean whose range the mean feature tracks (default 30, at least 2).
-    pub mean_window: usize,
-    /// Weight of the mean feature: level shifts and sustained excursions (default 0.4).
-    pub mean_weight: f64,
-    /// Points averaged into one block of the shape feature (default 3, at least 1).
-    pub shape_block: usize,
-    /// Blocks in one run compared by the shape feature (default 8, at least 2).
+    /// The features, each `{"input": "value" | "mean" | "diff" | "spread" | "shape",
+    /// "window": n, "range": n (0 = all the past), "weight": w}`. Default: nine features
+    /// tuned on NAB (value, means of 10 and 30 points, 3-point change, 10-point spread,
+    /// shapes of 3-point blocks, each against all the past; value over the last 2000 points,
+    /// 30-point mean over the last 3000, 10-point mean over the last 500).
+    pub features: Vec<Feature>,
+    /// Blocks in one run compared by `shape` features (default 8, at least 2).
     pub shape_length: usize,
-    /// Weight of the shape feature: runs of block means far from every earlier run (default 0.1).
-    pub shape_weight: f64,
-    /// Points before the shape feature starts tracking the range of its distances (default
+    /// Points before `shape` features start tracking the range of their distances (default
     /// 300): early distances are large only because few runs exist to compare with.
     pub shape_warmup: usize,
-    /// Earlier runs kept for the nearest-neighbour search (default 10 000, at least
-    /// `shape_length + 1`); bounds the cost per point on long series.
+    /// Earlier runs kept for the nearest-neighbour search of `shape` features (default
+    /// 10 000, more than `shape_length`); bounds the cost per point on long series.
     pub shape_history: usize,
-    /// Points in the trailing range of the recent feature (default 2000, at least 2).
-    pub recent_window: usize,
-    /// Weight of the recent feature: values outside the recent range, which re-arms after
-    /// old extremes age out (default 0.05).
-    pub recent_weight: f64,
+    /// Novelty of any change after a constant past (a range with no width gives no unit to
+    /// measure the change in), default 0.1, from 0 to 1000. Small, because a long flat start
+    /// followed by the first wiggle is common in machine metrics and rarely what matters; 0
+    /// ignores such changes until the range has a width.
+    pub flat_novelty: f64,
     /// Points over which the early-point discount `min(1, t / warmup)^warmup_power` rises to 1
     /// (default 1200, 0 = no discount).
     pub warmup: usize,
-    /// Exponent of the early-point discount (default 2, between 0 and 10).
+    /// Exponent of the early-point discount (default 2, from 0 to 10).
     pub warmup_power: f64,
-    /// Points after an alarm during which weaker alarms score 0 (default 100, 0 = never thin).
+    /// Points after an alarm during which weaker alarms score 0 (default 75, 0 = never thin).
     pub quiet: usize,
-    /// Factor by which a point inside the quiet period must beat the alarm's score to be
-    /// reported, starting a new alarm (default 1.2, at least 1).
+    /// Factor by which a point in the quiet period must beat the alarm's score to be
+    /// reported, starting a new alarm (default 2, at least 1).
     pub rearm: f64,
+    /// Points right after an alarm that must beat it by `rearm_soon` instead (default 10):
+    /// an excursion that keeps rising for a few points is one anomaly, not several.
+    pub soon: usize,
+    /// The factor for the first `soon` points after an alarm (default 5, at least 1).
+    pub rearm_soon: f64,
 }
 
 impl Default for NoveltyParams {
     fn default() -> Self {
         NoveltyParams {
-            value_weight: 1.4,
-            mean_window: 30,
-            mean_weight: 0.4,
-            shape_block: 3,
+            features: default_features(),
             shape_length: 8,
-            shape_weight: 0.1,
             shape_warmup: 300,
             shape_history: 10_000,
-            recent_window: 2000,
-            recent_weight: 0.05,
+            flat_novelty: 0.1,
             warmup: 1200,
             warmup_power: 2.0,
-            quiet: 100,
-            rearm: 1.2,
+            quiet: 75,
+            rearm: 2.0,
+            soon: 10,
+            rearm_soon: 5.0,
         }
     }
 }
@@ -131,29 +201,34 @@ impl Default for NoveltyParams {
 impl NoveltyParams {
     fn validate(&self) -> Result<(), Error> {
         let mut p = Problems::new();
-        for (name, w) in [
-            ("value_weight", self.value_weight),
-            ("mean_weight", self.mean_weight),
-            ("shape_weight", self.shape_weight),
-            ("recent_weight", self.recent_weight),
-        ] {
-            p.check((0.0..=1000.0).contains(&w), name, || {
-                format!("must be a number from 0 to 1000, got {w}")
-            });
+        let mut bad = Vec::new();
+        for (i, f) in self.features.iter().enumerate() {
+            if !(0.0..=1000.0).contains(&f.weight) {
+                bad.push(format!(
+                    "[{i}].weight must be from 0 to 1000, got {}",
+                    f.weight
+                ));
+            }
+            let least = match f.input {
+                Input::Value => 0,
+                Input::Spread => 2,
+                Input::Mean | Input::Diff | Input::Shape => 1,
+            };
+            if f.window < least {
+                bad.push(format!(
+                    "[{i}].window must be at least {least} for `{}`, got {}",
+                    serde_json::to_value(f.input)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    f.window
+                ));
+            }
         }
-        let all_off = self.value_weight == 0.0
-            && self.mean_weight == 0.0
-            && self.shape_weight == 0.0
-            && self.recent_weight == 0.0;
-        p.check(!all_off, "value_weight", || {
-            "every feature weight is 0; give at least one a positive weight".into()
-        });
-        p.check(self.mean_window >= 2, "mean_window", || {
-            format!("must be at least 2, got {}", self.mean_window)
-        });
-        p.check(self.shape_block >= 1, "shape_block", || {
-            format!("must be at least 1, got {}", self.shape_block)
-        });
+        if !self.features.iter().any(|f| f.weight > 0.0) {
+            bad.push("need at least one feature with a positive weight".into());
+        }
+        p.check(bad.is_empty(), "features", || bad.join("; "));
         p.check(self.shape_length >= 2, "shape_length", || {
             format!("must be at least 2, got {}", self.shape_length)
         });
@@ -167,17 +242,21 @@ impl NoveltyParams {
                 )
             },
         );
-        p.check(self.recent_window >= 2, "recent_window", || {
-            format!("must be at least 2, got {}", self.recent_window)
-        });
+        p.check(
+            (0.0..=1000.0).contains(&self.flat_novelty),
+            "flat_novelty",
+            || format!("must be a number from 0 to 1000, got {}", self.flat_novelty),
+        );
         p.check(
             (0.0..=10.0).contains(&self.warmup_power),
             "warmup_power",
             || format!("must be a number from 0 to 10, got {}", self.warmup_power),
         );
-        p.check(self.rearm.is_finite() && self.rearm >= 1.0, "rearm", || {
-            format!("must be a finite number of at least 1, got {}", self.rearm)
-        });
+        for (name, v) in [("rearm", self.rearm), ("rearm_soon", self.rearm_soon)] {
+            p.check(v.is_finite() && v >= 1.0, name, || {
+                format!("must be a finite number of at least 1, got {v}")
+            });
+        }
         p.finish()
     }
 }
@@ -266,15 +345,10 @@ impl Model for NoveltyModel {
 
 /// Largest novelty, so that `z / (1 + z)` stays finite (and just under 1).
 const MAX_NOVELTY: f64 = 1e12;
-/// Novelty of any change after a constant past (a range of no width has no unit to measure
-/// the change in): one range width. Larger values cost about 2 NAB points: a long flat start
-/// then the first wiggle is common in machine metrics and rarely what the labels mark.
-const DEGENERATE_NOVELTY: f64 = 1.0;
-
 /// `max(v - hi, lo - v, 0) / (hi - lo)`; 0 while the range is empty or `v` inside it. A range
-/// narrower than 1e-9 of its magnitude (a constant past, or rounding noise) gives
-/// [`DEGENERATE_NOVELTY`] to anything outside it.
-fn outside(v: f64, lo: f64, hi: f64) -> f64 {
+/// narrower than 1e-9 of its magnitude (a constant past, or rounding noise) has no unit to
+/// measure a change in: anything outside it gets `flat`.
+fn outside(v: f64, lo: f64, hi: f64, flat: f64) -> f64 {
     if lo > hi || !v.is_finite() {
         return 0.0;
     }
@@ -284,7 +358,7 @@ fn outside(v: f64, lo: f64, hi: f64) -> f64 {
     }
     let width = hi - lo;
     if width <= 1e-9 * hi.abs().max(lo.abs()) {
-        return DEGENERATE_NOVELTY;
+        return flat;
     }
     (beyond / width).min(MAX_NOVELTY)
 }
@@ -303,8 +377,8 @@ impl Range {
             hi: f64::NEG_INFINITY,
         }
     }
-    fn novelty(&self, v: f64) -> f64 {
-        outside(v, self.lo, self.hi)
+    fn novelty(&self, v: f64, flat: f64) -> f64 {
+        outside(v, self.lo, self.hi, flat)
     }
     fn push(&mut self, v: f64) {
         self.lo = self.lo.min(v);
@@ -329,7 +403,7 @@ impl TrailingRange {
         }
     }
     /// Novelty of `v` at step `t` against the values of steps `t - window .. t`.
-    fn novelty(&mut self, t: usize, v: f64) -> f64 {
+    fn novelty(&mut self, t: usize, v: f64, flat: f64) -> f64 {
         while self.max.front().is_some_and(|f| t - f.0 > self.window) {
             self.max.pop_front();
         }
@@ -337,7 +411,7 @@ impl TrailingRange {
             self.min.pop_front();
         }
         match (self.max.front(), self.min.front()) {
-            (Some(hi), Some(lo)) => outside(v, lo.1, hi.1),
+            (Some(hi), Some(lo)) => outside(v, lo.1, hi.1, flat),
             _ => 0.0,
         }
     }
@@ -353,8 +427,68 @@ impl TrailingRange {
     }
 }
 
-/// The mean of the last `window` values; sums are recomputed every `window` pushes so rounding
-/// errors cannot accumulate.
+/// The past a feature is compared with: all of it, or a trailing window.
+#[derive(Debug, Clone)]
+enum Past {
+    All(Range),
+    Trailing(TrailingRange),
+}
+
+impl Past {
+    fn new(range: usize) -> Self {
+        if range == 0 {
+            Past::All(Range::new())
+        } else {
+            Past::Trailing(TrailingRange::new(range))
+        }
+    }
+    fn novelty(&mut self, t: usize, v: f64, flat: f64) -> f64 {
+        match self {
+            Past::All(r) => r.novelty(v, flat),
+            Past::Trailing(r) => r.novelty(t, v, flat),
+        }
+    }
+    /// The largest value in the range (after `novelty` dropped expired ones).
+    fn hi(&self) -> f64 {
+        match self {
+            Past::All(r) => r.hi,
+            Past::Trailing(r) => r.max.front().map_or(f64::NEG_INFINITY, |h| h.1),
+        }
+    }
+    fn push(&mut self, t: usize, v: f64) {
+        match self {
+            Past::All(r) => r.push(v),
+            Past::Trailing(r) => r.push(t, v),
+        }
+    }
+}
+
+/// The last `window` values pushed.
+#[derive(Debug, Clone)]
+struct Last {
+    window: usize,
+    buf: VecDeque<f64>,
+}
+
+impl Last {
+    fn new(window: usize) -> Self {
+        Last {
+            window,
+            buf: VecDeque::with_capacity(window + 1),
+        }
+    }
+    /// Pushes `v`; true once `window` values are in.
+    fn push(&mut self, v: f64) -> bool {
+        self.buf.push_back(v);
+        if self.buf.len() > self.window {
+            self.buf.pop_front();
+        }
+        self.buf.len() == self.window
+    }
+}
+
+/// The mean of the last `window` values; the sum is recomputed every `window` pushes so
+/// rounding errors cannot accumulate.
 #[derive(Debug, Clone)]
 struct TrailingMean {
     window: usize,
@@ -403,14 +537,14 @@ struct Shapes {
 }
 
 impl Shapes {
-    fn new(p: &NoveltyParams) -> Self {
+    fn new(block: usize, length: usize, history: usize) -> Self {
         Shapes {
-            block: p.shape_block,
-            length: p.shape_length,
-            history: p.shape_history,
+            block,
+            length,
+            history,
             acc: 0.0,
             filled: 0,
-            means: VecDeque::with_capacity(p.shape_length + 1),
+            means: VecDeque::with_capacity(length + 1),
             runs: VecDeque::new(),
         }
     }
@@ -435,35 +569,17 @@ impl Shapes {
         // The last `length` stored runs overlap the newest one: they are excluded.
         let comparable = stored.saturating_sub(self.length);
         let nearest = (comparable > 0).then(|| {
-            let mut best = f64::INFINITY;
-            let (a, b) = self.runs.as_slices();
-            let mut check = |run: &[f64]| {
-                let d: f64 = run
-                    .iter()
-                    .zip(&self.means)
-                    .map(|(x, y)| (x - y) * (x - y))
-                    .sum();
-                best = best.min(d);
-            };
-            // A run may straddle the two slices of the ring buffer; copy only that one.
-            let mut k = 0;
-            while k < comparable {
-                let start = k * self.length;
-                let end = start + self.length;
-                if end <= a.len() {
-                    check(&a[start..end]);
-                } else if start >= a.len() {
-                    check(&b[start - a.len()..end - a.len()]);
-                } else {
-                    let run: Vec<f64> = a[start..]
-                        .iter()
-                        .chain(&b[..end - a.len()])
-                        .copied()
-                        .collect();
-                    check(&run);
-                }
-                k += 1;
-            }
+            self.runs.make_contiguous();
+            let (flat, _) = self.runs.as_slices();
+            let best = flat[..comparable * self.length]
+                .chunks_exact(self.length)
+                .map(|run| {
+                    run.iter()
+                        .zip(&self.means)
+                        .map(|(x, y)| (x - y) * (x - y))
+                        .sum::<f64>()
+                })
+                .fold(f64::INFINITY, f64::min);
             best.sqrt()
         });
         self.runs.extend(self.means.iter().copied());
@@ -474,72 +590,122 @@ impl Shapes {
     }
 }
 
+/// How a feature turns the stream into the values it tracks.
+#[derive(Debug, Clone)]
+enum Transform {
+    Value,
+    Mean(TrailingMean),
+    Diff(Last),
+    Spread(Last),
+    Shape(Box<Shapes>),
+}
+
+impl Transform {
+    fn push(&mut self, v: f64) -> Option<f64> {
+        match self {
+            Transform::Value => Some(v),
+            Transform::Mean(m) => m.push(v),
+            Transform::Diff(last) => last.push(v).then(|| v - last.buf[0]),
+            Transform::Spread(last) => last.push(v).then(|| {
+                let n = last.buf.len() as f64;
+                let mean = last.buf.iter().sum::<f64>() / n;
+                (last
+                    .buf
+                    .iter()
+                    .map(|x| (x - mean) * (x - mean))
+                    .sum::<f64>()
+                    / n)
+                    .sqrt()
+            }),
+            Transform::Shape(s) => s.push(v),
+        }
+    }
+}
+
+/// One feature's state.
+#[derive(Debug, Clone)]
+struct FeatureState {
+    transform: Transform,
+    past: Past,
+    weight: f64,
+    /// Only rises count (spread).
+    rises_only: bool,
+    /// Steps before the values start entering the range (shape).
+    warmup: usize,
+}
+
 /// The streaming state machine behind both forms.
 #[derive(Debug, Clone)]
 struct NoveltyOnline {
     p: NoveltyParams,
     t: usize,
-    value: Range,
-    mean: TrailingMean,
-    mean_range: Range,
-    shapes: Shapes,
-    shape_range: Range,
-    recent: TrailingRange,
+    features: Vec<FeatureState>,
     /// Step and score of the last alarm.
     alarm: Option<(usize, f64)>,
 }
 
 impl NoveltyOnline {
     fn new(p: &NoveltyParams) -> Self {
+        let features = p
+            .features
+            .iter()
+            .filter(|f| f.weight > 0.0)
+            .map(|f| FeatureState {
+                transform: match f.input {
+                    Input::Value => Transform::Value,
+                    Input::Mean => Transform::Mean(TrailingMean::new(f.window)),
+                    // x[t] - x[t - lag] needs the last lag + 1 values.
+                    Input::Diff => Transform::Diff(Last::new(f.window + 1)),
+                    Input::Spread => Transform::Spread(Last::new(f.window)),
+                    Input::Shape => Transform::Shape(Box::new(Shapes::new(
+                        f.window,
+                        p.shape_length,
+                        p.shape_history,
+                    ))),
+                },
+                past: Past::new(f.range),
+                weight: f.weight,
+                rises_only: f.input == Input::Spread,
+                warmup: if f.input == Input::Shape {
+                    p.shape_warmup
+                } else {
+                    0
+                },
+            })
+            .collect();
         NoveltyOnline {
             p: p.clone(),
             t: 0,
-            value: Range::new(),
-            mean: TrailingMean::new(p.mean_window),
-            mean_range: Range::new(),
-            shapes: Shapes::new(p),
-            shape_range: Range::new(),
-            recent: TrailingRange::new(p.recent_window),
+            features,
             alarm: None,
         }
     }
 
     /// The unthinned score of a finite value, updating every feature's state.
     fn raw(&mut self, v: f64) -> f64 {
-        let p = &self.p;
-        let u = |w: f64, novelty: f64| {
-            let z = w * novelty;
-            z / (1.0 + z)
-        };
+        let t = self.t;
         let mut s = 0.0_f64;
-        if p.value_weight > 0.0 {
-            s = s.max(u(p.value_weight, self.value.novelty(v)));
-        }
-        self.value.push(v);
-        if let Some(m) = self.mean.push(v) {
-            if p.mean_weight > 0.0 {
-                s = s.max(u(p.mean_weight, self.mean_range.novelty(m)));
-            }
-            self.mean_range.push(m);
-        }
-        if p.shape_weight > 0.0
-            && let Some(d) = self.shapes.push(v)
-        {
-            s = s.max(u(p.shape_weight, self.shape_range.novelty(d)));
-            if self.t >= p.shape_warmup {
-                self.shape_range.push(d);
+        for f in &mut self.features {
+            let Some(x) = f.transform.push(v) else {
+                continue;
+            };
+            let novelty = f.past.novelty(t, x, self.p.flat_novelty);
+            let novelty = if f.rises_only && x <= f.past.hi() {
+                0.0
+            } else {
+                novelty
+            };
+            let z = f.weight * novelty;
+            s = s.max(z / (1.0 + z));
+            if t >= f.warmup {
+                f.past.push(t, x);
             }
         }
-        if p.recent_weight > 0.0 {
-            s = s.max(u(p.recent_weight, self.recent.novelty(self.t, v)));
-            self.recent.push(self.t, v);
-        }
+        let p = &self.p;
         let g = if p.warmup == 0 {
             1.0
         } else {
-            (self.t as f64 / p.warmup as f64)
-                .min(1.0)
-                .powf(p.warmup_power)
+            (t as f64 / p.warmup as f64).min(1.0).powf(p.warmup_power)
         };
         g * s
     }
@@ -551,7 +717,12 @@ impl OnlineModel for NoveltyOnline {
             let s = self.raw(value);
             match self.alarm {
                 Some((at, a)) if self.t - at <= self.p.quiet => {
-                    if s > a * self.p.rearm {
+                    let factor = if self.t - at <= self.p.soon {
+                        self.p.rearm_soon
+                    } else {
+                        self.p.rearm
+                    };
+                    if s > a * factor {
                         self.alarm = Some((self.t, s));
                         s
                     } else {
@@ -592,17 +763,18 @@ mod tests {
             .score
     }
 
-    /// Only the value feature, no discount, no thinning: the score is u(w · novelty).
-    fn value_only() -> NoveltyParams {
+    /// One feature, no discount, no thinning: the score is u(weight · novelty).
+    fn only(input: Input, window: usize) -> NoveltyParams {
         NoveltyParams {
-            value_weight: 1.0,
-            mean_weight: 0.0,
-            shape_weight: 0.0,
-            recent_weight: 0.0,
+            features: vec![Feature::new(input, window, 0, 1.0)],
             warmup: 0,
             quiet: 0,
             ..NoveltyParams::default()
         }
+    }
+
+    fn value_only() -> NoveltyParams {
+        only(Input::Value, 1)
     }
 
     #[test]
@@ -610,25 +782,35 @@ mod tests {
         let cases: &[(&str, &str, Option<&str>)] = &[
             ("defaults", "{}", None),
             (
-                "value only",
-                r#"{"mean_weight": 0, "shape_weight": 0, "recent_weight": 0}"#,
+                "value only, window omitted",
+                r#"{"features": [{"input": "value", "weight": 1}]}"#,
+                None,
+            ),
+            (
+                "trailing range",
+                r#"{"features": [{"input": "mean", "window": 5, "range": 100, "weight": 0.5}]}"#,
                 None,
             ),
             (
                 "all off",
-                r#"{"value_weight": 0, "mean_weight": 0, "shape_weight": 0, "recent_weight": 0}"#,
-                Some("every feature weight is 0"),
+                r#"{"features": [{"input": "value", "weight": 0}]}"#,
+                Some("at least one feature with a positive weight"),
             ),
+            ("no features", r#"{"features": []}"#, Some("`features`")),
             (
                 "negative weight",
-                r#"{"mean_weight": -1}"#,
-                Some("`mean_weight`"),
+                r#"{"features": [{"input": "value", "weight": 1}, {"input": "diff", "weight": -1}]}"#,
+                Some("[1].weight must be from 0 to 1000"),
             ),
-            ("short mean", r#"{"mean_window": 1}"#, Some("`mean_window`")),
+            (
+                "spread of one point",
+                r#"{"features": [{"input": "spread", "window": 1, "weight": 1}]}"#,
+                Some("[0].window must be at least 2 for `spread`"),
+            ),
             (
                 "empty block",
-                r#"{"shape_block": 0}"#,
-                Some("`shape_block`"),
+                r#"{"features": [{"input": "shape", "window": 0, "weight": 1}]}"#,
+                Some("[0].window must be at least 1 for `shape`"),
             ),
             (
                 "history not above length",
@@ -638,8 +820,8 @@ mod tests {
             ("rearm below 1", r#"{"rearm": 0.5}"#, Some("`rearm`")),
             (
                 "several",
-                r#"{"recent_window": 1, "warmup_power": 11, "shape_length": 1}"#,
-                Some("`shape_length, recent_window, warmup_power`"),
+                r#"{"rearm_soon": 0, "warmup_power": 11, "shape_length": 1}"#,
+                Some("`shape_length, warmup_power, rearm_soon`"),
             ),
         ];
         for (name, json, want) in cases {
@@ -657,12 +839,12 @@ mod tests {
     fn known_answer_hand_computed() {
         // Value feature alone over [0, 10, 5, 25, -5], by hand:
         // point 0: no past -> 0;
-        // point 1: the past is the single value 0, so 10 has novelty 1 -> 1/2;
+        // point 1: the past is the single value 0, so 10 has novelty flat_novelty = 0.1 -> 1/11;
         // point 2: inside [0, 10] -> 0;
         // point 3: 25 is 15 beyond [0, 10], range 10 -> novelty 1.5 -> 1.5 / 2.5 = 0.6;
         // point 4: -5 is 5 below [0, 25], range 25 -> 0.2 -> 0.2 / 1.2 = 1/6.
         let got = scores(value_only(), &[0.0, 10.0, 5.0, 25.0, -5.0]);
-        let want = [0.0, 0.5, 0.0, 0.6, 1.0 / 6.0];
+        let want = [0.0, 1.0 / 11.0, 0.0, 0.6, 1.0 / 6.0];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-12, "{got:?}");
         }
@@ -737,30 +919,44 @@ mod tests {
             ),
             (
                 "a level shift inside the range moves the mean",
-                NoveltyParams {
-                    value_weight: 0.0,
-                    recent_weight: 0.0,
-                    shape_weight: 0.0,
-                    mean_weight: 1.0,
-                    warmup: 0,
-                    ..NoveltyParams::default()
-                },
+                only(Input::Mean, 30),
                 with(&|v| v[450..].iter_mut().for_each(|x| *x = 2.5)),
                 |s| peak(&s[450..500]) > 0.1 && peak(&s[100..450]) < 0.01,
             ),
             (
                 "a broken rhythm is a new shape",
-                NoveltyParams {
-                    value_weight: 0.0,
-                    recent_weight: 0.0,
-                    mean_weight: 0.0,
-                    shape_weight: 1.0,
-                    shape_block: 1,
-                    warmup: 0,
-                    ..NoveltyParams::default()
-                },
+                only(Input::Shape, 1),
                 with(&|v| v[450..480].iter_mut().for_each(|x| *x = 0.0)),
                 |s| peak(&s[450..490]) >= 0.5 && peak(&s[320..450]) == 0.0,
+            ),
+            (
+                "a jump inside the range is a new change",
+                only(Input::Diff, 1),
+                with(&|v| v[451] = 3.0),
+                // 0 -> 3 is a change of 3; past changes span [-1, 1]: novelty 1 -> 1/2.
+                |s| (s[451] - 0.5).abs() < 1e-12 && peak(&s[20..451]) == 0.0,
+            ),
+            (
+                "a burst of volatility raises the spread, a calm stretch does not",
+                only(Input::Spread, 6),
+                with(&|v| {
+                    v[300..306].iter_mut().for_each(|x| *x = 0.0);
+                    v[450..456].copy_from_slice(&[3.0, -3.0, 3.0, -3.0, 3.0, -3.0]);
+                }),
+                |s| peak(&s[300..320]) == 0.0 && peak(&s[450..460]) > 0.1,
+            ),
+            (
+                "a trailing range forgets old extremes",
+                NoveltyParams {
+                    features: vec![Feature::new(Input::Value, 1, 100, 1.0)],
+                    ..value_only()
+                },
+                // 6 at 400 is 3 beyond [-3, 3] (the 9 at 200 has aged out): novelty 1/2 -> 1/3.
+                with(&|v| {
+                    v[200] = 9.0;
+                    v[400] = 6.0;
+                }),
+                |s| s[200] > 0.0 && (s[400] - 1.0 / 3.0).abs() < 1e-12,
             ),
         ];
         for (name, params, values, ok) in cases {
