@@ -85,6 +85,11 @@ pub(crate) struct DetectArgs {
     /// Include one row per point in JSON output.
     #[arg(long)]
     pub(crate) points: bool,
+    /// Explain each event from the data (deviation, rank, detectors, earlier seasons, level
+    /// before/after, similar episodes, data quality): a paragraph per event in the table, an
+    /// `evidence` and an `explanation` per event in JSON.
+    #[arg(long)]
+    pub(crate) explain: bool,
     /// Write the output to this file instead of stdout.
     #[arg(long, short, value_name = "F")]
     pub(crate) output: Option<PathBuf>,

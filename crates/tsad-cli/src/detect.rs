@@ -30,6 +30,11 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
     bar.finish();
     let detection = detection?;
+    let evidence = if a.explain {
+        Some(explain_events(&ingested, &spec, &detection)?)
+    } else {
+        None
+    };
     let report = Report {
         file: &a.file,
         ingested: &ingested,
@@ -37,6 +42,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         preset: preset.as_deref(),
         threshold: &threshold,
         detection: &detection,
+        evidence: evidence.as_deref(),
     };
     let mut out: Box<dyn Write> = match &a.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -152,6 +158,25 @@ struct Report<'a> {
     preset: Option<&'a str>,
     threshold: &'a Threshold,
     detection: &'a Detection,
+    /// Per event, with --explain.
+    evidence: Option<&'a [tsad_explain::Evidence]>,
+}
+
+/// The evidence about every event (`--explain`).
+fn explain_events(
+    ingested: &Ingested,
+    spec: &DetectorSpec,
+    d: &Detection,
+) -> Result<Vec<tsad_explain::Evidence>> {
+    let ctx = tsad_explain::EvidenceContext::new(&ingested.series, &d.scores)?
+        .with_flags(&d.cut.flags)
+        .with_threshold(d.cut.value)
+        .with_detector(spec.kind())
+        .with_diagnostics(&ingested.diagnostics);
+    Ok(d.events
+        .iter()
+        .map(|e| ctx.evidence(e))
+        .collect::<Result<_, _>>()?)
 }
 
 /// A timestamp as users read it: RFC 3339 for real times, the row number for index axes.
@@ -208,6 +233,10 @@ impl Report<'_> {
             "report": d.scores.report,
             "timings": {"fit_seconds": d.fit_seconds, "score_seconds": d.score_seconds},
         });
+        for (i, ev) in self.evidence.unwrap_or_default().iter().enumerate() {
+            out["events"][i]["evidence"] = serde_json::to_value(ev).unwrap_or_default();
+            out["events"][i]["explanation"] = json!(tsad_explain::explain(ev));
+        }
         if points {
             out["points"] = Value::Array(
                 (0..s.len())
@@ -319,6 +348,9 @@ impl Report<'_> {
                 members.join(", ")
             );
             writeln!(out, "{}", line.trim_end())?;
+        }
+        for (i, ev) in self.evidence.unwrap_or_default().iter().enumerate() {
+            writeln!(out, "\nEvent {}\n{}", i + 1, tsad_explain::explain(ev))?;
         }
         Ok(())
     }
