@@ -103,9 +103,10 @@ fn numbers_in(text: &str) -> Vec<f64> {
         cur.clear();
     };
     for c in text.chars() {
-        if c.is_ascii_digit() || ((c == '.' || c == ',') && !cur.is_empty()) {
-            cur.push(c);
-        } else if c == '-' && cur.is_empty() {
+        let part_of_number = c.is_ascii_digit()
+            || ((c == '.' || c == ',') && !cur.is_empty())
+            || (c == '-' && cur.is_empty());
+        if part_of_number {
             cur.push(c);
         } else {
             flush(&mut cur, &mut out);
@@ -380,7 +381,7 @@ async fn semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress() {
         "semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress",
         |page| async move {
             page.open("/").await?;
-            let csv = page.write_file("zähler; export.csv", &odd_csv(3000))?;
+            let csv = page.write_file("zähler; export.csv", &odd_csv(6000))?;
             page.upload(&csv).await?;
             page.wait_until(
             "the uploaded CSV to open",
@@ -389,7 +390,7 @@ async fn semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress() {
         )
         .await?;
             let summary = page.find("dataset-summary").await?.text().await?;
-            anyhow::ensure!(summary.contains("3,000 rows"), "summary: {summary}");
+            anyhow::ensure!(summary.contains("6,000 rows"), "summary: {summary}");
             anyhow::ensure!(
                 summary.contains("delimiter \";\""),
                 "delimiter not shown: {summary}"
@@ -437,8 +438,10 @@ async fn semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress() {
                 samples.len()
             );
             anyhow::ensure!(
-                texts.iter().any(|t| t.contains("epoch")),
-                "the progress text never named an epoch: {texts:?}"
+                texts
+                    .iter()
+                    .any(|t| t.starts_with("Training lstm_autoencoder: epoch")),
+                "the progress text never said which member trains in which epoch: {texts:?}"
             );
 
             let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;

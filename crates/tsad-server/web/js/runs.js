@@ -110,7 +110,12 @@ export function showRunState(run) {
 function progressText(p) {
   if (!p) return "Starting…";
   const parts = [];
-  const stage = p.stage === "train" ? "Training" : p.stage === "score" ? "Scoring" : p.stage ? p.stage[0].toUpperCase() + p.stage.slice(1) : "Working";
+  // Ensemble members report "<member>/<stage>" (e.g. "lstm_autoencoder/train").
+  const cut = (p.stage || "").lastIndexOf("/");
+  const member = cut > 0 ? p.stage.slice(0, cut) : null;
+  const base = cut >= 0 ? p.stage.slice(cut + 1) : p.stage;
+  const name = base === "train" ? "Training" : base === "score" ? "Scoring" : base === "fit" ? "Fitting" : base ? base[0].toUpperCase() + base.slice(1) : "Working";
+  const stage = member ? `${name} ${member}` : name;
   if (p.epoch != null && p.epochs) parts.push(`${stage}: epoch ${p.epoch}/${p.epochs}`);
   else parts.push(`${stage}…`);
   if (p.batch != null && p.batches) parts.push(`batch ${p.batch}/${p.batches}`);
