@@ -28,8 +28,8 @@
 //! `g = min(1, t / warmup)^warmup_power` discounts the early points (a new extreme among few
 //! is weak evidence: among n exchangeable points the last is a record with probability 1/n).
 //! Then alarms are thinned: after a point scores above 0, the next `quiet` points score 0
-//! unless they beat that alarm's score by the factor `rearm` (`rearm_soon` in the first
-//! `soon` points), which starts a new alarm. An anomaly is thus reported once, at its onset,
+//! unless they beat that alarm's score by the factor `rearm`, which starts a new alarm. An
+//! anomaly is thus reported once, at its onset,
 //! which is what NAB rewards (the earliest detection in a window counts; every later false
 //! alarm costs).
 //!
@@ -42,11 +42,11 @@
 //! `u = 0.5` is a value one full past range beyond the old extreme at weight 1. Most points
 //! score exactly 0.
 //!
-//! **Parameters** ([`NoveltyParams`]): `features` (default: nine features tuned on NAB,
+//! **Parameters** ([`NoveltyParams`]): `features` (default: eight features tuned on NAB,
 //! listed at [`NoveltyParams::features`]), `shape_length` (8), `shape_warmup` (300),
 //! `shape_history` (10 000 runs kept for the nearest-neighbour search), `flat_novelty`
 //! (0.1), `warmup` (1200),
-//! `warmup_power` (2), `quiet` (75), `rearm` (2), `soon` (10), `rearm_soon` (5). The defaults
+//! `warmup_power` (2), `quiet` (75), `rearm` (4). The defaults
 //! were tuned on NAB as a whole (one set for all 58 files; see
 //! `crates/tsad-eval/examples/tune.rs`).
 //!
@@ -132,10 +132,9 @@ fn default_features() -> Vec<Feature> {
         Feature::new(Input::Mean, 10, 0, 0.14),
         Feature::new(Input::Mean, 30, 0, 0.4),
         Feature::new(Input::Diff, 3, 0, 0.4),
-        Feature::new(Input::Spread, 10, 0, 0.05),
+        Feature::new(Input::Diff, 10, 0, 0.2),
         Feature::new(Input::Shape, 3, 0, 0.1),
-        Feature::new(Input::Value, 1, 2000, 0.05),
-        Feature::new(Input::Mean, 30, 3000, 0.28),
+        Feature::new(Input::Mean, 30, 3000, 0.168),
         Feature::new(Input::Mean, 10, 500, 0.01),
     ]
 }
@@ -145,10 +144,11 @@ fn default_features() -> Vec<Feature> {
 #[serde(default, deny_unknown_fields)]
 pub struct NoveltyParams {
     /// The features, each `{"input": "value" | "mean" | "diff" | "spread" | "shape",
-    /// "window": n, "range": n (0 = all the past), "weight": w}`. Default: nine features
-    /// tuned on NAB (value, means of 10 and 30 points, 3-point change, 10-point spread,
-    /// shapes of 3-point blocks, each against all the past; value over the last 2000 points,
-    /// 30-point mean over the last 3000, 10-point mean over the last 500).
+    /// "window": n, "range": n (0 = all the past), "weight": w}`. Default: eight features
+    /// tuned on NAB, against all the past: value (weight 1.4), means of 10 and 30 points (0.14,
+    /// 0.4), changes over 3 and 10 points (0.4, 0.2), shapes of 3-point blocks (0.1); and
+    /// against a trailing range: 30-point mean over the last 3000 points (0.168), 10-point
+    /// mean over the last 500 (0.01).
     pub features: Vec<Feature>,
     /// Blocks in one run compared by `shape` features (default 8, at least 2).
     pub shape_length: usize,
@@ -171,13 +171,8 @@ pub struct NoveltyParams {
     /// Points after an alarm during which weaker alarms score 0 (default 75, 0 = never thin).
     pub quiet: usize,
     /// Factor by which a point in the quiet period must beat the alarm's score to be
-    /// reported, starting a new alarm (default 2, at least 1).
+    /// reported, starting a new alarm (default 4, at least 1).
     pub rearm: f64,
-    /// Points right after an alarm that must beat it by `rearm_soon` instead (default 10):
-    /// an excursion that keeps rising for a few points is one anomaly, not several.
-    pub soon: usize,
-    /// The factor for the first `soon` points after an alarm (default 5, at least 1).
-    pub rearm_soon: f64,
 }
 
 impl Default for NoveltyParams {
@@ -191,9 +186,7 @@ impl Default for NoveltyParams {
             warmup: 1200,
             warmup_power: 2.0,
             quiet: 75,
-            rearm: 2.0,
-            soon: 10,
-            rearm_soon: 5.0,
+            rearm: 4.0,
         }
     }
 }
@@ -252,11 +245,9 @@ impl NoveltyParams {
             "warmup_power",
             || format!("must be a number from 0 to 10, got {}", self.warmup_power),
         );
-        for (name, v) in [("rearm", self.rearm), ("rearm_soon", self.rearm_soon)] {
-            p.check(v.is_finite() && v >= 1.0, name, || {
-                format!("must be a finite number of at least 1, got {v}")
-            });
-        }
+        p.check(self.rearm.is_finite() && self.rearm >= 1.0, "rearm", || {
+            format!("must be a finite number of at least 1, got {}", self.rearm)
+        });
         p.finish()
     }
 }
@@ -717,12 +708,7 @@ impl OnlineModel for NoveltyOnline {
             let s = self.raw(value);
             match self.alarm {
                 Some((at, a)) if self.t - at <= self.p.quiet => {
-                    let factor = if self.t - at <= self.p.soon {
-                        self.p.rearm_soon
-                    } else {
-                        self.p.rearm
-                    };
-                    if s > a * factor {
+                    if s > a * self.p.rearm {
                         self.alarm = Some((self.t, s));
                         s
                     } else {
@@ -820,8 +806,8 @@ mod tests {
             ("rearm below 1", r#"{"rearm": 0.5}"#, Some("`rearm`")),
             (
                 "several",
-                r#"{"rearm_soon": 0, "warmup_power": 11, "shape_length": 1}"#,
-                Some("`shape_length, warmup_power, rearm_soon`"),
+                r#"{"rearm": 0, "warmup_power": 11, "shape_length": 1}"#,
+                Some("`shape_length, warmup_power, rearm`"),
             ),
         ];
         for (name, json, want) in cases {

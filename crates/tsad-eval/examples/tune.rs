@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 use tsad_core::Detector;
+use tsad_detectors::novelty::{Feature, Input};
 use tsad_detectors::{NoveltyDetector, NoveltyParams};
 use tsad_eval::{Corpus, Profiles, RunOptions, ThresholdMode, evaluate, run_nab_with};
 
@@ -31,16 +32,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..RunOptions::default()
     };
     // The grid: scale each feature family's weights, and vary the thinning. Feature order is
-    // that of the defaults (value, mean 10, mean 30, diff 3, spread 10, shape 3, value over
-    // 2000, mean 30 over 3000, mean 10 over 500).
+    // that of the defaults (value, mean 10, mean 30, diff 3, diff 10, shape 3, mean 30 over
+    // 3000, mean 10 over 500); a 10-point spread, absent from the defaults, is tried too.
     let base = NoveltyParams::default();
     let mut grid = vec![("defaults".to_owned(), base.clone())];
     if !defaults_only {
         for (name, idx) in [
-            ("value", &[0usize, 6][..]),
-            ("means", &[1, 2, 7, 8][..]),
-            ("diff", &[3][..]),
-            ("spread", &[4][..]),
+            ("value", &[0usize][..]),
+            ("means", &[1, 2][..]),
+            ("recent means", &[6, 7][..]),
+            ("diffs", &[3, 4][..]),
             ("shape", &[5][..]),
         ] {
             for scale in [0.0, 0.5, 2.0] {
@@ -60,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             ));
         }
-        for rearm in [1.2, 3.0] {
+        for rearm in [2.0, 6.0] {
             grid.push((
                 format!("rearm {rearm}"),
                 NoveltyParams {
@@ -69,14 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             ));
         }
-        for soon in [0, 20] {
-            grid.push((
-                format!("soon {soon}"),
-                NoveltyParams {
-                    soon,
-                    ..base.clone()
-                },
-            ));
+        for weight in [0.05, 0.2] {
+            let mut p = base.clone();
+            p.features.push(Feature::new(Input::Spread, 10, 0, weight));
+            grid.push((format!("+spread {weight}"), p));
         }
         for flat_novelty in [0.0, 1.0] {
             grid.push((
