@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) type Result<T = ()> = anyhow::Result<T>;
 
-pub(crate) const SKIP_MESSAGE: &str =
-    "skipped: chromium/chromedriver not found (install: apt-get install chromium chromium-driver)";
+const NOT_FOUND: &str =
+    "chromium/chromedriver not found (install: apt-get install chromium chromium-driver)";
 
 /// How long one test may take before it is failed (with its artifacts saved).
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -56,10 +56,10 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     match (chromium, driver) {
         (Some(c), Some(d)) => Some((c, d)),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{SKIP_MESSAGE}; CI=true, so a missing browser is a failure")
+            panic!("{NOT_FOUND}; with CI=true a missing browser is a failure, not a skip")
         }
         _ => {
-            eprintln!("{SKIP_MESSAGE}");
+            eprintln!("skipped: {NOT_FOUND}");
             None
         }
     }
@@ -74,25 +74,20 @@ fn free_port() -> u16 {
         .expect("the loopback interface can bind a port")
 }
 
-/// A child process killed (with its process group: chromedriver's Chromium) when dropped.
+/// A child process, killed when dropped. Children stay in the test's process group, so an
+/// interrupted `cargo test` (Ctrl-C, `timeout`) stops them too; Chromium itself is ended by
+/// closing the WebDriver session before chromedriver is killed.
 struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let pid = self.0.id();
-        // Chromium is chromedriver's child in the same process group (made with process_group(0)).
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{pid}")])
-            .stderr(Stdio::null())
-            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-fn spawn_grouped(cmd: &mut Command) -> std::io::Result<Proc> {
-    use std::os::unix::process::CommandExt;
-    cmd.process_group(0).stdin(Stdio::null()).spawn().map(Proc)
+fn spawn(cmd: &mut Command) -> std::io::Result<Proc> {
+    cmd.stdin(Stdio::null()).spawn().map(Proc)
 }
 
 /// A minimal HTTP/1.1 client (loopback only) for the health check and the chromedriver log
@@ -337,7 +332,7 @@ async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> 
         if let Some(dir) = web_dir {
             cmd.arg("--web-dir").arg(dir);
         }
-        let mut proc = spawn_grouped(&mut cmd)?;
+        let mut proc = spawn(&mut cmd)?;
         match wait_http_ok(port, "/healthz", &mut proc, "tsad serve").await {
             Ok(_) => {
                 server = Some((proc, port));
@@ -356,7 +351,7 @@ async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> 
 
     // chromedriver, then a fresh headless Chromium session.
     let driver_port = free_port();
-    let mut driver = spawn_grouped(
+    let mut driver = spawn(
         Command::new(chromedriver)
             .arg(format!("--port={driver_port}"))
             .stdout(std::fs::File::create(tmp.path().join("chromedriver.log"))?)
@@ -452,8 +447,10 @@ pub(crate) fn tid(testid: &str) -> String {
 }
 
 impl Page {
-    /// Opens a path of the tsad server and waits until the page has wired itself.
+    /// Opens a path of the tsad server as a fresh page load (never a same-document hash change)
+    /// and waits until the page has wired itself.
     pub(crate) async fn open(&self, path: &str) -> Result {
+        self.client.goto("about:blank").await?;
         self.client.goto(&format!("{}{path}", self.base)).await?;
         self.wait_until(
             "the page to be ready (body[data-ready])",
