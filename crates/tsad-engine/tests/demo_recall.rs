@@ -121,3 +121,31 @@ fn benford_abstains_on_the_demo_instead_of_vetoing() {
     assert_eq!(hybrid.cut.flags, alone.cut.flags);
     assert!(hybrid.cut.count() > 0);
 }
+
+/// The seeds' presets, at default settings (20 epochs, sigma k = 3), find the demo's spikes:
+/// `lstm-residual` (the Flask seed's forecaster) and `hybrid-benford` (the Streamlit seed's
+/// autoencoder with Benford's test, which abstains here).
+#[test]
+fn the_seeds_presets_recover_the_demo_spikes() {
+    for preset in ["lstm-residual", "hybrid-benford"] {
+        for seed in [42, 7] {
+            let o = run(
+                serde_json::json!({ "preset": preset }),
+                Threshold::default(),
+                AnomalyKind::Spike,
+                seed,
+            );
+            assert!(
+                o.recall >= 0.8,
+                "{preset} seed {seed}: spike recall {}",
+                o.recall
+            );
+            assert!(
+                o.false_events <= 5,
+                "{preset} seed {seed}: {} of {} events are false",
+                o.false_events,
+                o.events
+            );
+        }
+    }
+}

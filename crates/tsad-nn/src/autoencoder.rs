@@ -37,8 +37,9 @@ pub struct LstmAutoencoderParams {
     /// Seed of the weight initialisation and the shuffling: the same seed and data give the
     /// same scores bit for bit, whatever the thread count. Default 42.
     pub seed: u64,
-    /// Share of the training windows (the most recent ones) held out to measure validation
-    /// loss for early stopping; 0 trains on all and runs every epoch. Default 0.1.
+    /// Share of the training windows held out to measure validation loss for early
+    /// stopping (the last share of each tenth of the series, so every part is trained on);
+    /// 0 trains on all and runs every epoch. Default 0.1.
     pub validation_fraction: f64,
     /// Epochs without a better validation loss before training stops (the best epoch's weights
     /// are kept); 0 never stops early. Default 3.
@@ -109,7 +110,7 @@ impl LstmAutoencoderParams {
 /// - **Model**: encoder `layers`×LSTM(->hidden) over a window of robustly scaled values
 ///   (median / IQR of the training series), Linear(hidden->latent), the latent repeated at
 ///   every step into a decoder `layers`×LSTM, Linear(hidden->1) per step. Adam, mini-batches,
-///   early stopping on the most recent windows.
+///   early stopping on windows held out from every tenth of the series.
 /// - **Score** (the mapping from windows to points): every window of the series (stride 1) is
 ///   rebuilt; point `i`'s score is the mean, over the `window` windows that contain it (fewer
 ///   at the ends), of the squared error at `i`'s position, in scaled units (squared robust z).

@@ -171,10 +171,17 @@ pub(crate) struct WindowPlan {
     pub(crate) stride: usize,
 }
 
+/// Contiguous stretches of the series that each give up their last `validation_fraction` of
+/// windows to validation.
+const VALIDATION_BLOCKS: usize = 10;
+
 /// Spreads at most `max_windows` window starts evenly (stride `ceil(n / max)`) over the
 /// `count` usable starts, drops those `keep` rejects, and holds out the last
-/// `validation_fraction` of them (the most recent data) for validation. Validation is skipped
-/// when it would leave fewer than 2 windows on either side.
+/// `validation_fraction` of each of [`VALIDATION_BLOCKS`] consecutive stretches of them for
+/// validation. Validation so samples the whole series and training sees every part of it:
+/// holding out only the end would leave the most recent data unlearned, and a model fit on a
+/// whole series would then score its end as anomalous. Validation is skipped when it would
+/// leave fewer than 2 windows on either side.
 pub(crate) fn plan_windows(
     count: usize,
     max_windows: usize,
@@ -183,20 +190,22 @@ pub(crate) fn plan_windows(
 ) -> WindowPlan {
     let stride = count.div_ceil(max_windows.max(1)).max(1);
     let starts: Vec<usize> = (0..count).step_by(stride).filter(|&s| keep(s)).collect();
-    let n_val = (starts.len() as f64 * validation_fraction).floor() as usize;
-    if n_val < 2 || starts.len() - n_val < 2 {
+    let len = starts.len();
+    let (mut train, mut val) = (Vec::with_capacity(len), Vec::new());
+    for b in 0..VALIDATION_BLOCKS {
+        let block = &starts[b * len / VALIDATION_BLOCKS..(b + 1) * len / VALIDATION_BLOCKS];
+        let split = block.len() - (block.len() as f64 * validation_fraction).round() as usize;
+        train.extend_from_slice(&block[..split]);
+        val.extend_from_slice(&block[split..]);
+    }
+    if val.len() < 2 || train.len() < 2 {
         return WindowPlan {
             train: starts,
             val: Vec::new(),
             stride,
         };
     }
-    let split = starts.len() - n_val;
-    WindowPlan {
-        val: starts[split..].to_vec(),
-        train: starts[..split].to_vec(),
-        stride,
-    }
+    WindowPlan { train, val, stride }
 }
 
 /// Collects every invalid parameter before failing (STYLE.md: report all problems).
@@ -462,8 +471,17 @@ mod tests {
     fn window_plan_strides_and_splits() {
         let p = plan_windows(100, 10, 0.2, |_| true);
         assert_eq!(p.stride, 10);
-        assert_eq!(p.train, vec![0, 10, 20, 30, 40, 50, 60, 70]);
-        assert_eq!(p.val, vec![80, 90]);
+        assert_eq!(p.train, (0..100).step_by(10).collect::<Vec<_>>());
+        assert!(
+            p.val.is_empty(),
+            "blocks of one window keep it for training"
+        );
+        let p = plan_windows(1000, 100, 0.2, |_| true);
+        assert_eq!(p.val.len(), 20);
+        assert_eq!(p.train.len() + p.val.len(), 100);
+        // The last 2 of every 10 starts, from the first stretch to the last.
+        assert_eq!(&p.val[..4], &[80, 90, 180, 190]);
+        assert_eq!(p.val.last(), Some(&990));
         let small = plan_windows(3, 100, 0.2, |s| s != 1);
         assert_eq!((small.train, small.val), (vec![0, 2], vec![]));
     }

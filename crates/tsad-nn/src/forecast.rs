@@ -34,8 +34,9 @@ pub struct LstmForecastParams {
     /// Seed of the weight initialisation and the shuffling: the same seed and data give the
     /// same scores bit for bit, whatever the thread count. Default 42.
     pub seed: u64,
-    /// Share of the training windows (the most recent ones) held out to measure validation
-    /// loss for early stopping; 0 trains on all and runs every epoch. Default 0.1.
+    /// Share of the training windows held out to measure validation loss for early
+    /// stopping (the last share of each tenth of the series, so every part is trained on);
+    /// 0 trains on all and runs every epoch. Default 0.1.
     pub validation_fraction: f64,
     /// Epochs without a better validation loss before training stops (the best epoch's weights
     /// are kept); 0 never stops early. Default 3.
@@ -103,7 +104,7 @@ impl LstmForecastParams {
 ///   seasonality (the Flask seed's `lstm-residual` method).
 /// - **Model**: `layers` stacked LSTMs over the last `window` robustly scaled values (median /
 ///   IQR of the training series), then a linear layer to the next value; trained with Adam on
-///   mini-batches, early stopping on the most recent windows.
+///   mini-batches, early stopping on windows held out from every tenth of the series.
 /// - **Score**: `|actual - forecast|` in the series' units; NaN for the first `window` points
 ///   (no full past) and at missing points. Threshold with `sigma` (k = 3) as the seed did.
 /// - **Expected / band**: the forecast, and forecast ± `band_sigma` × the standard deviation of
