@@ -5,11 +5,14 @@
 use crate::Loss;
 use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
 use crate::model::Network;
+use crate::stream::{LstmStream, StreamOptions, Trainable};
 use crate::train::{pool, predict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tsad_core::{Detector, Error, FitContext, Model, ModelState, Scores, Series, stats};
+use tsad_core::{
+    Detector, Error, FitContext, Model, ModelState, OnlineModel, Scores, Series, stats,
+};
 
 /// The kind name in specs and saved models.
 pub const KIND: &str = "lstm_autoencoder";
@@ -57,6 +60,12 @@ pub struct LstmAutoencoderParams {
     /// Half-width of the reported band around the reconstruction, in standard deviations of
     /// the training reconstruction residuals. Default 3.
     pub band_sigma: f64,
+    /// Streaming only: points collected before the first fit (scores are NaN until then).
+    /// Default 256.
+    pub online_warmup: usize,
+    /// Streaming only: fit again, on every point seen so far, each time their count doubles
+    /// (at 2, 4, 8, ... × `online_warmup`). Default true.
+    pub online_refit: bool,
 }
 
 impl Default for LstmAutoencoderParams {
@@ -77,6 +86,8 @@ impl Default for LstmAutoencoderParams {
             loss: Loss::Mse,
             grad_clip: 1.0,
             band_sigma: 3.0,
+            online_warmup: 256,
+            online_refit: true,
         }
     }
 }
@@ -94,6 +105,14 @@ impl LstmAutoencoderParams {
             threads: self.threads,
             loss: self.loss,
             grad_clip: self.grad_clip,
+        }
+    }
+
+    fn stream_options(&self) -> StreamOptions {
+        StreamOptions {
+            warmup: self.online_warmup,
+            refit: self.online_refit,
+            threads: self.threads.unwrap_or(1),
         }
     }
 
@@ -120,6 +139,10 @@ impl LstmAutoencoderParams {
 ///   standard deviation of the training reconstruction residuals.
 /// - **Missing values**: linearly interpolated for the network's input (so a gap is rebuilt
 ///   but never scored).
+/// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
+///   new point by its squared error as the last position of the window ending there (the batch
+///   score averages over every window containing a point); with `online_refit` it fits again on
+///   everything seen each time the count doubles.
 /// - **Minimum length**: `window`. **Cost**: O(n·window·hidden²) per epoch over at most
 ///   `max_train_windows` windows, and one forward pass per window to score.
 /// - **Reference**: Malhotra et al., "LSTM-based Encoder-Decoder for Multi-sensor Anomaly
@@ -167,6 +190,7 @@ impl LstmAutoencoderDetector {
             "band_sigma",
             format!("must be a finite number >= 0, got {}", params.band_sigma),
         );
+        common::check_warmup(&mut p, params.online_warmup, params.window);
         p.finish()?;
         Ok(LstmAutoencoderDetector { params })
     }
@@ -189,7 +213,7 @@ impl Detector for LstmAutoencoderDetector {
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         let values = common::values_of(train, self.min_len())?;
         let net = self.params.network();
-        let trained = common::train_network(&self.params.hyper(), &net, values, ctx, |_| true)?;
+        let trained = self.train(values, ctx)?;
         let residual_std = residual_std(&net, &trained, values);
         Ok(Box::new(LstmAutoencoderModel {
             params: self.params.clone(),
@@ -205,6 +229,11 @@ impl Detector for LstmAutoencoderDetector {
                 threads: trained.threads,
             },
         }))
+    }
+
+    fn online(&self) -> Option<Box<dyn OnlineModel>> {
+        let options = self.params.stream_options();
+        Some(Box::new(LstmStream::new(self.clone(), options)))
     }
 
     fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
@@ -228,6 +257,16 @@ impl Detector for LstmAutoencoderDetector {
             residual_std: config.residual_std,
             summary: config.summary,
         }))
+    }
+}
+
+impl Trainable for LstmAutoencoderDetector {
+    fn network(&self) -> Network {
+        self.params.network()
+    }
+
+    fn train(&self, values: &[f64], ctx: &FitContext) -> Result<Trained, Error> {
+        common::train_network(&self.params.hyper(), &self.network(), values, ctx, |_| true)
     }
 }
 

@@ -297,6 +297,18 @@ pub(crate) fn check_common(
     );
 }
 
+/// Checks the streaming warm-up leaves at least two windows to train on.
+pub(crate) fn check_warmup(p: &mut Problems, warmup: usize, window: usize) {
+    p.check(
+        warmup >= window + 2,
+        "online_warmup",
+        format!(
+            "must be at least window + 2 = {} (two windows to train on), got {warmup}",
+            window + 2
+        ),
+    );
+}
+
 /// Largest training scratch space a configuration may need, in bytes.
 pub(crate) const MAX_TRAIN_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
 

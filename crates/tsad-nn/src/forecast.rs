@@ -4,11 +4,14 @@
 use crate::Loss;
 use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
 use crate::model::Network;
+use crate::stream::{LstmStream, StreamOptions, Trainable};
 use crate::train::{pool, predict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tsad_core::{Detector, Error, FitContext, Model, ModelState, Scores, Series, stats};
+use tsad_core::{
+    Detector, Error, FitContext, Model, ModelState, OnlineModel, Scores, Series, stats,
+};
 
 /// The kind name in specs and saved models.
 pub const KIND: &str = "lstm_forecast";
@@ -54,6 +57,12 @@ pub struct LstmForecastParams {
     /// Half-width of the reported band around the forecast, in standard deviations of the
     /// training residuals. Default 3.
     pub band_sigma: f64,
+    /// Streaming only: points collected before the first fit (scores are NaN until then).
+    /// Default 256.
+    pub online_warmup: usize,
+    /// Streaming only: fit again, on every point seen so far, each time their count doubles
+    /// (at 2, 4, 8, ... × `online_warmup`). Default true.
+    pub online_refit: bool,
 }
 
 impl Default for LstmForecastParams {
@@ -73,6 +82,8 @@ impl Default for LstmForecastParams {
             loss: Loss::Mse,
             grad_clip: 1.0,
             band_sigma: 3.0,
+            online_warmup: 256,
+            online_refit: true,
         }
     }
 }
@@ -90,6 +101,14 @@ impl LstmForecastParams {
             threads: self.threads,
             loss: self.loss,
             grad_clip: self.grad_clip,
+        }
+    }
+
+    fn stream_options(&self) -> StreamOptions {
+        StreamOptions {
+            warmup: self.online_warmup,
+            refit: self.online_refit,
+            threads: self.threads.unwrap_or(1),
         }
     }
 
@@ -111,6 +130,10 @@ impl LstmForecastParams {
 ///   the training residuals.
 /// - **Missing values**: linearly interpolated for the network's input; windows whose next
 ///   value is missing are not trained on; scores are NaN there.
+/// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
+///   new point from its trailing window alone (the batch score of a model fitted on the points
+///   before it); with `online_refit` it fits again on everything seen each time the count
+///   doubles.
 /// - **Minimum length**: `window + 1`. **Cost**: O(n·window·hidden²) per epoch over at most
 ///   `max_train_windows` windows, and one forward pass per point to score.
 /// - **Reference**: Malhotra et al., "Long Short Term Memory Networks for Anomaly Detection in
@@ -153,6 +176,7 @@ impl LstmForecastDetector {
             "band_sigma",
             format!("must be a finite number >= 0, got {}", params.band_sigma),
         );
+        common::check_warmup(&mut p, params.online_warmup, params.window);
         p.finish()?;
         Ok(LstmForecastDetector { params })
     }
@@ -175,10 +199,7 @@ impl Detector for LstmForecastDetector {
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         let values = common::values_of(train, self.min_len())?;
         let net = self.params.network();
-        let w = self.params.window;
-        let trained = common::train_network(&self.params.hyper(), &net, values, ctx, |s| {
-            values[s + w].is_finite()
-        })?;
+        let trained = self.train(values, ctx)?;
         let residual_std = residual_std(&net, &trained, values);
         Ok(Box::new(LstmForecastModel {
             params: self.params.clone(),
@@ -194,6 +215,11 @@ impl Detector for LstmForecastDetector {
                 threads: trained.threads,
             },
         }))
+    }
+
+    fn online(&self) -> Option<Box<dyn OnlineModel>> {
+        let options = self.params.stream_options();
+        Some(Box::new(LstmStream::new(self.clone(), options)))
     }
 
     fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
@@ -217,6 +243,20 @@ impl Detector for LstmForecastDetector {
             residual_std: config.residual_std,
             summary: config.summary,
         }))
+    }
+}
+
+impl Trainable for LstmForecastDetector {
+    fn network(&self) -> Network {
+        self.params.network()
+    }
+
+    /// Trains on every window whose next value is known.
+    fn train(&self, values: &[f64], ctx: &FitContext) -> Result<Trained, Error> {
+        let w = self.params.window;
+        common::train_network(&self.params.hyper(), &self.network(), values, ctx, |s| {
+            values[s + w].is_finite()
+        })
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 mod forecast;
 mod kernels;
 mod model;
+mod stream;
 mod train;
 
 pub use autoencoder::{LstmAutoencoderDetector, LstmAutoencoderParams};

@@ -53,6 +53,8 @@ fn both() -> Vec<(&'static str, Box<dyn Detector>)> {
 fn conformance_suite() {
     let options = ConformanceOptions {
         len: 400,
+        // Streaming scores start once `online_warmup` (default 256) points are in.
+        warmup: Some(LstmForecastParams::default().online_warmup),
         ..ConformanceOptions::default()
     };
     conformance_with("lstm_forecast", &|| forecaster(forecast_params()), &options);
@@ -343,4 +345,97 @@ fn progress_is_reported_and_cancel_stops_training() {
         .fit(&series, &ctx)
         .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
+}
+
+/// Streams `series` through `detector`'s online form.
+fn stream(detector: &dyn Detector, series: &Series) -> Vec<f64> {
+    let mut online = detector.online().expect("the LSTM detectors stream");
+    series
+        .timestamps()
+        .iter()
+        .zip(series.values())
+        .map(|(&t, &v)| online.update(t, v))
+        .collect()
+}
+
+fn assert_close(streamed: f64, batch: f64, what: &str) {
+    let tol = 1e-5 * batch.abs().max(1.0);
+    assert!(
+        (streamed - batch).abs() <= tol,
+        "{what}: streamed {streamed} vs batch {batch}"
+    );
+}
+
+/// Before its first refit, the streaming forecaster is the batch forecaster fitted on the
+/// warm-up: the same forecast residual at every later point. Nothing is scored before the
+/// warm-up ends, and the refit at twice the warm-up changes the model.
+#[test]
+fn streaming_forecaster_matches_the_batch_model_fitted_on_the_warmup() {
+    let (series, _) = seasonal_with_anomalies(700, 24, 5, 3);
+    let warmup = 200;
+    let params = LstmForecastParams {
+        online_warmup: warmup,
+        threads: Some(1),
+        ..forecast_params()
+    };
+    let detector = forecaster(params);
+    let streamed = stream(detector.as_ref(), &series);
+    assert!(streamed[..warmup].iter().all(|s| s.is_nan()));
+
+    let ctx = FitContext::new().with_threads(Some(1));
+    let head = Series::from_values(series.values()[..warmup].to_vec()).unwrap();
+    let batch = detector.fit(&head, &ctx).unwrap().score(&series).unwrap();
+    for i in warmup..2 * warmup {
+        assert_close(streamed[i], batch.score[i], &format!("point {i}"));
+    }
+    let differs =
+        (2 * warmup..series.len()).filter(|&i| (streamed[i] - batch.score[i]).abs() > 1e-3);
+    assert!(
+        differs.count() > 0,
+        "the refit at {} changed nothing",
+        2 * warmup
+    );
+}
+
+/// The streaming autoencoder scores a point as the last position of the window ending there,
+/// which is the batch score of that window's last point; without refits the model is the
+/// one fitted on the warm-up.
+#[test]
+fn streaming_autoencoder_matches_the_batch_score_of_each_trailing_window() {
+    let (series, _) = seasonal_with_anomalies(500, 24, 4, 3);
+    let warmup = 200;
+    let params = LstmAutoencoderParams {
+        online_warmup: warmup,
+        online_refit: false,
+        threads: Some(1),
+        ..autoencoder_params()
+    };
+    let w = params.window;
+    let detector = autoencoder(params);
+    let streamed = stream(detector.as_ref(), &series);
+    assert!(streamed[..warmup].iter().all(|s| s.is_nan()));
+
+    let ctx = FitContext::new().with_threads(Some(1));
+    let head = Series::from_values(series.values()[..warmup].to_vec()).unwrap();
+    let model = detector.fit(&head, &ctx).unwrap();
+    for i in (warmup..series.len()).step_by(7) {
+        let window = Series::from_values(series.values()[i + 1 - w..=i].to_vec()).unwrap();
+        let batch = model.score(&window).unwrap();
+        assert_close(streamed[i], batch.score[w - 1], &format!("point {i}"));
+    }
+}
+
+#[test]
+fn a_warmup_too_short_to_train_on_is_a_parameter_error() {
+    let err = LstmForecastDetector::new(LstmForecastParams {
+        window: 32,
+        online_warmup: 33,
+        ..LstmForecastParams::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("online_warmup"), "{err}");
+    assert!(
+        err.to_string().contains("at least window + 2 = 34"),
+        "{err}"
+    );
 }

@@ -1,0 +1,134 @@
+//! The streaming form of both LSTM detectors ([`tsad_core::Detector::online`]): collect the
+//! first `online_warmup` points, fit on them, then score each new point from its trailing
+//! window alone; with `online_refit`, fit again on every point seen so far each time their
+//! count doubles.
+
+use crate::common::{self, Scaler, Trained};
+use crate::model::{Arch, Network, Workspace};
+use std::fmt;
+use tsad_core::{Error, FitContext, OnlineModel};
+
+/// What a stream needs from its detector: the network and how to train it.
+pub(crate) trait Trainable: Send + fmt::Debug {
+    fn network(&self) -> Network;
+    /// Trains on `values` exactly as the detector's batch `fit` does.
+    fn train(&self, values: &[f64], ctx: &FitContext) -> Result<Trained, Error>;
+}
+
+/// Streaming settings, from the detector's parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamOptions {
+    /// Points collected before the first fit.
+    pub(crate) warmup: usize,
+    /// Fit again whenever the points seen double.
+    pub(crate) refit: bool,
+    /// Training threads.
+    pub(crate) threads: usize,
+}
+
+/// An LSTM detector scoring one point at a time from the past.
+///
+/// - Point `i`'s score uses points `0..=i` only: the model was fitted on points before `i`,
+///   and the score reads the trailing window that ends at `i`.
+/// - **Forecaster**: `|x[i] - forecast|`, the forecast made from the `window` points before
+///   `i`: the batch score of the same model, point for point.
+/// - **Autoencoder**: the squared reconstruction error (scaled units) of `x[i]` as the last
+///   position of the window ending at `i`, the only window containing `i` that the past
+///   allows. The batch score averages over every window containing a point, so the two agree
+///   at the last point of a series.
+/// - NaN before the first fit, for the first `window` points, at missing points, and while no
+///   fit has succeeded (a warm-up with no finite value cannot be fitted; the next scheduled fit
+///   tries again).
+/// - Cost per point: one forward pass over one window; fits at `warmup`, `2·warmup`,
+///   `4·warmup`, ... cost O(n log n) training windows in all (each capped by
+///   `max_train_windows`).
+pub(crate) struct LstmStream<D> {
+    detector: D,
+    net: Network,
+    options: StreamOptions,
+    values: Vec<f64>,
+    next_fit: usize,
+    fitted: Option<(Vec<f32>, Scaler)>,
+    fits: usize,
+    ws: Workspace,
+}
+
+impl<D: Trainable> LstmStream<D> {
+    pub(crate) fn new(detector: D, options: StreamOptions) -> Self {
+        let net = detector.network();
+        let ws = net.workspace(1);
+        LstmStream {
+            detector,
+            net,
+            options,
+            values: Vec::new(),
+            next_fit: options.warmup,
+            fitted: None,
+            fits: 0,
+            ws,
+        }
+    }
+
+    fn fit(&mut self) {
+        let ctx = FitContext::new().with_threads(Some(self.options.threads));
+        // A failed fit keeps the previous model; see the type's documentation.
+        if let Ok(t) = self.detector.train(&self.values, &ctx) {
+            self.fitted = Some((t.weights, t.scaler));
+            self.fits += 1;
+        }
+        self.next_fit = if self.options.refit {
+            self.next_fit.saturating_mul(2)
+        } else {
+            usize::MAX
+        };
+    }
+
+    /// The score of the point just pushed, `value`.
+    fn score_last(&mut self, value: f64) -> Option<f64> {
+        let (weights, scaler) = self.fitted.as_ref()?;
+        let (n, w) = (self.values.len(), self.net.window);
+        match self.net.arch {
+            Arch::Forecast => {
+                // The window before the point, plus the point as the (unused) target.
+                let input =
+                    common::model_input(&self.values[n.checked_sub(w + 1)?..], scaler).ok()?;
+                self.net.forward(weights, &input, &[0], &mut self.ws);
+                Some((value - scaler.unscale(f64::from(self.ws.y[0]))).abs())
+            }
+            Arch::Autoencoder => {
+                let input = common::model_input(&self.values[n.checked_sub(w)?..], scaler).ok()?;
+                self.net.forward(weights, &input, &[0], &mut self.ws);
+                let e = self.ws.y[w - 1] - input[w - 1];
+                Some(f64::from(e * e))
+            }
+        }
+    }
+}
+
+impl<D> fmt::Debug for LstmStream<D>
+where
+    D: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LstmStream")
+            .field("detector", &self.detector)
+            .field("options", &self.options)
+            .field("seen", &self.values.len())
+            .field("fits", &self.fits)
+            .field("next_fit", &self.next_fit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Trainable> OnlineModel for LstmStream<D> {
+    fn update(&mut self, _timestamp: i64, value: f64) -> f64 {
+        if self.values.len() == self.next_fit {
+            self.fit();
+        }
+        self.values.push(value);
+        if !value.is_finite() {
+            return f64::NAN;
+        }
+        self.score_last(value).unwrap_or(f64::NAN)
+    }
+}
