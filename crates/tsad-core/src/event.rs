@@ -122,7 +122,8 @@ fn build(series: &Series, scores: &Scores, cut: &Cut, start: usize, end: usize) 
             (start..=end)
                 .map(|k| m.normalized[k])
                 .filter(|x| x.is_finite() && *x > 0.0)
-                .sum()
+                // Not `sum()`: an empty f64 sum is -0.0, shown as "-0%".
+                .fold(0.0, |acc, x| acc + x)
         })
         .collect();
     let total: f64 = weights.iter().sum();
@@ -240,5 +241,28 @@ mod tests {
         );
         assert_eq!(e.members[0].share, 0.8);
         assert_eq!(e.members[1].share, 0.2);
+    }
+
+    /// A member with nothing positive in an event (one that abstained: all NaN) gets a share
+    /// of +0, which prints as "0%", not "-0%".
+    #[test]
+    fn a_silent_member_has_a_positive_zero_share() {
+        let series = Series::from_values(vec![0.0, 5.0, 0.0]).unwrap();
+        let member = |name: &str, normalized: Vec<f64>| MemberScores {
+            name: name.into(),
+            kind: "mad".into(),
+            normalized,
+            raw: vec![0.0; 3],
+        };
+        let scores = Scores {
+            members: vec![
+                member("a", vec![0.0, 3.0, 0.0]),
+                member("silent", vec![f64::NAN; 3]),
+            ],
+            ..Scores::new(vec![0.0, 3.0, 0.0])
+        };
+        let e = &events(&series, &scores, &cut(&[0, 1, 0]), &EventOptions::default())[0];
+        assert!(e.members[1].share.is_sign_positive());
+        assert_eq!(format!("{:.0}%", e.members[1].share * 100.0), "0%");
     }
 }
