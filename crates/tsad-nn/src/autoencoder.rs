@@ -132,17 +132,20 @@ impl LstmAutoencoderParams {
 ///   early stopping on windows held out from every tenth of the series.
 /// - **Score** (the mapping from windows to points): every window of the series (stride 1) is
 ///   rebuilt; point `i`'s score is the mean, over the `window` windows that contain it (fewer
-///   at the ends), of the squared error at `i`'s position, in scaled units (squared robust z).
-///   Accumulated in one streaming pass, O(n·window) time and O(n) memory; windows are never
-///   stored. NaN at missing points. Threshold with `sigma` (k = 3) by default.
+///   at the ends), of the squared error at `i`'s position divided by the mean squared training
+///   error at that position (1 = a typical error). The first and last positions of a window
+///   are rebuilt worst, and without the division the series' first and last points, which
+///   only those positions cover, scored ten times the median on the demo. Accumulated in one
+///   streaming pass, O(n·window) time and O(n) memory; windows are never stored. NaN at
+///   missing points. Threshold with `sigma` (k = 3) by default.
 /// - **Expected / band**: the mean reconstruction of each point, and ± `band_sigma` × the
 ///   standard deviation of the training reconstruction residuals.
 /// - **Missing values**: linearly interpolated for the network's input (so a gap is rebuilt
 ///   but never scored).
 /// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
-///   new point by its squared error as the last position of the window ending there (the batch
-///   score averages over every window containing a point); with `online_refit` it fits again on
-///   everything seen each time the count doubles.
+///   new point by its (relative) squared error as the last position of the window ending there
+///   (the batch score averages over every window containing a point); with `online_refit` it
+///   fits again on everything seen each time the count doubles.
 /// - **Minimum length**: `window`. **Cost**: O(n·window·hidden²) per epoch over at most
 ///   `max_train_windows` windows, and one forward pass per window to score.
 /// - **Reference**: Malhotra et al., "LSTM-based Encoder-Decoder for Multi-sensor Anomaly
@@ -214,13 +217,17 @@ impl Detector for LstmAutoencoderDetector {
         let values = common::values_of(train, self.min_len())?;
         let net = self.params.network();
         let trained = self.train(values, ctx)?;
-        let residual_std = residual_std(&net, &trained, values);
+        let ResidualStats {
+            std: residual_std,
+            position_mse,
+        } = residual_stats(&net, &trained, values);
         Ok(Box::new(LstmAutoencoderModel {
             params: self.params.clone(),
             net,
             weights: trained.weights,
             scaler: trained.scaler,
             residual_std,
+            position_mse,
             summary: Summary {
                 log: trained.log,
                 train_windows: trained.plan.train.len(),
@@ -255,6 +262,7 @@ impl Detector for LstmAutoencoderDetector {
             weights,
             scaler: config.scaler,
             residual_std: config.residual_std,
+            position_mse: config.position_mse,
             summary: config.summary,
         }))
     }
@@ -268,6 +276,12 @@ impl Trainable for LstmAutoencoderDetector {
     fn train(&self, values: &[f64], ctx: &FitContext) -> Result<Trained, Error> {
         common::train_network(&self.params.hyper(), &self.network(), values, ctx, |_| true)
     }
+
+    /// The mean squared training error at the window's last position, as in batch scores.
+    fn stream_scale(&self, net: &Network, trained: &Trained, values: &[f64]) -> f64 {
+        let mse = residual_stats(net, trained, values).position_mse;
+        mse.last().copied().unwrap_or(1.0)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -276,6 +290,10 @@ struct SavedConfig {
     params: LstmAutoencoderParams,
     scaler: Scaler,
     residual_std: f64,
+    /// Mean squared training error at each window position; empty in models saved before it
+    /// existed (scores then are not divided by it).
+    #[serde(default)]
+    position_mse: Vec<f64>,
     summary: Summary,
 }
 
@@ -287,18 +305,34 @@ struct LstmAutoencoderModel {
     weights: Vec<f32>,
     scaler: Scaler,
     residual_std: f64,
+    position_mse: Vec<f64>,
     summary: Summary,
 }
 
-/// Standard deviation of `actual - reconstruction` (series' units) over every position of the
-/// training and validation windows.
-fn residual_std(net: &Network, t: &Trained, values: &[f64]) -> f64 {
-    let Ok(pool) = pool(t.threads) else {
-        return 0.0;
-    };
+/// What the training windows say about the reconstruction error.
+struct ResidualStats {
+    /// Standard deviation of `actual - reconstruction` (series' units) over every position of
+    /// the training and validation windows.
+    std: f64,
+    /// Mean squared error (scaled units) at each window position over the same windows: the
+    /// first and last positions are rebuilt worst, and dividing by this keeps the series' ends,
+    /// which only edge positions cover, from scoring high.
+    position_mse: Vec<f64>,
+}
+
+fn residual_stats(net: &Network, t: &Trained, values: &[f64]) -> ResidualStats {
     let w = net.window;
+    let mut stats = ResidualStats {
+        std: 0.0,
+        position_mse: vec![1.0; w],
+    };
+    let Ok(pool) = pool(t.threads) else {
+        return stats;
+    };
     // Welford over the stream: the residuals of all windows are never stored.
     let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+    let mut sq = vec![0.0f64; w];
+    let mut count = vec![0.0f64; w];
     let starts = t.plan.train.iter().chain(&t.plan.val).copied();
     predict(
         net,
@@ -313,17 +347,30 @@ fn residual_std(net: &Network, t: &Trained, values: &[f64]) -> f64 {
                 for k in 0..w {
                     let actual = values[s + k];
                     if actual.is_finite() {
-                        let e = actual - t.scaler.unscale(f64::from(y[k * m + r]));
+                        let yv = y[k * m + r];
+                        let e = actual - t.scaler.unscale(f64::from(yv));
                         n += 1.0;
                         let d = e - mean;
                         mean += d / n;
                         m2 += d * (e - mean);
+                        let z = f64::from(yv - t.input[s + k]);
+                        sq[k] += z * z;
+                        count[k] += 1.0;
                     }
                 }
             }
         },
     );
-    if n > 0.0 { (m2 / n).sqrt() } else { 0.0 }
+    if n > 0.0 {
+        stats.std = (m2 / n).sqrt();
+    }
+    for ((p, s), c) in stats.position_mse.iter_mut().zip(&sq).zip(&count) {
+        // A floor keeps a perfectly rebuilt position from dividing by zero.
+        if *c > 0.0 {
+            *p = (s / c).max(1e-6);
+        }
+    }
+    stats
 }
 
 impl Model for LstmAutoencoderModel {
@@ -334,6 +381,7 @@ impl Model for LstmAutoencoderModel {
         let pool = pool(threads)?;
         let n = values.len();
         let w = self.net.window;
+        let position_mse = &self.position_mse;
         let mut err = vec![0.0f64; n];
         let mut recon = vec![0.0f64; n];
         let mut count = vec![0u32; n];
@@ -351,7 +399,7 @@ impl Model for LstmAutoencoderModel {
                     for k in 0..w {
                         let yv = y[k * m + r];
                         let e = yv - input[s + k];
-                        err[s + k] += f64::from(e * e);
+                        err[s + k] += f64::from(e * e) / position_mse.get(k).unwrap_or(&1.0);
                         recon[s + k] += f64::from(yv);
                         count[s + k] += 1;
                     }
@@ -378,7 +426,7 @@ impl Model for LstmAutoencoderModel {
             .with_band(lower, upper)
             .with_report(json!({
                 "kind": KIND,
-                "score": "mean squared reconstruction error of the windows containing each point, in squared robust-z units",
+                "score": "mean over the windows containing each point of its squared reconstruction error, relative to the training error at its window position",
                 "mean_score": mean_score,
                 "residual_std": self.residual_std,
                 "scaler": self.scaler,
@@ -391,6 +439,7 @@ impl Model for LstmAutoencoderModel {
             params: self.params.clone(),
             scaler: self.scaler,
             residual_std: self.residual_std,
+            position_mse: self.position_mse.clone(),
             summary: self.summary.clone(),
         })
         .map_err(Error::backend)?;

@@ -13,6 +13,10 @@ pub(crate) trait Trainable: Send + fmt::Debug {
     fn network(&self) -> Network;
     /// Trains on `values` exactly as the detector's batch `fit` does.
     fn train(&self, values: &[f64], ctx: &FitContext) -> Result<Trained, Error>;
+    /// What streaming scores are divided by, as the batch scores are.
+    fn stream_scale(&self, _net: &Network, _trained: &Trained, _values: &[f64]) -> f64 {
+        1.0
+    }
 }
 
 /// Streaming settings, from the detector's parameters.
@@ -32,9 +36,9 @@ pub(crate) struct StreamOptions {
 ///   and the score reads the trailing window that ends at `i`.
 /// - **Forecaster**: `|x[i] - forecast|`, the forecast made from the `window` points before
 ///   `i`: the batch score of the same model, point for point.
-/// - **Autoencoder**: the squared reconstruction error (scaled units) of `x[i]` as the last
-///   position of the window ending at `i`, the only window containing `i` that the past
-///   allows. The batch score averages over every window containing a point, so the two agree
+/// - **Autoencoder**: the squared reconstruction error of `x[i]` as the last position of the
+///   window ending at `i` (the only window containing `i` that the past allows), divided by
+///   the mean squared training error at that position, as in batch scores. The batch score averages over every window containing a point, so the two agree
 ///   at the last point of a series.
 /// - NaN before the first fit, for the first `window` points, at missing points, and while no
 ///   fit has succeeded (a warm-up with no finite value cannot be fitted; the next scheduled fit
@@ -48,7 +52,8 @@ pub(crate) struct LstmStream<D> {
     options: StreamOptions,
     values: Vec<f64>,
     next_fit: usize,
-    fitted: Option<(Vec<f32>, Scaler)>,
+    /// Weights, scaler and score divisor of the last successful fit.
+    fitted: Option<(Vec<f32>, Scaler, f64)>,
     fits: usize,
     ws: Workspace,
 }
@@ -73,7 +78,8 @@ impl<D: Trainable> LstmStream<D> {
         let ctx = FitContext::new().with_threads(Some(self.options.threads));
         // A failed fit keeps the previous model; see the type's documentation.
         if let Ok(t) = self.detector.train(&self.values, &ctx) {
-            self.fitted = Some((t.weights, t.scaler));
+            let scale = self.detector.stream_scale(&self.net, &t, &self.values);
+            self.fitted = Some((t.weights, t.scaler, scale));
             self.fits += 1;
         }
         self.next_fit = if self.options.refit {
@@ -85,7 +91,7 @@ impl<D: Trainable> LstmStream<D> {
 
     /// The score of the point just pushed, `value`.
     fn score_last(&mut self, value: f64) -> Option<f64> {
-        let (weights, scaler) = self.fitted.as_ref()?;
+        let (weights, scaler, scale) = self.fitted.as_ref()?;
         let (n, w) = (self.values.len(), self.net.window);
         match self.net.arch {
             Arch::Forecast => {
@@ -99,7 +105,7 @@ impl<D: Trainable> LstmStream<D> {
                 let input = common::model_input(&self.values[n.checked_sub(w)?..], scaler).ok()?;
                 self.net.forward(weights, &input, &[0], &mut self.ws);
                 let e = self.ws.y[w - 1] - input[w - 1];
-                Some(f64::from(e * e))
+                Some(f64::from(e * e) / scale)
             }
         }
     }
