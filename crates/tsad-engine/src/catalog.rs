@@ -148,7 +148,7 @@ pub fn catalog() -> Catalog {
             "An LSTM encoder compresses each window to a small latent vector and a decoder \
              rebuilds it; windows the model cannot rebuild score high (the Streamlit seed's \
              model).",
-            "reconstruction error (scaled units)",
+            "squared reconstruction error relative to training (1 = typical)",
             true,
         ),
         KindInfo {
