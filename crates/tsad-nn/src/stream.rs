@@ -38,14 +38,15 @@ pub(crate) struct StreamOptions {
 ///   `i`: the batch score of the same model, point for point.
 /// - **Autoencoder**: the squared reconstruction error of `x[i]` as the last position of the
 ///   window ending at `i` (the only window containing `i` that the past allows), divided by
-///   the mean squared training error at that position, as in batch scores. The batch score averages over every window containing a point, so the two agree
-///   at the last point of a series.
+///   the mean squared training error at that position, as in batch scores. The batch score
+///   averages over every window containing a point, so the two agree at the last point of a
+///   series.
 /// - NaN before the first fit, for the first `window` points, at missing points, and while no
-///   fit has succeeded (a warm-up with no finite value cannot be fitted; the next scheduled fit
-///   tries again).
-/// - Cost per point: one forward pass over one window; fits at `warmup`, `2·warmup`,
-///   `4·warmup`, ... cost O(n log n) training windows in all (each capped by
-///   `max_train_windows`).
+///   fit has succeeded (a warm-up with no finite value cannot be fitted; a failed fit is tried
+///   again when the points seen double, with or without `refit`).
+/// - Cost per point: one forward pass over one window. Fits at `warmup`, `2·warmup`,
+///   `4·warmup`, ... (each on at most `max_train_windows` windows), so O(log n) fits in all.
+/// - Memory: every point seen (8 bytes each), which the refits train on.
 pub(crate) struct LstmStream<D> {
     detector: D,
     net: Network,
@@ -76,13 +77,17 @@ impl<D: Trainable> LstmStream<D> {
 
     fn fit(&mut self) {
         let ctx = FitContext::new().with_threads(Some(self.options.threads));
-        // A failed fit keeps the previous model; see the type's documentation.
-        if let Ok(t) = self.detector.train(&self.values, &ctx) {
-            let scale = self.detector.stream_scale(&self.net, &t, &self.values);
-            self.fitted = Some((t.weights, t.scaler, scale));
-            self.fits += 1;
-        }
-        self.next_fit = if self.options.refit {
+        // A failed fit keeps the previous model, if any, and is tried again later.
+        let fitted = match self.detector.train(&self.values, &ctx) {
+            Ok(t) => {
+                let scale = self.detector.stream_scale(&self.net, &t, &self.values);
+                self.fitted = Some((t.weights, t.scaler, scale));
+                self.fits += 1;
+                true
+            }
+            Err(_) => false,
+        };
+        self.next_fit = if self.options.refit || !fitted {
             self.next_fit.saturating_mul(2)
         } else {
             usize::MAX

@@ -445,3 +445,34 @@ fn a_warmup_too_short_to_train_on_is_a_parameter_error() {
         "{err}"
     );
 }
+
+/// A warm-up with no known value cannot be fitted: the stream scores NaN and tries again when
+/// the points seen double, even without `online_refit`.
+#[test]
+fn a_stream_whose_warmup_is_all_missing_fits_later() {
+    let warmup = 40;
+    let mut values = vec![f64::NAN; warmup];
+    values.extend((0..200).map(|i| (i as f64 * 0.3).sin()));
+    let series = Series::from_values(values).unwrap();
+    let detectors = [
+        forecaster(LstmForecastParams {
+            online_warmup: warmup,
+            online_refit: false,
+            ..forecast_params()
+        }),
+        autoencoder(LstmAutoencoderParams {
+            online_warmup: warmup,
+            online_refit: false,
+            ..autoencoder_params()
+        }),
+    ];
+    for detector in detectors {
+        let streamed = stream(detector.as_ref(), &series);
+        let kind = detector.kind();
+        assert!(streamed[..2 * warmup].iter().all(|s| s.is_nan()), "{kind}");
+        assert!(
+            streamed[2 * warmup..].iter().all(|s| s.is_finite()),
+            "{kind}: no fit after the second try"
+        );
+    }
+}
