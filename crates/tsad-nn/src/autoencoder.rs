@@ -145,7 +145,8 @@ impl LstmAutoencoderParams {
 /// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
 ///   new point by its (relative) squared error as the last position of the window ending there
 ///   (the batch score averages over every window containing a point); with `online_refit` it
-///   fits again on everything seen each time the count doubles.
+///   fits again on everything seen each time the count doubles. Training uses `threads`, else
+///   one thread (streams usually run side by side).
 /// - **Minimum length**: `window`. **Cost**: O(n·window·hidden²) per epoch over at most
 ///   `max_train_windows` windows, and one forward pass per window to score.
 /// - **Reference**: Malhotra et al., "LSTM-based Encoder-Decoder for Multi-sensor Anomaly

@@ -133,7 +133,7 @@ impl LstmForecastParams {
 /// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
 ///   new point from its trailing window alone (the batch score of a model fitted on the points
 ///   before it); with `online_refit` it fits again on everything seen each time the count
-///   doubles.
+///   doubles. Training uses `threads`, else one thread (streams usually run side by side).
 /// - **Minimum length**: `window + 1`. **Cost**: O(n·window·hidden²) per epoch over at most
 ///   `max_train_windows` windows, and one forward pass per point to score.
 /// - **Reference**: Malhotra et al., "Long Short Term Memory Networks for Anomaly Detection in
