@@ -14,8 +14,11 @@
 //!
 //! **Score rule (trailing windows).** Windows end every `step` points, the first at point
 //! `window - 1`. Each point gets the score of the latest window that ends at or before it, so a
-//! point's score uses only the past and the streaming form equals the batch form. Points
-//! before the first full window, and windows with fewer than `min_count` digits, score NaN.
+//! point's score uses only the past and the streaming form equals the batch form where the law
+//! applies. Points before the first full window, and windows with fewer than `min_count`
+//! digits, score NaN. Abstention differs in what it can see: the batch form judges the whole
+//! series, the streaming form the points seen so far (when their count reaches `window`, then
+//! each time it doubles), and scores NaN while they do not qualify.
 //!
 //! **Score scale**: Nigrini's MAD, `mean over d of |observed(d) - p(d)|`, from 0 (perfect) to
 //! about 0.2. His first-digit conformity bands: below 0.006 close, to 0.012 acceptable, to
@@ -335,7 +338,13 @@ impl Detector for BenfordDetector {
     }
 
     fn online(&self) -> Option<Box<dyn OnlineModel>> {
-        Some(Box::new(BenfordOnline(Sliding::new(&self.params))))
+        Some(Box::new(BenfordOnline {
+            sliding: Sliding::new(&self.params),
+            params: self.params.clone(),
+            seen: Vec::new(),
+            next_judgement: self.params.window,
+            applies: false,
+        }))
     }
 
     fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
@@ -347,12 +356,34 @@ impl Detector for BenfordDetector {
     }
 }
 
+/// The streaming form: the batch form's trailing windows, point by point. With
+/// `abstain_when_not_applicable`, applicability is judged on the points seen so far when their
+/// count reaches `window` and again each time it doubles (O(n log n) in all); the scores are NaN
+/// until the first judgement and while the latest one says the law does not apply, as the
+/// batch form abstains on a whole series that does not qualify. Keeps every value seen for
+/// those judgements.
 #[derive(Debug, Clone)]
-struct BenfordOnline(Sliding);
+struct BenfordOnline {
+    sliding: Sliding,
+    params: BenfordParams,
+    seen: Vec<f64>,
+    next_judgement: usize,
+    applies: bool,
+}
 
 impl OnlineModel for BenfordOnline {
     fn update(&mut self, _timestamp: i64, value: f64) -> f64 {
-        self.0.update(value)
+        let score = self.sliding.update(value);
+        if !self.params.abstain_when_not_applicable {
+            return score;
+        }
+        self.seen.push(value);
+        if self.seen.len() == self.next_judgement {
+            self.applies =
+                applicability(&self.seen, self.params.min_orders_of_magnitude).applicable;
+            self.next_judgement = self.next_judgement.saturating_mul(2);
+        }
+        if self.applies { score } else { f64::NAN }
     }
 }
 
@@ -662,6 +693,36 @@ mod tests {
         assert_eq!(s.report["abstained"], false);
     }
 
+    /// Streaming abstains like the batch form, judging the past: NaN while the values seen
+    /// span too little, scores once they span enough (judged at 200, 400, 800, ... points).
+    #[test]
+    fn streaming_abstains_until_the_past_spans_enough() {
+        let mut rng = Rng::new(9);
+        // 500 values in 100..200 (0.3 orders of magnitude), then 1500 spanning four.
+        let v: Vec<f64> = (0..2000)
+            .map(|i| {
+                if i < 500 {
+                    rng.range(100.0, 200.0)
+                } else {
+                    10f64.powf(rng.range(-1.0, 3.0))
+                }
+            })
+            .collect();
+        let mut online = BenfordDetector::new(BenfordParams::default())
+            .unwrap()
+            .online()
+            .unwrap();
+        let streamed: Vec<f64> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| online.update(i as i64, x))
+            .collect();
+        // Judged not applicable at 200 and 400 points; applicable at 800 (300 of the 800
+        // values span four orders of magnitude) and at 1600.
+        assert!(streamed[..799].iter().all(|s| s.is_nan()));
+        assert!(streamed[799..].iter().all(|s| s.is_finite()));
+    }
+
     #[test]
     fn step_and_sparse_windows() {
         // Window 10, step 5, min_count 6; zeros are skipped.
@@ -718,7 +779,17 @@ mod tests {
     fn conforms() {
         conformance_with(
             "benford",
-            &|| Box::new(BenfordDetector::new(BenfordParams::default()).unwrap()),
+            // The suite's sine spans less than an order of magnitude: score it anyway, to
+            // check the mechanics (abstention has its own tests).
+            &|| {
+                Box::new(
+                    BenfordDetector::new(BenfordParams {
+                        abstain_when_not_applicable: false,
+                        ..BenfordParams::default()
+                    })
+                    .unwrap(),
+                )
+            },
             &ConformanceOptions {
                 skip_spike: Some("Benford's law tests digit distributions, not single points"),
                 ..ConformanceOptions::default()

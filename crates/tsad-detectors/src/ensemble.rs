@@ -26,6 +26,12 @@
 //! members (`k_of_n` is NaN while fewer than `k` members are defined; `weighted` re-scales the
 //! weights of the defined members).
 //!
+//! **Streaming** ([`Detector::online`], when every member streams): each member's score is
+//! normalised against its last [`ONLINE_NORMALIZER_WINDOW`] finite scores (robust z, once
+//! [`ONLINE_NORMALIZER_WARMUP`] are in). The abstention rule reads the past: a member that
+//! has not scored any point yet leaves the vote, so the streaming `hybrid-benford` is the
+//! autoencoder alone while Benford's test abstains.
+//!
 //! **Output**: `Scores.members` holds each member's normalised and raw scores (events use
 //! them for member shares); `expected` and `band` come from the first member that has them;
 //! the report is `{"policy", "k", "weights", "members": [{"name", "kind", "center", "scale",
@@ -367,6 +373,8 @@ impl Detector for EnsembleDetector {
             k: self.params.k,
             weights: self.weights.clone(),
             z: vec![f64::NAN; members.len()],
+            row: Vec::with_capacity(members.len()),
+            row_weights: Vec::with_capacity(members.len()),
             members,
         }))
     }
@@ -537,6 +545,9 @@ struct EnsembleOnline {
     weights: Vec<f64>,
     members: Vec<(Box<dyn OnlineModel>, SortedWindow)>,
     z: Vec<f64>,
+    /// The voters' normalised scores and weights at the current point (reused buffers).
+    row: Vec<f64>,
+    row_weights: Vec<f64>,
 }
 
 impl OnlineModel for EnsembleOnline {
@@ -559,7 +570,22 @@ impl OnlineModel for EnsembleOnline {
                 past.push(s);
             }
         }
-        combine(self.policy, self.k, &self.weights, &self.z)
+        // The batch rule for abstaining members, applied to the past: a member that has not
+        // scored any point yet (Benford's test while the values seen span too little, a
+        // model still collecting its warm-up) leaves the vote.
+        self.row.clear();
+        self.row_weights.clear();
+        for (((_, past), &z), &w) in self.members.iter().zip(&self.z).zip(&self.weights) {
+            if past.len() > 0 {
+                self.row.push(z);
+                self.row_weights.push(w);
+            }
+        }
+        if self.row.is_empty() {
+            return f64::NAN;
+        }
+        let k = self.k.map(|k| k.min(self.row.len()));
+        combine(self.policy, k, &self.row_weights, &self.row)
     }
 }
 
@@ -938,6 +964,40 @@ mod tests {
         .unwrap();
         let err = renamed.load(&state).unwrap_err().to_string();
         assert!(err.contains("no member named `m`"), "{err}");
+    }
+
+    /// Streaming, a member that has not scored yet leaves the vote, as an abstaining member
+    /// does in batch: `all` of zscore and a Benford test that never applies (the series spans
+    /// less than an order of magnitude) streams exactly as zscore alone.
+    #[test]
+    fn streaming_all_ignores_a_member_that_has_not_scored() {
+        let (series, _) = seasonal_with_anomalies(800, 24, 5, 11);
+        let stream = |members: Vec<EnsembleMember>| -> Vec<f64> {
+            let params = EnsembleParams {
+                policy: Policy::All,
+                k: None,
+            };
+            let mut online = EnsembleDetector::new(members, params)
+                .unwrap()
+                .online()
+                .unwrap();
+            series
+                .timestamps()
+                .iter()
+                .zip(series.values())
+                .map(|(&t, &v)| online.update(t, v))
+                .collect()
+        };
+        let benford = || -> Box<dyn Detector> {
+            Box::new(crate::BenfordDetector::new(crate::BenfordParams::default()).unwrap())
+        };
+        let pair = stream(vec![
+            EnsembleMember::new("z", zscore()),
+            EnsembleMember::new("benford", benford()),
+        ]);
+        let alone = stream(vec![EnsembleMember::new("z", zscore())]);
+        assert!(alone.iter().filter(|s| s.is_finite()).count() > 700);
+        tsad_testing::assert_bits_eq(&pair, &alone, "all(zscore, silent benford) vs zscore");
     }
 
     #[test]
