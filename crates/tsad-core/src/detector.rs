@@ -68,6 +68,16 @@ pub trait Model: Send + Sync + Debug {
 pub trait OnlineModel: Send + Debug {
     /// Consumes the next point and returns its score (NaN during warm-up or for a missing value).
     fn update(&mut self, timestamp: i64, value: f64) -> f64;
+
+    /// Consumes the points `(timestamps[i], values[i])` in order and returns their scores, one
+    /// [`OnlineModel::update`] each (the shorter slice sets the count).
+    fn update_all(&mut self, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+        timestamps
+            .iter()
+            .zip(values)
+            .map(|(&t, &v)| self.update(t, v))
+            .collect()
+    }
 }
 
 /// A saved model: kind, format version, configuration and opaque bytes (safetensors for
@@ -204,5 +214,33 @@ impl FitContext {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Remembers the points it was given; scores each by its position.
+    #[derive(Debug, Default)]
+    struct Recorder(Vec<(i64, f64)>);
+
+    impl OnlineModel for Recorder {
+        fn update(&mut self, timestamp: i64, value: f64) -> f64 {
+            self.0.push((timestamp, value));
+            self.0.len() as f64
+        }
+    }
+
+    #[test]
+    fn update_all_feeds_every_point_in_order() {
+        let mut r = Recorder::default();
+        let scores = r.update_all(&[10, 20, 30], &[1.0, f64::NAN, 3.0]);
+        assert_eq!(scores, vec![1.0, 2.0, 3.0]);
+        assert_eq!(r.0[0], (10, 1.0));
+        assert!(r.0[1].0 == 20 && r.0[1].1.is_nan());
+        assert_eq!(r.0[2], (30, 3.0));
+        // The shorter slice sets the count.
+        assert_eq!(Recorder::default().update_all(&[1, 2], &[5.0]), vec![1.0]);
     }
 }

@@ -981,12 +981,7 @@ mod tests {
                 .unwrap()
                 .online()
                 .unwrap();
-            series
-                .timestamps()
-                .iter()
-                .zip(series.values())
-                .map(|(&t, &v)| online.update(t, v))
-                .collect()
+            online.update_all(series.timestamps(), series.values())
         };
         let benford = || -> Box<dyn Detector> {
             Box::new(crate::BenfordDetector::new(crate::BenfordParams::default()).unwrap())

@@ -316,12 +316,7 @@ impl Model for NoveltyModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
         check_len(series, 1)?;
         let mut online = NoveltyOnline::new(&self.params);
-        let score: Vec<f64> = series
-            .timestamps()
-            .iter()
-            .zip(series.values())
-            .map(|(&t, &v)| online.update(t, v))
-            .collect();
+        let score = online.update_all(series.timestamps(), series.values());
         let alarms = score.iter().filter(|s| **s > 0.0).count();
         Ok(Scores::new(score).with_report(json!({
             "alarms": alarms,
@@ -962,12 +957,7 @@ mod tests {
             .score(&gappy)
             .unwrap();
         let mut online = d.online().unwrap();
-        let streamed: Vec<f64> = gappy
-            .timestamps()
-            .iter()
-            .zip(gappy.values())
-            .map(|(&t, &v)| online.update(t, v))
-            .collect();
+        let streamed = online.update_all(gappy.timestamps(), gappy.values());
         assert_bits_eq(&streamed, &batch.score, "streaming vs batch");
         for (v, s) in gappy.values().iter().zip(&streamed) {
             assert_eq!(v.is_nan(), s.is_nan());

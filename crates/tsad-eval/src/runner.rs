@@ -331,12 +331,7 @@ pub fn run_file(
     options: &RunOptions,
 ) -> Result<FileResult, tsad_core::Error> {
     let raw = match detector.online() {
-        Some(mut online) => file
-            .timestamps()
-            .iter()
-            .zip(file.values())
-            .map(|(&t, &v)| online.update(t, v))
-            .collect(),
+        Some(mut online) => online.update_all(file.timestamps(), file.values()),
         None => fallback_scores(file, detector, options.fallback_window)?,
     };
     let anomaly_score = if options.pass_unit_scores && UNIT_SCORE_KINDS.contains(&detector.kind()) {

@@ -350,12 +350,7 @@ fn progress_is_reported_and_cancel_stops_training() {
 /// Streams `series` through `detector`'s online form.
 fn stream(detector: &dyn Detector, series: &Series) -> Vec<f64> {
     let mut online = detector.online().expect("the LSTM detectors stream");
-    series
-        .timestamps()
-        .iter()
-        .zip(series.values())
-        .map(|(&t, &v)| online.update(t, v))
-        .collect()
+    online.update_all(series.timestamps(), series.values())
 }
 
 fn assert_close(streamed: f64, batch: f64, what: &str) {

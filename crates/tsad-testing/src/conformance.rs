@@ -248,12 +248,7 @@ fn check_online(
         return;
     };
     let warmup = options.warmup.unwrap_or(detector.min_len());
-    let streamed: Vec<f64> = series
-        .timestamps()
-        .iter()
-        .zip(series.values())
-        .map(|(&t, &v)| online.update(t, v))
-        .collect();
+    let streamed = online.update_all(series.timestamps(), series.values());
     if let Some(i) = (warmup..streamed.len()).find(|&i| !streamed[i].is_finite()) {
         panic!(
             "streaming score at {i} (after the warm-up of {warmup}) is {}",
