@@ -598,14 +598,7 @@ mod tests {
                 Some("`step, min_orders_of_magnitude`"),
             ),
         ];
-        for (name, json, want) in cases {
-            let params: BenfordParams = serde_json::from_str(json).unwrap();
-            match (BenfordDetector::new(params), want) {
-                (Ok(_), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-            }
-        }
+        tsad_testing::check_params(BenfordDetector::new, cases);
     }
 
     #[test]

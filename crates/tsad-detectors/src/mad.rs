@@ -186,14 +186,7 @@ mod tests {
                 Some("`window, band_k`"),
             ),
         ];
-        for (name, json, want) in cases {
-            let params: MadParams = serde_json::from_str(json).unwrap();
-            match (MadDetector::new(params), want) {
-                (Ok(_), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-            }
-        }
+        tsad_testing::check_params(MadDetector::new, cases);
         assert!(serde_json::from_str::<MadParams>(r#"{"k": 3}"#).is_err());
     }
 

@@ -805,14 +805,7 @@ mod tests {
                 Some("`shape_length, warmup_power, rearm`"),
             ),
         ];
-        for (name, json, want) in cases {
-            let params: NoveltyParams = serde_json::from_str(json).unwrap();
-            match (NoveltyDetector::new(params), want) {
-                (Ok(_), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-            }
-        }
+        tsad_testing::check_params(NoveltyDetector::new, cases);
         assert!(serde_json::from_str::<NoveltyParams>(r#"{"weight": 1}"#).is_err());
     }
 

@@ -841,14 +841,7 @@ mod tests {
                 Some("`band_k, fallback_window, history`"),
             ),
         ];
-        for (name, json, want) in cases {
-            let params: SeasonalParams = serde_json::from_str(json).unwrap();
-            match (SeasonalDetector::new(params), want) {
-                (Ok(_), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-            }
-        }
+        tsad_testing::check_params(SeasonalDetector::new, cases);
         assert!(serde_json::from_str::<SeasonalParams>(r#"{"periods": [3]}"#).is_err());
     }
 

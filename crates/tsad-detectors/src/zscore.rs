@@ -185,14 +185,7 @@ mod tests {
                 Some("`window, band_k`"),
             ),
         ];
-        for (name, json, want) in cases {
-            let params: ZscoreParams = serde_json::from_str(json).unwrap();
-            match (ZscoreDetector::new(params), want) {
-                (Ok(_), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-            }
-        }
+        tsad_testing::check_params(ZscoreDetector::new, cases);
         let unknown: Result<ZscoreParams, _> = serde_json::from_str(r#"{"windw": 3}"#);
         assert!(unknown.is_err(), "unknown fields are rejected");
     }

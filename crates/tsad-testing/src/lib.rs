@@ -2,11 +2,13 @@
 
 mod approx;
 mod conformance;
+mod params;
 mod rng;
 mod synthetic;
 
 pub use approx::{Close, assert_bits_eq, assert_close};
 pub use conformance::{ConformanceOptions, conformance, conformance_with};
+pub use params::check_params;
 pub use rng::Rng;
 pub use synthetic::{
     SPIKE_HEIGHT, constant, minute_timestamps, random_walk, seasonal_with_anomalies,
