@@ -772,23 +772,12 @@ mod tests {
         }
     }
 
-    /// The NAB corpus beside the workspace (or `TSAD_NAB_DIR`); `None` with a message when
-    /// it is absent, a panic when CI=true.
+    /// The values of a NAB data file; `None` when the corpus is absent (see
+    /// [`tsad_testing::nab_dir`]).
     fn nab_values(file: &str) -> Option<Vec<f64>> {
-        let dir = std::env::var_os("TSAD_NAB_DIR").map_or_else(
-            || {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../../shared/datasets/nab")
-            },
-            std::path::PathBuf::from,
-        );
-        let Ok(text) = std::fs::read_to_string(dir.join("data").join(file)) else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("NAB corpus not found at {} (CI=true)", dir.display());
-            }
-            eprintln!("skipped: NAB corpus not found at {}", dir.display());
-            return None;
-        };
+        let path = tsad_testing::nab_dir()?.join("data").join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         Some(
             text.lines()
                 .skip(1)

@@ -2,25 +2,10 @@
 //! handful of NAB files, through the streaming runner: scores must stay above what was
 //! measured minus a margin. Skipped without the corpus, except when CI=true.
 
-use std::path::PathBuf;
 use tsad_core::Detector;
 use tsad_detectors::{NoveltyDetector, NoveltyParams};
 use tsad_eval::{Corpus, Profiles, RunOptions, ThresholdMode, evaluate, run_nab_with};
-
-fn nab_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TSAD_NAB_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/nab"),
-        PathBuf::from,
-    );
-    if dir.join("labels/combined_windows.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("NAB corpus not found at {} (CI=true)", dir.display());
-    }
-    eprintln!("skipped: NAB corpus not found at {}", dir.display());
-    None
-}
+use tsad_testing::nab_dir;
 
 /// Eight files from six categories, one without anomalies; 16 windows.
 const FILES: [&str; 8] = [

@@ -6,23 +6,7 @@ use std::sync::OnceLock;
 use tsad_eval::{
     Corpus, Profiles, ResultsSet, ThresholdMode, Thresholds, evaluate, optimize_thresholds,
 };
-
-/// The corpus root: `TSAD_NAB_DIR`, else `../shared/datasets/nab` beside the workspace.
-/// `None` (test skipped) when absent, unless CI=true, where a missing corpus is a failure.
-fn nab_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TSAD_NAB_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/nab"),
-        PathBuf::from,
-    );
-    if dir.join("labels/combined_windows.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("NAB corpus not found at {} (CI=true)", dir.display());
-    }
-    eprintln!("skipped: NAB corpus not found at {}", dir.display());
-    None
-}
+use tsad_testing::nab_dir;
 
 fn corpus() -> Option<(PathBuf, &'static Corpus)> {
     static CORPUS: OnceLock<Corpus> = OnceLock::new();

@@ -8,22 +8,7 @@ use tsad_eval::{
     Corpus, CorpusFile, Profiles, ResultsSet, RunOptions, ThresholdMode, evaluate, run_file,
     run_nab, run_nab_with, write_results,
 };
-
-/// As in `nab_official.rs`: skip when the corpus is absent, fail when CI=true.
-fn nab_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TSAD_NAB_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/nab"),
-        PathBuf::from,
-    );
-    if dir.join("labels/combined_windows.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("NAB corpus not found at {} (CI=true)", dir.display());
-    }
-    eprintln!("skipped: NAB corpus not found at {}", dir.display());
-    None
-}
+use tsad_testing::nab_dir;
 
 const FILES: [&str; 4] = [
     "artificialNoAnomaly/art_daily_no_noise.csv",

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tsad_core::TimeAxis;
 use tsad_io::demo::{DemoParams, generate, write_csv};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp, read_bytes, read_path};
+use tsad_testing::nab_dir;
 
 /// 2014-07-01T00:00:00Z in Unix ms (`date -u -d 2014-07-01 +%s%3N`).
 const JUL1: i64 = 1_404_172_800_000;
@@ -859,25 +860,6 @@ fn demo_round_trips_and_labels_are_not_the_values() {
     let json = serde_json::to_value(d).unwrap();
     assert_eq!(json["rows_read"], 2000);
     assert_eq!(json["gaps"]["missing_steps"], 0);
-}
-
-/// The NAB corpus: `TSAD_NAB_DIR`, or `../shared/datasets/nab` beside the workspace.
-fn nab_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TSAD_NAB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/nab")
-        });
-    if dir.join("data").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "NAB corpus not found at {} (CI=true requires it)",
-        dir.display()
-    );
-    println!("skipped: NAB corpus not found at {}", dir.display());
-    None
 }
 
 #[test]

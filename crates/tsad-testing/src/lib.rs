@@ -2,12 +2,14 @@
 
 mod approx;
 mod conformance;
+mod nab;
 mod params;
 mod rng;
 mod synthetic;
 
 pub use approx::{Close, assert_bits_eq, assert_close};
 pub use conformance::{ConformanceOptions, conformance, conformance_with};
+pub use nab::nab_dir;
 pub use params::check_params;
 pub use rng::Rng;
 pub use synthetic::{
