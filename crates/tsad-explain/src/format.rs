@@ -7,6 +7,18 @@ use tsad_core::TimeAxis;
 /// A number with about four significant digits and thousands kept whole: `21674`, `6148.6`,
 /// `0.0977`, `-3.2`. Non-finite values read `n/a`.
 pub fn num(x: f64) -> String {
+    significant(x, 4)
+}
+
+/// A ratio, score or statistic with about three significant digits: `21.6`, `6.15`, `0.44`,
+/// `1234`.
+pub fn short(x: f64) -> String {
+    significant(x, 3)
+}
+
+/// `x` with about `digits` significant digits (never dropping digits left of the point),
+/// trailing zeros trimmed; scientific notation below 1e-4 and from 1e9.
+fn significant(x: f64, digits: i32) -> String {
     if !x.is_finite() {
         return "n/a".to_owned();
     }
@@ -15,11 +27,11 @@ pub fn num(x: f64) -> String {
     }
     let magnitude = x.abs().log10().floor() as i32;
     if !(-4..9).contains(&magnitude) {
-        return format!("{x:.3e}");
+        let mantissa = (digits - 1) as usize;
+        return format!("{x:.mantissa$e}");
     }
-    let decimals = (3 - magnitude).clamp(0, 6) as usize;
-    let s = format!("{x:.decimals$}");
-    trim_zeros(s)
+    let decimals = (digits - 1 - magnitude).clamp(0, 6) as usize;
+    trim_zeros(format!("{x:.decimals$}"))
 }
 
 fn trim_zeros(s: String) -> String {
@@ -29,23 +41,6 @@ fn trim_zeros(s: String) -> String {
     } else {
         s
     }
-}
-
-/// A ratio, score or statistic with about three significant digits: `21.6`, `6.15`, `0.44`,
-/// `1234`.
-pub fn short(x: f64) -> String {
-    if !x.is_finite() {
-        return "n/a".to_owned();
-    }
-    if x == 0.0 {
-        return "0".to_owned();
-    }
-    let magnitude = x.abs().log10().floor() as i32;
-    if !(-4..9).contains(&magnitude) {
-        return format!("{x:.2e}");
-    }
-    let decimals = (2 - magnitude).clamp(0, 6) as usize;
-    trim_zeros(format!("{x:.decimals$}"))
 }
 
 /// A signed number: `+3.2`, `-0.5`.
@@ -155,6 +150,10 @@ mod tests {
             ("short", short(21.6249), "21.6"),
             ("short small", short(0.02797), "0.028"),
             ("short big", short(1234.5), "1234"),
+            ("zero", num(0.0), "0"),
+            ("huge", num(1.23456e10), "1.235e10"),
+            ("tiny", num(1.5e-5), "1.500e-5"),
+            ("short huge", short(1.23456e10), "1.23e10"),
             (
                 "minute",
                 time(0, TimeAxis::EpochMillis),
