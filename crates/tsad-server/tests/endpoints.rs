@@ -445,13 +445,7 @@ async fn cancel_a_queued_run_and_its_progress_stream_ends() {
         ..ServerConfig::default()
     });
     let ds = app.demo().await;
-    let (_, run) = app
-        .post_json(
-            "/api/v1/runs",
-            &json!({"dataset_id": ds, "detector": fast_spec()}),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = app.start_run(&ds, fast_spec()).await;
     assert_eq!(app.state.job_counts(), (0, 1));
     // Open the progress stream while queued, then cancel: the stream ends with `done`.
     let stream = tokio::spawn({
@@ -535,13 +529,7 @@ async fn deleting_a_dataset_cancels_and_removes_its_runs() {
         ..ServerConfig::default()
     });
     let ds = app.demo().await;
-    let (_, run) = app
-        .post_json(
-            "/api/v1/runs",
-            &json!({"dataset_id": ds, "detector": fast_spec()}),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = app.start_run(&ds, fast_spec()).await;
     let (status, _) = app.delete(&format!("/api/v1/datasets/{ds}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.get(&format!("/api/v1/runs/{id}")).await;
@@ -560,13 +548,7 @@ async fn shutdown_interrupts_queued_runs_and_ends_progress_streams() {
         ..ServerConfig::default()
     });
     let ds = app.demo().await;
-    let (_, run) = app
-        .post_json(
-            "/api/v1/runs",
-            &json!({"dataset_id": ds, "detector": fast_spec()}),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_owned();
+    let id = app.start_run(&ds, fast_spec()).await;
     let stream = tokio::spawn({
         let router = app.router.clone();
         let uri = format!("/api/v1/runs/{id}/progress");

@@ -131,13 +131,7 @@ async fn conflict_409() {
         ..ServerConfig::default()
     });
     let ds = app.demo().await;
-    let (_, run) = app
-        .post_json(
-            "/api/v1/runs",
-            &json!({"dataset_id": ds, "detector": fast_spec()}),
-        )
-        .await;
-    let id = run["id"].as_str().unwrap();
+    let id = app.start_run(&ds, fast_spec()).await;
     let msg = format!("run `{id}` is queued; its points and events exist once it succeeded");
     for uri in ["points", "events", "download"] {
         let (status, body) = app.get(&format!("/api/v1/runs/{id}/{uri}")).await;

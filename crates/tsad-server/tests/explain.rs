@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use common::{TestApp, error_body, fast_spec, parse, request};
+use common::{TestApp, error_body, fast_spec, json_request, parse, request};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,12 +161,7 @@ async fn offline_chat_answers_streams_and_keeps_history() {
     // Streamed: delta chunks, then done with the whole answer.
     let mut req = question("When did it start?");
     req["stream"] = json!(true);
-    let http = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri(&uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(req.to_string()))
-        .unwrap();
+    let http = json_request(Method::POST, &uri, req.to_string());
     let (status, headers, body) = app.send(http).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -407,12 +402,7 @@ async fn an_llm_answers_from_the_evidence_with_the_key_only_in_the_header() {
 
     // Streamed through the server.
     req["stream"] = json!(true);
-    let http = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri(&uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(req.to_string()))
-        .unwrap();
+    let http = json_request(Method::POST, &uri, req.to_string());
     let (status, _, body) = app.send(http).await;
     assert_eq!(status, StatusCode::OK);
     let events = sse_events(&body);

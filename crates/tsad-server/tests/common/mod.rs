@@ -58,13 +58,7 @@ impl TestApp {
     }
 
     pub async fn raw_json(&self, method: Method, uri: &str, body: String) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        let (status, _, body) = self.send(req).await;
+        let (status, _, body) = self.send(json_request(method, uri, body)).await;
         (status, parse(&body))
     }
 
@@ -93,8 +87,8 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
-    /// Starts a run and waits until it finished.
-    pub async fn finished_run(&self, dataset_id: &str, detector: Value) -> Value {
+    /// Starts a run (202 expected) and returns its id.
+    pub async fn start_run(&self, dataset_id: &str, detector: Value) -> String {
         let (status, run) = self
             .post_json(
                 "/api/v1/runs",
@@ -102,7 +96,12 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{run}");
-        let id = run["id"].as_str().unwrap().to_owned();
+        run["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts a run and waits until it finished.
+    pub async fn finished_run(&self, dataset_id: &str, detector: Value) -> Value {
+        let id = self.start_run(dataset_id, detector).await;
         self.wait(&id).await;
         let (status, run) = self.get(&format!("/api/v1/runs/{id}")).await;
         assert_eq!(status, StatusCode::OK);
@@ -124,6 +123,16 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// A request with a JSON body, for tests that read the raw response (headers, SSE).
+pub fn json_request(method: Method, uri: &str, body: String) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap()
 }
 
 pub fn request(method: Method, uri: &str) -> Request<Body> {
