@@ -4,6 +4,7 @@
 use crate::Loss;
 use crate::kernels::linear::{self, LinearDims};
 use crate::kernels::lstm::{self, Input, LstmBackWs, LstmCache, LstmDims, LstmGrads, LstmWeights};
+use crate::kernels::math::transpose;
 use crate::kernels::optim::loss_grad;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -241,6 +242,8 @@ impl Network {
         };
         let latent = self.latent.as_ref().map_or(0, |l| l.dims.output);
         let outputs = self.outputs();
+        let stacked = |n: usize| if n > 0 { t * rows * h } else { 0 };
+        let below_top = self.encoder.len().max(self.decoder.len()) - 1;
         Workspace {
             rows,
             x: vec![0.0; t * rows],
@@ -253,8 +256,9 @@ impl Network {
             dec_back: backs(&self.decoder),
             z: vec![0.0; rows * latent],
             dz: vec![0.0; rows * latent],
-            dh_a: vec![0.0; t * rows * h],
-            dh_b: vec![0.0; t * rows * h],
+            dh_top: vec![0.0; stacked(latent)],
+            dh_a: vec![0.0; stacked(below_top)],
+            dh_b: vec![0.0; stacked(below_top)],
             dh_last: vec![0.0; rows * h],
             w_t: vec![0.0; h * latent.max(1)],
             loss: 0.0,
@@ -319,12 +323,24 @@ impl Network {
         }
     }
 
+    /// Writes `W_hhᵀ` of every LSTM layer into `out` (as long as the parameters) at `W_hh`'s
+    /// offsets, for [`Network::train_chunk`]: once per optimiser step, not once per chunk.
+    pub(crate) fn transpose_recurrent(&self, p: &[f32], out: &mut [f32]) {
+        for layer in self.encoder.iter().chain(&self.decoder) {
+            let at = layer.w_hh.clone();
+            let (h, g) = (layer.dims.hidden, layer.dims.gates());
+            transpose(&mut out[at.clone()], &p[at], h, g);
+        }
+    }
+
     /// Forward and backward pass on the windows at `starts`: adds the gradient of
-    /// `scale · Σ loss` to `grad` and stores the unscaled loss sum in `ws.loss`.
+    /// `scale · Σ loss` to `grad` and stores the unscaled loss sum in `ws.loss`. `p_t` holds
+    /// the transposes written by [`Network::transpose_recurrent`] for `p`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn train_chunk(
         &self,
         p: &[f32],
+        p_t: &[f32],
         series: &[f32],
         starts: &[usize],
         loss: Loss,
@@ -350,17 +366,17 @@ impl Network {
                 let (dw, db) = self.head.grads(grad);
                 let dx = (&mut ws.dh_last[..], &mut ws.w_t[..]);
                 linear::backward(self.head.dims, head_w, last, &ws.dy, m, dw, db, Some(dx));
-                spread_last(&mut ws.dh_a, &ws.dh_last, t, m, h);
                 back_stack(
                     &self.encoder,
                     p,
+                    p_t,
                     Input::Seq(&ws.x),
                     t,
                     m,
                     &ws.enc,
                     &mut ws.enc_back,
-                    &mut ws.dh_a,
-                    &mut ws.dh_b,
+                    &ws.dh_last[..m * h],
+                    [&mut ws.dh_a, &mut ws.dh_b],
                     grad,
                     None,
                 );
@@ -368,7 +384,7 @@ impl Network {
             Some(lat) => {
                 let dec_top = &ws.dec[self.decoder.len() - 1].h;
                 let (dw, db) = self.head.grads(grad);
-                let dx = (&mut ws.dh_a[..], &mut ws.w_t[..]);
+                let dx = (&mut ws.dh_top[..], &mut ws.w_t[..]);
                 linear::backward(
                     self.head.dims,
                     head_w,
@@ -382,13 +398,14 @@ impl Network {
                 back_stack(
                     &self.decoder,
                     p,
+                    p_t,
                     Input::Repeated(&ws.z),
                     t,
                     m,
                     &ws.dec,
                     &mut ws.dec_back,
-                    &mut ws.dh_a,
-                    &mut ws.dh_b,
+                    &ws.dh_top[..t * m * h],
+                    [&mut ws.dh_a, &mut ws.dh_b],
                     grad,
                     Some(&mut ws.dz),
                 );
@@ -406,17 +423,17 @@ impl Network {
                     db,
                     Some(dx),
                 );
-                spread_last(&mut ws.dh_a, &ws.dh_last, t, m, h);
                 back_stack(
                     &self.encoder,
                     p,
+                    p_t,
                     Input::Seq(&ws.x),
                     t,
                     m,
                     &ws.enc,
                     &mut ws.enc_back,
-                    &mut ws.dh_a,
-                    &mut ws.dh_b,
+                    &ws.dh_last[..m * h],
+                    [&mut ws.dh_a, &mut ws.dh_b],
                     grad,
                     None,
                 );
@@ -462,22 +479,26 @@ fn run_stack(
     }
 }
 
-/// Backward through stacked layers. `dh` holds the gradient of the top layer's output and is
-/// used as scratch with `spare`; `dx0` receives the gradient of the bottom layer's input.
+/// Backward through stacked layers. `top` holds the gradient of the top layer's outputs (of
+/// every step, or of the last steps only; see [`lstm::backward`]); the layers below pass
+/// theirs through the two `scratch` buffers in turn; `dx0` receives the gradient of the
+/// bottom layer's input.
 #[allow(clippy::too_many_arguments)]
 fn back_stack(
     layers: &[LstmLayer],
     p: &[f32],
+    p_t: &[f32],
     input: Input<'_>,
     t: usize,
     m: usize,
     caches: &[LstmCache],
     backs: &mut [LstmBackWs],
-    dh: &mut Vec<f32>,
-    spare: &mut Vec<f32>,
+    top: &[f32],
+    scratch: [&mut Vec<f32>; 2],
     grad: &mut [f32],
     dx0: Option<&mut Vec<f32>>,
 ) {
+    let [mut dh, mut spare] = scratch;
     let mut dx0 = dx0;
     for l in (0..layers.len()).rev() {
         let layer = &layers[l];
@@ -486,6 +507,7 @@ fn back_stack(
         } else {
             Input::Seq(&caches[l - 1].h)
         };
+        let dh_in = if l + 1 == layers.len() { top } else { &dh[..] };
         let dx = if l > 0 {
             Some(&mut spare[..])
         } else {
@@ -494,25 +516,20 @@ fn back_stack(
         lstm::backward(
             layer.dims,
             layer.weights(p),
+            &p_t[layer.w_hh.clone()],
             inp,
             t,
             m,
             &caches[l],
-            dh,
+            dh_in,
             &mut backs[l],
             layer.grads(grad),
             dx,
         );
         if l > 0 {
-            std::mem::swap(dh, spare);
+            std::mem::swap(&mut dh, &mut spare);
         }
     }
-}
-
-/// Zeroes the `t·m × h` gradient `dh` except its last step, which gets `last`.
-fn spread_last(dh: &mut [f32], last: &[f32], t: usize, m: usize, h: usize) {
-    dh[..(t - 1) * m * h].fill(0.0);
-    dh[(t - 1) * m * h..t * m * h].copy_from_slice(&last[..m * h]);
 }
 
 /// Per-chunk scratch space, allocated once per fit so the time-step loop never allocates.
@@ -530,8 +547,12 @@ pub(crate) struct Workspace {
     dec_back: Vec<LstmBackWs>,
     z: Vec<f32>,
     dz: Vec<f32>,
+    /// Gradient of the decoder's outputs (the autoencoder's only).
+    dh_top: Vec<f32>,
+    /// Gradients passed down between stacked layers.
     dh_a: Vec<f32>,
     dh_b: Vec<f32>,
+    /// Gradient of the encoder's last output.
     dh_last: Vec<f32>,
     w_t: Vec<f32>,
     /// Unscaled loss sum of the last chunk.
@@ -592,7 +613,9 @@ mod tests {
         let mut ws = net.workspace(starts.len());
         let mut grad = vec![0.0f32; net.layout.len];
         let scale = 1.0 / (starts.len() * net.outputs()) as f32;
-        net.train_chunk(&p, &s, &starts, loss, scale, &mut ws, &mut grad);
+        let mut p_t = vec![0.0f32; p.len()];
+        net.transpose_recurrent(&p, &mut p_t);
+        net.train_chunk(&p, &p_t, &s, &starts, loss, scale, &mut ws, &mut grad);
         let eps = 1e-2f32;
         let l0 = loss_at(net, &p, &s, &starts, loss, &mut ws);
         let noise = 4.0 * f64::from(f32::EPSILON) * l0.abs() / (2.0 * f64::from(eps));
@@ -631,12 +654,16 @@ mod tests {
     #[test]
     fn forecaster_gradients_match_finite_differences() {
         check_gradients(&Network::forecaster(6, 3, 2), Loss::Mse);
+        // 16 hidden: 64 gate columns, whole SIMD vectors, so the per-step products take
+        // `math::Streamed` instead of faer.
+        check_gradients(&Network::forecaster(5, 16, 2), Loss::Mse);
     }
 
     #[test]
     fn autoencoder_gradients_match_finite_differences() {
         check_gradients(&Network::autoencoder(5, 3, 2, 2), Loss::Mse);
         check_gradients(&Network::autoencoder(4, 2, 1, 3), Loss::Mse);
+        check_gradients(&Network::autoencoder(4, 16, 1, 2), Loss::Mse);
     }
 
     #[test]

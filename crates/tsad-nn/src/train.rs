@@ -82,6 +82,8 @@ pub(crate) struct Trainer<'n> {
     opts: TrainOptions,
     workspaces: Vec<Workspace>,
     grads: Vec<Vec<f32>>,
+    /// `W_hhᵀ` of every layer, at `W_hh`'s offsets ([`Network::transpose_recurrent`]).
+    p_t: Vec<f32>,
     adam: Adam,
     rng: ChaCha8Rng,
     sched: Schedule,
@@ -148,6 +150,7 @@ impl<'n> Trainer<'n> {
             net,
             workspaces: (0..chunks).map(|_| net.workspace(rows)).collect(),
             grads: vec![vec![0.0; net.layout.len]; chunks],
+            p_t: vec![0.0; net.layout.len],
             adam: Adam::new(net.layout.len, opts.learning_rate),
             // Decorrelate the shuffling stream from the weight-init stream of the same seed.
             rng: ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5DEE_CE66_D1CE_4E5B),
@@ -168,13 +171,14 @@ impl<'n> Trainer<'n> {
         let n_chunks = starts.len().div_ceil(CHUNK);
         let scale = 1.0 / (starts.len() * net.outputs()) as f32;
         let loss = self.opts.loss;
-        let params: &[f32] = p;
+        net.transpose_recurrent(p, &mut self.p_t);
+        let (params, p_t): (&[f32], &[f32]) = (p, &self.p_t);
         let ws = &mut self.workspaces[..n_chunks];
         let grads = &mut self.grads[..n_chunks];
         let run = |c: usize, ws: &mut Workspace, g: &mut Vec<f32>| {
             let chunk = &starts[c * CHUNK..((c + 1) * CHUNK).min(starts.len())];
             g.fill(0.0);
-            net.train_chunk(params, series, chunk, loss, scale, ws, g);
+            net.train_chunk(params, p_t, series, chunk, loss, scale, ws, g);
         };
         let parallel = self.sched.parallel(pool.current_num_threads());
         let started = Instant::now();

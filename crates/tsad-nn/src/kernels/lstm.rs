@@ -5,7 +5,7 @@
 //! `m` sequences. Gates are stored per row as `[i | f | g | o]`, each `hidden` wide, in
 //! PyTorch's order. Weights are row-major `W_ih: input×4H`, `W_hh: H×4H`, one bias `4H`.
 
-use super::math::{Acc, AddRows, matmul, matmul_tn, sigmoid, simd, tanh, transpose};
+use super::math::{Acc, AddRows, gate_activations, matmul, matmul_tn, simd, tanh, transpose};
 
 /// Sizes of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,6 @@ pub(crate) struct LstmBackWs {
     dh: Vec<f32>,
     dc: Vec<f32>,
     dz_sum: Vec<f32>,
-    w_hh_t: Vec<f32>,
     w_ih_t: Vec<f32>,
 }
 
@@ -99,7 +98,6 @@ impl LstmBackWs {
             dh: vec![0.0; rows * dims.hidden],
             dc: vec![0.0; rows * dims.hidden],
             dz_sum: vec![0.0; rows * g],
-            w_hh_t: vec![0.0; g * dims.hidden],
             w_ih_t: vec![0.0; g * dims.input],
         }
     }
@@ -229,10 +227,8 @@ fn row_forward(
     let (bi, bf, bg, bo, cp) = (&bi[..n], &bf[..n], &bg[..n], &bo[..n], &cp[..n]);
     let (c, tc) = (&mut c[..n], &mut tc[..n]);
     for j in 0..n {
-        let i = sigmoid(zi[j] + bi[j]);
-        let f = sigmoid(zf[j] + bf[j]);
-        let g = tanh(zg[j] + bg[j]);
-        let o = sigmoid(zo[j] + bo[j]);
+        let [i, f, g, o] =
+            gate_activations(zi[j] + bi[j], zf[j] + bf[j], zg[j] + bg[j], zo[j] + bo[j]);
         zi[j] = i;
         zf[j] = f;
         zg[j] = g;
@@ -245,14 +241,18 @@ fn row_forward(
     }
 }
 
-/// Back-propagates through the layer. `dh` holds the loss gradient with respect to every
-/// output row (`steps·m × H`); gradients are added to `grads`; when `dx` is given it receives
-/// the gradient with respect to the input (`steps·m × input` for [`Input::Seq`], `m × input`
-/// for [`Input::Repeated`]), overwritten.
+/// Back-propagates through the layer. `dh` holds the loss gradient with respect to the
+/// output rows of the last `dh.len() / (m·H)` steps: all of them, or only the last one when
+/// nothing reads the earlier outputs (a forecaster's top layer); earlier outputs have none.
+/// `w_hh_t` is `W_hhᵀ` (`4H×H`), transposed once per optimiser step rather than per chunk.
+/// Gradients are added to `grads`; when `dx` is given it receives the gradient with respect
+/// to the input (`steps·m × input` for [`Input::Seq`], `m × input` for [`Input::Repeated`]),
+/// overwritten.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     dims: LstmDims,
     w: LstmWeights<'_>,
+    w_hh_t: &[f32],
     input: Input<'_>,
     steps: usize,
     m: usize,
@@ -264,14 +264,23 @@ pub(crate) fn backward(
 ) {
     let (hd, g4, ni) = (dims.hidden, dims.gates(), dims.input);
     let rows = steps * m;
-    transpose(&mut ws.w_hh_t, w.w_hh, hd, g4);
+    let given = dh.len() / (m * hd);
+    debug_assert!((1..=steps).contains(&given) && dh.len() == given * m * hd);
+    let first_given = steps - given;
     ws.dc[..m * hd].fill(0.0);
     for t in (0..steps).rev() {
         let dh_t = &mut ws.dh[..m * hd];
-        dh_t.copy_from_slice(&dh[t * m * hd..(t + 1) * m * hd]);
         let (dz_now, dz_next) = ws.dz.split_at_mut((t + 1) * m * g4);
-        if t + 1 < steps {
-            matmul(dh_t, &dz_next[..m * g4], &ws.w_hh_t, m, g4, hd, Acc::Add);
+        let from_next = (t + 1 < steps).then(|| &dz_next[..m * g4]);
+        match (t.checked_sub(first_given), from_next) {
+            (Some(i), from_next) => {
+                dh_t.copy_from_slice(&dh[i * m * hd..(i + 1) * m * hd]);
+                if let Some(dz) = from_next {
+                    matmul(dh_t, dz, w_hh_t, m, g4, hd, Acc::Add);
+                }
+            }
+            (None, Some(dz)) => matmul(dh_t, dz, w_hh_t, m, g4, hd, Acc::Replace),
+            (None, None) => unreachable!("the last step's gradient is always given"),
         }
         let dz_t = &mut dz_now[t * m * g4..];
         let gates = &cache.gates[t * m * g4..(t + 1) * m * g4];
@@ -282,6 +291,7 @@ pub(crate) fn backward(
             &cache.zeros[..]
         };
         let dc = &mut ws.dc[..m * hd];
+        let dz_t = &mut dz_t[..m * g4];
         simd(StepBackward {
             hd,
             m,
@@ -292,12 +302,25 @@ pub(crate) fn backward(
             dc,
             dz: dz_t,
         });
+        // Sums over the steps while this step's `dz` is still in L1: the bias gradient, and
+        // for a repeated input the gradient of its one projection.
+        simd(AddRows {
+            acc: &mut grads.b[..g4],
+            rows: dz_t,
+        });
+        if let Input::Repeated(_) = input {
+            let dz_sum = &mut ws.dz_sum[..m * g4];
+            if t + 1 == steps {
+                dz_sum.copy_from_slice(dz_t);
+            } else {
+                simd(AddRows {
+                    acc: dz_sum,
+                    rows: dz_t,
+                });
+            }
+        }
     }
     let dz = &ws.dz[..rows * g4];
-    simd(AddRows {
-        acc: &mut grads.b[..g4],
-        rows: dz,
-    });
     if steps > 1 {
         matmul_tn(
             grads.w_hh,
@@ -318,12 +341,7 @@ pub(crate) fn backward(
             }
         }
         Input::Repeated(x) => {
-            let dz_sum = &mut ws.dz_sum[..m * g4];
-            dz_sum.copy_from_slice(&dz[..m * g4]);
-            simd(AddRows {
-                acc: dz_sum,
-                rows: &dz[m * g4..],
-            });
+            let dz_sum = &ws.dz_sum[..m * g4];
             matmul_tn(grads.w_ih, x, dz_sum, m, ni, g4, Acc::Add);
             if let Some(dx) = dx {
                 transpose(&mut ws.w_ih_t, w.w_ih, ni, g4);
