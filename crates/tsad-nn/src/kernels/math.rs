@@ -23,9 +23,10 @@ impl From<Acc> for Accum {
 
 /// `C (m×n) (+)= A (m×k) · B (k×n)`, all row-major and contiguous.
 ///
-/// `faer` was measured faster than `matrixmultiply` for every shape the LSTM uses (it has
-/// AVX-512 kernels; see the crate README), and unlike calling `gemm` directly it needs no
-/// `unsafe`, which the workspace forbids.
+/// Few rows of `C` and whole SIMD vectors of columns (an LSTM step's products) go to
+/// [`Streamed`]; the rest to `faer`, which was measured faster than `matrixmultiply` for the
+/// large products (it has AVX-512 kernels; see the crate README) and, unlike calling `gemm`
+/// directly, needs no `unsafe`, which the workspace forbids.
 #[inline]
 pub(crate) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, acc: Acc) {
     debug_assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
@@ -201,9 +202,7 @@ fn row_blocks<S: pulp::Simd, const R: usize, const V: usize>(
 }
 
 /// The `A` operand of [`Streamed`]: `m×k` row-major, or (`transposed`) stored as its `k×m`
-/// transpose. Either way a tile reads it without a bounds check per entry: a row of `A` is a
-/// slice of `k`, and a column of a transposed `A` a slice of `m` whose `R` entries are
-/// contiguous.
+/// transpose, whose row `p` holds the `R` entries a tile needs at step `p` side by side.
 #[derive(Clone, Copy)]
 struct AOperand<'a> {
     a: &'a [f32],
