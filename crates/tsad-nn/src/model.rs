@@ -507,7 +507,12 @@ fn back_stack(
         } else {
             Input::Seq(&caches[l - 1].h)
         };
-        let dh_in = if l + 1 == layers.len() { top } else { &dh[..] };
+        let dh_in = if l + 1 == layers.len() {
+            top
+        } else {
+            // The buffers hold a full chunk; the last chunk of a fit may have fewer windows.
+            &dh[..t * m * layer.dims.hidden]
+        };
         let dx = if l > 0 {
             Some(&mut spare[..])
         } else {
@@ -610,7 +615,8 @@ mod tests {
         for (i, v) in p.iter_mut().enumerate() {
             *v += 0.2 * ((i as f32) * 0.37).sin();
         }
-        let mut ws = net.workspace(starts.len());
+        // Room for more windows than the chunk has, as for the last chunk of a fit.
+        let mut ws = net.workspace(starts.len() + 3);
         let mut grad = vec![0.0f32; net.layout.len];
         let scale = 1.0 / (starts.len() * net.outputs()) as f32;
         let mut p_t = vec![0.0f32; p.len()];
