@@ -559,6 +559,67 @@ mod tests {
         }
     }
 
+    /// [`Streamed`] at every SIMD width this CPU has, not only the widest, which [`matmul`]
+    /// picks: 1 lane (scalar), 8 (AVX2, tiles of 4 rows) and 16 (AVX-512, tiles of 8 and 4).
+    #[test]
+    fn streamed_matches_naive_at_every_width() {
+        fn run<S: pulp::Simd>(
+            simd: S,
+            a: &[f32],
+            transposed: bool,
+            b: &[f32],
+            mkn: [usize; 3],
+        ) -> Vec<f32> {
+            let [m, k, n] = mkn;
+            let mut c = vec![f32::NAN; m * n];
+            let op = Streamed {
+                c: &mut c,
+                a,
+                a_transposed: transposed,
+                b,
+                m,
+                k,
+                n,
+                acc: Acc::Replace,
+            };
+            assert!(simd.vectorize(op), "{mkn:?} not taken");
+            c
+        }
+        for [m, k, n] in [[13, 6, 48], [9, 5, 16], [3, 4, 32], [64, 3, 64]] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5)
+                .collect();
+            let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5) % 11) as f32 * 0.5 - 2.0)
+                .collect();
+            let want: Vec<f32> = (0..m * n)
+                .map(|i| (0..k).map(|p| a[(i / n) * k + p] * b[p * n + i % n]).sum())
+                .collect();
+            let mut got = Vec::new();
+            for (a, t) in [(&a, false), (&at, true)] {
+                got.push((1, t, run(pulp::Scalar::new(), a, t, &b, [m, k, n])));
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if let Some(v3) = pulp::x86::V3::try_new() {
+                        got.push((8, t, run(v3, a, t, &b, [m, k, n])));
+                    }
+                    if let Some(v4) = pulp::x86::V4::try_new() {
+                        got.push((16, t, run(v4, a, t, &b, [m, k, n])));
+                    }
+                }
+            }
+            for (lanes, transposed, c) in got {
+                for (i, (x, y)) in c.iter().zip(&want).enumerate() {
+                    assert!(
+                        (x - y).abs() < 1e-4,
+                        "{m}x{k}x{n}, {lanes} lanes, transposed {transposed}, entry {i}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn matmul_matches_naive() {
         let (m, k, n) = (3, 5, 4);
