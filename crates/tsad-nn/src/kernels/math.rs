@@ -22,40 +22,9 @@ impl From<Acc> for Accum {
 }
 
 /// `C (m×n) (+)= A (m×k) · B (k×n)`, all row-major and contiguous.
-///
-/// Few rows of `C` and whole SIMD vectors of columns (an LSTM step's products) go to
-/// [`Streamed`]; the rest to `faer`, which was measured faster than `matrixmultiply` for the
-/// large products (it has AVX-512 kernels; see the crate README) and, unlike calling `gemm`
-/// directly, needs no `unsafe`, which the workspace forbids.
 #[inline]
 pub(crate) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize, acc: Acc) {
-    debug_assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if acc == Acc::Replace {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let (c, a, b) = (&mut *c, a, b);
-    if simd(Streamed {
-        c,
-        a,
-        a_transposed: false,
-        b,
-        m,
-        k,
-        n,
-        acc,
-    }) {
-        return;
-    }
-    let a = MatRef::from_row_major_slice(&a[..m * k], m, k);
-    let b = MatRef::from_row_major_slice(&b[..k * n], k, n);
-    let c = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
-    faer::linalg::matmul::matmul(c, acc.into(), a, b, 1.0f32, Par::Seq);
+    product(c, a, false, b, m, k, n, acc);
 }
 
 /// `C (m×n) (+)= Aᵀ · B` where `A` is `k×m` and `B` is `k×n`, row-major: the weight-gradient
@@ -70,7 +39,28 @@ pub(crate) fn matmul_tn(
     n: usize,
     acc: Acc,
 ) {
-    debug_assert!(c.len() >= m * n && a.len() >= k * m && b.len() >= k * n);
+    product(c, a, true, b, m, k, n, acc);
+}
+
+/// [`matmul`] and [`matmul_tn`]: `A` is `m×k`, or stored as its `k×m` transpose.
+///
+/// Few rows of `C` and whole SIMD vectors of columns (an LSTM step's products) go to
+/// [`Streamed`]; the rest to `faer`, which was measured faster than `matrixmultiply` for the
+/// large products (it has AVX-512 kernels; see the crate README) and, unlike calling `gemm`
+/// directly, needs no `unsafe`, which the workspace forbids.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn product(
+    c: &mut [f32],
+    a: &[f32],
+    a_transposed: bool,
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    acc: Acc,
+) {
+    debug_assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     if m == 0 || n == 0 {
         return;
     }
@@ -84,7 +74,7 @@ pub(crate) fn matmul_tn(
     if simd(Streamed {
         c,
         a,
-        a_transposed: true,
+        a_transposed,
         b,
         m,
         k,
@@ -93,7 +83,11 @@ pub(crate) fn matmul_tn(
     }) {
         return;
     }
-    let a = MatRef::from_row_major_slice(&a[..k * m], k, m).transpose();
+    let a = if a_transposed {
+        MatRef::from_row_major_slice(&a[..k * m], k, m).transpose()
+    } else {
+        MatRef::from_row_major_slice(&a[..m * k], m, k)
+    };
     let b = MatRef::from_row_major_slice(&b[..k * n], k, n);
     let c = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
     faer::linalg::matmul::matmul(c, acc.into(), a, b, 1.0f32, Par::Seq);
