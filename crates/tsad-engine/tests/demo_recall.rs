@@ -1,13 +1,43 @@
 //! The demo's injected anomalies are recovered at default settings.
 
-use tsad_core::{EventOptions, FitContext, Sensitivity, Threshold};
-use tsad_engine::{detect, parse_spec};
+use tsad_core::{EventOptions, FitContext, Sensitivity, Series, Threshold};
+use tsad_engine::{Detection, detect, parse_spec};
 use tsad_io::demo::{AnomalyKind, DemoParams, generate};
 
 struct Outcome {
     recall: f64,
     events: usize,
     false_events: usize,
+}
+
+impl Outcome {
+    /// Asserts a recall of at least `recall` with at most `false_events` false events.
+    fn assert_within(&self, recall: f64, false_events: usize, what: &str) {
+        assert!(
+            self.recall >= recall,
+            "{what}: spike recall {}",
+            self.recall
+        );
+        assert!(
+            self.false_events <= false_events,
+            "{what}: {} of {} events are false",
+            self.false_events,
+            self.events
+        );
+    }
+}
+
+/// `spec` run on `series` at `threshold` with default events and fitting.
+fn detect_spec(series: &Series, spec: serde_json::Value, threshold: &Threshold) -> Detection {
+    let (spec, _) = parse_spec(&spec).unwrap();
+    detect(
+        series,
+        &spec,
+        threshold,
+        &EventOptions::default(),
+        &FitContext::new(),
+    )
+    .unwrap()
 }
 
 /// Share of injected anomalies of `kind` that some event overlaps, and the events that overlap
@@ -18,15 +48,7 @@ fn run(spec: serde_json::Value, threshold: Threshold, kind: AnomalyKind, seed: u
         ..DemoParams::default()
     })
     .unwrap();
-    let (spec, _) = parse_spec(&spec).unwrap();
-    let found = detect(
-        &demo.series,
-        &spec,
-        &threshold,
-        &EventOptions::default(),
-        &FitContext::new(),
-    )
-    .unwrap();
+    let found = detect_spec(&demo.series, spec, &threshold);
     let overlaps = |e: &tsad_core::Event, a: &tsad_io::demo::InjectedAnomaly| {
         e.start <= a.end && a.start <= e.end
     };
@@ -63,17 +85,7 @@ fn seasonal_recovers_the_demo_spikes_at_both_defaults() {
                 AnomalyKind::Spike,
                 seed,
             );
-            assert!(
-                o.recall >= 0.9,
-                "seed {seed} {threshold:?}: spike recall {}",
-                o.recall
-            );
-            assert!(
-                o.false_events <= 3,
-                "seed {seed} {threshold:?}: {} of {} events are false",
-                o.false_events,
-                o.events
-            );
+            o.assert_within(0.9, 3, &format!("seed {seed} {threshold:?}"));
         }
     }
 }
@@ -101,17 +113,7 @@ fn benford_abstains_on_the_demo_instead_of_vetoing() {
         ..DemoParams::default()
     })
     .unwrap();
-    let run = |spec: serde_json::Value| {
-        let (spec, _) = parse_spec(&spec).unwrap();
-        detect(
-            &demo.series,
-            &spec,
-            &Threshold::default(),
-            &EventOptions::default(),
-            &FitContext::new(),
-        )
-        .unwrap()
-    };
+    let run = |spec| detect_spec(&demo.series, spec, &Threshold::default());
     let hybrid = run(serde_json::json!({"preset": "hybrid-benford", "overrides": {"epochs": 2}}));
     let alone = run(serde_json::json!({"kind": "lstm_autoencoder", "epochs": 2}));
     assert_eq!(
@@ -135,17 +137,7 @@ fn the_seeds_presets_recover_the_demo_spikes() {
                 AnomalyKind::Spike,
                 seed,
             );
-            assert!(
-                o.recall >= 0.8,
-                "{preset} seed {seed}: spike recall {}",
-                o.recall
-            );
-            assert!(
-                o.false_events <= 5,
-                "{preset} seed {seed}: {} of {} events are false",
-                o.false_events,
-                o.events
-            );
+            o.assert_within(0.8, 5, &format!("{preset} seed {seed}"));
         }
     }
 }
