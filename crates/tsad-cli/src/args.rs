@@ -15,6 +15,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Find anomalies in a CSV file (exit 0 = none, 1 = found, 2 = error).
     Detect(DetectArgs),
+    /// Fit a detector on normal data and save it (with its calibration) for `detect --model`.
+    Fit(FitArgs),
     /// Write the synthetic demo series (timestamp,value,is_anomaly) as CSV.
     Demo(DemoArgs),
     /// List detectors, their parameters and defaults, presets and thresholds.
@@ -39,14 +41,72 @@ pub(crate) enum Format {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ThresholdMethod {
+    /// The default: about one false alarm per N points of normal data, on calibrated scores
+    /// (N from --every, default 100000).
+    Auto,
     /// mean + k x std of the scores (k from --sigma, default 3).
     Sigma,
     /// median + k x 1.4826 x MAD of the scores (k from --sigma, default 5).
     Robust,
     /// The q-quantile of the scores (q from --quantile, default 0.99).
     Quantile,
-    /// One knob in (0, 1), higher flags more (from --sensitivity, default 0.5).
+    /// One knob in (0, 1), higher flags more: 0.5 = auto's one false alarm per 100000
+    /// points, each 0.125 more ten times as many (from --sensitivity).
     Sensitivity,
+}
+
+/// Where the detector learns what normal looks like (default: the file itself).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub(crate) struct TrainArgs {
+    /// Fit on this CSV (same columns as FILE, meant to be normal data) and score FILE.
+    #[arg(long, value_name = "TRAIN.csv")]
+    pub(crate) train: Option<PathBuf>,
+    /// Fit on the first N rows of FILE (its normal part) and score the whole file.
+    #[arg(long, value_name = "N")]
+    pub(crate) train_rows: Option<usize>,
+    /// Fit on the rows of FILE up to and including this time (same formats as the file's
+    /// timestamps) and score the whole file.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) train_until: Option<String>,
+    /// Score FILE with a model saved by `tsad fit --save` (no fitting).
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) model: Option<PathBuf>,
+}
+
+/// How scores become flags and flags become events.
+#[derive(Debug, Args)]
+pub(crate) struct ThresholdArgs {
+    /// How the score cut-off is chosen (default auto).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub(crate) threshold: Option<ThresholdMethod>,
+    /// For auto: about one false alarm per this many points of normal data, or per this much
+    /// time (30d, 12h, 1w; needs a time column). Implies auto.
+    #[arg(long, value_name = "N|DURATION")]
+    pub(crate) every: Option<String>,
+    /// k for the sigma and robust thresholds.
+    #[arg(long, value_name = "K")]
+    pub(crate) sigma: Option<f64>,
+    /// Sensitivity in (0, 1) (implies the sensitivity threshold).
+    #[arg(long, value_name = "S")]
+    pub(crate) sensitivity: Option<f64>,
+    /// q in (0, 1) for the quantile threshold (implies it).
+    #[arg(long, value_name = "Q")]
+    pub(crate) quantile: Option<f64>,
+    /// Flagged points with at most N unflagged points between them form one event.
+    #[arg(long, value_name = "N", default_value_t = tsad_core::EventOptions::default().merge_gap)]
+    pub(crate) merge_gap: usize,
+    /// Flagged points at most this far apart in time (30m, 2h, 1d; needs a time column) also
+    /// form one event.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) merge_gap_time: Option<String>,
+    /// Drop events with fewer flagged points than this.
+    #[arg(long, value_name = "N", default_value_t = tsad_core::EventOptions::default().min_points)]
+    pub(crate) min_points: usize,
+    /// Prune weak events: keep only those down to the last drop of at least this fraction
+    /// between consecutive event peaks (telemanom's rule; 0 = off).
+    #[arg(long, value_name = "P", default_value_t = tsad_core::EventOptions::default().prune)]
+    pub(crate) prune: f64,
 }
 
 #[derive(Debug, Args)]
@@ -64,21 +124,13 @@ pub(crate) struct DetectArgs {
     pub(crate) no_time_column: bool,
     #[command(flatten)]
     pub(crate) spec: SpecArgs,
-    /// How the score cut-off is chosen.
-    #[arg(long, value_enum, value_name = "METHOD")]
-    pub(crate) threshold: Option<ThresholdMethod>,
-    /// k for the sigma and robust thresholds.
-    #[arg(long, value_name = "K")]
-    pub(crate) sigma: Option<f64>,
-    /// Sensitivity in (0, 1) for the sensitivity threshold (implies it).
-    #[arg(long, value_name = "S")]
-    pub(crate) sensitivity: Option<f64>,
-    /// q in (0, 1) for the quantile threshold (implies it).
-    #[arg(long, value_name = "Q")]
-    pub(crate) quantile: Option<f64>,
-    /// Flagged points at most this many points apart form one event.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub(crate) merge_gap: usize,
+    #[command(flatten)]
+    pub(crate) training: TrainArgs,
+    #[command(flatten)]
+    pub(crate) cut: ThresholdArgs,
+    /// Events listed in the table, most severe first (0 = all; JSON and CSV list all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) top: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
@@ -93,6 +145,32 @@ pub(crate) struct DetectArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short, value_name = "F")]
     pub(crate) output: Option<PathBuf>,
+    /// Threads for neural training (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FitArgs {
+    /// The CSV of normal data to fit on.
+    pub(crate) file: PathBuf,
+    /// Where to write the model (JSON: spec, fitted state, calibration).
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) save: PathBuf,
+    /// Time column: a name or a 0-based index (default: the first column of timestamps).
+    #[arg(long, value_name = "C")]
+    pub(crate) time_column: Option<String>,
+    /// Value column: a name or a 0-based index (default: the first numeric column).
+    #[arg(long, value_name = "C")]
+    pub(crate) value_column: Option<String>,
+    /// Ignore any time column and use the row number as time.
+    #[arg(long, conflicts_with = "time_column")]
+    pub(crate) no_time_column: bool,
+    #[command(flatten)]
+    pub(crate) spec: SpecArgs,
     /// Threads for neural training (default: all cores).
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
@@ -188,6 +266,33 @@ pub(crate) enum EvalWhat {
     Nab(EvalNabArgs),
     /// Score a detector on any CSV with a 0/1 label column.
     Labeled(EvalLabeledArgs),
+    /// Fit on train/, score test/ of a telemanom-layout set (NASA SMAP, MSL) and report the
+    /// event-level precision, recall and F1.
+    Smap(EvalSmapArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalSmapArgs {
+    /// The directory with labels.csv, train/ and test/.
+    #[arg(long, value_name = "DIR", env = "TSAD_SMAP_DIR")]
+    pub(crate) smap_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) spec: SpecArgs,
+    /// Run every detector kind and preset at its defaults, one row each.
+    #[arg(long, conflicts_with_all = ["detector", "preset", "config"])]
+    pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) cut: ThresholdArgs,
+    /// Fit and score train and test as one series (the behaviour without a training part), for
+    /// comparison.
+    #[arg(long)]
+    pub(crate) no_split: bool,
+    /// Channels scored in parallel (0 = all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) jobs: usize,
+    /// Also print each channel's counts.
+    #[arg(long)]
+    pub(crate) per_channel: bool,
 }
 
 #[derive(Debug, Args)]

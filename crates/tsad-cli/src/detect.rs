@@ -1,18 +1,18 @@
 //! `tsad detect`: CSV in, events out (table, JSON or per-point CSV).
 
-use crate::args::{DetectArgs, Format, SpecArgs, ThresholdMethod};
+use crate::args::{
+    DetectArgs, FitArgs, Format, SpecArgs, ThresholdArgs, ThresholdMethod, TrainArgs,
+};
 use crate::{Outcome, progress};
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
-use tsad_core::{Event, EventOptions, Sensitivity, Series, Threshold, TimeAxis};
-use tsad_engine::{Detection, DetectorSpec, default_spec, parse_spec};
+use tsad_core::{DEFAULT_EVERY, Event, EventOptions, Sensitivity, Series, Threshold, TimeAxis};
+use tsad_engine::{Detection, DetectorSpec, Training, default_spec, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
-    let (spec, preset) = resolve_spec(&a.spec)?;
-    let threshold = threshold_from(&a)?;
     let options = IngestOptions {
         time_column: a.time_column.as_deref().map(column_ref),
         value_column: a.value_column.as_deref().map(column_ref),
@@ -21,13 +21,76 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         ..IngestOptions::default()
     };
     let ingested = tsad_io::read_path(&a.file, &options)?;
-    let bar = progress::Bar::new(spec.is_neural() && !a.quiet);
-    let ctx = bar.context().with_threads(a.threads);
-    let events = EventOptions {
-        merge_gap: a.merge_gap,
+    let series = &ingested.series;
+    let threshold = threshold_from(&a.cut, series)?;
+    let events = event_options(&a.cut, series)?;
+    let fitted = match &a.training.model {
+        Some(path) => {
+            if a.spec.detector.is_some() || a.spec.preset.is_some() || a.spec.config.is_some() {
+                bail!(
+                    "--model {} already holds its detector; drop --detector, --preset and \
+                     --config (or fit a new model)",
+                    path.display()
+                );
+            }
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read model file {}", path.display()))?;
+            Some(
+                tsad_engine::FittedModel::from_bytes(&bytes)
+                    .with_context(|| format!("cannot load model file {}", path.display()))?,
+            )
+        }
+        None => None,
     };
-    let detection = tsad_engine::detect(&ingested.series, &spec, &threshold, &events, &ctx)
-        .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
+    let (spec, preset) = match &fitted {
+        Some(f) => (f.spec().clone(), None),
+        None => resolve_spec(&a.spec)?,
+    };
+    let train_file = match &a.training.train {
+        Some(path) => {
+            let train_options = IngestOptions {
+                source_name: Some(path.display().to_string()),
+                // The same columns as the scored file, by name when it has names.
+                time_column: ingested.time_column.clone().map(ColumnRef::Name),
+                no_time_column: ingested.time_column.is_none(),
+                value_column: Some(ColumnRef::Name(ingested.value_column.clone())),
+                ..IngestOptions::default()
+            };
+            Some(tsad_io::read_path(path, &train_options).with_context(|| {
+                format!(
+                    "cannot use {} as the training file (it needs the same columns as {})",
+                    path.display(),
+                    a.file.display()
+                )
+            })?)
+        }
+        None => None,
+    };
+    let training = match (&a.training, &train_file) {
+        (_, Some(t)) => Training::Separate(&t.series),
+        (
+            TrainArgs {
+                train_rows: Some(n),
+                ..
+            },
+            _,
+        ) => Training::Prefix(*n),
+        (
+            TrainArgs {
+                train_until: Some(t),
+                ..
+            },
+            _,
+        ) => Training::Prefix(rows_until(series, t)?),
+        _ => Training::Same,
+    };
+    let bar = progress::Bar::new(spec.is_neural() && fitted.is_none() && !a.quiet);
+    let ctx = bar.context().with_threads(a.threads);
+    let detection = match &fitted {
+        Some(f) => tsad_engine::detect_fitted(series, f, &threshold, &events),
+        None => tsad_engine::detect_with(series, training, &spec, &threshold, &events, &ctx),
+    }
+    .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
     bar.finish();
     let detection = detection?;
     let evidence = if a.explain {
@@ -43,6 +106,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         threshold: &threshold,
         detection: &detection,
         evidence: evidence.as_deref(),
+        top: a.top,
     };
     let mut out: Box<dyn Write> = match &a.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -60,11 +124,107 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         Format::Csv => report.write_csv(&mut out)?,
     }
     out.flush()?;
-    Ok(if detection.cut.count() > 0 {
-        Outcome::Anomalies
-    } else {
+    Ok(if detection.events.is_empty() {
         Outcome::Clean
+    } else {
+        Outcome::Anomalies
     })
+}
+
+/// `tsad fit`: fit on normal data and save the model with its calibration.
+pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
+    let (spec, _) = resolve_spec(&a.spec)?;
+    let options = IngestOptions {
+        time_column: a.time_column.as_deref().map(column_ref),
+        value_column: a.value_column.as_deref().map(column_ref),
+        no_time_column: a.no_time_column,
+        source_name: Some(a.file.display().to_string()),
+        ..IngestOptions::default()
+    };
+    let ingested = tsad_io::read_path(&a.file, &options)?;
+    let bar = progress::Bar::new(spec.is_neural() && !a.quiet);
+    let ctx = bar.context().with_threads(a.threads);
+    let fitted = tsad_engine::fit(&ingested.series, &spec, &ctx)
+        .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
+    bar.finish();
+    let mut fitted = fitted?;
+    let ts = ingested.series.timestamps();
+    fitted.meta = json!({
+        "file": a.file.display().to_string(),
+        "time_column": ingested.time_column,
+        "value_column": ingested.value_column,
+        "start": ts.first().map(|t| time_json(&ingested.series, *t)),
+        "end": ts.last().map(|t| time_json(&ingested.series, *t)),
+    });
+    std::fs::write(&a.save, fitted.to_bytes()?)
+        .with_context(|| format!("cannot write model file {}", a.save.display()))?;
+    eprintln!(
+        "fitted `{}` on {} points of {}; model saved to {} (use: tsad detect FILE --model {})",
+        spec.kind(),
+        ingested.series.len(),
+        a.file.display(),
+        a.save.display(),
+        a.save.display()
+    );
+    Ok(Outcome::Clean)
+}
+
+/// The number of rows of `series` at or before `time` (a timestamp, or a row number when the
+/// series has no time column).
+fn rows_until(series: &Series, time: &str) -> Result<usize> {
+    let ts = series.timestamps();
+    let t = match series.axis() {
+        TimeAxis::Index => time.trim().parse::<i64>().with_context(|| {
+            format!("--train-until {time}: the file has no time column, so give a row number")
+        })?,
+        TimeAxis::EpochMillis => tsad_io::parse_time(time).with_context(|| {
+            format!(
+                "--train-until {time}: not a time; write it like 2014-02-07 or \
+                 2014-02-07T14:30:00Z"
+            )
+        })?,
+    };
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+        bail!("the file has no rows");
+    };
+    if t < first || t >= last {
+        bail!(
+            "--train-until {time} is outside the file, which runs from {} to {}; give a time \
+             inside it so that some rows are left to score",
+            time_text(series, first),
+            time_text(series, last)
+        );
+    }
+    Ok(ts.partition_point(|&x| x <= t))
+}
+
+/// A duration such as `30m`, `12h`, `7d` or `1w`, in the series' time unit (ms).
+fn duration_ms(flag: &str, text: &str, series: &Series) -> Result<i64> {
+    if series.axis() == TimeAxis::Index {
+        bail!(
+            "{flag} {text}: the file has no time column, so durations mean nothing; give a \
+             number of points instead"
+        );
+    }
+    let d = humantime::parse_duration(text.trim()).with_context(|| {
+        format!("{flag} {text}: not a duration; write it like 90s, 30m, 12h, 7d or 1w")
+    })?;
+    Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventOptions> {
+    let options = EventOptions {
+        merge_gap: a.merge_gap,
+        merge_gap_time: a
+            .merge_gap_time
+            .as_deref()
+            .map(|t| duration_ms("--merge-gap-time", t, series))
+            .transpose()?,
+        min_points: a.min_points,
+        prune: a.prune,
+    };
+    options.validate()?;
+    Ok(options)
 }
 
 fn column_ref(s: &str) -> ColumnRef {
@@ -125,15 +285,32 @@ fn merge_sets(spec: &mut Value, sets: Map<String, Value>) {
     }
 }
 
-fn threshold_from(a: &DetectArgs) -> Result<Threshold> {
+pub(crate) fn threshold_from(a: &ThresholdArgs, series: &Series) -> Result<Threshold> {
     let method = a.threshold.unwrap_or(if a.sensitivity.is_some() {
         ThresholdMethod::Sensitivity
     } else if a.quantile.is_some() {
         ThresholdMethod::Quantile
-    } else {
+    } else if a.sigma.is_some() {
         ThresholdMethod::Sigma
+    } else {
+        ThresholdMethod::Auto
     });
     let t = match method {
+        ThresholdMethod::Auto => Threshold::Auto {
+            every: match a.every.as_deref() {
+                None => DEFAULT_EVERY,
+                Some(text) => match text.trim().parse::<f64>() {
+                    Ok(points) => points,
+                    Err(_) => {
+                        let ms = duration_ms("--every", text, series)?;
+                        let step = series.median_step().filter(|s| *s > 0).with_context(|| {
+                            format!("--every {text}: the file is too short to know its time step")
+                        })?;
+                        ms as f64 / step as f64
+                    }
+                },
+            },
+        },
         ThresholdMethod::Sigma => Threshold::Sigma {
             k: a.sigma.unwrap_or(3.0),
         },
@@ -160,6 +337,8 @@ struct Report<'a> {
     detection: &'a Detection,
     /// Per event, with --explain.
     evidence: Option<&'a [tsad_explain::Evidence]>,
+    /// Events listed in the table (0 = all).
+    top: usize,
 }
 
 /// The evidence about every event (`--explain`).
@@ -225,7 +404,13 @@ impl Report<'_> {
             },
             "detector": self.spec.to_json(),
             "preset": self.preset,
-            "threshold": {"spec": self.threshold, "value": d.cut.value},
+            "threshold": {
+                "spec": self.threshold,
+                "rule": self.threshold.describe(),
+                "scale": d.cut.scale,
+                "value": d.cut.value,
+            },
+            "training": d.training,
             "anomaly_count": d.cut.count(),
             "event_count": d.events.len(),
             "events": d.events.iter().map(|e| self.event_json(e)).collect::<Vec<_>>(),
@@ -245,6 +430,7 @@ impl Report<'_> {
                             "timestamp": time_json(s, ts[i]),
                             "value": s.values()[i],
                             "score": d.scores.score[i],
+                            "rarity": d.scores.rarity.as_ref().map(|r| r[i]),
                             "anomaly": d.cut.flags[i],
                         });
                         if let Some(e) = &d.scores.expected {
@@ -288,11 +474,28 @@ impl Report<'_> {
         let name = self
             .preset
             .map_or_else(|| self.spec.kind().to_owned(), |p| format!("preset {p}"));
+        let fitted_on = match d.training.source {
+            "self" => "fitted and calibrated on this file".to_owned(),
+            "prefix" => format!(
+                "fitted and calibrated on its first {} rows",
+                d.training.rows
+            ),
+            "series" => format!(
+                "fitted and calibrated on the training file ({} rows)",
+                d.training.rows
+            ),
+            _ => format!("saved model (fitted on {} rows)", d.training.rows),
+        };
+        writeln!(out, "detector: {name}, {fitted_on}")?;
+        let cut = match d.cut.scale {
+            tsad_core::Scale::Rarity => format!("rarity > {:.2}", d.cut.value),
+            tsad_core::Scale::Raw => format!("score > {}", num(d.cut.value)),
+        };
         writeln!(
             out,
-            "detector: {name}; threshold: {} -> {:.4}",
-            serde_json::to_string(self.threshold)?,
-            d.cut.value
+            "threshold: {} ({}: {cut})",
+            self.threshold.describe(),
+            self.threshold.method()
         )?;
         writeln!(
             out,
@@ -305,14 +508,26 @@ impl Report<'_> {
         if d.events.is_empty() {
             return Ok(());
         }
+        let mut listed: Vec<&Event> = d.events.iter().collect();
+        listed.sort_by_key(|e| e.rank);
+        if self.top > 0 && listed.len() > self.top {
+            listed.truncate(self.top);
+            writeln!(
+                out,
+                "the {} most severe of {} events, by rank (--top 0 lists all):",
+                self.top,
+                d.events.len()
+            )?;
+        }
         writeln!(out)?;
         let header = format!(
-            "{:>4}  {:<21} {:<21} {:>6}  {:>9}  {:>8}  {:<4}  {:>12}  {:>12}  {}",
-            "#",
+            "{:>4}  {:<21} {:<21} {:>6}  {:>9}  {:>7}  {:>8}  {:<4}  {:>12}  {:>12}  {}",
+            "rank",
             "start",
             "end",
             "points",
             "score",
+            "rarity",
             "severity",
             "dir",
             "actual",
@@ -324,19 +539,21 @@ impl Report<'_> {
             }
         );
         writeln!(out, "{}", header.trim_end())?;
-        for (i, e) in d.events.iter().enumerate() {
+        for e in listed {
             let members: Vec<String> = e
                 .members
                 .iter()
                 .map(|m| format!("{} {:.0}%", m.name, m.share * 100.0))
                 .collect();
             let line = format!(
-                "{:>4}  {:<21} {:<21} {:>6}  {:>9.3}  {:>8.2}  {:<4}  {:>12}  {:>12}  {}",
-                i + 1,
+                "{:>4}  {:<21} {:<21} {:>6}  {:>9}  {:>7}  {:>8.2}  {:<4}  {:>12}  {:>12}  {}",
+                e.rank,
                 time_text(s, e.start_time),
                 time_text(s, e.end_time),
                 e.end - e.start + 1,
-                e.peak_score,
+                num(e.peak_score),
+                e.rarity
+                    .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
                 e.severity,
                 match e.direction {
                     tsad_core::Direction::Up => "up",
@@ -364,7 +581,7 @@ impl Report<'_> {
         }
         write!(
             out,
-            "timestamp,value,expected,lower,upper,score,anomaly,event"
+            "timestamp,value,expected,lower,upper,score,rarity,anomaly,event"
         )?;
         for m in &d.scores.members {
             write!(out, ",score_{}", m.name)?;
@@ -381,13 +598,14 @@ impl Report<'_> {
             };
             write!(
                 out,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{}",
                 time_text(s, s.timestamps()[i]),
                 opt(Some(s.values()[i])),
                 opt(d.scores.expected.as_ref().map(|e| e[i])),
                 opt(lo),
                 opt(hi),
                 opt(Some(d.scores.score[i])),
+                opt(d.scores.rarity.as_ref().map(|r| r[i])),
                 u8::from(d.cut.flags[i]),
                 if event_of[i] > 0 {
                     event_of[i].to_string()

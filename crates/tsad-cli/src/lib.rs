@@ -47,6 +47,7 @@ where
     };
     let result = match cli.command {
         Command::Detect(a) => detect::run(a),
+        Command::Fit(a) => detect::fit(a),
         Command::Demo(a) => demo::run(a),
         Command::Detectors(a) => detectors::run(a),
         Command::Serve(a) => serve::run(a),

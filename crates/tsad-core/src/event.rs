@@ -1,6 +1,9 @@
-//! Merging flagged points into events: periods with a peak, a direction and member shares.
+//! Events, the post-processing stage after a threshold: flagged points merge into periods
+//! (by a gap in points, or in time), periods shorter than a minimum are dropped, weak events
+//! that do not stand clearly above the next weaker one are pruned (telemanom's rule), and the
+//! survivors are ranked by severity.
 
-use crate::{Cut, Scores, Series};
+use crate::{Cut, Scale, Scores, Series};
 use serde::{Deserialize, Serialize};
 
 /// Which way the series moved at an event's peak, relative to what was expected.
@@ -41,8 +44,16 @@ pub struct Event {
     pub peak_time: i64,
     /// The score at the peak.
     pub peak_score: f64,
-    /// `peak_score / threshold` when the threshold is positive: how far past the line it went.
+    /// The calibrated rarity at the peak (`-log10` of its tail probability under normal data),
+    /// when the scores were calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rarity: Option<f64>,
+    /// The thresholded value at the peak divided by the cut-off, when the cut-off is positive:
+    /// how far past the line it went (on the rarity scale for `auto` and `sensitivity`).
     pub severity: f64,
+    /// 1 for the most severe event of the run, 2 for the next, ...
+    #[serde(default)]
+    pub rank: usize,
     /// Flagged points inside the event.
     pub flagged: usize,
     /// Up or down relative to the expected value at the peak.
@@ -55,28 +66,93 @@ pub struct Event {
     pub members: Vec<MemberShare>,
 }
 
-/// How flagged points merge into events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How flagged points become events.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventOptions {
-    /// Flagged points separated by at most this many unflagged points belong to one event.
-    /// Default 2, so one anomaly whose score dips for a point is not split in two.
+    /// Two flagged points with at most this many unflagged points between them belong to one
+    /// event. Default 2, so one anomaly whose score dips for a point is not split in two.
     pub merge_gap: usize,
+    /// Two flagged points at most this far apart in time (in the series' time unit:
+    /// milliseconds for timestamps, rows for a row-number axis) also belong to one event.
+    /// Default none (points only).
+    pub merge_gap_time: Option<i64>,
+    /// Events with fewer flagged points are dropped. Default 1 (keep all).
+    pub min_points: usize,
+    /// Pruning (telemanom's rule): with the events' peak values (on the threshold's scale)
+    /// sorted from the highest, followed by the highest unflagged value, an event survives only
+    /// if some drop at or below it is at least this fraction of the higher peak (`(a - b) / a`);
+    /// the events under the last such drop are dropped as indistinct from normal. 0 disables
+    /// it. Default 0.
+    pub prune: f64,
 }
 
 impl Default for EventOptions {
     fn default() -> Self {
-        EventOptions { merge_gap: 2 }
+        EventOptions {
+            merge_gap: 2,
+            merge_gap_time: None,
+            min_points: 1,
+            prune: 0.0,
+        }
     }
 }
 
-/// Merges the flags of `cut` into events.
+impl EventOptions {
+    /// Checks the options' ranges.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidParameter`] naming the option.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if !(0.0..1.0).contains(&self.prune) {
+            return Err(crate::Error::invalid_parameter(
+                "prune",
+                format!(
+                    "must be in [0, 1) (0 turns pruning off), got {}",
+                    self.prune
+                ),
+            ));
+        }
+        if self.merge_gap_time.is_some_and(|g| g < 0) {
+            return Err(crate::Error::invalid_parameter(
+                "merge_gap_time",
+                "must be a duration >= 0",
+            ));
+        }
+        if self.min_points == 0 {
+            return Err(crate::Error::invalid_parameter(
+                "min_points",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The values `cut` was computed on: the rarity for rarity cuts (raw scores when the scores
+/// were never calibrated), the raw scores otherwise.
+pub fn cut_values<'a>(scores: &'a Scores, cut: &Cut) -> &'a [f64] {
+    match (cut.scale, &scores.rarity) {
+        (Scale::Rarity, Some(r)) => r,
+        _ => &scores.score,
+    }
+}
+
+/// Turns the flags of `cut` into events, in time order, each ranked by severity.
 ///
 /// `scores` must be index-aligned with `series` (as every detector returns them).
 pub fn events(series: &Series, scores: &Scores, cut: &Cut, options: &EventOptions) -> Vec<Event> {
+    let ts = series.timestamps();
     let mut out = Vec::new();
     let mut i = 0;
     let n = cut.flags.len().min(series.len());
+    let close = |a: usize, b: usize| {
+        b - a <= options.merge_gap + 1
+            || options
+                .merge_gap_time
+                .is_some_and(|g| ts[b].saturating_sub(ts[a]) <= g)
+    };
     while i < n {
         if !cut.flags[i] {
             i += 1;
@@ -85,16 +161,73 @@ pub fn events(series: &Series, scores: &Scores, cut: &Cut, options: &EventOption
         let start = i;
         let mut end = i;
         let mut j = i + 1;
-        while j < n && j - end <= options.merge_gap + 1 {
+        while j < n && close(end, j) {
             if cut.flags[j] {
                 end = j;
             }
             j += 1;
         }
-        out.push(build(series, scores, cut, start, end));
+        let event = build(series, scores, cut, start, end);
+        if event.flagged >= options.min_points {
+            out.push(event);
+        }
         i = end + 1;
     }
+    let values = cut_values(scores, cut);
+    if options.prune > 0.0 {
+        prune(&mut out, values, &cut.flags, options.prune);
+    }
+    rank(&mut out, values);
     out
+}
+
+/// telemanom's pruning (Hundman et al. 2018, section 3.3): see [`EventOptions::prune`].
+fn prune(events: &mut Vec<Event>, values: &[f64], flags: &[bool], min_drop: f64) {
+    if events.is_empty() {
+        return;
+    }
+    let normal_max = values
+        .iter()
+        .zip(flags)
+        .filter(|(v, f)| !**f && v.is_finite())
+        .map(|(v, _)| *v)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    let peak = |e: &Event| values[e.peak];
+    order.sort_by(|&a, &b| peak(&events[b]).total_cmp(&peak(&events[a])));
+    let mut peaks: Vec<f64> = order.iter().map(|&k| peak(&events[k])).collect();
+    peaks.push(if normal_max.is_finite() {
+        normal_max
+    } else {
+        0.0
+    });
+    // Keep everything down to the last clear drop.
+    let keep = (0..order.len())
+        .rev()
+        .find(|&i| peaks[i] > 0.0 && (peaks[i] - peaks[i + 1]) / peaks[i] >= min_drop)
+        .map_or(0, |i| i + 1);
+    let mut survives = vec![false; events.len()];
+    for &k in &order[..keep] {
+        survives[k] = true;
+    }
+    let mut k = 0;
+    events.retain(|_| {
+        k += 1;
+        survives[k - 1]
+    });
+}
+
+fn rank(events: &mut [Event], values: &[f64]) {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| {
+        values[events[b].peak]
+            .total_cmp(&values[events[a].peak])
+            .then(events[b].peak_score.total_cmp(&events[a].peak_score))
+            .then(a.cmp(&b))
+    });
+    for (r, &k) in order.iter().enumerate() {
+        events[k].rank = r + 1;
+    }
 }
 
 fn build(series: &Series, scores: &Scores, cut: &Cut, start: usize, end: usize) -> Event {
@@ -115,6 +248,12 @@ fn build(series: &Series, scores: &Scores, cut: &Cut, start: usize, end: usize) 
         _ => Direction::Unknown,
     };
     let peak_score = scores.score[peak];
+    let rarity = scores
+        .rarity
+        .as_ref()
+        .map(|r| r[peak])
+        .filter(|r| r.is_finite());
+    let peak_value = cut_values(scores, cut)[peak];
     let weights: Vec<f64> = scores
         .members
         .iter()
@@ -144,11 +283,13 @@ fn build(series: &Series, scores: &Scores, cut: &Cut, start: usize, end: usize) 
         peak,
         peak_time: ts[peak],
         peak_score,
+        rarity,
         severity: if cut.value > 0.0 && cut.value.is_finite() {
-            peak_score / cut.value
+            peak_value / cut.value
         } else {
             f64::NAN
         },
+        rank: 0,
         flagged: (start..=end).filter(|&k| cut.flags[k]).count(),
         direction,
         actual,
@@ -165,6 +306,7 @@ mod tests {
     fn cut(flags: &[u8]) -> Cut {
         Cut {
             value: 1.0,
+            scale: Scale::Raw,
             flags: flags.iter().map(|f| *f == 1).collect(),
         }
     }
@@ -200,13 +342,79 @@ mod tests {
                 &series,
                 &scores,
                 &cut(flags),
-                &EventOptions { merge_gap: *gap },
+                &EventOptions {
+                    merge_gap: *gap,
+                    ..EventOptions::default()
+                },
             )
             .iter()
             .map(|e| (e.start, e.end))
             .collect();
             assert_eq!(&got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn merging_by_time_minimum_length_and_ranks() {
+        // Timestamps 0, 10, 20, ...; flags at 1 and 5 are 4 points but 40 time units apart.
+        let series = Series::new((0..12).map(|i| i * 10).collect(), vec![0.0; 12]).unwrap();
+        let scores = Scores::new(vec![0., 3., 0., 0., 0., 2., 0., 0., 0., 0., 9., 0.]);
+        let flags = cut(&[0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]);
+        let spans = |o: EventOptions| -> Vec<(usize, usize, usize)> {
+            events(&series, &scores, &flags, &o)
+                .iter()
+                .map(|e| (e.start, e.end, e.rank))
+                .collect()
+        };
+        let base = EventOptions::default();
+        assert_eq!(spans(base), vec![(1, 1, 2), (5, 5, 3), (10, 10, 1)]);
+        let by_time = EventOptions {
+            merge_gap_time: Some(40),
+            ..base
+        };
+        assert_eq!(spans(by_time), vec![(1, 5, 2), (10, 10, 1)]);
+        let two_points = EventOptions {
+            min_points: 2,
+            ..by_time
+        };
+        assert_eq!(spans(two_points), vec![(1, 5, 1)]);
+    }
+
+    #[test]
+    fn pruning_keeps_events_down_to_the_last_clear_drop() {
+        // Peaks 10, 9.5, 5, 4.8 and an unflagged maximum of 4.5: the clear drop is 9.5 -> 5,
+        // so the two weak events go; without pruning all four stay.
+        let series = Series::from_values(vec![0.0; 10]).unwrap();
+        let scores = Scores::new(vec![10., 0., 9.5, 0., 5., 0., 4.8, 0., 4.5, 0.]);
+        let flags = cut(&[1, 0, 1, 0, 1, 0, 1, 0, 0, 0]);
+        let opts = EventOptions {
+            merge_gap: 0,
+            prune: 0.13,
+            ..EventOptions::default()
+        };
+        let peaks = |o: &EventOptions| -> Vec<usize> {
+            events(&series, &scores, &flags, o)
+                .iter()
+                .map(|e| e.peak)
+                .collect()
+        };
+        assert_eq!(peaks(&opts), vec![0, 2]);
+        assert_eq!(
+            peaks(&EventOptions { prune: 0.0, ..opts }),
+            vec![0, 2, 4, 6]
+        );
+        // Nothing stands out from the normal maximum: everything is pruned.
+        let flat = Scores::new(vec![5.0, 0., 4.9, 0., 4.8, 0., 4.7, 0., 4.6, 0.]);
+        assert!(events(&series, &flat, &flags, &opts).is_empty());
+        assert!(EventOptions { prune: 1.0, ..opts }.validate().is_err());
+        assert!(
+            EventOptions {
+                min_points: 0,
+                ..opts
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod calibration;
 mod detector;
 mod error;
 mod event;
@@ -8,11 +9,12 @@ mod series;
 pub mod stats;
 mod threshold;
 
+pub use calibration::{Calibration, MAX_RARITY, Tail};
 pub use detector::{
     CancelFlag, Detector, FitContext, Model, ModelState, OnlineModel, Progress, ProgressFn,
 };
 pub use error::Error;
-pub use event::{Direction, Event, EventOptions, MemberShare, events};
+pub use event::{Direction, Event, EventOptions, MemberShare, cut_values, events};
 pub use scores::{MemberScores, Scores};
 pub use series::{Series, TimeAxis};
-pub use threshold::{Cut, Sensitivity, Threshold};
+pub use threshold::{Cut, DEFAULT_EVERY, Scale, Sensitivity, Threshold, group_thousands};

@@ -28,6 +28,10 @@ pub struct Scores {
     /// What the model expected at each point (forecast, rolling centre, reconstruction), if it
     /// has such a notion.
     pub expected: Option<Vec<f64>>,
+    /// Calibrated rarity of each score (`-log10` of its tail probability under normal data, see
+    /// [`crate::Calibration`]), once the pipeline has calibrated them; `None` before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rarity: Option<Vec<f64>>,
     /// A lower and upper band around `expected` that the model considers normal, if any.
     pub band: Option<(Vec<f64>, Vec<f64>)>,
     /// Each member's contribution, for ensembles; empty otherwise.

@@ -503,6 +503,7 @@ impl Model for EnsembleModel {
             .collect();
         Ok(Scores {
             score,
+            rarity: None,
             expected,
             band,
             members,

@@ -187,6 +187,15 @@ pub fn catalog() -> Catalog {
         .collect();
     let thresholds = vec![
         ThresholdInfo {
+            method: "auto",
+            default: Threshold::default(),
+            description: "The default. Flag points rarer than about one in `every` points of \
+                normal data (default 100,000), on calibrated scores: each score's rarity is how \
+                unusual it is among the training part's scores, with a fitted tail beyond them. \
+                The number of false alarms then depends on the length of the data, not on the \
+                detector or its scale.",
+        },
+        ThresholdInfo {
             method: "sigma",
             default: Threshold::Sigma { k: 3.0 },
             description: "Flag scores above mean + k x std of all scores (the seeds' rule).",
@@ -208,7 +217,9 @@ pub fn catalog() -> Catalog {
             default: Threshold::Sensitivity {
                 s: Sensitivity::new(0.5).expect("0.5 is a valid sensitivity"),
             },
-            description: "One knob from 0 to 1, higher flags more (robust rule with k = 10 x (1 - s)).",
+            description: "One knob from 0 to 1, higher flags more: the auto rule with one false \
+                alarm per 10^(1 + 8 x (1 - s)) points (0.5 = auto's default; each step of 0.125 \
+                allows ten times as many).",
         },
     ];
     Catalog {

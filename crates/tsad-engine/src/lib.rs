@@ -2,12 +2,16 @@
 
 mod catalog;
 mod error;
+mod model;
 mod pipeline;
 mod presets;
 mod spec;
 
 pub use catalog::{Catalog, KindInfo, ThresholdInfo, catalog};
 pub use error::EngineError;
-pub use pipeline::{Detection, detect, rethreshold};
+pub use model::{FittedModel, MODEL_FORMAT, MODEL_VERSION};
+pub use pipeline::{
+    Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,
+};
 pub use presets::{Preset, preset, presets};
 pub use spec::{DetectorSpec, EnsembleSpec, default_spec, parse_spec};

@@ -1,32 +1,74 @@
-//! The detection pipeline: build, fit, score, threshold, merge into events.
+//! The detection pipeline, in separate stages: fit (on a training part), score, calibrate
+//! (against the training part's scores), threshold, and events (merge, minimum length, prune,
+//! rank).
 
-use crate::{DetectorSpec, EngineError};
+use crate::{DetectorSpec, EngineError, FittedModel};
 use serde::Serialize;
 use std::time::Instant;
-use tsad_core::{Cut, Event, EventOptions, FitContext, Scores, Series, Threshold, events};
+use tsad_core::calibration::SELF_TRIM;
+use tsad_core::{
+    Calibration, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series, Threshold,
+    TimeAxis, events,
+};
+
+/// Where a detector learns what normal looks like.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Training<'a> {
+    /// Fit on the scored series itself and calibrate on its own scores (the default).
+    #[default]
+    Same,
+    /// Fit on the first `n` points of the scored series and calibrate on their scores; the
+    /// whole series is scored.
+    Prefix(usize),
+    /// Fit on another series (same columns, meant to be normal) and calibrate on its scores.
+    /// When it ends before the scored series starts (or both use row numbers as time), it is
+    /// scored as the history just before the scored series, so rolling and streaming
+    /// detectors start warm.
+    Separate(&'a Series),
+}
+
+/// What a detection was fitted and calibrated on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingInfo {
+    /// `"self"` (the scored series), `"prefix"`, `"series"` (another series) or `"model"` (a
+    /// saved model).
+    pub source: &'static str,
+    /// Points the model was fitted on.
+    pub rows: usize,
+    /// For `prefix`: the scored series' points `0..rows` are the training part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_rows: Option<usize>,
+    /// Finite scores the calibration was fitted on.
+    pub calibration_points: usize,
+}
 
 /// Everything one detection produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Detection {
-    /// Per-point scores, expected values, band, members and the detector's report.
+    /// Per-point scores (raw and calibrated rarity), expected values, band, members and the
+    /// detector's report.
     pub scores: Scores,
-    /// The threshold's cut-off and per-point flags.
+    /// The threshold's cut-off and per-point flags (only points inside an event stay flagged).
     pub cut: Cut,
-    /// Flagged points merged into events.
+    /// Flagged points merged into events, in time order, ranked by severity.
     pub events: Vec<Event>,
+    /// What the model was fitted and calibrated on.
+    pub training: TrainingInfo,
+    /// The calibration the rarity came from.
+    #[serde(skip)]
+    pub calibration: Option<Calibration>,
     /// Seconds spent fitting.
     pub fit_seconds: f64,
     /// Seconds spent scoring.
     pub score_seconds: f64,
 }
 
-/// Builds the detector of `spec`, fits it on `series`, scores `series`, applies `threshold`
-/// and merges flags into events.
+/// Fits `spec` on `series` and detects anomalies in the same series: [`detect_with`] with
+/// [`Training::Same`].
 ///
 /// # Errors
 ///
-/// [`EngineError::InvalidConfig`] for an invalid spec; [`EngineError::Detector`] when the
-/// series is too short, the threshold invalid, or the fit was cancelled.
+/// As [`detect_with`].
 pub fn detect(
     series: &Series,
     spec: &DetectorSpec,
@@ -34,9 +76,63 @@ pub fn detect(
     options: &EventOptions,
     ctx: &FitContext,
 ) -> Result<Detection, EngineError> {
+    detect_with(series, Training::Same, spec, threshold, options, ctx)
+}
+
+/// Builds the detector of `spec`, fits it on the training part, scores `series`, calibrates
+/// the scores against the training part's, applies `threshold` and forms events.
+///
+/// # Errors
+///
+/// [`EngineError::InvalidConfig`] for an invalid spec; [`EngineError::Detector`] when a part
+/// is too short (naming which), the threshold or event options are invalid, or the fit was
+/// cancelled.
+pub fn detect_with(
+    series: &Series,
+    training: Training<'_>,
+    spec: &DetectorSpec,
+    threshold: &Threshold,
+    options: &EventOptions,
+    ctx: &FitContext,
+) -> Result<Detection, EngineError> {
     threshold.validate()?;
+    options.validate()?;
     let detector = spec.build()?;
     let needed = detector.min_len();
+    let train_len = match training {
+        Training::Same => series.len(),
+        Training::Prefix(n) => {
+            if n > series.len() {
+                return Err(invalid_training(format!(
+                    "the training part is {n} rows but the series has only {}",
+                    series.len()
+                )));
+            }
+            n
+        }
+        Training::Separate(train) => {
+            if train.axis() != series.axis() {
+                let has = |s: &Series| match s.axis() {
+                    TimeAxis::EpochMillis => "timestamps",
+                    TimeAxis::Index => "row numbers as time",
+                };
+                return Err(invalid_training(format!(
+                    "the training part has {} but the scored series has {}; give both files \
+                     the same time column (or use --no-time-column for both)",
+                    has(train),
+                    has(series)
+                )));
+            }
+            train.len()
+        }
+    };
+    if train_len < needed {
+        return Err(invalid_training(format!(
+            "detector `{}` needs at least {needed} training points, the training part has \
+             {train_len}",
+            spec.kind()
+        )));
+    }
     if series.len() < needed {
         return Err(tsad_core::Error::NotEnoughData {
             needed,
@@ -45,11 +141,196 @@ pub fn detect(
         .into());
     }
     let start = Instant::now();
-    let model = detector.fit(series, ctx)?;
+    let model = match training {
+        Training::Same => detector.fit(series, ctx)?,
+        Training::Prefix(n) => detector.fit(&series.slice(0..n), ctx)?,
+        Training::Separate(train) => detector.fit(train, ctx)?,
+    };
     let fit_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let scores = model.score(series)?;
+    let (mut scores, reference) = match training {
+        Training::Same => {
+            let scores = score_checked(model.as_ref(), series, spec)?;
+            let reference = scores.score.clone();
+            (scores, reference)
+        }
+        Training::Prefix(n) => {
+            let scores = score_checked(model.as_ref(), series, spec)?;
+            let reference = scores.score[..n].to_vec();
+            (scores, reference)
+        }
+        Training::Separate(train) => match history_then(train, series) {
+            Some(joined) => {
+                let all = score_checked(model.as_ref(), &joined, spec)?;
+                let m = train.len();
+                let reference = all.score[..m].to_vec();
+                (tail_scores(all, m), reference)
+            }
+            None => {
+                let reference = score_checked(model.as_ref(), train, spec)?.score;
+                (score_checked(model.as_ref(), series, spec)?, reference)
+            }
+        },
+    };
     let score_seconds = start.elapsed().as_secs_f64();
+    // A training part with no finite score (a warm-up longer than it) leaves the scored
+    // series' own scores as the only reference; a detector that abstained everywhere (no
+    // finite score at all) has no rarity and flags nothing.
+    let calibration = match training {
+        // The series' own scores hold its anomalies: leave its top scores out of the fit.
+        Training::Same => Calibration::fit_contaminated(&reference, SELF_TRIM),
+        _ => Calibration::fit(&reference).or_else(|| Calibration::fit(&scores.score)),
+    };
+    scores.rarity = Some(match &calibration {
+        Some(c) => c.apply(&scores.score),
+        None => vec![f64::NAN; scores.len()],
+    });
+    let (cut, events) = rethreshold(series, &scores, threshold, options)?;
+    Ok(Detection {
+        scores,
+        cut,
+        events,
+        training: TrainingInfo {
+            source: match training {
+                Training::Same => "self",
+                Training::Prefix(_) => "prefix",
+                Training::Separate(_) => "series",
+            },
+            rows: train_len,
+            prefix_rows: match training {
+                Training::Prefix(n) => Some(n),
+                _ => None,
+            },
+            calibration_points: calibration.as_ref().map_or(0, |c| c.count),
+        },
+        calibration,
+        fit_seconds,
+        score_seconds,
+    })
+}
+
+/// Fits `spec` on `train` and calibrates it on the training part's scores: the model that
+/// `tsad fit` saves and [`detect_fitted`] scores new data with.
+///
+/// # Errors
+///
+/// As [`detect_with`].
+pub fn fit(
+    train: &Series,
+    spec: &DetectorSpec,
+    ctx: &FitContext,
+) -> Result<FittedModel, EngineError> {
+    let detector = spec.build()?;
+    let needed = detector.min_len();
+    if train.len() < needed {
+        return Err(invalid_training(format!(
+            "detector `{}` needs at least {needed} training points, the training part has {}",
+            spec.kind(),
+            train.len()
+        )));
+    }
+    let model = detector.fit(train, ctx)?;
+    let reference = score_checked(model.as_ref(), train, spec)?.score;
+    let calibration = Calibration::fit(&reference).ok_or_else(|| {
+        invalid_training(format!(
+            "detector `{}` gave no finite score on the training part, so nothing can be \
+             calibrated; use a longer or less sparse training part",
+            spec.kind()
+        ))
+    })?;
+    Ok(FittedModel::new(
+        spec.clone(),
+        model,
+        calibration,
+        train.len(),
+    ))
+}
+
+/// Scores `series` with a fitted (or loaded) model and its calibration, then thresholds.
+///
+/// # Errors
+///
+/// [`EngineError::Detector`] when the series is too short or the threshold invalid.
+pub fn detect_fitted(
+    series: &Series,
+    fitted: &FittedModel,
+    threshold: &Threshold,
+    options: &EventOptions,
+) -> Result<Detection, EngineError> {
+    threshold.validate()?;
+    options.validate()?;
+    let start = Instant::now();
+    let mut scores = score_checked(fitted.model(), series, fitted.spec())?;
+    let score_seconds = start.elapsed().as_secs_f64();
+    scores.rarity = Some(fitted.calibration().apply(&scores.score));
+    let (cut, events) = rethreshold(series, &scores, threshold, options)?;
+    Ok(Detection {
+        scores,
+        cut,
+        events,
+        training: TrainingInfo {
+            source: "model",
+            rows: fitted.train_rows(),
+            prefix_rows: None,
+            calibration_points: fitted.calibration().count,
+        },
+        calibration: Some(fitted.calibration().clone()),
+        fit_seconds: 0.0,
+        score_seconds,
+    })
+}
+
+/// Applies a new threshold (and event options) to stored scores: no model runs. Points
+/// outside the surviving events (dropped as too short, or pruned) are unflagged.
+///
+/// # Errors
+///
+/// [`EngineError::Detector`] when the threshold's parameter or an event option is out of
+/// range.
+pub fn rethreshold(
+    series: &Series,
+    scores: &Scores,
+    threshold: &Threshold,
+    options: &EventOptions,
+) -> Result<(Cut, Vec<Event>), EngineError> {
+    options.validate()?;
+    let values = match (threshold.scale(), &scores.rarity) {
+        (Scale::Rarity, Some(r)) => r.as_slice(),
+        (Scale::Rarity, None) => {
+            return Err(tsad_core::Error::invalid_parameter(
+                "threshold",
+                format!(
+                    "`{}` needs calibrated scores and these were never calibrated; use `sigma`, \
+                     `robust` or `quantile`",
+                    threshold.method()
+                ),
+            )
+            .into());
+        }
+        (Scale::Raw, _) => scores.score.as_slice(),
+    };
+    let mut cut = threshold.apply(values)?;
+    let found = events(series, scores, &cut, options);
+    let mut inside = vec![false; cut.flags.len()];
+    for e in &found {
+        inside[e.start..=e.end].fill(true);
+    }
+    for (f, keep) in cut.flags.iter_mut().zip(inside) {
+        *f &= keep;
+    }
+    Ok((cut, found))
+}
+
+fn invalid_training(reason: String) -> EngineError {
+    tsad_core::Error::invalid_parameter("train", reason).into()
+}
+
+fn score_checked(
+    model: &dyn Model,
+    series: &Series,
+    spec: &DetectorSpec,
+) -> Result<Scores, EngineError> {
+    let scores = model.score(series)?;
     if scores.len() != series.len() {
         return Err(tsad_core::Error::Backend {
             source: format!(
@@ -62,28 +343,51 @@ pub fn detect(
         }
         .into());
     }
-    let (cut, events) = rethreshold(series, &scores, threshold, options)?;
-    Ok(Detection {
-        scores,
-        cut,
-        events,
-        fit_seconds,
-        score_seconds,
-    })
+    Ok(scores)
 }
 
-/// Applies a new threshold to stored scores: no model runs.
-///
-/// # Errors
-///
-/// [`EngineError::Detector`] when the threshold's parameter is out of range.
-pub fn rethreshold(
-    series: &Series,
-    scores: &Scores,
-    threshold: &Threshold,
-    options: &EventOptions,
-) -> Result<(Cut, Vec<Event>), EngineError> {
-    let cut = threshold.apply(&scores.score)?;
-    let found = events(series, scores, &cut, options);
-    Ok((cut, found))
+/// `train` followed by `series` as one series, when the training part can be the scored
+/// series' history: it ends before the series starts, or both count rows (the scored rows are
+/// then numbered on from the training part's).
+fn history_then(train: &Series, series: &Series) -> Option<Series> {
+    let (tt, st) = (train.timestamps(), series.timestamps());
+    let (&last, &first) = (tt.last()?, st.first()?);
+    let offset = match series.axis() {
+        TimeAxis::Index => last + 1 - first,
+        _ if last < first => 0,
+        _ => return None,
+    };
+    let timestamps = tt
+        .iter()
+        .copied()
+        .chain(st.iter().map(|t| t + offset))
+        .collect();
+    let values = train
+        .values()
+        .iter()
+        .chain(series.values())
+        .copied()
+        .collect();
+    Series::with_axis(timestamps, values, series.axis()).ok()
+}
+
+/// The scores of points `m..` of `all`.
+fn tail_scores(all: Scores, m: usize) -> Scores {
+    let cut = |v: Vec<f64>| v[m..].to_vec();
+    Scores {
+        score: cut(all.score),
+        rarity: None,
+        expected: all.expected.map(cut),
+        band: all.band.map(|(l, u)| (cut(l), cut(u))),
+        members: all
+            .members
+            .into_iter()
+            .map(|mut s| {
+                s.normalized = cut(s.normalized);
+                s.raw = cut(s.raw);
+                s
+            })
+            .collect(),
+        report: all.report,
+    }
 }

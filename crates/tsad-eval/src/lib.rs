@@ -8,6 +8,7 @@ mod report;
 mod results;
 mod runner;
 mod score;
+mod smap;
 
 pub use corpus::{
     Corpus, CorpusFile, WINDOWS_FILE, Window, format_timestamp, parse_timestamp,
@@ -29,4 +30,8 @@ pub use score::{
     CategoryScore, FileScore, NO_DETECTION_THRESHOLD, RowCounts, ScoreReport, ThresholdChoice,
     ThresholdMode, evaluate, normalize, optimize_threshold, optimize_thresholds, scaled_sigmoid,
     score_file, score_results,
+};
+pub use smap::{
+    Channel, ChannelResult, EventCounts, SmapReport, SmapSet, event_counts, read_channel_part,
+    run_smap,
 };

@@ -16,4 +16,4 @@ pub use ingest::{Ingested, read_bytes, read_path, read_reader};
 pub use options::{ColumnRef, IngestOptions};
 pub use preview::{ColumnInfo, Preview, preview_bytes};
 pub use sniff::ColumnKind;
-pub use time::format_timestamp;
+pub use time::{format_timestamp, parse_time};

@@ -14,6 +14,22 @@ pub fn format_timestamp(ms: i64) -> String {
     }
 }
 
+/// Parses one timestamp as a user types it on a command line or in a form: ISO 8601 /
+/// RFC 3339 (`2014-02-07`, `2014-02-07 14:30`, `2014-02-07T14:30:00Z`) or an integer of epoch
+/// seconds (up to 11 digits) or milliseconds. Returns Unix milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some((ms, _)) = parse_iso(s.as_bytes()) {
+        return Some(ms);
+    }
+    let n = parse_int(s.as_bytes())?;
+    Some(if n.unsigned_abs() < 100_000_000_000 {
+        n.checked_mul(1000)?
+    } else {
+        n
+    })
+}
+
 /// The family of timestamp layouts a time column uses, decided from a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimeFormat {
@@ -587,6 +603,17 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_time_takes_what_users_type() {
+        use super::parse_time;
+        assert_eq!(parse_time("2014-02-07"), Some(1_391_731_200_000));
+        assert_eq!(parse_time(" 2014-02-07 00:00:01 "), Some(1_391_731_201_000));
+        assert_eq!(parse_time("2014-02-07T00:00:00Z"), Some(1_391_731_200_000));
+        assert_eq!(parse_time("1391731200"), Some(1_391_731_200_000));
+        assert_eq!(parse_time("1391731200000"), Some(1_391_731_200_000));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
     use super::*;
 
     // Known answers from GNU date, e.g. `date -u -d '2014-07-01T00:00:00Z' +%s%3N`.
