@@ -7,7 +7,7 @@ pub enum StorageError {
     /// No record of this kind has this id.
     #[error("{kind} `{id}` not found")]
     NotFound {
-        /// `dataset`, `run` or `result`.
+        /// `dataset`, `run`, `result` or `model`.
         kind: &'static str,
         /// The id asked for.
         id: String,

@@ -151,6 +151,10 @@ pub struct RunRecord {
     pub progress: Option<Value>,
     /// Points, time span, counts and timings once finished.
     pub summary: Option<Value>,
+    /// What the model is fitted and calibrated on: as asked (`{"source": "prefix",
+    /// "prefix_rows": 500}`), then completed with what the run found. `None` for runs stored
+    /// before training parts existed.
+    pub training: Option<Value>,
     /// Why it failed.
     pub error: Option<RunError>,
     /// Seconds spent fitting.
@@ -166,21 +170,24 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// A queued run with a default threshold (`{"method":"sigma","k":3.0}`), default event
-    /// options and the columns left to detection.
+    /// A queued run with the default threshold (`{"method":"auto","every":100000.0}`), default
+    /// event options and the columns left to detection.
     pub fn new(id: String, dataset_id: &str, spec: Value, created_at: i64) -> Self {
         RunRecord {
             id,
             dataset_id: dataset_id.to_owned(),
             spec,
             preset: None,
-            threshold: serde_json::json!({"method": "sigma", "k": 3.0}),
-            events_options: serde_json::json!({"merge_gap": 2}),
+            threshold: serde_json::json!({"method": "auto", "every": 100_000.0}),
+            events_options: serde_json::json!({
+                "merge_gap": 2, "merge_gap_time": null, "min_points": 1, "prune": 0.0
+            }),
             time_column: Value::Null,
             value_column: Value::Null,
             status: RunStatus::Queued,
             progress: None,
             summary: None,
+            training: None,
             error: None,
             fit_seconds: None,
             score_seconds: None,
@@ -213,6 +220,10 @@ pub struct RunResult {
     pub values: Vec<f64>,
     /// One score per point (NaN = undefined).
     pub score: Vec<f64>,
+    /// The calibrated rarity of each score (`-log10` of its tail probability under normal
+    /// data; NaN = undefined). `None` for results stored before calibration existed: those
+    /// can only be re-thresholded on the raw scores.
+    pub rarity: Option<Vec<f64>>,
     /// What the model expected, if it has that notion.
     pub expected: Option<Vec<f64>>,
     /// Lower edge of the normal band.
@@ -257,6 +268,7 @@ impl RunResult {
             ("flags", self.flags.len()),
         ];
         for (name, col) in [
+            ("rarity", &self.rarity),
             ("expected", &self.expected),
             ("lower", &self.lower),
             ("upper", &self.upper),
@@ -295,6 +307,29 @@ pub struct ThresholdUpdate {
     pub summary: Option<Value>,
 }
 
+/// A stored fitted model (the detector's state and its calibration), without its bytes (see
+/// [`Storage::model_bytes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// Unique id (`model_...`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The dataset it was fitted on; `None` when that dataset was deleted, or the model was
+    /// fitted on points given inline.
+    pub dataset_id: Option<String>,
+    /// The run it was saved from; `None` when that run was deleted.
+    pub run_id: Option<String>,
+    /// The detector spec it was built from.
+    pub spec: Value,
+    /// Training rows, columns, time range: whatever the server wants to show.
+    pub meta: Value,
+    /// Size of the model file in bytes.
+    pub size_bytes: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+}
+
 /// One message of a run's chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -308,7 +343,7 @@ pub struct ChatMessage {
     pub created_at: i64,
 }
 
-/// Where datasets, runs, results and chat messages live.
+/// Where datasets, runs, results, chat messages and fitted models live.
 ///
 /// Object-safe and synchronous: the server holds an `Arc<dyn Storage>` and calls it from the
 /// blocking pool. Lists are newest first (by `created_at`, then by insertion order).
@@ -444,6 +479,42 @@ pub trait Storage: Send + Sync + Debug {
     ///
     /// [`StorageError::Sqlite`] and the like when the store fails.
     fn chat_messages(&self, run_id: &str) -> Result<Vec<ChatMessage>, StorageError>;
+
+    /// Stores a fitted model and its file (`size_bytes` is taken from `bytes`). A `dataset_id`
+    /// or `run_id` that does not exist is stored as `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Conflict`] when the id is taken.
+    fn create_model(&self, model: &ModelRecord, bytes: &[u8]) -> Result<(), StorageError>;
+
+    /// One model, without its bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `model`) for an unknown id.
+    fn model(&self, id: &str) -> Result<ModelRecord, StorageError>;
+
+    /// The model file, as [`Storage::create_model`] stored it.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `model`) for an unknown id.
+    fn model_bytes(&self, id: &str) -> Result<Vec<u8>, StorageError>;
+
+    /// Every model, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Sqlite`] and the like when the store fails.
+    fn list_models(&self) -> Result<Vec<ModelRecord>, StorageError>;
+
+    /// Deletes a model. Runs that used or saved it keep their results.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `model`) for an unknown id.
+    fn delete_model(&self, id: &str) -> Result<(), StorageError>;
 }
 
 /// A new unique id `<prefix>_<26 Crockford base32 characters>`, sortable by creation time
@@ -500,6 +571,7 @@ mod tests {
             timestamps: vec![0, 1],
             values: vec![1.0, 2.0],
             score: vec![0.0, 0.0],
+            rarity: Some(vec![0.0, 0.0]),
             expected: Some(vec![1.0]),
             lower: None,
             upper: None,

@@ -3,7 +3,7 @@
 use crate::blob::{decode_f64, decode_flags, decode_i64, encode_f64, encode_flags, encode_i64};
 use crate::{
     ChatMessage, DatasetRecord, DatasetSummary, INTERRUPTED_CODE, INTERRUPTED_MESSAGE,
-    MemberColumn, RunError, RunRecord, RunResult, RunStatus, Storage, StorageError,
+    MemberColumn, ModelRecord, RunError, RunRecord, RunResult, RunStatus, Storage, StorageError,
     ThresholdUpdate,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -86,6 +86,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE results DROP COLUMN flags;
     ALTER TABLE results DROP COLUMN threshold_value;
     ALTER TABLE results DROP COLUMN events;",
+    // 3: calibrated rarity beside the raw scores (NULL for older results, which can only be
+    // re-thresholded on raw scores), what each run was fitted on, and saved fitted models.
+    "ALTER TABLE results ADD COLUMN rarity BLOB;
+    ALTER TABLE runs ADD COLUMN training TEXT;
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        dataset_id TEXT REFERENCES datasets(id) ON DELETE SET NULL,
+        run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        spec TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    CREATE INDEX models_by_dataset ON models(dataset_id);
+    CREATE INDEX models_by_run ON models(run_id);",
 ];
 
 /// The SQLite store. One connection behind a mutex: every call is short, and the server
@@ -218,7 +235,7 @@ fn dataset_from_row(row: &Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> 
 
 const RUN_COLS: &str = "id, dataset_id, spec, preset, threshold, events_options, time_column, \
     value_column, status, progress, summary, error, fit_seconds, score_seconds, created_at, \
-    started_at, finished_at";
+    started_at, finished_at, training";
 
 /// The raw columns of a run row; decoded outside rusqlite's closure so JSON errors surface as
 /// [`StorageError::Corrupt`].
@@ -240,6 +257,7 @@ struct RawRun {
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
+    training: Option<String>,
 }
 
 fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
@@ -261,6 +279,7 @@ fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         created_at: row.get(14)?,
         started_at: row.get(15)?,
         finished_at: row.get(16)?,
+        training: row.get(17)?,
     })
 }
 
@@ -279,6 +298,7 @@ impl RawRun {
             status: self.status.parse()?,
             progress: opt(self.progress, "run progress")?,
             summary: opt(self.summary, "run summary")?,
+            training: opt(self.training, "run training")?,
             error: self.error.map(|s| from_json(&s, "run error")).transpose()?,
             fit_seconds: self.fit_seconds,
             score_seconds: self.score_seconds,
@@ -297,7 +317,7 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
         "UPDATE runs SET spec = ?2, preset = ?3, threshold = ?4, events_options = ?5,
             time_column = ?6, value_column = ?7, status = ?8, progress = ?9, summary = ?10,
             error = ?11, fit_seconds = ?12, score_seconds = ?13, started_at = ?14,
-            finished_at = ?15
+            finished_at = ?15, training = ?16
          WHERE id = ?1",
         params![
             run.id,
@@ -315,6 +335,7 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
             run.score_seconds,
             run.started_at,
             run.finished_at,
+            opt(&run.training)?,
         ],
     )?)
 }
@@ -326,6 +347,43 @@ fn run_status(conn: &Connection, id: &str) -> Result<RunStatus, StorageError> {
     status
         .ok_or_else(|| StorageError::not_found("run", id))?
         .parse()
+}
+
+const MODEL_COLS: &str = "id, name, dataset_id, run_id, spec, meta, size_bytes, created_at";
+
+fn raw_model(row: &Row<'_>) -> rusqlite::Result<(ModelRecord, String, String)> {
+    Ok((
+        ModelRecord {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            dataset_id: row.get(2)?,
+            run_id: row.get(3)?,
+            spec: Value::Null,
+            meta: Value::Null,
+            size_bytes: row.get::<_, i64>(6)? as u64,
+            created_at: row.get(7)?,
+        },
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn decode_model(raw: (ModelRecord, String, String)) -> Result<ModelRecord, StorageError> {
+    let (mut m, spec, meta) = raw;
+    m.spec = from_json(&spec, "model spec")?;
+    m.meta = from_json(&meta, "model meta")?;
+    Ok(m)
+}
+
+fn exists(conn: &Connection, table: &str, id: &str) -> Result<bool, StorageError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT 1 FROM {table} WHERE id = ?1"),
+            [id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 fn nan_to_null(x: f64) -> Option<f64> {
@@ -346,8 +404,8 @@ fn write_result(conn: &Connection, run_id: &str, r: &RunResult) -> Result<(), St
         .collect();
     conn.execute(
         "INSERT OR REPLACE INTO results (run_id, points, time_axis, timestamps, vals, score,
-            expected, lower, upper, labels, members, member_scores, report)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            expected, lower, upper, labels, members, member_scores, report, rarity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             run_id,
             r.len() as i64,
@@ -362,6 +420,7 @@ fn write_result(conn: &Connection, run_id: &str, r: &RunResult) -> Result<(), St
             to_json(&names)?,
             encode_f64(&member_scores),
             to_json(&r.report)?,
+            r.rarity.as_deref().map(encode_f64),
         ],
     )?;
     conn.execute(
@@ -584,13 +643,14 @@ impl Storage for SqliteStorage {
             Option<f64>,
             String,
             String,
+            Option<Vec<u8>>,
         );
         let conn = self.conn();
         let raw: Option<Raw> = conn
             .query_row(
                 "SELECT r.time_axis, r.timestamps, r.vals, r.score, r.expected, r.lower, r.upper,
                     c.flags, r.labels, r.members, r.member_scores, c.threshold_value, c.events,
-                    r.report
+                    r.report, r.rarity
                  FROM results r JOIN result_cuts c ON c.run_id = r.run_id
                  WHERE r.run_id = ?1",
                 [run_id],
@@ -610,13 +670,29 @@ impl Storage for SqliteStorage {
                         r.get(11)?,
                         r.get(12)?,
                         r.get(13)?,
+                        r.get(14)?,
                     ))
                 },
             )
             .optional()?;
         drop(conn);
-        let (axis, ts, vals, score, exp, lo, up, flags, labels, names, ms, thr, events, report) =
-            raw.ok_or_else(|| StorageError::not_found("result", run_id))?;
+        let (
+            axis,
+            ts,
+            vals,
+            score,
+            exp,
+            lo,
+            up,
+            flags,
+            labels,
+            names,
+            ms,
+            thr,
+            events,
+            report,
+            rarity,
+        ) = raw.ok_or_else(|| StorageError::not_found("result", run_id))?;
         let opt = |b: Option<Vec<u8>>, what: &str| b.map(|b| decode_f64(&b, what)).transpose();
         let timestamps = decode_i64(&ts, "timestamps")?;
         let n = timestamps.len();
@@ -643,6 +719,7 @@ impl Storage for SqliteStorage {
             timestamps,
             values: decode_f64(&vals, "values")?,
             score: decode_f64(&score, "score")?,
+            rarity: opt(rarity, "rarity")?,
             expected: opt(exp, "expected")?,
             lower: opt(lo, "lower")?,
             upper: opt(up, "upper")?,
@@ -725,5 +802,90 @@ impl Storage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn create_model(&self, m: &ModelRecord, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        // A dataset or run deleted meanwhile leaves the model on its own, as a later delete
+        // would.
+        let mut dataset_id = m.dataset_id.clone();
+        if let Some(id) = &dataset_id
+            && !exists(&tx, "datasets", id)?
+        {
+            dataset_id = None;
+        }
+        let mut run_id = m.run_id.clone();
+        if let Some(id) = &run_id
+            && !exists(&tx, "runs", id)?
+        {
+            run_id = None;
+        }
+        tx.execute(
+            "INSERT INTO models (id, name, dataset_id, run_id, spec, meta, size_bytes,
+                created_at, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                m.id,
+                m.name,
+                dataset_id,
+                run_id,
+                to_json(&m.spec)?,
+                to_json(&m.meta)?,
+                bytes.len() as i64,
+                m.created_at,
+                bytes
+            ],
+        )
+        .map_err(|e| {
+            if is_constraint(&e) {
+                StorageError::Conflict {
+                    reason: format!("model id `{}` is taken", m.id),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn model(&self, id: &str) -> Result<ModelRecord, StorageError> {
+        let conn = self.conn();
+        let raw = conn
+            .query_row(
+                &format!("SELECT {MODEL_COLS} FROM models WHERE id = ?1"),
+                [id],
+                raw_model,
+            )
+            .optional()?
+            .ok_or_else(|| StorageError::not_found("model", id))?;
+        decode_model(raw)
+    }
+
+    fn model_bytes(&self, id: &str) -> Result<Vec<u8>, StorageError> {
+        let conn = self.conn();
+        conn.query_row("SELECT bytes FROM models WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StorageError::not_found("model", id))
+    }
+
+    fn list_models(&self) -> Result<Vec<ModelRecord>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MODEL_COLS} FROM models ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let raws = stmt
+            .query_map([], raw_model)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(decode_model).collect()
+    }
+
+    fn delete_model(&self, id: &str) -> Result<(), StorageError> {
+        let conn = self.conn();
+        match conn.execute("DELETE FROM models WHERE id = ?1", [id])? {
+            0 => Err(StorageError::not_found("model", id)),
+            _ => Ok(()),
+        }
     }
 }

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use std::collections::HashMap;
 use tsad_store::{
-    ChatMessage, DatasetRecord, DatasetSummary, RunRecord, RunResult, RunStatus, SqliteStorage,
-    Storage, StorageError, ThresholdUpdate,
+    ChatMessage, DatasetRecord, DatasetSummary, ModelRecord, RunRecord, RunResult, RunStatus,
+    SqliteStorage, Storage, StorageError, ThresholdUpdate,
 };
 
 #[derive(Debug, Clone)]
@@ -52,6 +52,15 @@ enum Op {
         run: u8,
         text: String,
     },
+    CreateModel {
+        model: u8,
+        ds: u8,
+        run: u8,
+        at: i64,
+    },
+    DeleteModel {
+        model: u8,
+    },
     Reopen,
 }
 
@@ -82,6 +91,13 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..6, 1usize..6).prop_map(|(run, points)| Op::PutResult { run, points }),
         (0u8..6, 1usize..4).prop_map(|(run, every)| Op::Rethreshold { run, every }),
         (0u8..6, "[a-z]{0,5}").prop_map(|(run, text)| Op::Chat { run, text }),
+        (0u8..3, 0u8..4, 0u8..6, 0i64..5).prop_map(|(model, ds, run, at)| Op::CreateModel {
+            model,
+            ds,
+            run,
+            at
+        }),
+        (0u8..3).prop_map(|model| Op::DeleteModel { model }),
         Just(Op::Reopen),
     ]
 }
@@ -92,6 +108,25 @@ fn ds_id(i: u8) -> String {
 fn run_id(i: u8) -> String {
     format!("run_{i}")
 }
+fn model_id(i: u8) -> String {
+    format!("model_{i}")
+}
+
+/// A model record and its bytes; the store keeps `dataset_id` and `run_id` only when they exist.
+fn model_record(model: u8, ds: u8, run: u8, at: i64) -> (ModelRecord, Vec<u8>) {
+    let bytes = format!("model {model} of {ds}/{run}").into_bytes();
+    let record = ModelRecord {
+        id: model_id(model),
+        name: format!("m{model}"),
+        dataset_id: Some(ds_id(ds)),
+        run_id: Some(run_id(run)),
+        spec: json!({"kind": "mad"}),
+        meta: json!({"at": at}),
+        size_bytes: bytes.len() as u64,
+        created_at: at,
+    };
+    (record, bytes)
+}
 
 fn result(points: usize) -> RunResult {
     RunResult {
@@ -99,6 +134,7 @@ fn result(points: usize) -> RunResult {
         timestamps: (0..points as i64).collect(),
         values: (0..points).map(|i| i as f64).collect(),
         score: (0..points).map(|i| (i * 7 % 5) as f64).collect(),
+        rarity: Some((0..points).map(|i| (i * 3 % 4) as f64).collect()),
         expected: None,
         lower: None,
         upper: None,
@@ -119,6 +155,7 @@ struct Model {
     runs: Vec<(u64, RunRecord)>,
     results: HashMap<String, RunResult>,
     chat: Vec<ChatMessage>,
+    models: Vec<(u64, ModelRecord, Vec<u8>)>,
 }
 
 /// What an operation answered, reduced to something comparable.
@@ -171,6 +208,11 @@ impl Model {
                     .collect();
                 for r in gone {
                     self.remove_run(&r);
+                }
+                for (_, m, _) in &mut self.models {
+                    if m.dataset_id.as_deref() == Some(id.as_str()) {
+                        m.dataset_id = None;
+                    }
                 }
                 Outcome::Ok
             }
@@ -262,6 +304,38 @@ impl Model {
                 self.chat.push(chat(&id, text));
                 Outcome::Ok
             }
+            Op::CreateModel { model, ds, run, at } => {
+                let (mut rec, bytes) = model_record(*model, *ds, *run, *at);
+                if self.models.iter().any(|(_, m, _)| m.id == rec.id) {
+                    return Outcome::Conflict;
+                }
+                if !self
+                    .datasets
+                    .iter()
+                    .any(|(_, d)| Some(&d.id) == rec.dataset_id.as_ref())
+                {
+                    rec.dataset_id = None;
+                }
+                if rec
+                    .run_id
+                    .as_deref()
+                    .and_then(|r| self.run_pos(r))
+                    .is_none()
+                {
+                    rec.run_id = None;
+                }
+                self.seq += 1;
+                self.models.push((self.seq, rec, bytes));
+                Outcome::Ok
+            }
+            Op::DeleteModel { model } => {
+                let id = model_id(*model);
+                let Some(p) = self.models.iter().position(|(_, m, _)| m.id == id) else {
+                    return Outcome::NotFound("model");
+                };
+                self.models.remove(p);
+                Outcome::Ok
+            }
             Op::Reopen => {
                 for (_, r) in &mut self.runs {
                     if matches!(r.status, RunStatus::Queued | RunStatus::Running) {
@@ -284,6 +358,17 @@ impl Model {
         self.runs.retain(|(_, r)| r.id != id);
         self.results.remove(id);
         self.chat.retain(|m| m.run_id != id);
+        for (_, m, _) in &mut self.models {
+            if m.run_id.as_deref() == Some(id) {
+                m.run_id = None;
+            }
+        }
+    }
+
+    fn list_models(&self) -> Vec<ModelRecord> {
+        let mut v: Vec<&(u64, ModelRecord, Vec<u8>)> = self.models.iter().collect();
+        v.sort_by_key(|e| std::cmp::Reverse((e.1.created_at, e.0)));
+        v.into_iter().map(|(_, m, _)| m.clone()).collect()
     }
 
     fn list_datasets(&self) -> Vec<DatasetSummary> {
@@ -407,6 +492,11 @@ fn apply_store(store: &mut SqliteStorage, dir: &std::path::Path, op: &Op) -> Out
             )
         }
         Op::Chat { run, text } => outcome(store.add_chat_message(&chat(&run_id(*run), text)), ok),
+        Op::CreateModel { model, ds, run, at } => {
+            let (rec, bytes) = model_record(*model, *ds, *run, *at);
+            outcome(store.create_model(&rec, &bytes), ok)
+        }
+        Op::DeleteModel { model } => outcome(store.delete_model(&model_id(*model)), ok),
         Op::Reopen => {
             *store = SqliteStorage::open(dir).expect("reopen");
             Outcome::Ok
@@ -445,6 +535,11 @@ fn check_same(model: &Model, store: &SqliteStorage) -> Result<(), TestCaseError>
         let chat: Vec<&ChatMessage> = model.chat.iter().filter(|m| m.run_id == r.id).collect();
         let got = store.chat_messages(&r.id).unwrap();
         prop_assert_eq!(chat, got.iter().collect::<Vec<_>>());
+    }
+    prop_assert_eq!(model.list_models(), store.list_models().unwrap());
+    for (_, m, bytes) in &model.models {
+        prop_assert_eq!(m, &store.model(&m.id).unwrap());
+        prop_assert_eq!(bytes, &store.model_bytes(&m.id).unwrap());
     }
     Ok(())
 }

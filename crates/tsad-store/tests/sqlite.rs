@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use tsad_store::{
-    ChatMessage, DatasetRecord, INTERRUPTED_MESSAGE, MemberColumn, RunError, RunRecord, RunResult,
-    RunStatus, SqliteStorage, Storage, StorageError, ThresholdUpdate,
+    ChatMessage, DatasetRecord, INTERRUPTED_MESSAGE, MemberColumn, ModelRecord, RunError,
+    RunRecord, RunResult, RunStatus, SqliteStorage, Storage, StorageError, ThresholdUpdate,
 };
 
 fn dataset(id: &str, created_at: i64) -> DatasetRecord {
@@ -27,6 +27,11 @@ fn result(n: usize) -> RunResult {
             .map(|i| if i == 3 { f64::NAN } else { i as f64 })
             .collect(),
         score: (0..n).map(|i| i as f64 / 10.0).collect(),
+        rarity: Some(
+            (0..n)
+                .map(|i| if i == 0 { f64::NAN } else { i as f64 * 0.7 })
+                .collect(),
+        ),
         expected: Some(vec![1.0; n]),
         lower: Some(vec![0.0; n]),
         upper: Some(vec![2.0; n]),
@@ -62,6 +67,10 @@ fn assert_same_result(a: &RunResult, b: &RunResult) {
     assert_eq!(a.timestamps, b.timestamps);
     assert!(same_bits(&a.values, &b.values));
     assert!(same_bits(&a.score, &b.score));
+    assert_eq!(a.rarity.is_some(), b.rarity.is_some());
+    if let (Some(x), Some(y)) = (&a.rarity, &b.rarity) {
+        assert!(same_bits(x, y));
+    }
     assert!(same_bits(
         a.labels.as_ref().unwrap(),
         b.labels.as_ref().unwrap()
@@ -327,6 +336,12 @@ fn a_version_1_store_migrates_with_its_results() {
     drop(conn);
     let s = SqliteStorage::open(dir.path()).unwrap();
     let r = s.result("run_1").unwrap();
+    assert_eq!(
+        r.rarity, None,
+        "results older than calibration have no rarity"
+    );
+    assert_eq!(s.run("run_1").unwrap().training, None);
+    assert!(s.list_models().unwrap().is_empty());
     assert_eq!(r.flags, vec![false, true]);
     assert_eq!(r.threshold_value, 1.5);
     assert_eq!(r.events, json!([{"start": 1}]));
@@ -341,4 +356,102 @@ fn a_version_1_store_migrates_with_its_results() {
     };
     s.update_threshold("run_1", &update).unwrap();
     assert_eq!(s.result("run_1").unwrap().flags, vec![true, true]);
+}
+
+fn model(id: &str, dataset_id: Option<&str>, run_id: Option<&str>, at: i64) -> ModelRecord {
+    ModelRecord {
+        id: id.into(),
+        name: format!("{id} name"),
+        dataset_id: dataset_id.map(Into::into),
+        run_id: run_id.map(Into::into),
+        spec: json!({"kind": "mad", "window": 48}),
+        meta: json!({"train_rows": 100}),
+        size_bytes: 0,
+        created_at: at,
+    }
+}
+
+#[test]
+fn models_crud_and_what_deleting_their_sources_does() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SqliteStorage::open(dir.path()).unwrap();
+        s.create_dataset(&dataset("ds_a", 1), b"").unwrap();
+        s.create_run(&RunRecord::new("run_1".into(), "ds_a", json!({}), 2))
+            .unwrap();
+        s.create_model(
+            &model("m_1", Some("ds_a"), Some("run_1"), 5),
+            b"{\"format\": 1}",
+        )
+        .unwrap();
+        s.create_model(&model("m_2", None, None, 6), b"two")
+            .unwrap();
+        // Sources that do not exist are not an error: the model stands on its own.
+        s.create_model(&model("m_3", Some("ds_gone"), Some("run_gone"), 6), b"3")
+            .unwrap();
+        let dup = s
+            .create_model(&model("m_1", None, None, 7), b"")
+            .unwrap_err();
+        assert!(matches!(dup, StorageError::Conflict { .. }), "{dup}");
+    }
+    // Everything survives a reopen.
+    let s = SqliteStorage::open(dir.path()).unwrap();
+    let m1 = s.model("m_1").unwrap();
+    assert_eq!(
+        m1,
+        ModelRecord {
+            size_bytes: 13,
+            ..model("m_1", Some("ds_a"), Some("run_1"), 5)
+        }
+    );
+    assert_eq!(s.model_bytes("m_1").unwrap(), b"{\"format\": 1}");
+    assert_eq!(s.model("m_3").unwrap().dataset_id, None);
+    assert_eq!(s.model("m_3").unwrap().run_id, None);
+    let ids: Vec<String> = s.list_models().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        ["m_3", "m_2", "m_1"],
+        "newest first, then by insertion"
+    );
+
+    // Deleting the run, then the dataset, keeps the model and forgets where it came from.
+    s.delete_run("run_1").unwrap();
+    assert_eq!(s.model("m_1").unwrap().run_id, None);
+    assert_eq!(s.model("m_1").unwrap().dataset_id.as_deref(), Some("ds_a"));
+    s.delete_dataset("ds_a").unwrap();
+    assert_eq!(s.model("m_1").unwrap().dataset_id, None);
+    assert_eq!(s.model_bytes("m_1").unwrap().len(), 13);
+
+    s.delete_model("m_1").unwrap();
+    let cases: [(&str, StorageError); 3] = [
+        ("get", s.model("m_1").unwrap_err()),
+        ("bytes", s.model_bytes("m_1").unwrap_err()),
+        ("delete", s.delete_model("m_1").unwrap_err()),
+    ];
+    for (name, err) in cases {
+        assert_eq!(err.to_string(), "model `m_1` not found", "{name}");
+    }
+    assert_eq!(s.list_models().unwrap().len(), 2);
+}
+
+#[test]
+fn a_run_keeps_its_training_part_and_a_result_without_rarity_stays_without() {
+    let s = SqliteStorage::open_in_memory().unwrap();
+    s.create_dataset(&dataset("ds_a", 1), b"").unwrap();
+    let mut run = RunRecord::new("run_1".into(), "ds_a", json!({"kind": "mad"}), 2);
+    assert_eq!(run.threshold, json!({"method": "auto", "every": 100000.0}));
+    run.training = Some(json!({"source": "prefix", "prefix_rows": 50}));
+    s.create_run(&run).unwrap();
+    assert_eq!(s.run("run_1").unwrap(), run);
+    run.training = Some(json!({"source": "prefix", "prefix_rows": 50, "calibration_points": 47}));
+    s.update_run(&run).unwrap();
+    assert_eq!(s.run("run_1").unwrap().training, run.training);
+
+    let mut r = result(4);
+    r.rarity = None;
+    s.put_result("run_1", &r).unwrap();
+    assert_eq!(s.result("run_1").unwrap().rarity, None);
+    r.rarity = Some(vec![1.0; 3]);
+    let err = s.put_result("run_1", &r).unwrap_err().to_string();
+    assert!(err.contains("`rarity` has 3 entries for 4 points"), "{err}");
 }
