@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
 use tsad_core::{DEFAULT_EVERY, Event, EventOptions, Sensitivity, Series, Threshold, TimeAxis};
-use tsad_engine::{Detection, DetectorSpec, Training, default_spec, parse_spec};
+use tsad_engine::{Detection, DetectorSpec, Training, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
@@ -264,9 +264,7 @@ pub(crate) fn resolve_spec(a: &SpecArgs) -> Result<(DetectorSpec, Option<String>
         }
         value
     } else {
-        let mut value = default_spec().to_json();
-        merge_sets(&mut value, sets);
-        value
+        json!({"preset": tsad_engine::DEFAULT_PRESET, "overrides": sets})
     };
     Ok(parse_spec(&value)?)
 }

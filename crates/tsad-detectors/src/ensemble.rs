@@ -892,7 +892,7 @@ mod tests {
         let all = build(Policy::All);
         let any = build(Policy::Any);
         // At one cut-off, every point `all` flags is flagged by `any` (min <= max).
-        let cut = Threshold::default().cutoff(&any.score).unwrap();
+        let cut = Threshold::Sigma { k: 3.0 }.cutoff(&any.score).unwrap();
         for i in 0..series.len() {
             if all.score[i] > cut {
                 assert!(any.score[i] > cut, "point {i}");
@@ -901,8 +901,8 @@ mod tests {
         // (A cut-off computed separately from each policy's own scores does not guarantee
         // this: on this very series the sigma rule flags point 175 under `all` but not under
         // `any`.)
-        let cut_all = Threshold::default().apply(&all.score).unwrap();
-        let cut_any = Threshold::default().apply(&any.score).unwrap();
+        let cut_all = Threshold::Sigma { k: 3.0 }.apply(&all.score).unwrap();
+        let cut_any = Threshold::Sigma { k: 3.0 }.apply(&any.score).unwrap();
         assert!(cut_all.count() > 0 && cut_any.count() > 0);
         for (scores, cut) in [(&all, &cut_all), (&any, &cut_any)] {
             let found = events(&series, scores, cut, &EventOptions::default());

@@ -271,7 +271,7 @@ mod tests {
                 .unwrap()
                 .fit(&series, &FitContext::new())
                 .unwrap();
-            let cut = Threshold::default()
+            let cut = Threshold::Sigma { k: 3.0 }
                 .apply(&model.score(&series).unwrap().score)
                 .unwrap();
             total += spikes.len();

@@ -841,7 +841,7 @@ mod tests {
             let (s, spikes) = seasonal_with_anomalies(4000, 96, 12, seed);
             let scores = run(SeasonalParams::default(), &s);
             assert_eq!(scores.report["period"], 96, "seed {seed}");
-            let cut = Threshold::default().apply(&scores.score).unwrap();
+            let cut = Threshold::Sigma { k: 3.0 }.apply(&scores.score).unwrap();
             total += spikes.len();
             found += spikes.iter().filter(|&&i| cut.flags[i]).count();
         }
@@ -930,7 +930,7 @@ mod tests {
             .enumerate()
             .map(|(i, &v)| online.update(i as i64, v))
             .collect();
-        let cut = Threshold::default().apply(&streamed[600..]).unwrap();
+        let cut = Threshold::Sigma { k: 3.0 }.apply(&streamed[600..]).unwrap();
         let late: Vec<usize> = spikes.iter().copied().filter(|&i| i >= 600).collect();
         let found = late.iter().filter(|&&i| cut.flags[i - 600]).count();
         assert!(

@@ -14,4 +14,4 @@ pub use pipeline::{
     Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,
 };
 pub use presets::{Preset, preset, presets};
-pub use spec::{DetectorSpec, EnsembleSpec, default_spec, parse_spec};
+pub use spec::{DEFAULT_PRESET, DetectorSpec, EnsembleSpec, default_spec, parse_spec};

@@ -5,7 +5,6 @@
 use crate::{DetectorSpec, EngineError, FittedModel};
 use serde::Serialize;
 use std::time::Instant;
-use tsad_core::calibration::SELF_TRIM;
 use tsad_core::{
     Calibration, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series, Threshold,
     TimeAxis, events,
@@ -178,7 +177,7 @@ pub fn detect_with(
     // finite score at all) has no rarity and flags nothing.
     let calibration = match training {
         // The series' own scores hold its anomalies: leave its top scores out of the fit.
-        Training::Same => Calibration::fit_contaminated(&reference, SELF_TRIM),
+        Training::Same => Calibration::fit_contaminated(&reference),
         _ => Calibration::fit(&reference).or_else(|| Calibration::fit(&scores.score)),
     };
     scores.rarity = Some(match &calibration {

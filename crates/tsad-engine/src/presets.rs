@@ -50,8 +50,10 @@ pub fn presets() -> Vec<Preset> {
             name: "lstm-residual",
             title: "LSTM forecast residual (Flask seed)",
             description: "The Flask seed's method: an LSTM forecasts each point from the window \
-                before it; a point is anomalous when its residual exceeds mean + 3 std of the \
-                residuals.",
+                before it, and its absolute residual is the score. At tsad's default threshold \
+                the residuals are calibrated like every detector's; the seed's exact rule, a \
+                residual above mean + 3 std of the residuals, is the `sigma` threshold \
+                (`--threshold sigma`, or {\"method\": \"sigma\", \"k\": 3} in the API).",
             spec: json!({"kind": "lstm_forecast"}),
         },
         Preset {
@@ -69,7 +71,8 @@ pub fn presets() -> Vec<Preset> {
             title: "Seasonal OR rolling MAD (fast, no training)",
             description: "Two fast statistical detectors combined with policy `any`: the STL \
                 residual catches deviations from trend and season, the rolling MAD catches \
-                sudden spikes and dips. A good first look at any series.",
+                sudden spikes and dips. A good first look at any series, and the default when \
+                no detector is named.",
             spec: json!({
                 "kind": "ensemble",
                 "policy": "any",

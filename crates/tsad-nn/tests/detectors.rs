@@ -75,7 +75,7 @@ fn both_find_injected_spikes_at_the_default_threshold() {
     for (name, det) in both() {
         let model = det.fit(&series, &FitContext::new()).unwrap();
         let scores = model.score(&series).unwrap();
-        let cut = Threshold::default().apply(&scores.score).unwrap();
+        let cut = Threshold::Sigma { k: 3.0 }.apply(&scores.score).unwrap();
         let found = spikes
             .iter()
             .filter(|&&s| (s.saturating_sub(1)..=s + 1).any(|i| cut.flags.get(i) == Some(&true)))

@@ -1,0 +1,115 @@
+//! What a user sees at the defaults, measured: event recall and event counts on the demo at
+//! several lengths, and the events on one NAB file, for any detector kind or preset.
+//!
+//! ```sh
+//! cargo run --release -p tsad-engine --example quality -- demo seasonal 2000 10000 100000
+//! cargo run --release -p tsad-engine --example quality -- nab mad realKnownCause/machine_temperature_system_failure.csv
+//! ```
+
+use tsad_core::{EventOptions, FitContext, Threshold};
+use tsad_engine::{Training, detect, detect_with, parse_spec};
+use tsad_io::demo::{DemoParams, generate};
+
+fn spec_of(name: &str) -> tsad_engine::DetectorSpec {
+    let value = if tsad_engine::preset(name).is_some() {
+        serde_json::json!({ "preset": name })
+    } else {
+        serde_json::json!({ "kind": name })
+    };
+    parse_spec(&value)
+        .expect("a detector kind or preset name")
+        .0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (what, name) = (args[0].as_str(), args[1].as_str());
+    let spec = spec_of(name);
+    let threshold = Threshold::default();
+    // `PRUNE=0.1` tries another pruning fraction than the default.
+    let options = EventOptions {
+        prune: std::env::var("PRUNE")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(EventOptions::default().prune),
+        ..EventOptions::default()
+    };
+    match what {
+        "demo" => {
+            for n in &args[2..] {
+                for seed in [42, 7, 2024] {
+                    let demo = generate(&DemoParams {
+                        points: n.parse().expect("a length"),
+                        seed,
+                        ..DemoParams::default()
+                    })
+                    .expect("valid demo");
+                    // `TRAIN=0.1` fits on the first tenth (the demo injects nothing there).
+                    let training = match std::env::var("TRAIN")
+                        .ok()
+                        .and_then(|f| f.parse::<f64>().ok())
+                    {
+                        Some(f) => Training::Prefix((f * demo.series.len() as f64) as usize),
+                        None => Training::Same,
+                    };
+                    let d = detect_with(
+                        &demo.series,
+                        training,
+                        &spec,
+                        &threshold,
+                        &options,
+                        &FitContext::new(),
+                    )
+                    .expect("detection");
+                    let overlaps = |e: &tsad_core::Event, a: &tsad_io::demo::InjectedAnomaly| {
+                        e.start <= a.end && a.start <= e.end
+                    };
+                    let hit = demo
+                        .anomalies
+                        .iter()
+                        .filter(|a| d.events.iter().any(|e| overlaps(e, a)))
+                        .count();
+                    let false_events = d
+                        .events
+                        .iter()
+                        .filter(|e| !demo.anomalies.iter().any(|a| overlaps(e, a)))
+                        .count();
+                    println!(
+                        "{name} n={n} seed={seed}: recall {hit}/{} events {} false {false_events} ({:.2}s)",
+                        demo.anomalies.len(),
+                        d.events.len(),
+                        d.fit_seconds + d.score_seconds
+                    );
+                }
+            }
+        }
+        "nab" => {
+            let dir =
+                std::env::var("TSAD_NAB_DIR").unwrap_or_else(|_| "../shared/datasets/nab".into());
+            for file in &args[2..] {
+                let path = format!("{dir}/data/{file}");
+                let ingested = tsad_io::read_path(std::path::Path::new(&path), &Default::default())
+                    .expect("readable");
+                let d = detect(
+                    &ingested.series,
+                    &spec,
+                    &threshold,
+                    &options,
+                    &FitContext::new(),
+                )
+                .expect("detection");
+                println!("{name} {file}: {} events", d.events.len());
+                for e in &d.events {
+                    println!(
+                        "  rank {:>3} {} .. {} rarity {:.2}",
+                        e.rank,
+                        tsad_io::format_timestamp(e.start_time),
+                        tsad_io::format_timestamp(e.end_time),
+                        e.rarity.unwrap_or(f64::NAN)
+                    );
+                }
+            }
+        }
+        other => panic!("unknown measurement {other}: demo or nab"),
+    }
+}

@@ -1,0 +1,170 @@
+//! Fitting on a training part, saved models, and what goes wrong with them.
+
+use serde_json::json;
+use tsad_core::{EventOptions, FitContext, Series, Threshold, TimeAxis};
+use tsad_engine::{
+    FittedModel, MODEL_VERSION, Training, detect_fitted, detect_with, fit, parse_spec,
+};
+use tsad_io::demo::{DemoParams, generate};
+
+fn spec(v: serde_json::Value) -> tsad_engine::DetectorSpec {
+    parse_spec(&v).unwrap().0
+}
+
+fn demo(points: usize) -> tsad_io::demo::Demo {
+    generate(&DemoParams {
+        points,
+        ..DemoParams::default()
+    })
+    .unwrap()
+}
+
+fn run(series: &Series, training: Training<'_>, v: serde_json::Value) -> String {
+    detect_with(
+        series,
+        training,
+        &spec(v),
+        &Threshold::default(),
+        &EventOptions::default(),
+        &FitContext::new(),
+    )
+    .unwrap_err()
+    .to_string()
+}
+
+#[test]
+fn a_separate_training_series_is_the_history_of_the_scored_one() {
+    let d = demo(3000);
+    let train = d.series.slice(0..300);
+    let test = d.series.slice(300..3000);
+    let seasonal = spec(json!({"kind": "seasonal"}));
+    let opts = (Threshold::default(), EventOptions::default());
+    let split = detect_with(
+        &test,
+        Training::Separate(&train),
+        &seasonal,
+        &opts.0,
+        &opts.1,
+        &FitContext::new(),
+    )
+    .unwrap();
+    assert_eq!(split.training.source, "series");
+    assert_eq!(split.training.rows, 300);
+    assert_eq!(split.scores.len(), test.len());
+    // The rolling detector starts warm: its first scored point already has a score, because the
+    // training part was scored as its history.
+    let mad = detect_with(
+        &test,
+        Training::Separate(&train),
+        &spec(json!({"kind": "mad"})),
+        &opts.0,
+        &opts.1,
+        &FitContext::new(),
+    )
+    .unwrap();
+    assert!(mad.scores.score[0].is_finite());
+    // Every labelled anomaly lies in the scored part; most are found.
+    let found = d
+        .anomalies
+        .iter()
+        .filter(|a| {
+            split
+                .events
+                .iter()
+                .any(|e| e.start + 300 <= a.end && a.start <= e.end + 300)
+        })
+        .count();
+    assert!(found >= 9, "found {found} of {}", d.anomalies.len());
+}
+
+#[test]
+fn a_saved_model_scores_new_data_as_the_fit_did() {
+    let d = demo(2000);
+    let train = d.series.slice(0..400);
+    let seasonal = spec(json!({"kind": "seasonal"}));
+    let fitted = fit(&train, &seasonal, &FitContext::new()).unwrap();
+    let bytes = fitted.to_bytes().unwrap();
+    let loaded = FittedModel::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.calibration(), fitted.calibration());
+    assert_eq!(loaded.spec().to_json(), seasonal.to_json());
+    let (t, o) = (Threshold::default(), EventOptions::default());
+    let a = detect_fitted(&d.series, &fitted, &t, &o).unwrap();
+    let b = detect_fitted(&d.series, &loaded, &t, &o).unwrap();
+    assert_eq!(a.cut.flags, b.cut.flags);
+    assert_eq!(a.scores.rarity, b.scores.rarity);
+    assert_eq!(b.training.source, "model");
+    // The rarest point is an injected anomaly.
+    let rarity = b.scores.rarity.unwrap();
+    let top = (0..rarity.len())
+        .max_by(|&i, &j| rarity[i].total_cmp(&rarity[j]))
+        .unwrap();
+    assert!(d.labels[top], "point {top} is the rarest but not labelled");
+}
+
+#[test]
+fn bad_training_parts_say_what_is_wrong() {
+    let d = demo(600);
+    let short = d.series.slice(0..20);
+    let cases = [
+        (
+            "too short to fit",
+            run(&d.series, Training::Prefix(20), json!({"kind": "mad"})),
+            "needs at least 49 training points, the training part has 20",
+        ),
+        (
+            "prefix past the end",
+            run(&d.series, Training::Prefix(601), json!({"kind": "mad"})),
+            "the training part is 601 rows but the series has only 600",
+        ),
+        (
+            "separate and too short",
+            run(
+                &d.series,
+                Training::Separate(&short),
+                json!({"kind": "mad"}),
+            ),
+            "the training part has 20",
+        ),
+    ];
+    for (name, got, want) in cases {
+        assert!(got.contains(want), "{name}: {got}");
+        assert!(got.contains("`train`"), "{name}: {got}");
+    }
+    let rows = Series::with_axis(
+        (0..600).collect(),
+        d.series.values().to_vec(),
+        TimeAxis::Index,
+    )
+    .unwrap();
+    let mixed = run(&d.series, Training::Separate(&rows), json!({"kind": "mad"}));
+    assert!(mixed.contains("row numbers as time"), "{mixed}");
+}
+
+#[test]
+fn model_files_of_another_kind_or_version_are_refused_clearly() {
+    let d = demo(600);
+    let fitted = fit(&d.series, &spec(json!({"kind": "mad"})), &FitContext::new()).unwrap();
+    let good: serde_json::Value = serde_json::from_slice(&fitted.to_bytes().unwrap()).unwrap();
+    let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        FittedModel::from_bytes(&serde_json::to_vec(&v).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
+    let newer = mutate(&|v| v["version"] = json!(MODEL_VERSION + 1));
+    assert!(newer.contains("version 2 is not supported"), "{newer}");
+    let other_kind = mutate(&|v| v["state"]["kind"] = json!("zscore"));
+    assert!(
+        other_kind.contains("kind `zscore` but its spec is `mad`"),
+        "{other_kind}"
+    );
+    let not_ours = mutate(&|v| v["format"] = json!("onnx"));
+    assert!(not_ours.contains("not a tsad model file"), "{not_ours}");
+    let garbage = FittedModel::from_bytes(b"\x00\x01 not json")
+        .unwrap_err()
+        .to_string();
+    assert!(garbage.contains("not a tsad model file"), "{garbage}");
+    let bad_state = mutate(&|v| v["state"]["version"] = json!(99));
+    assert!(bad_state.contains("cannot load model"), "{bad_state}");
+}
