@@ -3,7 +3,7 @@
 use crate::error::ErrorDetail;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use tsad_store::{DatasetRecord, RunRecord};
+use tsad_store::{DatasetRecord, ModelRecord, RunRecord};
 use utoipa::ToSchema;
 
 /// Unix milliseconds as RFC 3339 (UTC, seconds precision, `Z`).
@@ -196,10 +196,26 @@ pub struct RunCreate {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub threshold: Option<Value>,
-    /// `{"merge_gap": 2}`; absent: defaults.
+    /// `{"merge_gap": 2, "merge_gap_time": 3600000, "min_points": 1, "prune": 0.1}` (any
+    /// subset); absent: defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub events: Option<Value>,
+    /// What the detector learns normal from: `{"rows": N}` (the first N rows), `{"until":
+    /// "2014-02-07T00:00:00Z"}` (the rows at or before that time; a row number when the data
+    /// has no time column) or `{"dataset_id": ID, "value_column": name}` (another dataset with
+    /// the same columns). Absent: the whole series.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub train: Option<Value>,
+    /// Score with this stored model (`GET /api/v1/models`) instead of fitting; not with `train`
+    /// or `detector`.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// Also store the fitted model once the run succeeded (it fits the detector once more, on
+    /// the training part); the run's `training.saved_model_id` names it.
+    #[serde(default)]
+    pub save_model: bool,
 }
 
 /// A run: status, progress, summary and, for a single run, its events and report.
@@ -221,9 +237,20 @@ pub struct Run {
     /// The threshold in force.
     #[schema(value_type = Object)]
     pub threshold: Value,
+    /// The threshold in words (`about 1 false alarm per 100,000 points of normal data`).
+    pub threshold_rule: Option<String>,
+    /// What the threshold cuts: `rarity` (calibrated, for `auto` and `sensitivity`) or `raw`
+    /// (the detector's own scores).
+    pub scale: Option<String>,
     /// How flagged points merge into events.
     #[schema(value_type = Object)]
     pub events_options: Value,
+    /// What the model was fitted and calibrated on: `source` (`self`, `prefix`, `dataset` or
+    /// `model`), `rows`, `prefix_rows`, `until`, `start`/`end` of the training part,
+    /// `dataset_id`, `model_id`, `calibration_points`, `saved_model_id`. Null for runs made
+    /// before training parts existed.
+    #[schema(value_type = Option<Object>)]
+    pub training: Option<Value>,
     /// The time column (as asked, then as resolved; null: row index or detected).
     #[schema(value_type = Option<String>)]
     pub time_column: Value,
@@ -244,7 +271,9 @@ pub struct Run {
     /// Points, span, counts, threshold value and timings, once succeeded.
     #[schema(value_type = Option<Object>)]
     pub summary: Option<Value>,
-    /// The events (single-run responses only; empty until it succeeded).
+    /// Every event in time order, each with its `index` (the `n` of `/events/{n}/explain`),
+    /// `rank` (1 = most severe) and `rarity` (single-run responses only; empty until it
+    /// succeeded).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub events: Option<Value>,
@@ -264,8 +293,11 @@ impl Run {
             status: r.status.as_str().into(),
             detector: r.spec,
             preset: r.preset,
+            threshold_rule: crate::events::rule(&r.threshold),
+            scale: crate::events::scale(&r.threshold).map(str::to_owned),
             threshold: r.threshold,
             events_options: r.events_options,
+            training: r.training,
             time_column: r.time_column,
             value_column: r.value_column,
             created_at: rfc3339(r.created_at),
@@ -352,16 +384,42 @@ pub struct Points {
     pub lower: Option<Vec<Option<f64>>>,
     /// Upper band, if any.
     pub upper: Option<Vec<Option<f64>>>,
-    /// Anomaly scores.
+    /// Anomaly scores (the detector's raw scores).
     pub score: Vec<Option<f64>>,
+    /// Calibrated rarity of each score (`-log10` of its tail probability under normal data);
+    /// null for runs made before calibration existed.
+    pub rarity: Option<Vec<Option<f64>>>,
     /// Whether each point is above the threshold.
     pub flag: Vec<bool>,
     /// Ground-truth labels (1 = anomaly) when the dataset had a label column.
     pub label: Option<Vec<Option<f64>>>,
     /// Ensemble members' normalised scores.
     pub members: Vec<MemberPoints>,
-    /// The threshold's cut-off (null when no score was finite).
+    /// The threshold's cut-off (null when no score was finite), on `scale`.
     pub threshold_value: Option<f64>,
+    /// What the cut-off applies to: `rarity` or `raw` (`score`).
+    pub scale: String,
+}
+
+/// How a list of events is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOrder {
+    /// Most severe first (`rank` 1, 2, ...).
+    #[default]
+    Rank,
+    /// In time order (`index` 0, 1, ...).
+    Time,
+}
+
+/// `GET /api/v1/runs/{id}/events` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// At most this many events (default 100; 0 = all of them).
+    pub limit: Option<usize>,
+    /// `rank` (default: most severe first) or `time`.
+    pub order: Option<EventOrder>,
 }
 
 /// `GET /api/v1/runs/{id}/events`.
@@ -370,9 +428,16 @@ pub struct EventsResponse {
     /// The threshold in force.
     #[schema(value_type = Object)]
     pub threshold: Value,
-    /// Its cut-off value.
+    /// The threshold in words.
+    pub threshold_rule: Option<String>,
+    /// What the cut-off applies to: `rarity` or `raw`.
+    pub scale: Option<String>,
+    /// Its cut-off value, on `scale`.
     pub threshold_value: Option<f64>,
-    /// The events.
+    /// All events of the run (the list may hold fewer: see `limit`).
+    pub event_count: usize,
+    /// The events, most severe first unless `order=time`, each with its `index` (time order,
+    /// the `n` of `/events/{n}/explain`) and `rank`.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
 }
@@ -381,13 +446,21 @@ pub struct EventsResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdRequest {
-    /// The new threshold.
-    #[schema(value_type = Object)]
-    pub threshold: Value,
-    /// New event options; absent: keep the run's.
+    /// The new threshold; absent: keep the run's (to change only the event options).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub threshold: Option<Value>,
+    /// New event options (`merge_gap`, `merge_gap_time` in ms, `min_points`, `prune`); absent:
+    /// keep the run's. Options left out of the object take their defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub events: Option<Value>,
+    /// At most this many events in the answer (default 100; 0 = all).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `rank` (default) or `time`.
+    #[serde(default)]
+    pub order: Option<EventOrder>,
 }
 
 /// The answer to a re-threshold.
@@ -396,12 +469,18 @@ pub struct ThresholdResponse {
     /// The threshold now in force.
     #[schema(value_type = Object)]
     pub threshold: Value,
-    /// Its cut-off value.
+    /// The threshold in words.
+    pub threshold_rule: Option<String>,
+    /// What the cut-off applies to: `rarity` or `raw`.
+    pub scale: Option<String>,
+    /// Its cut-off value, on `scale`.
     pub threshold_value: Option<f64>,
-    /// The new events.
+    /// All events at this threshold.
+    pub event_count: usize,
+    /// The new events (see `limit` and `order`).
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
-    /// Points above the threshold.
+    /// Points flagged (inside the surviving events).
     pub anomaly_count: usize,
     /// The event options now in force.
     #[schema(value_type = Object)]
@@ -437,6 +516,15 @@ pub struct DetectRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub events: Option<Value>,
+    /// What the detector learns normal from: `{"rows": N}`, `{"until": time}`,
+    /// `{"values": [...], "timestamps": [...]}` (points given inline, at most 100,000) or
+    /// `{"dataset_id": ID, "value_column": name}`. Absent: the series itself.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub train: Option<Value>,
+    /// Score with this stored model instead of fitting; not with `train` or `detector`.
+    #[serde(default)]
+    pub model_id: Option<String>,
 }
 
 /// The series of a synchronous detection.
@@ -465,13 +553,22 @@ pub struct DetectResponse {
     /// The threshold used.
     #[schema(value_type = Object)]
     pub threshold: Value,
-    /// Its cut-off value.
+    /// The threshold in words.
+    pub threshold_rule: String,
+    /// What the cut-off applies to: `rarity` or `raw`.
+    pub scale: String,
+    /// Its cut-off value, on `scale`.
     pub threshold_value: Option<f64>,
-    /// Points above the threshold.
+    /// Points flagged (inside events).
     pub anomaly_count: usize,
-    /// The events.
+    /// Number of events.
+    pub event_count: usize,
+    /// Every event in time order, each with `index`, `rank` (1 = most severe) and `rarity`.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
+    /// What the model was fitted and calibrated on (as a run's `training`).
+    #[schema(value_type = Object)]
+    pub training: Value,
     /// Every point, not downsampled.
     pub points: Points,
     /// The detector's report.
@@ -481,4 +578,66 @@ pub struct DetectResponse {
     pub fit_seconds: f64,
     /// Seconds spent scoring.
     pub score_seconds: f64,
+}
+
+/// A stored fitted model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Model {
+    /// Unique id (`model_...`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The detector kind.
+    pub kind: Option<String>,
+    /// The detector spec it was built from.
+    #[schema(value_type = Object)]
+    pub detector: Value,
+    /// The dataset it was fitted on (null once that dataset is deleted, or for inline points).
+    pub dataset_id: Option<String>,
+    /// The run it was saved from (null once that run is deleted).
+    pub run_id: Option<String>,
+    /// What it was fitted on: `rows`, `source`, `time_column`, `value_column`, `start`, `end`,
+    /// `calibration_points`.
+    #[schema(value_type = Object)]
+    pub training: Value,
+    /// Size of the model file in bytes.
+    pub size_bytes: u64,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<ModelRecord> for Model {
+    fn from(m: ModelRecord) -> Self {
+        Model {
+            id: m.id,
+            name: m.name,
+            kind: m
+                .spec
+                .get("kind")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            detector: m.spec,
+            dataset_id: m.dataset_id,
+            run_id: m.run_id,
+            training: m.meta,
+            size_bytes: m.size_bytes,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+/// `GET /api/v1/models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Newest first.
+    pub models: Vec<Model>,
+}
+
+/// `POST /api/v1/runs/{id}/model` (optional body).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCreate {
+    /// Display name (default: the detector and what it was fitted on).
+    #[serde(default)]
+    pub name: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, core_code};
 use crate::state::AppState;
+use crate::training::{self, TrainChoice, TrainingData};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tsad_core::{CancelFlag, EventOptions, FitContext, Progress, Series, Threshold};
-use tsad_engine::{Detection, DetectorSpec, EngineError};
-use tsad_io::{ColumnRef, IngestOptions};
+use tsad_engine::{Detection, DetectorSpec, EngineError, Training};
+use tsad_io::{ColumnRef, IngestOptions, Ingested};
 use tsad_store::{
     INTERRUPTED_CODE, INTERRUPTED_MESSAGE, MemberColumn, RunError, RunRecord, RunResult, RunStatus,
     Storage, StorageError,
@@ -41,6 +42,10 @@ pub(crate) struct Job {
     pub(crate) events: EventOptions,
     pub(crate) time_column: TimeChoice,
     pub(crate) value_column: Option<ColumnRef>,
+    /// What to fit on (or the stored model to score with).
+    pub(crate) training: TrainChoice,
+    /// Store the fitted model once the detection succeeded.
+    pub(crate) save_model: bool,
 }
 
 /// A run that is queued or running.
@@ -302,6 +307,18 @@ impl From<tsad_core::Error> for Failure {
     }
 }
 
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        match e.code() {
+            "internal" => Failure::internal(e.to_string()),
+            code => Failure {
+                code,
+                message: e.message().to_owned(),
+            },
+        }
+    }
+}
+
 impl From<StorageError> for Failure {
     fn from(e: StorageError) -> Self {
         match e {
@@ -404,8 +421,63 @@ fn execute(state: &AppState, job: &Job, live: &Live) -> Option<RunStatus> {
     }
 }
 
+/// A dataset read with a run's columns.
+pub(crate) struct RunData {
+    pub(crate) dataset: tsad_store::DatasetRecord,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) opts: IngestOptions,
+    pub(crate) ingested: Ingested,
+}
+
+/// Reads a dataset with the run's columns.
+pub(crate) fn read_run_data(
+    store: &dyn Storage,
+    dataset_id: &str,
+    time_column: &TimeChoice,
+    value_column: Option<&ColumnRef>,
+) -> Result<RunData, ApiError> {
+    let dataset = store.dataset(dataset_id)?;
+    let bytes = store.dataset_bytes(dataset_id)?;
+    let mut opts = IngestOptions {
+        value_column: value_column.cloned(),
+        source_name: Some(dataset.name.clone()),
+        ..IngestOptions::default()
+    };
+    match time_column {
+        TimeChoice::Detect => {}
+        TimeChoice::RowIndex => opts.no_time_column = true,
+        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
+    }
+    let ingested = tsad_io::read_bytes(&bytes, &opts)?;
+    Ok(RunData {
+        dataset,
+        bytes,
+        opts,
+        ingested,
+    })
+}
+
+/// Reads another dataset as the training part of `data`, with the same columns.
+pub(crate) fn read_training_for(
+    store: &dyn Storage,
+    data: &Ingested,
+    dataset_id: &str,
+    value_column: Option<&ColumnRef>,
+) -> Result<(Ingested, String), ApiError> {
+    let train = training::read_training_dataset(
+        store,
+        dataset_id,
+        value_column,
+        data.time_column.as_deref(),
+        data.time_column.is_none(),
+        Some(&data.value_column),
+    )?;
+    training::check_axes(&train.0.series, &data.series, "train.dataset_id")?;
+    Ok(train)
+}
+
 /// Ingests the dataset with the run's columns, detects, and builds the result. Updates `run`
-/// with the resolved columns, timings and summary.
+/// with the resolved columns, timings, training part and summary.
 fn detect_for_run(
     state: &AppState,
     job: &Job,
@@ -413,19 +485,17 @@ fn detect_for_run(
     run: &mut RunRecord,
 ) -> Result<RunResult, Failure> {
     let store = state.store().as_ref();
-    let dataset = store.dataset(&job.dataset_id)?;
-    let bytes = store.dataset_bytes(&job.dataset_id)?;
-    let mut opts = IngestOptions {
-        value_column: job.value_column.clone(),
-        source_name: Some(dataset.name.clone()),
-        ..IngestOptions::default()
-    };
-    match &job.time_column {
-        TimeChoice::Detect => {}
-        TimeChoice::RowIndex => opts.no_time_column = true,
-        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
-    }
-    let ingested = tsad_io::read_bytes(&bytes, &opts)?;
+    let RunData {
+        dataset,
+        bytes,
+        opts,
+        ingested,
+    } = read_run_data(
+        store,
+        &job.dataset_id,
+        &job.time_column,
+        job.value_column.as_ref(),
+    )?;
     run.time_column = ingested
         .time_column
         .clone()
@@ -438,18 +508,124 @@ fn detect_for_run(
         }
         _ => None,
     };
-    let series = ingested.series;
+    let series = &ingested.series;
 
     let progress = progress_callback(state.store().clone(), &job.run_id, live, PROGRESS_EVERY);
     let ctx = FitContext::new()
         .with_progress(progress)
         .with_cancel(live.cancel.clone());
     ctx.check_cancelled()?;
-    let detection = tsad_engine::detect(&series, &job.spec, &job.threshold, &job.events, &ctx)?;
+    if !matches!(job.training, TrainChoice::Model { .. }) {
+        training::check_series_length(&job.spec, series)?;
+    }
+    let mut train_data: Option<(Ingested, String)> = None;
+    let detection = match &job.training {
+        TrainChoice::Same => {
+            tsad_engine::detect(series, &job.spec, &job.threshold, &job.events, &ctx)?
+        }
+        TrainChoice::Prefix { rows, .. } => tsad_engine::detect_with(
+            series,
+            Training::Prefix(*rows),
+            &job.spec,
+            &job.threshold,
+            &job.events,
+            &ctx,
+        )?,
+        TrainChoice::Dataset {
+            dataset_id,
+            value_column,
+        } => {
+            let train = read_training_for(store, &ingested, dataset_id, value_column.as_ref())?;
+            let detection = tsad_engine::detect_with(
+                series,
+                Training::Separate(&train.0.series),
+                &job.spec,
+                &job.threshold,
+                &job.events,
+                &ctx,
+            )?;
+            train_data = Some(train);
+            detection
+        }
+        TrainChoice::Model { model_id } => {
+            let (_, fitted) = training::load_model(store, model_id)?;
+            tsad_engine::detect_fitted(series, &fitted, &job.threshold, &job.events)?
+        }
+    };
     run.fit_seconds = Some(detection.fit_seconds);
     run.score_seconds = Some(detection.score_seconds);
-    let result = build_result(&series, &detection, labels);
-    run.summary = Some(summary(&series, &result, &detection));
+    let result = build_result(series, &detection, labels);
+    run.summary = Some(summary(series, &result, &detection, &job.threshold));
+    let planned = run
+        .training
+        .clone()
+        .unwrap_or_else(|| training::planned(&job.training, job.save_model));
+    let span = match &job.training {
+        TrainChoice::Prefix { rows, .. } if *rows > 0 => {
+            Some((series.timestamps()[0], series.timestamps()[rows - 1]))
+        }
+        TrainChoice::Same => series
+            .timestamps()
+            .first()
+            .zip(series.timestamps().last())
+            .map(|(a, b)| (*a, *b)),
+        _ => None,
+    };
+    let mut info = training::completed(&planned, &detection.training, span);
+    if job.save_model {
+        let prefix;
+        let data = match (&job.training, &train_data) {
+            (TrainChoice::Prefix { rows, .. }, _) => {
+                prefix = series.slice(0..*rows);
+                Some(TrainingData {
+                    series: &prefix,
+                    dataset_id: Some(dataset.id.clone()),
+                    dataset_name: dataset.name.clone(),
+                    source: "prefix",
+                    time_column: ingested.time_column.clone(),
+                    value_column: ingested.value_column.clone(),
+                })
+            }
+            (TrainChoice::Dataset { dataset_id, .. }, Some((train, name))) => Some(TrainingData {
+                series: &train.series,
+                dataset_id: Some(dataset_id.clone()),
+                dataset_name: name.clone(),
+                source: "dataset",
+                time_column: train.time_column.clone(),
+                value_column: train.value_column.clone(),
+            }),
+            (TrainChoice::Same, _) => Some(TrainingData {
+                series,
+                dataset_id: Some(dataset.id.clone()),
+                dataset_name: dataset.name.clone(),
+                source: "self",
+                time_column: ingested.time_column.clone(),
+                value_column: ingested.value_column.clone(),
+            }),
+            // A run on a stored model has nothing new to save.
+            _ => None,
+        };
+        if let Some(data) = data {
+            let saved =
+                training::fit_and_store(store, &job.spec, &data, None, Some(&job.run_id), &ctx);
+            if let Some(obj) = info.as_object_mut() {
+                match saved {
+                    Ok(model) => {
+                        obj.insert("saved_model_id".into(), json!(model.id));
+                    }
+                    Err(e) if e.code() == "cancelled" => return Err(Failure::from(e)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "The run's model could not be saved");
+                        obj.insert(
+                            "model_error".into(),
+                            json!(format!("the model could not be saved: {}", e.message())),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    run.training = Some(info);
     Ok(result)
 }
 
@@ -539,6 +715,7 @@ pub(crate) fn build_result(
         timestamps: series.timestamps().to_vec(),
         values: series.values().to_vec(),
         score: scores.score.clone(),
+        rarity: scores.rarity.clone(),
         expected: scores.expected.clone(),
         lower,
         upper,
@@ -573,7 +750,12 @@ pub(crate) fn finite(x: f64) -> Value {
 }
 
 /// The run summary shown in lists.
-pub(crate) fn summary(series: &Series, result: &RunResult, detection: &Detection) -> Value {
+pub(crate) fn summary(
+    series: &Series,
+    result: &RunResult,
+    detection: &Detection,
+    threshold: &Threshold,
+) -> Value {
     let ts = series.timestamps();
     json!({
         "points": series.len(),
@@ -585,6 +767,8 @@ pub(crate) fn summary(series: &Series, result: &RunResult, detection: &Detection
         "anomaly_count": detection.cut.count(),
         "event_count": detection.events.len(),
         "threshold_value": finite(detection.cut.value),
+        "threshold_rule": threshold.describe(),
+        "scale": crate::events::scale_name(detection.cut.scale),
         "fit_seconds": detection.fit_seconds,
         "score_seconds": detection.score_seconds,
         "has_labels": result.labels.is_some(),

@@ -3,17 +3,19 @@
 mod api;
 pub mod downsample;
 mod error;
+mod events;
 mod jobs;
 mod metrics;
 pub mod openapi;
 mod routes;
 mod state;
+mod training;
 
 pub use api::{
     ColumnSelector, Dataset, DatasetList, DatasetPoints, DatasetSummary, DemoRequest,
-    DetectRequest, DetectResponse, DownloadQuery, EventsResponse, Health, MemberPoints, Points,
-    PointsQuery, Run, RunCreate, RunList, RunListQuery, SeriesInfo, ThresholdRequest,
-    ThresholdResponse,
+    DetectRequest, DetectResponse, DownloadQuery, EventOrder, EventsQuery, EventsResponse, Health,
+    MemberPoints, Model, ModelCreate, ModelList, Points, PointsQuery, Run, RunCreate, RunList,
+    RunListQuery, SeriesInfo, ThresholdRequest, ThresholdResponse,
 };
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};
 pub use metrics::Metrics;
@@ -100,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::detect::routes())
         .merge(routes::runs::routes())
         .merge(routes::explain::routes())
+        .merge(routes::models::routes())
         .merge(routes::ops::routes())
         .merge(routes::ui::routes())
         .layer(TimeoutLayer::with_status_code(

@@ -1,7 +1,7 @@
 //! The OpenAPI document generated from the handlers (utoipa), and a small readable HTML page
 //! rendered from it (no CDN, no Swagger UI).
 
-use crate::routes::{datasets, detect, explain, ops, runs};
+use crate::routes::{datasets, detect, explain, models, ops, runs};
 use serde_json::Value;
 use std::fmt::Write as _;
 use utoipa::OpenApi;
@@ -11,7 +11,9 @@ use utoipa::OpenApi;
     info(
         title = "tsad REST API",
         description = "Anomaly detection in time series: datasets, detectors, background runs \
-            with progress, downsampled points, re-thresholding. Errors are always \
+            with progress (fitted on a training part or scored with a stored model), \
+            downsampled points, re-thresholding on calibrated rarity or raw scores, saved \
+            models. Errors are always \
             `{\"error\": {\"code\", \"message\"}}`; see docs/API.md for the status mapping."
     ),
     paths(
@@ -32,6 +34,11 @@ use utoipa::OpenApi;
         runs::runs_events,
         runs::runs_threshold,
         runs::runs_download,
+        models::runs_model_create,
+        models::models_list,
+        models::models_get,
+        models::models_delete,
+        models::models_download,
         explain::runs_explain,
         explain::runs_chat,
         explain::runs_chat_history,
@@ -43,12 +50,14 @@ use utoipa::OpenApi;
     components(schemas(
         crate::error::ErrorBody,
         crate::api::ColumnSelector,
+        crate::api::EventOrder,
         crate::downsample::Method
     )),
     tags(
         (name = "datasets", description = "Upload CSVs or points, the demo, previews and diagnostics"),
         (name = "detectors", description = "The catalog and synchronous detection"),
         (name = "runs", description = "Background detection runs and their results"),
+        (name = "models", description = "Fitted models (detector state and calibration) saved from runs, to score new data without fitting"),
         (name = "explanations", description = "Evidence per event, plain-language explanations and the chat (an LLM, or offline answers from the evidence)"),
         (name = "operations", description = "Health, metrics and this document"),
     )
@@ -272,6 +281,10 @@ mod tests {
             "/api/v1/runs/{id}/events",
             "/api/v1/runs/{id}/threshold",
             "/api/v1/runs/{id}/download",
+            "/api/v1/runs/{id}/model",
+            "/api/v1/models",
+            "/api/v1/models/{id}",
+            "/api/v1/models/{id}/download",
             "/healthz",
             "/metrics",
             "/api/v1/openapi.json",

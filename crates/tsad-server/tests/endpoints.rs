@@ -187,7 +187,14 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(queued["status"], "queued");
     assert_eq!(queued["dataset_name"], "spikes.csv");
     assert_eq!(queued["detector"]["kind"], "mad");
-    assert_eq!(queued["events_options"], json!({"merge_gap": 1}));
+    assert_eq!(
+        queued["events_options"],
+        json!({"merge_gap": 1, "merge_gap_time": null, "min_points": 1, "prune": 0.0}),
+        "options left out take their defaults"
+    );
+    assert_eq!(queued["threshold_rule"], "mean + 3 std of the scores");
+    assert_eq!(queued["scale"], "raw");
+    assert_eq!(queued["training"], json!({"source": "self"}));
     let id = queued["id"].as_str().unwrap().to_owned();
     assert_eq!(app.wait(&id).await, RunStatus::Succeeded);
 
@@ -203,8 +210,23 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(summary["step_ms"], 60_000);
     assert_eq!(summary["time_axis"], "epoch_millis");
     assert!(summary["anomaly_count"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["threshold_rule"], "mean + 3 std of the scores");
+    assert_eq!(summary["scale"], "raw");
+    assert_eq!(run["training"]["source"], "self");
+    assert_eq!(run["training"]["rows"], 120);
     let events = run["events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["peak"] == 90), "{run}");
+    assert_eq!(summary["event_count"], events.len());
+    // Time order, each with its index; ranks 1..=n, the spike first.
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["index"], i);
+    }
+    let mut ranks: Vec<u64> = events.iter().map(|e| e["rank"].as_u64().unwrap()).collect();
+    ranks.sort_unstable();
+    assert_eq!(ranks, (1..=events.len() as u64).collect::<Vec<_>>());
+    let top = events.iter().find(|e| e["rank"] == 1).unwrap();
+    assert_eq!(top["peak"], 90, "the spike is the most severe event: {run}");
+    assert!(top["rarity"].as_f64().unwrap() > 0.0, "{top}");
     assert!(run.get("report").is_some());
 
     // list, filtered by dataset, without events and report
@@ -232,6 +254,14 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(all["label"][90], 1.0);
     assert_eq!(all["label"][0], 0.0);
     assert!(all["threshold_value"].is_number());
+    assert_eq!(all["scale"], "raw");
+    let rarity = all["rarity"].as_array().unwrap();
+    assert_eq!(rarity.len(), 120);
+    let r90 = rarity[90].as_f64().unwrap();
+    assert!(
+        rarity.iter().filter_map(Value::as_f64).all(|r| r <= r90),
+        "the spike is the rarest point"
+    );
     assert!(all["expected"].is_array() || all["expected"].is_null());
     let t0 = 1_704_067_200_000_i64;
     let (_, range) = app
@@ -286,7 +316,14 @@ async fn run_lifecycle_points_threshold_download() {
     let (status, ev) = app.get(&format!("/api/v1/runs/{id}/events")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ev["threshold"], json!({"method": "sigma", "k": 3.0}));
-    assert_eq!(ev["events"], run["events"]);
+    assert_eq!(ev["threshold_rule"], "mean + 3 std of the scores");
+    assert_eq!(ev["event_count"], events.len());
+    let listed = ev["events"].as_array().unwrap();
+    assert_eq!(listed.len(), events.len());
+    for (r, e) in listed.iter().enumerate() {
+        assert_eq!(e["rank"], r + 1, "most severe first");
+        assert_eq!(e, &events[e["index"].as_u64().unwrap() as usize]);
+    }
 
     // re-threshold: a quantile flags many more points, and it sticks
     let (status, re) = app
@@ -298,11 +335,22 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(status, StatusCode::OK, "{re}");
     let count = re["anomaly_count"].as_u64().unwrap();
     assert!(count > summary["anomaly_count"].as_u64().unwrap(), "{re}");
-    assert_eq!(re["events_options"], json!({"merge_gap": 1}));
+    assert_eq!(
+        re["events_options"]["merge_gap"], 1,
+        "the run's options are kept"
+    );
+    assert_eq!(re["threshold_rule"], "the top 50% of scores");
     let (_, after) = app.get(&format!("/api/v1/runs/{id}")).await;
     assert_eq!(after["threshold"], json!({"method": "quantile", "q": 0.5}));
+    assert_eq!(after["threshold_rule"], "the top 50% of scores");
     assert_eq!(after["summary"]["anomaly_count"], count);
-    assert_eq!(after["events"], re["events"]);
+    assert_eq!(after["summary"]["event_count"], re["event_count"]);
+    let after_events = after["events"].as_array().unwrap();
+    assert_eq!(re["event_count"], after_events.len());
+    assert!(after_events.len() > events.len(), "{re}");
+    for e in re["events"].as_array().unwrap() {
+        assert_eq!(e, &after_events[e["index"].as_u64().unwrap() as usize]);
+    }
     let (_, pts) = app.get(&format!("/api/v1/runs/{id}/points")).await;
     let flagged = pts["flag"]
         .as_array()
@@ -337,7 +385,7 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(lines.len(), 121);
     assert_eq!(
         lines[0],
-        "timestamp,value,expected,lower,upper,score,flag,label"
+        "timestamp,value,expected,lower,upper,score,rarity,flag,label"
     );
     assert!(
         lines[1].starts_with("2024-01-01T00:00:00Z,10,"),

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tsad_server::ServerConfig;
 use tsad_store::{
-    ChatMessage, DatasetRecord, DatasetSummary, RunRecord, RunResult, RunStatus, Storage,
-    StorageError, ThresholdUpdate,
+    ChatMessage, DatasetRecord, DatasetSummary, ModelRecord, RunRecord, RunResult, RunStatus,
+    Storage, StorageError, ThresholdUpdate,
 };
 
 fn code(body: &Value) -> &str {
@@ -387,12 +387,33 @@ impl Storage for BrokenStorage {
     fn chat_messages(&self, _: &str) -> Result<Vec<ChatMessage>, StorageError> {
         broken()
     }
+    fn create_model(&self, _: &ModelRecord, _: &[u8]) -> Result<(), StorageError> {
+        broken()
+    }
+    fn model(&self, _: &str) -> Result<ModelRecord, StorageError> {
+        broken()
+    }
+    fn model_bytes(&self, _: &str) -> Result<Vec<u8>, StorageError> {
+        broken()
+    }
+    fn list_models(&self) -> Result<Vec<ModelRecord>, StorageError> {
+        broken()
+    }
+    fn delete_model(&self, _: &str) -> Result<(), StorageError> {
+        broken()
+    }
 }
 
 #[tokio::test]
 async fn internal_500_hides_the_cause() {
     let app = TestApp::with_store(Arc::new(BrokenStorage), ServerConfig::default());
-    for uri in ["/api/v1/datasets", "/api/v1/runs", "/api/v1/datasets/ds_x"] {
+    for uri in [
+        "/api/v1/datasets",
+        "/api/v1/runs",
+        "/api/v1/datasets/ds_x",
+        "/api/v1/models",
+        "/api/v1/models/model_x",
+    ] {
         let (status, body) = app.get(uri).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
         assert_eq!(

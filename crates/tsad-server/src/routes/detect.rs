@@ -1,16 +1,19 @@
 //! `/api/v1/detectors` (the catalog) and `/api/v1/detect` (synchronous detection of a small
 //! inline series).
 
-use crate::api::{DetectRequest, DetectResponse, SeriesInfo};
+use crate::api::{DetectRequest, DetectResponse, EventOrder, SeriesInfo};
 use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::events::{listing, scale_name};
 use crate::jobs::build_result;
-use crate::routes::runs::{check_request, columnar};
+use crate::routes::runs::{Checked, RequestParts, check_request, columnar};
 use crate::state::AppState;
+use crate::training::{self, TrainRequest};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tsad_core::{FitContext, Series};
+use tsad_engine::{FittedModel, Training};
 
 /// The most points `POST /api/v1/detect` accepts.
 pub(crate) const MAX_DETECT_POINTS: usize = 100_000;
@@ -40,11 +43,13 @@ pub(crate) async fn detectors_list() -> Result<Json<Value>, ApiError> {
     responses(
         (status = 200, description = "scores, events and every point", body = DetectResponse),
         (status = 400, description = "malformed body", body = ErrorBody),
-        (status = 422, description = "invalid series, detector or threshold", body = ErrorBody),
+        (status = 404, description = "unknown model or training dataset", body = ErrorBody),
+        (status = 409, description = "the stored model file is of another kind or version", body = ErrorBody),
+        (status = 422, description = "invalid series, detector, threshold, event options or training part", body = ErrorBody),
     )
 )]
 pub(crate) async fn detect_create(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     ApiJson(req): ApiJson<DetectRequest>,
 ) -> Result<Json<DetectResponse>, ApiError> {
     if req.values.len() > MAX_DETECT_POINTS {
@@ -57,29 +62,105 @@ pub(crate) async fn detect_create(
             ),
         ));
     }
-    let checked = check_request(
-        req.detector.as_ref(),
-        req.threshold.as_ref(),
-        req.events.as_ref(),
-    )?;
+    let Checked {
+        spec,
+        preset,
+        threshold,
+        events,
+        train,
+        model_id,
+    } = check_request(RequestParts {
+        detector: req.detector.as_ref(),
+        threshold: req.threshold.as_ref(),
+        events: req.events.as_ref(),
+        train: req.train.as_ref(),
+        model_id: req.model_id.as_deref(),
+        inline: true,
+    })?;
     let values: Vec<f64> = req.values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
     let series = match req.timestamps {
         Some(ts) => Series::new(ts, values)?,
         None => Series::from_values(values)?,
     };
+    let store = state.store().clone();
     let response = tokio::task::spawn_blocking(move || -> Result<DetectResponse, ApiError> {
-        let span = tracing::info_span!("detect", kind = checked.spec.kind(), points = series.len());
+        let span = tracing::info_span!("detect", kind = spec.kind(), points = series.len());
         let _enter = span.enter();
-        let detection = tsad_engine::detect(
-            &series,
-            &checked.spec,
-            &checked.threshold,
-            &checked.events,
-            &FitContext::new(),
-        )?;
+        let ctx = FitContext::new();
+        let (detection, spec, preset, source) = if let Some(id) = &model_id {
+            let (_, fitted): (_, FittedModel) = training::load_model(store.as_ref(), id)?;
+            let detection = tsad_engine::detect_fitted(&series, &fitted, &threshold, &events)?;
+            (
+                detection,
+                fitted.spec().clone(),
+                None,
+                json!({"source": "model", "model_id": id}),
+            )
+        } else {
+            training::check_series_length(&spec, &series)?;
+            let mut planned = json!({"source": "self"});
+            let other: Option<Series> = match &train {
+                Some(TrainRequest::Values { values, timestamps }) => {
+                    let values: Vec<f64> = values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+                    let train = match timestamps {
+                        Some(ts) => Series::new(ts.clone(), values),
+                        None => Series::from_values(values),
+                    }
+                    .map_err(|e| {
+                        ApiError::unprocessable("invalid_parameter", format!("train.values: {e}"))
+                    })?;
+                    training::check_axes(&train, &series, "train.values")?;
+                    planned = json!({"source": "values"});
+                    Some(train)
+                }
+                Some(TrainRequest::Dataset {
+                    dataset_id,
+                    value_column,
+                }) => {
+                    let indexed = series.axis() == tsad_core::TimeAxis::Index;
+                    let (ingested, _) = training::read_training_dataset(
+                        store.as_ref(),
+                        dataset_id,
+                        value_column.as_ref(),
+                        None,
+                        indexed,
+                        None,
+                    )?;
+                    training::check_axes(&ingested.series, &series, "train.dataset_id")?;
+                    planned = json!({
+                        "source": "dataset", "dataset_id": dataset_id,
+                        "value_column": ingested.value_column,
+                    });
+                    Some(ingested.series)
+                }
+                _ => None,
+            };
+            let training = match (&train, &other) {
+                (_, Some(t)) => Training::Separate(t),
+                (Some(req @ (TrainRequest::Rows(_) | TrainRequest::Until(_))), _) => {
+                    let rows = training::prefix_rows(&series, req)?;
+                    planned = json!({"source": "prefix", "prefix_rows": rows});
+                    if let TrainRequest::Until(u) = req {
+                        planned["until"] = u.clone();
+                    }
+                    Training::Prefix(rows)
+                }
+                _ => Training::Same,
+            };
+            let detection =
+                tsad_engine::detect_with(&series, training, &spec, &threshold, &events, &ctx)?;
+            (detection, spec, preset, planned)
+        };
+        let ts = series.timestamps();
+        let span = match detection.training.prefix_rows {
+            Some(n) if n > 0 => Some((ts[0], ts[n - 1])),
+            _ if detection.training.source == "self" => ts.first().copied().zip(ts.last().copied()),
+            _ => None,
+        };
+        let training = training::completed(&source, &detection.training, span);
         let result = build_result(&series, &detection, None);
         let all: Vec<usize> = (0..result.len()).collect();
-        let ts = series.timestamps();
+        let (events_json, event_count) = listing(&result.events, EventOrder::Time, 0);
         Ok(DetectResponse {
             series: SeriesInfo {
                 points: series.len(),
@@ -87,17 +168,21 @@ pub(crate) async fn detect_create(
                 end: ts.last().copied(),
                 step_ms: series.median_step(),
             },
-            detector: serde_json::to_value(&checked.spec).map_err(ApiError::internal)?,
-            preset: checked.preset,
-            threshold: serde_json::to_value(checked.threshold).map_err(ApiError::internal)?,
+            detector: serde_json::to_value(&spec).map_err(ApiError::internal)?,
+            preset,
+            threshold: serde_json::to_value(threshold).map_err(ApiError::internal)?,
+            threshold_rule: threshold.describe(),
+            scale: scale_name(detection.cut.scale).into(),
             threshold_value: detection
                 .cut
                 .value
                 .is_finite()
                 .then_some(detection.cut.value),
             anomaly_count: detection.cut.count(),
-            events: result.events.clone(),
-            points: columnar(&result, &all, result.len()),
+            event_count,
+            events: events_json,
+            training,
+            points: columnar(&result, &all, result.len(), detection.cut.scale),
             report: result.report.clone(),
             fit_seconds: detection.fit_seconds,
             score_seconds: detection.score_seconds,

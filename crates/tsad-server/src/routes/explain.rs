@@ -150,6 +150,8 @@ struct RunData {
     scores: Scores,
     events: Vec<Event>,
     result: Arc<RunResult>,
+    /// The threshold's cut-off on the raw score scale (evidence compares raw scores with it).
+    raw_cutoff: f64,
     detector: Option<String>,
     diagnostics: Option<tsad_io::Diagnostics>,
 }
@@ -159,7 +161,7 @@ impl RunData {
         let mut ctx = EvidenceContext::new(&self.series, &self.scores)
             .map_err(|e| ApiError::internal(format!("stored result is inconsistent: {e}")))?
             .with_flags(&self.result.flags)
-            .with_threshold(self.result.threshold_value);
+            .with_threshold(self.raw_cutoff);
         if let Some(kind) = &self.detector {
             ctx = ctx.with_detector(kind.clone());
         }
@@ -211,8 +213,10 @@ async fn run_data(state: &AppState, id: &str) -> Result<(RunRecord, RunData), Ap
         .filter(|d| {
             json!(d.value_column) == run.value_column && json!(d.time_column) == run.time_column
         });
+    let threshold = run.threshold.clone();
     let data = tokio::task::spawn_blocking(move || -> Result<RunData, ApiError> {
         let r = &result;
+        let raw_cutoff = crate::events::raw_cutoff(r, &threshold);
         let axis = if r.time_axis == "index" {
             TimeAxis::Index
         } else {
@@ -252,6 +256,7 @@ async fn run_data(state: &AppState, id: &str) -> Result<(RunRecord, RunData), Ap
             scores,
             events,
             result: result.clone(),
+            raw_cutoff,
             detector,
             diagnostics,
         })

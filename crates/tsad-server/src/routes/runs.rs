@@ -2,13 +2,15 @@
 //! points (downsampled), events, re-threshold and download.
 
 use crate::api::{
-    DownloadQuery, EventsResponse, MemberPoints, Points, PointsQuery, Run, RunCreate, RunList,
-    RunListQuery, ThresholdRequest, ThresholdResponse,
+    DownloadQuery, EventOrder, EventsQuery, EventsResponse, MemberPoints, Points, PointsQuery, Run,
+    RunCreate, RunList, RunListQuery, ThresholdRequest, ThresholdResponse,
 };
 use crate::downsample::{self, Method};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use crate::events::{DEFAULT_EVENT_LIMIT, listing, scale_name};
 use crate::jobs::{self, Job, TimeChoice, finite};
 use crate::state::AppState;
+use crate::training::{self, TrainChoice, TrainRequest};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use tsad_core::{EventOptions, MemberScores, Scores, Series, Threshold, TimeAxis};
+use tsad_core::{EventOptions, MemberScores, Scale, Scores, Series, Threshold, TimeAxis};
 use tsad_engine::DetectorSpec;
 use tsad_store::{RunRecord, RunResult, RunStatus, ThresholdUpdate};
 
@@ -45,23 +47,76 @@ pub(crate) fn streaming_routes() -> Router<AppState> {
     Router::new().route("/api/v1/runs/{id}/progress", get(runs_progress))
 }
 
-/// A detector spec, threshold and event options checked together, every problem listed.
+/// A detector spec, threshold, event options and training part checked together, every
+/// problem listed.
 pub(crate) struct Checked {
     pub(crate) spec: DetectorSpec,
     pub(crate) preset: Option<String>,
     pub(crate) threshold: Threshold,
     pub(crate) events: EventOptions,
+    pub(crate) train: Option<TrainRequest>,
+    pub(crate) model_id: Option<String>,
 }
 
 type Problems = Vec<(&'static str, String)>;
 
+/// The parts of a run or detect request.
+pub(crate) struct RequestParts<'a> {
+    pub(crate) detector: Option<&'a Value>,
+    pub(crate) threshold: Option<&'a Value>,
+    pub(crate) events: Option<&'a Value>,
+    pub(crate) train: Option<&'a Value>,
+    pub(crate) model_id: Option<&'a str>,
+    /// Whether `train` may hold points inline (`/api/v1/detect`).
+    pub(crate) inline: bool,
+}
+
 /// Parses and validates the parts of a run or detect request; 422 lists every problem.
-pub(crate) fn check_request(
-    detector: Option<&Value>,
-    threshold: Option<&Value>,
-    events: Option<&Value>,
-) -> Result<Checked, ApiError> {
+pub(crate) fn check_request(parts: RequestParts<'_>) -> Result<Checked, ApiError> {
+    let RequestParts {
+        detector,
+        threshold,
+        events,
+        train,
+        model_id,
+        inline,
+    } = parts;
     let mut problems: Problems = Vec::new();
+    let train_given = train.is_some_and(|t| !t.is_null());
+    let train = match train {
+        None | Some(Value::Null) => None,
+        Some(v) => match training::parse_train(v, inline) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                problems.push((e.code(), e.message().to_owned()));
+                None
+            }
+        },
+    };
+    if let Some(id) = model_id {
+        if id.trim().is_empty() {
+            problems.push((
+                "invalid_parameter",
+                "model_id: empty; give a model id from GET /api/v1/models".into(),
+            ));
+        }
+        if train_given {
+            problems.push((
+                "invalid_parameter",
+                "train and model_id: a stored model is already fitted, so it takes no training \
+                 part; give one of them"
+                    .into(),
+            ));
+        }
+        if detector.is_some() {
+            problems.push((
+                "invalid_parameter",
+                "detector and model_id: the stored model holds its own detector; leave \
+                 `detector` out"
+                    .into(),
+            ));
+        }
+    }
     let parsed = match detector {
         Some(v) => match tsad_engine::parse_spec(v) {
             Ok(parsed) => Some(parsed),
@@ -86,6 +141,8 @@ pub(crate) fn check_request(
             preset,
             threshold,
             events,
+            train,
+            model_id: model_id.map(str::to_owned),
         }),
         _ => Err(unprocessable(problems)),
     }
@@ -138,9 +195,10 @@ fn threshold_and_events(
                 problems.push((
                     "invalid_parameter",
                     format!(
-                        "threshold: {e}; expected {{\"method\": \"sigma\" or \"robust\", \"k\": \
-                         number}}, {{\"method\": \"quantile\", \"q\": 0..1}} or \
-                         {{\"method\": \"sensitivity\", \"s\": 0..1}}"
+                        "threshold: {e}; expected {{\"method\": \"auto\", \"every\": points \
+                         per false alarm > 1}}, {{\"method\": \"sensitivity\", \"s\": 0..1}}, \
+                         {{\"method\": \"sigma\" or \"robust\", \"k\": number}} or \
+                         {{\"method\": \"quantile\", \"q\": 0..1}}"
                     ),
                 ));
                 None
@@ -150,9 +208,22 @@ fn threshold_and_events(
     let events = match events {
         None => Some(EventOptions::default()),
         Some(v) => match serde_json::from_value::<EventOptions>(v.clone()) {
-            Ok(o) => Some(o),
+            Ok(o) => match o.validate() {
+                Ok(()) => Some(o),
+                Err(e) => {
+                    problems.push(("invalid_parameter", format!("events: {e}")));
+                    None
+                }
+            },
             Err(e) => {
-                problems.push(("invalid_parameter", format!("events: {e}")));
+                problems.push((
+                    "invalid_parameter",
+                    format!(
+                        "events: {e}; expected {{\"merge_gap\": points, \"merge_gap_time\": \
+                         milliseconds, \"min_points\": points >= 1, \"prune\": 0..1}} (any of \
+                         them)"
+                    ),
+                ));
                 None
             }
         },
@@ -183,31 +254,75 @@ pub(crate) async fn runs_create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RunCreate>,
 ) -> Result<(StatusCode, Json<Run>), ApiError> {
-    let checked = check_request(
-        req.detector.as_ref(),
-        req.threshold.as_ref(),
-        req.events.as_ref(),
-    )?;
+    if req.save_model && req.model_id.is_some() {
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            "save_model: the run scores with a stored model, which is saved already; leave \
+             save_model out",
+        ));
+    }
+    let checked = check_request(RequestParts {
+        detector: req.detector.as_ref(),
+        threshold: req.threshold.as_ref(),
+        events: req.events.as_ref(),
+        train: req.train.as_ref(),
+        model_id: req.model_id.as_deref(),
+        inline: false,
+    })?;
     let time_choice = match req.time_column {
         None => TimeChoice::Detect,
         Some(None) => TimeChoice::RowIndex,
         Some(Some(c)) => TimeChoice::Column(c.into()),
     };
     let value_column: Option<tsad_io::ColumnRef> = req.value_column.map(Into::into);
+    let Checked {
+        spec,
+        preset,
+        threshold,
+        events,
+        train,
+        model_id,
+    } = checked;
+    // A training part or a model is checked against the data now, so that every problem is a
+    // 4xx here rather than a failed run later.
+    let (choice, spec, preset) = if train.is_some() || model_id.is_some() {
+        let (ds, time, value) = (
+            req.dataset_id.clone(),
+            time_choice.clone(),
+            value_column.clone(),
+        );
+        state
+            .blocking(move |s| {
+                let (choice, spec) =
+                    prepare_training(s, &ds, &time, value.as_ref(), train, model_id, spec)?;
+                Ok((choice, spec))
+            })
+            .await
+            .map(|(choice, spec)| {
+                let preset = match choice {
+                    TrainChoice::Model { .. } => None,
+                    _ => preset,
+                };
+                (choice, spec, preset)
+            })?
+    } else {
+        (TrainChoice::Same, spec, preset)
+    };
     let mut run = RunRecord::new(
         tsad_store::new_id("run"),
         &req.dataset_id,
-        serde_json::to_value(&checked.spec).map_err(ApiError::internal)?,
+        serde_json::to_value(&spec).map_err(ApiError::internal)?,
         chrono::Utc::now().timestamp_millis(),
     );
-    run.preset = checked.preset.clone();
-    run.threshold = serde_json::to_value(checked.threshold).map_err(ApiError::internal)?;
-    run.events_options = serde_json::to_value(checked.events).map_err(ApiError::internal)?;
+    run.preset = preset;
+    run.threshold = serde_json::to_value(threshold).map_err(ApiError::internal)?;
+    run.events_options = serde_json::to_value(events).map_err(ApiError::internal)?;
     run.time_column = match &time_choice {
         TimeChoice::Detect | TimeChoice::RowIndex => Value::Null,
         TimeChoice::Column(c) => json!(c),
     };
     run.value_column = value_column.as_ref().map_or(Value::Null, |c| json!(c));
+    run.training = Some(training::planned(&choice, req.save_model));
 
     state.jobs().reserve()?;
     let stored = {
@@ -227,23 +342,73 @@ pub(crate) async fn runs_create(
             return Err(e);
         }
     };
-    tracing::info!(run_id = %run.id, dataset_id = %run.dataset_id, kind = checked.spec.kind(), "Run queued");
+    tracing::info!(run_id = %run.id, dataset_id = %run.dataset_id, kind = spec.kind(), "Run queued");
     jobs::start(
         &state,
         Job {
             run_id: run.id.clone(),
             dataset_id: run.dataset_id.clone(),
-            spec: checked.spec,
-            threshold: checked.threshold,
-            events: checked.events,
+            spec,
+            threshold,
+            events,
             time_column: time_choice,
             value_column,
+            training: choice,
+            save_model: req.save_model,
         },
     );
     let mut body = Run::summary(run, Some(dataset_name));
     body.events = Some(json!([]));
     body.report = Some(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// Reads the run's data and checks its training part (or stored model) against it.
+fn prepare_training(
+    store: &dyn tsad_store::Storage,
+    dataset_id: &str,
+    time: &TimeChoice,
+    value: Option<&tsad_io::ColumnRef>,
+    train: Option<TrainRequest>,
+    model_id: Option<String>,
+    spec: DetectorSpec,
+) -> Result<(TrainChoice, DetectorSpec), ApiError> {
+    let data = jobs::read_run_data(store, dataset_id, time, value)?;
+    let series = &data.ingested.series;
+    if let Some(model_id) = model_id {
+        let (_, fitted) = training::load_model(store, &model_id)?;
+        return Ok((TrainChoice::Model { model_id }, fitted.spec().clone()));
+    }
+    match train {
+        None => Ok((TrainChoice::Same, spec)),
+        Some(req @ (TrainRequest::Rows(_) | TrainRequest::Until(_))) => {
+            let rows = training::prefix_rows(series, &req)?;
+            let (field, until) = match req {
+                TrainRequest::Until(u) => ("train.until", Some(u)),
+                _ => ("train.rows", None),
+            };
+            training::check_length(&spec, rows, field)?;
+            Ok((TrainChoice::Prefix { rows, until }, spec))
+        }
+        Some(TrainRequest::Dataset {
+            dataset_id,
+            value_column,
+        }) => {
+            let (train, _) =
+                jobs::read_training_for(store, &data.ingested, &dataset_id, value_column.as_ref())?;
+            training::check_length(&spec, train.series.len(), "train.dataset_id")?;
+            Ok((
+                TrainChoice::Dataset {
+                    dataset_id,
+                    value_column,
+                },
+                spec,
+            ))
+        }
+        Some(TrainRequest::Values { .. }) => Err(ApiError::internal(
+            "inline training values reached a run (parse_train should refuse them)",
+        )),
+    }
 }
 
 /// List runs, newest first (without events and report).
@@ -291,7 +456,7 @@ async fn full_run(state: &AppState, id: String) -> Result<Run, ApiError> {
     let mut body = Run::summary(run, name);
     if succeeded {
         let result = state.result(&id).await?;
-        body.events = Some(result.events.clone());
+        body.events = Some(listing(&result.events, EventOrder::Time, 0).0);
         body.report = Some(result.report.clone());
     } else {
         body.events = Some(json!([]));
@@ -486,8 +651,8 @@ fn opt(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Columnar points at `idx` of a result.
-pub(crate) fn columnar(r: &RunResult, idx: &[usize], in_range: usize) -> Points {
+/// Columnar points at `idx` of a result whose threshold cuts `scale`.
+pub(crate) fn columnar(r: &RunResult, idx: &[usize], in_range: usize, scale: Scale) -> Points {
     let pick = |col: &[f64]| idx.iter().map(|&i| opt(col[i])).collect::<Vec<_>>();
     Points {
         from: idx.first().map(|&i| r.timestamps[i]),
@@ -504,6 +669,7 @@ pub(crate) fn columnar(r: &RunResult, idx: &[usize], in_range: usize) -> Points 
         lower: r.lower.as_deref().map(pick),
         upper: r.upper.as_deref().map(pick),
         score: pick(&r.score),
+        rarity: r.rarity.as_deref().map(pick),
         flag: idx.iter().map(|&i| r.flags[i]).collect(),
         label: r.labels.as_deref().map(pick),
         members: r
@@ -516,7 +682,13 @@ pub(crate) fn columnar(r: &RunResult, idx: &[usize], in_range: usize) -> Points 
             })
             .collect(),
         threshold_value: opt(r.threshold_value),
+        scale: scale_name(scale).into(),
     }
+}
+
+/// The scale of a stored threshold (raw for one this version cannot read).
+fn run_scale(run: &RunRecord) -> Scale {
+    crate::events::parse(&run.threshold).map_or(Scale::Raw, |t| t.scale())
 }
 
 /// Points of a time range, downsampled to about `max_points` (flagged points always kept).
@@ -549,7 +721,8 @@ pub(crate) async fn runs_points(
             "from ({from}) is after to ({to})"
         )));
     }
-    let (_, result) = succeeded(&state, &id).await?;
+    let (run, result) = succeeded(&state, &id).await?;
+    let scale = run_scale(&run);
     let method = q.method.unwrap_or(Method::Minmax);
     let points = tokio::task::spawn_blocking(move || {
         let ts = &result.timestamps;
@@ -572,7 +745,7 @@ pub(crate) async fn runs_points(
             downsample::with_extras(picked, &flagged, max_points)
         };
         let idx: Vec<usize> = local.into_iter().map(|i| lo + i).collect();
-        let mut points = columnar(&result, &idx, n);
+        let mut points = columnar(&result, &idx, n, scale);
         // An empty range still echoes what was asked.
         if idx.is_empty() {
             points.from = q.from;
@@ -587,7 +760,7 @@ pub(crate) async fn runs_points(
 /// The events of a succeeded run.
 #[utoipa::path(
     get, path = "/api/v1/runs/{id}/events", tag = "runs",
-    params(("id" = String, Path, description = "run id")),
+    params(("id" = String, Path, description = "run id"), EventsQuery),
     responses(
         (status = 200, description = "the events", body = EventsResponse),
         (status = 404, description = "unknown run", body = ErrorBody),
@@ -597,12 +770,21 @@ pub(crate) async fn runs_points(
 pub(crate) async fn runs_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     let (run, result) = succeeded(&state, &id).await?;
+    let (events, event_count) = listing(
+        &result.events,
+        q.order.unwrap_or_default(),
+        q.limit.unwrap_or(DEFAULT_EVENT_LIMIT),
+    );
     Ok(Json(EventsResponse {
+        threshold_rule: crate::events::rule(&run.threshold),
+        scale: crate::events::scale(&run.threshold).map(str::to_owned),
         threshold: run.threshold,
         threshold_value: opt(result.threshold_value),
-        events: result.events.clone(),
+        event_count,
+        events,
     }))
 }
 
@@ -616,6 +798,7 @@ fn series_and_scores(r: &RunResult) -> Result<(Series, Scores), ApiError> {
     let series = Series::with_axis(r.timestamps.clone(), r.values.clone(), axis)
         .map_err(|e| ApiError::internal(format!("stored series is invalid: {e}")))?;
     let mut scores = Scores::new(r.score.clone());
+    scores.rarity = r.rarity.clone();
     scores.expected = r.expected.clone();
     if let (Some(l), Some(u)) = (&r.lower, &r.upper) {
         scores.band = Some((l.clone(), u.clone()));
@@ -655,21 +838,39 @@ pub(crate) async fn runs_threshold(
 ) -> Result<Json<ThresholdResponse>, ApiError> {
     let (run, result) = succeeded(&state, &id).await?;
     let events_value = req.events.clone().unwrap_or(run.events_options.clone());
-    let (threshold, events) = check_threshold(&req.threshold, &events_value)?;
+    let threshold_value = req.threshold.clone().unwrap_or(run.threshold.clone());
+    let (threshold, events) = check_threshold(&threshold_value, &events_value)?;
+    if threshold.scale() == Scale::Rarity && result.rarity.is_none() {
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!(
+                "threshold: `{}` cuts calibrated scores, and run `{id}` was made before tsad \
+                 stored them; start the run again (same dataset and detector) to use it, or \
+                 re-threshold this run with `sigma`, `robust` or `quantile`",
+                threshold.method()
+            ),
+        ));
+    }
+    let order = req.order.unwrap_or_default();
+    let limit = req.limit.unwrap_or(DEFAULT_EVENT_LIMIT);
     let store = state.store().clone();
     let run_id = id.clone();
     let (response, updated) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let (series, scores) = series_and_scores(&result)?;
         let events_opts = events;
         let (cut, found) = tsad_engine::rethreshold(&series, &scores, &threshold, &events_opts)?;
+        let rule_source = threshold;
         let threshold = serde_json::to_value(threshold).map_err(ApiError::internal)?;
         let events_options = serde_json::to_value(events_opts).map_err(ApiError::internal)?;
         let events_json = serde_json::to_value(&found).map_err(ApiError::internal)?;
+        let rule = rule_source.describe();
         let mut summary = run.summary.clone().unwrap_or_else(|| json!({}));
         if let Some(obj) = summary.as_object_mut() {
             obj.insert("anomaly_count".into(), json!(cut.count()));
             obj.insert("event_count".into(), json!(found.len()));
             obj.insert("threshold_value".into(), finite(cut.value));
+            obj.insert("threshold_rule".into(), json!(rule));
+            obj.insert("scale".into(), json!(scale_name(cut.scale)));
         }
         store.update_threshold(
             &run_id,
@@ -682,10 +883,14 @@ pub(crate) async fn runs_threshold(
                 summary: Some(summary),
             },
         )?;
+        let (events, event_count) = listing(&events_json, order, limit);
         let response = ThresholdResponse {
             threshold,
+            threshold_rule: Some(rule),
+            scale: Some(scale_name(cut.scale).into()),
             threshold_value: opt(cut.value),
-            events: events_json.clone(),
+            event_count,
+            events,
             anomaly_count: cut.count(),
             events_options,
         };
@@ -700,7 +905,8 @@ pub(crate) async fn runs_threshold(
     Ok(Json(response))
 }
 
-/// Every point as CSV (`timestamp,value,expected,lower,upper,score,flag[,label][,<member>...]`)
+/// Every point as CSV
+/// (`timestamp,value,expected,lower,upper,score[,rarity],flag[,label][,<member>...]`)
 /// or the whole result as JSON.
 #[utoipa::path(
     get, path = "/api/v1/runs/{id}/download", tag = "runs",
@@ -723,14 +929,15 @@ pub(crate) async fn runs_download(
             "format must be csv or json, got `{format}`"
         )));
     }
-    let (_, result) = succeeded(&state, &id).await?;
+    let (record, result) = succeeded(&state, &id).await?;
+    let scale = run_scale(&record);
     let run = full_run(&state, id.clone()).await?;
     let (body, content_type) = tokio::task::spawn_blocking(move || {
         if format == "csv" {
             (to_csv(&result), "text/csv; charset=utf-8")
         } else {
             let all: Vec<usize> = (0..result.len()).collect();
-            let doc = json!({"run": run, "points": columnar(&result, &all, result.len())});
+            let doc = json!({"run": run, "points": columnar(&result, &all, result.len(), scale)});
             (doc.to_string(), "application/json")
         }
     })
@@ -771,7 +978,11 @@ fn csv_name(name: &str) -> String {
 
 fn to_csv(r: &RunResult) -> String {
     let mut out = String::with_capacity(r.len() * 80);
-    out.push_str("timestamp,value,expected,lower,upper,score,flag");
+    out.push_str("timestamp,value,expected,lower,upper,score");
+    if r.rarity.is_some() {
+        out.push_str(",rarity");
+    }
+    out.push_str(",flag");
     if r.labels.is_some() {
         out.push_str(",label");
     }
@@ -793,6 +1004,9 @@ fn to_csv(r: &RunResult) -> String {
         csv_cell(&mut out, col(&r.lower, i));
         csv_cell(&mut out, col(&r.upper, i));
         csv_cell(&mut out, r.score[i]);
+        if let Some(rarity) = &r.rarity {
+            csv_cell(&mut out, rarity[i]);
+        }
         out.push_str(if r.flags[i] { ",1" } else { ",0" });
         if r.labels.is_some() {
             csv_cell(&mut out, col(&r.labels, i));

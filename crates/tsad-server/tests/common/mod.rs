@@ -108,6 +108,17 @@ impl TestApp {
         run
     }
 
+    /// Posts a run request (202 expected), waits until it finished and returns the run.
+    pub async fn finished_run_from(&self, request: &Value) -> Value {
+        let (status, run) = self.post_json("/api/v1/runs", request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let id = run["id"].as_str().unwrap().to_owned();
+        self.wait(&id).await;
+        let (status, run) = self.get(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        run
+    }
+
     /// Polls the store until the run finished (30 s at most).
     pub async fn wait(&self, run_id: &str) -> RunStatus {
         let start = Instant::now();
@@ -198,4 +209,26 @@ pub fn spike_csv() -> Vec<u8> {
 /// `{"error": {"code": code, "message": message}}`.
 pub fn error_body(code: &str, message: &str) -> Value {
     serde_json::json!({"error": {"code": code, "message": message}})
+}
+
+/// Hourly points from `start_ms`: a daily cycle plus small deterministic noise, with a jump to
+/// 60 at each of `spikes`. The first column is `timestamp`, the second `value`.
+pub fn cycle_csv(n: usize, start_ms: i64, spikes: &[usize]) -> Vec<u8> {
+    let mut csv = String::from("timestamp,value\n");
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let noise = (state % 1000) as f64 / 1000.0 - 0.5;
+        let phase = 2.0 * std::f64::consts::PI * (i % 24) as f64 / 24.0;
+        let v = if spikes.contains(&i) {
+            60.0
+        } else {
+            10.0 + 2.0 * phase.sin() + noise
+        };
+        let t = start_ms + i as i64 * 3_600_000;
+        csv.push_str(&format!("{},{v:.3}\n", tsad_io::format_timestamp(t)));
+    }
+    csv.into_bytes()
 }
