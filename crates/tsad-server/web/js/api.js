@@ -86,7 +86,10 @@ export const api = {
     if (maxPoints) q.set("max_points", String(maxPoints));
     return send("GET", `/runs/${enc(id)}/points?${q}`, { signal });
   },
-  threshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold }, signal }),
+  /** Re-thresholds a run; the answer lists every event (limit 0), most severe first. */
+  threshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, limit: 0 }, signal }),
+  modelDownloadUrl: (id) => `${BASE}/models/${enc(id)}/download`,
+  getModel: (id) => send("GET", `/models/${enc(id)}`),
 
   explain: (id, n) => send("POST", `/runs/${enc(id)}/events/${n}/explain`, { json: {} }),
 

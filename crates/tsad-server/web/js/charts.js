@@ -1,5 +1,6 @@
-// Plotly charts: values with expected/band/anomalies/event shading, the score with its threshold
-// (and ensemble members), linked x-axes that report the visible range, and the Benford digits.
+// Plotly charts: values with expected/band/anomalies/event shading and the training part, the
+// thresholded scale with its cut-off (the calibrated rarity for auto/sensitivity, else the raw
+// score; ensemble members), linked x-axes that report the visible range, and the Benford digits.
 
 import { fmtNum } from "./util.js";
 
@@ -12,6 +13,8 @@ const COLORS = {
   score: "#334155",
   threshold: "#d62828",
   shade: "rgba(214, 40, 40, 0.10)",
+  training: "rgba(42, 157, 143, 0.10)",
+  trainingEdge: "rgba(42, 157, 143, 0.55)",
   shadeSelected: "rgba(214, 40, 40, 0.26)",
   members: ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"],
 };
@@ -101,6 +104,26 @@ export function createCharts({ main, score, onRangeChange }) {
     return shapes;
   }
 
+  /** The training part (first rows the detector learnt normal from), shaded green-grey. */
+  function trainingShapes(training) {
+    if (!training || training.start == null || training.end == null) return [];
+    const half = (last?.step || (isDate() ? 1000 : 1)) / 2;
+    return [{
+      type: "rect", name: "training part", xref: "x", yref: "paper", layer: "below",
+      x0: toX(training.start - half), x1: toX(training.end + half), y0: 0, y1: 1,
+      fillcolor: COLORS.training, line: { color: COLORS.trainingEdge, width: 1, dash: "dot" },
+    }];
+  }
+
+  function trainingNote(training) {
+    if (!training || training.start == null || training.end == null) return [];
+    return [{
+      xref: "x", x: toX(training.start), xanchor: "left", yref: "paper", y: 1, yanchor: "top",
+      text: "training part", showarrow: false, font: { size: 10, color: "#1d6b61" },
+      bgcolor: "rgba(255,255,255,0.7)",
+    }];
+  }
+
   function thresholdShape(value) {
     if (value == null || !Number.isFinite(value)) return [];
     return [{ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: value, y1: value, line: { color: COLORS.threshold, width: 1.5, dash: "dash" } }];
@@ -108,8 +131,14 @@ export function createCharts({ main, score, onRangeChange }) {
 
   function thresholdNote(value) {
     if (value == null || !Number.isFinite(value)) return [];
-    return [{ xref: "paper", x: 1, xanchor: "right", yref: "y", y: value, yanchor: "bottom", text: `threshold ${fmtNum(value)}`, showarrow: false, font: { size: 11, color: COLORS.threshold }, bgcolor: "rgba(255,255,255,0.7)" }];
+    const text = last?.scale === "rarity"
+      ? `cut-off: rarity ${fmtNum(value)} (1 in ${fmtNum(10 ** value)})`
+      : `threshold ${fmtNum(value)}`;
+    return [{ xref: "paper", x: 1, xanchor: "right", yref: "y", y: value, yanchor: "bottom", text, showarrow: false, font: { size: 11, color: COLORS.threshold }, bgcolor: "rgba(255,255,255,0.7)" }];
   }
+
+  /** The score chart shows the scale the threshold cuts. */
+  const rarityScale = (p) => last?.scale === "rarity" && Array.isArray(p.rarity);
 
   function mainTraces(p) {
     const x = p.t.map(toX);
@@ -145,16 +174,25 @@ export function createCharts({ main, score, onRangeChange }) {
 
   function scoreTraces(p) {
     const x = p.t.map(toX);
-    const traces = [{ type: "scatter", mode: "lines", x, y: p.score, name: p.members?.length ? "combined score" : "score", line: { color: COLORS.score, width: 1.4 } }];
+    const rarity = rarityScale(p);
+    const scoreName = p.members?.length ? "combined score" : "score";
+    // On the rarity scale the raw scores sit on a second axis, shown from the legend.
+    const raw = rarity ? { yaxis: "y2", visible: "legendonly" } : {};
+    const traces = [];
+    if (rarity) {
+      traces.push({ type: "scatter", mode: "lines", x, y: p.rarity, name: "rarity", line: { color: COLORS.score, width: 1.4 }, hovertemplate: "rarity %{y:.2f}<extra></extra>" });
+    }
+    traces.push({ type: "scatter", mode: "lines", x, y: p.score, name: scoreName, line: { color: rarity ? "#94a3b8" : COLORS.score, width: rarity ? 1 : 1.4 }, ...raw });
     (p.members || []).forEach((m, i) => {
-      traces.push({ type: "scatter", mode: "lines", x, y: m.score, name: m.name, line: { color: COLORS.members[i % COLORS.members.length], width: 1 }, opacity: 0.8 });
+      traces.push({ type: "scatter", mode: "lines", x, y: m.score, name: m.name, line: { color: COLORS.members[i % COLORS.members.length], width: 1 }, opacity: 0.8, ...raw });
     });
+    const shown = rarity ? p.rarity : p.score;
     const fx = [];
     const fy = [];
     p.flag?.forEach((f, i) => {
-      if (f && p.score[i] != null) {
+      if (f && shown[i] != null) {
         fx.push(x[i]);
-        fy.push(p.score[i]);
+        fy.push(shown[i]);
       }
     });
     traces.push({ type: "scatter", mode: "markers", x: fx, y: fy, name: "flagged", showlegend: false, marker: { color: COLORS.anomaly, size: 5 }, hoverinfo: "skip" });
@@ -163,10 +201,15 @@ export function createCharts({ main, score, onRangeChange }) {
 
   function draw() {
     if (!last) return Promise.resolve();
-    const { points, events, thresholdValue, selected, step, valueLabel } = last;
+    const { points, events, thresholdValue, selected, step, valueLabel, training } = last;
     const mainLayout = baseLayout(330, valueLabel || "value");
-    mainLayout.shapes = eventShapes(events, selected, step, true);
-    const scoreLayout = baseLayout(210, "score");
+    mainLayout.shapes = [...trainingShapes(training), ...eventShapes(events, selected, step, true)];
+    mainLayout.annotations = trainingNote(training);
+    const rarity = rarityScale(points);
+    const scoreLayout = baseLayout(210, rarity ? "rarity (−log₁₀ p)" : "score");
+    if (rarity) {
+      scoreLayout.yaxis2 = { title: { text: "raw score", font: { size: 11 } }, overlaying: "y", side: "right", showgrid: false, zeroline: false, fixedrange: true, automargin: true };
+    }
     scoreLayout.shapes = [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)];
     scoreLayout.annotations = thresholdNote(thresholdValue);
     return Promise.all([
@@ -217,7 +260,7 @@ export function createCharts({ main, score, onRangeChange }) {
       const { step } = last;
       syncing = true;
       Promise.all([
-        window.Plotly.relayout(main, { shapes: eventShapes(events, selected, step, true) }),
+        window.Plotly.relayout(main, { shapes: [...trainingShapes(last.training), ...eventShapes(events, selected, step, true)] }),
         window.Plotly.relayout(score, { shapes: [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)], annotations: thresholdNote(thresholdValue) }),
       ]).finally(() => { syncing = false; });
     },

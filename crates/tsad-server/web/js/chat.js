@@ -64,6 +64,13 @@ function intro() {
     "Answers are grounded in evidence computed from this run.");
 }
 
+/** The server's number of the UI's event n (the UI lists events most severe first). */
+function apiIndex(n) {
+  if (n == null) return null;
+  const e = getEvent(n);
+  return Number.isInteger(e?.index) ? e.index : n;
+}
+
 function renderEventChip() {
   const box = $("chat-event");
   const e = eventIndex != null ? getEvent(eventIndex) : null;
@@ -110,7 +117,7 @@ export async function explainEvent(n) {
   const pending = message("assistant", `Gathering evidence for event ${n + 1}…`);
   pending.classList.add("pending");
   try {
-    const out = await api.explain(run.id, n);
+    const out = await api.explain(run.id, apiIndex(n));
     pending.remove();
     const text = out?.explanation || "The server returned no explanation.";
     const node = message("assistant", text, out?.evidence ? evidenceBlock(out.evidence) : null);
@@ -138,7 +145,7 @@ async function send() {
   let got = "";
   try {
     const context = $("chat-context").value.trim();
-    const out = await api.chat(run.id, { messages: history, event: eventIndex, context: context || null }, (chunk) => {
+    const out = await api.chat(run.id, { messages: history, event: apiIndex(eventIndex), context: context || null }, (chunk) => {
       got += chunk;
       body.textContent = got;
       $("chat-log").scrollTop = $("chat-log").scrollHeight;

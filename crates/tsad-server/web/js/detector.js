@@ -1,19 +1,22 @@
 // The detector step: preset/kind choice from GET /detectors, parameter inputs generated from each
-// kind's JSON Schema (defaults and help text from its descriptions), preset overrides, threshold.
+// kind's JSON Schema (defaults and help text from its descriptions), preset overrides, what the
+// detector fits on (the training part), and the threshold.
 
-import { $, el, fmtNum } from "./util.js";
+import { $, el, show, fmtNum, fmtInt, everyWords, everyOf } from "./util.js";
 
 const PRESET_ORDER = ["hybrid-benford", "lstm-residual"];
 // Shown up front; the rest of a kind's parameters go under "More parameters".
 const PRIMARY = ["window", "epochs", "period", "policy", "k", "test", "quantile"];
 const OVERRIDABLE = ["epochs", "window"];
 const FALLBACK_THRESHOLDS = {
+  auto: { method: "auto", every: 100000 },
   sigma: { method: "sigma", k: 3 },
   robust: { method: "robust", k: 5 },
   quantile: { method: "quantile", q: 0.99 },
   sensitivity: { method: "sensitivity", s: 0.5 },
 };
 const THRESHOLD_PARAM = {
+  auto: { key: "every", label: "N (points per false alarm)", min: 2, max: null, step: 1 },
   sigma: { key: "k", label: "k (standard deviations)", min: 0, max: null, step: 0.1 },
   robust: { key: "k", label: "k (robust standard deviations)", min: 0, max: null, step: 0.1 },
   quantile: { key: "q", label: "q (0–1, exclusive)", min: 0.5, max: 0.99999, step: 0.001 },
@@ -21,6 +24,7 @@ const THRESHOLD_PARAM = {
 };
 
 let catalog = null;
+let dataset = null; // the open dataset: rows, time column, median step
 let kinds = new Map();
 let presets = new Map();
 let fields = []; // [{name, input, kind: "number"|"integer"|"boolean"|"enum"|"string", def, nullable, override}]
@@ -53,8 +57,103 @@ export function initDetectorForm(cat) {
   const known = new Set((catalog.thresholds || []).map((t) => t.method));
   if (known.size) for (const opt of method.options) opt.disabled = !known.has(opt.value);
   method.addEventListener("change", () => setThresholdMethod(method.value));
-  const dt = catalog.default_threshold || FALLBACK_THRESHOLDS.sigma;
+  $("threshold-value").addEventListener("input", thresholdHelp);
+  const dt = catalog.default_threshold || FALLBACK_THRESHOLDS.auto;
   setThresholdMethod(dt.method, dt);
+
+  $("train-mode").addEventListener("change", () => renderTrainMode());
+  $("train-rows").addEventListener("input", () => renderTrainMode());
+  $("train-until").addEventListener("input", () => renderTrainMode());
+  $("time-column-select").addEventListener("change", () => renderTrainMode());
+  renderTrainMode();
+}
+
+/** The open dataset changed: the training control and the threshold's words follow it. */
+export function setTrainingDataset(ds) {
+  dataset = ds || null;
+  $("train-mode").value = "all";
+  $("train-rows").value = "";
+  $("train-until").value = "";
+  $("save-model").checked = false;
+  renderTrainMode();
+  thresholdHelp();
+}
+
+function stepMs() {
+  const step = dataset?.diagnostics?.median_step;
+  return hasTime() && Number.isFinite(step) ? step : null;
+}
+
+function hasTime() {
+  return $("time-column-select").value !== "";
+}
+
+/** Shows the input the chosen training mode needs and says what it means. */
+function renderTrainMode() {
+  const mode = $("train-mode").value;
+  show($("train-rows-field"), mode === "rows");
+  show($("train-until-field"), mode === "until");
+  const until = $("train-until");
+  const timed = hasTime();
+  const wantType = timed ? "datetime-local" : "number";
+  if (until.type !== wantType) {
+    until.type = wantType;
+    until.value = "";
+    if (!timed) {
+      until.min = "0";
+      until.step = "1";
+    } else {
+      until.removeAttribute("min");
+      until.step = "1";
+    }
+  }
+  $("train-until-label").textContent = timed ? "Up to (UTC, inclusive)" : "Up to row (0-based, inclusive)";
+  const rows = dataset?.rows;
+  if (mode === "rows" && !$("train-rows").value && rows) $("train-rows").value = String(Math.max(1, Math.floor(rows / 2)));
+  if (rows) $("train-rows").max = String(rows);
+  const first = firstTime();
+  const help = {
+    all: "The detector learns normal from the whole series and calibrates its scores on it (its own highest scores left out). Pick a part that is known to be normal for alarms you can trust.",
+    rows: `The detector learns normal from the first ${$("train-rows").value ? fmtInt(Number($("train-rows").value)) : "N"} rows${rows ? ` of ${fmtInt(rows)}` : ""} and scores every row; the training part is shaded on the chart.`,
+    until: timed
+      ? `The detector learns normal from the rows at or before this time (UTC)${first ? `; the data starts ${first}` : ""}. The time must leave rows to score.`
+      : "The detector learns normal from the rows up to this row number (counted from 0).",
+  }[mode];
+  $("train-help").textContent = help || "";
+}
+
+/** The first time in the preview, as text (for the hint); null without a time column. */
+function firstTime() {
+  const col = $("time-column-select").value;
+  const cols = dataset?.columns || [];
+  const idx = cols.findIndex((c) => c.name === col);
+  const cell = idx >= 0 ? dataset?.preview?.rows?.[0]?.[idx] : null;
+  return cell ? `at ${cell}` : null;
+}
+
+/** The run request's training part and save flag ({train?, save_model?}); problems are added. */
+function buildTrain(problems) {
+  const out = {};
+  const mode = $("train-mode").value;
+  if (mode === "rows") {
+    const n = Number($("train-rows").value);
+    if (!Number.isInteger(n) || n < 1) problems.push("fit on: N must be a whole number of rows, at least 1");
+    else out.train = { rows: n };
+  } else if (mode === "until") {
+    const raw = $("train-until").value.trim();
+    if (!raw) problems.push("fit on: pick the date/time the training part ends at");
+    else if (!hasTime()) {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0) problems.push("fit on: give a row number (0 or more)");
+      else out.train = { until: n };
+    } else {
+      // datetime-local gives "2014-02-07T14:30" or with seconds; the server reads RFC 3339.
+      const iso = raw.length === 16 ? `${raw}:00Z` : `${raw}Z`;
+      out.train = { until: iso };
+    }
+  }
+  if ($("save-model").checked) out.save_model = true;
+  return out;
 }
 
 function rank(name) {
@@ -78,8 +177,19 @@ function setThresholdMethod(method, value) {
   input.step = meta.step;
   input.value = t?.[meta.key] ?? "";
   $("threshold-value-label").textContent = meta.label;
-  const desc = (catalog?.thresholds || []).find((x) => x.method === method)?.description;
-  $("threshold-help").textContent = desc || "";
+  thresholdHelp();
+}
+
+/** The chosen threshold in words (for auto and sensitivity: false alarms per N points, and per
+ * day/week/year at the dataset's step), then the catalog's description. */
+function thresholdHelp() {
+  const method = $("threshold-method").value;
+  const meta = THRESHOLD_PARAM[method];
+  const v = Number($("threshold-value").value);
+  const desc = (catalog?.thresholds || []).find((x) => x.method === method)?.description || "";
+  const every = meta && Number.isFinite(v) ? everyOf({ method, [meta.key]: v }) : null;
+  const words = every != null && every > 1 ? `Now: ${everyWords(every, stepMs())}. ` : "";
+  $("threshold-help").textContent = words + desc;
 }
 
 // ---- JSON Schema helpers -------------------------------------------------------------------
@@ -315,7 +425,10 @@ function validateField(f) {
   return !r.error;
 }
 
-/** The run request's `detector` and `threshold`; throws Error with a readable message when invalid. */
+/**
+ * The run request's `detector`, `threshold`, `train` and `save_model`; throws Error with a
+ * readable message when invalid.
+ */
 export function buildDetectorRequest() {
   const sel = selected();
   const problems = [];
@@ -348,11 +461,13 @@ export function buildDetectorRequest() {
   if (raw === "") threshold = thresholdDefault(method);
   else if (!Number.isFinite(v)) problems.push(`threshold ${meta.key}: not a number`);
   else if ((method === "quantile" || method === "sensitivity") && !(v > 0 && v < 1)) problems.push(`threshold ${meta.key}: must be strictly between 0 and 1`);
+  else if (method === "auto" && !(v > 1)) problems.push("threshold N: must be more than 1 point per false alarm");
   else if (v < 0) problems.push(`threshold ${meta.key}: must be at least 0`);
   else threshold = { method, [meta.key]: v };
 
+  const training = buildTrain(problems);
   if (problems.length) throw new Error(`Please fix: ${problems.join("; ")}.`);
-  return { detector, threshold };
+  return { detector, threshold, ...training };
 }
 
 function sameValue(a, b) {
@@ -376,4 +491,19 @@ export function applyRunToForm(run) {
     renderParams(spec);
   }
   if (run.threshold?.method && THRESHOLD_PARAM[run.threshold.method]) setThresholdMethod(run.threshold.method, run.threshold);
+  const t = run.training || {};
+  if (t.source === "prefix" && t.until != null) {
+    $("train-mode").value = "until";
+    renderTrainMode();
+    let u = String(t.until).trim().replace(" ", "T").replace(/Z$/, "");
+    if (/^\d{4}-\d{2}-\d{2}$/.test(u)) u += "T00:00";
+    $("train-until").value = hasTime() ? u.slice(0, 19) : String(t.until);
+  } else if (t.source === "prefix" && t.prefix_rows) {
+    $("train-mode").value = "rows";
+    $("train-rows").value = String(t.prefix_rows);
+  } else {
+    $("train-mode").value = "all";
+  }
+  $("save-model").checked = false;
+  renderTrainMode();
 }

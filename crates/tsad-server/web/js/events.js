@@ -1,17 +1,19 @@
-// The events table: one row per merged event; click (or Enter) selects and zooms, "Explain" asks
-// the server for the evidence. Sortable by time or severity.
+// The events table: one row per event, most severe first (rank 1 = the most severe), or by time;
+// at most MAX_ROWS rows until "Show all". Click (or Enter) selects and zooms, "Explain" asks the
+// server for the evidence. Events are numbered by their position in the list the caller gives
+// (most severe first), which is also how the chat names them.
 
 import { $, el, fmtNum, fmtTime, fmtDuration, fmtInt, fmtPercent } from "./util.js";
 
-const MAX_ROWS = 500;
+const MAX_ROWS = 50;
 const MEMBER_COLORS = ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"];
 const ARROWS = { up: ["▲", "above expected"], down: ["▼", "below expected"], unknown: ["•", "no expected value"] };
 
-let state = { events: [], opts: {}, sort: "time", selected: null };
+let state = { events: [], opts: {}, sort: "rank", selected: null, showAll: false };
 
-/** opts: {timeAxis, stepMs, onSelect(n), onExplain(n)} */
+/** events: most severe first. opts: {timeAxis, stepMs, onSelect(n), onExplain(n)} */
 export function renderEvents(events, opts) {
-  state = { ...state, events: events || [], opts: { ...state.opts, ...opts } };
+  state = { ...state, events: events || [], opts: { ...state.opts, ...opts }, showAll: false };
   if (state.selected != null && state.selected >= state.events.length) state.selected = null;
   draw();
 }
@@ -39,18 +41,29 @@ function scrollRowIntoView(row) {
 }
 
 export function clearEvents() {
-  state = { events: [], opts: state.opts, sort: "time", selected: null };
+  state = { events: [], opts: state.opts, sort: "rank", selected: null, showAll: false };
   $("events-table").replaceChildren();
   $("events-note").textContent = "";
+  $("events-show-all").classList.add("hidden");
 }
+
+let wired = false;
 
 function draw() {
   const { events, opts, sort } = state;
+  if (!wired) {
+    wired = true;
+    $("events-show-all").addEventListener("click", () => {
+      state.showAll = true;
+      draw();
+    });
+  }
   const table = $("events-table");
   const memberNames = [...new Set(events.flatMap((e) => (e.members || []).map((m) => m.name)))];
   const order = events.map((e, i) => i);
-  if (sort === "severity") order.sort((a, b) => (events[b].severity ?? events[b].peak_score ?? 0) - (events[a].severity ?? events[a].peak_score ?? 0));
+  if (sort === "time") order.sort((a, b) => events[a].start_time - events[b].start_time || a - b);
   const maxSev = Math.max(1, ...events.map((e) => e.severity ?? 0).filter(Number.isFinite));
+  const hasRarity = events.some((e) => Number.isFinite(e.rarity));
 
   const sortButton = (key, text) => el("button", {
     type: "button", class: "sort" + (sort === key ? " active" : ""), "aria-pressed": String(sort === key),
@@ -59,28 +72,35 @@ function draw() {
   }, text, sort === key ? (key === "time" ? " ↑" : " ↓") : "");
 
   const head = el("thead", {}, el("tr", {},
-    el("th", { scope: "col", class: "num" }, "#"),
+    el("th", { scope: "col", class: "num", title: "1 = the most severe event" }, sortButton("rank", "Rank")),
     el("th", { scope: "col" }, sortButton("time", opts.timeAxis === "epoch_millis" ? "When (UTC)" : "When")),
-    el("th", { scope: "col", title: "Peak score divided by the threshold" }, sortButton("severity", "Severity")),
+    hasRarity ? el("th", { scope: "col", class: "num", title: "−log10 of how often normal data scores this high: 5 = about 1 point in 100,000" }, "Rarity") : null,
+    el("th", { scope: "col", title: "The peak's value on the threshold's scale divided by the cut-off" }, "Severity"),
     el("th", { scope: "col" }, "Actual vs expected"),
     memberNames.length ? el("th", { scope: "col" }, "Members",
       el("div", { class: "member-legend" }, memberNames.map((name, k) =>
         el("span", { class: "member-key" }, el("i", { style: { background: MEMBER_COLORS[k % MEMBER_COLORS.length] }, "aria-hidden": "true" }), name)))) : null,
     el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions"))));
 
-  const rows = order.slice(0, MAX_ROWS).map((i) => row(events[i], i, memberNames, maxSev));
+  const cap = state.showAll ? order.length : MAX_ROWS;
+  // The selected event stays in the table even when it is past the cap.
+  const shown = order.slice(0, cap);
+  if (state.selected != null && state.selected < events.length && !shown.includes(state.selected)) shown.push(state.selected);
+  const rows = shown.map((i) => row(events[i], i, memberNames, maxSev, hasRarity));
   const body = el("tbody", {}, rows);
   if (!events.length) {
-    body.append(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "No events at this threshold. Raise the sensitivity (or lower k) to see weaker anomalies.")));
+    body.append(el("tr", { class: "empty" }, el("td", { colspan: 7 }, "No events at this threshold. Allow more false alarms (move the slider right) to see weaker anomalies.")));
   }
   table.replaceChildren(head, body);
-  $("events-note").textContent = events.length > MAX_ROWS
-    ? `Showing ${MAX_ROWS} of ${fmtInt(events.length)} events; raise the threshold or download the results for all of them.`
-    : "";
+  const capped = events.length > cap;
+  $("events-note").textContent = capped
+    ? `Showing ${fmtInt(cap)} of ${fmtInt(events.length)} events (${sort === "time" ? "the earliest" : "the most severe"}).`
+    : events.length > MAX_ROWS ? `All ${fmtInt(events.length)} events.` : "";
+  $("events-show-all").classList.toggle("hidden", !capped);
   if (state.selected != null) selectEvent(state.selected);
 }
 
-function row(e, i, memberNames, maxSev) {
+function row(e, i, memberNames, maxSev, hasRarity) {
   const { opts } = state;
   const [arrow, arrowText] = ARROWS[e.direction] || ARROWS.unknown;
   const duration = opts.timeAxis === "epoch_millis"
@@ -92,7 +112,7 @@ function row(e, i, memberNames, maxSev) {
   const delta = e.expected != null && e.actual != null ? e.actual - e.expected : null;
 
   const tr = el("tr", {
-    tabindex: "0", "data-testid": "event-row", "data-event-index": i, "aria-selected": "false",
+    tabindex: "0", "data-testid": "event-row", "data-event-index": i, "data-rank": e.rank ?? i + 1, "aria-selected": "false",
     onclick: (ev) => { if (!ev.target.closest("button")) opts.onSelect?.(i); },
     onkeydown: (ev) => {
       if ((ev.key === "Enter" || ev.key === " ") && ev.target === tr) {
@@ -101,11 +121,14 @@ function row(e, i, memberNames, maxSev) {
       }
     },
   },
-  el("td", { class: "num muted" }, i + 1),
+  el("td", { class: "num" }, `#${e.rank ?? i + 1}`),
   el("td", { class: "nowrap" },
     el("div", {}, fmtTime(e.start_time, opts.timeAxis)),
     el("div", { class: "sub", title: `${fmtInt(points)} point${points === 1 ? "" : "s"}, ${fmtInt(e.flagged)} flagged` },
       `${duration} · ${fmtInt(e.flagged)} flagged`)),
+  hasRarity ? el("td", { class: "num nowrap" },
+    el("div", {}, Number.isFinite(e.rarity) ? fmtNum(e.rarity, 3) : "–"),
+    el("div", { class: "sub", title: "How often normal data scores this high" }, Number.isFinite(e.rarity) ? oneIn(e.rarity) : "")) : null,
   el("td", { class: "nowrap" },
     el("div", {},
       el("span", { class: "sev-bar", "aria-hidden": "true" }, el("span", { style: { width: `${Math.round(sevBar * 100)}%` } })),
@@ -119,7 +142,7 @@ function row(e, i, memberNames, maxSev) {
   memberNames.length ? el("td", {}, memberBars(e.members || [], memberNames)) : null,
   el("td", {}, el("button", {
     type: "button", class: "button small", "data-testid": "explain-button", "data-event-index": i,
-    "aria-label": `Explain event ${i + 1}`,
+    "aria-label": `Explain event ${i + 1} (rank ${e.rank ?? i + 1})`,
     onclick: () => { opts.onSelect?.(i); opts.onExplain?.(i); },
   }, "Explain")));
   return tr;
@@ -133,4 +156,11 @@ function memberBars(members, names) {
     el("span", { class: "stack-bar", "aria-hidden": "true" }, names.map((name, k) =>
       el("span", { style: { width: `${(shares[k] * 100).toFixed(1)}%`, background: MEMBER_COLORS[k % MEMBER_COLORS.length] } }))),
     el("span", { class: "sub", "aria-hidden": "true" }, shares.map(fmtPercent).join(" · ")));
+}
+
+/** Rarity r -> "1 in 100,000" (normal points scoring this high). */
+function oneIn(r) {
+  if (r >= 15) return "beyond 1 in 10¹⁵";
+  const n = 10 ** r;
+  return `1 in ${n >= 100 ? Number(n.toPrecision(2)).toLocaleString("en-US") : fmtNum(n, 2)}`;
 }

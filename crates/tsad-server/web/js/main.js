@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, show } from "./util.js";
 import { initDatasets, showDataset, currentDataset, columnChoice, setColumnChoice, refreshDatasetList } from "./datasets.js";
-import { initDetectorForm, buildDetectorRequest, applyRunToForm } from "./detector.js";
+import { initDetectorForm, buildDetectorRequest, applyRunToForm, setTrainingDataset } from "./detector.js";
 import { watchRun, showRunState, refreshRunList, isTerminal } from "./runs.js";
 import { initResults, showResults, hideResults, eventAt } from "./results.js";
 import { initChat } from "./chat.js";
@@ -61,6 +61,7 @@ function onDatasetOpened(ds) {
   hideResults();
   showRunState(null);
   showDataset(ds);
+  setTrainingDataset(ds);
   updateRunButton();
   writeHash();
   refreshLists();
@@ -81,6 +82,7 @@ async function openRun(id) {
     stopWatching();
     hideResults();
     showDataset(ds);
+    setTrainingDataset(ds);
   }
   setColumnChoice(run.time_column, run.value_column);
   applyRunToForm(run);

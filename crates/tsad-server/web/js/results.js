@@ -1,15 +1,26 @@
 // The results section of a finished run: summary, linked charts that refetch points for the
-// visible range, live re-thresholding, the events table, the Benford digits and the report.
+// visible range, live re-thresholding (the rule always in words), the events table (most severe
+// first), the Benford digits and the report.
 
 import { api } from "./api.js";
 import { createCharts, findBenford, renderBenford } from "./charts.js";
 import { renderEvents, selectEvent, clearEvents } from "./events.js";
 import { setChatRun, setChatEvent, explainEvent } from "./chat.js";
-import { $, el, show, debounce, fmtInt, fmtNum, fmtSeconds, specLabel, thresholdLabel, humanize } from "./util.js";
+import {
+  $, el, show, debounce, fmtInt, fmtNum, fmtSeconds, specLabel, thresholdLabel, humanize,
+  ruleWords, everyOf, everyFromSensitivity, sensitivityFromEvery, fmtEvery, fmtSpan,
+} from "./util.js";
 
 let ctx = null;
 let charts = null;
-let view = null; // {run, events, thresholdValue, threshold, anomalyCount, timeAxis, step, selected}
+// {run, events (most severe first), thresholdValue, threshold, rule, scale, anomalyCount,
+//  timeAxis, step, selected, training}
+let view = null;
+const RAW_PARAM = {
+  sigma: { key: "k", label: "k", min: 0, step: 0.1, def: 3 },
+  robust: { key: "k", label: "k", min: 0, step: 0.1, def: 5 },
+  quantile: { key: "q", label: "q", min: 0.5, step: 0.001, def: 0.99 },
+};
 let pointsSeq = 0;
 let pointsAbort = null;
 let thresholdSeq = 0;
@@ -22,26 +33,33 @@ export function initResults(context) {
     score: $("chart-score"),
     onRangeChange: debounce((range) => loadPoints(range), 180),
   });
+  // The slider is s in 0.01..0.99: about 1 false alarm per 10^(1 + 8(1 - s)) points, so it
+  // moves over `every` on a log scale (10^1 to 10^9); right = more alarms.
   const slider = $("sensitivity-slider");
   const applySensitivity = debounce((s) => rethreshold({ method: "sensitivity", s }), 250);
   slider.addEventListener("input", () => {
-    $("sensitivity-out").value = Number(slider.value).toFixed(2);
-    markActive("sensitivity");
+    sliderWords();
     applySensitivity(Number(slider.value));
   });
   const k = $("k-input");
   const applyK = debounce(() => {
+    const method = $("rethreshold-method").value;
+    const meta = RAW_PARAM[method];
     const v = Number(k.value);
-    if (k.value.trim() === "" || !Number.isFinite(v) || v < 0) {
-      k.setAttribute("aria-invalid", "true");
-      return;
-    }
-    k.setAttribute("aria-invalid", "false");
-    rethreshold({ method: "sigma", k: v });
+    const bad = k.value.trim() === "" || !Number.isFinite(v) || v < 0 || (method === "quantile" && !(v > 0 && v < 1));
+    k.setAttribute("aria-invalid", bad ? "true" : "false");
+    if (!bad && meta) rethreshold({ method, [meta.key]: v });
   }, 400);
-  k.addEventListener("input", () => {
-    markActive("sigma");
-    applyK();
+  k.addEventListener("input", applyK);
+  $("rethreshold-method").addEventListener("change", () => {
+    const method = $("rethreshold-method").value;
+    showMethod(method);
+    if (method === "auto") applySensitivity(Number(slider.value));
+    else {
+      const meta = RAW_PARAM[method];
+      k.value = String(meta.def);
+      applyK();
+    }
   });
   window.addEventListener("resize", debounce(() => charts.resize(), 150));
 }
@@ -64,15 +82,19 @@ export async function showResults(run) {
   const summary = run.summary || {};
   const sameRun = view?.run.id === run.id;
   if (!sameRun) charts.purge();
+  const timeAxis = summary.time_axis || guessTimeAxis(summary);
   view = {
     run,
-    events: run.events || [],
+    events: byRank(run.events || []),
     threshold: run.threshold,
+    rule: run.threshold_rule || summary.threshold_rule || null,
+    scale: run.scale || summary.scale || "raw",
     thresholdValue: summary.threshold_value,
     anomalyCount: summary.anomaly_count,
-    timeAxis: summary.time_axis || guessTimeAxis(summary),
-    step: summary.step_ms || (summary.time_axis === "index" ? 1 : null),
+    timeAxis,
+    step: summary.step_ms || (timeAxis === "index" ? 1 : null),
     selected: null,
+    training: trainingSpan(run.training),
   };
   show($("results"), true);
   $("download-csv").href = api.downloadUrl(run.id, "csv");
@@ -81,6 +103,7 @@ export async function showResults(run) {
   $("download-json").setAttribute("download", `${run.id}.json`);
   setThresholdControls(run.threshold);
   renderSummary();
+  renderTraining(run);
   renderEvents(view.events, {
     timeAxis: view.timeAxis,
     stepMs: view.timeAxis === "epoch_millis" ? view.step : null,
@@ -93,6 +116,50 @@ export async function showResults(run) {
   await loadPoints(null);
 }
 
+/** Events most severe first (rank 1 first); events without ranks keep their order. */
+function byRank(events) {
+  return events.map((e, i) => ({ index: i, ...e })).sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity) || a.index - b.index);
+}
+
+/** The shaded training part: the first rows of the scored series (prefix runs only). */
+function trainingSpan(t) {
+  return t && t.source === "prefix" && t.start != null && t.end != null ? { start: t.start, end: t.end } : null;
+}
+
+/** Milliseconds per point when the series has timestamps, else null. */
+function stepMs() {
+  return view?.timeAxis === "epoch_millis" ? view.step : null;
+}
+
+/** What the run fitted on, in words, with a link to a saved model's file. */
+function renderTraining(run) {
+  const t = run.training;
+  const node = $("training-note");
+  if (!t) {
+    node.replaceChildren();
+    return;
+  }
+  const rows = t.rows != null ? `${fmtInt(t.rows)} rows` : null;
+  let text;
+  switch (t.source) {
+    case "prefix": {
+      const span = view.timeAxis === "epoch_millis" && t.start != null && t.end != null ? fmtSpan(t.end - t.start + (view.step || 0)) : null;
+      text = `Fitted on the first ${fmtInt(t.prefix_rows ?? t.rows)} rows${span ? ` (${span})` : ""}${t.until != null ? `, up to ${t.until}` : ""} (shaded)`;
+      break;
+    }
+    case "dataset": text = `Fitted on another dataset${rows ? ` (${rows})` : ""}`; break;
+    case "model": text = `Scored with the saved model ${t.model_id}${rows ? `, fitted on ${rows}` : ""}`; break;
+    default: text = `Fitted on the whole series${rows ? ` (${rows})` : ""}`;
+  }
+  const parts = [`· ${text}.`];
+  if (t.saved_model_id) {
+    parts.push(" ", el("a", { id: "model-download", "data-testid": "model-download", href: api.modelDownloadUrl(t.saved_model_id), download: `${t.saved_model_id}.json` }, "Download the fitted model"));
+  } else if (t.model_error) {
+    parts.push(" ", el("span", { class: "warn-text" }, t.model_error));
+  }
+  node.replaceChildren(...parts);
+}
+
 // Older or partial summaries may lack time_axis: Unix ms are 1e11+ for any date after 1973.
 function guessTimeAxis(summary) {
   const start = summary.start ?? summary.end;
@@ -100,7 +167,7 @@ function guessTimeAxis(summary) {
 }
 
 function renderSummary() {
-  const { run, events, anomalyCount, threshold, thresholdValue } = view;
+  const { run, events, anomalyCount } = view;
   const s = run.summary || {};
   const count = anomalyCount ?? events.reduce((a, e) => a + (e.flagged || 0), 0);
   $("event-count").textContent = `${fmtInt(count)} anomalous point${count === 1 ? "" : "s"} in ${fmtInt(events.length)} event${events.length === 1 ? "" : "s"}`;
@@ -110,20 +177,53 @@ function renderSummary() {
     s.fit_seconds != null ? `fit ${fmtSeconds(s.fit_seconds)}` : null,
   ].filter(Boolean).join(" · ");
   $("result-meta").textContent = `· ${meta}`;
-  $("threshold-now").textContent = `Now: ${thresholdLabel(threshold)} → cut-off ${fmtNum(thresholdValue)}`;
+  renderRule();
 }
 
-function markActive(method) {
-  $("sensitivity-slider").closest(".field").classList.toggle("active", method === "sensitivity");
-  $("k-input").closest(".field").classList.toggle("active", method === "sigma");
+/** "Now: sensitivity 0.6: about 1 false alarm per 16,000 points of normal data (about 1 per
+ * 1.8 years at this series' step) → cut-off rarity 4.2". Always the rule in words. */
+function renderRule() {
+  const { threshold, thresholdValue, scale, rule } = view;
+  const words = ruleWords(threshold, stepMs(), rule);
+  const cut = thresholdValue == null ? "no point reaches it" : `cut-off ${scale === "rarity" ? "rarity " : ""}${fmtNum(thresholdValue)}`;
+  $("threshold-now").textContent = `Now: ${thresholdLabel(threshold)}: ${words} → ${cut}`;
+}
+
+/** The slider's position in words: "1 per 100,000 points (≈ 11 years)". */
+function sliderWords() {
+  const slider = $("sensitivity-slider");
+  const every = everyFromSensitivity(Number(slider.value));
+  const span = view && stepMs() ? fmtSpan(every * stepMs()) : null;
+  const text = `1 per ${fmtEvery(every)} points${span ? ` (≈ ${span})` : ""}`;
+  $("sensitivity-out").value = text;
+  slider.setAttribute("aria-valuetext", `about 1 false alarm per ${fmtEvery(every)} points`);
+}
+
+function showMethod(method) {
+  const auto = method === "auto";
+  show($("slider-field"), auto);
+  show($("k-field"), !auto);
+  const meta = RAW_PARAM[method];
+  if (meta) {
+    const k = $("k-input");
+    $("k-label").textContent = meta.label;
+    k.min = String(meta.min);
+    k.step = String(meta.step);
+    if (method === "quantile") k.max = "0.99999";
+    else k.removeAttribute("max");
+  }
 }
 
 function setThresholdControls(t) {
   const slider = $("sensitivity-slider");
-  if (t?.method === "sensitivity" && Number.isFinite(t.s)) slider.value = t.s;
-  $("sensitivity-out").value = Number(slider.value).toFixed(2);
-  if (t?.method === "sigma" && Number.isFinite(t.k)) $("k-input").value = t.k;
-  markActive(t?.method);
+  const every = everyOf(t);
+  const method = every != null ? "auto" : RAW_PARAM[t?.method] ? t.method : "auto";
+  $("rethreshold-method").value = method;
+  if (every != null) slider.value = String(sensitivityFromEvery(every));
+  const meta = RAW_PARAM[method];
+  if (meta && Number.isFinite(t?.[meta.key])) $("k-input").value = String(t[meta.key]);
+  showMethod(method);
+  sliderWords();
 }
 
 /** Re-thresholds the stored scores (no new run) and updates markers, shading, table and count. */
@@ -135,12 +235,14 @@ async function rethreshold(threshold) {
   try {
     const out = await api.threshold(runId, threshold);
     if (seq !== thresholdSeq || view?.run.id !== runId) return;
-    view.events = out.events || [];
+    view.events = byRank(out.events || []);
     view.threshold = out.threshold || threshold;
     view.thresholdValue = out.threshold_value;
     view.anomalyCount = out.anomaly_count;
+    view.rule = out.threshold_rule || null;
+    view.scale = out.scale || view.scale;
     view.selected = null;
-    view.run = { ...view.run, threshold: view.threshold, events: view.events, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: view.events.length } };
+    view.run = { ...view.run, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale } };
     renderSummary();
     renderEvents(view.events, {});
     setChatEvent(null);
@@ -186,6 +288,8 @@ async function loadPoints(range) {
     }
     await charts.render(pts, {
       timeAxis: view.timeAxis,
+      scale: pts.scale || view.scale,
+      training: view.training,
       events: view.events,
       thresholdValue: view.thresholdValue,
       selected: view.selected,

@@ -128,6 +128,7 @@ export function specLabel(run) {
 export function thresholdLabel(t) {
   if (!t) return "";
   switch (t.method) {
+    case "auto": return "auto";
     case "sigma": return `σ k = ${fmtNum(t.k)}`;
     case "robust": return `robust k = ${fmtNum(t.k)}`;
     case "quantile": return `quantile q = ${fmtNum(t.q)}`;
@@ -140,4 +141,71 @@ export function thresholdLabel(t) {
 export function humanize(key) {
   const s = String(key).replace(/_/g, " ");
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+// ---- the calibrated thresholds: `auto` {every} and `sensitivity` {s} ------------------------
+
+/** Sensitivity s in (0, 1) -> points of normal data per false alarm (the engine's mapping). */
+export function everyFromSensitivity(s) {
+  return 10 ** (1 + 8 * (1 - s));
+}
+
+/** Points per false alarm -> sensitivity s, clamped to the slider's 0.01..0.99. */
+export function sensitivityFromEvery(every) {
+  const s = 1 - (Math.log10(every) - 1) / 8;
+  return Math.min(0.99, Math.max(0.01, s));
+}
+
+/** The points per false alarm of a threshold (auto or sensitivity), else null. */
+export function everyOf(t) {
+  if (t?.method === "auto" && Number.isFinite(t.every)) return t.every;
+  if (t?.method === "sensitivity" && Number.isFinite(t.s)) return everyFromSensitivity(t.s);
+  return null;
+}
+
+/** 100000 -> "100,000"; 1202264 -> "1,200,000" (two significant digits above 100). */
+export function fmtEvery(every) {
+  if (every == null || !Number.isFinite(every)) return "–";
+  const r = every >= 100 ? Number(every.toPrecision(2)) : Math.round(every);
+  return r.toLocaleString("en-US");
+}
+
+const SPANS = [
+  ["year", 365.25 * 86400e3],
+  ["month", 30.44 * 86400e3],
+  ["week", 7 * 86400e3],
+  ["day", 86400e3],
+  ["hour", 3600e3],
+  ["minute", 60e3],
+  ["second", 1e3],
+];
+
+/** A duration in the largest unit that reads well: "11 years", "1.2 days", "40 minutes". */
+export function fmtSpan(ms) {
+  if (ms == null || !Number.isFinite(ms) || ms <= 0) return null;
+  for (const [unit, size] of SPANS) {
+    const n = ms / size;
+    if (n >= 1.5 || unit === "second") {
+      const v = n >= 10 ? Math.round(n).toLocaleString("en-US") : String(Number(n.toPrecision(2)));
+      return `${v} ${unit}${v === "1" ? "" : "s"}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * "about 1 false alarm per 100,000 points of normal data (about 1 per 11 years at this series'
+ * step)"; the part in brackets only when the series has timestamps (stepMs).
+ */
+export function everyWords(every, stepMs) {
+  const base = `about 1 false alarm per ${fmtEvery(every)} points of normal data`;
+  const span = stepMs ? fmtSpan(every * stepMs) : null;
+  return span ? `${base} (about 1 per ${span} at this series' step)` : base;
+}
+
+/** The threshold in words, for the UI; the server's `threshold_rule` when given. */
+export function ruleWords(t, stepMs, serverRule) {
+  const every = everyOf(t);
+  if (every != null) return everyWords(every, stepMs);
+  return serverRule || thresholdLabel(t);
 }
