@@ -160,7 +160,10 @@ fn csv_output_has_one_row_per_point() {
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
-        Some("timestamp,value,expected,lower,upper,score,anomaly,event")
+        Some(
+            "timestamp,value,expected,lower,upper,score,rarity,anomaly,event,score_seasonal,\
+             score_mad"
+        )
     );
     assert_eq!(lines.count(), 300);
 }
@@ -295,6 +298,8 @@ fn bad_input_exits_two_with_a_clear_message() {
         b"timestamp,value\n2024-01-01,1\nyesterday,2\nlast week,3\n",
     );
     write(d, "ok.csv", format!("timestamp,value\n{long}").as_bytes());
+    write(d, "prices.csv", format!("timestamp,price\n{long}").as_bytes());
+    write(d, "notamodel.json", b"{\"kind\": \"mad\"}");
     type Case = (
         &'static str,
         &'static [&'static str],
@@ -375,6 +380,61 @@ fn bad_input_exits_two_with_a_clear_message() {
             &["detect", "ok.csv", "--sensitivity", "2"],
             &["sensitivity", "between 0 and 1"],
         ),
+        (
+            "training file with other columns",
+            &["detect", "ok.csv", "--train", "prices.csv"],
+            &["prices.csv", "training file", "no column named \"value\""],
+        ),
+        (
+            "training part shorter than the detector needs",
+            &["detect", "ok.csv", "--detector", "mad", "--train-rows", "5"],
+            &["`train`", "needs at least 49 training points", "has 5"],
+        ),
+        (
+            "training time outside the file",
+            &["detect", "ok.csv", "--train-until", "1999-01-01"],
+            &["--train-until 1999-01-01", "outside the file", "2024-01-01T00:00:00Z"],
+        ),
+        (
+            "training time that is no time",
+            &["detect", "ok.csv", "--train-until", "lunchtime"],
+            &["--train-until lunchtime", "not a time"],
+        ),
+        (
+            "two training options",
+            &["detect", "ok.csv", "--train-rows", "10", "--train-until", "2024-01-01"],
+            &["cannot be used with"],
+        ),
+        (
+            "missing model file",
+            &["detect", "ok.csv", "--model", "nope.model"],
+            &["cannot read model file nope.model"],
+        ),
+        (
+            "a JSON file that is not a model",
+            &["detect", "ok.csv", "--model", "notamodel.json"],
+            &["notamodel.json", "not a tsad model file", "tsad fit"],
+        ),
+        (
+            "a false-alarm rate below one point",
+            &["detect", "ok.csv", "--every", "0.5"],
+            &["every", "> 1"],
+        ),
+        (
+            "a false-alarm period that is no duration",
+            &["detect", "ok.csv", "--every", "fortnightly"],
+            &["--every fortnightly", "not a duration", "7d"],
+        ),
+        (
+            "a time gap without a time column",
+            &["detect", "ok.csv", "--no-time-column", "--merge-gap-time", "1h"],
+            &["--merge-gap-time 1h", "no time column"],
+        ),
+        (
+            "pruning out of range",
+            &["detect", "ok.csv", "--prune", "1.5"],
+            &["prune", "[0, 1)"],
+        ),
     ];
     for (name, args, wants) in cases {
         let run = tsad(d, args);
@@ -393,6 +453,47 @@ fn bad_input_exits_two_with_a_clear_message() {
         }
         assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
     }
+}
+
+/// Fit on normal data three ways (another file, a prefix, a saved model) and score: each run
+/// says what it was fitted on, and the saved model gives the same events as fitting in place.
+#[test]
+fn fit_on_normal_data_then_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tsad(d, &["demo", "--points", "3000", "--output", "demo.csv"]);
+    // The demo injects nothing in its first tenth: that is the normal part.
+    let text = std::fs::read_to_string(d.join("demo.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    write(d, "normal.csv", (lines[..301].join("\n") + "\n").as_bytes());
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json", "--detector", "seasonal"]);
+        let run = tsad(d, &all);
+        assert!(run.code == 0 || run.code == 1, "{args:?}: {}", run.stderr);
+        serde_json::from_str(&run.stdout).unwrap()
+    };
+    let prefix = json(&["detect", "demo.csv", "--train-rows", "300"]);
+    assert_eq!(prefix["training"]["source"], "prefix");
+    assert_eq!(prefix["training"]["rows"], 300);
+    let until = json(&["detect", "demo.csv", "--train-until", "2024-01-13T11:00:00Z"]);
+    assert_eq!(until["training"]["rows"], 300);
+    assert_eq!(until["events"], prefix["events"]);
+    let file = json(&["detect", "demo.csv", "--train", "normal.csv"]);
+    assert_eq!(file["training"]["source"], "series");
+    assert!(file["event_count"].as_u64().unwrap() >= 9, "{}", file["event_count"]);
+
+    let fit = tsad(d, &["fit", "normal.csv", "--detector", "seasonal", "--save", "m.json"]);
+    assert_eq!(fit.code, 0, "{}", fit.stderr);
+    assert!(fit.stderr.contains("model saved to m.json"), "{}", fit.stderr);
+    let run = tsad(d, &["detect", "demo.csv", "--model", "m.json", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let model: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(model["training"]["source"], "model");
+    assert!(model["event_count"].as_u64().unwrap() >= 9, "{}", model["event_count"]);
+    let both = tsad(d, &["detect", "demo.csv", "--model", "m.json", "--detector", "mad"]);
+    assert_eq!(both.code, 2);
+    assert!(both.stderr.contains("already holds its detector"), "{}", both.stderr);
 }
 
 #[test]

@@ -25,7 +25,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (what, name) = (args[0].as_str(), args[1].as_str());
     let spec = spec_of(name);
-    let threshold = Threshold::default();
+    // `EVERY=10000` tries another false-alarm rate than the default.
+    let threshold = match std::env::var("EVERY").ok().and_then(|e| e.parse().ok()) {
+        Some(every) => Threshold::Auto { every },
+        None => Threshold::default(),
+    };
     // `PRUNE=0.1` tries another pruning fraction than the default.
     let options = EventOptions {
         prune: std::env::var("PRUNE")

@@ -125,19 +125,19 @@ pub fn detect_with(
             train.len()
         }
     };
-    if train_len < needed {
-        return Err(invalid_training(format!(
-            "detector `{}` needs at least {needed} training points, the training part has \
-             {train_len}",
-            spec.kind()
-        )));
-    }
     if series.len() < needed {
         return Err(tsad_core::Error::NotEnoughData {
             needed,
             got: series.len(),
         }
         .into());
+    }
+    if train_len < needed {
+        return Err(invalid_training(format!(
+            "detector `{}` needs at least {needed} training points, the training part has \
+             {train_len}",
+            spec.kind()
+        )));
     }
     let start = Instant::now();
     let model = match training {
