@@ -324,6 +324,11 @@ pub(crate) struct EvalNabArgs {
     /// Write NAB-layout results here.
     #[arg(long, value_name = "DIR")]
     pub(crate) output: Option<PathBuf>,
+    /// Instead of NAB's streaming score: run the detector in batch (each file fitted and
+    /// calibrated on itself) at the default threshold, as `tsad detect` does, and report
+    /// event-level precision, recall and F1 with NAB's windows as the labels.
+    #[arg(long, conflicts_with = "output")]
+    pub(crate) batch: bool,
 }
 
 #[derive(Debug, Args)]

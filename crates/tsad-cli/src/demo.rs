@@ -25,6 +25,13 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
                 demo.anomalies.len(),
                 path.display()
             );
+            // The first tenth holds no anomaly: the normal part to fit on.
+            eprintln!(
+                "its first {} rows are normal; fit on them with: tsad detect {} --train-rows {}",
+                demo.series.len() / 10,
+                path.display(),
+                demo.series.len() / 10
+            );
         }
         None => {
             let mut out = std::io::stdout().lock();

@@ -83,13 +83,23 @@ fn demo_then_detect_finds_the_injected_anomalies() {
     let dir = tempfile::tempdir().unwrap();
     let demo = tsad(dir.path(), &["demo", "--output", "demo.csv"]);
     assert_eq!(demo.code, 0, "{}", demo.stderr);
-    let run = tsad(dir.path(), &["detect", "demo.csv"]);
+    assert!(demo.stderr.contains("--train-rows 200"), "{}", demo.stderr);
+    // Fitted on the normal part `tsad demo` points to.
+    let run = tsad(dir.path(), &["detect", "demo.csv", "--train-rows", "200"]);
     assert_eq!(
         run.code, 1,
         "anomalies found -> exit 1; stderr: {}",
         run.stderr
     );
     assert_golden("detect_demo.txt", &without_timings(&run.stdout));
+    // Calibrated on itself, the short demo (2.5% anomalous) raises no false alarm.
+    let own = tsad(dir.path(), &["detect", "demo.csv", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&own.stdout).unwrap();
+    assert!(
+        v["event_count"].as_u64().unwrap() <= 9,
+        "{}",
+        v["event_count"]
+    );
 }
 
 #[test]
@@ -298,7 +308,11 @@ fn bad_input_exits_two_with_a_clear_message() {
         b"timestamp,value\n2024-01-01,1\nyesterday,2\nlast week,3\n",
     );
     write(d, "ok.csv", format!("timestamp,value\n{long}").as_bytes());
-    write(d, "prices.csv", format!("timestamp,price\n{long}").as_bytes());
+    write(
+        d,
+        "prices.csv",
+        format!("timestamp,price\n{long}").as_bytes(),
+    );
     write(d, "notamodel.json", b"{\"kind\": \"mad\"}");
     type Case = (
         &'static str,
@@ -393,7 +407,11 @@ fn bad_input_exits_two_with_a_clear_message() {
         (
             "training time outside the file",
             &["detect", "ok.csv", "--train-until", "1999-01-01"],
-            &["--train-until 1999-01-01", "outside the file", "2024-01-01T00:00:00Z"],
+            &[
+                "--train-until 1999-01-01",
+                "outside the file",
+                "2024-01-01T00:00:00Z",
+            ],
         ),
         (
             "training time that is no time",
@@ -402,7 +420,14 @@ fn bad_input_exits_two_with_a_clear_message() {
         ),
         (
             "two training options",
-            &["detect", "ok.csv", "--train-rows", "10", "--train-until", "2024-01-01"],
+            &[
+                "detect",
+                "ok.csv",
+                "--train-rows",
+                "10",
+                "--train-until",
+                "2024-01-01",
+            ],
             &["cannot be used with"],
         ),
         (
@@ -427,7 +452,13 @@ fn bad_input_exits_two_with_a_clear_message() {
         ),
         (
             "a time gap without a time column",
-            &["detect", "ok.csv", "--no-time-column", "--merge-gap-time", "1h"],
+            &[
+                "detect",
+                "ok.csv",
+                "--no-time-column",
+                "--merge-gap-time",
+                "1h",
+            ],
             &["--merge-gap-time 1h", "no time column"],
         ),
         (
@@ -476,24 +507,70 @@ fn fit_on_normal_data_then_score() {
     let prefix = json(&["detect", "demo.csv", "--train-rows", "300"]);
     assert_eq!(prefix["training"]["source"], "prefix");
     assert_eq!(prefix["training"]["rows"], 300);
-    let until = json(&["detect", "demo.csv", "--train-until", "2024-01-13T11:00:00Z"]);
+    let until = json(&[
+        "detect",
+        "demo.csv",
+        "--train-until",
+        "2024-01-13T11:00:00Z",
+    ]);
     assert_eq!(until["training"]["rows"], 300);
     assert_eq!(until["events"], prefix["events"]);
     let file = json(&["detect", "demo.csv", "--train", "normal.csv"]);
     assert_eq!(file["training"]["source"], "series");
-    assert!(file["event_count"].as_u64().unwrap() >= 9, "{}", file["event_count"]);
+    assert!(
+        file["event_count"].as_u64().unwrap() >= 9,
+        "{}",
+        file["event_count"]
+    );
 
-    let fit = tsad(d, &["fit", "normal.csv", "--detector", "seasonal", "--save", "m.json"]);
+    let fit = tsad(
+        d,
+        &[
+            "fit",
+            "normal.csv",
+            "--detector",
+            "seasonal",
+            "--save",
+            "m.json",
+        ],
+    );
     assert_eq!(fit.code, 0, "{}", fit.stderr);
-    assert!(fit.stderr.contains("model saved to m.json"), "{}", fit.stderr);
-    let run = tsad(d, &["detect", "demo.csv", "--model", "m.json", "--format", "json"]);
+    assert!(
+        fit.stderr.contains("model saved to m.json"),
+        "{}",
+        fit.stderr
+    );
+    let run = tsad(
+        d,
+        &[
+            "detect", "demo.csv", "--model", "m.json", "--format", "json",
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let model: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(model["training"]["source"], "model");
-    assert!(model["event_count"].as_u64().unwrap() >= 9, "{}", model["event_count"]);
-    let both = tsad(d, &["detect", "demo.csv", "--model", "m.json", "--detector", "mad"]);
+    assert!(
+        model["event_count"].as_u64().unwrap() >= 9,
+        "{}",
+        model["event_count"]
+    );
+    let both = tsad(
+        d,
+        &[
+            "detect",
+            "demo.csv",
+            "--model",
+            "m.json",
+            "--detector",
+            "mad",
+        ],
+    );
     assert_eq!(both.code, 2);
-    assert!(both.stderr.contains("already holds its detector"), "{}", both.stderr);
+    assert!(
+        both.stderr.contains("already holds its detector"),
+        "{}",
+        both.stderr
+    );
 }
 
 #[test]

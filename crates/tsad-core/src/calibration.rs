@@ -38,6 +38,9 @@ pub const TAIL_SHARE: f64 = 0.02;
 pub const MIN_TAIL_POINTS: usize = 8;
 /// Where the tail starts in [`Calibration::fit_contaminated`]: the top 5%.
 pub const ROBUST_TAIL: f64 = 0.05;
+/// The share of its top scores a series calibrated on itself leaves out as presumed anomalies
+/// (see [`Calibration::fit_contaminated`]).
+pub const SELF_TRIM: f64 = 0.005;
 /// Largest tail shape used (heavier tails are clamped to it).
 pub const MAX_SHAPE: f64 = 0.9;
 /// Pseudo-excesses of shape 0 the fitted shape is shrunk with (see `pwm_gpd`).
@@ -91,29 +94,47 @@ impl Calibration {
     }
 
     /// Fits on `scores` that may hold the anomalies themselves (a series calibrated on its own
-    /// scores, where a short series can be several percent anomalous). The top of such a
-    /// reference is the anomalies, so the tail is not fitted there: it is an exponential
-    /// starting at the 95th percentile whose scale comes from the bulk below it (the spread
-    /// from the 75th to the 95th percentile, `(q95 - q75) / ln 5`, which is exact for an
-    /// exponential distribution), robust to up to 5% of anomalous points. For scores with
-    /// half-normal tails (robust z of Gaussian noise) this errs towards fewer alarms: the
-    /// default cut of rarity 5 falls at about z = 6.3. When the bulk has no spread (a detector
-    /// that scores 0 unless something is new) the tail is the generalised Pareto fit of
-    /// [`Calibration::fit`] to the few higher scores.
+    /// scores). The top [`SELF_TRIM`] of the scores are left out as presumed anomalies, and the
+    /// tail is fitted from the 95th percentile of the rest (a wider base than
+    /// [`Calibration::fit`]'s, so the few anomalies left weigh less in it); the bulk stays the
+    /// empirical distribution of all scores. A tail that starts on tied scores (a detector
+    /// that scores 0 unless something is new) keeps all its few higher scores.
+    ///
+    /// How much to leave out is a trade-off between a heavy tail and contamination, which one
+    /// series cannot tell apart. Measured at the default threshold with `robust-stats`: on the
+    /// 58 NAB files (batch, event level) leaving out 0.5% gives 131 false events where 2% gives
+    /// 694 and an exponential tail from the bulk 730; on the demo, whose short forms are 0.5%
+    /// (10,000 points) to 2.5% (2,000 points) anomalous, the smaller anomalies then stay below
+    /// the cut unless the detector is fitted on a normal part (`Training::Prefix`), which finds
+    /// 10-11 of 11.
     pub fn fit_contaminated(scores: &[f64]) -> Option<Calibration> {
         let mut cal = Calibration::fit(scores)?;
         let mut v = stats::finite(scores);
         v.sort_by(f64::total_cmp);
-        let (q75, q95) = (
-            sorted_quantile(&v, 0.75),
-            sorted_quantile(&v, 1.0 - ROBUST_TAIL),
-        );
-        if q95 > q75 {
+        let n = v.len();
+        // A tail that starts on tied scores (a detector that scores 0 unless something is new)
+        // is all its few higher scores: nothing is left out of it.
+        let base = sorted_quantile(&v, 1.0 - ROBUST_TAIL);
+        let above = n - v.partition_point(|&x| x <= base);
+        let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+            0
+        } else {
+            (n as f64 * SELF_TRIM) as usize
+        };
+        let kept = &v[..n - trim];
+        let start = sorted_quantile(kept, 1.0 - ROBUST_TAIL);
+        let excesses: Vec<f64> = kept
+            .iter()
+            .filter(|&&x| x > start)
+            .map(|&x| x - start)
+            .collect();
+        if excesses.len() >= MIN_TAIL_POINTS {
+            let (shape, scale) = pwm_gpd(&excesses);
             cal.tail = Tail {
-                threshold: q95,
-                share: ROBUST_TAIL,
-                shape: 0.0,
-                scale: (q95 - q75) / (0.25 / ROBUST_TAIL).ln(),
+                threshold: start,
+                share: excesses.len() as f64 / n as f64,
+                shape,
+                scale,
             };
         }
         Some(cal)
@@ -313,20 +334,19 @@ mod tests {
 
     #[test]
     fn anomalies_in_the_reference_do_not_hide_themselves() {
-        // 10,000 Exp(1) scores with 1% of them 40: fitted as they are, 40 looks ordinary
-        // (a fat tail); the bulk's tail restores its rarity.
+        // 10,000 Exp(1) scores with 0.3% of them 40: fitted as they are, 40 looks ordinary
+        // (a fat tail); left out, it is as rare as it is.
         let mut v: Vec<f64> = uniforms(10_000, 5).iter().map(|u| -u.ln()).collect();
-        for x in v.iter_mut().step_by(100) {
+        for x in v.iter_mut().step_by(333) {
             *x = 40.0;
         }
         let plain = Calibration::fit(&v).unwrap().rarity(40.0);
         let robust = Calibration::fit_contaminated(&v).unwrap();
         let r40 = robust.rarity(40.0);
         assert!(plain < 5.0 && r40 > 10.0, "plain {plain}, robust {r40}");
-        // The bulk's exponential is about the true one (P(S >= 8) = e^-8, rarity 3.47), a little
-        // heavier as the 1% stretch the bulk's quantiles.
+        // The tail is about the true one: P(S >= 8) = e^-8, rarity 3.47.
         assert!(
-            (robust.rarity(8.0) - 3.3).abs() < 0.25,
+            (robust.rarity(8.0) - 3.47).abs() < 0.3,
             "{}",
             robust.rarity(8.0)
         );

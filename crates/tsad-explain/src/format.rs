@@ -112,7 +112,10 @@ pub fn percent(part: f64) -> String {
     if !p.is_finite() {
         return "n/a".to_owned();
     }
-    let s = if p >= 10.0 {
+    let s = if p == 0.0 {
+        // log10(0) is -inf: its floor saturates to i32::MIN and `1 - magnitude` overflows.
+        "0".to_owned()
+    } else if p >= 10.0 {
         format!("{p:.0}")
     } else if p >= 1.0 {
         format!("{p:.1}")
@@ -171,6 +174,7 @@ mod tests {
                 duration(2 * 86_400_000 + 3 * 3_600_000),
                 "2 days 3 h",
             ),
+            ("zero share", percent(0.0), "0%"),
             ("tiny share", percent(0.000_12), "0.012%"),
             ("share", percent(0.42), "42%"),
             ("one and a half", percent(0.015), "1.5%"),

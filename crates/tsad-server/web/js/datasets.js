@@ -2,6 +2,7 @@
 // and the sidebar list of datasets.
 
 import { api } from "./api.js";
+import { suggestTrainingRows } from "./detector.js";
 import { $, el, show, fmtInt, fmtBytes, fmtAgo, fmtNum, humanize } from "./util.js";
 
 let ctx = null;
@@ -72,6 +73,8 @@ async function loadDemo() {
   try {
     const ds = await api.createDemo();
     ctx.onOpen(ds);
+    // The demo's first tenth holds no anomaly: fit on it.
+    suggestTrainingRows(Math.floor((ds.rows || 0) / 10));
   } catch (err) {
     ctx.onError(err, "Could not create the demo data");
   } finally {

@@ -79,6 +79,17 @@ export function setTrainingDataset(ds) {
   thresholdHelp();
 }
 
+/**
+ * Proposes fitting on the first `rows` rows, known to be normal (the demo injects nothing in
+ * its first tenth), so the first run shows what fitting on normal data gives.
+ */
+export function suggestTrainingRows(rows) {
+  if (!(rows > 0)) return;
+  $("train-mode").value = "rows";
+  $("train-rows").value = String(rows);
+  renderTrainMode();
+}
+
 function stepMs() {
   const step = dataset?.diagnostics?.median_step;
   return hasTime() && Number.isFinite(step) ? step : null;
