@@ -489,9 +489,18 @@ impl Report<'_> {
             tsad_core::Scale::Rarity => format!("rarity > {:.2}", d.cut.value),
             tsad_core::Scale::Raw => format!("score > {}", num(d.cut.value)),
         };
+        let per_time = match (self.threshold.every(), s.axis(), s.median_step()) {
+            (Some(every), TimeAxis::EpochMillis, Some(step)) if step > 0 => {
+                format!(
+                    ", one per {} at this file's step",
+                    duration_text(every * step as f64)
+                )
+            }
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "threshold: {} ({}: {cut})",
+            "threshold: {}{per_time} ({}: {cut})",
             self.threshold.describe(),
             self.threshold.method()
         )?;
@@ -620,6 +629,29 @@ impl Report<'_> {
     }
 }
 
+/// Milliseconds in the largest unit that keeps the number at least 1: `3.2 days`, `11 years`.
+fn duration_text(ms: f64) -> String {
+    const UNITS: [(&str, f64); 6] = [
+        ("years", 365.25 * 86_400_000.0),
+        ("weeks", 7.0 * 86_400_000.0),
+        ("days", 86_400_000.0),
+        ("hours", 3_600_000.0),
+        ("minutes", 60_000.0),
+        ("seconds", 1000.0),
+    ];
+    let (unit, size) = UNITS
+        .iter()
+        .copied()
+        .find(|(_, size)| ms >= *size)
+        .unwrap_or(("seconds", 1000.0));
+    let x = ms / size;
+    if x >= 10.0 {
+        format!("{x:.0} {unit}")
+    } else {
+        format!("{x:.1} {unit}")
+    }
+}
+
 /// A value with about five significant digits: 21674, 6148.6, 0.09770.
 fn num(x: f64) -> String {
     if x.is_nan() {
@@ -635,5 +667,23 @@ fn num(x: f64) -> String {
     } else {
         let decimals = (4 - magnitude).clamp(0, 6) as usize;
         format!("{x:.decimals$}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_text;
+
+    #[test]
+    fn durations_read_in_the_largest_fitting_unit() {
+        let hour = 3_600_000.0;
+        for (ms, want) in [
+            (100_000.0 * hour, "11 years"),
+            (24.0 * 3.5 * hour, "3.5 days"),
+            (90_000.0, "1.5 minutes"),
+            (10.0, "0.0 seconds"),
+        ] {
+            assert_eq!(duration_text(ms), want);
+        }
     }
 }

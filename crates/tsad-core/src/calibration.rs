@@ -38,7 +38,7 @@ pub const TAIL_SHARE: f64 = 0.02;
 pub const MIN_TAIL_POINTS: usize = 8;
 /// Where the tail starts in [`Calibration::fit_contaminated`]: the top 5%.
 pub const ROBUST_TAIL: f64 = 0.05;
-/// The share of its top scores a series calibrated on itself leaves out as presumed anomalies
+/// The share of its top scores (rounded up) a series calibrated on itself leaves out as presumed anomalies
 /// (see [`Calibration::fit_contaminated`]).
 pub const SELF_TRIM: f64 = 0.005;
 /// Largest tail shape used (heavier tails are clamped to it).
@@ -119,7 +119,7 @@ impl Calibration {
         let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
             0
         } else {
-            (n as f64 * SELF_TRIM) as usize
+            (n as f64 * SELF_TRIM).ceil() as usize
         };
         let kept = &v[..n - trim];
         let start = sorted_quantile(kept, 1.0 - ROBUST_TAIL);
