@@ -13,13 +13,7 @@ use tsad_engine::{Detection, DetectorSpec, Training, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
-    let options = IngestOptions {
-        time_column: a.time_column.as_deref().map(column_ref),
-        value_column: a.value_column.as_deref().map(column_ref),
-        no_time_column: a.no_time_column,
-        source_name: Some(a.file.display().to_string()),
-        ..IngestOptions::default()
-    };
+    let options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
     let ingested = tsad_io::read_path(&a.file, &options)?;
     let series = &ingested.series;
     let threshold = threshold_from(&a.cut, series)?;
@@ -134,13 +128,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
 /// `tsad fit`: fit on normal data and save the model with its calibration.
 pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
     let (spec, _) = resolve_spec(&a.spec)?;
-    let options = IngestOptions {
-        time_column: a.time_column.as_deref().map(column_ref),
-        value_column: a.value_column.as_deref().map(column_ref),
-        no_time_column: a.no_time_column,
-        source_name: Some(a.file.display().to_string()),
-        ..IngestOptions::default()
-    };
+    let options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
     let ingested = tsad_io::read_path(&a.file, &options)?;
     let bar = progress::Bar::new(spec.is_neural() && !a.quiet);
     let ctx = bar.context().with_threads(a.threads);
@@ -225,6 +213,22 @@ pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventO
     };
     options.validate()?;
     Ok(options)
+}
+
+/// How `detect` and `fit` read FILE: the columns the user named, or detected ones.
+fn ingest_options(
+    file: &Path,
+    time_column: &Option<String>,
+    value_column: &Option<String>,
+    no_time_column: bool,
+) -> IngestOptions {
+    IngestOptions {
+        time_column: time_column.as_deref().map(column_ref),
+        value_column: value_column.as_deref().map(column_ref),
+        no_time_column,
+        source_name: Some(file.display().to_string()),
+        ..IngestOptions::default()
+    }
 }
 
 fn column_ref(s: &str) -> ColumnRef {
