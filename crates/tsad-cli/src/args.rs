@@ -229,6 +229,20 @@ pub(crate) struct ServeArgs {
     /// Serve the web UI from this directory instead of the embedded copy (UI development).
     #[arg(long, value_name = "DIR")]
     pub(crate) web_dir: Option<PathBuf>,
+    /// Access token every request must carry (the web UI takes it once from ?token=...).
+    /// Bound beyond loopback without one, tsad makes one up and prints the URL carrying it.
+    #[arg(long, value_name = "TOKEN", env = "TSAD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Also accept requests whose Host header names this host (the server's DNS name behind a
+    /// proxy, say); repeat for more, `*` for any. Loopback names and the bound address always
+    /// work.
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST",
+        env = "TSAD_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -137,7 +137,7 @@ pub struct DatasetPoints {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DemoRequest {
-    /// Number of points, 200 to 100,000,000 (default 2000).
+    /// Number of points, 200 to the server's limit (default limit 1,000,000; default 2000).
     #[serde(default)]
     pub points: Option<usize>,
     /// Random seed (default 42).

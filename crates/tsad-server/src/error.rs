@@ -80,6 +80,17 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 507 `storage_full`: the disk holding the data directory is full. The message names the
+    /// directory once the response passes the server's middleware.
+    pub fn storage_full() -> Self {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "the disk holding the data directory is full; free space there, or start tsad with \
+             another --data-dir",
+        )
+    }
+
     /// 429 `too_many_jobs`.
     pub fn too_many_jobs(message: impl Into<String>) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_jobs", message)
@@ -206,6 +217,11 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::NotFound { .. } => ApiError::not_found(e.to_string()),
             StorageError::Conflict { .. } => ApiError::conflict(e.to_string()),
+            ref full if full.is_storage_full() => {
+                let mut err = ApiError::storage_full();
+                err.cause = Some(e.to_string());
+                err
+            }
             other => ApiError::internal(other),
         }
     }
@@ -217,17 +233,37 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-/// 413 when the body limit was hit, else 400 with the rejection's text.
+/// 413 when the body limit was hit, 415 for a body that is not JSON, 422 when JSON nests
+/// deeper than the parser's limit, else 400 with the rejection's text.
 fn rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::payload_too_large(format!(
             "the request body is larger than the server's limit ({text}); raise it with \
              --max-upload-mb"
         ))
+    } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        ApiError::new(
+            status,
+            "unsupported_media_type",
+            format!("{text}; send the body with `Content-Type: application/json`"),
+        )
+    } else if text.contains("recursion limit exceeded") {
+        // serde_json stops at 128 levels; say which limit that is, not "not valid JSON".
+        ApiError::unprocessable(
+            "limit_exceeded",
+            format!(
+                "the JSON body nests more than {JSON_DEPTH} levels deep, more than the server \
+                 reads; detector specs may nest ensembles at most {} levels deep",
+                crate::Limits::default().max_depth
+            ),
+        )
     } else {
         ApiError::bad_request(text)
     }
 }
+
+/// serde_json's nesting limit.
+const JSON_DEPTH: usize = 128;
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {

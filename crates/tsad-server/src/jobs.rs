@@ -6,7 +6,7 @@ use crate::state::AppState;
 use crate::training::{self, TrainChoice, TrainingData};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -67,6 +67,10 @@ struct Counts {
 pub(crate) struct Jobs {
     semaphore: Arc<Semaphore>,
     capacity: usize,
+    /// Synchronous `/api/v1/detect` requests computing at once (`max_jobs` of them)...
+    detect: Arc<Semaphore>,
+    /// ...and those computing or waiting; beyond `max_jobs + max_queue` they get 429.
+    detect_in_flight: Arc<AtomicUsize>,
     counts: Mutex<Counts>,
     live: Mutex<HashMap<String, Live>>,
     shutting_down: AtomicBool,
@@ -82,6 +86,10 @@ impl Jobs {
         Jobs {
             semaphore: Arc::new(Semaphore::new(max_jobs)),
             capacity: max_jobs + max_queue,
+            // At least one, so a server that queues runs without starting them (tests) still
+            // answers detect requests.
+            detect: Arc::new(Semaphore::new(max_jobs.max(1))),
+            detect_in_flight: Arc::new(AtomicUsize::new(0)),
             counts: Mutex::new(Counts::default()),
             live: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
@@ -111,6 +119,37 @@ impl Jobs {
         }
         c.queued += 1;
         Ok(())
+    }
+
+    /// Waits for a slot to compute a synchronous detection, or fails with 429 at once when
+    /// `max_jobs` detections compute and `max_queue` more wait. The slot is held until the
+    /// returned value is dropped (by the blocking task, so a cancelled request keeps it until
+    /// its computation has really stopped).
+    pub(crate) async fn detect_slot(&self) -> Result<DetectSlot, ApiError> {
+        let capacity = self.capacity.max(1);
+        let taken = self
+            .detect_in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            });
+        if let Err(n) = taken {
+            return Err(ApiError::too_many_jobs(format!(
+                "{n} detections are computing or waiting, the server's limit; retry shortly, \
+                 or start a run (POST /api/v1/runs) for long work"
+            )));
+        }
+        let mut slot = DetectSlot {
+            permit: None,
+            in_flight: self.detect_in_flight.clone(),
+        };
+        // The semaphore is never closed; `ok()` only guards that invariant.
+        slot.permit = self.detect.clone().acquire_owned().await.ok();
+        Ok(slot)
+    }
+
+    /// Detections computing or waiting for a slot.
+    pub(crate) fn detect_in_flight(&self) -> usize {
+        self.detect_in_flight.load(Ordering::Acquire)
     }
 
     /// Gives back a slot taken by [`Jobs::reserve`] when the run could not be created.
@@ -157,6 +196,20 @@ impl Jobs {
 
     fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// A synchronous detection's slot (see [`Jobs::detect_slot`]); dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct DetectSlot {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for DetectSlot {
+    fn drop(&mut self) {
+        self.permit.take();
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

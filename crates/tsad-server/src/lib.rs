@@ -5,9 +5,11 @@ pub mod downsample;
 mod error;
 mod events;
 mod jobs;
+mod limits;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod security;
 mod state;
 mod training;
 
@@ -18,7 +20,9 @@ pub use api::{
     RunListQuery, SeriesInfo, ThresholdRequest, ThresholdResponse,
 };
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};
+pub use limits::Limits;
 pub use metrics::Metrics;
+pub use security::{AccessToken, CONTENT_SECURITY_POLICY, is_loopback};
 pub use state::AppState;
 
 use axum::Router;
@@ -30,6 +34,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -50,6 +55,14 @@ pub struct ServerConfig {
     pub web_dir: Option<PathBuf>,
     /// Time limit of non-streaming requests (default 300 s); progress streams have none.
     pub request_timeout: Duration,
+    /// The token every request but `/healthz` and `/metrics` must carry (default none: open,
+    /// which is meant for loopback only).
+    pub token: Option<AccessToken>,
+    /// Host names accepted in the `Host` header besides loopback names and the bound address
+    /// (`*` accepts any); guards against DNS rebinding (default none).
+    pub allowed_hosts: Vec<String>,
+    /// How much work one request may ask for.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +75,9 @@ impl Default for ServerConfig {
             max_queue: 16,
             web_dir: None,
             request_timeout: Duration::from_secs(300),
+            token: None,
+            allowed_hosts: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -114,7 +130,13 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::runs::streaming_routes())
         .fallback(routes::ui::ui_fallback)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(security::headers))
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
                 .extensions()
@@ -138,6 +160,19 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         tracing::error!(cause = %cause.0, "Request failed");
     }
     let status = response.status();
+    if status == StatusCode::INSUFFICIENT_STORAGE {
+        // The handler does not know where the data lives; the operator needs the path.
+        let dir = state.config().data_dir.display().to_string();
+        response = ApiError::new(
+            status,
+            "storage_full",
+            format!(
+                "the disk holding the data directory `{dir}` is full; free space there, or \
+                 start tsad with another --data-dir"
+            ),
+        )
+        .into_response();
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -150,6 +185,14 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
                 "timeout",
                 "the request took longer than the server's time limit",
             )),
+            StatusCode::METHOD_NOT_ALLOWED => Some(ApiError::new(
+                status,
+                "method_not_allowed",
+                format!(
+                    "{method} is not allowed on {path}; the Allow header lists the methods that \
+                     are"
+                ),
+            )),
             StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::payload_too_large(
                 "the request body is larger than the server's limit; raise it with \
                  --max-upload-mb",
@@ -157,7 +200,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
             _ => None,
         };
         if let Some(e) = replacement {
+            let allow = response.headers().get(header::ALLOW).cloned();
             response = e.into_response();
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
         }
     }
     state

@@ -97,6 +97,11 @@ impl AppState {
         self.inner.jobs.counts()
     }
 
+    /// Synchronous detections (`POST /api/v1/detect`) computing or waiting for a slot.
+    pub fn detects_in_flight(&self) -> usize {
+        self.inner.jobs.detect_in_flight()
+    }
+
     /// Stops everything in flight for a shutdown: running and queued runs are cancelled and
     /// recorded as failed with [`tsad_store::INTERRUPTED_MESSAGE`], and progress streams end.
     pub fn shutdown(&self) {

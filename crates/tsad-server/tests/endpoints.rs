@@ -466,13 +466,15 @@ async fn runs_use_defaults_and_row_index() {
 async fn a_failed_run_shows_its_reason() {
     let app = TestApp::new();
     let ds = app.demo().await;
+    // The column exists (a missing one is a 422 before queueing), but holds times, not values:
+    // only reading the data finds that out.
     let (status, run) = app
         .post_json(
             "/api/v1/runs",
-            &json!({"dataset_id": ds, "value_column": "nope", "detector": fast_spec()}),
+            &json!({"dataset_id": ds, "value_column": "timestamp", "detector": fast_spec()}),
         )
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_str().unwrap();
     assert_eq!(app.wait(id).await, RunStatus::Failed);
     let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
@@ -481,7 +483,7 @@ async fn a_failed_run_shows_its_reason() {
         run["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("\"nope\""),
+            .contains("timestamp"),
         "{run}"
     );
 }

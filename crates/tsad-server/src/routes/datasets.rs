@@ -41,7 +41,8 @@ pub(crate) fn routes() -> Router<AppState> {
         (status = 201, description = "the dataset", body = Dataset),
         (status = 400, description = "malformed body or missing `file` field", body = ErrorBody),
         (status = 413, description = "body above the upload limit", body = ErrorBody),
-        (status = 422, description = "the file cannot be read as a series (`invalid_csv`, `invalid_series`)", body = ErrorBody),
+        (status = 415, description = "neither multipart/form-data nor application/json", body = ErrorBody),
+        (status = 422, description = "the file cannot be read as a series (`invalid_csv`, `invalid_series`), or a name or column name longer than the limit (`limit_exceeded`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn datasets_create(
@@ -61,7 +62,9 @@ pub(crate) async fn datasets_create(
         let ApiJson(points) = ApiJson::<DatasetPoints>::from_request(req, &state).await?;
         points_to_csv(points)?
     } else {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
             "send the CSV as multipart/form-data (field `file`) or the points as \
              application/json",
         ));
@@ -140,9 +143,16 @@ pub(crate) async fn create(
     name: String,
     bytes: Bytes,
 ) -> Result<Dataset, ApiError> {
+    let limits = state.config().limits.clone();
+    limits.check_name("the dataset name", &name)?;
     state
         .blocking(move |store| {
             let record = analyse(&name, &bytes)?;
+            if let Some(cols) = record.meta["columns"].as_array() {
+                for c in cols.iter().filter_map(|c| c["name"].as_str()) {
+                    limits.check_name("a column name", c)?;
+                }
+            }
             store.create_dataset(&record, &bytes)?;
             tracing::info!(dataset_id = %record.id, rows = record.rows, "Dataset created");
             Ok(Dataset::from(record))
@@ -203,7 +213,8 @@ fn analyse(name: &str, bytes: &[u8]) -> Result<DatasetRecord, ApiError> {
     responses(
         (status = 201, description = "the demo dataset", body = Dataset),
         (status = 400, description = "malformed body", body = ErrorBody),
-        (status = 422, description = "points or seed out of range", body = ErrorBody),
+        (status = 415, description = "a body that is not `application/json`", body = ErrorBody),
+        (status = 422, description = "points or seed out of range (`limit_exceeded` above the server's limit, default 1,000,000)", body = ErrorBody),
     )
 )]
 pub(crate) async fn datasets_demo(
@@ -211,6 +222,13 @@ pub(crate) async fn datasets_demo(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Dataset>), ApiError> {
     let req: DemoRequest = optional_json(&body)?;
+    let max = state.config().limits.max_demo_points;
+    if let Some(points) = req.points.filter(|p| *p > max) {
+        return Err(crate::limits::exceeded(format!(
+            "points: {points} is more than the server's limit of {max} for the demo; ask for \
+             fewer"
+        )));
+    }
     let defaults = tsad_io::demo::DemoParams::default();
     let params = tsad_io::demo::DemoParams {
         points: req.points.unwrap_or(defaults.points),

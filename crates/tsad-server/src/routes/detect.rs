@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tsad_core::{FitContext, Series};
+use tsad_core::{CancelFlag, FitContext, Series};
 use tsad_engine::{FittedModel, Training};
 
 /// The most points `POST /api/v1/detect` accepts.
@@ -22,6 +22,15 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/detectors", get(detectors_list))
         .route("/api/v1/detect", post(detect_create))
+}
+
+/// Cancels its flag when dropped: with the request's future, when the client goes away.
+struct CancelOnDrop(CancelFlag);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// Detector kinds with their parameters, defaults and docs; presets; thresholds.
@@ -77,18 +86,43 @@ pub(crate) async fn detect_create(
         model_id: req.model_id.as_deref(),
         inline: true,
     })?;
+    let limits = state.config().limits.clone();
+    let train_points = match &train {
+        Some(TrainRequest::Values { values, .. }) => values.len(),
+        _ => 0,
+    };
+    limits.check_work(&spec, req.values.len() + train_points)?;
+    if !req.values.is_empty() && req.values.iter().all(Option::is_none) {
+        // The same series as a CSV is rejected at ingest; inline it must not pass either.
+        return Err(ApiError::unprocessable(
+            "invalid_series",
+            format!(
+                "every one of the {} values is null; send at least one number",
+                req.values.len()
+            ),
+        ));
+    }
     let values: Vec<f64> = req.values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
     let series = match req.timestamps {
         Some(ts) => Series::new(ts, values)?,
         None => Series::from_values(values)?,
     };
     let store = state.store().clone();
+    // Counted against the server's bound on concurrent work (429 when full); the slot moves
+    // into the blocking task, so it is freed only once the computation has stopped.
+    let slot = state.jobs().detect_slot().await?;
+    // A client that disconnects (or the request timeout) drops this future: the flag tells the
+    // detector to stop at its next check.
+    let cancel = CancelFlag::new();
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let response = tokio::task::spawn_blocking(move || -> Result<DetectResponse, ApiError> {
+        let _slot = slot;
         let span = tracing::info_span!("detect", kind = spec.kind(), points = series.len());
         let _enter = span.enter();
-        let ctx = FitContext::new();
+        let ctx = FitContext::new().with_cancel(cancel);
         let (detection, spec, preset, source) = if let Some(id) = &model_id {
             let (_, fitted): (_, FittedModel) = training::load_model(store.as_ref(), id)?;
+            limits.check_work(fitted.spec(), series.len())?;
             let detection = tsad_engine::detect_fitted(&series, &fitted, &threshold, &events)?;
             (
                 detection,
@@ -127,6 +161,7 @@ pub(crate) async fn detect_create(
                         None,
                     )?;
                     training::check_axes(&ingested.series, &series, "train.dataset_id")?;
+                    limits.check_work(&spec, series.len() + ingested.series.len())?;
                     planned = json!({
                         "source": "dataset", "dataset_id": dataset_id,
                         "value_column": ingested.value_column,

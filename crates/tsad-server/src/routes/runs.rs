@@ -269,6 +269,7 @@ pub(crate) async fn runs_create(
         model_id: req.model_id.as_deref(),
         inline: false,
     })?;
+    state.config().limits.check_spec(&checked.spec)?;
     let time_choice = match req.time_column {
         None => TimeChoice::Detect,
         Some(None) => TimeChoice::RowIndex,
@@ -327,9 +328,15 @@ pub(crate) async fn runs_create(
     state.jobs().reserve()?;
     let stored = {
         let run = run.clone();
+        let spec = spec.clone();
+        let value_column = value_column.clone();
+        let time_choice = time_choice.clone();
+        let limits = state.config().limits.clone();
         state
             .blocking(move |s| {
                 let dataset = s.dataset(&run.dataset_id)?;
+                check_against_dataset(&dataset, &spec, &time_choice, value_column.as_ref())?;
+                limits.check_work(&spec, dataset.rows as usize)?;
                 s.create_run(&run)?;
                 Ok(dataset.name)
             })
@@ -361,6 +368,79 @@ pub(crate) async fn runs_create(
     body.events = Some(json!([]));
     body.report = Some(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// The checks a run's dataset allows without reading its data (docs/API.md promises them
+/// before queueing): the chosen columns exist, and the series is long enough for the detector.
+fn check_against_dataset(
+    dataset: &tsad_store::DatasetRecord,
+    spec: &DetectorSpec,
+    time: &TimeChoice,
+    value: Option<&tsad_io::ColumnRef>,
+) -> Result<(), ApiError> {
+    let names: Vec<String> = dataset.meta["columns"]
+        .as_array()
+        .map(|cols| {
+            cols.iter()
+                .filter_map(|c| c["name"].as_str())
+                .map(|n| n.trim().to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let exists = |c: &tsad_io::ColumnRef| match c {
+        tsad_io::ColumnRef::Index(i) => *i < names.len(),
+        tsad_io::ColumnRef::Name(n) => {
+            let want = n.trim().to_lowercase();
+            names.contains(&want)
+                || (want.bytes().all(|b| b.is_ascii_digit())
+                    && want.parse::<usize>().is_ok_and(|i| i < names.len()))
+        }
+    };
+    let listed = || {
+        let cols: Vec<&str> = dataset.meta["columns"]
+            .as_array()
+            .map(|cols| cols.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        cols.join(", ")
+    };
+    // Datasets stored before columns were recorded have none: leave those checks to the run.
+    if !names.is_empty() {
+        for (field, column) in [
+            ("value_column", value),
+            (
+                "time_column",
+                match time {
+                    TimeChoice::Column(c) => Some(c),
+                    _ => None,
+                },
+            ),
+        ] {
+            if let Some(c) = column
+                && !exists(c)
+            {
+                return Err(ApiError::unprocessable(
+                    "invalid_parameter",
+                    format!(
+                        "{field}: the dataset has no column `{c}`; its columns are {}",
+                        listed()
+                    ),
+                ));
+            }
+        }
+    }
+    let needed = spec.build()?.min_len();
+    if (dataset.rows as usize) < needed {
+        return Err(ApiError::unprocessable(
+            "not_enough_data",
+            format!(
+                "detector `{}` needs at least {needed} points, the dataset has {} rows; lower \
+                 the window or use a longer series",
+                spec.kind(),
+                dataset.rows
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the run's data and checks its training part (or stored model) against it.
