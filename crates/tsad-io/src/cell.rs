@@ -1,4 +1,6 @@
-//! One cell's text: trimming, missing-value tokens, numbers.
+//! One cell's text: trimming, missing-value tokens, numbers (with a decimal point or comma).
+
+use crate::options::DecimalMark;
 
 /// A value cell, read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +49,53 @@ pub(crate) fn parse_value(s: &[u8]) -> Value {
     }
 }
 
+/// Reads a trimmed value cell written with `mark` as its decimal mark. With a comma, `12,5`
+/// and `1.234,5` read as 12.5 and 1234.5; a cell without a comma reads as with a point.
+pub(crate) fn parse_value_in(s: &[u8], mark: DecimalMark) -> Value {
+    if mark == DecimalMark::Comma && s.contains(&b',') {
+        let mut buf = [0u8; 64];
+        return match comma_to_point(s, &mut buf) {
+            Some(t) => parse_value(t),
+            None if std::str::from_utf8(s).is_err() => Value::NotUtf8,
+            None => Value::Invalid,
+        };
+    }
+    parse_value(s)
+}
+
+/// `1.234,5` as `1234.5` in `buf`: one comma, and dots only as thousands separators before it
+/// (groups of three digits). `None` for anything else.
+fn comma_to_point<'b>(s: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
+    let comma = s.iter().position(|&b| b == b',')?;
+    let (int, frac) = (&s[..comma], &s[comma + 1..]);
+    if frac.contains(&b',') || frac.contains(&b'.') || s.len() > buf.len() {
+        return None;
+    }
+    let digits = int
+        .strip_prefix(b"-")
+        .or(int.strip_prefix(b"+"))
+        .unwrap_or(int);
+    if digits.contains(&b'.') {
+        let mut groups = digits.split(|&b| b == b'.');
+        let first = groups.next()?;
+        let ok = (1..=3).contains(&first.len())
+            && first.iter().all(u8::is_ascii_digit)
+            && groups.all(|g| g.len() == 3 && g.iter().all(u8::is_ascii_digit));
+        if !ok {
+            return None;
+        }
+    }
+    let mut n = 0;
+    for &b in int.iter().filter(|&&b| b != b'.') {
+        buf[n] = b;
+        n += 1;
+    }
+    buf[n] = b'.';
+    n += 1;
+    buf[n..n + frac.len()].copy_from_slice(frac);
+    Some(&buf[..n + frac.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +131,36 @@ mod tests {
             assert_eq!(parse_value(cell), *want, "{name}");
         }
         assert_eq!(trim(b"  7 \t"), b"7");
+    }
+
+    #[test]
+    fn decimal_comma_cells() {
+        let cases: &[(&str, &[u8], Value)] = &[
+            ("comma", b"73,967", Value::Number(73.967)),
+            ("negative", b"-0,5", Value::Number(-0.5)),
+            ("thousands", b"1.234,5", Value::Number(1234.5)),
+            ("millions", b"-1.234.567,25", Value::Number(-1_234_567.25)),
+            ("no comma", b"12", Value::Number(12.0)),
+            ("point only reads as a point", b"1.5", Value::Number(1.5)),
+            ("exponent", b"1,5e3", Value::Number(1500.0)),
+            ("missing", b"NA", Value::Missing),
+            ("two commas", b"1,2,3", Value::Invalid),
+            ("bad grouping", b"12.34,5", Value::Invalid),
+            ("dot after comma", b"1,5.2", Value::Invalid),
+            ("text", b"a,b", Value::Invalid),
+            (
+                "longer than the buffer",
+                b"1,000000000000000000000000000000000000000000000000000000000000000000000",
+                Value::Invalid,
+            ),
+            ("latin-1", b"1,\xe9", Value::NotUtf8),
+        ];
+        for (name, cell, want) in cases {
+            assert_eq!(parse_value_in(cell, DecimalMark::Comma), *want, "{name}");
+        }
+        assert_eq!(
+            parse_value_in(b"73,967", DecimalMark::Point),
+            Value::Invalid
+        );
     }
 }

@@ -33,6 +33,10 @@ pub struct Diagnostics {
     pub gaps: Gaps,
     /// The field delimiter used.
     pub delimiter: char,
+    /// The values' decimal mark: `.`, or `,` (given, or detected in a file whose delimiter is
+    /// not `,`). Diagnostics stored before it was reported read as `.`.
+    #[serde(default = "point")]
+    pub decimal: char,
     /// Whether the first line was taken as a header.
     pub has_header: bool,
     /// How timestamps were read, e.g. `YYYY-MM-DD HH:MM:SS (ISO 8601, no zone: read as UTC)`,
@@ -45,6 +49,10 @@ pub struct Diagnostics {
     /// One sentence per thing a user should check (ambiguous dates, sorting, duplicates,
     /// rejected rows, gaps).
     pub warnings: Vec<String>,
+}
+
+fn point() -> char {
+    '.'
 }
 
 /// A row left out of the series.

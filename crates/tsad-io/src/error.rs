@@ -61,7 +61,8 @@ pub enum IngestError {
     /// No column holds numbers.
     #[error(
         "{source_name}: no numeric column found among the columns {}; the value column needs \
-         numbers such as 12.5 (with a '.' decimal point, no thousands separator)",
+         numbers such as 12.5 (with a '.' decimal point, no thousands separator; for a decimal \
+         comma as in 12,5 set the decimal mark to ',')",
         quote_list(columns)
     )]
     NoNumericColumn {
@@ -72,8 +73,9 @@ pub enum IngestError {
     },
     /// A column named in the options does not exist.
     #[error(
-        "{source_name}: there is no column named \"{name}\" for the {role} column; available \
+        "{source_name}: there is no column named \"{}\" for the {role} column; available \
          columns: {} (names match case-insensitively; a 0-based index also works)",
+        shorten(name),
         quote_list(available)
     )]
     UnknownColumn {
@@ -113,8 +115,9 @@ pub enum IngestError {
     },
     /// The value column has no value at all.
     #[error(
-        "{source_name}: every value in column \"{column}\" is missing ({rows} rows are empty or \
-         NaN/null/NA); choose another value column or fill in the values"
+        "{source_name}: every value in column \"{}\" is missing ({rows} rows are empty or \
+         NaN/null/NA); choose another value column or fill in the values",
+        shorten(column)
     )]
     AllMissing {
         /// The path or upload name.
@@ -128,7 +131,7 @@ pub enum IngestError {
     #[error(
         "{source_name}: line {line}{} is not valid UTF-8 text; re-save the file as UTF-8 \
          (\"CSV UTF-8\" in a spreadsheet program, or `iconv -f latin1 -t utf-8`)",
-        column.as_ref().map(|c| format!(", column \"{c}\",")).unwrap_or_default()
+        column.as_ref().map(|c| format!(", column \"{}\",", shorten(c))).unwrap_or_default()
     )]
     NotUtf8 {
         /// The path or upload name.
@@ -140,8 +143,10 @@ pub enum IngestError {
     },
     /// An infinite number (`inf`, `1e999`) in the value column.
     #[error(
-        "{source_name}: line {line}, column \"{column}\": \"{value}\" is infinite, which a \
-         series cannot hold; replace it with an empty cell to mark the value as missing"
+        "{source_name}: line {line}, column \"{}\": \"{}\" is infinite, which a \
+         series cannot hold; replace it with an empty cell to mark the value as missing",
+        shorten(column),
+        shorten(value)
     )]
     InfiniteValue {
         /// The path or upload name.
@@ -156,9 +161,11 @@ pub enum IngestError {
     /// Too many timestamps could not be parsed (more than half the rows, or the column
     /// named as the time column holds no timestamp at all).
     #[error(
-        "{source_name}: line {line}, column \"{column}\": \"{value}\" is not a timestamp \
+        "{source_name}: line {line}, column \"{}\": \"{}\" is not a timestamp \
          ({rejected} of {rows} rows rejected); accepted formats: {ACCEPTED_TIME_FORMATS}; \
-         choose another time column, or none to use the row number"
+         choose another time column, or none to use the row number",
+        shorten(column),
+        shorten(value)
     )]
     UnparsableTimestamp {
         /// The path or upload name.
@@ -176,10 +183,12 @@ pub enum IngestError {
     },
     /// Too many values are not numbers (more than half the rows).
     #[error(
-        "{source_name}: line {line}, column \"{column}\": \"{value}\" is not a number \
+        "{source_name}: line {line}, column \"{}\": \"{}\" is not a number \
          ({rejected} of {rows} rows rejected); values need a '.' decimal point and no \
-         thousands separator, an empty cell, NaN, null, NA, N/A or - marks a missing value; \
-         or choose another value column"
+         thousands separator (or set the decimal mark to ',' for numbers like 12,5), an empty \
+         cell, NaN, null, NA, N/A or - marks a missing value; or choose another value column",
+        shorten(column),
+        shorten(value)
     )]
     NotANumber {
         /// The path or upload name.
@@ -215,7 +224,7 @@ pub enum IngestError {
         delimiter: char,
     },
     /// Any other CSV syntax problem reported by the parser.
-    #[error("{source_name}: line {line}: {message}")]
+    #[error("{source_name}: line {line}: {}", shorten(message))]
     Csv {
         /// The path or upload name.
         source_name: String,
@@ -223,6 +232,91 @@ pub enum IngestError {
         line: u64,
         /// The parser's description.
         message: String,
+    },
+    /// A quote opens a cell that runs over line breaks: never closed (to the end of the file),
+    /// or closed only lines later, swallowing the rows between.
+    #[error(
+        "{source_name}: line {line}{}: {}; close the quote on that line, remove it, or write a \
+         quote inside a quoted cell as two (\"\")",
+        column.as_ref().map(|c| format!(", column \"{}\"", shorten(c))).unwrap_or_default(),
+        match until {
+            None => "a quote opens a cell here and is never closed, so the rest of the file \
+                     would be read as one cell"
+                .to_owned(),
+            Some(end) => format!(
+                "a quote opens a cell here that runs on to line {end}, so the rows between \
+                 would be read as one cell"
+            ),
+        }
+    )]
+    UnclosedQuote {
+        /// The path or upload name.
+        source_name: String,
+        /// 1-based line where the quote opens.
+        line: u64,
+        /// The column of the quoted cell, when known.
+        column: Option<String>,
+        /// The line where the cell ends; `None` when it runs to the end of the file.
+        until: Option<u64>,
+    },
+    /// The input is not text: NUL or other control bytes, or a known binary signature.
+    #[error(
+        "{source_name}: this looks like a binary file{}, not CSV text (line {line} holds byte \
+         {byte:#04x}); export the data as CSV text, one row per point such as \
+         `2014-07-01 00:00:00,12.5`",
+        kind.map(|k| format!(" ({k})")).unwrap_or_default()
+    )]
+    Binary {
+        /// The path or upload name.
+        source_name: String,
+        /// What it looks like, when its signature is known (`a gzip archive: decompress it
+        /// first`).
+        kind: Option<&'static str>,
+        /// 1-based line of the first byte that text does not hold.
+        line: u64,
+        /// That byte.
+        byte: u8,
+    },
+    /// More than half the rows repeat an earlier timestamp: the time column is probably not
+    /// the time of each row.
+    #[error(
+        "{source_name}: {duplicates} of {rows} rows repeat an earlier timestamp of column \
+         \"{}\" ({timestamp} is on lines {first_line} and {second_line}), which would leave \
+         {points} point{}; this column does not give each row its own time: choose another \
+         time column, or none to use the row number, or remove the repeated rows",
+        shorten(column),
+        if *points == 1 { "" } else { "s" }
+    )]
+    MostlyDuplicates {
+        /// The path or upload name.
+        source_name: String,
+        /// The time column.
+        column: String,
+        /// Rows that repeated an earlier timestamp.
+        duplicates: usize,
+        /// Data rows read.
+        rows: usize,
+        /// Points left after merging the repeats.
+        points: usize,
+        /// One repeated timestamp (RFC 3339).
+        timestamp: String,
+        /// The first line holding it.
+        first_line: u64,
+        /// Another line holding it.
+        second_line: u64,
+    },
+    /// The only numeric column is named like a time column, so nothing is left to analyse.
+    #[error(
+        "{source_name}: the only numeric column, \"{}\", is named like a time column, so no \
+         column is left for the values; name it as the value column if it really holds the \
+         values, or add a column of values",
+        shorten(column)
+    )]
+    NoValueColumn {
+        /// The path or upload name.
+        source_name: String,
+        /// The time-like column.
+        column: String,
     },
     /// The rows could not form a series (should not happen after sorting and de-duplication).
     #[error("{source_name}: {error}")]
@@ -234,6 +328,49 @@ pub enum IngestError {
     },
 }
 
+/// Characters of a cell or name echoed in a message: a binary file or a 1 MB line must not come
+/// back whole.
+const ECHO_CHARS: usize = 80;
+
+/// `text` for a message: at most [`ECHO_CHARS`] characters, control characters escaped, and
+/// the length said when it was cut.
+pub(crate) fn shorten(text: &str) -> String {
+    let mut out = String::new();
+    for (n, ch) in text.chars().enumerate() {
+        if n == ECHO_CHARS {
+            let _ = write!(out, "... ({} characters)", text.chars().count());
+            return out;
+        }
+        if ch.is_control() {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+impl IngestError {
+    /// The 1-based line of the file the error is about, when it is about one.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            IngestError::Read { line, .. }
+            | IngestError::NotUtf8 { line, .. }
+            | IngestError::InfiniteValue { line, .. }
+            | IngestError::UnparsableTimestamp { line, .. }
+            | IngestError::NotANumber { line, .. }
+            | IngestError::RowLength { line, .. }
+            | IngestError::Csv { line, .. }
+            | IngestError::UnclosedQuote { line, .. }
+            | IngestError::Binary { line, .. }
+            | IngestError::MostlyDuplicates {
+                first_line: line, ..
+            } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
 /// `"a", "b", "c"`; shortened past 20 names.
 fn quote_list(names: &[String]) -> String {
     let mut out = String::new();
@@ -242,7 +379,7 @@ fn quote_list(names: &[String]) -> String {
             out.push_str(", ");
         }
         // Writing to a String cannot fail.
-        let _ = write!(out, "\"{n}\"");
+        let _ = write!(out, "\"{}\"", shorten(n));
     }
     if names.len() > 20 {
         let _ = write!(out, " and {} more", names.len() - 20);
@@ -261,6 +398,26 @@ mod tests {
     fn errors_are_send_sync_static() {
         fn check<T: Send + Sync + 'static>() {}
         check::<IngestError>();
+    }
+
+    #[test]
+    fn echoes_are_short_and_escaped() {
+        let long = "x".repeat(1 << 20);
+        let s = shorten(&long);
+        assert!(s.len() < 120, "{s}");
+        assert!(s.ends_with("... (1048576 characters)"), "{s}");
+        assert_eq!(shorten("a\0b"), "a\\u{0}b");
+        assert_eq!(shorten("12.5"), "12.5");
+        let e = IngestError::NotANumber {
+            source_name: "f.csv".into(),
+            line: 2,
+            column: "v".into(),
+            value: "\0".repeat(5000),
+            rejected: 1,
+            rows: 1,
+        };
+        assert!(e.to_string().len() < 1000, "{e}");
+        assert_eq!(e.line(), Some(2));
     }
 
     #[test]

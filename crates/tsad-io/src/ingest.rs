@@ -1,11 +1,12 @@
 //! Streaming a CSV into a [`Series`]: the sample decides the layout, then every record is
 //! parsed from a `csv::Reader` holding only a small buffer.
 
-use crate::cell::{Value, parse_value, trim};
+use crate::cell::{Value, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
-use crate::error::IngestError;
+use crate::encoding::{Utf16, Utf16Reader, binary, detect_utf16, open_quote};
+use crate::error::{IngestError, shorten};
 use crate::options::IngestOptions;
-use crate::sniff::{Choice, Layout, SAMPLE_LINES, analyze, choose, read_sample};
+use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, analyze, choose, read_sample};
 use crate::time::{Parsed, TimeParser, format_timestamp, swap_day_month};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
@@ -88,10 +89,42 @@ fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Inge
             ),
         });
     }
-    let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
-    let layout = analyze(&sample, opts.delimiter).ok_or_else(|| IngestError::Empty {
+    let head = reader.fill_buf().map_err(|error| IngestError::Read {
         source_name: source.to_owned(),
+        line: 1,
+        error,
     })?;
+    match detect_utf16(head) {
+        Some(order) => read_text(
+            BufReader::with_capacity(64 << 10, Utf16Reader::new(reader, order)),
+            opts,
+            Some(order),
+        ),
+        None => read_text(reader, opts, None),
+    }
+}
+
+/// Reads UTF-8 text (or what claims to be).
+fn read_text<R: BufRead>(
+    mut reader: R,
+    opts: &IngestOptions,
+    utf16: Option<Utf16>,
+) -> Result<Ingested, IngestError> {
+    let source = opts.source();
+    let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
+    if let Some((kind, line, byte)) = binary(&sample.bytes) {
+        return Err(IngestError::Binary {
+            source_name: source.to_owned(),
+            kind,
+            line,
+            byte,
+        });
+    }
+    let layout =
+        analyze(&sample, opts.delimiter, opts.decimal).ok_or_else(|| IngestError::Empty {
+            source_name: source.to_owned(),
+        })?;
+    check_quotes(&sample, &layout, source)?;
     if let Some(line) = layout.header_not_utf8 {
         return Err(IngestError::NotUtf8 {
             source_name: source.to_owned(),
@@ -115,9 +148,33 @@ fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Inge
             columns: layout.columns,
         });
     }
-    let choice = choose(&layout, opts)?;
+    let mut choice = choose(&layout, opts)?;
+    if let Some(order) = utf16 {
+        choice
+            .warnings
+            .push(format!("the file is {} text; it was decoded", order.name()));
+    }
     let input = std::io::Cursor::new(sample.bytes).chain(reader);
     stream(input, &layout, choice, source)
+}
+
+/// Quoted cells that run on for many lines: the sample ends inside a quote that opened more
+/// than 50 lines before its end, or a complete sample (the whole file) ends
+/// inside one. Caught here, before they make the columns look wrong; the streaming pass
+/// catches the rest.
+fn check_quotes(sample: &Sample, layout: &Layout, source: &str) -> Result<(), IngestError> {
+    const QUOTE_SPAN_LINES: u64 = 50;
+    match open_quote(&sample.bytes, layout.delimiter) {
+        Some((line, field, last)) if sample.complete || last > line + QUOTE_SPAN_LINES => {
+            Err(IngestError::UnclosedQuote {
+                source_name: source.to_owned(),
+                line,
+                column: layout.columns.get(field).cloned(),
+                until: (!sample.complete).then_some(last),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Which check turned a row away (picks the error when too many are).
@@ -160,7 +217,7 @@ impl Collector {
             self.rejected_rows.push(RejectedRow {
                 line,
                 column: column.to_owned(),
-                value: String::from_utf8_lossy(value).into_owned(),
+                value: shorten(&String::from_utf8_lossy(value)),
                 reason: reason.to_owned(),
             });
         }
@@ -231,6 +288,34 @@ fn csv_error(e: csv::Error, source: &str, delimiter: u8, near: u64) -> IngestErr
     }
 }
 
+/// A row of the wrong length that spans several lines is a quote left open: the error says
+/// so, from the line where the row (and the quote) starts. Other errors are handed back.
+fn spanning_error<R: Read>(
+    e: csv::Error,
+    rdr: &mut csv::Reader<R>,
+    source: &str,
+) -> Result<IngestError, csv::Error> {
+    let start = match e.kind() {
+        csv::ErrorKind::UnequalLengths { pos: Some(p), .. } => p.line(),
+        _ => return Err(e),
+    };
+    let next = rdr.position().line();
+    if next <= start + 1 {
+        return Err(e);
+    }
+    let mut rest = csv::ByteRecord::new();
+    let until = match rdr.read_byte_record(&mut rest) {
+        Ok(false) => None,
+        _ => Some(next - 1),
+    };
+    Ok(IngestError::UnclosedQuote {
+        source_name: source.to_owned(),
+        line: start,
+        column: None,
+        until,
+    })
+}
+
 fn stream<R: Read>(
     input: R,
     layout: &Layout,
@@ -260,21 +345,31 @@ fn stream<R: Read>(
     };
     let mut rec = csv::ByteRecord::new();
     let mut skip_header = layout.has_header;
+    let mut quotes = MultiLine::default();
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => {
+                quotes.at_end(source, layout)?;
+                break;
+            }
             Err(e) => {
                 let near = rdr.position().line();
-                return Err(csv_error(e, source, layout.delimiter, near));
+                return Err(spanning_error(e, &mut rdr, source)
+                    .unwrap_or_else(|e| csv_error(e, source, layout.delimiter, near)));
             }
+        }
+        let line = rec.position().map_or(0, csv::Position::line);
+        quotes.next_record(line, source, layout)?;
+        if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
+            let chosen = |j: usize| j == choice.value || choice.time.is_some_and(|t| t.0 == j);
+            quotes.note(&rec, line, chosen);
         }
         if skip_header {
             skip_header = false;
             continue;
         }
         c.rows_read += 1;
-        let line = rec.position().map_or(0, csv::Position::line);
         let ts = match (&mut parser, choice.time) {
             (Some(p), Some((tj, _))) => {
                 let tcell = trim(rec.get(tj).unwrap_or_default());
@@ -303,7 +398,7 @@ fn stream<R: Read>(
             _ => c.timestamps.len() as i64,
         };
         let vcell = trim(rec.get(choice.value).unwrap_or_default());
-        let value = match parse_value(vcell) {
+        let value = match parse_value_in(vcell, layout.decimal) {
             Value::Missing => f64::NAN,
             Value::Number(v) if v.is_infinite() => {
                 return Err(IngestError::InfiniteValue {
@@ -328,7 +423,78 @@ fn stream<R: Read>(
         };
         c.push(ts, value, line);
     }
+    let mut choice = choice;
+    choice.warnings.extend(quotes.warning(layout));
     finish(c, layout, choice, parser, value_name, time_name, source)
+}
+
+/// Records holding a quoted cell that runs over line breaks. Legitimate in a notes column, but
+/// in the time or value column, or running to the end of the file, a quote was left open.
+#[derive(Debug, Default)]
+struct MultiLine {
+    /// The last such record: its line, the column of the cell, whether that column is read.
+    pending: Option<(u64, usize, bool)>,
+    /// The first one that closed, with the line it closed on, and how many there were.
+    first: Option<(u64, usize, u64)>,
+    count: usize,
+}
+
+impl MultiLine {
+    fn note(&mut self, rec: &csv::ByteRecord, line: u64, chosen: impl Fn(usize) -> bool) {
+        let field = rec
+            .iter()
+            .position(|f| f.iter().any(|&b| b == b'\n' || b == b'\r'))
+            .unwrap_or(0);
+        self.pending = Some((line, field, chosen(field)));
+    }
+
+    fn error(
+        line: u64,
+        field: usize,
+        until: Option<u64>,
+        source: &str,
+        layout: &Layout,
+    ) -> IngestError {
+        IngestError::UnclosedQuote {
+            source_name: source.to_owned(),
+            line,
+            column: layout.columns.get(field).cloned(),
+            until,
+        }
+    }
+
+    /// A record starts on `line`: the pending cell, if any, closed on the line before.
+    fn next_record(&mut self, line: u64, source: &str, layout: &Layout) -> Result<(), IngestError> {
+        if let Some((start, field, chosen)) = self.pending.take() {
+            let end = line.saturating_sub(1).max(start);
+            if chosen {
+                return Err(Self::error(start, field, Some(end), source, layout));
+            }
+            self.count += 1;
+            self.first.get_or_insert((start, field, end));
+        }
+        Ok(())
+    }
+
+    /// The file ended: a pending cell ran to its end.
+    fn at_end(&mut self, source: &str, layout: &Layout) -> Result<(), IngestError> {
+        match self.pending.take() {
+            Some((start, field, _)) => Err(Self::error(start, field, None, source, layout)),
+            None => Ok(()),
+        }
+    }
+
+    fn warning(&self, layout: &Layout) -> Option<String> {
+        let (line, field, end) = self.first?;
+        Some(format!(
+            "{} quoted cell{} run{} over several lines, the first on lines {line} to {end} in \
+             column \"{}\"; check that its quotes close where they should",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            if self.count == 1 { "s" } else { "" },
+            shorten(layout.columns.get(field).map_or("", String::as_str))
+        ))
+    }
 }
 
 fn finish(
@@ -381,6 +547,20 @@ fn finish(
     if sorted {
         sort_keep_last(&mut c);
     }
+    if c.duplicates * 2 > c.rows_read
+        && let (Some(column), Some(d)) = (&time_name, c.duplicate_rows.first())
+    {
+        return Err(IngestError::MostlyDuplicates {
+            source_name: source.to_owned(),
+            column: column.clone(),
+            duplicates: c.duplicates,
+            rows: c.rows_read,
+            points: c.timestamps.len(),
+            timestamp: d.timestamp.clone(),
+            first_line: d.kept_line.min(d.dropped_line),
+            second_line: d.kept_line.max(d.dropped_line),
+        });
+    }
     let axis = if choice.time.is_some() {
         TimeAxis::EpochMillis
     } else {
@@ -399,7 +579,7 @@ fn finish(
         (TimeAxis::EpochMillis, Some(step)) => find_gaps(series.timestamps(), step),
         _ => Gaps::default(),
     };
-    let mut warnings = Vec::new();
+    let mut warnings = choice.warnings;
     if parser.as_ref().is_some_and(TimeParser::is_ambiguous) {
         warnings.push(
             "dates read day-first (DD/MM/YYYY): no day or month above 12 anywhere, so the \
@@ -416,10 +596,16 @@ fn finish(
             c.duplicates
         ));
     }
-    if c.rejected > 0 {
+    if let Some(r) = c.rejected_rows.first() {
         warnings.push(format!(
-            "{} of {} rows were rejected (see rejected_rows)",
-            c.rejected, c.rows_read
+            "{} of {} rows were rejected (see rejected_rows); the first: line {}, column \
+             \"{}\": \"{}\" ({})",
+            c.rejected,
+            c.rows_read,
+            r.line,
+            shorten(&r.column),
+            r.value,
+            r.reason
         ));
     }
     if gaps.count > 0 {
@@ -441,6 +627,7 @@ fn finish(
         median_step,
         gaps,
         delimiter: layout.delimiter as char,
+        decimal: layout.decimal.as_char(),
         has_header: layout.has_header,
         time_format: parser.map_or_else(|| "none (row index)".to_owned(), |p| p.describe()),
         time_column: time_name.clone(),

@@ -3,6 +3,7 @@
 mod cell;
 pub mod demo;
 mod diagnostics;
+mod encoding;
 mod error;
 mod ingest;
 mod options;
@@ -13,7 +14,7 @@ mod time;
 pub use diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 pub use error::{ACCEPTED_TIME_FORMATS, IngestError};
 pub use ingest::{Ingested, read_bytes, read_path, read_reader};
-pub use options::{ColumnRef, IngestOptions};
+pub use options::{ColumnRef, DecimalMark, IngestOptions};
 pub use preview::{ColumnInfo, Preview, preview_bytes};
 pub use sniff::ColumnKind;
 pub use time::{format_timestamp, parse_time};

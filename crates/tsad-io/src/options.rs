@@ -1,5 +1,6 @@
 //! What the caller may decide instead of the detector: columns, delimiter, source name.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::fmt;
@@ -55,6 +56,50 @@ impl From<usize> for ColumnRef {
     }
 }
 
+/// The character between a number's integer and fractional parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+pub enum DecimalMark {
+    /// `12.5`.
+    #[default]
+    #[serde(rename = ".")]
+    Point,
+    /// `12,5`, as spreadsheets write numbers in most of Europe (with `;` between fields). A
+    /// `.` may group thousands: `1.234,5`.
+    #[serde(rename = ",")]
+    Comma,
+}
+
+impl DecimalMark {
+    /// The mark as a character.
+    pub fn as_char(self) -> char {
+        match self {
+            DecimalMark::Point => '.',
+            DecimalMark::Comma => ',',
+        }
+    }
+}
+
+impl FromStr for DecimalMark {
+    type Err = String;
+
+    /// `.` or `point`, `,` or `comma`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "." | "point" => Ok(DecimalMark::Point),
+            "," | "comma" => Ok(DecimalMark::Comma),
+            other => Err(format!(
+                "\"{other}\" is not a decimal mark; use '.' (12.5) or ',' (12,5)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DecimalMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_char())
+    }
+}
+
 /// How to read a CSV. The default detects everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOptions {
@@ -69,6 +114,9 @@ pub struct IngestOptions {
     pub no_time_column: bool,
     /// The field delimiter; `None` sniffs it among `,` `;` tab and `|`.
     pub delimiter: Option<u8>,
+    /// The decimal mark of the values; `None` detects it: a comma when the delimiter is not
+    /// `,` and the sampled numbers are written like `12,5` rather than `12.5`.
+    pub decimal: Option<DecimalMark>,
     /// The name shown in diagnostics and errors (a path or an upload's file name). Defaults
     /// to the path for [`crate::read_path`] and `input` otherwise.
     pub source_name: Option<String>,
@@ -105,5 +153,19 @@ mod tests {
             vec![ColumnRef::from("value"), ColumnRef::from(3)]
         );
         assert_eq!(serde_json::to_string(&from_json).unwrap(), r#"["value",3]"#);
+    }
+
+    #[test]
+    fn decimal_mark_parses_and_serialises() {
+        assert_eq!(",".parse::<DecimalMark>(), Ok(DecimalMark::Comma));
+        assert_eq!("point".parse::<DecimalMark>(), Ok(DecimalMark::Point));
+        let err = ";".parse::<DecimalMark>().unwrap_err();
+        assert!(err.contains("use '.' (12.5) or ',' (12,5)"), "{err}");
+        let m: DecimalMark = serde_json::from_str(r#"",""#).unwrap();
+        assert_eq!(m, DecimalMark::Comma);
+        assert_eq!(
+            serde_json::to_string(&DecimalMark::Point).unwrap(),
+            r#"".""#
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! A first look at a CSV before choosing columns: delimiter, header, column kinds, rows.
 
+use crate::encoding::{Utf16Reader, binary, detect_utf16};
 use crate::error::IngestError;
 use crate::sniff::{ColumnKind, SAMPLE_LINES, analyze, detect_columns, read_sample};
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,8 @@ pub struct ColumnInfo {
 ///
 /// # Errors
 ///
-/// [`IngestError::Empty`] when there is nothing to show; a header without rows, or a file
+/// [`IngestError::Empty`] when there is nothing to show, [`IngestError::Binary`] for a file
+/// that is not text; a header without rows, or a file
 /// without numeric column, is a preview with no rows or no value column, not an error.
 pub fn preview_bytes(
     bytes: &[u8],
@@ -45,13 +47,24 @@ pub fn preview_bytes(
     source_name: Option<&str>,
 ) -> Result<Preview, IngestError> {
     let source = source_name.unwrap_or("input");
-    let mut reader = bytes;
-    let sample = read_sample(
-        &mut reader,
-        SAMPLE_LINES.max(max_rows.saturating_add(1)),
-        source,
-    )?;
-    let layout = analyze(&sample, None).ok_or_else(|| IngestError::Empty {
+    let lines = SAMPLE_LINES.max(max_rows.saturating_add(1));
+    let sample = match detect_utf16(bytes) {
+        Some(order) => read_sample(
+            &mut std::io::BufReader::new(Utf16Reader::new(bytes, order)),
+            lines,
+            source,
+        )?,
+        None => read_sample(&mut &*bytes, lines, source)?,
+    };
+    if let Some((kind, line, byte)) = binary(&sample.bytes) {
+        return Err(IngestError::Binary {
+            source_name: source.to_owned(),
+            kind,
+            line,
+            byte,
+        });
+    }
+    let layout = analyze(&sample, None, None).ok_or_else(|| IngestError::Empty {
         source_name: source.to_owned(),
     })?;
     let (time_column, value_column) = detect_columns(&layout);

@@ -1,10 +1,12 @@
 //! Reading a sample of the first lines and deciding from it the delimiter, the header, each
 //! column's kind and the time and value columns.
 
-use crate::cell::{Value, is_missing, parse_value, trim};
-use crate::error::IngestError;
-use crate::options::{ColumnRef, IngestOptions};
-use crate::time::{TimeFormat, detect_format, parse_dmy, parse_int, parse_iso};
+use crate::cell::{Value, is_missing, parse_value, parse_value_in, trim};
+use crate::error::{IngestError, shorten};
+use crate::options::{ColumnRef, DecimalMark, IngestOptions};
+use crate::time::{
+    EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_dmy, parse_int, parse_iso,
+};
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read};
@@ -94,6 +96,8 @@ pub(crate) struct Layout {
     pub(crate) rows: Vec<ByteRecord>,
     /// The header's line when it is not UTF-8.
     pub(crate) header_not_utf8: Option<u64>,
+    /// The values' decimal mark (given, or detected).
+    pub(crate) decimal: DecimalMark,
 }
 
 /// The sample's records with delimiter `d`; the last one is dropped when the sample was cut,
@@ -112,11 +116,13 @@ fn records(sample: &Sample, d: u8) -> Vec<ByteRecord> {
     out
 }
 
-/// Picks the delimiter that splits every sampled line into the same number (> 1) of fields,
-/// the most fields winning; failing that, the one whose commonest field count (> 1) covers
-/// the most lines (the parse will then report the odd line).
+/// Picks the delimiter that splits every sampled line into the same number (> 1) of fields;
+/// among those, the one whose cells look most like data (numbers, with a decimal comma when
+/// the delimiter is not `,`, timestamps or missing), then the most fields. Failing that, the
+/// one whose commonest field count (> 1) covers the most lines (the parse will then report
+/// the odd line). `02/12/2013 21:15;73,967` splits in two either way; only `;` gives data.
 fn sniff_delimiter(sample: &Sample) -> u8 {
-    let mut best = (b',', false, 0.0, 0usize);
+    let mut best = (b',', false, 0.0, 0.0, 0usize);
     for d in DELIMITERS {
         let recs = records(sample, d);
         if recs.is_empty() {
@@ -140,9 +146,26 @@ fn sniff_delimiter(sample: &Sample) -> u8 {
         }
         let share = mode_n as f64 / counts.len() as f64;
         let consistent = mode_n == counts.len();
-        let better = (consistent, share, mode) > (best.1, best.2, best.3);
+        let mark = if d == b',' {
+            DecimalMark::Point
+        } else {
+            DecimalMark::Comma
+        };
+        // The first line may be a header: judge the rest, unless it is all there is.
+        let body = if recs.len() > 1 {
+            &recs[1..]
+        } else {
+            &recs[..]
+        };
+        let (mut data, mut cells) = (0usize, 0usize);
+        for c in body.iter().flat_map(|r| r.iter().map(trim)) {
+            cells += 1;
+            data += usize::from(is_missing(c) || looks_like_data(c, mark));
+        }
+        let data_share = data as f64 / cells.max(1) as f64;
+        let better = (consistent, share, data_share, mode) > (best.1, best.2, best.3, best.4);
         if better {
-            best = (d, consistent, share, mode);
+            best = (d, consistent, share, data_share, mode);
         }
     }
     best.0
@@ -157,8 +180,8 @@ fn fits_time(cell: &[u8], format: TimeFormat) -> bool {
     }
 }
 
-fn looks_like_data(cell: &[u8]) -> bool {
-    matches!(parse_value(cell), Value::Number(_))
+fn looks_like_data(cell: &[u8], mark: DecimalMark) -> bool {
+    matches!(parse_value_in(cell, mark), Value::Number(_))
         || parse_iso(cell).is_some()
         || parse_dmy(cell).is_some()
 }
@@ -172,7 +195,11 @@ fn column_cells(rows: &[ByteRecord], j: usize) -> Vec<&[u8]> {
 }
 
 /// Classifies each of `n` columns over `rows`.
-fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeFormat>>) {
+fn classify(
+    rows: &[ByteRecord],
+    n: usize,
+    mark: DecimalMark,
+) -> (Vec<ColumnKind>, Vec<Option<TimeFormat>>) {
     let mut kinds = Vec::with_capacity(n);
     let mut formats = Vec::with_capacity(n);
     for j in 0..n {
@@ -182,7 +209,7 @@ fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeF
         let format = detect_format(&cells, true).map(|f| f.0);
         let numbers = cells
             .iter()
-            .filter(|c| matches!(parse_value(c), Value::Number(_)))
+            .filter(|c| matches!(parse_value_in(c, mark), Value::Number(_)))
             .count();
         let kind = if cells.is_empty() {
             ColumnKind::Empty
@@ -212,10 +239,10 @@ fn classify(rows: &[ByteRecord], n: usize) -> (Vec<ColumnKind>, Vec<Option<TimeF
 /// Whether a column's sampled cells look like labels (only 0 and 1) or a row counter
 /// (consecutive integers): auto-detection passes over such columns when another numeric
 /// column exists. Ten values at least, so tiny files are read as written.
-fn is_weak(rows: &[ByteRecord], j: usize) -> bool {
+fn is_weak(rows: &[ByteRecord], j: usize, mark: DecimalMark) -> bool {
     let mut values = Vec::new();
     for c in column_cells(rows, j) {
-        match parse_value(c) {
+        match parse_value_in(c, mark) {
             Value::Number(v) if v.fract() == 0.0 => values.push(v),
             _ => return false,
         }
@@ -225,30 +252,60 @@ fn is_weak(rows: &[ByteRecord], j: usize) -> bool {
             || values.windows(2).all(|w| w[1] - w[0] == 1.0))
 }
 
-/// Decides delimiter, header and column kinds. `None` when the sample has no record.
-pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> {
+/// A comma when the delimiter is not `,` and more sampled cells read as numbers with a
+/// decimal comma (`12,5`) than hold a decimal point (`12.5`).
+fn detect_decimal(rows: &[ByteRecord], delimiter: u8) -> DecimalMark {
+    if delimiter == b',' {
+        return DecimalMark::Point;
+    }
+    let (mut comma, mut point) = (0usize, 0usize);
+    for c in rows.iter().flat_map(|r| r.iter().map(trim)) {
+        if c.contains(&b',') {
+            comma += usize::from(matches!(
+                parse_value_in(c, DecimalMark::Comma),
+                Value::Number(_)
+            ));
+        } else if c.contains(&b'.') {
+            point += usize::from(matches!(parse_value(c), Value::Number(_)));
+        }
+    }
+    if comma > point {
+        DecimalMark::Comma
+    } else {
+        DecimalMark::Point
+    }
+}
+
+/// Decides delimiter, decimal mark, header and column kinds. `None` when the sample has no
+/// record.
+pub(crate) fn analyze(
+    sample: &Sample,
+    delimiter: Option<u8>,
+    decimal: Option<DecimalMark>,
+) -> Option<Layout> {
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(sample));
     let mut rows = records(sample, delimiter);
     let first = rows.first()?;
     let n = first.len();
+    let mark = decimal.unwrap_or_else(|| detect_decimal(&rows, delimiter));
 
     // A header is a first row with a cell that is text where the rest of its column holds
     // numbers or timestamps; or, lacking other rows to compare with, a row of text only.
-    let (rest_kinds, rest_formats) = classify(&rows[1..], n);
+    let (rest_kinds, rest_formats) = classify(&rows[1..], n, mark);
     let cell0 = |j: usize| first.get(j).map(trim).unwrap_or_default();
     let contradicts = (0..n).any(|j| {
         let c = cell0(j);
         !is_missing(c)
             && match (rest_kinds[j], rest_formats[j]) {
                 (ColumnKind::Time, Some(f)) => !fits_time(c, f),
-                (ColumnKind::Numeric, _) => !matches!(parse_value(c), Value::Number(_)),
+                (ColumnKind::Numeric, _) => !matches!(parse_value_in(c, mark), Value::Number(_)),
                 _ => false,
             }
     });
     let all_text = (0..n).any(|j| !is_missing(cell0(j)))
         && (0..n).all(|j| {
             let c = cell0(j);
-            is_missing(c) || !looks_like_data(c)
+            is_missing(c) || !looks_like_data(c, mark)
         });
     let has_header = contradicts || all_text;
 
@@ -271,10 +328,10 @@ pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> 
         (names, bad, rest_kinds, rest_formats)
     } else {
         let names = (0..n).map(|j| format!("column_{j}")).collect();
-        let (k, f) = classify(&rows, n);
+        let (k, f) = classify(&rows, n, mark);
         (names, None, k, f)
     };
-    let weak = (0..n).map(|j| is_weak(&rows, j)).collect();
+    let weak = (0..n).map(|j| is_weak(&rows, j, mark)).collect();
     Some(Layout {
         delimiter,
         has_header,
@@ -284,14 +341,18 @@ pub(crate) fn analyze(sample: &Sample, delimiter: Option<u8>) -> Option<Layout> 
         weak,
         rows,
         header_not_utf8,
+        decimal: mark,
     })
 }
 
 /// The columns ingest will read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Choice {
     pub(crate) time: Option<(usize, TimeFormat)>,
     pub(crate) value: usize,
+    /// What the choice passed over that a user should know (a time-like column not read as
+    /// time).
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Finds a column by reference.
@@ -315,6 +376,16 @@ fn resolve(
             }
             match want.parse::<usize>() {
                 Ok(i) if want.bytes().all(|b| b.is_ascii_digit()) => i,
+                _ if want.parse::<i64>().is_ok_and(|i| i < 0) => {
+                    return Err(IngestError::InvalidOptions {
+                        source_name: source.to_owned(),
+                        reason: format!(
+                            "{role} column index {want} is negative; indices start at 0 (the \
+                             first column) and go up to {} (the last)",
+                            count.saturating_sub(1)
+                        ),
+                    });
+                }
                 _ => {
                     return Err(IngestError::UnknownColumn {
                         source_name: source.to_owned(),
@@ -344,14 +415,220 @@ pub(crate) fn detect_columns(layout: &Layout) -> (Option<usize>, Option<usize>) 
     (time, auto_value(layout, time))
 }
 
-/// The first numeric column other than `time`, passing over labels and row counters unless
-/// nothing else is numeric.
+/// Letters and digits of a column name, lower-cased: `Time Stamp (UTC)` -> `timestamputc`.
+fn squashed(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether a column's name says it holds times (`timestamp`, `Date`, `time_utc`, `ts`, ...).
+pub(crate) fn is_time_name(name: &str) -> bool {
+    matches!(
+        squashed(name).as_str(),
+        "t" | "ts"
+            | "time"
+            | "times"
+            | "timestamp"
+            | "timestamps"
+            | "timestampms"
+            | "timestamputc"
+            | "timems"
+            | "timeutc"
+            | "date"
+            | "dates"
+            | "dateutc"
+            | "datetime"
+            | "datetimeutc"
+            | "dateandtime"
+            | "epoch"
+            | "epochms"
+            | "epochtime"
+            | "unixtime"
+            | "unixtimestamp"
+            | "when"
+    )
+}
+
+/// Whether a column's name says it holds the values (`value`, `val`, `y`, ...).
+fn is_value_name(name: &str) -> bool {
+    matches!(
+        squashed(name).as_str(),
+        "value" | "values" | "val" | "v" | "y" | "reading" | "measurement" | "metric"
+    )
+}
+
+/// The value column to take: among numeric columns other than `time` and not named like a
+/// time, one named like a value, else the first that is not a label or row counter, else the
+/// first.
 fn auto_value(layout: &Layout, time: Option<usize>) -> Option<usize> {
     let numeric: Vec<usize> = (0..layout.kinds.len())
-        .filter(|&j| layout.kinds[j] == ColumnKind::Numeric && Some(j) != time)
+        .filter(|&j| {
+            layout.kinds[j] == ColumnKind::Numeric
+                && Some(j) != time
+                && !is_time_name(&layout.columns[j])
+        })
         .collect();
-    let strong = numeric.iter().copied().find(|&j| !layout.weak[j]);
-    strong.or(numeric.first().copied())
+    let strong = || numeric.iter().copied().filter(|&j| !layout.weak[j]);
+    strong()
+        .find(|&j| is_value_name(&layout.columns[j]))
+        .or_else(|| strong().next())
+        .or(numeric.first().copied())
+}
+
+/// The error when no value column is left: the named time column took the only numeric one,
+/// or the only numeric column is named like a time, or there is no number at all.
+fn no_value_column(layout: &Layout, opts: &IngestOptions, time: Option<usize>) -> IngestError {
+    let source_name = opts.source().to_owned();
+    let numeric = |j: usize| layout.kinds[j] == ColumnKind::Numeric;
+    if let (Some(_), Some(t)) = (&opts.time_column, time)
+        && (numeric(t) || layout.formats[t].is_some())
+    {
+        let hint = match (0..layout.kinds.len()).find(|&j| j != t && layout.formats[j].is_some()) {
+            Some(j) => format!(
+                "the timestamps seem to be in \"{}\": name that as the time column",
+                shorten(&layout.columns[j])
+            ),
+            None => "choose another time column, or none to use the row number".to_owned(),
+        };
+        return IngestError::InvalidOptions {
+            source_name,
+            reason: format!(
+                "column \"{}\" was given as the time column, but it is the only numeric column, \
+                 so no column is left for the values; {hint}",
+                shorten(&layout.columns[t])
+            ),
+        };
+    }
+    if let Some(j) = (0..layout.kinds.len())
+        .find(|&j| numeric(j) && Some(j) != time && is_time_name(&layout.columns[j]))
+    {
+        return IngestError::NoValueColumn {
+            source_name,
+            column: layout.columns[j].clone(),
+        };
+    }
+    IngestError::NoNumericColumn {
+        columns: layout.columns.clone(),
+        source_name,
+    }
+}
+
+/// Whether a cell is shaped like a date or time (`10000-01-01`, `2014-07-01`, `13:45`), not
+/// like a number.
+fn date_shaped(cell: &[u8]) -> bool {
+    if parse_iso(cell).is_some() || parse_dmy(cell).is_some() {
+        return true;
+    }
+    let seps = cell
+        .iter()
+        .filter(|b| matches!(b, b'-' | b'/' | b'.' | b':'))
+        .count();
+    cell.first().is_some_and(u8::is_ascii_digit)
+        && seps >= 2
+        && !matches!(parse_value(cell), Value::Number(_))
+}
+
+/// Why a cell of a time-like column is not a timestamp ingest takes without being asked.
+fn why_not_time(cell: &[u8], iso: usize, dmy: usize) -> String {
+    let digits = cell
+        .strip_prefix(b"-")
+        .or(cell.strip_prefix(b"+"))
+        .unwrap_or(cell);
+    if parse_iso(cell).is_some() || parse_dmy(cell).is_some() {
+        return format!(
+            "in a different format from the rest of the column ({iso} cells like \
+             YYYY-MM-DD, {dmy} like DD/MM/YYYY among those sampled); one format per column is \
+             needed"
+        );
+    }
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        return if digits.len() > 18 {
+            format!(
+                "which has {} digits, too many for epoch seconds or milliseconds",
+                digits.len()
+            )
+        } else if cell.starts_with(b"-") {
+            "a negative number: epoch times before 1970 are read only from a column named \
+             as the time column"
+                .to_owned()
+        } else {
+            "an integer outside the epoch times read without being asked (1973 to 5138, in \
+             seconds or milliseconds)"
+                .to_owned()
+        };
+    }
+    let year_digits = cell.iter().take_while(|b| b.is_ascii_digit()).count();
+    if year_digits > 4 && matches!(cell.get(year_digits), Some(b'-' | b'/')) {
+        return format!("whose year has {year_digits} digits (at most 4 are read)");
+    }
+    "which is not in an accepted timestamp format".to_owned()
+}
+
+/// The first cell of column `j` that keeps it from being read as time, with its line and why.
+fn first_unreadable(layout: &Layout, j: usize) -> Option<(u64, String, String)> {
+    let cells: Vec<(u64, &[u8])> = layout
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let c = trim(r.get(j)?);
+            let line = r.position().map_or(0, csv::Position::line);
+            (!is_missing(c)).then_some((line, c))
+        })
+        .collect();
+    let (first_line, first) = *cells.first()?;
+    let iso = cells.iter().filter(|c| parse_iso(c.1).is_some()).count();
+    let dmy = cells.iter().filter(|c| parse_dmy(c.1).is_some()).count();
+    let ints = cells.iter().filter(|c| parse_int(c.1).is_some()).count();
+    let in_family = |c: &[u8]| {
+        if ints > iso.max(dmy) {
+            parse_int(c).is_some_and(|v| EPOCH_SECONDS.contains(&v) || EPOCH_MILLIS.contains(&v))
+        } else if dmy > iso {
+            parse_dmy(c).is_some() && parse_iso(c).is_none()
+        } else {
+            parse_iso(c).is_some()
+        }
+    };
+    let text = |c: &[u8]| String::from_utf8_lossy(c).into_owned();
+    if let Some((line, c)) = cells.iter().find(|c| !in_family(c.1)) {
+        return Some((*line, text(c), why_not_time(c, iso, dmy)));
+    }
+    let why = if ints > iso.max(dmy) {
+        "one of integers that are not in time order, so they were not taken as epoch times"
+    } else {
+        "one of dates of which some read only day-first and others only month-first"
+    };
+    Some((first_line, text(first), why.to_owned()))
+}
+
+/// A warning when no time column was found but a column looks like one (by its name, or
+/// because most of its cells are shaped like dates): which column, its first unreadable
+/// cell and why.
+fn untimed_warning(layout: &Layout, value: usize) -> Option<String> {
+    (0..layout.columns.len())
+        .filter(|&j| j != value)
+        .find_map(|j| {
+            let named = is_time_name(&layout.columns[j]);
+            let cells = column_cells(&layout.rows, j);
+            let shaped = cells.iter().filter(|c| date_shaped(c)).count();
+            if cells.is_empty() || !(named || shaped * 2 >= cells.len()) {
+                return None;
+            }
+            let (line, cell, why) = first_unreadable(layout, j)?;
+            Some(format!(
+                "column \"{}\" {} but was not read as time: line {line} holds \"{}\", {why}; the \
+             row number is the time axis (name it as the time column to read it anyway, or \
+             choose no time column to use the row number without this warning)",
+                shorten(&layout.columns[j]),
+                if named {
+                    "is named like a time column"
+                } else {
+                    "holds dates"
+                },
+                shorten(&cell)
+            ))
+        })
 }
 
 /// Applies the options to the layout: which column is time (and its format), which value.
@@ -396,15 +673,26 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
         Some(v) => v,
         None => auto_value(layout, time_index)
             .or_else(|| {
-                (0..layout.kinds.len())
-                    .find(|&j| layout.kinds[j] == ColumnKind::Empty && Some(j) != time_index)
+                (0..layout.kinds.len()).find(|&j| {
+                    layout.kinds[j] == ColumnKind::Empty
+                        && Some(j) != time_index
+                        && !is_time_name(&layout.columns[j])
+                })
             })
-            .ok_or_else(|| IngestError::NoNumericColumn {
-                columns: layout.columns.clone(),
-                source_name: source.to_owned(),
-            })?,
+            .ok_or_else(|| no_value_column(layout, opts, time_index))?,
     };
-    Ok(Choice { time, value })
+    let mut warnings = Vec::new();
+    if time.is_none()
+        && !opts.no_time_column
+        && let Some(w) = untimed_warning(layout, value)
+    {
+        warnings.push(w);
+    }
+    Ok(Choice {
+        time,
+        value,
+        warnings,
+    })
 }
 
 /// The format of a column the user named as the time column, or an error at its first cell
@@ -461,6 +749,12 @@ mod tests {
             ("pipe", "t|v\n2014-07-01|1\n", b'|'),
             ("single column", "v\n1\n2\n", b','),
             ("quoted comma inside", "t;v\n\"a,b\";1\n\"c,d\";2\n", b';'),
+            (
+                "decimal comma without header",
+                "02/12/2013 21:15;73,967\n02/12/2013 21:30;74,1\n",
+                b';',
+            ),
+            ("two decimal commas", "1,5;2,5\n3,5;4,5\n", b';'),
         ];
         for (name, text, want) in cases {
             assert_eq!(
@@ -523,11 +817,11 @@ mod tests {
             ),
         ];
         for (name, text, header, kinds) in cases {
-            let l = analyze(&sample(text), None).unwrap();
+            let l = analyze(&sample(text), None, None).unwrap();
             assert_eq!(l.has_header, *header, "{name}");
             assert_eq!(&l.kinds, kinds, "{name}");
         }
-        assert!(analyze(&sample(""), None).is_none());
-        assert!(analyze(&sample("\n\n"), None).is_none());
+        assert!(analyze(&sample(""), None, None).is_none());
+        assert!(analyze(&sample("\n\n"), None, None).is_none());
     }
 }

@@ -522,8 +522,8 @@ pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
 /// The smallest and largest epoch values taken for seconds / milliseconds when a column is
 /// detected rather than named: 1973-03-03 to 5138-11-16. Integers outside both ranges are
 /// ordinary numbers.
-const EPOCH_SECONDS: std::ops::Range<i64> = 100_000_000..100_000_000_000;
-const EPOCH_MILLIS: std::ops::Range<i64> = 100_000_000_000..100_000_000_000_000;
+pub(crate) const EPOCH_SECONDS: std::ops::Range<i64> = 100_000_000..100_000_000_000;
+pub(crate) const EPOCH_MILLIS: std::ops::Range<i64> = 100_000_000_000..100_000_000_000_000;
 
 /// Decides the timestamp format of a column from sampled, trimmed, non-missing cells.
 ///

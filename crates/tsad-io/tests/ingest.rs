@@ -947,3 +947,395 @@ proptest! {
         prop_assert_eq!(got.diagnostics.rejected, 0);
     }
 }
+
+// Issue 12 (hardening: "ingest that never analyses the wrong thing"), items 9 to 14: each
+// case below was a file read silently wrong, or an error that said too little or too much.
+
+/// `timestamp,value` rows whose timestamps are integers ingest does not take as epoch times
+/// without being asked.
+fn integer_times(times: impl Iterator<Item = String>) -> String {
+    let mut csv = String::from("timestamp,value\n");
+    for (i, t) in times.enumerate() {
+        writeln!(csv, "{t},{}.5", 10 + (i * 7) % 5).unwrap();
+    }
+    csv
+}
+
+/// Issue 12, item 9: a time column that cannot be read as time is never taken as the values,
+/// and a warning names it, its first cell and why.
+#[test]
+fn issue_12_a_time_named_column_is_never_the_values() {
+    type Case = (&'static str, String, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "negative epoch seconds",
+            integer_times((0..30).map(|i| (-86_400 * 400 + i * 3600).to_string())),
+            "a negative number",
+        ),
+        (
+            "20-digit integers",
+            integer_times((0..30).map(|i| format!("{}", 10_000_000_000_000_000_000u128 + i))),
+            "which has 20 digits, too many for epoch seconds or milliseconds",
+        ),
+        (
+            "small millisecond epochs",
+            integer_times((0..30).map(|i| (i * 1000).to_string())),
+            "an integer outside the epoch times read without being asked",
+        ),
+    ];
+    for (name, csv, why) in cases {
+        let got = read(csv.as_bytes());
+        assert_eq!(got.value_column, "value", "{name}");
+        assert_eq!(got.series.values()[0], 10.5, "{name}");
+        assert_eq!(got.series.axis(), TimeAxis::Index, "{name}");
+        let w = &got.diagnostics.warnings;
+        assert!(
+            w.iter().any(|w| w.starts_with(
+                "column \"timestamp\" is named like a time column but was not read as time: \
+                 line 2 holds \""
+            ) && w.contains(why)
+                && w.contains("the row number is the time axis")),
+            "{name}: {w:?}"
+        );
+    }
+    // Named as the time column, negative epoch seconds read as times before 1970.
+    let csv = integer_times((0..30).map(|i| (-3600 + i * 60).to_string()));
+    let o = IngestOptions {
+        time_column: Some("timestamp".into()),
+        ..opts()
+    };
+    let got = read_with(csv.as_bytes(), o);
+    assert_eq!(got.series.timestamps()[0], -3_600_000);
+    assert!(got.diagnostics.warnings.is_empty());
+    // No warning when the row number was asked for.
+    let o = IngestOptions {
+        no_time_column: true,
+        ..opts()
+    };
+    assert!(read_with(csv.as_bytes(), o).diagnostics.warnings.is_empty());
+    // A column named like a value wins over an earlier numeric one.
+    let got = read(b"t,cpu,value\n1,5,7\n2,6,8\n");
+    assert_eq!(got.value_column, "value");
+    // When the time-like column is the only numeric one, nothing is analysed.
+    let msg = error(b"timestamp,note\n-100,a\n-50,b\n0,c\n", opts());
+    assert!(
+        msg.starts_with(
+            "data.csv: the only numeric column, \"timestamp\", is named like a time column, so \
+             no column is left for the values"
+        ),
+        "{msg}"
+    );
+}
+
+/// Issue 12, item 10: an unterminated quote is an error at the line where it opens, wherever
+/// it is (in the sample or past it, in a value or another column).
+#[test]
+fn issue_12_an_unterminated_quote_is_an_error_at_its_line() {
+    let rows = |n: i64, at: i64, cell: &str| {
+        let mut csv = String::from("timestamp,value,note\n");
+        for i in 0..n {
+            let t = format_timestamp(JUL1 + i * HOUR);
+            if i == at {
+                writeln!(csv, "{t},{cell}").unwrap();
+            } else {
+                writeln!(csv, "{t},{i},ok").unwrap();
+            }
+        }
+        csv
+    };
+    type Case = (&'static str, String, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "value column, in the sample",
+            rows(100, 3, "\"5,ok"),
+            "data.csv: line 5, column \"value\": a quote opens a cell here and is never closed",
+        ),
+        (
+            "note column, in the sample",
+            rows(100, 10, "10,\"oops"),
+            "data.csv: line 12, column \"note\": a quote opens a cell here and is never closed",
+        ),
+        (
+            "first data row",
+            rows(20, 0, "\"1,ok"),
+            "data.csv: line 2, column \"value\": a quote opens a cell here and is never closed",
+        ),
+        (
+            "past the sample",
+            rows(600, 400, "400,\"oops"),
+            "data.csv: line 402, column \"note\": a quote opens a cell here and is never closed",
+        ),
+        (
+            "past the sample, first column",
+            rows(600, 500, "").replace(
+                &format!("{},\n", format_timestamp(JUL1 + 500 * HOUR)),
+                &format!("\"{},500,ok\n", format_timestamp(JUL1 + 500 * HOUR)),
+            ),
+            "data.csv: line 502: a quote opens a cell here and is never closed",
+        ),
+    ];
+    for (name, csv, want) in cases {
+        let msg = error(csv.as_bytes(), opts());
+        assert!(
+            msg.starts_with(want),
+            "{name}:\n  got:  {msg}\n  want: {want}"
+        );
+        assert!(
+            msg.contains("close the quote on that line"),
+            "{name}: {msg}"
+        );
+    }
+    // Closed, but lines later, in the value column: the rows between would vanish.
+    let mut csv = rows(600, 300, "\"300,ok");
+    csv = csv.replacen(",310,ok\n", ",310\",ok\n", 1);
+    let msg = error(csv.as_bytes(), opts());
+    assert!(
+        msg.starts_with(
+            "data.csv: line 302, column \"value\": a quote opens a cell here that runs on to \
+             line 312"
+        ),
+        "{msg}"
+    );
+    // A note that spans two lines is legitimate: read, with a warning.
+    let csv = rows(30, 5, "5,\"two\nlines\"");
+    let got = read(csv.as_bytes());
+    assert_eq!(got.series.len(), 30);
+    assert!(
+        got.diagnostics.warnings.iter().any(|w| w.starts_with(
+            "1 quoted cell runs over several lines, the first on lines 7 to 8 in column \"note\""
+        )),
+        "{:?}",
+        got.diagnostics.warnings
+    );
+}
+
+/// Issue 12, item 11: a time column dropped for mixed formats or a five-digit year says so;
+/// a time column whose rows mostly repeat a timestamp is an error that says why.
+#[test]
+fn issue_12_time_columns_that_do_not_read_say_why() {
+    let mut mixed = String::from("time,value\n");
+    for i in 0..40 {
+        let t = JUL1 + i * HOUR;
+        if i % 2 == 0 {
+            writeln!(mixed, "{},{i}", format_timestamp(t)).unwrap();
+        } else {
+            writeln!(mixed, "07/{:02}/2014 {:02}:00,{i}", 1 + i / 24, i % 24).unwrap();
+        }
+    }
+    let got = read(mixed.as_bytes());
+    assert_eq!(got.series.axis(), TimeAxis::Index);
+    let w = got.diagnostics.warnings.join("\n");
+    assert!(
+        w.contains(
+            "column \"time\" is named like a time column but was not read as time: line 3 holds \
+             \"07/01/2014 01:00\", in a different format from the rest of the column (20 cells \
+             like YYYY-MM-DD, 20 like DD/MM/YYYY"
+        ),
+        "{w}"
+    );
+    // Dates in a column not named like time are noticed by their shape.
+    let got = read(b"when2,v\n10000-01-01T00:00:00,1\n10000-01-01T01:00:00,2\n");
+    let w = got.diagnostics.warnings.join("\n");
+    assert!(
+        w.contains(
+            "column \"when2\" holds dates but was not read as time: line 2 holds \
+             \"10000-01-01T00:00:00\", whose year has 5 digits"
+        ),
+        "{w}"
+    );
+
+    // 199 of 200 rows on one timestamp.
+    let mut dup = String::from("timestamp,value\n");
+    for i in 0..200 {
+        let t = if i == 199 { JUL1 + HOUR } else { JUL1 };
+        writeln!(dup, "{},{i}", format_timestamp(t)).unwrap();
+    }
+    let msg = error(dup.as_bytes(), opts());
+    assert!(
+        msg.starts_with(
+            "data.csv: 198 of 200 rows repeat an earlier timestamp of column \"timestamp\" \
+             (2014-07-01T00:00:00Z is on lines 2 and 3), which would leave 2 points; this \
+             column does not give each row its own time"
+        ),
+        "{msg}"
+    );
+    // A few repeats are still corrections, with a warning.
+    let got = read(b"t,v\n2014-07-01,1\n2014-07-01,2\n2014-07-02,3\n");
+    assert_eq!(got.diagnostics.duplicates, 1);
+
+    // Rejected rows: the warning names the first.
+    let got = read(b"t,v\n2014-07-01,1\n2014-07-02,x\n2014-07-03,3\n");
+    assert!(
+        got.diagnostics.warnings.iter().any(|w| w
+            == "1 of 3 rows were rejected (see rejected_rows); the first: line 3, column \"v\": \
+                \"x\" (not a number)"),
+        "{:?}",
+        got.diagnostics.warnings
+    );
+}
+
+/// UTF-16 code units of `text`, with a byte-order mark.
+fn utf16(text: &str, little: bool) -> Vec<u8> {
+    std::iter::once(0xFEFF)
+        .chain(text.encode_utf16())
+        .flat_map(|u| {
+            if little {
+                u.to_le_bytes()
+            } else {
+                u.to_be_bytes()
+            }
+        })
+        .collect()
+}
+
+/// Issue 12, item 12: UTF-16 is decoded; binary input is called binary; nothing is echoed
+/// back whole.
+#[test]
+fn issue_12_utf16_binary_and_short_echoes() {
+    let text = "timestamp\tvalue\n2014-07-01\t1.5\n2014-07-02\t2.5\n";
+    for little in [true, false] {
+        let got = read(&utf16(text, little));
+        assert_eq!(got.series.values(), [1.5, 2.5], "little-endian {little}");
+        assert_eq!(got.columns, ["timestamp", "value"]);
+        assert!(got.diagnostics.warnings[0].starts_with("the file is UTF-16"));
+        let p = tsad_io::preview_bytes(&utf16(text, little), 5, None).unwrap();
+        assert_eq!(p.rows[0], ["2014-07-01", "1.5"]);
+    }
+    type Case = (&'static str, Vec<u8>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "5,000 NUL bytes",
+            vec![0; 5000],
+            "data.csv: this looks like a binary file, not CSV text (line 1 holds byte 0x00)",
+        ),
+        (
+            "gzip",
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03+I-.\x01\x00".to_vec(),
+            "data.csv: this looks like a binary file (a gzip archive: decompress it first)",
+        ),
+        (
+            "control bytes",
+            (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "data.csv: this looks like a binary file, not CSV text",
+        ),
+        (
+            "1 MB single line",
+            "a".repeat(1 << 20).into_bytes(),
+            "data.csv: the file has a header (\"aaaa",
+        ),
+        (
+            "1 MB number",
+            "9".repeat(1 << 20).into_bytes(),
+            "data.csv: line 1, column \"column_0\": \"9999",
+        ),
+        (
+            "1 MB cell",
+            format!("t,v\n2014-07-01,{}\n", "x".repeat(1 << 20)).into_bytes(),
+            "data.csv: no numeric column found among the columns \"t\", \"v\"",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let msg = error(&bytes, opts());
+        assert!(
+            msg.starts_with(want),
+            "{name}:\n  got:  {msg:.300}\n  want: {want}"
+        );
+        assert!(msg.len() < 1500, "{name}: {} bytes: {msg:.300}", msg.len());
+        let named = IngestOptions {
+            value_column: Some("nope".into()),
+            ..opts()
+        };
+        let msg = error(&bytes, named);
+        assert!(
+            msg.len() < 1500,
+            "{name}, named: {} bytes: {msg:.300}",
+            msg.len()
+        );
+        if let Err(e) = tsad_io::preview_bytes(&bytes, 5, Some("data.csv")) {
+            assert!(e.to_string().len() < 1500, "{name}, preview");
+        }
+    }
+    // Warnings and rejected rows echo cells shortened too.
+    let csv = format!(
+        "t,v\n{},1\n2014-07-01,2\n2014-07-02,3\n",
+        "x".repeat(1 << 20)
+    );
+    let got = read(csv.as_bytes());
+    let d = &got.diagnostics;
+    assert!(
+        d.warnings.iter().all(|w| w.len() < 1500),
+        "{:.300?}",
+        d.warnings
+    );
+    assert!(
+        d.rejected_rows[0]
+            .value
+            .ends_with("... (1048576 characters)")
+    );
+}
+
+/// Issue 12, item 13: numbers with a decimal comma (`;` between fields, as European
+/// spreadsheets write them) are detected, and can be asked for.
+#[test]
+fn issue_12_decimal_comma() {
+    let csv = b"Date;Global_active_power\n02/12/2013 21:15;73,967\n02/12/2013 21:30;1.074,5\n\
+                02/12/2013 21:45;-0,25\n";
+    let got = read(csv);
+    assert_eq!(got.diagnostics.delimiter, ';');
+    assert_eq!(got.diagnostics.decimal, ',');
+    assert_eq!(got.series.values(), [73.967, 1074.5, -0.25]);
+    assert_eq!(got.time_column.as_deref(), Some("Date"));
+    // Without a header too.
+    let got = read(b"02/12/2013 21:15;73,967\n02/12/2013 21:30;74,5\n");
+    assert_eq!(got.series.values(), [73.967, 74.5]);
+    // Asked for, with a tab delimiter and a value the sample cannot show.
+    let o = IngestOptions {
+        decimal: Some(tsad_io::DecimalMark::Comma),
+        ..opts()
+    };
+    let got = read_with(b"t\tv\n2014-07-01\t12\n2014-07-02\t12,5\n", o.clone());
+    assert_eq!(got.series.values(), [12.0, 12.5]);
+    // Quoted, even with ',' between fields.
+    let got = read_with(b"t,v\n2014-07-01,\"12,5\"\n2014-07-02,\"1,25\"\n", o);
+    assert_eq!(got.series.values(), [12.5, 1.25]);
+    // Points stay points: a ';' file of '.' decimals is not read with commas.
+    let got = read(b"t;v\n2014-07-01;1.5\n2014-07-02;2.5\n");
+    assert_eq!(got.diagnostics.decimal, '.');
+    assert_eq!(got.series.values(), [1.5, 2.5]);
+    // Asked for a point, a comma file says how to fix it.
+    let o = IngestOptions {
+        decimal: Some(tsad_io::DecimalMark::Point),
+        value_column: Some("v".into()),
+        ..opts()
+    };
+    let msg = error(b"t;v\n2014-07-01;1,5\n2014-07-02;2,5\n", o);
+    assert!(msg.contains("set the decimal mark to ','"), "{msg}");
+}
+
+/// Issue 12, item 14: a negative column index, and a time column that takes the only numeric
+/// column, say exactly that.
+#[test]
+fn issue_12_column_choices_name_the_clash() {
+    let csv = b"timestamp,value\n2014-07-01,1\n2014-07-02,2\n";
+    let o = IngestOptions {
+        value_column: Some("-1".parse().unwrap()),
+        ..opts()
+    };
+    let msg = error(csv, o);
+    assert_eq!(
+        msg,
+        "data.csv: value column index -1 is negative; indices start at 0 (the first column) \
+         and go up to 1 (the last)"
+    );
+    let o = IngestOptions {
+        time_column: Some("value".into()),
+        ..opts()
+    };
+    let msg = error(csv, o);
+    assert_eq!(
+        msg,
+        "data.csv: column \"value\" was given as the time column, but it is the only numeric \
+         column, so no column is left for the values; the timestamps seem to be in \
+         \"timestamp\": name that as the time column"
+    );
+}
