@@ -11,6 +11,17 @@ use tsad_core::{OnlineModel, Scores};
 /// smallest wiggle into an enormous score, and it uses the past only.
 pub(crate) const SCALE_FLOOR: f64 = 0.01;
 
+/// The smallest spread a variance can be computed from: squares of smaller deviations
+/// underflow (this is the square root of the smallest normal `f64`).
+const UNDERFLOW_SPREAD: f64 = 1.491_668_146_240_041_3e-154;
+
+/// Whether a spread (or a deviation) is nothing as far as floats can tell: below the
+/// resolution of numbers around `center` (a relative epsilon), or so small that its square
+/// underflows (values near 1e-320).
+fn negligible(spread: f64, center: f64) -> bool {
+    spread <= (f64::EPSILON * center.abs()).max(UNDERFLOW_SPREAD)
+}
+
 /// A trailing window that knows its centre and scale.
 pub(crate) trait Window: Clone + Debug + Send {
     fn is_full(&self) -> bool;
@@ -150,7 +161,7 @@ impl<W: Window> RollingScorer<W> {
     /// Scores `x` against the past, then adds it to the past. NaN in, NaN out (and the window
     /// is left as it is, so a gap does not shorten the memory).
     pub(crate) fn step(&mut self, x: f64) -> Step {
-        let (expected, scale) = if self.window.is_full() {
+        let (expected, scale, flat) = if self.window.is_full() {
             let (c, s) = self.window.center_scale();
             let floor = SCALE_FLOOR * self.past.std();
             let scale = if s >= floor {
@@ -159,10 +170,16 @@ impl<W: Window> RollingScorer<W> {
                 self.floored += 1;
                 floor
             };
-            let scale = if scale > 0.0 { scale } else { tiny_scale(c) };
-            (c, scale)
+            // A spread below a relative epsilon is no spread: the window is constant, as far
+            // as floats can tell, and deviations as small are noise (scored 0, as on an
+            // exactly constant series).
+            if negligible(scale, c) {
+                (c, tiny_scale(c), true)
+            } else {
+                (c, scale, false)
+            }
         } else {
-            (f64::NAN, f64::NAN)
+            (f64::NAN, f64::NAN, false)
         };
         if !x.is_finite() {
             return Step {
@@ -173,6 +190,8 @@ impl<W: Window> RollingScorer<W> {
         }
         let score = if expected.is_nan() {
             f64::NAN
+        } else if flat && negligible((x - expected).abs(), expected) {
+            0.0
         } else {
             deviation(x, expected, scale)
         };
@@ -243,5 +262,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn top_score<W: Window>(window: W, xs: &[f64]) -> f64 {
+        let mut scorer = RollingScorer::new(window);
+        let scores: Vec<f64> = xs.iter().map(|&x| scorer.step(x).score).collect();
+        scores[48..].iter().fold(0.0_f64, |m, s| m.max(*s))
+    }
+
+    /// Issue 12, item 17: values near 1e-320 have spreads whose squares underflow; zscore
+    /// flagged 61 of 200 such points. Like a constant series, they now score 0, and values
+    /// around 1e9 that differ only in their last bit do too. Small values with a real spread
+    /// still score as z-scores.
+    #[test]
+    fn issue_12_spreads_below_float_resolution_score_zero() {
+        let wobble = |i: usize| ((i * 7919) % 13) as f64;
+        type Case = (&'static str, Vec<f64>, bool);
+        let cases: Vec<Case> = vec![
+            (
+                "subnormal",
+                (0..200).map(|i| (1.0 + wobble(i)) * 1e-321).collect(),
+                true,
+            ),
+            (
+                "1e9 in its last bit",
+                (0..200).map(|i| 1e9 + (i % 2) as f64 * 1.2e-7).collect(),
+                true,
+            ),
+            ("constant", vec![5.0; 200], true),
+            (
+                "small but real spread",
+                (0..200).map(|i| (1.0 + wobble(i)) * 1e-20).collect(),
+                false,
+            ),
+        ];
+        for (name, xs, zero) in cases {
+            let tops = [
+                top_score(MeanStdWindow::new(48), &xs),
+                top_score(MedianMadWindow(SortedWindow::new(48)), &xs),
+            ];
+            for top in tops {
+                if zero {
+                    assert_eq!(top, 0.0, "{name}");
+                } else {
+                    assert!(top > 0.5 && top < 10.0, "{name}: {top}");
+                }
+            }
+        }
+        // A real change after a flat stretch still scores very high.
+        let mut scorer = RollingScorer::new(MeanStdWindow::new(10));
+        for _ in 0..10 {
+            scorer.step(1e-321);
+        }
+        assert!(scorer.step(1.0).score > 1e10);
     }
 }

@@ -13,7 +13,9 @@
 //! **Score scale**: `|x - mean| / std`, in standard deviations (a plain z-score). The scale
 //! never falls below 1% of the standard deviation of all earlier points (so a flat stretch does
 //! not turn the smallest change into an enormous score); on a series that has been exactly
-//! constant so far, a change scores very high (about 1e15) rather than infinity.
+//! constant so far, a change scores very high (about 1e15) rather than infinity. A spread
+//! below float resolution (a relative epsilon of the mean, or so small that its square
+//! underflows, as for values near 1e-320) counts as constant: deviations as small score 0.
 //! `expected` is the rolling mean and the band is `mean ± band_k·std`.
 //!
 //! **Minimum length**: `window + 1` (the first `window` points are warm-up, NaN).
