@@ -92,9 +92,17 @@ pub enum ServerError {
         /// What is wrong.
         reason: String,
     },
-    /// The data directory or database could not be opened.
-    #[error("cannot open the data directory: {0}")]
-    Storage(#[from] tsad_store::StorageError),
+    /// The data directory or its database could not be opened. The message names the file,
+    /// the cause (once) and what to do.
+    #[error("cannot open the database `{}`: {reason}; {advice}", path.display())]
+    Storage {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's or the system's reason.
+        reason: String,
+        /// What the operator can do.
+        advice: String,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}; is another server using the port?")]
     Bind {
@@ -237,7 +245,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || tsad_store::SqliteStorage::open(dir))
         .await
-        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+        .map_err(|e| open_failed(&config.data_dir, &e))?;
     tracing::info!(data_dir = %config.data_dir.display(), "Opened the store");
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -274,6 +283,33 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
         );
     }
     Ok(())
+}
+
+/// Why the store did not open, said once, with the file and what to do about it.
+fn open_failed(data_dir: &std::path::Path, e: &tsad_store::StorageError) -> ServerError {
+    let path = data_dir.join("tsad.db");
+    let advice = if e.is_damaged() {
+        let aside = data_dir.join("tsad.db.damaged");
+        format!(
+            "the file is damaged or not a tsad database. Restore it from a backup, or move it \
+             aside to start with an empty store (mv {} {}; move tsad.db-wal and tsad.db-shm \
+             with it if they exist)",
+            path.display(),
+            aside.display()
+        )
+    } else if e.is_storage_full() {
+        "the disk is full; free space there or use another --data-dir".to_owned()
+    } else {
+        format!(
+            "check that {} exists and is writable by this user, or use another --data-dir",
+            data_dir.display()
+        )
+    };
+    ServerError::Storage {
+        path,
+        reason: e.root_cause(),
+        advice,
+    }
 }
 
 async fn shutdown_signal() {
@@ -339,6 +375,25 @@ mod tests {
             let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             assert_eq!(json["error"]["code"].as_str(), code, "{uri}");
         }
+    }
+
+    /// Issue 12, item 16: a damaged database is reported once, with its path and what to do.
+    #[test]
+    fn a_damaged_database_is_reported_once_with_its_path_and_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tsad.db"), vec![b'x'; 8192]).unwrap();
+        let e = tsad_store::SqliteStorage::open(dir.path()).unwrap_err();
+        let text = open_failed(dir.path(), &e).to_string();
+        let db = dir.path().join("tsad.db").display().to_string();
+        assert!(
+            text.starts_with(&format!("cannot open the database `{db}`: ")),
+            "{text}"
+        );
+        assert_eq!(text.matches("not a database").count(), 1, "{text}");
+        assert!(text.contains("Restore it from a backup"), "{text}");
+        assert!(text.contains(&format!("mv {db} {db}.damaged")), "{text}");
+        let source = std::error::Error::source(&open_failed(dir.path(), &e)).is_none();
+        assert!(source, "no source chain that would print the cause again");
     }
 
     #[test]

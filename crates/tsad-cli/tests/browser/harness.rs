@@ -21,6 +21,9 @@ const NOT_FOUND: &str =
 
 /// How long one test may take before it is failed (with its artifacts saved).
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Every test's server requires this access token (`tsad serve --token`), so the UI is tested
+/// as it runs when bound beyond loopback, CSP included.
+const TOKEN: &str = "browser-test-token";
 /// Default wait for something to appear on the page.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
@@ -320,6 +323,8 @@ async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> 
             "serve",
             "--bind",
             &format!("127.0.0.1:{port}"),
+            "--token",
+            TOKEN,
             "--data-dir",
         ])
         .arg(&data_dir)
@@ -397,6 +402,16 @@ async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> 
         .session_id()
         .await?
         .ok_or_else(|| anyhow::anyhow!("chromedriver gave no session id"))?;
+    // As a person opens the URL `tsad serve` prints: the server moves the token into a cookie,
+    // which every later page and API request of the UI carries.
+    client
+        .goto(&format!("http://127.0.0.1:{port}/?token={TOKEN}"))
+        .await?;
+    let landed = client.current_url().await?;
+    anyhow::ensure!(
+        landed.query().is_none(),
+        "the token should leave the address bar, got {landed}"
+    );
     let page = Page {
         client,
         base: format!("http://127.0.0.1:{port}"),
