@@ -2,6 +2,20 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use tsad_io::DecimalMark;
+
+/// A count of points or rows. Negative numbers reach this parser (the flags allow them, so
+/// clap does not mistake `-1` for a flag) and are refused with the range.
+pub(crate) fn count(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<usize>() {
+        return Ok(n);
+    }
+    match t.parse::<i128>() {
+        Ok(n) if n < 0 => Err(format!("must be 0 or more, got {n}")),
+        _ => Err(format!("\"{t}\" is not a whole number; give 0 or more")),
+    }
+}
 
 /// tsad finds anomalies in time series: detect from the command line, or serve the web UI.
 #[derive(Debug, Parser)]
@@ -63,7 +77,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "TRAIN.csv")]
     pub(crate) train: Option<PathBuf>,
     /// Fit on the first N rows of FILE (its normal part) and score the whole file.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
     pub(crate) train_rows: Option<usize>,
     /// Fit on the rows of FILE up to and including this time (same formats as the file's
     /// timestamps) and score the whole file.
@@ -82,30 +96,47 @@ pub(crate) struct ThresholdArgs {
     pub(crate) threshold: Option<ThresholdMethod>,
     /// For auto: about one false alarm per this many points of normal data, or per this much
     /// time (30d, 12h, 1w; needs a time column). Implies auto.
-    #[arg(long, value_name = "N|DURATION")]
+    #[arg(long, value_name = "N|DURATION", allow_negative_numbers = true)]
     pub(crate) every: Option<String>,
     /// k for the sigma and robust thresholds.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
     pub(crate) sigma: Option<f64>,
     /// Sensitivity in (0, 1) (implies the sensitivity threshold).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub(crate) sensitivity: Option<f64>,
     /// q in (0, 1) for the quantile threshold (implies it).
-    #[arg(long, value_name = "Q")]
+    #[arg(long, value_name = "Q", allow_negative_numbers = true)]
     pub(crate) quantile: Option<f64>,
     /// Flagged points with at most N unflagged points between them form one event.
-    #[arg(long, value_name = "N", default_value_t = tsad_core::EventOptions::default().merge_gap)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = tsad_core::EventOptions::default().merge_gap,
+        value_parser = count,
+        allow_negative_numbers = true
+    )]
     pub(crate) merge_gap: usize,
     /// Flagged points at most this far apart in time (30m, 2h, 1d; needs a time column) also
     /// form one event.
     #[arg(long, value_name = "DURATION")]
     pub(crate) merge_gap_time: Option<String>,
     /// Drop events with fewer flagged points than this.
-    #[arg(long, value_name = "N", default_value_t = tsad_core::EventOptions::default().min_points)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = tsad_core::EventOptions::default().min_points,
+        value_parser = count,
+        allow_negative_numbers = true
+    )]
     pub(crate) min_points: usize,
     /// Prune weak events: keep only those down to the last drop of at least this fraction
     /// between consecutive event peaks (telemanom's rule; 0 = off).
-    #[arg(long, value_name = "P", default_value_t = tsad_core::EventOptions::default().prune)]
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = tsad_core::EventOptions::default().prune,
+        allow_negative_numbers = true
+    )]
     pub(crate) prune: f64,
 }
 
@@ -114,14 +145,18 @@ pub(crate) struct DetectArgs {
     /// The CSV file to read.
     pub(crate) file: PathBuf,
     /// Time column: a name or a 0-based index (default: the first column of timestamps).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,
     /// Value column: a name or a 0-based index (default: the first numeric column).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) value_column: Option<String>,
     /// Ignore any time column and use the row number as time.
     #[arg(long, conflicts_with = "time_column")]
     pub(crate) no_time_column: bool,
+    /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
+    /// separated by ';' and numbers look like 12,5).
+    #[arg(long, value_name = "MARK")]
+    pub(crate) decimal: Option<DecimalMark>,
     #[command(flatten)]
     pub(crate) spec: SpecArgs,
     #[command(flatten)]
@@ -129,7 +164,7 @@ pub(crate) struct DetectArgs {
     #[command(flatten)]
     pub(crate) cut: ThresholdArgs,
     /// Events listed in the table, most severe first (0 = all; JSON and CSV list all).
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = count, allow_negative_numbers = true)]
     pub(crate) top: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -161,14 +196,18 @@ pub(crate) struct FitArgs {
     #[arg(long, value_name = "MODEL")]
     pub(crate) save: PathBuf,
     /// Time column: a name or a 0-based index (default: the first column of timestamps).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,
     /// Value column: a name or a 0-based index (default: the first numeric column).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) value_column: Option<String>,
     /// Ignore any time column and use the row number as time.
     #[arg(long, conflicts_with = "time_column")]
     pub(crate) no_time_column: bool,
+    /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
+    /// separated by ';' and numbers look like 12,5).
+    #[arg(long, value_name = "MARK")]
+    pub(crate) decimal: Option<DecimalMark>,
     #[command(flatten)]
     pub(crate) spec: SpecArgs,
     /// Threads for neural training (default: all cores).
@@ -353,10 +392,10 @@ pub(crate) struct EvalLabeledArgs {
     #[arg(long, value_name = "C")]
     pub(crate) label_column: String,
     /// Time column (name or index).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,
     /// Value column (name or index).
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) value_column: Option<String>,
     #[command(flatten)]
     pub(crate) spec: SpecArgs,

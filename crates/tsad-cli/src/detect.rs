@@ -13,8 +13,10 @@ use tsad_engine::{Detection, DetectorSpec, Training, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
-    let options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
+    let mut options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
+    options.decimal = a.decimal;
     let ingested = tsad_io::read_path(&a.file, &options)?;
+    print_warnings(&a.file, &ingested);
     let series = &ingested.series;
     let threshold = threshold_from(&a.cut, series)?;
     let events = event_options(&a.cut, series)?;
@@ -84,7 +86,14 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         Some(f) => tsad_engine::detect_fitted(series, f, &threshold, &events),
         None => tsad_engine::detect_with(series, training, &spec, &threshold, &events, &ctx),
     }
-    .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
+    .with_context(|| {
+        format!(
+            "detector `{}` failed on {}{}",
+            spec.kind(),
+            a.file.display(),
+            rows_lost(&ingested)
+        )
+    });
     bar.finish();
     let detection = detection?;
     let evidence = if a.explain {
@@ -128,12 +137,20 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
 /// `tsad fit`: fit on normal data and save the model with its calibration.
 pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
     let (spec, _) = resolve_spec(&a.spec)?;
-    let options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
+    let mut options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
+    options.decimal = a.decimal;
     let ingested = tsad_io::read_path(&a.file, &options)?;
+    print_warnings(&a.file, &ingested);
     let bar = progress::Bar::new(spec.is_neural() && !a.quiet);
     let ctx = bar.context().with_threads(a.threads);
-    let fitted = tsad_engine::fit(&ingested.series, &spec, &ctx)
-        .with_context(|| format!("detector `{}` failed on {}", spec.kind(), a.file.display()));
+    let fitted = tsad_engine::fit(&ingested.series, &spec, &ctx).with_context(|| {
+        format!(
+            "detector `{}` failed on {}{}",
+            spec.kind(),
+            a.file.display(),
+            rows_lost(&ingested)
+        )
+    });
     bar.finish();
     let mut fitted = fitted?;
     let ts = ingested.series.timestamps();
@@ -215,6 +232,39 @@ pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventO
     Ok(options)
 }
 
+/// Ingest's warnings (a time-like column not read as time, rejected rows, gaps, ...) on
+/// stderr, so that output piped elsewhere stays clean.
+fn print_warnings(file: &Path, ingested: &Ingested) {
+    for w in &ingested.diagnostics.warnings {
+        eprintln!("warning: {}: {w}", file.display());
+    }
+}
+
+/// Why a file gave fewer points than rows, for a detector's "not enough data": rows that
+/// repeated a timestamp and rows that could not be read.
+fn rows_lost(ingested: &Ingested) -> String {
+    let d = &ingested.diagnostics;
+    if d.duplicates == 0 && d.rejected == 0 {
+        return String::new();
+    }
+    let mut why = Vec::new();
+    if d.duplicates > 0 {
+        why.push(format!(
+            "{} repeated an earlier timestamp and were merged",
+            d.duplicates
+        ));
+    }
+    if d.rejected > 0 {
+        why.push(format!("{} could not be read", d.rejected));
+    }
+    format!(
+        " ({} rows read, {}: {} points left)",
+        d.rows_read,
+        why.join(", "),
+        d.points
+    )
+}
+
 /// How `detect` and `fit` read FILE: the columns the user named, or detected ones.
 fn ingest_options(
     file: &Path,
@@ -288,6 +338,14 @@ fn merge_sets(spec: &mut Value, sets: Map<String, Value>) {
 }
 
 pub(crate) fn threshold_from(a: &ThresholdArgs, series: &Series) -> Result<Threshold> {
+    if let Some(k) = a.sigma
+        && !(k.is_finite() && k >= 0.0)
+    {
+        bail!(
+            "--sigma {k}: must be a number 0 or more (how many standard deviations above the \
+             centre a score must be), e.g. --sigma 3"
+        );
+    }
     let method = a.threshold.unwrap_or(if a.sensitivity.is_some() {
         ThresholdMethod::Sensitivity
     } else if a.quantile.is_some() {
