@@ -56,6 +56,18 @@ pub trait Model: Send + Sync + Debug {
     /// [`Error::NotEnoughData`] when `series` is too short; others as the detector documents.
     fn score(&self, series: &Series) -> Result<Scores, Error>;
 
+    /// [`Model::score`] that stops early once `ctx` is cancelled (a run cancelled while
+    /// scoring frees its worker). Slow scorers override it to check inside their loops; the
+    /// default checks once, before scoring.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cancelled`] when `ctx` was cancelled; otherwise as [`Model::score`].
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
+        ctx.check_cancelled()?;
+        self.score(series)
+    }
+
     /// Serialises the fitted state.
     ///
     /// # Errors

@@ -436,10 +436,15 @@ impl Detector for EnsembleDetector {
 
 impl Model for EnsembleModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         let n = series.len();
         let mut outputs = Vec::with_capacity(self.members.len());
         for m in &self.members {
-            let s = m.model.score(series)?;
+            ctx.check_cancelled()?;
+            let s = m.model.score_with(series, ctx)?;
             if s.score.len() != n {
                 return Err(Error::invalid_series(format!(
                     "member `{}` returned {} scores for {n} points",
@@ -939,6 +944,28 @@ mod tests {
             .fit(&series, &FitContext::new().with_cancel(cancel))
             .unwrap_err();
         assert!(matches!(err, Error::Cancelled));
+    }
+
+    /// Issue 12, item 3: a cancelled run stops between members while scoring, and the
+    /// members' own cancel-aware scoring (seasonal, LSTM) gets the same context.
+    #[test]
+    fn scoring_stops_when_cancelled() {
+        let (series, _) = tsad_testing::sine_with_spike(500, 1);
+        let model = ensemble(Policy::Any, None)
+            .fit(&series, &FitContext::new())
+            .unwrap();
+        let cancel = CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(cancel.clone());
+        assert!(model.score_with(&series, &ctx).is_ok());
+        cancel.cancel();
+        let err = model.score_with(&series, &ctx).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        let err = seasonal()
+            .fit(&series, &FitContext::new())
+            .unwrap()
+            .score_with(&series, &ctx)
+            .unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
     }
 
     #[test]

@@ -487,6 +487,13 @@ impl Detector for SeasonalDetector {
 
 impl Model for SeasonalModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    /// The decomposition is one call into `stlrs`, which cannot be interrupted: the flag is
+    /// checked before and after it, so a cancelled run stops short of everything that follows.
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
+        ctx.check_cancelled()?;
         let needed = match self.params.period {
             Some(p) => 2 * p + 1,
             None => 8,
@@ -502,6 +509,7 @@ impl Model for SeasonalModel {
             })));
         };
         let (fit, method) = decompose(&x, &self.periods, &self.params);
+        ctx.check_cancelled()?;
         let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
         let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
         let scale = if scale > 0.0 {

@@ -149,25 +149,25 @@ pub fn detect_with(
     let start = Instant::now();
     let (mut scores, reference) = match training {
         Training::Same => {
-            let scores = score_checked(model.as_ref(), series, spec)?;
+            let scores = score_checked(model.as_ref(), series, spec, ctx)?;
             let reference = scores.score.clone();
             (scores, reference)
         }
         Training::Prefix(n) => {
-            let scores = score_checked(model.as_ref(), series, spec)?;
+            let scores = score_checked(model.as_ref(), series, spec, ctx)?;
             let reference = scores.score[..n].to_vec();
             (scores, reference)
         }
         Training::Separate(train) => match history_then(train, series) {
             Some(joined) => {
-                let all = score_checked(model.as_ref(), &joined, spec)?;
+                let all = score_checked(model.as_ref(), &joined, spec, ctx)?;
                 let m = train.len();
                 let reference = all.score[..m].to_vec();
                 (tail_scores(all, m), reference)
             }
             None => {
-                let reference = score_checked(model.as_ref(), train, spec)?.score;
-                (score_checked(model.as_ref(), series, spec)?, reference)
+                let reference = score_checked(model.as_ref(), train, spec, ctx)?.score;
+                (score_checked(model.as_ref(), series, spec, ctx)?, reference)
             }
         },
     };
@@ -229,7 +229,7 @@ pub fn fit(
         )));
     }
     let model = detector.fit(train, ctx)?;
-    let reference = score_checked(model.as_ref(), train, spec)?.score;
+    let reference = score_checked(model.as_ref(), train, spec, ctx)?.score;
     let calibration = Calibration::fit(&reference).ok_or_else(|| {
         invalid_training(format!(
             "detector `{}` gave no finite score on the training part, so nothing can be \
@@ -259,7 +259,7 @@ pub fn detect_fitted(
     threshold.validate()?;
     options.validate()?;
     let start = Instant::now();
-    let mut scores = score_checked(fitted.model(), series, fitted.spec())?;
+    let mut scores = score_checked(fitted.model(), series, fitted.spec(), &FitContext::new())?;
     let score_seconds = start.elapsed().as_secs_f64();
     scores.rarity = Some(fitted.calibration().apply(&scores.score));
     let (cut, events) = rethreshold(series, &scores, threshold, options)?;
@@ -328,8 +328,9 @@ fn score_checked(
     model: &dyn Model,
     series: &Series,
     spec: &DetectorSpec,
+    ctx: &FitContext,
 ) -> Result<Scores, EngineError> {
-    let scores = model.score(series)?;
+    let scores = model.score_with(series, ctx)?;
     if scores.len() != series.len() {
         return Err(tsad_core::Error::Backend {
             source: format!(

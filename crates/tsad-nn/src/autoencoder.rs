@@ -6,7 +6,7 @@ use crate::Loss;
 use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
 use crate::model::Network;
 use crate::stream::{LstmStream, StreamOptions, Trainable};
-use crate::train::{pool, predict};
+use crate::train::{pool, predict, predict_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -376,6 +376,10 @@ fn residual_stats(net: &Network, t: &Trained, values: &[f64]) -> ResidualStats {
 
 impl Model for LstmAutoencoderModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         let values = common::values_of(series, self.params.window)?;
         let input = common::model_input(values, &self.scaler)?;
         let threads = common::threads(self.params.threads, None);
@@ -387,7 +391,7 @@ impl Model for LstmAutoencoderModel {
         let mut recon = vec![0.0f64; n];
         let mut count = vec![0u32; n];
         let starts = 0..self.net.windows_in(n);
-        predict(
+        predict_with(
             &self.net,
             &self.weights,
             &input,
@@ -406,7 +410,8 @@ impl Model for LstmAutoencoderModel {
                     }
                 }
             },
-        );
+            ctx,
+        )?;
         let mut score = Vec::with_capacity(n);
         let mut expected = Vec::with_capacity(n);
         for i in 0..n {

@@ -5,7 +5,7 @@ use crate::Loss;
 use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
 use crate::model::Network;
 use crate::stream::{LstmStream, StreamOptions, Trainable};
-use crate::train::{pool, predict};
+use crate::train::{pool, predict, predict_with};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -287,11 +287,12 @@ fn forecasts(
     input: &[f32],
     scaler: &Scaler,
     threads: usize,
+    ctx: &FitContext,
 ) -> Result<Vec<f64>, Error> {
     let mut out = vec![f64::NAN; input.len()];
     let pool = pool(threads)?;
     let w = net.window;
-    predict(
+    predict_with(
         net,
         weights,
         input,
@@ -303,7 +304,8 @@ fn forecasts(
                 out[s + w] = scaler.unscale(f64::from(v));
             }
         },
-    );
+        ctx,
+    )?;
     Ok(out)
 }
 
@@ -335,10 +337,14 @@ fn residual_std(net: &Network, t: &Trained, values: &[f64]) -> f64 {
 
 impl Model for LstmForecastModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         let values = common::values_of(series, self.params.window + 1)?;
         let input = common::model_input(values, &self.scaler)?;
         let threads = common::threads(self.params.threads, None);
-        let expected = forecasts(&self.net, &self.weights, &input, &self.scaler, threads)?;
+        let expected = forecasts(&self.net, &self.weights, &input, &self.scaler, threads, ctx)?;
         let score: Vec<f64> = values
             .iter()
             .zip(&expected)

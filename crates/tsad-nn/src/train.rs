@@ -358,13 +358,32 @@ pub(crate) fn predict(
     starts: impl Iterator<Item = usize>,
     threads: usize,
     pool: &rayon::ThreadPool,
-    mut sink: impl FnMut(&[usize], &[f32]),
+    sink: impl FnMut(&[usize], &[f32]),
 ) {
+    let never = FitContext::new();
+    // A context nobody can cancel: the result is always Ok.
+    let _ = predict_with(net, p, series, starts, threads, pool, sink, &never);
+}
+
+/// [`predict`] that stops with [`Error::Cancelled`] once `ctx` is cancelled, checked before
+/// each block of chunks (a fraction of a second of work).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn predict_with(
+    net: &Network,
+    p: &[f32],
+    series: &[f32],
+    starts: impl Iterator<Item = usize>,
+    threads: usize,
+    pool: &rayon::ThreadPool,
+    mut sink: impl FnMut(&[usize], &[f32]),
+    ctx: &FitContext,
+) -> Result<(), Error> {
     let n_ws = 4 * threads.max(1);
     let mut workspaces: Vec<Workspace> = (0..n_ws).map(|_| net.workspace(PREDICT_CHUNK)).collect();
     let mut block: Vec<usize> = Vec::with_capacity(n_ws * PREDICT_CHUNK);
     let mut starts = starts.peekable();
     while starts.peek().is_some() {
+        ctx.check_cancelled()?;
         block.clear();
         block.extend(starts.by_ref().take(n_ws * PREDICT_CHUNK));
         let n_chunks = block.len().div_ceil(PREDICT_CHUNK);
@@ -381,6 +400,7 @@ pub(crate) fn predict(
             sink(chunk, &ws.y[..chunk.len() * net.outputs()]);
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -471,3 +471,46 @@ fn a_stream_whose_warmup_is_all_missing_fits_later() {
         );
     }
 }
+
+/// Issue 12, item 3: a run cancelled while scoring stops its worker promptly. Scoring a long
+/// series checks the flag between blocks of windows, so cancelling mid-way ends it with
+/// `Cancelled` long before the whole series is scored.
+#[test]
+fn scoring_stops_soon_after_a_cancel() {
+    let (train, _) = seasonal_with_anomalies(600, 24, 0, 1);
+    let long = Series::from_values(
+        (0..1_500_000)
+            .map(|i| (i as f64 * std::f64::consts::TAU / 24.0).sin())
+            .collect(),
+    )
+    .unwrap();
+    for (name, detector) in both() {
+        let model = detector.fit(&train, &FitContext::new()).unwrap();
+        let cancelled = FitContext::new().with_cancel({
+            let c = CancelFlag::new();
+            c.cancel();
+            c
+        });
+        let err = model.score_with(&long, &cancelled).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{name}: {err}");
+
+        let flag = CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(flag.clone());
+        let full = std::time::Instant::now();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            flag.cancel();
+        });
+        let got = model.score_with(&long, &ctx);
+        let stopped = full.elapsed();
+        canceller.join().unwrap();
+        assert!(
+            matches!(got, Err(Error::Cancelled)),
+            "{name}: scored in {stopped:?}"
+        );
+        assert!(
+            stopped.as_secs_f64() < 1.0,
+            "{name}: stopped after {stopped:?}"
+        );
+    }
+}
