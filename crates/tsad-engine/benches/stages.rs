@@ -46,11 +46,12 @@ fn benches(c: &mut Criterion) {
         let scores = detect(&series, &spec, &threshold, &options, &FitContext::new())
             .expect("detection")
             .scores;
+        // As the pipeline runs them: calibrate on the scores, map them to rarity, cut, events.
+        let mut s = scores.clone();
         g.bench_function(format!("stages_{kind}"), |b| {
             b.iter(|| {
-                let mut s = scores.clone();
-                let cal = Calibration::fit_contaminated(black_box(&s.score)).expect("finite");
-                s.rarity = Some(cal.apply(&s.score));
+                let cal = Calibration::fit_contaminated(black_box(&scores.score)).expect("finite");
+                s.rarity = Some(cal.apply(&scores.score));
                 rethreshold(&series, &s, &threshold, &options)
                     .expect("valid threshold")
                     .1

@@ -147,27 +147,24 @@ pub fn detect_with(
     };
     let fit_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let (mut scores, reference) = match training {
-        Training::Same => {
-            let scores = score_checked(model.as_ref(), series, spec, ctx)?;
-            let reference = scores.score.clone();
-            (scores, reference)
-        }
-        Training::Prefix(n) => {
-            let scores = score_checked(model.as_ref(), series, spec, ctx)?;
-            let reference = scores.score[..n].to_vec();
-            (scores, reference)
+    // The training part's scores: a copy only when they are not part of the scored series'.
+    let (mut scores, separate_reference) = match training {
+        Training::Same | Training::Prefix(_) => {
+            (score_checked(model.as_ref(), series, spec, ctx)?, None)
         }
         Training::Separate(train) => match history_then(train, series) {
             Some(joined) => {
                 let all = score_checked(model.as_ref(), &joined, spec, ctx)?;
                 let m = train.len();
                 let reference = all.score[..m].to_vec();
-                (tail_scores(all, m), reference)
+                (tail_scores(all, m), Some(reference))
             }
             None => {
                 let reference = score_checked(model.as_ref(), train, spec, ctx)?.score;
-                (score_checked(model.as_ref(), series, spec, ctx)?, reference)
+                (
+                    score_checked(model.as_ref(), series, spec, ctx)?,
+                    Some(reference),
+                )
             }
         },
     };
@@ -177,9 +174,11 @@ pub fn detect_with(
     // finite score at all) has no rarity and flags nothing.
     let calibration = match training {
         // The series' own scores hold its anomalies: leave its top scores out of the fit.
-        Training::Same => Calibration::fit_contaminated(&reference),
-        _ => Calibration::fit(&reference).or_else(|| Calibration::fit(&scores.score)),
-    };
+        Training::Same => Calibration::fit_contaminated(&scores.score),
+        Training::Prefix(n) => Calibration::fit(&scores.score[..n]),
+        Training::Separate(_) => separate_reference.as_deref().and_then(Calibration::fit),
+    }
+    .or_else(|| Calibration::fit(&scores.score));
     scores.rarity = Some(match &calibration {
         Some(c) => c.apply(&scores.score),
         None => vec![f64::NAN; scores.len()],
