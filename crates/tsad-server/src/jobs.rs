@@ -494,6 +494,7 @@ pub(crate) fn read_run_data(
     let mut opts = IngestOptions {
         value_column: value_column.cloned(),
         source_name: Some(dataset.name.clone()),
+        decimal: crate::routes::datasets::dataset_decimal(&dataset.meta),
         ..IngestOptions::default()
     };
     match time_column {

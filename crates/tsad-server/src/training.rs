@@ -330,6 +330,7 @@ pub(crate) fn read_training_dataset(
         no_time_column,
         value_column: value.clone(),
         source_name: Some(dataset.name.clone()),
+        decimal: crate::routes::datasets::dataset_decimal(&dataset.meta),
         ..IngestOptions::default()
     };
     let ingested = tsad_io::read_bytes(&bytes, &opts).map_err(|e| {

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tsad_io::{ColumnKind, IngestOptions};
+use tsad_io::{ColumnKind, DecimalMark, IngestOptions};
 use tsad_store::DatasetRecord;
 
 /// Rows of the stored preview.
@@ -31,7 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
 #[utoipa::path(
     post, path = "/api/v1/datasets", tag = "datasets",
     request_body(
-        description = "multipart/form-data with field `file` (the CSV) and optional field `name`, or JSON points",
+        description = "multipart/form-data with field `file` (the CSV), optional field `name` and optional field `decimal` (`.` or `,`; default: detected), or JSON points",
         content(
             (DatasetPoints = "application/json"),
             (Object = "multipart/form-data")
@@ -55,12 +55,13 @@ pub(crate) async fn datasets_create(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let (name, bytes) = if content_type.starts_with("multipart/form-data") {
+    let (name, bytes, decimal) = if content_type.starts_with("multipart/form-data") {
         let mut multipart = Multipart::from_request(req, &state).await?;
         read_multipart(&mut multipart).await?
     } else if content_type.starts_with("application/json") {
         let ApiJson(points) = ApiJson::<DatasetPoints>::from_request(req, &state).await?;
-        points_to_csv(points)?
+        let (name, bytes) = points_to_csv(points)?;
+        (name, bytes, None)
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -69,13 +70,17 @@ pub(crate) async fn datasets_create(
              application/json",
         ));
     };
-    let dataset = create(&state, name, bytes).await?;
+    let dataset = create_with(&state, name, bytes, decimal).await?;
     Ok((StatusCode::CREATED, Json(dataset)))
 }
 
-async fn read_multipart(multipart: &mut Multipart) -> Result<(String, Bytes), ApiError> {
+/// The uploaded file, its name, and the decimal mark asked for (`None`: detect).
+type Upload = (String, Bytes, Option<DecimalMark>);
+
+async fn read_multipart(multipart: &mut Multipart) -> Result<Upload, ApiError> {
     let mut file: Option<(Option<String>, Bytes)> = None;
     let mut name: Option<String> = None;
+    let mut decimal: Option<DecimalMark> = None;
     while let Some(field) = multipart.next_field().await? {
         match field.name() {
             Some("file") => {
@@ -83,6 +88,15 @@ async fn read_multipart(multipart: &mut Multipart) -> Result<(String, Bytes), Ap
                 file = Some((file_name, field.bytes().await?));
             }
             Some("name") => name = Some(field.text().await?),
+            Some("decimal") => {
+                let text = field.text().await?;
+                // An empty field (the form's "detect" choice) means detect.
+                if !text.trim().is_empty() {
+                    decimal = Some(text.parse().map_err(|reason: String| {
+                        ApiError::unprocessable("invalid_parameter", format!("decimal: {reason}"))
+                    })?);
+                }
+            }
             _ => {} // unknown fields are ignored, as browsers may add their own
         }
     }
@@ -95,7 +109,7 @@ async fn read_multipart(multipart: &mut Multipart) -> Result<(String, Bytes), Ap
         .filter(|n| !n.trim().is_empty())
         .or(file_name)
         .unwrap_or_else(|| "upload.csv".into());
-    Ok((name, bytes))
+    Ok((name, bytes, decimal))
 }
 
 /// Inline points become a CSV so every dataset is stored and read the same way.
@@ -143,11 +157,22 @@ pub(crate) async fn create(
     name: String,
     bytes: Bytes,
 ) -> Result<Dataset, ApiError> {
+    create_with(state, name, bytes, None).await
+}
+
+/// [`create`] with the decimal mark the upload asked for (`None`: detect); the mark is kept
+/// with the dataset, so every run reads the file the same way.
+async fn create_with(
+    state: &AppState,
+    name: String,
+    bytes: Bytes,
+    decimal: Option<DecimalMark>,
+) -> Result<Dataset, ApiError> {
     let limits = state.config().limits.clone();
     limits.check_name("the dataset name", &name)?;
     state
         .blocking(move |store| {
-            let record = analyse(&name, &bytes)?;
+            let record = analyse(&name, &bytes, decimal)?;
             if let Some(cols) = record.meta["columns"].as_array() {
                 for c in cols.iter().filter_map(|c| c["name"].as_str()) {
                     limits.check_name("a column name", c)?;
@@ -160,13 +185,23 @@ pub(crate) async fn create(
         .await
 }
 
+/// The decimal mark an upload asked for, as kept in the dataset's meta (`None`: detect).
+pub(crate) fn dataset_decimal(meta: &Value) -> Option<DecimalMark> {
+    meta.get("decimal")?.as_str()?.parse().ok()
+}
+
 /// Preview, detected columns, label column and diagnostics of a file.
-fn analyse(name: &str, bytes: &[u8]) -> Result<DatasetRecord, ApiError> {
+fn analyse(
+    name: &str,
+    bytes: &[u8],
+    decimal: Option<DecimalMark>,
+) -> Result<DatasetRecord, ApiError> {
     let preview = tsad_io::preview_bytes(bytes, PREVIEW_ROWS, Some(name))?;
     let ingested = tsad_io::read_bytes(
         bytes,
         &IngestOptions {
             source_name: Some(name.to_owned()),
+            decimal,
             ..IngestOptions::default()
         },
     )?;
@@ -195,6 +230,7 @@ fn analyse(name: &str, bytes: &[u8]) -> Result<DatasetRecord, ApiError> {
         "time_axis": crate::jobs::axis_name(ingested.series.axis()),
         "preview": {"rows": preview.rows},
         "diagnostics": diagnostics,
+        "decimal": decimal.map(|d| d.to_string()),
     });
     Ok(DatasetRecord {
         id: tsad_store::new_id("ds"),

@@ -62,10 +62,11 @@ export const api = {
   getDataset: (id) => send("GET", `/datasets/${enc(id)}`),
   deleteDataset: (id) => send("DELETE", `/datasets/${enc(id)}`),
   createDemo: () => send("POST", "/datasets/demo", { json: {} }),
-  uploadCsv(file) {
+  uploadCsv(file, decimal = "") {
     const form = new FormData();
     form.append("file", file, file.name);
     form.append("name", file.name);
+    if (decimal) form.append("decimal", decimal);
     return send("POST", "/datasets", { form });
   },
 

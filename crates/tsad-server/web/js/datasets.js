@@ -86,7 +86,7 @@ async function upload(file) {
   ctx.clearError();
   setBusy(`Uploading ${file.name} (${fmtBytes(file.size)})…`);
   try {
-    const ds = await api.uploadCsv(file);
+    const ds = await api.uploadCsv(file, $("decimal-select").value);
     ctx.onOpen(ds);
   } catch (err) {
     ctx.onError(err, err.message.includes(file.name) ? "Could not read the file" : `Could not read ${file.name}`);
