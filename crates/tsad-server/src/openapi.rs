@@ -14,7 +14,13 @@ use utoipa::OpenApi;
             with progress (fitted on a training part or scored with a stored model), \
             downsampled points, re-thresholding on calibrated rarity or raw scores, saved \
             models. Errors are always \
-            `{\"error\": {\"code\", \"message\"}}`; see docs/API.md for the status mapping."
+            `{\"error\": {\"code\", \"message\"}}`; see docs/API.md for the status mapping. \
+            When the server has an access token, every path but /healthz and /metrics needs \
+            `Authorization: Bearer <token>` (401 `unauthorized` otherwise); any path may \
+            answer 403 `host_not_allowed` or `cross_origin`, 405 `method_not_allowed`, 414 \
+            `uri_too_long`, 415 `unsupported_media_type` and 507 `storage_full`. Every \
+            answer carries Content-Security-Policy, X-Content-Type-Options, X-Frame-Options \
+            and Referrer-Policy headers."
     ),
     paths(
         datasets::datasets_create,

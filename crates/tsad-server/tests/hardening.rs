@@ -20,6 +20,9 @@ fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or("")
 }
 
+/// Request headers of a table case.
+type Headers<'a> = Vec<(header::HeaderName, &'a str)>;
+
 fn ensemble(members: Vec<Value>) -> Value {
     json!({"kind": "ensemble", "policy": "any", "members": members})
 }
@@ -238,7 +241,7 @@ async fn item_5_the_access_token_guards_everything_but_health_and_metrics() {
             .starts_with("text/html")
     );
 
-    let cases: Vec<(&str, Vec<(header::HeaderName, &str)>, StatusCode)> = vec![
+    let cases: Vec<(&str, Headers<'_>, StatusCode)> = vec![
         (
             "bearer",
             vec![(header::AUTHORIZATION, "Bearer test-token-123")],
@@ -309,7 +312,7 @@ async fn item_6_origin_host_and_content_type_are_checked() {
     let app = TestApp::new();
     let json_ct = (header::CONTENT_TYPE, "application/json");
     let host = (header::HOST, "127.0.0.1:5001");
-    let cases: Vec<(&str, Vec<(header::HeaderName, &str)>, StatusCode, &str)> = vec![
+    let cases: Vec<(&str, Headers<'_>, StatusCode, &str)> = vec![
         (
             "same origin",
             vec![

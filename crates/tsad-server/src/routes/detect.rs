@@ -54,7 +54,9 @@ pub(crate) async fn detectors_list() -> Result<Json<Value>, ApiError> {
         (status = 400, description = "malformed body", body = ErrorBody),
         (status = 404, description = "unknown model or training dataset", body = ErrorBody),
         (status = 409, description = "the stored model file is of another kind or version", body = ErrorBody),
-        (status = 422, description = "invalid series, detector, threshold, event options or training part", body = ErrorBody),
+        (status = 415, description = "a body that is not `application/json`", body = ErrorBody),
+        (status = 422, description = "invalid series (or every value null), detector, threshold, event options or training part; `limit_exceeded` for a spec beyond the server's limits", body = ErrorBody),
+        (status = 429, description = "as many detections compute and wait as the server allows", body = ErrorBody),
     )
 )]
 pub(crate) async fn detect_create(

@@ -246,7 +246,8 @@ fn api_code(e: &tsad_engine::EngineError) -> &'static str {
         (status = 202, description = "queued", body = Run),
         (status = 400, description = "malformed body", body = ErrorBody),
         (status = 404, description = "unknown dataset", body = ErrorBody),
-        (status = 422, description = "invalid detector, threshold or event options (every problem listed)", body = ErrorBody),
+        (status = 415, description = "a body that is not `application/json`", body = ErrorBody),
+        (status = 422, description = "invalid detector, threshold or event options (every problem listed); a column the dataset lacks; a detector needing more rows than the dataset has; `limit_exceeded` for a spec beyond the server's limits", body = ErrorBody),
         (status = 429, description = "the run queue is full", body = ErrorBody),
     )
 )]
