@@ -47,6 +47,10 @@ pub const MAX_SHAPE: f64 = 0.9;
 const SHAPE_PRIOR: f64 = 40.0;
 /// The highest rarity reported.
 pub const MAX_RARITY: f64 = 30.0;
+/// How much rarer than among its own series' scores [`Calibration::apply_to_new`] rates a score.
+pub const WITHIN_MARGIN: f64 = 1.0;
+/// Fewest finite scores for [`Calibration::apply_to_new`] to weigh the series' own scores.
+pub const MIN_WITHIN_POINTS: usize = 5000;
 /// Reference scores beyond which the bulk's quantiles come from an evenly strided sample.
 pub const BULK_SAMPLE: usize = 1 << 16;
 
@@ -221,6 +225,39 @@ impl Calibration {
             });
         }
         out
+    }
+}
+
+impl Calibration {
+    /// [`Calibration::apply`] for the scores of data scored against this calibration's
+    /// reference (new data, or a series fitted on a part of itself): each rarity is at most
+    /// [`WITHIN_MARGIN`] above the score's rarity among `scores` themselves (calibrated as
+    /// [`Calibration::fit_contaminated`] calibrates a series on itself).
+    ///
+    /// A point is then an alarm when it is rare against the normal data *and* stands out of
+    /// the data being scored. When the new data has moved away from the training part (a
+    /// regime the training never saw, a sensor re-scaled), its ordinary points stop being
+    /// alarms and what stands out of the new level remains. Measured on NASA SMAP (fit on
+    /// `train/`, score `test/`, every detector at its defaults, event-level F1): `robust-stats`
+    /// 0.36 -> 0.59, `seasonal` 0.13 -> 0.34, `nab-best` 0.58 -> 0.58, `mad` 0.59 -> 0.56,
+    /// `zscore` 0.60 -> 0.55.
+    ///
+    /// The series' own calibration leaves out only its top 0.5%, so where anomalies are a
+    /// larger share of a short series they hide each other: on the 2,000-point demo (2.5%
+    /// anomalous) fitted on its first tenth the cap hid every anomaly, while from 10,000 points
+    /// (0.5%) it changed nothing. Below [`MIN_WITHIN_POINTS`] finite scores this is therefore
+    /// [`Calibration::apply`].
+    pub fn apply_to_new(&self, scores: &[f64]) -> Vec<f64> {
+        let mut rarity = self.apply(scores);
+        if scores.iter().filter(|s| s.is_finite()).count() < MIN_WITHIN_POINTS {
+            return rarity;
+        }
+        if let Some(own) = Calibration::fit_contaminated(scores) {
+            for (r, o) in rarity.iter_mut().zip(own.apply(scores)) {
+                *r = r.min(o + WITHIN_MARGIN);
+            }
+        }
+        rarity
     }
 }
 
@@ -487,6 +524,31 @@ mod tests {
         let cal = Calibration::fit_contaminated(&sparse).unwrap();
         assert!(cal.rarity(1.5) < 3.0, "{}", cal.rarity(1.5));
         assert!(cal.rarity(20.0) > cal.rarity(3.0));
+    }
+
+    #[test]
+    fn new_data_that_drifted_alarms_only_where_it_stands_out() {
+        // Normal: Exp(1). New data: 5,000 scores four times as large, and one of 60.
+        let reference: Vec<f64> = uniforms(5_000, 21).iter().map(|u| -u.ln()).collect();
+        let cal = Calibration::fit(&reference).unwrap();
+        let mut drifted: Vec<f64> = uniforms(5_000, 22).iter().map(|u| -4.0 * u.ln()).collect();
+        drifted[2_500] = 60.0;
+        let alarms = |r: &[f64]| r.iter().filter(|&&x| x >= 5.0).count();
+        // Against the reference alone the drift floods; capped by the series' own scores, the
+        // outlier is left with at most a couple of the drift's highest scores (its own tail is
+        // fitted with its top 0.5% left out, so it is a little light).
+        let flood = alarms(&cal.apply(&drifted));
+        assert!(flood > 100, "{flood}");
+        let capped = cal.apply_to_new(&drifted);
+        assert!(alarms(&capped) <= 3, "{}", alarms(&capped));
+        assert!(capped[2_500] >= 5.0);
+        // New data like the reference keeps its rarity; a short batch is not capped at all.
+        let alike: Vec<f64> = uniforms(5_000, 23).iter().map(|u| -u.ln()).collect();
+        let (plain, within) = (cal.apply(&alike), cal.apply_to_new(&alike));
+        let moved = plain.iter().zip(&within).filter(|(a, b)| a != b).count();
+        assert!(moved < 50, "{moved} of 5000 moved");
+        let short = &drifted[..2_000];
+        assert_eq!(cal.apply_to_new(short), cal.apply(short));
     }
 
     #[test]

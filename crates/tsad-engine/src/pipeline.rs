@@ -179,9 +179,11 @@ pub fn detect_with(
         Training::Separate(_) => separate_reference.as_deref().and_then(Calibration::fit),
     }
     .or_else(|| Calibration::fit(&scores.score));
-    scores.rarity = Some(match &calibration {
-        Some(c) => c.apply(&scores.score),
-        None => vec![f64::NAN; scores.len()],
+    // Scores fitted on another part are also weighed against the series' own.
+    scores.rarity = Some(match (&calibration, training) {
+        (Some(c), Training::Same) => c.apply(&scores.score),
+        (Some(c), _) => c.apply_to_new(&scores.score),
+        (None, _) => vec![f64::NAN; scores.len()],
     });
     let (cut, events) = rethreshold(series, &scores, threshold, options)?;
     Ok(Detection {
@@ -260,7 +262,7 @@ pub fn detect_fitted(
     let start = Instant::now();
     let mut scores = score_checked(fitted.model(), series, fitted.spec(), &FitContext::new())?;
     let score_seconds = start.elapsed().as_secs_f64();
-    scores.rarity = Some(fitted.calibration().apply(&scores.score));
+    scores.rarity = Some(fitted.calibration().apply_to_new(&scores.score));
     let (cut, events) = rethreshold(series, &scores, threshold, options)?;
     Ok(Detection {
         scores,

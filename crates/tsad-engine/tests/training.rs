@@ -168,3 +168,49 @@ fn model_files_of_another_kind_or_version_are_refused_clearly() {
     let bad_state = mutate(&|v| v["state"]["version"] = json!(99));
     assert!(bad_state.contains("cannot load model"), "{bad_state}");
 }
+
+/// Noise-like values from a seeded LCG, uniform in [-1, 1].
+fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+#[test]
+fn new_data_noisier_than_the_training_alarms_only_where_it_stands_out() {
+    // Trained on calm data; the scored data jumps by 4 every 37th point throughout (a regime
+    // the training never saw), and once, at point 6,000, by 40.
+    let train = Series::from_values(noise(3000, 1)).unwrap();
+    let mut values = noise(10_000, 2);
+    for v in values.iter_mut().step_by(37) {
+        *v += 4.0;
+    }
+    values[6000] = 40.0;
+    let test = Series::from_values(values).unwrap();
+    let d = detect_with(
+        &test,
+        Training::Separate(&train),
+        &spec(json!({"kind": "zscore"})),
+        &Threshold::default(),
+        &EventOptions::default(),
+        &FitContext::new(),
+    )
+    .unwrap();
+    // Against the training part alone, the noise would flood ...
+    let calibration = d.calibration.as_ref().unwrap();
+    let flood = calibration
+        .apply(&d.scores.score)
+        .iter()
+        .filter(|&&r| r >= 5.0)
+        .count();
+    assert!(flood > 100, "{flood}");
+    // ... weighed against its own scores too, the excursion is what is left.
+    assert!(d.events.len() <= 3, "{} events", d.events.len());
+    assert!(d.events.iter().any(|e| e.start <= 6000 && 6000 <= e.end));
+}
