@@ -459,6 +459,7 @@ async fn runs_use_defaults_and_row_index() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, catalog) = app.get("/api/v1/detectors").await;
     assert_eq!(run["detector"]["kind"], catalog["default_spec"]["kind"]);
+    assert_eq!(run["preset"], tsad_engine::DEFAULT_PRESET, "{run}");
     app.wait(run["id"].as_str().unwrap()).await;
 }
 

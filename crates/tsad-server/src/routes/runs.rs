@@ -132,7 +132,11 @@ pub(crate) fn check_request(parts: RequestParts<'_>) -> Result<Checked, ApiError
                 None
             }
         },
-        None => Some((tsad_engine::default_spec(), None)),
+        // The default detector is a preset: the run says which, as a run that named it would.
+        None => Some((
+            tsad_engine::default_spec(),
+            Some(tsad_engine::DEFAULT_PRESET.to_owned()),
+        )),
     };
     let rest = threshold_and_events(threshold, events, &mut problems);
     match (parsed, rest) {
