@@ -63,6 +63,8 @@ pub struct Catalog {
     pub thresholds: Vec<ThresholdInfo>,
     /// The spec run when the user picks none.
     pub default_spec: Value,
+    /// The preset that spec is (offered first by a UI).
+    pub default_preset: &'static str,
     /// The threshold used when the user picks none.
     pub default_threshold: Threshold,
 }
@@ -227,6 +229,7 @@ pub fn catalog() -> Catalog {
         presets,
         thresholds,
         default_spec: default_spec().to_json(),
+        default_preset: crate::DEFAULT_PRESET,
         default_threshold: Threshold::default(),
     }
 }

@@ -459,7 +459,8 @@ async fn runs_use_defaults_and_row_index() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, catalog) = app.get("/api/v1/detectors").await;
     assert_eq!(run["detector"]["kind"], catalog["default_spec"]["kind"]);
-    assert_eq!(run["preset"], tsad_engine::DEFAULT_PRESET, "{run}");
+    assert_eq!(run["preset"], catalog["default_preset"], "{run}");
+    assert_eq!(catalog["default_preset"], tsad_engine::DEFAULT_PRESET);
     app.wait(run["id"].as_str().unwrap()).await;
 }
 

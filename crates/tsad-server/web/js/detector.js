@@ -47,7 +47,8 @@ export function initDetectorForm(cat) {
   select.disabled = false;
   select.addEventListener("change", () => renderParams());
 
-  const def = catalog.default_spec;
+  // The default detector is a preset (robust-stats): offer it by its name.
+  const def = catalog.default_preset ? { preset: catalog.default_preset } : catalog.default_spec;
   let initial = def?.preset ? `preset:${def.preset}` : def?.kind ? `kind:${def.kind}` : null;
   if (!initial || ![...select.options].some((o) => o.value === initial)) initial = select.options[0]?.value;
   select.value = initial;
