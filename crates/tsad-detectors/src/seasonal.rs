@@ -359,6 +359,48 @@ fn decompose(x: &[f64], periods: &[usize], p: &SeasonalParams) -> (Vec<f64>, &'s
     (centred_median(x, p.fallback_window), "rolling_median")
 }
 
+/// Series at least this long are decomposed on a thread of their own (see [`decompose_watching`]).
+const WATCHED_FROM: usize = 50_000;
+
+/// [`decompose`] while watching `ctx`'s cancel flag; gives `x` back with the fit.
+///
+/// `stlrs` cannot be interrupted, so a long series is decomposed on a thread of its own and the
+/// caller waits for it, checking the flag every 50 ms: a cancelled scoring returns at once
+/// (and frees its job slot) while the decomposition under way runs to its end in the
+/// background and its result is dropped (at 1,000,000 points, about 12 s of one core).
+fn decompose_watching(
+    x: Vec<f64>,
+    periods: &[usize],
+    params: &SeasonalParams,
+    ctx: &FitContext,
+) -> Result<(Vec<f64>, &'static str, Vec<f64>), Error> {
+    if x.len() < WATCHED_FROM {
+        let (fit, method) = decompose(&x, periods, params);
+        return Ok((fit, method, x));
+    }
+    let (periods, params) = (periods.to_vec(), params.clone());
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("tsad-seasonal".into())
+        .spawn(move || {
+            let (fit, method) = decompose(&x, &periods, &params);
+            // Nobody listens any more when the caller was cancelled: the result is dropped.
+            let _ = done.send((fit, method, x));
+        })
+        .map_err(Error::backend)?;
+    loop {
+        match result.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(decomposed) => return Ok(decomposed),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => ctx.check_cancelled()?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::backend(std::io::Error::other(
+                    "the seasonal decomposition stopped without a result",
+                )));
+            }
+        }
+    }
+}
+
 /// Centred rolling median of `window` points (windows shrink to what exists at the start and
 /// stop sliding at the end).
 fn centred_median(x: &[f64], window: usize) -> Vec<f64> {
@@ -490,8 +532,9 @@ impl Model for SeasonalModel {
         self.score_with(series, &FitContext::new())
     }
 
-    /// The decomposition is one call into `stlrs`, which cannot be interrupted: the flag is
-    /// checked before and after it, so a cancelled run stops short of everything that follows.
+    /// The decomposition is one call into `stlrs`, which cannot be interrupted; on long series
+    /// it runs on a thread of its own while the flag is watched, so a cancelled scoring returns
+    /// within about 50 ms (see [`decompose_watching`]).
     fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         ctx.check_cancelled()?;
         let needed = match self.params.period {
@@ -508,8 +551,7 @@ impl Model for SeasonalModel {
                 "method": "none", "note": "every value is missing",
             })));
         };
-        let (fit, method) = decompose(&x, &self.periods, &self.params);
-        ctx.check_cancelled()?;
+        let (fit, method, x) = decompose_watching(x, &self.periods, &self.params, ctx)?;
         let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
         let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
         let scale = if scale > 0.0 {
@@ -738,6 +780,40 @@ mod tests {
             .unwrap()
             .score(s)
             .unwrap()
+    }
+
+    #[test]
+    fn a_long_decomposition_stops_soon_after_a_cancel() {
+        // 600,000 points with a daily period: seconds of STL, far more than the 50 ms watch.
+        let values: Vec<f64> = (0..600_000)
+            .map(|i| (i as f64 * std::f64::consts::TAU / 24.0).sin() + (i % 7) as f64 * 0.01)
+            .collect();
+        let series = Series::from_values(values).unwrap();
+        let detector = SeasonalDetector::new(SeasonalParams {
+            period: Some(24),
+            ..SeasonalParams::default()
+        })
+        .unwrap();
+        let model = detector.fit(&series, &FitContext::new()).unwrap();
+        let flag = tsad_core::CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(flag.clone());
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            flag.cancel();
+            std::time::Instant::now()
+        });
+        let got = model.score_with(&series, &ctx);
+        let returned = std::time::Instant::now();
+        let cancelled_at = canceller.join().unwrap();
+        assert!(
+            matches!(got, Err(Error::Cancelled)),
+            "scored before the cancel"
+        );
+        let late = returned.saturating_duration_since(cancelled_at);
+        assert!(
+            late.as_secs_f64() < 1.0,
+            "returned {late:?} after the cancel"
+        );
     }
 
     #[test]
