@@ -78,6 +78,54 @@ pub enum ExplainError {
         /// The provider's message.
         detail: String,
     },
+    /// The prompt is larger than the model's context (llama.cpp's `exceed_context_size_error`,
+    /// OpenAI's `context_length_exceeded`, or a message that says so).
+    #[error(
+        "{provider} refused a prompt larger than its context (HTTP {}): {detail}",
+        status.map_or_else(|| "error event".to_owned(), |s| s.to_string())
+    )]
+    ContextOverflow {
+        /// Who was asked.
+        provider: String,
+        /// The HTTP status, or `None` for an error event in a stream.
+        status: Option<u16>,
+        /// The prompt's tokens, when the provider said.
+        prompt_tokens: Option<u64>,
+        /// The model's context in tokens, when the provider said.
+        context_tokens: Option<u64>,
+        /// tsad's estimate of the prompt's tokens.
+        estimated_tokens: usize,
+        /// The budget the prompt was built for (`TSAD_LLM_CONTEXT_TOKENS`).
+        budget: usize,
+        /// The provider's message.
+        detail: String,
+    },
+    /// The provider does not serve the configured model (OpenAI's `model_not_found`, a 404 or
+    /// 400 that says the model does not exist).
+    #[error(
+        "{provider} does not know the model `{model}` (HTTP {}): {detail}",
+        status.map_or_else(|| "error event".to_owned(), |s| s.to_string())
+    )]
+    UnknownModel {
+        /// Who was asked.
+        provider: String,
+        /// The model asked for.
+        model: String,
+        /// The HTTP status, or `None` for an error event in a stream.
+        status: Option<u16>,
+        /// The provider's message.
+        detail: String,
+    },
+    /// The provider reported an error outside an HTTP error status (an error event in a
+    /// streamed answer, or an error body sent with 200), or a stream ended before any text
+    /// without a reason.
+    #[error("{provider} reported an error: {detail}")]
+    StreamFailed {
+        /// Who was asked.
+        provider: String,
+        /// The provider's reason.
+        detail: String,
+    },
     /// The provider's reply is not the chat-completions shape.
     #[error("{provider} sent a reply that is not a chat completion: {reason}")]
     Malformed {
@@ -91,7 +139,7 @@ pub enum ExplainError {
 impl ExplainError {
     /// A stable code for the API: `invalid_input`, `invalid_llm_config`, `llm_timeout`,
     /// `llm_unreachable`, `llm_unauthorized`, `llm_rate_limited`, `llm_failed`,
-    /// `llm_rejected`, `llm_bad_reply`.
+    /// `llm_rejected`, `llm_context_overflow`, `llm_unknown_model`, `llm_bad_reply`.
     pub fn code(&self) -> &'static str {
         match self {
             ExplainError::InvalidInput { .. } => "invalid_input",
@@ -102,6 +150,9 @@ impl ExplainError {
             ExplainError::RateLimited { .. } => "llm_rate_limited",
             ExplainError::Provider { .. } => "llm_failed",
             ExplainError::Rejected { .. } => "llm_rejected",
+            ExplainError::ContextOverflow { .. } => "llm_context_overflow",
+            ExplainError::UnknownModel { .. } => "llm_unknown_model",
+            ExplainError::StreamFailed { .. } => "llm_failed",
             ExplainError::Malformed { .. } => "llm_bad_reply",
         }
     }
@@ -175,6 +226,49 @@ impl ExplainError {
                 "The LLM ({provider}) refused the request (HTTP {status}): {detail}. Check \
                  TSAD_LLM_MODEL and TSAD_LLM_BASE_URL."
             ),
+            ExplainError::ContextOverflow {
+                provider,
+                prompt_tokens,
+                context_tokens,
+                estimated_tokens,
+                budget,
+                ..
+            } => {
+                let prompt = match prompt_tokens {
+                    Some(n) => format!("{n} tokens"),
+                    None => format!("about {estimated_tokens} tokens by tsad's estimate"),
+                };
+                let (context, lower) = match context_tokens {
+                    Some(n) => (
+                        format!("a context of {n} tokens"),
+                        format!("to at most {n}"),
+                    ),
+                    None => (
+                        "its context".to_owned(),
+                        "to the model's context".to_owned(),
+                    ),
+                };
+                format!(
+                    "The prompt is larger than the model's context: {prompt} for {context} \
+                     ({provider}). tsad sized it for TSAD_LLM_CONTEXT_TOKENS={budget}: lower \
+                     TSAD_LLM_CONTEXT_TOKENS {lower}, or give the model a larger context \
+                     (llama.cpp: --ctx-size; Ollama: num_ctx)."
+                )
+            }
+            ExplainError::UnknownModel {
+                provider,
+                model,
+                status,
+                detail,
+            } => format!(
+                "The LLM ({provider}) does not know the model `{model}`{}: {detail}. Set \
+                 TSAD_LLM_MODEL to a model it serves (GET <TSAD_LLM_BASE_URL>/models lists \
+                 them).",
+                status.map_or_else(String::new, |s| format!(" (HTTP {s})"))
+            ),
+            ExplainError::StreamFailed { provider, detail } => {
+                format!("The LLM ({provider}) stopped with an error: {detail}.")
+            }
             ExplainError::Malformed { provider, .. } => format!(
                 "The LLM ({provider}) sent a reply tsad cannot read. Is TSAD_LLM_BASE_URL an \
                  OpenAI-compatible endpoint (it usually ends in /v1/)?"

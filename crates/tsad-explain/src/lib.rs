@@ -9,7 +9,11 @@ mod llm;
 mod offline;
 mod summary;
 
-pub use chat::{ChatInput, ChatMessage, Focus, Role, build_prompt};
+pub use chat::{
+    ChatInput, ChatMessage, DEFAULT_CONTEXT_TOKENS, Focus, MIN_CONTEXT_TOKENS, Role,
+    answer_reserve, build_prompt, build_prompt_within, estimate_prompt_tokens, estimate_tokens,
+    prompt_limit,
+};
 pub use error::ExplainError;
 pub use evidence::{
     DataQuality, DetectorShare, Evidence, EvidenceContext, GapNote, Level, LevelKind, Peak, Rank,

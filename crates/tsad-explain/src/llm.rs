@@ -3,7 +3,9 @@
 //! plain and streaming (server-sent events), with every failure mapped to an [`ExplainError`].
 
 use crate::ExplainError;
-use crate::chat::ChatMessage;
+use crate::chat::{
+    ChatMessage, DEFAULT_CONTEXT_TOKENS, MIN_CONTEXT_TOKENS, estimate_prompt_tokens,
+};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::Deserialize;
@@ -22,6 +24,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A streamed answer may take this many timeouts in all (each chunk must still come within
 /// one timeout of the previous one).
 const STREAM_TIMEOUTS: u32 = 5;
+/// The largest context budget accepted (`TSAD_LLM_CONTEXT_TOKENS`).
+const MAX_CONTEXT_TOKENS: usize = 10_000_000;
 /// Characters of a provider's error message kept in our errors.
 const MAX_DETAIL_CHARS: usize = 300;
 
@@ -62,6 +66,9 @@ pub struct LlmConfig {
     /// How long a plain answer may take, and how long a stream may wait for its next chunk
     /// (default 60 s).
     pub timeout: Duration,
+    /// The model's context in tokens, prompt and answer together: the prompt is trimmed to fit
+    /// it (default [`DEFAULT_CONTEXT_TOKENS`], at least [`MIN_CONTEXT_TOKENS`]).
+    pub context_tokens: usize,
 }
 
 /// The JSON config file's shape (see [`LlmConfig::from_file`]).
@@ -76,12 +83,35 @@ struct FileConfig {
     api_key_env: Option<String>,
     #[serde(default)]
     timeout_secs: Option<f64>,
+    #[serde(default)]
+    context_tokens: Option<usize>,
 }
 
 fn config_error(reason: impl Into<String>) -> ExplainError {
     ExplainError::Config {
         reason: reason.into(),
     }
+}
+
+fn check_context_tokens(n: usize, name: &str) -> Result<usize, ExplainError> {
+    if (MIN_CONTEXT_TOKENS..=MAX_CONTEXT_TOKENS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(config_error(format!(
+            "{name} must be a number of tokens between {MIN_CONTEXT_TOKENS} and \
+             {MAX_CONTEXT_TOKENS} (the model's context, e.g. 2048 or 8192), got {n}"
+        )))
+    }
+}
+
+fn parse_context_tokens(raw: &str, name: &str) -> Result<usize, ExplainError> {
+    let n = raw.trim().replace('_', "").parse::<usize>().map_err(|_| {
+        config_error(format!(
+            "{name} must be a number of tokens (the model's context, e.g. 2048 or 8192), got \
+             `{raw}`"
+        ))
+    })?;
+    check_context_tokens(n, name)
 }
 
 fn parse_timeout(raw: &str, name: &str) -> Result<Duration, ExplainError> {
@@ -101,6 +131,7 @@ impl LlmConfig {
             model: model.into(),
             api_key: None,
             timeout: DEFAULT_TIMEOUT,
+            context_tokens: DEFAULT_CONTEXT_TOKENS,
         }
     }
 
@@ -121,6 +152,12 @@ impl LlmConfig {
         self
     }
 
+    /// Sets the model's context in tokens (prompt and answer).
+    pub fn with_context_tokens(mut self, tokens: usize) -> Self {
+        self.context_tokens = tokens;
+        self
+    }
+
     /// The configuration from the environment, or `None` for offline mode:
     ///
     /// - `TSAD_LLM_BASE_URL` with `TSAD_LLM_MODEL` and optionally `TSAD_LLM_API_KEY`: any
@@ -128,7 +165,9 @@ impl LlmConfig {
     ///   `GEMINI_API_KEY` too);
     /// - `GEMINI_API_KEY` alone: Gemini's OpenAI-compatible endpoint with
     ///   [`GEMINI_DEFAULT_MODEL`] (or `TSAD_LLM_MODEL`);
-    /// - `TSAD_LLM_TIMEOUT_SECS`: the timeout in seconds (default 60).
+    /// - `TSAD_LLM_TIMEOUT_SECS`: the timeout in seconds (default 60);
+    /// - `TSAD_LLM_CONTEXT_TOKENS`: the model's context in tokens, prompt and answer together
+    ///   (default 2048); the prompt is trimmed to fit it.
     ///
     /// Empty variables count as unset.
     ///
@@ -159,6 +198,10 @@ impl LlmConfig {
             Some(raw) => parse_timeout(&raw, "TSAD_LLM_TIMEOUT_SECS")?,
             None => DEFAULT_TIMEOUT,
         };
+        let context_tokens = match get("TSAD_LLM_CONTEXT_TOKENS") {
+            Some(raw) => parse_context_tokens(&raw, "TSAD_LLM_CONTEXT_TOKENS")?,
+            None => DEFAULT_CONTEXT_TOKENS,
+        };
         let config = match (base, gemini_key) {
             (Some(url), gemini_key) => {
                 let is_gemini = url.contains("generativelanguage.googleapis.com");
@@ -175,6 +218,7 @@ impl LlmConfig {
                     model,
                     api_key: key.or(if is_gemini { gemini_key } else { None }),
                     timeout,
+                    context_tokens,
                 }
             }
             (None, Some(gemini_key)) => LlmConfig {
@@ -182,6 +226,7 @@ impl LlmConfig {
                 model: model.unwrap_or_else(|| GEMINI_DEFAULT_MODEL.to_owned()),
                 api_key: Some(gemini_key),
                 timeout,
+                context_tokens,
             },
             (None, None) => {
                 if model.is_some() || key.is_some() {
@@ -200,7 +245,7 @@ impl LlmConfig {
 
     /// The configuration in a JSON file:
     /// `{"base_url": "...", "model": "...", "api_key": "..." | "api_key_env": "VAR",
-    ///   "timeout_secs": 60}` (`api_key`, `api_key_env` and `timeout_secs` optional).
+    ///   "timeout_secs": 60, "context_tokens": 2048}` (all but `base_url` and `model` optional).
     ///
     /// # Errors
     ///
@@ -212,7 +257,7 @@ impl LlmConfig {
         let file: FileConfig = serde_json::from_str(&text).map_err(|e| {
             config_error(format!(
                 "{} is not a valid LLM config ({e}); expected {{\"base_url\", \"model\", \
-                 \"api_key\" or \"api_key_env\", \"timeout_secs\"}}",
+                 \"api_key\" or \"api_key_env\", \"timeout_secs\", \"context_tokens\"}}",
                 path.display()
             ))
         })?;
@@ -230,11 +275,16 @@ impl LlmConfig {
             Some(s) => parse_timeout(&s.to_string(), "timeout_secs")?,
             None => DEFAULT_TIMEOUT,
         };
+        let context_tokens = match file.context_tokens {
+            Some(n) => check_context_tokens(n, "context_tokens")?,
+            None => DEFAULT_CONTEXT_TOKENS,
+        };
         let config = LlmConfig {
             base_url: file.base_url,
             model: file.model,
             api_key,
             timeout,
+            context_tokens,
         };
         config.validate()?;
         Ok(config)
@@ -255,6 +305,11 @@ impl LlmConfig {
         }
         if self.timeout.is_zero() {
             problems.push("the timeout is zero".to_owned());
+        }
+        if let Err(ExplainError::Config { reason }) =
+            check_context_tokens(self.context_tokens, "the context")
+        {
+            problems.push(reason);
         }
         if problems.is_empty() {
             Ok(())
@@ -356,6 +411,121 @@ fn provider_detail(body: &str) -> String {
     }
 }
 
+/// What a provider's error body says, read leniently: llama.cpp's
+/// `{"error": {"code": 400, "message", "type": "exceed_context_size_error", "n_prompt_tokens",
+/// "n_ctx"}}`, OpenAI's `{"error": {"message", "type", "param", "code": "model_not_found"}}`,
+/// Gemini's `[{"error": ...}]`, Ollama's `{"error": "..."}`, or text.
+#[derive(Debug, Default)]
+struct ErrorInfo {
+    /// The message (see [`provider_detail`]).
+    message: String,
+    /// `type` and a textual `code`, lowercased and joined, for matching.
+    kinds: String,
+    /// A numeric `code` (llama.cpp's HTTP status in a stream's error event).
+    status: Option<u16>,
+    prompt_tokens: Option<u64>,
+    context_tokens: Option<u64>,
+}
+
+/// The first number after any of `phrases` in `text` (already lowercased).
+fn number_after(text: &str, phrases: &[&str]) -> Option<u64> {
+    phrases.iter().find_map(|p| {
+        let rest = &text[text.find(p)? + p.len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
+}
+
+fn error_info(body: &str) -> ErrorInfo {
+    let mut info = ErrorInfo {
+        message: provider_detail(body),
+        ..ErrorInfo::default()
+    };
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let v = v.as_array().and_then(|a| a.first().cloned()).unwrap_or(v);
+        let err = v.get("error").filter(|e| e.is_object()).unwrap_or(&v);
+        let text = |key: &str| err.get(key).and_then(Value::as_str).map(str::to_lowercase);
+        info.kinds = [text("type"), text("code"), text("status")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        info.status = err
+            .get("code")
+            .and_then(Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok());
+        info.prompt_tokens = err.get("n_prompt_tokens").and_then(Value::as_u64);
+        info.context_tokens = err.get("n_ctx").and_then(Value::as_u64);
+    }
+    let lower = info.message.to_lowercase();
+    // The sizes in the message when the body has no fields for them: OpenAI ("maximum context
+    // length is 8192 tokens. However, your messages resulted in 9000 tokens"), llama-cpp-python
+    // ("Requested tokens (4680) exceed context window of 2048"), older llama.cpp ("request
+    // (4476 tokens) exceeds the available context size (4096 tokens)").
+    info.prompt_tokens = info.prompt_tokens.or_else(|| {
+        number_after(
+            &lower,
+            &[
+                "resulted in",
+                "you requested",
+                "requested tokens (",
+                "request (",
+            ],
+        )
+    });
+    info.context_tokens = info.context_tokens.or_else(|| {
+        number_after(
+            &lower,
+            &[
+                "maximum context length is",
+                "context window of",
+                "context size (",
+            ],
+        )
+    });
+    info
+}
+
+impl ErrorInfo {
+    fn is_context_overflow(&self) -> bool {
+        let lower = self.message.to_lowercase();
+        self.kinds.contains("exceed_context_size")
+            || self.kinds.contains("context_length_exceeded")
+            || (lower.contains("context")
+                && ["exceed", "maximum", "too long", "too large"]
+                    .iter()
+                    .any(|w| lower.contains(w)))
+    }
+
+    fn is_unknown_model(&self) -> bool {
+        let lower = self.message.to_lowercase();
+        self.kinds.contains("model_not_found")
+            || (lower.contains("model")
+                && [
+                    "not found",
+                    "does not exist",
+                    "not exist",
+                    "unknown model",
+                    "no such model",
+                ]
+                .iter()
+                .any(|w| lower.contains(w)))
+    }
+}
+
+/// Why a reply yielded no text: it cannot be read, or the provider reported an error in it.
+#[derive(Debug)]
+enum ReplyIssue {
+    /// Not the protocol: the reason.
+    Unreadable(String),
+    /// An error the provider reported (its body).
+    Reported(String),
+}
+
 fn chat_body(model: &str, messages: &[ChatMessage], stream: bool) -> Value {
     json!({
         "model": model,
@@ -368,19 +538,22 @@ fn chat_body(model: &str, messages: &[ChatMessage], stream: bool) -> Value {
 }
 
 /// One streamed chunk's text, or why it is not a chunk.
-fn chunk_text(data: &str) -> Result<Option<String>, String> {
-    let v: Value = serde_json::from_str(data)
-        .map_err(|e| format!("a stream chunk is not JSON ({e}): {}", truncate(data, 80)))?;
-    if let Some(err) = v.get("error") {
-        return Err(format!(
-            "the stream reported an error: {}",
-            provider_detail(&err.to_string())
-        ));
+fn chunk_text(data: &str) -> Result<Option<String>, ReplyIssue> {
+    let v: Value = serde_json::from_str(data).map_err(|e| {
+        ReplyIssue::Unreadable(format!(
+            "a stream chunk is not JSON ({e}): {}",
+            truncate(data, 80)
+        ))
+    })?;
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(ReplyIssue::Reported(data.to_owned()));
     }
-    let choice = v
-        .get("choices")
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("a stream chunk has no `choices`: {}", truncate(data, 80)))?;
+    let choice = v.get("choices").and_then(Value::as_array).ok_or_else(|| {
+        ReplyIssue::Unreadable(format!(
+            "a stream chunk has no `choices`: {}",
+            truncate(data, 80)
+        ))
+    })?;
     Ok(choice
         .first()
         .and_then(|c| c.get("delta"))
@@ -391,17 +564,16 @@ fn chunk_text(data: &str) -> Result<Option<String>, String> {
 }
 
 /// The answer of a plain (non-streamed) completion.
-fn completion_text(body: &[u8]) -> Result<String, String> {
+fn completion_text(body: &[u8]) -> Result<String, ReplyIssue> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
-        format!(
+        ReplyIssue::Unreadable(format!(
             "the reply is not JSON ({e}): {}",
             truncate(&String::from_utf8_lossy(body), 80)
-        )
+        ))
     })?;
-    if let Some(err) = v.get("error") {
-        return Err(format!(
-            "the reply is an error: {}",
-            provider_detail(&err.to_string())
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(ReplyIssue::Reported(
+            String::from_utf8_lossy(body).into_owned(),
         ));
     }
     v.pointer("/choices/0/message/content")
@@ -409,22 +581,27 @@ fn completion_text(body: &[u8]) -> Result<String, String> {
         .filter(|s| !s.trim().is_empty())
         .map(str::to_owned)
         .ok_or_else(|| {
-            format!(
+            ReplyIssue::Unreadable(format!(
                 "the reply has no `choices[0].message.content`: {}",
                 truncate(&String::from_utf8_lossy(body), 120)
-            )
+            ))
         })
 }
 
 /// Parses the server-sent events of a streamed completion into text deltas.
+#[derive(Default)]
 struct SseParser {
     buf: Vec<u8>,
     done: bool,
+    /// `data: [DONE]` arrived (rather than the body just ending).
+    saw_done: bool,
+    /// The current event's name (`event: error` makes its data an error).
+    event: Option<String>,
 }
 
 impl SseParser {
     /// Feeds bytes; returns the deltas of every complete line (an error ends the stream).
-    fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<Result<String, String>>) {
+    fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<Result<String, ReplyIssue>>) {
         self.buf.extend_from_slice(bytes);
         while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -436,25 +613,45 @@ impl SseParser {
     }
 
     /// The last line when the stream ends without a newline.
-    fn finish(&mut self, out: &mut VecDeque<Result<String, String>>) {
+    fn finish(&mut self, out: &mut VecDeque<Result<String, ReplyIssue>>) {
         let rest = std::mem::take(&mut self.buf);
         if !rest.is_empty() {
             self.line(&rest, out);
         }
     }
 
-    fn line(&mut self, raw: &[u8], out: &mut VecDeque<Result<String, String>>) {
+    fn line(&mut self, raw: &[u8], out: &mut VecDeque<Result<String, ReplyIssue>>) {
         let line = String::from_utf8_lossy(raw);
         let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            self.event = None; // the end of an event
+            return;
+        }
+        if let Some(name) = line.strip_prefix("event:") {
+            self.event = Some(name.trim().to_owned());
+            return;
+        }
+        // llama.cpp's server reports a failure as an `error: {json}` line.
+        if let Some(body) = line.strip_prefix("error:") {
+            out.push_back(Err(ReplyIssue::Reported(body.trim().to_owned())));
+            self.done = true;
+            return;
+        }
         let Some(data) = line.strip_prefix("data:") else {
-            return; // `event:`, `id:`, comments and blank separators
+            return; // `id:`, `retry:` and comments
         };
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;
+            self.saw_done = true;
             return;
         }
         if data.is_empty() {
+            return;
+        }
+        if self.event.as_deref() == Some("error") {
+            out.push_back(Err(ReplyIssue::Reported(data.to_owned())));
+            self.done = true;
             return;
         }
         match chunk_text(data) {
@@ -584,11 +781,51 @@ impl LlmClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let body = response.text().await.unwrap_or_default();
-        let detail = self.redact(provider_detail(&body));
+        Err(self.classify(
+            Some(status.as_u16()),
+            &body,
+            retry_after,
+            estimate_prompt_tokens(messages),
+        ))
+    }
+
+    /// The error for a provider's error `body`, sent with HTTP `status` (`None`: an error
+    /// event in a stream, or an error body with status 200). A context overflow or an unknown
+    /// model is recognised by its type, code or message whatever the status.
+    fn classify(
+        &self,
+        status: Option<u16>,
+        body: &str,
+        retry_after: Option<u64>,
+        estimated_tokens: usize,
+    ) -> ExplainError {
+        let info = error_info(body);
+        let detail = self.redact(info.message.clone());
         let provider = self.label.clone();
-        let code = status.as_u16();
+        if info.is_context_overflow() {
+            return ExplainError::ContextOverflow {
+                provider,
+                status,
+                prompt_tokens: info.prompt_tokens,
+                context_tokens: info.context_tokens,
+                estimated_tokens,
+                budget: self.config.context_tokens,
+                detail,
+            };
+        }
+        if info.is_unknown_model() {
+            return ExplainError::UnknownModel {
+                provider,
+                model: self.config.model.clone(),
+                status,
+                detail,
+            };
+        }
+        let Some(code) = status else {
+            return ExplainError::StreamFailed { provider, detail };
+        };
         let lower = detail.to_lowercase();
-        Err(match code {
+        match code {
             401 | 403 => ExplainError::Unauthorized {
                 provider,
                 status: code,
@@ -617,7 +854,15 @@ impl LlmClient {
                 status: code,
                 detail,
             },
-        })
+        }
+    }
+
+    /// The error for a reply that yielded no text.
+    fn reply_error(&self, issue: ReplyIssue, estimated_tokens: usize) -> ExplainError {
+        match issue {
+            ReplyIssue::Unreadable(reason) => self.malformed(reason),
+            ReplyIssue::Reported(body) => self.classify(None, &body, None, estimated_tokens),
+        }
     }
 
     /// Asks for a whole answer.
@@ -636,7 +881,8 @@ impl LlmClient {
                 .bytes()
                 .await
                 .map_err(|e| self.transport_error(&e))?;
-            completion_text(&body).map_err(|r| self.malformed(r))
+            completion_text(&body)
+                .map_err(|issue| self.reply_error(issue, estimate_prompt_tokens(messages)))
         };
         tokio::time::timeout(self.config.timeout, work)
             .await
@@ -658,6 +904,7 @@ impl LlmClient {
     ) -> Result<BoxStream<'static, Result<String, ExplainError>>, ExplainError> {
         let timeout = self.config.timeout;
         let deadline = Instant::now() + timeout * STREAM_TIMEOUTS;
+        let estimated = estimate_prompt_tokens(messages);
         let response = tokio::time::timeout(timeout, self.send(messages, true))
             .await
             .unwrap_or_else(|_| Err(self.timeout_error()))?;
@@ -671,7 +918,8 @@ impl LlmClient {
                 .await
                 .map_err(|_| self.timeout_error())?
                 .map_err(|e| self.transport_error(&e))?;
-            let text = completion_text(&body).map_err(|r| self.malformed(r))?;
+            let text =
+                completion_text(&body).map_err(|issue| self.reply_error(issue, estimated))?;
             return Ok(futures::stream::once(async move { Ok(text) }).boxed());
         }
         Ok(Deltas {
@@ -681,10 +929,8 @@ impl LlmClient {
                 .bytes_stream()
                 .map(|r| r.map(|b| b.to_vec()))
                 .boxed(),
-            parser: SseParser {
-                buf: Vec::new(),
-                done: false,
-            },
+            parser: SseParser::default(),
+            estimated,
             pending: VecDeque::new(),
             got_text: false,
             finished: false,
@@ -699,7 +945,9 @@ struct Deltas {
     client: LlmClient,
     bytes: BoxStream<'static, reqwest::Result<Vec<u8>>>,
     parser: SseParser,
-    pending: VecDeque<Result<String, String>>,
+    pending: VecDeque<Result<String, ReplyIssue>>,
+    /// tsad's estimate of the prompt's tokens, for a context overflow reported mid-stream.
+    estimated: usize,
     got_text: bool,
     finished: bool,
     deadline: Instant,
@@ -715,10 +963,10 @@ impl Deltas {
                             st.got_text = true;
                             Some((Ok(text), st))
                         }
-                        Err(reason) => {
+                        Err(issue) => {
                             st.finished = true;
                             st.pending.clear();
-                            let e = st.client.malformed(reason);
+                            let e = st.client.reply_error(issue, st.estimated);
                             Some((Err(e), st))
                         }
                     };
@@ -729,7 +977,16 @@ impl Deltas {
                 if st.parser.done {
                     st.finished = true;
                     if !st.got_text {
-                        let e = st.client.malformed("the answer has no text".to_owned());
+                        let e = if st.parser.saw_done {
+                            st.client.malformed("the answer has no text".to_owned())
+                        } else {
+                            ExplainError::StreamFailed {
+                                provider: st.client.label.clone(),
+                                detail: "the stream ended without any text or reason (the \
+                                         provider's log may say why)"
+                                    .to_owned(),
+                            }
+                        };
                         return Some((Err(e), st));
                     }
                     continue;
@@ -837,7 +1094,23 @@ mod tests {
                 Err("must start with http"),
             ),
         ];
-        for (name, pairs, want) in cases {
+        let cases: Vec<Case> = cases
+            .iter()
+            .cloned()
+            .chain([
+                (
+                    "context too small",
+                    &[("GEMINI_API_KEY", "k"), ("TSAD_LLM_CONTEXT_TOKENS", "512")][..],
+                    Err("TSAD_LLM_CONTEXT_TOKENS must be a number of tokens between 1024"),
+                ),
+                (
+                    "context not a number",
+                    &[("GEMINI_API_KEY", "k"), ("TSAD_LLM_CONTEXT_TOKENS", "2k")][..],
+                    Err("TSAD_LLM_CONTEXT_TOKENS must be a number of tokens"),
+                ),
+            ])
+            .collect();
+        for (name, pairs, want) in &cases {
             let got = LlmConfig::from_vars(vars(pairs));
             match (got, want) {
                 (Ok(None), Ok(None)) => {}
@@ -851,6 +1124,68 @@ mod tests {
                 (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{name}: {e}"),
                 (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_context_budget_comes_from_the_environment() {
+        let read = |pairs: &[(&str, &str)]| {
+            LlmConfig::from_vars(vars(pairs))
+                .unwrap()
+                .unwrap()
+                .context_tokens
+        };
+        assert_eq!(read(&[("GEMINI_API_KEY", "k")]), DEFAULT_CONTEXT_TOKENS);
+        assert_eq!(
+            read(&[
+                ("TSAD_LLM_BASE_URL", "http://127.0.0.1:8080/v1"),
+                ("TSAD_LLM_MODEL", "smollm2"),
+                ("TSAD_LLM_CONTEXT_TOKENS", " 8_192 "),
+            ]),
+            8192
+        );
+        let err =
+            LlmClient::new(LlmConfig::new("http://h/v1", "m").with_context_tokens(10)).unwrap_err();
+        assert!(err.to_string().contains("between 1024"), "{err}");
+    }
+
+    #[test]
+    fn error_bodies_give_their_sizes() {
+        let cases = [
+            (
+                r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4680,"n_ctx":2048}}"#,
+                (true, false, Some(4680), Some(2048), Some(400)),
+            ),
+            (
+                r#"{"error":{"message":"request (4476 tokens) exceeds the available context size (4096 tokens)"}}"#,
+                (true, false, Some(4476), Some(4096), None),
+            ),
+            (
+                r#"{"error":{"message":"Requested tokens (4680) exceed context window of 2048","type":"invalid_request_error"}}"#,
+                (true, false, Some(4680), Some(2048), None),
+            ),
+            (
+                r#"{"error":{"message":"The model `x` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
+                (false, true, None, None, None),
+            ),
+            (
+                r#"{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error","code":null}}"#,
+                (false, false, None, None, None),
+            ),
+        ];
+        for (body, want) in cases {
+            let info = error_info(body);
+            assert_eq!(
+                (
+                    info.is_context_overflow(),
+                    info.is_unknown_model(),
+                    info.prompt_tokens,
+                    info.context_tokens,
+                    info.status
+                ),
+                want,
+                "{body}"
+            );
         }
     }
 
@@ -916,10 +1251,7 @@ mod tests {
 
     #[test]
     fn sse_lines_become_deltas() {
-        let mut p = SseParser {
-            buf: Vec::new(),
-            done: false,
-        };
+        let mut p = SseParser::default();
         let mut out = VecDeque::new();
         let chunk = |t: &str| {
             format!(

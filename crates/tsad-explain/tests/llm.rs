@@ -1,6 +1,7 @@
 //! The LLM client against a loopback server that speaks the OpenAI chat-completions protocol:
 //! the request tsad sends (evidence in the body, the key only in the header), plain and
-//! streamed answers, and each failure (timeout, refused connection, 401, 429, 500, malformed).
+//! streamed answers, and each failure (timeout, refused connection, 401, 429, 500, malformed),
+//! including the real error bodies of llama.cpp's server and OpenAI (issue 17).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -305,7 +306,7 @@ async fn failures_map_to_clear_errors() {
             "404 model",
             addr,
             "s404",
-            "llm_rejected",
+            "llm_unknown_model",
             502,
             "model 'nope' not found",
         ),
@@ -385,4 +386,225 @@ async fn stream_failures_end_the_stream_with_an_error() {
         assert_eq!(text, *first, "{path}");
         assert_eq!(last.as_ref().unwrap_err().code(), *code, "{path}");
     }
+}
+
+// ---- provider errors as llama.cpp and OpenAI send them (issue 17) ----------------------------
+
+/// llama.cpp's server (`tools/server`) refusing a prompt longer than its context.
+const LLAMA_CPP_OVERFLOW: &str = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4680,"n_ctx":2048}}"#;
+/// OpenAI refusing a prompt longer than the model's context.
+const OPENAI_OVERFLOW: &str = r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9012 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+/// llama-cpp-python's server (the OpenAI shape, with the numbers only in the message).
+const LLAMA_CPP_PYTHON_OVERFLOW: &str = r#"{"error":{"message":"This model's maximum context length is 2048 tokens. However, you requested 4680 tokens (4680 in the messages, 0 in the completion). Please reduce the length of the messages or completion.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+/// OpenAI asked for a model it does not have (HTTP 404).
+const OPENAI_NO_MODEL: &str = r#"{"error":{"message":"The model `gpt-nope` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
+/// Ollama's OpenAI-compatible endpoint asked for a model it has not pulled (HTTP 404).
+const OLLAMA_NO_MODEL: &str = r#"{"error":{"message":"model \"llama9\" not found, try pulling it first","type":"api_error","param":null,"code":null}}"#;
+/// An OpenAI stream that fails after its first chunk.
+const OPENAI_STREAM_ERROR: &str = r#"{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}"#;
+
+async fn emulated_providers() -> SocketAddr {
+    fn reply(code: u16, body: &'static str) -> Response {
+        (
+            StatusCode::from_u16(code).unwrap(),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+    let app = Router::new()
+        .route(
+            "/llamacpp-overflow/v1/chat/completions",
+            post(|| async { reply(400, LLAMA_CPP_OVERFLOW) }),
+        )
+        .route(
+            "/openai-overflow/v1/chat/completions",
+            post(|| async { reply(400, OPENAI_OVERFLOW) }),
+        )
+        .route(
+            "/llamacpppy-overflow/v1/chat/completions",
+            post(|| async { reply(400, LLAMA_CPP_PYTHON_OVERFLOW) }),
+        )
+        .route(
+            "/openai-nomodel/v1/chat/completions",
+            post(|| async { reply(404, OPENAI_NO_MODEL) }),
+        )
+        .route(
+            "/ollama-nomodel/v1/chat/completions",
+            post(|| async { reply(404, OLLAMA_NO_MODEL) }),
+        )
+        // llama.cpp's server streaming: an `error:` line after the headers went out with 200.
+        .route(
+            "/llamacpp-stream-overflow/v1/chat/completions",
+            post(|| async {
+                sse(futures::stream::iter(vec![format!(
+                    "error: {LLAMA_CPP_OVERFLOW}\n\n"
+                )]))
+            }),
+        )
+        // OpenAI streaming: a `data:` chunk holding an error, after some text.
+        .route(
+            "/openai-stream-error/v1/chat/completions",
+            post(|| async {
+                sse(futures::stream::iter(vec![
+                    sse_chunk("The peak "),
+                    format!("data: {OPENAI_STREAM_ERROR}\n\n"),
+                ]))
+            }),
+        )
+        // A named `event: error` whose data is the reason.
+        .route(
+            "/event-error/v1/chat/completions",
+            post(|| async {
+                sse(futures::stream::iter(vec![format!(
+                    "event: error\ndata: {OPENAI_STREAM_ERROR}\n\n"
+                )]))
+            }),
+        )
+        // A stream that closes with neither text nor [DONE].
+        .route(
+            "/cut-stream/v1/chat/completions",
+            post(|| async { sse(futures::stream::iter(vec![": ping\n\n".to_owned()])) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+/// The error of a plain request, and of a streamed one (before or in the stream).
+async fn both_errors(c: &LlmClient) -> [ExplainError; 2] {
+    let plain = c.complete(&messages()).await.unwrap_err();
+    let streamed = match c.stream(&messages()).await {
+        Err(e) => e,
+        Ok(s) => {
+            let items: Vec<_> = s.collect().await;
+            items
+                .into_iter()
+                .find_map(Result::err)
+                .expect("the stream ended without an error")
+        }
+    };
+    [plain, streamed]
+}
+
+#[tokio::test]
+async fn a_context_overflow_says_both_sizes_and_how_to_fix_it() {
+    let addr = emulated_providers().await;
+    type Case = (&'static str, &'static [&'static str]);
+    let cases: &[Case] = &[
+        (
+            "llamacpp-overflow",
+            &[
+                "4680 tokens for a context of 2048 tokens",
+                "TSAD_LLM_CONTEXT_TOKENS=3000",
+                "to at most 2048",
+                "--ctx-size",
+            ],
+        ),
+        (
+            "openai-overflow",
+            &[
+                "9012 tokens for a context of 8192 tokens",
+                "TSAD_LLM_CONTEXT_TOKENS",
+            ],
+        ),
+        (
+            "llamacpppy-overflow",
+            &[
+                "4680 tokens for a context of 2048 tokens",
+                "to at most 2048",
+            ],
+        ),
+    ];
+    for (path, says) in cases {
+        let config = LlmConfig::new(format!("http://{addr}/{path}/v1/"), "mock-model")
+            .with_timeout(Duration::from_millis(2000))
+            .with_context_tokens(3000);
+        let c = LlmClient::new(config).unwrap();
+        for err in both_errors(&c).await {
+            assert_eq!(
+                (err.code(), err.http_status()),
+                ("llm_context_overflow", 502),
+                "{path}: {err}"
+            );
+            let msg = err.user_message();
+            for part in *says {
+                assert!(msg.contains(part), "{path}: {part:?} not in {msg}");
+            }
+            assert!(!msg.contains("TSAD_LLM_BASE_URL"), "{path}: {msg}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_named() {
+    let addr = emulated_providers().await;
+    for path in ["openai-nomodel", "ollama-nomodel"] {
+        let c = client(addr, path, 2000);
+        for err in both_errors(&c).await {
+            assert_eq!(
+                (err.code(), err.http_status()),
+                ("llm_unknown_model", 502),
+                "{path}: {err}"
+            );
+            let msg = err.user_message();
+            assert!(
+                msg.contains("does not know the model `mock-model` (HTTP 404)"),
+                "{path}: {msg}"
+            );
+            assert!(msg.contains("TSAD_LLM_MODEL"), "{path}: {msg}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_error_event_is_passed_through_with_its_reason() {
+    let addr = emulated_providers().await;
+    // llama.cpp's `error:` line: a context overflow, with its sizes.
+    let [_, err] = both_errors(&client(addr, "llamacpp-stream-overflow", 2000)).await;
+    assert_eq!(err.code(), "llm_context_overflow", "{err}");
+    assert!(
+        err.user_message()
+            .contains("4680 tokens for a context of 2048 tokens"),
+        "{}",
+        err.user_message()
+    );
+
+    // OpenAI's `data: {"error"}` after some text: the text, then the reason.
+    let items: Vec<_> = client(addr, "openai-stream-error", 2000)
+        .stream(&messages())
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items[0].as_ref().unwrap(), "The peak ");
+    let err = items[1].as_ref().unwrap_err();
+    assert_eq!(err.code(), "llm_failed", "{err}");
+    let msg = err.user_message();
+    assert!(
+        msg.contains("The server had an error while processing your request"),
+        "{msg}"
+    );
+    assert!(!msg.contains("cannot read"), "{msg}");
+
+    // `event: error` with the reason in its data.
+    let [_, err] = both_errors(&client(addr, "event-error", 2000)).await;
+    assert_eq!(err.code(), "llm_failed", "{err}");
+    assert!(
+        err.user_message().contains("The server had an error"),
+        "{}",
+        err.user_message()
+    );
+
+    // A stream cut before any text says so rather than blaming the protocol.
+    let [_, err] = both_errors(&client(addr, "cut-stream", 2000)).await;
+    assert_eq!(err.code(), "llm_failed", "{err}");
+    assert!(
+        err.user_message().contains("ended without any text"),
+        "{}",
+        err.user_message()
+    );
 }

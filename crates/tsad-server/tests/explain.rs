@@ -306,6 +306,22 @@ fn completion(text: &str) -> Value {
     json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
 }
 
+/// llama.cpp's server refusing a prompt longer than its context.
+const LLAMA_CPP_OVERFLOW: &str = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4680,"n_ctx":2048}}"#;
+/// OpenAI refusing a prompt longer than the model's context.
+const OPENAI_OVERFLOW: &str = r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9012 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+/// OpenAI asked for a model it does not have.
+const OPENAI_NO_MODEL: &str = r#"{"error":{"message":"The model `mock` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
+
+fn json_error(code: u16, body: &'static str) -> Response {
+    (
+        StatusCode::from_u16(code).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 async fn mock_provider() -> (std::net::SocketAddr, Log) {
     let log: Log = Arc::default();
     let seen = log.clone();
@@ -338,6 +354,30 @@ async fn mock_provider() -> (std::net::SocketAddr, Log) {
     };
     let router = axum::Router::new()
         .route("/ok/v1/chat/completions", post(ok))
+        // llama.cpp's server and OpenAI refusing a prompt longer than the context.
+        .route(
+            "/llamacpp-overflow/v1/chat/completions",
+            post(|| async { json_error(400, LLAMA_CPP_OVERFLOW) }),
+        )
+        .route(
+            "/openai-overflow/v1/chat/completions",
+            post(|| async { json_error(400, OPENAI_OVERFLOW) }),
+        )
+        .route(
+            "/openai-nomodel/v1/chat/completions",
+            post(|| async { json_error(404, OPENAI_NO_MODEL) }),
+        )
+        // llama.cpp streaming: the overflow as an `error:` line after a 200.
+        .route(
+            "/stream-error/v1/chat/completions",
+            post(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/event-stream")],
+                    format!("error: {LLAMA_CPP_OVERFLOW}\n\n"),
+                )
+                    .into_response()
+            }),
+        )
         .route(
             "/down/v1/chat/completions",
             post(|| async { (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response() }),
@@ -359,10 +399,20 @@ async fn mock_provider() -> (std::net::SocketAddr, Log) {
 
 /// An app whose chat asks the mock provider under `path`, with a run that has events.
 async fn app_with_llm(addr: std::net::SocketAddr, path: &str) -> (TestApp, String) {
+    app_with_context(addr, path, tsad_explain::DEFAULT_CONTEXT_TOKENS).await
+}
+
+/// As [`app_with_llm`], for a model whose context is `tokens` (`TSAD_LLM_CONTEXT_TOKENS`).
+async fn app_with_context(
+    addr: std::net::SocketAddr,
+    path: &str,
+    tokens: usize,
+) -> (TestApp, String) {
     let store: Arc<dyn Storage> = Arc::new(SqliteStorage::open_in_memory().unwrap());
     let config = LlmConfig::new(format!("http://{addr}/{path}/v1/"), "mock")
         .with_api_key(ApiKey::new(KEY))
-        .with_timeout(Duration::from_millis(500));
+        .with_timeout(Duration::from_millis(500))
+        .with_context_tokens(tokens);
     let state = AppState::new(store, ServerConfig::default())
         .with_llm(Some(LlmClient::new(config).unwrap()));
     let app = TestApp {
@@ -396,9 +446,9 @@ async fn an_llm_answers_from_the_evidence_with_the_key_only_in_the_header() {
     assert!(!sent.contains(KEY), "the key is in the body");
     let sent: Value = serde_json::from_str(&sent).unwrap();
     let system = sent["messages"][0]["content"].as_str().unwrap();
+    // The default context (2,048 tokens) has room for the evidence in words.
     for fact in [
-        "Evidence (JSON):",
-        "\"peak_index\":",
+        "The evidence in words:",
         "Hypothesis:",
         "visits of a web shop",
         "Event 1 of",
@@ -418,6 +468,131 @@ async fn an_llm_answers_from_the_evidence_with_the_key_only_in_the_header() {
     assert_eq!(events[2].1["answer"], "Hypothesis: a sale.");
     // The key never reaches the browser.
     assert!(!String::from_utf8_lossy(&body).contains(KEY));
+}
+
+/// Issue 17: every prompt the chat sends for the demo's events, plain and streamed, fits the
+/// configured context with room for the answer; a larger context carries more.
+#[tokio::test]
+async fn demo_prompts_fit_the_context_budget() {
+    let (addr, log) = mock_provider().await;
+    for tokens in [1024, 2048, 8192] {
+        let (app, id) = app_with_context(addr, "ok", tokens).await;
+        let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+        let events = run["events"].as_array().map_or(0, Vec::len);
+        assert!(events > 0, "{run}");
+        log.lock().unwrap().clear();
+        let long = "Explain it in detail, please. ".repeat(600);
+        for event in (0..events).map(Some).chain([None]) {
+            for stream in [false, true] {
+                let req = json!({
+                    "messages": [
+                        {"role": "user", "content": "What happened here?"},
+                        {"role": "assistant", "content": "A spike. ".repeat(1500)},
+                        {"role": "user", "content": long},
+                    ],
+                    "event": event, "stream": stream,
+                    "context": "visits of a web shop, counted per hour",
+                });
+                let http = json_request(
+                    Method::POST,
+                    &format!("/api/v1/runs/{id}/chat"),
+                    req.to_string(),
+                );
+                let (status, _, _) = app.send(http).await;
+                assert_eq!(status, StatusCode::OK);
+            }
+        }
+        let sent = log.lock().unwrap().clone();
+        assert_eq!(sent.len(), (events + 1) * 2);
+        for (_, body) in &sent {
+            let body: Value = serde_json::from_str(body).unwrap();
+            let messages: Vec<tsad_explain::ChatMessage> = body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let role = match m["role"].as_str().unwrap() {
+                        "system" => tsad_explain::Role::System,
+                        "assistant" => tsad_explain::Role::Assistant,
+                        _ => tsad_explain::Role::User,
+                    };
+                    tsad_explain::ChatMessage::new(role, m["content"].as_str().unwrap())
+                })
+                .collect();
+            let estimate = tsad_explain::estimate_prompt_tokens(&messages);
+            assert!(
+                estimate + tsad_explain::answer_reserve(tokens) <= tokens,
+                "{estimate} tokens in a {tokens}-token context"
+            );
+            let system = &messages[0].content;
+            assert!(system.contains("The evidence in words:") || system.contains("no events"));
+            if tokens == 8192 {
+                assert!(system.contains("Evidence (JSON):") && system.contains("\"peak_index\":"));
+            }
+        }
+    }
+}
+
+/// Issue 17: a context overflow (llama.cpp's and OpenAI's bodies) and an unknown model,
+/// plain and streamed, told straight through the API; a streamed error event keeps its reason.
+#[tokio::test]
+async fn provider_errors_are_told_straight_through_the_api() {
+    let (addr, _) = mock_provider().await;
+    let cases = [
+        (
+            "llamacpp-overflow",
+            "llm_context_overflow",
+            "4680 tokens for a context of 2048 tokens",
+        ),
+        (
+            "openai-overflow",
+            "llm_context_overflow",
+            "9012 tokens for a context of 8192 tokens",
+        ),
+        (
+            "openai-nomodel",
+            "llm_unknown_model",
+            "does not know the model `mock` (HTTP 404)",
+        ),
+        (
+            "stream-error",
+            "llm_context_overflow",
+            "4680 tokens for a context of 2048 tokens",
+        ),
+    ];
+    for (path, code, says) in cases {
+        let (app, id) = app_with_llm(addr, path).await;
+        for stream in [false, true] {
+            if path == "stream-error" && !stream {
+                continue;
+            }
+            let mut req = question("Why is this anomalous?");
+            req["stream"] = json!(stream);
+            let http = json_request(
+                Method::POST,
+                &format!("/api/v1/runs/{id}/chat"),
+                req.to_string(),
+            );
+            let (status, _, body) = app.send(http).await;
+            // An error before the stream starts is a 502; one inside it is an `error` event.
+            let error = if status == StatusCode::OK {
+                let events = sse_events(&body);
+                let (name, data) = events.last().unwrap();
+                assert_eq!(name, "error", "{path}: {events:?}");
+                data["error"].clone()
+            } else {
+                assert_eq!(status, StatusCode::BAD_GATEWAY, "{path}");
+                parse(&body)["error"].clone()
+            };
+            assert_eq!(error["code"], code, "{path} stream={stream}: {error}");
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains(says), "{path} stream={stream}: {message}");
+            if code == "llm_context_overflow" {
+                assert!(message.contains("TSAD_LLM_CONTEXT_TOKENS"), "{message}");
+            }
+            assert!(!message.contains("cannot read"), "{message}");
+        }
+    }
 }
 
 #[tokio::test]

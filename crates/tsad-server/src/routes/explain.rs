@@ -379,6 +379,7 @@ fn prepare(
     event: Option<usize>,
     context: Option<&str>,
     messages: &[ChatMessage],
+    context_tokens: usize,
 ) -> Result<Prepared, ApiError> {
     let ctx = data.context()?;
     let summary = ctx.summary(&data.events);
@@ -409,7 +410,7 @@ fn prepare(
         messages,
     };
     Ok(Prepared {
-        prompt: tsad_explain::build_prompt(&input),
+        prompt: tsad_explain::build_prompt_within(&input, context_tokens),
         offline: tsad_explain::offline_answer(&input),
     })
 }
@@ -456,7 +457,7 @@ fn sse_event(name: &str, data: &Value) -> SseEvent {
         (status = 404, description = "unknown run or event", body = ErrorBody),
         (status = 409, description = "the run has not succeeded", body = ErrorBody),
         (status = 422, description = "invalid messages or context (every problem listed)", body = ErrorBody),
-        (status = 502, description = "the LLM provider failed, refused the key, rate-limited or sent an unreadable reply", body = ErrorBody),
+        (status = 502, description = "the LLM provider failed (`llm_failed`), refused the key (`llm_unauthorized`), rate-limited (`llm_rate_limited`), found the prompt larger than its context (`llm_context_overflow`), does not know the model (`llm_unknown_model`), refused the request otherwise (`llm_rejected`) or sent an unreadable reply (`llm_bad_reply`)", body = ErrorBody),
         (status = 504, description = "the LLM provider did not answer in time", body = ErrorBody),
     )
 )]
@@ -478,12 +479,28 @@ pub(crate) async fn runs_chat(
         .unwrap_or_default();
     let context = req.context.clone();
     let event = req.event;
+    let llm = state.llm();
+    // The prompt fits the model's context (TSAD_LLM_CONTEXT_TOKENS), leaving room for the answer.
+    let context_tokens = llm
+        .as_ref()
+        .map_or(tsad_explain::DEFAULT_CONTEXT_TOKENS, |c| {
+            c.config().context_tokens
+        });
     let prepared = {
         let messages = messages.clone();
-        tokio::task::spawn_blocking(move || prepare(&data, event, context.as_deref(), &messages))
-            .await??
+        tokio::task::spawn_blocking(move || {
+            prepare(&data, event, context.as_deref(), &messages, context_tokens)
+        })
+        .await??
     };
-    let llm = state.llm();
+    if llm.is_some() {
+        tracing::debug!(
+            run_id = %id,
+            prompt_tokens = tsad_explain::estimate_prompt_tokens(&prepared.prompt),
+            context_tokens,
+            "Chat prompt built"
+        );
+    }
     let provider = llm
         .as_ref()
         .map_or_else(|| "offline".to_owned(), |c| c.label().to_owned());
