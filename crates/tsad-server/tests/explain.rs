@@ -449,6 +449,7 @@ async fn an_llm_answers_from_the_evidence_with_the_key_only_in_the_header() {
     // The default context (2,048 tokens) has room for the evidence in words.
     for fact in [
         "The evidence in words:",
+        "Run summary",
         "Hypothesis:",
         "visits of a web shop",
         "Event 1 of",
