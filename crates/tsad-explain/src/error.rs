@@ -117,8 +117,7 @@ pub enum ExplainError {
         detail: String,
     },
     /// The provider reported an error outside an HTTP error status (an error event in a
-    /// streamed answer, or an error body sent with 200), or a stream ended before any text
-    /// without a reason.
+    /// streamed answer, or an error body sent with 200).
     #[error("{provider} reported an error: {detail}")]
     StreamFailed {
         /// Who was asked.

@@ -665,6 +665,19 @@ impl SseParser {
     }
 }
 
+/// The HTTP client; `pooled: false` opens a new connection for every request.
+fn http_client(config: &LlmConfig, pooled: bool) -> Result<reqwest::Client, ExplainError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(config.timeout)
+        .user_agent(concat!("tsad/", env!("CARGO_PKG_VERSION")));
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder
+        .build()
+        .map_err(|e| config_error(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
 impl LlmClient {
     /// A client for `config`.
     ///
@@ -678,11 +691,7 @@ impl LlmClient {
         // reqwest is built without a bundled TLS provider; install ring as the process
         // default. An error only means one is installed already, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeout)
-            .user_agent(concat!("tsad/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| config_error(format!("cannot build the HTTP client: {}", chain(&e))))?;
+        let http = http_client(&config, true)?;
         Ok(LlmClient {
             label: config.label(),
             endpoint,
@@ -890,7 +899,9 @@ impl LlmClient {
     }
 
     /// Asks for a streamed answer: resolves once the provider accepted the request (so status
-    /// errors come here), then yields text deltas. Each chunk must come within the timeout of
+    /// errors come here), then yields text deltas. An error event in the stream ends it with
+    /// that error; a stream that closes with neither text nor reason is asked again without
+    /// streaming, to get the reason (or the whole answer). Each chunk must come within the timeout of
     /// the previous one, and the whole answer within five timeouts; a failure mid-stream is
     /// the stream's last item. A provider that ignores `stream: true` and answers with one
     /// JSON completion is accepted too.
@@ -931,6 +942,7 @@ impl LlmClient {
                 .boxed(),
             parser: SseParser::default(),
             estimated,
+            messages: messages.to_vec(),
             pending: VecDeque::new(),
             got_text: false,
             finished: false,
@@ -943,6 +955,9 @@ impl LlmClient {
 /// The state of a streamed answer.
 struct Deltas {
     client: LlmClient,
+    /// The prompt, asked again without streaming when a stream closes with neither text nor
+    /// reason.
+    messages: Vec<ChatMessage>,
     bytes: BoxStream<'static, reqwest::Result<Vec<u8>>>,
     parser: SseParser,
     pending: VecDeque<Result<String, ReplyIssue>>,
@@ -977,17 +992,26 @@ impl Deltas {
                 if st.parser.done {
                     st.finished = true;
                     if !st.got_text {
-                        let e = if st.parser.saw_done {
-                            st.client.malformed("the answer has no text".to_owned())
-                        } else {
-                            ExplainError::StreamFailed {
-                                provider: st.client.label.clone(),
-                                detail: "the stream ended without any text or reason (the \
-                                         provider's log may say why)"
-                                    .to_owned(),
+                        if st.parser.saw_done {
+                            let e = st.client.malformed("the answer has no text".to_owned());
+                            return Some((Err(e), st));
+                        }
+                        // The stream closed with neither text nor reason: llama-cpp-python's
+                        // server fails a streamed request after its 200 headers (a prompt over
+                        // its context) and just closes. Asked without streaming, it answers
+                        // with the reason (or the answer, which is then the only chunk).
+                        // A new connection: the pooled one is the one the server broke.
+                        let again = match http_client(&st.client.config, false) {
+                            Ok(http) => {
+                                let fresh = LlmClient {
+                                    http,
+                                    ..st.client.clone()
+                                };
+                                fresh.complete(&st.messages).await
                             }
+                            Err(e) => Err(e),
                         };
-                        return Some((Err(e), st));
+                        return Some((again, st));
                     }
                     continue;
                 }

@@ -461,10 +461,18 @@ async fn emulated_providers() -> SocketAddr {
                 )]))
             }),
         )
-        // A stream that closes with neither text nor [DONE].
+        // llama-cpp-python's server: a streamed request over the context fails after the 200
+        // headers and the stream just closes; the same request unstreamed gets the 400.
         .route(
             "/cut-stream/v1/chat/completions",
-            post(|| async { sse(futures::stream::iter(vec![": ping\n\n".to_owned()])) }),
+            post(|body: Bytes| async move {
+                let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if req["stream"] == json!(true) {
+                    sse(futures::stream::iter(vec![": ping\n\n".to_owned()]))
+                } else {
+                    reply(400, LLAMA_CPP_PYTHON_OVERFLOW)
+                }
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -599,12 +607,15 @@ async fn a_streamed_error_event_is_passed_through_with_its_reason() {
         err.user_message()
     );
 
-    // A stream cut before any text says so rather than blaming the protocol.
-    let [_, err] = both_errors(&client(addr, "cut-stream", 2000)).await;
-    assert_eq!(err.code(), "llm_failed", "{err}");
-    assert!(
-        err.user_message().contains("ended without any text"),
-        "{}",
-        err.user_message()
-    );
+    // A stream closed with neither text nor reason (llama-cpp-python over its context) is
+    // asked again unstreamed, which gives the reason.
+    for err in both_errors(&client(addr, "cut-stream", 2000)).await {
+        assert_eq!(err.code(), "llm_context_overflow", "{err}");
+        assert!(
+            err.user_message()
+                .contains("4680 tokens for a context of 2048 tokens"),
+            "{}",
+            err.user_message()
+        );
+    }
 }
