@@ -547,9 +547,16 @@ impl Report<'_> {
             _ => format!("saved model (fitted on {} rows)", d.training.rows),
         };
         writeln!(out, "detector: {name}, {fitted_on}")?;
-        let cut = match d.cut.scale {
-            tsad_core::Scale::Rarity => format!("rarity > {:.2}", d.cut.value),
-            tsad_core::Scale::Raw => format!("score > {}", num(d.cut.value)),
+        for note in detector_notes(self.spec.kind(), &d.scores.report, false) {
+            writeln!(out, "note: {note}")?;
+        }
+        let cut = if !d.cut.value.is_finite() {
+            "no finite score, so nothing can be flagged".to_owned()
+        } else {
+            match d.cut.scale {
+                tsad_core::Scale::Rarity => format!("rarity > {:.2}", d.cut.value),
+                tsad_core::Scale::Raw => format!("score > {}", num(d.cut.value)),
+            }
         };
         let per_time = match (self.threshold.every(), s.axis(), s.median_step()) {
             (Some(every), TimeAxis::EpochMillis, Some(step)) if step > 0 => {
@@ -712,6 +719,40 @@ fn duration_text(ms: f64) -> String {
     } else {
         format!("{x:.1} {unit}")
     }
+}
+
+/// What a detector's report says the user should know, one line each: a detector that
+/// abstained (and why), a seasonal decomposition that found no period and fell back. For an
+/// ensemble (`member` for its members), its members' reports, named.
+fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(members) = report["members"].as_array() {
+        for m in members {
+            let name = m["name"]
+                .as_str()
+                .or(m["kind"].as_str())
+                .unwrap_or("a member");
+            notes.extend(detector_notes(name, &m["report"], true));
+        }
+        return notes;
+    }
+    if report["abstained"] == true {
+        let why = report["applicability"]["message"]
+            .as_str()
+            .unwrap_or("its test does not apply to this series");
+        let effect = if member {
+            "left the vote"
+        } else {
+            "flags nothing"
+        };
+        notes.push(format!("{kind} abstained ({effect}): {why}"));
+    }
+    if report["method"] == "rolling_median"
+        && let Some(note) = report["note"].as_str()
+    {
+        notes.push(format!("{kind}: {note}"));
+    }
+    notes
 }
 
 /// A value with about five significant digits: 21674, 6148.6, 0.09770.

@@ -889,3 +889,85 @@ fn issue_12_subnormal_values_are_constant() {
         );
     }
 }
+
+#[test]
+fn the_table_says_when_a_detector_abstains_or_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = tsad(
+        dir.path(),
+        &["demo", "--points", "600", "--output", "demo.csv"],
+    );
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    // The demo spans less than one order of magnitude: Benford's test abstains, says why, and
+    // no threshold reads `inf`.
+    for threshold in ["auto", "sigma"] {
+        let run = tsad(
+            dir.path(),
+            &[
+                "detect",
+                "demo.csv",
+                "--detector",
+                "benford",
+                "--threshold",
+                threshold,
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .contains("note: benford abstained (flags nothing): values span"),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("inf"), "{}", run.stdout);
+    }
+    // White noise has no season: seasonal says it fell back to a rolling median.
+    let mut csv = String::from("value\n");
+    let mut x: u64 = 7;
+    for _ in 0..400 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        csv += &format!("{}\n", (x >> 40) as f64 / (1u64 << 24) as f64);
+    }
+    write(dir.path(), "noise.csv", csv.as_bytes());
+    let run = tsad(
+        dir.path(),
+        &["detect", "noise.csv", "--detector", "seasonal"],
+    );
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("note: seasonal: no seasonal period found; residuals are taken from a centred rolling median"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_ensemble_names_the_member_that_abstained() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = tsad(
+        dir.path(),
+        &["demo", "--points", "600", "--output", "demo.csv"],
+    );
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--preset",
+            "hybrid-benford",
+            "--set",
+            "epochs=1",
+        ],
+    );
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("note: benford abstained (left the vote): values span"),
+        "{}",
+        run.stdout
+    );
+}
