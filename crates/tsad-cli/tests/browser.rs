@@ -193,6 +193,7 @@ async fn a_javascript_error_on_load_is_caught() {
     let options = Options {
         web_dir: Some(copy.path().to_owned()),
         allow_js_errors: true,
+        ..Options::default()
     };
     run_with(
         "a_javascript_error_on_load_is_caught",
@@ -680,6 +681,62 @@ async fn explain_and_offline_chat_give_grounded_answers() {
         anyhow::ensure!(user == 1, "{user} user messages shown");
         Ok(())
     })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_llm_shows_its_reason_and_offers_the_offline_answer() {
+    // An LLM configured on a loopback port where nothing listens: every answer fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let options = Options {
+        server_env: vec![
+            ("TSAD_LLM_BASE_URL", format!("http://127.0.0.1:{port}/v1/")),
+            ("TSAD_LLM_MODEL", "mock".to_owned()),
+        ],
+        ..Options::default()
+    };
+    run_with(
+        "a_failing_llm_shows_its_reason_and_offers_the_offline_answer",
+        options,
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            run_and_wait(&page).await?;
+            let input = page.find("chat-input").await?;
+            input.send_keys("Why is this event anomalous?").await?;
+            page.click("chat-send").await?;
+            let note = page
+                .wait_for(
+                    "the chat's failure note",
+                    WAIT,
+                    "(() => { const n = document.querySelector('[data-testid=chat-msg-note]'); \
+                      return n ? n.textContent : null; })()",
+                )
+                .await?;
+            let note = note.as_str().unwrap_or("");
+            anyhow::ensure!(note.contains("The chat failed"), "note: {note}");
+            anyhow::ensure!(note.contains("TSAD_LLM_BASE_URL"), "no reason given: {note}");
+            page.click("chat-offline").await?;
+            let answer = page
+                .wait_for(
+                    "the offline answer",
+                    WAIT,
+                    "(() => { const a = [...document.querySelectorAll('[data-testid=chat-msg-assistant]')].pop(); \
+                      if (!a || a.classList.contains('pending')) return null; \
+                      return a.querySelector('.msg-text').textContent; })()",
+                )
+                .await?;
+            anyhow::ensure!(
+                answer.as_str().is_some_and(|a| a.len() > 40),
+                "answer: {answer}"
+            );
+            let provider = page.find("chat-provider").await?.text().await?;
+            anyhow::ensure!(provider.contains("offline"), "provider line: {provider}");
+            Ok(())
+        },
+    )
     .await;
 }
 

@@ -626,6 +626,15 @@ async fn provider_failures_become_502_and_504() {
         assert_eq!(history["messages"], json!([]));
         let (ok, _) = app.get("/healthz").await;
         assert_eq!(ok, StatusCode::OK);
+        // What the UI offers after the failure: the offline answer, from the evidence.
+        let mut req = question("why?");
+        req["offline"] = json!(true);
+        let (got, body) = app
+            .post_json(&format!("/api/v1/runs/{id}/chat"), &req)
+            .await;
+        assert_eq!(got, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["provider"], "offline", "{path}: {body}");
+        assert!(!body["answer"].as_str().unwrap().is_empty());
     }
     let _ = parse(b"");
 }

@@ -251,6 +251,8 @@ pub(crate) struct Options {
     pub(crate) web_dir: Option<PathBuf>,
     /// Do not fail on JavaScript errors (only the harness's own self-test sets this).
     pub(crate) allow_js_errors: bool,
+    /// Environment variables for the server (set after the LLM variables are cleared).
+    pub(crate) server_env: Vec<(&'static str, String)>,
 }
 
 /// Runs one browser test: skips without Chromium, otherwise starts everything, runs `body`, fails
@@ -274,7 +276,12 @@ where
     };
     let _one = ONE_BROWSER.lock().await;
     let started = Instant::now();
-    let starting = start(&chromium, &chromedriver, options.web_dir.as_deref());
+    let starting = start(
+        &chromium,
+        &chromedriver,
+        options.web_dir.as_deref(),
+        &options.server_env,
+    );
     let env = match tokio::time::timeout(Duration::from_secs(90), starting).await {
         Ok(Ok(env)) => env,
         Ok(Err(e)) => panic!("{name}: could not start the server and the browser: {e:#}"),
@@ -305,7 +312,12 @@ where
     eprintln!("{name}: ok in {:.1} s", started.elapsed().as_secs_f64());
 }
 
-async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> Result<Env> {
+async fn start(
+    chromium: &Path,
+    chromedriver: &Path,
+    web_dir: Option<&Path>,
+    server_env: &[(&'static str, String)],
+) -> Result<Env> {
     let tmp = tempfile::Builder::new().prefix("tsad-browser-").tempdir()?;
     let data_dir = tmp.path().join("data");
     let profile = tmp.path().join("profile");
@@ -333,6 +345,9 @@ async fn start(chromium: &Path, chromedriver: &Path, web_dir: Option<&Path>) -> 
         .stderr(std::fs::File::create(&server_log)?);
         for var in LLM_VARS {
             cmd.env_remove(var);
+        }
+        for (var, value) in server_env {
+            cmd.env(var, value);
         }
         if let Some(dir) = web_dir {
             cmd.arg("--web-dir").arg(dir);

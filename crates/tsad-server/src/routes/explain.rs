@@ -108,6 +108,10 @@ pub(crate) struct ChatRequest {
     /// Answer as server-sent events (`delta` chunks, then `done`).
     #[serde(default)]
     pub(crate) stream: bool,
+    /// Answer offline from the evidence even when an LLM is configured (the UI offers it when
+    /// the LLM failed).
+    #[serde(default)]
+    pub(crate) offline: bool,
 }
 
 /// The answer to a chat request.
@@ -479,7 +483,7 @@ pub(crate) async fn runs_chat(
         .unwrap_or_default();
     let context = req.context.clone();
     let event = req.event;
-    let llm = state.llm();
+    let llm = if req.offline { None } else { state.llm() };
     // The prompt fits the model's context (TSAD_LLM_CONTEXT_TOKENS), leaving room for the answer.
     let context_tokens = llm
         .as_ref()

@@ -133,10 +133,19 @@ async function send() {
   const input = $("chat-input");
   const text = input.value.trim();
   if (!text || busy || !run) return;
-  busy = true;
-  $("chat-send").disabled = true;
   input.value = "";
   message("user", text);
+  await ask(text, false);
+}
+
+/**
+ * Asks `text` (already shown) with the conversation so far, streaming the answer in; `offline`
+ * asks for the answer from the evidence even when an LLM is configured. When the LLM fails, the
+ * note gives its reason and offers the offline answer instead.
+ */
+async function ask(text, offline) {
+  busy = true;
+  $("chat-send").disabled = true;
   history.push({ role: "user", content: text });
   const answer = message("assistant", "");
   answer.classList.add("pending");
@@ -145,7 +154,8 @@ async function send() {
   let got = "";
   try {
     const context = $("chat-context").value.trim();
-    const out = await api.chat(run.id, { messages: history, event: apiIndex(eventIndex), context: context || null }, (chunk) => {
+    const request = { messages: history, event: apiIndex(eventIndex), context: context || null, offline };
+    const out = await api.chat(run.id, request, (chunk) => {
       got += chunk;
       body.textContent = got;
       $("chat-log").scrollTop = $("chat-log").scrollHeight;
@@ -157,7 +167,15 @@ async function send() {
   } catch (err) {
     answer.remove();
     history.pop();
-    message("note", unavailable(err) ? UNAVAILABLE : `The chat failed: ${err.message}`);
+    if (unavailable(err)) {
+      message("note", UNAVAILABLE);
+    } else {
+      const retry = offline ? null : el("button", {
+        type: "button", class: "link-button", "data-testid": "chat-offline",
+        onclick: () => { if (busy) return; retry.disabled = true; ask(text, true); },
+      }, "Answer offline from the evidence instead");
+      message("note", `The chat failed: ${err.message}`, retry);
+    }
   } finally {
     answer.classList.remove("pending");
     busy = false;
