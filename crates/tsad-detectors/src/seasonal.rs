@@ -534,7 +534,7 @@ impl Model for SeasonalModel {
 
     /// The decomposition is one call into `stlrs`, which cannot be interrupted; on long series
     /// it runs on a thread of its own while the flag is watched, so a cancelled scoring returns
-    /// within about 50 ms (see [`decompose_watching`]).
+    /// within about 50 ms (see `decompose_watching`).
     fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         ctx.check_cancelled()?;
         let needed = match self.params.period {
