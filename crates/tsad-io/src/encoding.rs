@@ -133,6 +133,19 @@ impl<R: Read> Read for Utf16Reader<R> {
     }
 }
 
+/// [`IngestError::Binary`] when the sample of `source` is not text (see [`binary`]).
+pub(crate) fn reject_binary(sample: &[u8], source: &str) -> Result<(), crate::IngestError> {
+    match binary(sample) {
+        Some((kind, line, byte)) => Err(crate::IngestError::Binary {
+            source_name: source.to_owned(),
+            kind,
+            line,
+            byte,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Why the sample is not text, if it is not: a known binary signature, or a NUL byte, or
 /// more than one control byte in twenty. Returns the kind (when known), the 1-based line and
 /// the first byte text would not hold.

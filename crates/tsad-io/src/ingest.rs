@@ -3,7 +3,7 @@
 
 use crate::cell::{Value, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
-use crate::encoding::{Utf16, Utf16Reader, binary, detect_utf16, open_quote};
+use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
 use crate::options::IngestOptions;
 use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, analyze, choose, read_sample};
@@ -112,14 +112,7 @@ fn read_text<R: BufRead>(
 ) -> Result<Ingested, IngestError> {
     let source = opts.source();
     let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
-    if let Some((kind, line, byte)) = binary(&sample.bytes) {
-        return Err(IngestError::Binary {
-            source_name: source.to_owned(),
-            kind,
-            line,
-            byte,
-        });
-    }
+    reject_binary(&sample.bytes, source)?;
     let layout =
         analyze(&sample, opts.delimiter, opts.decimal).ok_or_else(|| IngestError::Empty {
             source_name: source.to_owned(),

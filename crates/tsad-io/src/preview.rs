@@ -1,6 +1,6 @@
 //! A first look at a CSV before choosing columns: delimiter, header, column kinds, rows.
 
-use crate::encoding::{Utf16Reader, binary, detect_utf16};
+use crate::encoding::{Utf16Reader, detect_utf16, reject_binary};
 use crate::error::IngestError;
 use crate::sniff::{ColumnKind, SAMPLE_LINES, analyze, detect_columns, read_sample};
 use serde::{Deserialize, Serialize};
@@ -56,14 +56,7 @@ pub fn preview_bytes(
         )?,
         None => read_sample(&mut &*bytes, lines, source)?,
     };
-    if let Some((kind, line, byte)) = binary(&sample.bytes) {
-        return Err(IngestError::Binary {
-            source_name: source.to_owned(),
-            kind,
-            line,
-            byte,
-        });
-    }
+    reject_binary(&sample.bytes, source)?;
     let layout = analyze(&sample, None, None).ok_or_else(|| IngestError::Empty {
         source_name: source.to_owned(),
     })?;
