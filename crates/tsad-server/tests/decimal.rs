@@ -3,9 +3,8 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use common::{TestApp, error_body, fast_spec, multipart, parse};
+use axum::http::StatusCode;
+use common::{TestApp, error_body, fast_spec};
 
 /// Tab-separated hourly rows, integers except one decimal-comma value past the sampled rows,
 /// so only the asked-for mark reads it.
@@ -28,15 +27,7 @@ async fn upload(app: &TestApp, decimal: Option<&str>) -> (StatusCode, serde_json
     if let Some(d) = decimal {
         parts.push(("decimal", None, d.as_bytes()));
     }
-    let (ct, body) = multipart(&parts);
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/datasets")
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::from(body))
-        .unwrap();
-    let (status, _, body) = app.send(req).await;
-    (status, parse(&body))
+    app.upload_parts(&parts).await
 }
 
 #[tokio::test]

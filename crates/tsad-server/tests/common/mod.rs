@@ -68,7 +68,12 @@ impl TestApp {
     }
 
     pub async fn upload(&self, file_name: &str, csv: &[u8]) -> (StatusCode, Value) {
-        let (ct, body) = multipart(&[("file", Some(file_name), csv)]);
+        self.upload_parts(&[("file", Some(file_name), csv)]).await
+    }
+
+    /// `POST /api/v1/datasets` with these multipart parts (name, file name, bytes).
+    pub async fn upload_parts(&self, parts: &[(&str, Option<&str>, &[u8])]) -> (StatusCode, Value) {
+        let (ct, body) = multipart(parts);
         let req = Request::builder()
             .method(Method::POST)
             .uri("/api/v1/datasets")
