@@ -169,17 +169,10 @@ fn model_files_of_another_kind_or_version_are_refused_clearly() {
     assert!(bad_state.contains("cannot load model"), "{bad_state}");
 }
 
-/// Noise-like values from a seeded LCG, uniform in [-1, 1].
+/// Seeded noise, uniform in [-1, 1].
 fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    let mut rng = tsad_testing::Rng::new(seed);
+    (0..n).map(|_| rng.range(-1.0, 1.0)).collect()
 }
 
 #[test]
