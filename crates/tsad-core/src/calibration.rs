@@ -226,9 +226,7 @@ impl Calibration {
         }
         out
     }
-}
 
-impl Calibration {
     /// [`Calibration::apply`] for the scores of data scored against this calibration's
     /// reference (new data, or a series fitted on a part of itself): each rarity is at most
     /// [`WITHIN_MARGIN`] above the score's rarity among `scores` themselves (calibrated as
