@@ -233,6 +233,41 @@ pub enum IngestError {
         /// The parser's description.
         message: String,
     },
+    /// The series id column of a long file is empty on more than half the rows.
+    #[error(
+        "{source_name}: line {line}, column \"{}\": no series id ({missing} of {rows} rows \
+         have an empty id); every row of a long file needs the id of its series; choose the \
+         column that holds the ids",
+        shorten(column)
+    )]
+    MissingSeriesId {
+        /// The path or upload name.
+        source_name: String,
+        /// 1-based line of the first row without an id.
+        line: u64,
+        /// The id column.
+        column: String,
+        /// Rows without an id.
+        missing: usize,
+        /// Data rows read.
+        rows: usize,
+    },
+    /// A long file's id column holds more distinct values than tsad reads as series.
+    #[error(
+        "{source_name}: line {line}, column \"{}\": more than {limit} distinct series ids; \
+         is this the column that names the series? Split the file, or choose another id column",
+        shorten(column)
+    )]
+    TooManySeries {
+        /// The path or upload name.
+        source_name: String,
+        /// 1-based line of the first id past the limit.
+        line: u64,
+        /// The id column.
+        column: String,
+        /// The most series one file may hold.
+        limit: usize,
+    },
     /// A quote opens a cell that runs over line breaks: never closed (to the end of the file),
     /// or closed only lines later, swallowing the rows between.
     #[error(
@@ -363,6 +398,8 @@ impl IngestError {
             | IngestError::Csv { line, .. }
             | IngestError::UnclosedQuote { line, .. }
             | IngestError::Binary { line, .. }
+            | IngestError::MissingSeriesId { line, .. }
+            | IngestError::TooManySeries { line, .. }
             | IngestError::MostlyDuplicates {
                 first_line: line, ..
             } => Some(*line),

@@ -6,9 +6,10 @@ use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
 use crate::options::IngestOptions;
-use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, analyze, choose, read_sample};
+use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, Targets, analyze, choose, read_sample};
 use crate::time::{Parsed, TimeParser, format_timestamp, swap_day_month};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use tsad_core::{Series, TimeAxis};
@@ -17,6 +18,8 @@ use tsad_core::{Series, TimeAxis};
 const KEEP_REJECTED: usize = 10;
 const KEEP_DUPLICATES: usize = 5;
 const KEEP_GAPS: usize = 10;
+/// The most series one long file may hold (distinct ids).
+const MAX_SERIES: usize = 1_000_000;
 
 /// A series read from a CSV, with what was learnt on the way.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +36,56 @@ pub struct Ingested {
     pub value_column: String,
 }
 
+/// Every series of a CSV: one per value column (wide), one per id (long), or the one value
+/// column ([`crate::SeriesLayout`]). A series that cannot be read (all missing, mostly text,
+/// too many repeated timestamps) has its own error; the others are read all the same.
+#[derive(Debug)]
+pub struct Fleet {
+    /// The path or upload name.
+    pub source: String,
+    /// Every column of the file, in order.
+    pub columns: Vec<String>,
+    /// The time column used; `None` when the time axis is the row index.
+    pub time_column: Option<String>,
+    /// The series id column of a long file.
+    pub series_column: Option<String>,
+    /// Data rows read.
+    pub rows_read: usize,
+    /// Rows that fed no series (a long file's rows without an id), with up to ten examples.
+    pub rejected: usize,
+    /// The first rejected rows.
+    pub rejected_rows: Vec<RejectedRow>,
+    /// What applies to the whole file (columns passed over, ambiguous dates, decoding).
+    pub warnings: Vec<String>,
+    /// The series, in the order of their columns (wide) or of their first row (long).
+    pub series: Vec<FleetSeries>,
+}
+
+/// One series of a [`Fleet`].
+#[derive(Debug)]
+pub struct FleetSeries {
+    /// The value column's name (wide, single) or the id (long).
+    pub name: String,
+    /// The series with its diagnostics, or why it could not be read.
+    pub result: Result<Ingested, IngestError>,
+}
+
+impl Fleet {
+    /// The one series of a single-series read, with the file's warnings first.
+    fn into_single(mut self) -> Result<Ingested, IngestError> {
+        let one = self.series.pop().map(|s| s.result).unwrap_or_else(|| {
+            Err(IngestError::Empty {
+                source_name: self.source.clone(),
+            })
+        });
+        let mut ingested = one?;
+        self.warnings
+            .extend(std::mem::take(&mut ingested.diagnostics.warnings));
+        ingested.diagnostics.warnings = self.warnings;
+        Ok(ingested)
+    }
+}
+
 /// Reads a CSV file.
 ///
 /// The source name in errors and diagnostics is `opts.source_name`, or else the path.
@@ -42,16 +95,8 @@ pub struct Ingested {
 /// [`IngestError::Open`] when the file cannot be opened, and every other [`IngestError`] as
 /// [`read_reader`] does.
 pub fn read_path(path: &Path, opts: &IngestOptions) -> Result<Ingested, IngestError> {
-    let mut opts = opts.clone();
-    let source = opts
-        .source_name
-        .get_or_insert_with(|| path.display().to_string())
-        .clone();
-    let file = std::fs::File::open(path).map_err(|error| IngestError::Open {
-        source_name: source,
-        error,
-    })?;
-    read_reader(file, &opts)
+    single(opts)?;
+    read_fleet_path(path, opts)?.into_single()
 }
 
 /// Reads a CSV held in memory (an upload, a test fixture).
@@ -60,7 +105,8 @@ pub fn read_path(path: &Path, opts: &IngestOptions) -> Result<Ingested, IngestEr
 ///
 /// As [`read_reader`].
 pub fn read_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Ingested, IngestError> {
-    read_buffered(bytes, opts)
+    single(opts)?;
+    read_buffered(bytes, opts)?.into_single()
 }
 
 /// Reads a CSV from any reader, streaming: memory grows with the series (16 bytes a point),
@@ -70,12 +116,70 @@ pub fn read_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Ingested, Ingest
 ///
 /// Every [`IngestError`] but `Open`: an empty input, a header without rows, columns that
 /// cannot be found, bytes that are not UTF-8, an infinite value, rows of the wrong length,
-/// more than half the rows rejected, or no value at all.
+/// more than half the rows rejected, or no value at all; and
+/// [`IngestError::InvalidOptions`] when `opts` asks for many series ([`read_fleet_reader`]
+/// reads those).
 pub fn read_reader<R: Read>(reader: R, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    single(opts)?;
+    read_fleet_reader(reader, opts)?.into_single()
+}
+
+/// Reads every series of a CSV file ([`IngestOptions::series`] says how the file holds them).
+///
+/// # Errors
+///
+/// As [`read_fleet_reader`], and [`IngestError::Open`] when the file cannot be opened.
+pub fn read_fleet_path(path: &Path, opts: &IngestOptions) -> Result<Fleet, IngestError> {
+    let mut opts = opts.clone();
+    let source = opts
+        .source_name
+        .get_or_insert_with(|| path.display().to_string())
+        .clone();
+    let file = std::fs::File::open(path).map_err(|error| IngestError::Open {
+        source_name: source,
+        error,
+    })?;
+    read_fleet_reader(file, &opts)
+}
+
+/// Reads every series of a CSV held in memory.
+///
+/// # Errors
+///
+/// As [`read_fleet_reader`].
+pub fn read_fleet_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Fleet, IngestError> {
+    read_buffered(bytes, opts)
+}
+
+/// Reads every series of a CSV from any reader, streaming: memory grows with the points
+/// (16 bytes each), not with the file.
+///
+/// # Errors
+///
+/// What concerns the whole file: an empty input, a header without rows, columns that cannot
+/// be found, rows of the wrong length, timestamps that are not UTF-8, more than half the
+/// rows without a series id ([`IngestError::MissingSeriesId`]) or more than a million ids
+/// ([`IngestError::TooManySeries`]). What concerns one series (too many values that are not
+/// numbers, all missing, an infinite value, mostly repeated timestamps) is that series'
+/// [`FleetSeries::result`].
+pub fn read_fleet_reader<R: Read>(reader: R, opts: &IngestOptions) -> Result<Fleet, IngestError> {
     read_buffered(BufReader::with_capacity(64 << 10, reader), opts)
 }
 
-fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+/// The single-series readers refuse options that ask for many series.
+fn single(opts: &IngestOptions) -> Result<(), IngestError> {
+    if opts.series.is_many() {
+        return Err(IngestError::InvalidOptions {
+            source_name: opts.source().to_owned(),
+            reason: "these options ask for several series; read them with read_fleet_path, \
+                     read_fleet_bytes or read_fleet_reader"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Fleet, IngestError> {
     let source = opts.source();
     if let Some(d) = opts.delimiter
         && (!d.is_ascii() || matches!(d, b'"' | b'\n' | b'\r'))
@@ -109,7 +213,7 @@ fn read_text<R: BufRead>(
     mut reader: R,
     opts: &IngestOptions,
     utf16: Option<Utf16>,
-) -> Result<Ingested, IngestError> {
+) -> Result<Fleet, IngestError> {
     let source = opts.source();
     let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
     reject_binary(&sample.bytes, source)?;
@@ -178,6 +282,7 @@ enum Rejection {
 }
 
 /// Rows collected so far, with what is needed to report on them.
+#[derive(Default)]
 struct Collector {
     timestamps: Vec<i64>,
     values: Vec<f64>,
@@ -309,33 +414,121 @@ fn spanning_error<R: Read>(
     })
 }
 
+/// One series being read: where its values are, what was collected, and the error that
+/// stopped it, if any.
+struct Target {
+    name: String,
+    /// The value column.
+    column: usize,
+    /// The name errors and diagnostics start with.
+    source: String,
+    c: Collector,
+    failed: Option<IngestError>,
+}
+
+impl Target {
+    fn new(name: String, column: usize, source: String) -> Self {
+        Target {
+            name,
+            column,
+            source,
+            c: Collector::default(),
+            failed: None,
+        }
+    }
+
+    /// Reads this series' value from `rec` (whose time is `ts`).
+    fn read(
+        &mut self,
+        rec: &csv::ByteRecord,
+        ts: i64,
+        line: u64,
+        layout: &Layout,
+        columns: &[String],
+    ) {
+        self.c.rows_read += 1;
+        let column = &columns[self.column];
+        let vcell = trim(rec.get(self.column).unwrap_or_default());
+        let value = match parse_value_in(vcell, layout.decimal) {
+            Value::Missing => f64::NAN,
+            Value::Number(v) if v.is_infinite() => {
+                self.failed = Some(IngestError::InfiniteValue {
+                    source_name: self.source.clone(),
+                    line,
+                    column: column.clone(),
+                    value: String::from_utf8_lossy(vcell).into_owned(),
+                });
+                return;
+            }
+            Value::Number(v) => v,
+            Value::NotUtf8 => {
+                self.failed = Some(IngestError::NotUtf8 {
+                    source_name: self.source.clone(),
+                    line,
+                    column: Some(column.clone()),
+                });
+                return;
+            }
+            Value::Invalid => {
+                self.c
+                    .reject(Rejection::Value, line, column, vcell, "not a number");
+                return;
+            }
+        };
+        self.c.push(ts, value, line);
+    }
+}
+
+/// Rows that fed no series (a long file's rows without an id).
+#[derive(Default)]
+struct Unrouted {
+    count: usize,
+    rows: Vec<RejectedRow>,
+}
+
 fn stream<R: Read>(
     input: R,
     layout: &Layout,
     choice: Choice,
     source: &str,
-) -> Result<Ingested, IngestError> {
+) -> Result<Fleet, IngestError> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(layout.delimiter)
         .has_headers(false)
         .flexible(false)
         .buffer_capacity(64 << 10)
         .from_reader(input);
-    let value_name = layout.columns[choice.value].clone();
-    let time_name = choice.time.map(|(j, _)| layout.columns[j].clone());
+    let columns = &layout.columns;
+    let time_name = choice.time.map(|(j, _)| columns[j].clone());
     let mut parser = choice.time.map(|(_, f)| TimeParser::new(f));
-    let mut c = Collector {
-        timestamps: Vec::new(),
-        values: Vec::new(),
-        anchors: Vec::new(),
-        rows_read: 0,
-        rejected: 0,
-        rejected_rows: Vec::new(),
-        first_rejection: None,
-        duplicates: 0,
-        duplicate_rows: Vec::new(),
-        last_line: 0,
+    let many = choice.targets != Targets::One;
+    let source_of = |name: &str| {
+        if many {
+            format!("{source}, series \"{}\"", shorten(name))
+        } else {
+            source.to_owned()
+        }
     };
+    let mut targets: Vec<Target> = match &choice.targets {
+        Targets::One => vec![Target::new(
+            columns[choice.value].clone(),
+            choice.value,
+            source.to_owned(),
+        )],
+        Targets::Columns(list) => list
+            .iter()
+            .map(|&j| Target::new(columns[j].clone(), j, source_of(&columns[j])))
+            .collect(),
+        Targets::ById(_) => Vec::new(),
+    };
+    let read_columns: Vec<usize> = match &choice.targets {
+        Targets::One => vec![choice.value],
+        Targets::Columns(list) => list.clone(),
+        Targets::ById(id) => vec![*id, choice.value],
+    };
+    let mut ids: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut unrouted = Unrouted::default();
+    let mut rows_read = 0usize;
     let mut rec = csv::ByteRecord::new();
     let mut skip_header = layout.has_header;
     let mut quotes = MultiLine::default();
@@ -355,23 +548,63 @@ fn stream<R: Read>(
         let line = rec.position().map_or(0, csv::Position::line);
         quotes.next_record(line, source, layout)?;
         if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
-            let chosen = |j: usize| j == choice.value || choice.time.is_some_and(|t| t.0 == j);
+            let chosen =
+                |j: usize| read_columns.contains(&j) || choice.time.is_some_and(|t| t.0 == j);
             quotes.note(&rec, line, chosen);
         }
         if skip_header {
             skip_header = false;
             continue;
         }
-        c.rows_read += 1;
+        rows_read += 1;
+        let fed = match &choice.targets {
+            Targets::ById(id) => {
+                let cell = trim(rec.get(*id).unwrap_or_default());
+                if cell.is_empty() {
+                    unrouted.count += 1;
+                    if unrouted.rows.len() < KEEP_REJECTED {
+                        unrouted.rows.push(RejectedRow {
+                            line,
+                            column: columns[*id].clone(),
+                            value: String::new(),
+                            reason: "no series id".to_owned(),
+                        });
+                    }
+                    continue;
+                }
+                let k = match ids.get(cell) {
+                    Some(&k) => k,
+                    None if ids.len() >= MAX_SERIES => {
+                        return Err(IngestError::TooManySeries {
+                            source_name: source.to_owned(),
+                            line,
+                            column: columns[*id].clone(),
+                            limit: MAX_SERIES,
+                        });
+                    }
+                    None => {
+                        let name = String::from_utf8_lossy(cell).into_owned();
+                        let source = source_of(&name);
+                        targets.push(Target::new(name, choice.value, source));
+                        ids.insert(cell.to_vec(), targets.len() - 1);
+                        targets.len() - 1
+                    }
+                };
+                k..k + 1
+            }
+            _ => 0..targets.len(),
+        };
         let ts = match (&mut parser, choice.time) {
             (Some(p), Some((tj, _))) => {
                 let tcell = trim(rec.get(tj).unwrap_or_default());
                 match p.parse(tcell) {
                     Parsed::Ok(ts) => ts,
                     Parsed::OkSwapEarlier(ts) => {
-                        c.timestamps
-                            .iter_mut()
-                            .for_each(|t| *t = swap_day_month(*t));
+                        for t in &mut targets {
+                            t.c.timestamps
+                                .iter_mut()
+                                .for_each(|t| *t = swap_day_month(*t));
+                        }
                         ts
                     }
                     Parsed::Err(reason) => {
@@ -383,42 +616,81 @@ fn stream<R: Read>(
                             });
                         }
                         let name = time_name.as_deref().unwrap_or_default();
-                        c.reject(Rejection::Time, line, name, tcell, reason);
+                        for t in &mut targets[fed] {
+                            t.c.rows_read += 1;
+                            t.c.reject(Rejection::Time, line, name, tcell, reason);
+                        }
                         continue;
                     }
                 }
             }
-            _ => c.timestamps.len() as i64,
+            _ => rows_read as i64 - 1,
         };
-        let vcell = trim(rec.get(choice.value).unwrap_or_default());
-        let value = match parse_value_in(vcell, layout.decimal) {
-            Value::Missing => f64::NAN,
-            Value::Number(v) if v.is_infinite() => {
-                return Err(IngestError::InfiniteValue {
-                    source_name: source.to_owned(),
-                    line,
-                    column: value_name,
-                    value: String::from_utf8_lossy(vcell).into_owned(),
-                });
+        for t in &mut targets[fed] {
+            if t.failed.is_none() {
+                t.read(&rec, ts, line, layout, columns);
             }
-            Value::Number(v) => v,
-            Value::NotUtf8 => {
-                return Err(IngestError::NotUtf8 {
-                    source_name: source.to_owned(),
-                    line,
-                    column: Some(value_name),
-                });
-            }
-            Value::Invalid => {
-                c.reject(Rejection::Value, line, &value_name, vcell, "not a number");
-                continue;
-            }
-        };
-        c.push(ts, value, line);
+        }
+        if !many && let Some(e) = targets[0].failed.take() {
+            return Err(e);
+        }
     }
-    let mut choice = choice;
-    choice.warnings.extend(quotes.warning(layout));
-    finish(c, layout, choice, parser, value_name, time_name, source)
+    if let Targets::ById(id) = choice.targets
+        && unrouted.count * 2 > rows_read
+    {
+        return Err(IngestError::MissingSeriesId {
+            source_name: source.to_owned(),
+            line: unrouted.rows.first().map_or(0, |r| r.line),
+            column: columns[id].clone(),
+            missing: unrouted.count,
+            rows: rows_read,
+        });
+    }
+    let mut warnings = choice.warnings;
+    warnings.extend(quotes.warning(layout));
+    if parser.as_ref().is_some_and(TimeParser::is_ambiguous) {
+        warnings.push(
+            "dates read day-first (DD/MM/YYYY): no day or month above 12 anywhere, so the \
+             order is ambiguous; check a few timestamps"
+                .to_owned(),
+        );
+    }
+    if unrouted.count > 0 {
+        warnings.push(format!(
+            "{} of {rows_read} rows have no series id and were skipped; the first on line {}",
+            unrouted.count,
+            unrouted.rows.first().map_or(0, |r| r.line)
+        ));
+    }
+    let read = FileFacts {
+        layout,
+        parser: parser.as_ref(),
+        time_name: time_name.as_deref(),
+    };
+    let series = targets
+        .into_iter()
+        .map(|t| FleetSeries {
+            name: t.name.clone(),
+            result: match t.failed {
+                Some(e) => Err(e),
+                None => read.finish(t.c, &columns[t.column], &t.source),
+            },
+        })
+        .collect();
+    Ok(Fleet {
+        source: source.to_owned(),
+        columns: columns.clone(),
+        time_column: time_name,
+        series_column: match choice.targets {
+            Targets::ById(id) => Some(columns[id].clone()),
+            _ => None,
+        },
+        rows_read,
+        rejected: unrouted.count,
+        rejected_rows: unrouted.rows,
+        warnings,
+        series,
+    })
 }
 
 /// Records holding a quoted cell that runs over line breaks. Legitimate in a notes column, but
@@ -490,150 +762,155 @@ impl MultiLine {
     }
 }
 
-fn finish(
-    mut c: Collector,
-    layout: &Layout,
-    choice: Choice,
-    parser: Option<TimeParser>,
-    value_name: String,
-    time_name: Option<String>,
-    source: &str,
-) -> Result<Ingested, IngestError> {
-    if c.rows_read == 0 {
-        return Err(IngestError::HeaderOnly {
-            source_name: source.to_owned(),
-            columns: layout.columns.clone(),
-        });
-    }
-    if c.rejected * 2 > c.rows_read {
-        // Kept rows are fewer than rejected ones: the column (or the format) is wrong.
-        let first = c.rejected_rows.first().cloned().unwrap_or_default();
-        let (rejected, rows) = (c.rejected, c.rows_read);
-        return Err(match c.first_rejection {
-            Some(Rejection::Time) => IngestError::UnparsableTimestamp {
-                source_name: source.to_owned(),
-                line: first.line,
-                column: first.column,
-                value: first.value,
-                rejected,
-                rows,
-            },
-            _ => IngestError::NotANumber {
-                source_name: source.to_owned(),
-                line: first.line,
-                column: first.column,
-                value: first.value,
-                rejected,
-                rows,
-            },
-        });
-    }
-    if c.values.iter().all(|v| v.is_nan()) {
-        return Err(IngestError::AllMissing {
-            source_name: source.to_owned(),
-            column: value_name,
-            rows: c.rows_read,
-        });
-    }
+/// What every series of one file shares, for [`FileFacts::finish`].
+struct FileFacts<'a> {
+    layout: &'a Layout,
+    parser: Option<&'a TimeParser>,
+    time_name: Option<&'a str>,
+}
 
-    let sorted = !c.timestamps.is_sorted();
-    if sorted {
-        sort_keep_last(&mut c);
-    }
-    if c.duplicates * 2 > c.rows_read
-        && let (Some(column), Some(d)) = (&time_name, c.duplicate_rows.first())
-    {
-        return Err(IngestError::MostlyDuplicates {
-            source_name: source.to_owned(),
-            column: column.clone(),
-            duplicates: c.duplicates,
-            rows: c.rows_read,
-            points: c.timestamps.len(),
-            timestamp: d.timestamp.clone(),
-            first_line: d.kept_line.min(d.dropped_line),
-            second_line: d.kept_line.max(d.dropped_line),
-        });
-    }
-    let axis = if choice.time.is_some() {
-        TimeAxis::EpochMillis
-    } else {
-        TimeAxis::Index
-    };
-    let timestamps = std::mem::take(&mut c.timestamps);
-    let values = std::mem::take(&mut c.values);
-    let series =
-        Series::with_axis(timestamps, values, axis).map_err(|error| IngestError::Series {
-            source_name: source.to_owned(),
-            error,
-        })?;
+impl FileFacts<'_> {
+    /// Checks, sorts and describes one series' rows.
+    fn finish(
+        &self,
+        mut c: Collector,
+        value_name: &str,
+        source: &str,
+    ) -> Result<Ingested, IngestError> {
+        let FileFacts {
+            layout,
+            parser,
+            time_name,
+        } = *self;
+        if c.rows_read == 0 {
+            return Err(IngestError::HeaderOnly {
+                source_name: source.to_owned(),
+                columns: layout.columns.clone(),
+            });
+        }
+        if c.rejected * 2 > c.rows_read {
+            // Kept rows are fewer than rejected ones: the column (or the format) is wrong.
+            let first = c.rejected_rows.first().cloned().unwrap_or_default();
+            let (rejected, rows) = (c.rejected, c.rows_read);
+            return Err(match c.first_rejection {
+                Some(Rejection::Time) => IngestError::UnparsableTimestamp {
+                    source_name: source.to_owned(),
+                    line: first.line,
+                    column: first.column,
+                    value: first.value,
+                    rejected,
+                    rows,
+                },
+                _ => IngestError::NotANumber {
+                    source_name: source.to_owned(),
+                    line: first.line,
+                    column: first.column,
+                    value: first.value,
+                    rejected,
+                    rows,
+                },
+            });
+        }
+        if c.values.iter().all(|v| v.is_nan()) {
+            return Err(IngestError::AllMissing {
+                source_name: source.to_owned(),
+                column: value_name.to_owned(),
+                rows: c.rows_read,
+            });
+        }
 
-    let median_step = median_step(series.timestamps());
-    let gaps = match (axis, median_step) {
-        (TimeAxis::EpochMillis, Some(step)) => find_gaps(series.timestamps(), step),
-        _ => Gaps::default(),
-    };
-    let mut warnings = choice.warnings;
-    if parser.as_ref().is_some_and(TimeParser::is_ambiguous) {
-        warnings.push(
-            "dates read day-first (DD/MM/YYYY): no day or month above 12 anywhere, so the \
-             order is ambiguous; check a few timestamps"
-                .to_owned(),
-        );
-    }
-    if sorted {
-        warnings.push("rows were not in time order; they were sorted".to_owned());
-    }
-    if c.duplicates > 0 {
-        warnings.push(format!(
-            "{} rows repeated an earlier timestamp; the last row for each timestamp was kept",
-            c.duplicates
-        ));
-    }
-    if let Some(r) = c.rejected_rows.first() {
-        warnings.push(format!(
-            "{} of {} rows were rejected (see rejected_rows); the first: line {}, column \
+        let sorted = !c.timestamps.is_sorted();
+        if sorted {
+            sort_keep_last(&mut c);
+        }
+        if c.duplicates * 2 > c.rows_read
+            && let (Some(column), Some(d)) = (time_name, c.duplicate_rows.first())
+        {
+            return Err(IngestError::MostlyDuplicates {
+                source_name: source.to_owned(),
+                column: column.to_owned(),
+                duplicates: c.duplicates,
+                rows: c.rows_read,
+                points: c.timestamps.len(),
+                timestamp: d.timestamp.clone(),
+                first_line: d.kept_line.min(d.dropped_line),
+                second_line: d.kept_line.max(d.dropped_line),
+            });
+        }
+        let axis = if parser.is_some() {
+            TimeAxis::EpochMillis
+        } else {
+            TimeAxis::Index
+        };
+        let timestamps = std::mem::take(&mut c.timestamps);
+        let values = std::mem::take(&mut c.values);
+        let series =
+            Series::with_axis(timestamps, values, axis).map_err(|error| IngestError::Series {
+                source_name: source.to_owned(),
+                error,
+            })?;
+
+        let median_step = median_step(series.timestamps());
+        let gaps = match (axis, median_step) {
+            (TimeAxis::EpochMillis, Some(step)) => find_gaps(series.timestamps(), step),
+            _ => Gaps::default(),
+        };
+        let mut warnings = Vec::new();
+        if sorted {
+            warnings.push("rows were not in time order; they were sorted".to_owned());
+        }
+        if c.duplicates > 0 {
+            warnings.push(format!(
+                "{} rows repeated an earlier timestamp; the last row for each timestamp was kept",
+                c.duplicates
+            ));
+        }
+        if let Some(r) = c.rejected_rows.first() {
+            warnings.push(format!(
+                "{} of {} rows were rejected (see rejected_rows); the first: line {}, column \
              \"{}\": \"{}\" ({})",
-            c.rejected,
-            c.rows_read,
-            r.line,
-            shorten(&r.column),
-            r.value,
-            r.reason
-        ));
+                c.rejected,
+                c.rows_read,
+                r.line,
+                shorten(&r.column),
+                r.value,
+                r.reason
+            ));
+        }
+        if gaps.count > 0 {
+            warnings.push(format!(
+                "{} gaps in time ({} missing steps)",
+                gaps.count, gaps.missing_steps
+            ));
+        }
+        let diagnostics = Diagnostics {
+            source: source.to_owned(),
+            rows_read: c.rows_read,
+            points: series.len(),
+            missing_values: series.missing(),
+            rejected: c.rejected,
+            rejected_rows: c.rejected_rows,
+            duplicates: c.duplicates,
+            duplicate_rows: c.duplicate_rows,
+            sorted,
+            median_step,
+            gaps,
+            delimiter: layout.delimiter as char,
+            decimal: layout.decimal.as_char(),
+            has_header: layout.has_header,
+            time_format: parser.map_or_else(|| "none (row index)".to_owned(), TimeParser::describe),
+            time_column: time_name.map(str::to_owned),
+            value_column: value_name.to_owned(),
+            warnings,
+        };
+        Ok(Ingested {
+            series,
+            diagnostics,
+            columns: layout.columns.clone(),
+            time_column: time_name.map(str::to_owned),
+            value_column: value_name.to_owned(),
+        })
     }
-    if gaps.count > 0 {
-        warnings.push(format!(
-            "{} gaps in time ({} missing steps)",
-            gaps.count, gaps.missing_steps
-        ));
-    }
-    let diagnostics = Diagnostics {
-        source: source.to_owned(),
-        rows_read: c.rows_read,
-        points: series.len(),
-        missing_values: series.missing(),
-        rejected: c.rejected,
-        rejected_rows: c.rejected_rows,
-        duplicates: c.duplicates,
-        duplicate_rows: c.duplicate_rows,
-        sorted,
-        median_step,
-        gaps,
-        delimiter: layout.delimiter as char,
-        decimal: layout.decimal.as_char(),
-        has_header: layout.has_header,
-        time_format: parser.map_or_else(|| "none (row index)".to_owned(), |p| p.describe()),
-        time_column: time_name.clone(),
-        value_column: value_name.clone(),
-        warnings,
-    };
-    Ok(Ingested {
-        series,
-        diagnostics,
-        columns: layout.columns.clone(),
-        time_column: time_name,
-        value_column: value_name,
-    })
 }
 
 /// Sorts the points by time (stable, so rows keep file order within a timestamp) and keeps

@@ -100,6 +100,29 @@ impl fmt::Display for DecimalMark {
     }
 }
 
+/// How a file holds its series.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SeriesLayout {
+    /// One series: the value column (the default).
+    #[default]
+    Single,
+    /// Wide: one series per listed value column, all on the one time column. An empty list
+    /// takes every numeric column but the time column, passing over 0/1 label columns and
+    /// row counters (a warning names what was passed over).
+    Wide(Vec<ColumnRef>),
+    /// Long: one series per distinct value of this column (the series id), the rows of each
+    /// series in any order and interleaved with the others; the value column is chosen as for
+    /// [`SeriesLayout::Single`], never the id column.
+    Long(ColumnRef),
+}
+
+impl SeriesLayout {
+    /// Whether the file holds more than one series (or may).
+    pub fn is_many(&self) -> bool {
+        !matches!(self, SeriesLayout::Single)
+    }
+}
+
 /// How to read a CSV. The default detects everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOptions {
@@ -120,6 +143,10 @@ pub struct IngestOptions {
     /// The name shown in diagnostics and errors (a path or an upload's file name). Defaults
     /// to the path for [`crate::read_path`] and `input` otherwise.
     pub source_name: Option<String>,
+    /// How the file holds its series: one (the default), one per column (wide) or one per
+    /// id (long). [`crate::read_path`] and the other single-series readers need
+    /// [`SeriesLayout::Single`]; [`crate::read_fleet_path`] reads any.
+    pub series: SeriesLayout,
 }
 
 impl IngestOptions {

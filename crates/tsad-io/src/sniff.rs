@@ -3,7 +3,7 @@
 
 use crate::cell::{Value, is_missing, parse_value, parse_value_in, trim};
 use crate::error::{IngestError, shorten};
-use crate::options::{ColumnRef, DecimalMark, IngestOptions};
+use crate::options::{ColumnRef, DecimalMark, IngestOptions, SeriesLayout};
 use crate::time::{
     EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_dmy, parse_int, parse_iso,
 };
@@ -349,10 +349,24 @@ pub(crate) fn analyze(
 #[derive(Debug, Clone)]
 pub(crate) struct Choice {
     pub(crate) time: Option<(usize, TimeFormat)>,
+    /// The value column (for a wide file, the first of them).
     pub(crate) value: usize,
+    /// Which series the rows feed.
+    pub(crate) targets: Targets,
     /// What the choice passed over that a user should know (a time-like column not read as
     /// time).
     pub(crate) warnings: Vec<String>,
+}
+
+/// Which series each row feeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Targets {
+    /// One series, from the value column.
+    One,
+    /// One series per column (wide).
+    Columns(Vec<usize>),
+    /// One series per distinct cell of the id column (long), from the value column.
+    ById(usize),
 }
 
 /// Finds a column by reference.
@@ -412,7 +426,7 @@ fn resolve(
 /// Auto-detected time and value columns, without failing (for previews).
 pub(crate) fn detect_columns(layout: &Layout) -> (Option<usize>, Option<usize>) {
     let time = layout.kinds.iter().position(|k| *k == ColumnKind::Time);
-    (time, auto_value(layout, time))
+    (time, auto_value(layout, time, None))
 }
 
 /// Letters and digits of a column name, lower-cased: `Time Stamp (UTC)` -> `timestamputc`.
@@ -462,19 +476,25 @@ fn is_value_name(name: &str) -> bool {
 /// The value column to take: among numeric columns other than `time` and not named like a
 /// time, one named like a value, else the first that is not a label or row counter, else the
 /// first.
-fn auto_value(layout: &Layout, time: Option<usize>) -> Option<usize> {
-    let numeric: Vec<usize> = (0..layout.kinds.len())
-        .filter(|&j| {
-            layout.kinds[j] == ColumnKind::Numeric
-                && Some(j) != time
-                && !is_time_name(&layout.columns[j])
-        })
-        .collect();
+fn auto_value(layout: &Layout, time: Option<usize>, id: Option<usize>) -> Option<usize> {
+    let numeric = numeric_columns(layout, time, id);
     let strong = || numeric.iter().copied().filter(|&j| !layout.weak[j]);
     strong()
         .find(|&j| is_value_name(&layout.columns[j]))
         .or_else(|| strong().next())
         .or(numeric.first().copied())
+}
+
+/// Numeric columns other than `time` and `id`, and not named like a time.
+fn numeric_columns(layout: &Layout, time: Option<usize>, id: Option<usize>) -> Vec<usize> {
+    (0..layout.kinds.len())
+        .filter(|&j| {
+            layout.kinds[j] == ColumnKind::Numeric
+                && Some(j) != time
+                && Some(j) != id
+                && !is_time_name(&layout.columns[j])
+        })
+        .collect()
 }
 
 /// The error when no value column is left: the named time column took the only numeric one,
@@ -641,6 +661,10 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
                 .to_owned(),
         });
     }
+    let id = match &opts.series {
+        SeriesLayout::Long(r) => Some(resolve(layout, r, "series id", source)?),
+        _ => None,
+    };
     let value = opts
         .value_column
         .as_ref()
@@ -651,37 +675,90 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
         (Some(r), false) => {
             let j = resolve(layout, r, "time", source)?;
             if Some(j) == value {
-                return Err(IngestError::InvalidOptions {
-                    source_name: source.to_owned(),
-                    reason: format!(
-                        "column \"{}\" was given as both the time and the value column; \
-                         choose two different columns",
-                        layout.columns[j]
-                    ),
-                });
+                return Err(same_column(layout, j, "time", "value", source));
             }
             Some((j, explicit_time_format(layout, j, source)?))
         }
         (None, false) => (0..layout.kinds.len())
-            .filter(|&j| layout.kinds[j] == ColumnKind::Time && Some(j) != value)
+            .filter(|&j| layout.kinds[j] == ColumnKind::Time && Some(j) != value && Some(j) != id)
             .find_map(|j| layout.formats[j].map(|f| (j, f))),
+    };
+    let time_index = time.map(|t| t.0);
+    if let Some(j) = id {
+        if value == Some(j) {
+            return Err(same_column(layout, j, "series id", "value", source));
+        }
+        if time_index == Some(j) {
+            return Err(same_column(layout, j, "series id", "time", source));
+        }
+    }
+    let mut warnings = Vec::new();
+    let targets = match &opts.series {
+        SeriesLayout::Single => Targets::One,
+        SeriesLayout::Long(_) => Targets::ById(id.unwrap_or_default()),
+        SeriesLayout::Wide(list) if !list.is_empty() => {
+            let mut columns = Vec::with_capacity(list.len());
+            for r in list {
+                let j = resolve(layout, r, "value", source)?;
+                if time_index == Some(j) {
+                    return Err(same_column(layout, j, "time", "value", source));
+                }
+                if !columns.contains(&j) {
+                    columns.push(j);
+                }
+            }
+            Targets::Columns(columns)
+        }
+        SeriesLayout::Wide(_) => {
+            let numeric = numeric_columns(layout, time_index, None);
+            let strong: Vec<usize> = numeric
+                .iter()
+                .copied()
+                .filter(|&j| !layout.weak[j])
+                .collect();
+            let columns = if strong.is_empty() { numeric } else { strong };
+            let passed: Vec<String> = (0..layout.kinds.len())
+                .filter(|&j| Some(j) != time_index && !columns.contains(&j))
+                .map(|j| {
+                    format!(
+                        "\"{}\" ({})",
+                        shorten(&layout.columns[j]),
+                        passed_reason(layout, j)
+                    )
+                })
+                .collect();
+            if !passed.is_empty() && !columns.is_empty() {
+                warnings.push(format!(
+                    "{} column{} not read as series: {}; name the columns to read to include \
+                     them",
+                    passed.len(),
+                    if passed.len() == 1 { " was" } else { "s were" },
+                    passed.join(", ")
+                ));
+            }
+            Targets::Columns(columns)
+        }
     };
     // Failing a numeric column, an empty one: its values may start after the sample, and if
     // they never do, "every value is missing" says more than "no numeric column".
-    let time_index = time.map(|t| t.0);
-    let value = match value {
-        Some(v) => v,
-        None => auto_value(layout, time_index)
+    let value = match (value, &targets) {
+        (_, Targets::Columns(columns)) if !columns.is_empty() => columns[0],
+        (Some(v), _) => v,
+        (None, _) => auto_value(layout, time_index, id)
             .or_else(|| {
                 (0..layout.kinds.len()).find(|&j| {
                     layout.kinds[j] == ColumnKind::Empty
                         && Some(j) != time_index
+                        && Some(j) != id
                         && !is_time_name(&layout.columns[j])
                 })
             })
             .ok_or_else(|| no_value_column(layout, opts, time_index))?,
     };
-    let mut warnings = Vec::new();
+    let targets = match targets {
+        Targets::Columns(columns) if columns.is_empty() => Targets::Columns(vec![value]),
+        t => t,
+    };
     if time.is_none()
         && !opts.no_time_column
         && let Some(w) = untimed_warning(layout, value)
@@ -691,8 +768,32 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
     Ok(Choice {
         time,
         value,
+        targets,
         warnings,
     })
+}
+
+/// Why a wide file's column was not taken as a series.
+fn passed_reason(layout: &Layout, j: usize) -> &'static str {
+    match layout.kinds[j] {
+        ColumnKind::Text => "text",
+        ColumnKind::Empty => "empty",
+        ColumnKind::Time => "timestamps",
+        ColumnKind::Numeric if is_time_name(&layout.columns[j]) => "named like a time",
+        ColumnKind::Numeric => "0/1 labels or a row counter",
+    }
+}
+
+/// The error when one column was given two roles.
+fn same_column(layout: &Layout, j: usize, a: &str, b: &str, source: &str) -> IngestError {
+    IngestError::InvalidOptions {
+        source_name: source.to_owned(),
+        reason: format!(
+            "column \"{}\" was given as both the {a} and the {b} column; choose two different \
+             columns",
+            layout.columns[j]
+        ),
+    }
 }
 
 /// The format of a column the user named as the time column, or an error at its first cell
