@@ -28,7 +28,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Find anomalies in a CSV file (exit 0 = none, 1 = found, 2 = error).
-    Detect(DetectArgs),
+    Detect(Box<DetectArgs>),
     /// Fit a detector on normal data and save it (with its calibration) for `detect --model`.
     Fit(FitArgs),
     /// Write the synthetic demo series (timestamp,value,is_anomaly) as CSV.
@@ -142,8 +142,26 @@ pub(crate) struct ThresholdArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DetectArgs {
-    /// The CSV file to read.
-    pub(crate) file: PathBuf,
+    /// The CSV file to read. Several files, or a directory (its *.csv files), are read as a
+    /// fleet: every series detected in parallel and ranked by its worst event.
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Long format: one series per distinct value of this column (a name or a 0-based
+    /// index), rows in any order; the value column is read for each.
+    #[arg(long, value_name = "C", allow_negative_numbers = true)]
+    pub(crate) series_column: Option<String>,
+    /// Wide format: one series per listed column (comma-separated names or indices).
+    #[arg(
+        long,
+        value_name = "C,C,...",
+        value_delimiter = ',',
+        conflicts_with_all = ["series_column", "value_column", "all_columns"]
+    )]
+    pub(crate) value_columns: Vec<String>,
+    /// Wide format: one series per numeric column (0/1 label columns and row counters are
+    /// passed over, with a warning naming them).
+    #[arg(long, conflicts_with_all = ["series_column", "value_column"])]
+    pub(crate) all_columns: bool,
     /// Time column: a name or a 0-based index (default: the first column of timestamps).
     #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,
@@ -163,7 +181,8 @@ pub(crate) struct DetectArgs {
     pub(crate) training: TrainArgs,
     #[command(flatten)]
     pub(crate) cut: ThresholdArgs,
-    /// Events listed in the table, most severe first (0 = all; JSON and CSV list all).
+    /// Events listed in the table, most severe first (0 = all; JSON and CSV list all). For a
+    /// fleet: the series listed in the ranking.
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = count, allow_negative_numbers = true)]
     pub(crate) top: usize,
     /// Output format.
@@ -180,7 +199,8 @@ pub(crate) struct DetectArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short, value_name = "F")]
     pub(crate) output: Option<PathBuf>,
-    /// Threads for neural training (default: all cores).
+    /// Threads for neural training, and for a fleet the series detected at once (default:
+    /// all cores).
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
     /// No progress bar.

@@ -13,10 +13,14 @@ use tsad_engine::{Detection, DetectorSpec, Training, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
-    let mut options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
+    if crate::fleet::is_fleet(&a) {
+        return crate::fleet::run(a);
+    }
+    let file = &a.files[0];
+    let mut options = ingest_options(file, &a.time_column, &a.value_column, a.no_time_column);
     options.decimal = a.decimal;
-    let ingested = tsad_io::read_path(&a.file, &options)?;
-    print_warnings(&a.file, &ingested);
+    let ingested = tsad_io::read_path(file, &options)?;
+    print_warnings(file, &ingested);
     let series = &ingested.series;
     let threshold = threshold_from(&a.cut, series)?;
     let events = event_options(&a.cut, series)?;
@@ -56,7 +60,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
                 format!(
                     "cannot use {} as the training file (it needs the same columns as {})",
                     path.display(),
-                    a.file.display()
+                    file.display()
                 )
             })?)
         }
@@ -90,7 +94,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         format!(
             "detector `{}` failed on {}{}",
             spec.kind(),
-            a.file.display(),
+            file.display(),
             rows_lost(&ingested)
         )
     });
@@ -102,7 +106,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         None
     };
     let report = Report {
-        file: &a.file,
+        file,
         ingested: &ingested,
         spec: &spec,
         preset: preset.as_deref(),
@@ -176,7 +180,7 @@ pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
 
 /// The number of rows of `series` at or before `time` (a timestamp, or a row number when the
 /// series has no time column).
-fn rows_until(series: &Series, time: &str) -> Result<usize> {
+pub(crate) fn rows_until(series: &Series, time: &str) -> Result<usize> {
     let ts = series.timestamps();
     let t = match series.axis() {
         TimeAxis::Index => time.trim().parse::<i64>().with_context(|| {
@@ -234,7 +238,7 @@ pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventO
 
 /// Ingest's warnings (a time-like column not read as time, rejected rows, gaps, ...) on
 /// stderr, so that output piped elsewhere stays clean.
-fn print_warnings(file: &Path, ingested: &Ingested) {
+pub(crate) fn print_warnings(file: &Path, ingested: &Ingested) {
     for w in &ingested.diagnostics.warnings {
         eprintln!("warning: {}: {w}", file.display());
     }
@@ -242,7 +246,7 @@ fn print_warnings(file: &Path, ingested: &Ingested) {
 
 /// Why a file gave fewer points than rows, for a detector's "not enough data": rows that
 /// repeated a timestamp and rows that could not be read.
-fn rows_lost(ingested: &Ingested) -> String {
+pub(crate) fn rows_lost(ingested: &Ingested) -> String {
     let d = &ingested.diagnostics;
     if d.duplicates == 0 && d.rejected == 0 {
         return String::new();
@@ -266,7 +270,7 @@ fn rows_lost(ingested: &Ingested) -> String {
 }
 
 /// How `detect` and `fit` read FILE: the columns the user named, or detected ones.
-fn ingest_options(
+pub(crate) fn ingest_options(
     file: &Path,
     time_column: &Option<String>,
     value_column: &Option<String>,
@@ -388,17 +392,18 @@ pub(crate) fn threshold_from(a: &ThresholdArgs, series: &Series) -> Result<Thres
     Ok(t)
 }
 
-struct Report<'a> {
-    file: &'a Path,
-    ingested: &'a Ingested,
-    spec: &'a DetectorSpec,
-    preset: Option<&'a str>,
-    threshold: &'a Threshold,
-    detection: &'a Detection,
+/// One series' detection, as the table, JSON and CSV outputs show it.
+pub(crate) struct Report<'a> {
+    pub(crate) file: &'a Path,
+    pub(crate) ingested: &'a Ingested,
+    pub(crate) spec: &'a DetectorSpec,
+    pub(crate) preset: Option<&'a str>,
+    pub(crate) threshold: &'a Threshold,
+    pub(crate) detection: &'a Detection,
     /// Per event, with --explain.
-    evidence: Option<&'a [tsad_explain::Evidence]>,
+    pub(crate) evidence: Option<&'a [tsad_explain::Evidence]>,
     /// Events listed in the table (0 = all).
-    top: usize,
+    pub(crate) top: usize,
 }
 
 /// The evidence about every event (`--explain`).
@@ -419,7 +424,7 @@ fn explain_events(
 }
 
 /// A timestamp as users read it: RFC 3339 for real times, the row number for index axes.
-fn time_text(series: &Series, t: i64) -> String {
+pub(crate) fn time_text(series: &Series, t: i64) -> String {
     match series.axis() {
         TimeAxis::EpochMillis => format_timestamp(t),
         _ => t.to_string(),
@@ -447,7 +452,7 @@ impl Report<'_> {
         v
     }
 
-    fn to_json(&self, points: bool) -> Value {
+    pub(crate) fn to_json(&self, points: bool) -> Value {
         let s = self.series();
         let d = self.detection;
         let ts = s.timestamps();
@@ -648,7 +653,7 @@ impl Report<'_> {
         Ok(())
     }
 
-    fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
+    pub(crate) fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
         let s = self.series();
         let d = self.detection;
         let mut event_of = vec![0usize; s.len()];
@@ -756,7 +761,7 @@ fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
 }
 
 /// A value with about five significant digits: 21674, 6148.6, 0.09770.
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.is_nan() {
         return "-".to_owned();
     }

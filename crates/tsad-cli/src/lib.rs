@@ -10,6 +10,7 @@ mod demo;
 mod detect;
 mod detectors;
 mod eval;
+mod fleet;
 mod progress;
 mod serve;
 
@@ -46,7 +47,7 @@ where
         }
     };
     let result = match cli.command {
-        Command::Detect(a) => detect::run(a),
+        Command::Detect(a) => detect::run(*a),
         Command::Fit(a) => detect::fit(a),
         Command::Demo(a) => demo::run(a),
         Command::Detectors(a) => detectors::run(a),

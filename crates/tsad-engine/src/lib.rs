@@ -2,6 +2,7 @@
 
 mod catalog;
 mod error;
+mod fleet;
 mod model;
 mod pipeline;
 mod presets;
@@ -9,6 +10,7 @@ mod spec;
 
 pub use catalog::{Catalog, KindInfo, ThresholdInfo, catalog};
 pub use error::EngineError;
+pub use fleet::{FleetSummary, SeriesSummary, WorstEvent, for_each_ordered};
 pub use model::{FittedModel, MODEL_FORMAT, MODEL_VERSION};
 pub use pipeline::{
     Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,

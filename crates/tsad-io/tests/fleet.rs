@@ -261,3 +261,30 @@ fn a_single_series_read_through_the_fleet_reader_matches_the_single_reader() {
             .any(|w| w.contains("sorted"))
     );
 }
+
+#[test]
+fn a_long_file_larger_than_one_batch_keeps_every_point_in_order() {
+    // 3 series x 20,000 interleaved rows: the rows reach their series in several batches.
+    let mut csv = String::from("id,t,v\n");
+    for i in 0..20_000 {
+        for id in ["a", "b", "c"] {
+            writeln!(
+                csv,
+                "{id},{},{}",
+                i,
+                i * 3 + usize::from(id.as_bytes()[0] - b'a')
+            )
+            .unwrap();
+        }
+    }
+    let mut o = opts(long("id"));
+    o.time_column = Some(ColumnRef::from("t"));
+    let f = read_fleet_bytes(csv.as_bytes(), &o).unwrap();
+    for (k, id) in ["a", "b", "c"].iter().enumerate() {
+        let s = &ok(&f, id).series;
+        assert_eq!(s.len(), 20_000, "{id}");
+        let want: Vec<f64> = (0..20_000).map(|i| (i * 3 + k) as f64).collect();
+        assert_eq!(s.values(), want.as_slice(), "{id}");
+        assert_eq!(ok(&f, id).diagnostics.rows_read, 20_000);
+    }
+}
