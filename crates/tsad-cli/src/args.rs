@@ -162,6 +162,11 @@ pub(crate) struct DetectArgs {
     /// passed over, with a warning naming them).
     #[arg(long, conflicts_with_all = ["series_column", "value_column"])]
     pub(crate) all_columns: bool,
+    /// With several series: also score them as one (at each time the rarest series'
+    /// calibrated rarity, corrected for how many series there are) and list the joint events
+    /// with the series that moved and by how much. Keeps every series' scores in memory.
+    #[arg(long)]
+    pub(crate) joint: bool,
     /// Time column: a name or a 0-based index (default: the first column of timestamps).
     #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,

@@ -13,8 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use tsad_core::{FitContext, TimeAxis};
-use tsad_engine::{DetectorSpec, FleetSummary, SeriesSummary, Training, for_each_ordered};
+use tsad_core::{FitContext, Series, TimeAxis};
+use tsad_engine::{
+    Detection, DetectorSpec, FleetSummary, Joint, JointEvent, JointInput, SeriesSummary, Training,
+    for_each_ordered,
+};
 use tsad_io::{IngestError, IngestOptions, Ingested, SeriesLayout};
 
 /// Per-series warnings printed on stderr before the rest are only counted (JSON output has
@@ -44,6 +47,8 @@ enum Job {
 /// One series, done: its row of the ranking and what the chosen format prints for it.
 struct Done {
     summary: SeriesSummary,
+    /// The series and its detection, kept for `--joint`.
+    part: Option<Box<(Series, Detection)>>,
     /// A JSON line, or CSV rows; empty for the table.
     text: String,
     warnings: Vec<String>,
@@ -127,6 +132,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
     let mut summary = FleetSummary::default();
     let mut warned = 0usize;
     let mut header = matches!(a.format, Format::Csv);
+    let mut parts: Vec<(String, (Series, Detection))> = Vec::new();
     for_each_ordered(
         jobs,
         threads,
@@ -152,6 +158,9 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
                         out.write_all(rows.as_bytes())?;
                     }
                 }
+                if let Some(part) = d.part {
+                    parts.push((d.summary.name.clone(), *part));
+                }
                 summary.add(d.summary);
                 bar.inc(1);
             }
@@ -167,9 +176,22 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
         );
     }
     summary.rank();
+    let joint = if a.joint {
+        Some(joint(&a, &parts)?)
+    } else {
+        None
+    };
     match a.format {
-        Format::Table => write_table(&mut out, &plan, &files, &summary)?,
+        Format::Table => {
+            write_table(&mut out, &plan, &files, &summary)?;
+            if let Some(j) = &joint {
+                write_joint(&mut out, j, a.top)?;
+            }
+        }
         Format::Json => {
+            if let Some(j) = &joint {
+                writeln!(out, "{}", json!({ "joint": joint_json(j) }))?;
+            }
             let mut top = summary.clone();
             if a.top > 0 {
                 top.ranking.truncate(a.top);
@@ -345,6 +367,7 @@ impl Plan<'_> {
         };
         Ok(Done {
             summary: SeriesSummary::of(name, series, &detection),
+            part: a.joint.then(|| Box::new((series.clone(), detection))),
             text,
             warnings: Vec::new(),
         })
@@ -360,10 +383,119 @@ impl Plan<'_> {
         };
         Done {
             summary: SeriesSummary::failed(&name, error),
+            part: None,
             text,
             warnings: Vec::new(),
         }
     }
+}
+
+/// The joint score of every series that was scored.
+fn joint(a: &DetectArgs, parts: &[(String, (Series, Detection))]) -> Result<Joint> {
+    let Some((_, (first, _))) = parts.first() else {
+        bail!("--joint: no series could be scored, so there is nothing to combine");
+    };
+    let threshold = threshold_from(&a.cut, first)?;
+    let events = event_options(&a.cut, first)?;
+    let inputs: Vec<JointInput<'_>> = parts
+        .iter()
+        .map(|(name, (s, d))| (name.as_str(), s, d))
+        .collect();
+    tsad_engine::joint(&inputs, &threshold, &events).context(
+        "--joint combines the scores of several series; give a file with several series \
+         (--all-columns, --value-columns, --series-column) or several files",
+    )
+}
+
+/// The joint events, most severe first, each with the series that moved.
+fn write_joint(out: &mut dyn Write, j: &Joint, top: usize) -> Result<()> {
+    writeln!(
+        out,
+        "\njoint score over {} series: {} events (rarity > {:.2}, corrected for {} series)",
+        j.series,
+        j.events.len(),
+        j.cut,
+        j.series
+    )?;
+    let mut ranked: Vec<&JointEvent> = j.events.iter().collect();
+    ranked.sort_by_key(|e| e.event.rank);
+    let axis = j.axis;
+    for e in ranked.iter().take(if top == 0 { usize::MAX } else { top }) {
+        let ev = &e.event;
+        let when = if ev.start_time == ev.end_time {
+            time_of(axis, ev.start_time)
+        } else {
+            format!(
+                "{} .. {}",
+                time_of(axis, ev.start_time),
+                time_of(axis, ev.end_time)
+            )
+        };
+        let moved: Vec<String> = e
+            .movers
+            .iter()
+            .map(|m| match m.expected {
+                Some(x) => format!(
+                    "{} {} (expected {}, {:+}; rarity {:.2})",
+                    m.name,
+                    num(m.actual),
+                    num(x),
+                    Signed(m.actual - x),
+                    m.rarity
+                ),
+                None => format!("{} {} (rarity {:.2})", m.name, num(m.actual), m.rarity),
+            })
+            .collect();
+        writeln!(
+            out,
+            "{:>4}  {when}  joint rarity {:.2}: {}",
+            ev.rank,
+            ev.rarity.unwrap_or(ev.peak_score),
+            moved.join("; ")
+        )?;
+    }
+    if top > 0 && j.events.len() > top {
+        writeln!(
+            out,
+            "... {} more joint events (--top 0 lists all)",
+            j.events.len() - top
+        )?;
+    }
+    Ok(())
+}
+
+/// A difference with its sign, in the table's number format.
+struct Signed(f64);
+
+impl std::fmt::Display for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 >= 0.0 { "+" } else { "-" };
+        write!(f, "{sign}{}", num(self.0.abs()))
+    }
+}
+
+/// The joint score as JSON, with times as in the per-series lines.
+fn joint_json(j: &Joint) -> serde_json::Value {
+    let mut v = json!(j);
+    for (e, ev) in j
+        .events
+        .iter()
+        .zip(v["events"].as_array_mut().into_iter().flatten())
+    {
+        for key in ["start_time", "end_time", "peak_time"] {
+            if let Some(t) = ev["event"][key].as_i64() {
+                ev["event"][key] = json!(time_of(j.axis, t));
+            }
+        }
+        for (m, mv) in e
+            .movers
+            .iter()
+            .zip(ev["movers"].as_array_mut().into_iter().flatten())
+        {
+            mv["time"] = json!(time_of(j.axis, m.time));
+        }
+    }
+    v
 }
 
 /// How the arguments say the files hold their series.

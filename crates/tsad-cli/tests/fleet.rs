@@ -326,3 +326,91 @@ fn fleet_options_that_cannot_apply_are_errors_that_say_what_to_do() {
         assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn a_joint_score_names_the_columns_that_moved_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("time,cpu,mem,disk,net\n");
+    for i in 0..1500 {
+        // cpu jumps up and disk drops at the same hour; mem and net stay normal.
+        let (up, down) = if i == 1200 { (30.0, -25.0) } else { (0.0, 0.0) };
+        writeln!(
+            csv,
+            "{},{:.3},{:.3},{:.3},{:.3}",
+            iso(i),
+            normal(i, 1) + up,
+            normal(i, 2),
+            normal(i, 3) + down,
+            normal(i, 4)
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("host.csv"), &csv).unwrap();
+    let run = tsad(
+        dir.path(),
+        &["detect", "host.csv", "--all-columns", "--joint", "-q"],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let joint = run
+        .stdout
+        .split("joint score over 4 series: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let first = joint
+        .lines()
+        .find(|l| l.trim_start().starts_with("1  "))
+        .unwrap_or_else(|| panic!("{joint}"));
+    assert!(first.contains(&iso(1200)), "{first}");
+    assert!(first.contains("cpu ") && first.contains("disk "), "{first}");
+    assert!(
+        !first.contains("mem ") && !first.contains("net "),
+        "{first}"
+    );
+
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "host.csv",
+            "--all-columns",
+            "--joint",
+            "-q",
+            "--format",
+            "json",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let joint = &lines[lines.len() - 2]["joint"];
+    assert_eq!(joint["series"], 4);
+    let top = joint["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["rank"] == 1)
+        .unwrap();
+    assert_eq!(top["event"]["peak_time"], iso(1200));
+    assert_eq!(top["movers"][0]["name"], "cpu");
+
+    // One series is not a joint score.
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "host.csv",
+            "--value-columns",
+            "cpu",
+            "--joint",
+            "-q",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("needs at least two series"),
+        "{}",
+        run.stderr
+    );
+}

@@ -251,6 +251,45 @@ mod tests {
     }
 
     #[test]
+    fn a_joint_event_names_the_series_that_moved_together() {
+        use tsad_core::{EventOptions, FitContext, Threshold};
+        let n = 3000;
+        let make = |k: usize, spike: f64| {
+            let mut rng = tsad_testing::Rng::new(k as u64 + 1);
+            let values: Vec<f64> = (0..n)
+                .map(|i| 10.0 + rng.normal() + if i == 2000 { spike } else { 0.0 })
+                .collect();
+            Series::new((0..n as i64).map(|i| i * 60_000).collect(), values).unwrap()
+        };
+        let series = [make(0, 12.0), make(1, 0.0), make(2, -9.0), make(3, 0.0)];
+        let spec = crate::parse_spec(&serde_json::json!({"kind": "mad"}))
+            .unwrap()
+            .0;
+        let (t, o) = (Threshold::default(), EventOptions::default());
+        let detections: Vec<Detection> = series
+            .iter()
+            .map(|s| crate::detect(s, &spec, &t, &o, &FitContext::new()).unwrap())
+            .collect();
+        let names = ["cpu", "mem", "disk", "net"];
+        let inputs: Vec<JointInput<'_>> = (0..4)
+            .map(|k| (names[k], &series[k], &detections[k]))
+            .collect();
+        let j = joint(&inputs, &t, &o).unwrap();
+        assert_eq!((j.series, j.points), (4, n));
+        // The most severe joint event is the shared one (self-calibrated 3,000-point series
+        // may add a weak event or two of their own).
+        let e = j.events.iter().find(|e| e.event.rank == 1).unwrap();
+        assert_eq!(e.event.peak_time, 2000 * 60_000);
+        assert!(j.events.len() <= 3, "{:?}", j.events);
+        let moved: Vec<&str> = e.movers.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(moved, ["cpu", "disk"]);
+        assert!(e.movers[0].actual > e.movers[0].expected.unwrap() + 8.0);
+        assert!(e.movers[1].actual < e.movers[1].expected.unwrap() - 6.0);
+        // One series alone is not a joint score.
+        assert!(joint(&inputs[..1], &t, &o).is_err());
+    }
+
+    #[test]
     fn no_jobs_is_fine() {
         let r: Result<(), ()> = for_each_ordered(Vec::<u8>::new(), 4, |j| j, |_| Err(()));
         assert_eq!(r, Ok(()));
@@ -286,4 +325,169 @@ mod tests {
         assert_eq!(order, ["wild", "mild", "also-quiet", "quiet", "broken"]);
         assert_eq!((f.series, f.with_events, f.failed, f.events), (5, 2, 1, 3));
     }
+}
+
+/// One series of a joint detection: its name, the series and its detection.
+pub type JointInput<'a> = (&'a str, &'a Series, &'a Detection);
+
+/// A series that moved in a joint event, at its own rarest point inside the event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mover {
+    /// The series' name.
+    pub name: String,
+    /// Its calibrated rarity there.
+    pub rarity: f64,
+    /// When (Unix ms, or the row number).
+    pub time: i64,
+    /// Its value there (NaN when missing).
+    pub actual: f64,
+    /// What its detector expected there, if it has an expected value.
+    pub expected: Option<f64>,
+}
+
+/// An event of the joint score, with the series that moved, rarest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JointEvent {
+    /// The event on the joint score (its `peak_score` and `rarity` are the joint rarity).
+    pub event: tsad_core::Event,
+    /// The series whose own rarity inside the event passed the cut-off (or, when none did,
+    /// the three rarest), rarest first.
+    pub movers: Vec<Mover>,
+}
+
+/// Several series scored as one: at each time, the rarest series' calibrated rarity, less
+/// `log10` of the number of series scored there (a Bonferroni correction: among 50 normal
+/// series, one of them reaches rarity 3 fifty times as often as a given one does).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Joint {
+    /// Series combined.
+    pub series: usize,
+    /// Distinct times (the union of the series' timestamps).
+    pub points: usize,
+    /// What the times count: Unix milliseconds, or row numbers.
+    pub axis: TimeAxis,
+    /// The cut-off on the joint rarity.
+    pub cut: f64,
+    /// The joint events in time order, ranked by severity.
+    pub events: Vec<JointEvent>,
+}
+
+/// Combines the calibrated scores of several series (of one fleet, on one time axis) into a
+/// joint score, thresholds it with `threshold` and forms events that name the series that
+/// moved.
+///
+/// # Errors
+///
+/// [`crate::EngineError`] when `threshold` or `options` are invalid, fewer than two series
+/// are given, or the series do not share a time axis.
+pub fn joint(
+    inputs: &[JointInput<'_>],
+    threshold: &tsad_core::Threshold,
+    options: &tsad_core::EventOptions,
+) -> Result<Joint, crate::EngineError> {
+    let invalid = |reason: &str| -> crate::EngineError {
+        tsad_core::Error::invalid_parameter("joint", reason.to_owned()).into()
+    };
+    if inputs.len() < 2 {
+        return Err(invalid(
+            "a joint score needs at least two series that could be scored",
+        ));
+    }
+    let axis = inputs[0].1.axis();
+    if inputs.iter().any(|(_, s, _)| s.axis() != axis) {
+        return Err(invalid(
+            "some series have timestamps and others row numbers; a joint score needs one time \
+             axis",
+        ));
+    }
+    let mut times: Vec<i64> = inputs
+        .iter()
+        .flat_map(|(_, s, _)| s.timestamps().iter().copied())
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    // Each series' rarity at every joint time (NaN where it has no point).
+    let n = times.len();
+    let mut best = vec![f64::NAN; n];
+    let mut scored = vec![0u32; n];
+    for (_, s, d) in inputs {
+        let Some(rarity) = &d.scores.rarity else {
+            continue;
+        };
+        for (t, r) in s.timestamps().iter().zip(rarity) {
+            if !r.is_finite() {
+                continue;
+            }
+            let i = times.partition_point(|x| x < t);
+            scored[i] += 1;
+            if best[i].is_nan() || *r > best[i] {
+                best[i] = *r;
+            }
+        }
+    }
+    let combined: Vec<f64> = best
+        .iter()
+        .zip(&scored)
+        .map(|(r, &c)| match c {
+            0 => f64::NAN,
+            c => (r - f64::from(c).log10()).max(0.0),
+        })
+        .collect();
+    let series = Series::with_axis(times, combined.clone(), axis)?;
+    let mut scores = tsad_core::Scores::new(combined.clone());
+    scores.rarity = Some(combined);
+    let (cut, events) = crate::rethreshold(&series, &scores, threshold, options)?;
+    let events = events
+        .into_iter()
+        .map(|event| {
+            let movers = movers(inputs, &event, cut.value);
+            JointEvent { event, movers }
+        })
+        .collect();
+    Ok(Joint {
+        series: inputs.len(),
+        points: series.len(),
+        axis,
+        cut: cut.value,
+        events,
+    })
+}
+
+/// The series that moved inside `event`: those whose own rarity passed `cut` there, else the
+/// three rarest.
+fn movers(inputs: &[JointInput<'_>], event: &tsad_core::Event, cut: f64) -> Vec<Mover> {
+    let mut all: Vec<Mover> = inputs
+        .iter()
+        .filter_map(|(name, s, d)| {
+            let rarity = d.scores.rarity.as_ref()?;
+            let ts = s.timestamps();
+            let (a, b) = (
+                ts.partition_point(|t| *t < event.start_time),
+                ts.partition_point(|t| *t <= event.end_time),
+            );
+            let i = (a..b)
+                .filter(|&i| rarity[i].is_finite())
+                .max_by(|&i, &j| rarity[i].total_cmp(&rarity[j]))?;
+            Some(Mover {
+                name: (*name).to_owned(),
+                rarity: rarity[i],
+                time: ts[i],
+                actual: s.values()[i],
+                expected: d
+                    .scores
+                    .expected
+                    .as_ref()
+                    .map(|e| e[i])
+                    .filter(|e| e.is_finite()),
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        b.rarity
+            .total_cmp(&a.rarity)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let passed = all.iter().filter(|m| m.rarity > cut).count();
+    all.truncate(if passed > 0 { passed } else { 3 });
+    all
 }

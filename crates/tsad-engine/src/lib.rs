@@ -10,7 +10,10 @@ mod spec;
 
 pub use catalog::{Catalog, KindInfo, ThresholdInfo, catalog};
 pub use error::EngineError;
-pub use fleet::{FleetSummary, SeriesSummary, WorstEvent, for_each_ordered};
+pub use fleet::{
+    FleetSummary, Joint, JointEvent, JointInput, Mover, SeriesSummary, WorstEvent,
+    for_each_ordered, joint,
+};
 pub use model::{FittedModel, MODEL_FORMAT, MODEL_VERSION};
 pub use pipeline::{
     Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,
