@@ -399,6 +399,9 @@ pub(crate) struct EvalNabArgs {
     /// Files scored in parallel.
     #[arg(long, value_name = "N")]
     pub(crate) jobs: Option<usize>,
+    /// No per-file progress lines on stderr.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
     /// Write NAB-layout results here.
     #[arg(long, value_name = "DIR")]
     pub(crate) output: Option<PathBuf>,

@@ -244,6 +244,35 @@ pub(crate) fn print_warnings(file: &Path, ingested: &Ingested) {
     }
 }
 
+/// What happened to the file's rows on the way to the series, for the table's header: rows
+/// rejected, timestamps repeated, rows re-sorted, gaps. `None` when every row became a point
+/// in order.
+fn rows_line(d: &tsad_io::Diagnostics) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(r) = d.rejected_rows.first() {
+        parts.push(format!(
+            "{} rejected (the first: line {}, column \"{}\": \"{}\", {})",
+            d.rejected, r.line, r.column, r.value, r.reason
+        ));
+    }
+    if d.duplicates > 0 {
+        parts.push(format!(
+            "{} repeated an earlier timestamp (the last row of each was kept)",
+            d.duplicates
+        ));
+    }
+    if d.sorted {
+        parts.push("not in time order (sorted)".to_owned());
+    }
+    if d.gaps.count > 0 {
+        parts.push(format!(
+            "{} gaps in time ({} missing steps)",
+            d.gaps.count, d.gaps.missing_steps
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{} read; {}", d.rows_read, parts.join("; ")))
+}
+
 /// Why a file gave fewer points than rows, for a detector's "not enough data": rows that
 /// repeated a timestamp and rows that could not be read.
 pub(crate) fn rows_lost(ingested: &Ingested) -> String {
@@ -536,6 +565,9 @@ impl Report<'_> {
             self.ingested.value_column,
             diag.missing_values
         )?;
+        if let Some(rows) = rows_line(diag) {
+            writeln!(out, "rows: {rows}")?;
+        }
         let name = self
             .preset
             .map_or_else(|| self.spec.kind().to_owned(), |p| format!("preset {p}"));

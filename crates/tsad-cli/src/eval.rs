@@ -154,9 +154,24 @@ fn nab(a: EvalNabArgs) -> Result<Outcome> {
         // The same spec built successfully just above, and building is deterministic.
         spec.build().expect("spec built once already")
     };
-    let jobs = a.jobs.unwrap_or(0);
     let start = Instant::now();
-    let results = tsad_eval::run_nab(&corpus, &make, jobs)?;
+    // One line per file on stderr, so a long run shows where it is (stdout keeps the table).
+    let progress: tsad_eval::RunProgressFn =
+        std::sync::Arc::new(move |p: &tsad_eval::RunProgress| {
+            eprintln!(
+                "[{:>2}/{}] {} ({:.0} s)",
+                p.done,
+                p.total,
+                p.file,
+                start.elapsed().as_secs_f64()
+            );
+        });
+    let options = tsad_eval::RunOptions {
+        jobs: a.jobs.unwrap_or(0),
+        progress: (!a.quiet).then_some(progress),
+        ..tsad_eval::RunOptions::default()
+    };
+    let results = tsad_eval::run_nab_with(&corpus, &make, &options)?;
     let reports = evaluate(&corpus, &results, &profiles, &ThresholdMode::Optimize)?;
     let elapsed = start.elapsed();
     if let Some(dir) = &a.output {

@@ -12,6 +12,8 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
                 .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let beyond_loopback = !tsad_server::is_loopback(&a.bind);
     let (token, generated) = match a.token.filter(|t| !t.is_empty()) {

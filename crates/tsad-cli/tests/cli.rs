@@ -971,3 +971,36 @@ fn an_ensemble_names_the_member_that_abstained() {
         run.stdout
     );
 }
+
+#[test]
+fn the_table_header_says_what_happened_to_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("time,value\n2024-01-01T02:00:00Z,5\n2024-01-01T01:00:00Z,4\n");
+    csv.push_str("2024-01-01T01:00:00Z,4.5\nbad,3\n");
+    for i in 3..300 {
+        csv.push_str(&format!(
+            "2024-01-{:02}T{:02}:00:00Z,{}\n",
+            1 + i / 24,
+            i % 24,
+            i % 7
+        ));
+    }
+    write(dir.path(), "rows.csv", csv.as_bytes());
+    let run = tsad(dir.path(), &["detect", "rows.csv", "--detector", "mad"]);
+    let rows = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("rows: "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(
+        rows,
+        "rows: 301 read; 1 rejected (the first: line 5, column \"time\": \"bad\", not a \
+         timestamp in the file's YYYY-MM-DD format); 1 repeated an earlier timestamp (the last \
+         row of each was kept); not in time order (sorted)"
+    );
+    // A clean file has no such line.
+    let run = tsad(dir.path(), &["demo", "--output", "demo.csv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = tsad(dir.path(), &["detect", "demo.csv"]);
+    assert!(!run.stdout.contains("\nrows: "), "{}", run.stdout);
+}

@@ -95,6 +95,19 @@ fn status_of(port: u16, path: &str, auth: Option<&str>) -> u16 {
 }
 
 #[test]
+fn serve_logs_plain_text_when_stderr_is_not_a_terminal() {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let (_server, rx) = tsad_serve(&["--bind", &bind], &[]);
+    let text = lines_until(&rx, "Listening on").join("\n");
+    assert!(text.contains("Opened the store"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a pipe: {text:?}"
+    );
+}
+
+#[test]
 fn serve_beyond_loopback_warns_generates_a_token_and_prints_its_url() {
     let port = free_port();
     let bind = format!("0.0.0.0:{port}");

@@ -331,7 +331,7 @@ fn score_checked(
     spec: &DetectorSpec,
     ctx: &FitContext,
 ) -> Result<Scores, EngineError> {
-    let scores = model.score_with(series, ctx)?;
+    let mut scores = model.score_with(series, ctx)?;
     if scores.len() != series.len() {
         return Err(tsad_core::Error::Backend {
             source: format!(
@@ -344,7 +344,27 @@ fn score_checked(
         }
         .into());
     }
+    keep_possible(series, &mut scores);
     Ok(scores)
+}
+
+/// A series that never goes below zero (counts, prices, durations) cannot be expected to:
+/// expected values and bands below zero are shown at zero. The scores stay as the detector
+/// computed them.
+fn keep_possible(series: &Series, scores: &mut Scores) {
+    let never_negative = series.values().iter().all(|v| v.is_nan() || *v >= 0.0);
+    if !never_negative {
+        return;
+    }
+    // NaN (warm-up, missing) stays NaN.
+    let clip = |xs: &mut Vec<f64>| xs.iter_mut().filter(|x| **x < 0.0).for_each(|x| *x = 0.0);
+    if let Some(e) = &mut scores.expected {
+        clip(e);
+    }
+    if let Some((lo, hi)) = &mut scores.band {
+        clip(lo);
+        clip(hi);
+    }
 }
 
 /// `train` followed by `series` as one series, when the training part can be the scored

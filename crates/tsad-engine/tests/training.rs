@@ -207,3 +207,32 @@ fn new_data_noisier_than_the_training_alarms_only_where_it_stands_out() {
     assert!(d.events.len() <= 3, "{} events", d.events.len());
     assert!(d.events.iter().any(|e| e.start <= 6000 && 6000 <= e.end));
 }
+
+#[test]
+fn a_series_that_never_goes_below_zero_is_never_expected_to() {
+    // Small counts: the z-score band (mean ± 3 std) reaches below zero.
+    let counts: Vec<f64> = (0..400).map(|i| f64::from((i * 37 % 11) as u8)).collect();
+    let opts = (
+        Threshold::default(),
+        EventOptions::default(),
+        FitContext::new(),
+    );
+    let zscore = spec(json!({"kind": "zscore", "window": 20}));
+    let series = Series::from_values(counts.clone()).unwrap();
+    let d = tsad_engine::detect(&series, &zscore, &opts.0, &opts.1, &opts.2).unwrap();
+    let (lo, _) = d.scores.band.as_ref().unwrap();
+    assert!(
+        lo[..20].iter().all(|x| x.is_nan()),
+        "the warm-up stays missing"
+    );
+    assert!(lo[20..].iter().all(|x| *x >= 0.0));
+    assert!(
+        lo[20..].contains(&0.0),
+        "some lower bounds were clipped at zero"
+    );
+    // Shifted below zero, the same series keeps its negative band.
+    let shifted = Series::from_values(counts.iter().map(|c| c - 1.0).collect()).unwrap();
+    let d = tsad_engine::detect(&shifted, &zscore, &opts.0, &opts.1, &opts.2).unwrap();
+    let (lo, _) = d.scores.band.as_ref().unwrap();
+    assert!(lo[20..].iter().any(|x| *x < -1.0));
+}
