@@ -324,6 +324,7 @@ pub struct RunList {
 
 /// `GET /api/v1/runs?dataset_id=...`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunListQuery {
     /// Only the runs of this dataset.
@@ -332,6 +333,7 @@ pub struct RunListQuery {
 
 /// `GET /api/v1/runs/{id}/points` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PointsQuery {
     /// First timestamp (inclusive; ms, or row index on an index axis). Default: the start.
@@ -414,6 +416,7 @@ pub enum EventOrder {
 
 /// `GET /api/v1/runs/{id}/events` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// At most this many events (default 100; 0 = all of them).
@@ -489,6 +492,7 @@ pub struct ThresholdResponse {
 
 /// `GET /api/v1/runs/{id}/download` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadQuery {
     /// `csv` (default) or `json`.

@@ -44,6 +44,20 @@ async fn operations_endpoints() {
         doc["openapi"]
     );
     assert!(doc["paths"]["/api/v1/runs/{id}/points"]["get"].is_object());
+    // Query parameters are optional query parameters; only `id` is in the path.
+    let params = doc["paths"]["/api/v1/runs/{id}/points"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for p in params {
+        let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+        if name == "id" {
+            assert_eq!((place, &p["required"]), ("path", &serde_json::json!(true)));
+        } else {
+            assert_eq!(place, "query", "{p}");
+            assert_ne!(p["required"], serde_json::json!(true), "{p}");
+        }
+    }
+    assert!(params.iter().any(|p| p["name"] == "max_points"), "{params:?}");
     assert!(doc["components"]["schemas"]["Run"].is_object());
 
     let (status, headers, body) = app.send(request(Method::GET, "/api/docs")).await;
