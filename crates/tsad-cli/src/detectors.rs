@@ -24,10 +24,8 @@ pub(crate) fn run(a: DetectorsArgs) -> Result<Outcome> {
             let help = props
                 .and_then(|p| p.get(name))
                 .and_then(|p| p["description"].as_str())
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("");
+                .map(first_paragraph)
+                .unwrap_or_default();
             writeln!(out, "    --set {name}={}  {help}", short(default))?;
         }
     }
@@ -49,9 +47,30 @@ pub(crate) fn run(a: DetectorsArgs) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
+/// A parameter's first paragraph on one line: whole sentences, never cut where the doc
+/// comment happened to break its line.
+fn first_paragraph(doc: &str) -> String {
+    let paragraph = doc.split("\n\n").next().unwrap_or_default();
+    paragraph.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn short(v: &Value) -> String {
     match v {
         Value::Null => "(auto)".to_owned(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_paragraph;
+
+    #[test]
+    fn help_is_the_whole_first_paragraph_on_one_line() {
+        let doc = "Number of earlier points (default 48, at\nleast 3). Longer windows adapt\nslowly.\n\nDetails.";
+        assert_eq!(
+            first_paragraph(doc),
+            "Number of earlier points (default 48, at least 3). Longer windows adapt slowly."
+        );
     }
 }
