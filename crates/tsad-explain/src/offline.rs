@@ -1,7 +1,7 @@
 //! Offline answers: with no LLM configured, the chat still answers from the evidence, routed
 //! by simple keywords ("why", "when", "similar", "what should I check", ...).
 
-use crate::chat::{ChatInput, Focus};
+use crate::chat::{ChatInput, Focus, Role};
 use crate::evidence::{Evidence, LevelKind};
 use crate::explain::{self, SIMILAR_CORRELATION};
 use crate::format::{count, num, percent, short, time};
@@ -23,10 +23,32 @@ enum Topic {
     Level,
     Similar,
     Quality,
+    /// The world outside the series: news, holidays, weather, deployments.
+    Outside,
     Check,
 }
 
 const KEYWORDS: &[(Topic, &[&str])] = &[
+    (
+        Topic::Outside,
+        &[
+            "news",
+            "holiday",
+            "weather",
+            "storm",
+            "election",
+            "strike",
+            "festival",
+            "deploy",
+            "release",
+            "outage",
+            "incident",
+            "what caused",
+            "in the world",
+            "real world",
+            "real-world",
+        ],
+    ),
     (
         Topic::Check,
         &[
@@ -196,7 +218,8 @@ fn topics(question: &str) -> Vec<Topic> {
         out.push(Topic::Why);
     }
     // A "why" answer also says what to check next: the data shows what, not why.
-    if out.contains(&Topic::Why) && !out.contains(&Topic::Check) {
+    if (out.contains(&Topic::Why) || out.contains(&Topic::Outside)) && !out.contains(&Topic::Check)
+    {
         out.push(Topic::Check);
     }
     out
@@ -204,14 +227,17 @@ fn topics(question: &str) -> Vec<Topic> {
 
 /// Answers the last question of `input` from the evidence alone: what was flagged, how unusual,
 /// since when, which detectors, similar episodes, what to check next; tailored to the question
-/// by keywords, ending with one line on how to connect an LLM.
+/// by keywords. The first answer of a conversation ends with one line on how to connect an
+/// LLM; later ones do not repeat it.
 pub fn offline_answer(input: &ChatInput<'_>) -> String {
     let s = input.summary;
     let mut parts: Vec<String> = Vec::new();
     let topics = topics(input.question());
+    let first_answer = !input.messages.iter().any(|m| m.role == Role::Assistant);
+    let hint = first_answer.then(|| CONNECT_HINT.to_owned());
     let Some(focus) = input.focus else {
         parts.push(no_events(s));
-        parts.push(CONNECT_HINT.to_owned());
+        parts.extend(hint);
         return parts.join("\n\n");
     };
     let e = focus.evidence;
@@ -239,6 +265,12 @@ pub fn offline_answer(input: &ChatInput<'_>) -> String {
             Topic::Level => explain::level(e),
             Topic::Similar => explain::similar(e),
             Topic::Quality => explain::quality(e),
+            Topic::Outside => Some(
+                "The series is all this answer can see: it cannot know about news, holidays, \
+                 weather, deployments or incidents, so it cannot say whether one of them caused \
+                 this. Check the records below against the event's time."
+                    .to_owned(),
+            ),
             Topic::Check => Some(checks(e, input.context)),
         };
         if let Some(t) = text.filter(|t| !t.is_empty())
@@ -247,7 +279,7 @@ pub fn offline_answer(input: &ChatInput<'_>) -> String {
             parts.push(t);
         }
     }
-    parts.push(CONNECT_HINT.to_owned());
+    parts.extend(hint);
     parts.join("\n\n")
 }
 

@@ -475,6 +475,33 @@ fn offline_answers_follow_the_question() {
         messages: &[ChatMessage::new(Role::User, "why?")],
     });
     assert!(none.contains("flagged no events"), "{none}");
+
+    // What lies outside the data is said plainly, with what to check instead.
+    let outside = ask("Was there a holiday or some news that day?", true);
+    assert!(
+        outside.contains("cannot know about news, holidays"),
+        "{outside}"
+    );
+    assert!(outside.contains("What to check next:"), "{outside}");
+
+    // Later answers of the same conversation do not repeat how to connect an LLM.
+    let later = offline_answer(&ChatInput {
+        summary: &summary,
+        focus: Some(Focus {
+            index,
+            evidence: &e,
+            neighbourhood: &near,
+            chosen_by_user: true,
+        }),
+        context: None,
+        messages: &[
+            ChatMessage::new(Role::User, "why?"),
+            ChatMessage::new(Role::Assistant, "a spike"),
+            ChatMessage::new(Role::User, "and how unusual is it?"),
+        ],
+    });
+    assert!(!later.contains(CONNECT_HINT), "{later}");
+    assert!(!later.is_empty());
 }
 
 #[test]
