@@ -2,27 +2,10 @@
 //! driven through the compiled binary as a user would.
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-fn tsad(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsad"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the tsad binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::tsad;
 
 /// Hourly ISO timestamps from 2024-01-01.
 fn iso(i: usize) -> String {
