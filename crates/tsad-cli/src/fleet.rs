@@ -285,11 +285,17 @@ impl Plan<'_> {
             Ok(i) => i,
             Err(e) => return self.failed(file, name, e.to_string()),
         };
+        // A file of one series is named by the file alone.
+        let source = if self.options.series.is_many() {
+            format!("{}, series \"{name}\"", file.display())
+        } else {
+            file.display().to_string()
+        };
         let warnings = ingested
             .diagnostics
             .warnings
             .iter()
-            .map(|w| format!("{}, series \"{name}\": {w}", file.display()))
+            .map(|w| format!("{source}: {w}"))
             .collect();
         match self.detect(file, &name, &ingested) {
             Ok(mut done) => {
