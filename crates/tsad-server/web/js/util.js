@@ -40,8 +40,10 @@ export function fmtNum(x, digits = 4) {
   if (x == null || typeof x !== "number" || !Number.isFinite(x)) return "–";
   if (x === 0) return "0";
   const abs = Math.abs(x);
-  if (abs >= 1e6 || abs < 1e-3) return x.toExponential(2);
-  if (Number.isInteger(x) && abs < 1e6) return x.toLocaleString("en-US");
+  // 1,000,000 rather than 1.00e+6: exponents only beyond what grouped digits read well.
+  if (abs >= 1e15 || abs < 1e-3) return x.toExponential(2);
+  if (abs >= 1e4) return Math.round(x).toLocaleString("en-US");
+  if (Number.isInteger(x)) return x.toLocaleString("en-US");
   return Number(x.toPrecision(digits)).toLocaleString("en-US", { maximumFractionDigits: 6 });
 }
 
