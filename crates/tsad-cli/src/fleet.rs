@@ -149,6 +149,10 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
                     Format::Table => {}
                     Format::Json => writeln!(out, "{}", d.text)?,
                     Format::Csv => {
+                        // CSV has no place for a failure: stderr says which series is missing.
+                        if let Some(e) = &d.summary.error {
+                            bar.suspend(|| eprintln!("error: series \"{}\": {e}", d.summary.name));
+                        }
                         // Every series' text starts with the header they all share.
                         let (first, rows) = d.text.split_once('\n').unwrap_or_default();
                         if header && !first.is_empty() {

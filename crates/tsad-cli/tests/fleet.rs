@@ -223,6 +223,27 @@ fn bad_series_are_reported_one_by_one_and_the_rest_still_runs() {
         "{all}"
     );
     assert!(run.stdout.contains("good"), "{all}");
+
+    // CSV output has no row for a failed series; stderr names it.
+    let run = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "mixed.csv",
+            "--series-column",
+            "id",
+            "-q",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(
+        run.stderr.contains("error: series \"short\": detector `"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("\nshort,"), "{}", run.stdout);
+    assert!(run.stdout.contains("\ngood,"));
 }
 
 #[test]
