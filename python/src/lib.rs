@@ -529,6 +529,19 @@ fn parse_spec(py: Python<'_>, detector: &str) -> PyResult<String> {
     Ok(spec.to_json().to_string())
 }
 
+/// check(detector, threshold, events)
+/// --
+///
+/// Raises what `detect` would for this spec, threshold and event options (JSON text), without
+/// data: `tsad.spark` checks them on the driver before any task starts.
+#[pyfunction]
+fn check(py: Python<'_>, detector: &str, threshold: &str, events: &str) -> PyResult<()> {
+    spec_arg(py, detector)?;
+    threshold_arg(py, threshold)?;
+    events_arg(py, events)?;
+    Ok(())
+}
+
 /// catalog()
 /// --
 ///
@@ -552,6 +565,7 @@ fn _tsad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(demo, m)?)?;
     m.add_function(wrap_pyfunction!(parse_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(catalog, m)?)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ works too.
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -87,12 +88,7 @@ def _timestamps(timestamps: Any, name: str = "timestamps") -> Optional[np.ndarra
         timestamps = timestamps.tz_convert("UTC").tz_localize(None)
     arr = np.asarray(timestamps)
     if arr.dtype == object:
-        try:
-            arr = arr.astype("datetime64[ms]")
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must be datetimes or integers (Unix milliseconds), got objects"
-            ) from None
+        arr = _object_times(arr, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind == "M":
@@ -104,6 +100,42 @@ def _timestamps(timestamps: Any, name: str = "timestamps") -> Optional[np.ndarra
     raise TypeError(
         f"{name} must be datetimes or integers (Unix milliseconds), got dtype {arr.dtype}"
     )
+
+
+def _object_times(arr: np.ndarray, name: str) -> np.ndarray:
+    """datetime64 from an object array of datetimes (tz-aware ones converted to UTC)."""
+    try:
+        import pandas as pd
+
+        return pd.to_datetime(arr, utc=True).tz_localize(None).to_numpy()
+    except ImportError:
+        pass
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be datetimes or integers (Unix milliseconds), got objects"
+        ) from None
+    try:
+        return arr.astype("datetime64[ms]")
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be datetimes or integers (Unix milliseconds), got objects"
+        ) from None
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _one_timestamp(t: Any) -> int:
+    """Unix milliseconds of one time: an integer as it is, a datetime (naive = UTC)."""
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        return int(t)
+    if isinstance(t, np.datetime64):
+        return int(t.astype("datetime64[ms]").astype(np.int64))
+    if isinstance(t, datetime.datetime):
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=datetime.timezone.utc)
+        return (t - _EPOCH) // datetime.timedelta(milliseconds=1)
+    raise TypeError(f"t must be a datetime or an integer (Unix milliseconds), got {t!r}")
 
 
 def _spec_json(detector: Spec) -> str:
@@ -415,9 +447,7 @@ class Online:
     def update(self, t: Any, x: float) -> float:
         """Consumes the next point and returns its score (NaN during warm-up or when ``x`` is
         missing). ``t``: a datetime or Unix milliseconds (or a row number)."""
-        if not isinstance(t, (int, np.integer)):
-            t = int(_timestamps(np.asarray([t]), "t")[0])
-        return self._native.update(int(t), float(x))
+        return self._native.update(_one_timestamp(t), float(x))
 
     def update_many(self, ts: Any, xs: Any) -> np.ndarray:
         """:meth:`update` for each point in order; returns the scores as an array."""
@@ -497,6 +527,11 @@ def parse_spec(detector: Spec) -> Dict[str, Any]:
     """Checks a spec as the CLI and API do (every problem listed in one :class:`TsadError`) and
     returns it with every default written out."""
     return json.loads(_tsad.parse_spec(_spec_json(detector)))
+
+
+def _check(detector: Spec, threshold: ThresholdSpec, events: Optional[Mapping[str, Any]]) -> None:
+    """Raises what :func:`detect` would raise for this spec, threshold and event options."""
+    _tsad.check(_spec_json(detector), _threshold_json(threshold), _events_json(events))
 
 
 def catalog() -> Dict[str, Any]:
