@@ -29,12 +29,15 @@ def long_frame():
     return pd.concat(frames).sample(frac=1.0, random_state=3).reset_index(drop=True)
 
 
-def local(long_frame, spec):
+def local(long_frame, spec, train=None):
     """tsad.detect per series in this process, in time order."""
     out = {}
     for key, group in long_frame.groupby("series"):
         group = group.sort_values("ts")
-        out[key] = (group, tsad.detect(group["value"], timestamps=group["ts"], detector=spec))
+        out[key] = (
+            group,
+            tsad.detect(group["value"], timestamps=group["ts"], detector=spec, train=train),
+        )
     return out
 
 
@@ -56,10 +59,11 @@ def test_spark_detect_matches_one_process(spark, long_frame):
     assert flagged >= 0.9 * (SERIES // 3), flagged  # nearly every spiked series is flagged
 
 
-def test_spark_events_match_one_process(spark, long_frame):
+@pytest.mark.parametrize("train", [None, 100])
+def test_spark_events_match_one_process(spark, long_frame, train):
     df = spark.createDataFrame(long_frame)
-    got = tsad.spark.events(df, "series", "ts", "value", spec="mad").toPandas()
-    expected = local(long_frame, "mad")
+    got = tsad.spark.events(df, "series", "ts", "value", spec="mad", train=train).toPandas()
+    expected = local(long_frame, "mad", train)
     want = sorted(
         (key, e["rank"], e["start"], e["end"], e["peak_time"])
         for key, (_, r) in expected.items() for e in r.events
@@ -76,3 +80,5 @@ def test_spark_rejects_a_bad_spec_on_the_driver(spark, long_frame):
         tsad.spark.detect(df, "series", "ts", "value", spec="nope")
     with pytest.raises(ValueError, match="not in the DataFrame"):
         tsad.spark.detect(df, "series", "time", "value")
+    with pytest.raises(ValueError, match="train"):
+        tsad.spark.events(df, "series", "ts", "value", train=-1)

@@ -67,6 +67,11 @@ def _check_columns(df: Any, *cols: str) -> None:
         raise ValueError(f"columns {missing} are not in the DataFrame; it has {df.columns}")
 
 
+def _check_train(train: Optional[int]) -> None:
+    if train is not None and (not isinstance(train, int) or isinstance(train, bool) or train < 0):
+        raise ValueError(f"train: a number of points (0 or more) per series, got {train!r}")
+
+
 def _schema(df: Any, series_col: str, time_col: Optional[str], value_col: str, extra) -> str:
     """A DDL schema: the input's own series (and time, value) fields, then `extra`."""
     types = dict(df.dtypes)
@@ -79,7 +84,7 @@ def _schema(df: Any, series_col: str, time_col: Optional[str], value_col: str, e
     return ", ".join(f"`{name}` {kind}" for name, kind in fields)
 
 
-def _detect_group(pdf, time_col, value_col, detector, threshold, events):
+def _detect_group(pdf, time_col, value_col, detector, threshold, events, train):
     """tsad.detect on one group, rows sorted by time; returns (sorted frame, Detection)."""
     if time_col is not None:
         pdf = pdf.sort_values(time_col, kind="stable").reset_index(drop=True)
@@ -88,7 +93,7 @@ def _detect_group(pdf, time_col, value_col, detector, threshold, events):
         timestamps = None
     result = tsad.detect(
         pdf[value_col], timestamps=timestamps, detector=detector, threshold=threshold,
-        events=events,
+        events=events, train=train,
     )
     return pdf, result
 
@@ -101,6 +106,7 @@ def detect(
     spec: tsad.Spec = None,
     threshold: tsad.ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
 ):
     """Per-point scores and flags for every series of a PySpark DataFrame.
 
@@ -113,6 +119,8 @@ def detect(
         spec: the detector, as in :func:`tsad.detect` (a name or a spec dict).
         threshold: as in :func:`tsad.detect`.
         events: event options, as in :func:`tsad.detect`.
+        train: fit each series on its first ``train`` points (in time order) instead of on
+            the whole series, as ``train=n`` in :func:`tsad.detect`.
 
     Returns:
         A DataFrame with ``series_col``, ``time_col``, ``value_col`` and ``score``,
@@ -123,6 +131,7 @@ def detect(
     _check_columns(df, series_col, value_col, *([time_col] if time_col else []))
     # Check the spec, threshold and options here, on the driver: a typo fails before any task.
     tsad._check(spec, threshold, events)
+    _check_train(train)
     schema = _schema(df, series_col, time_col, value_col, _POINT_FIELDS)
     cols = [series_col] + ([time_col] if time_col else []) + [value_col]
 
@@ -131,7 +140,7 @@ def detect(
 
         key = pdf[series_col].iloc[0] if len(pdf) else None
         try:
-            pdf, r = _detect_group(pdf, time_col, value_col, spec, threshold, events)
+            pdf, r = _detect_group(pdf, time_col, value_col, spec, threshold, events, train)
         except tsad.TsadError as e:
             raise tsad.TsadError(f"series {key!r}: {e}") from e
         out = {c: pdf[c] for c in cols}
@@ -152,6 +161,7 @@ def events(
     spec: tsad.Spec = None,
     threshold: tsad.ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
 ):
     """The events of every series of a PySpark DataFrame, one row per event.
 
@@ -163,6 +173,7 @@ def events(
     """
     _check_columns(df, series_col, value_col, *([time_col] if time_col else []))
     tsad._check(spec, threshold, events)
+    _check_train(train)
     schema = _schema(df, series_col, None, None, _EVENT_FIELDS)
     cols = [series_col] + ([time_col] if time_col else []) + [value_col]
     options = events
@@ -172,7 +183,7 @@ def events(
 
         key = pdf[series_col].iloc[0] if len(pdf) else None
         try:
-            _, r = _detect_group(pdf, time_col, value_col, spec, threshold, options)
+            _, r = _detect_group(pdf, time_col, value_col, spec, threshold, options, train)
         except tsad.TsadError as e:
             raise tsad.TsadError(f"series {key!r}: {e}") from e
         rows = [

@@ -14,6 +14,7 @@ def detect(
     spec: Spec = None,
     threshold: ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
 ) -> DataFrame: ...
 def events(
     df: DataFrame,
@@ -23,4 +24,5 @@ def events(
     spec: Spec = None,
     threshold: ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
 ) -> DataFrame: ...
