@@ -52,6 +52,10 @@ def test_integer_lists_and_missing_values_are_accepted():
     with_gap[100] = None
     r = tsad.detect(with_gap, detector="zscore")
     assert math.isnan(r.score[100]) and not r.anomaly[100]
+    nullable = pd.Series(ints, dtype="Int64")
+    nullable[5] = pd.NA
+    r = tsad.detect(nullable, detector="zscore")
+    assert math.isnan(r.values[5]) and len(r) == 300
 
 
 def test_threshold_forms():

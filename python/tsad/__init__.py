@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -47,17 +47,15 @@ ThresholdSpec = Union[None, str, Mapping[str, Any]]
 # --- conversions -------------------------------------------------------------------------------
 
 
+_NULLABLE = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+             "Float32", "Float64"}
+
+
 def _values(values: Any, name: str = "values") -> np.ndarray:
     """A 1-D float64 array from numbers (numpy, pandas, lists); None/NaN are missing values."""
-    try:
-        import pandas as pd  # noqa: F401  (optional)
-
-        if hasattr(values, "to_numpy") and hasattr(values, "dtype"):
-            # pandas nullable dtypes (Int64, Float64) turn <NA> into NaN here.
-            if str(values.dtype) in ("Int64", "Int32", "Float64", "Float32", "UInt64", "UInt32"):
-                values = values.to_numpy(dtype="float64", na_value=np.nan)
-    except ImportError:
-        pass
+    if hasattr(values, "to_numpy") and str(getattr(values, "dtype", "")) in _NULLABLE:
+        # pandas' nullable dtypes: <NA> becomes NaN, a missing value.
+        values = values.to_numpy(dtype="float64", na_value=np.nan)
     arr = np.asarray(values)
     if arr.dtype == object:
         try:
@@ -265,10 +263,6 @@ class Detection:
         return frame
 
 
-def _detection(raw: Dict[str, Any], timestamps: Optional[np.ndarray], values: np.ndarray) -> Detection:
-    return Detection(raw, timestamps, values)
-
-
 # --- detection ---------------------------------------------------------------------------------
 
 
@@ -320,7 +314,7 @@ def detect(
     raw = _tsad.detect(
         v, ts, _spec_json(detector), _threshold_json(threshold), _events_json(events), **kwargs
     )
-    return _detection(raw, ts, v)
+    return Detection(raw, ts, v)
 
 
 def detect_frame(
@@ -394,7 +388,7 @@ class Model:
         v = _values(values)
         ts = _timestamps(timestamps)
         raw = self._native.detect(v, ts, _threshold_json(threshold), _events_json(events))
-        return _detection(raw, ts, v)
+        return Detection(raw, ts, v)
 
     def to_bytes(self) -> bytes:
         """The model file's bytes (versioned JSON)."""
@@ -499,12 +493,6 @@ def read_csv(
     df.attrs["value_column"] = raw["value_column"]
     df.attrs["diagnostics"] = json.loads(raw["diagnostics"])
     return df
-
-
-def _series_of(df: Any):
-    """Timestamps (None for a row-number axis) and values of a :func:`read_csv` frame."""
-    ts = df["timestamp"]
-    return (None if ts.dtype.kind in "iu" else ts), df["value"]
 
 
 def demo(points: int = 2000, seed: int = 42):
