@@ -1,0 +1,28 @@
+"""Type stubs for tsad.spark (see spark.py for the documentation)."""
+
+from typing import Any, Mapping, Optional
+
+from pyspark.sql import DataFrame
+
+from . import Spec, ThresholdSpec
+
+def detect(
+    df: DataFrame,
+    series_col: str,
+    time_col: Optional[str],
+    value_col: str,
+    spec: Spec = None,
+    threshold: ThresholdSpec = None,
+    events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
+) -> DataFrame: ...
+def events(
+    df: DataFrame,
+    series_col: str,
+    time_col: Optional[str],
+    value_col: str,
+    spec: Spec = None,
+    threshold: ThresholdSpec = None,
+    events: Optional[Mapping[str, Any]] = None,
+    train: Optional[int] = None,
+) -> DataFrame: ...
