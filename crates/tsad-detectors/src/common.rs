@@ -77,6 +77,40 @@ pub(crate) fn report_done(ctx: &FitContext) {
     });
 }
 
+/// Points scored between two cancel checks and progress reports of [`score_in_chunks`]:
+/// a few milliseconds of work for the slower detectors.
+const SCORE_CHUNK: usize = 1 << 16;
+
+/// Runs `score` over `0..n` in consecutive chunks, checking the cancel flag before each and
+/// reporting progress (stage `"score"`, with an ETA from the pace so far) after each, so a
+/// long scoring shows where it is and stops soon after a cancel.
+///
+/// # Errors
+///
+/// [`Error::Cancelled`] once `ctx` is cancelled.
+pub(crate) fn score_in_chunks(
+    n: usize,
+    ctx: &FitContext,
+    mut score: impl FnMut(std::ops::Range<usize>),
+) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < n {
+        ctx.check_cancelled()?;
+        let end = (done + SCORE_CHUNK).min(n);
+        score(done..end);
+        done = end;
+        let fraction = done as f64 / n as f64;
+        ctx.report(&Progress {
+            stage: "score".into(),
+            fraction,
+            eta_seconds: Some(started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction),
+            ..Progress::default()
+        });
+    }
+    Ok(())
+}
+
 /// A state holding `params` as its config (for stateless models).
 pub(crate) fn params_state<P: Serialize>(kind: &str, params: &P) -> Result<ModelState, Error> {
     Ok(ModelState {
@@ -313,6 +347,41 @@ impl Expanding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tsad_core::CancelFlag;
+
+    #[test]
+    fn score_in_chunks_covers_everything_reports_and_stops_when_cancelled() {
+        let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
+        let sink = seen.clone();
+        let ctx = FitContext::new().with_progress(Arc::new(move |p: &Progress| {
+            sink.lock().unwrap().push(p.clone());
+        }));
+        let n = 2 * SCORE_CHUNK + 5;
+        let mut covered = Vec::new();
+        score_in_chunks(n, &ctx, |r| covered.extend(r)).unwrap();
+        assert_eq!(covered, (0..n).collect::<Vec<_>>());
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen.iter()
+                .all(|p| p.stage == "score" && p.eta_seconds.is_some())
+        );
+        assert!(seen.windows(2).all(|w| w[0].fraction < w[1].fraction));
+        assert_eq!(seen[2].fraction, 1.0);
+        assert_eq!(seen[2].eta_seconds, Some(0.0));
+
+        let cancel = CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(cancel.clone());
+        let mut chunks = 0;
+        let err = score_in_chunks(n, &ctx, |_| {
+            chunks += 1;
+            cancel.cancel();
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+        assert_eq!(chunks, 1, "stops before the next chunk");
+    }
 
     #[test]
     fn sorted_window_median_and_mad_match_a_full_sort() {
