@@ -129,5 +129,26 @@ fn novelty(c: &mut Criterion) {
     }
 }
 
-criterion_group!(detectors, benches, novelty);
+/// `mad` (rolling median and exact MAD) at the default window and a long one, 1M points.
+fn mad_windows(c: &mut Criterion) {
+    let million = seasonal_with_anomalies(1_000_000, 288, 200, 1).0;
+    let mut g = c.benchmark_group("mad_1m");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(million.len() as u64));
+    for window in [48, 1000] {
+        let mad = MadDetector::new(MadParams {
+            window,
+            ..MadParams::default()
+        })
+        .expect("valid");
+        g.bench_function(format!("window_{window}"), |b| {
+            b.iter(|| fit_score(&mad, black_box(&million)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(detectors, benches, novelty, mad_windows);
 criterion_main!(detectors);
