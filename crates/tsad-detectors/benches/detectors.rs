@@ -9,9 +9,10 @@ use std::time::Duration;
 use tsad_core::{Detector, FitContext, Series};
 use tsad_detectors::{
     BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
-    MadParams, Policy, SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
+    MadParams, NoveltyDetector, NoveltyParams, Policy, SeasonalDetector, SeasonalParams,
+    ZscoreDetector, ZscoreParams,
 };
-use tsad_testing::seasonal_with_anomalies;
+use tsad_testing::{Rng, random_walk, seasonal_with_anomalies};
 
 fn fit_score(detector: &dyn Detector, series: &Series) -> usize {
     let model = detector.fit(series, &FitContext::new()).expect("fit");
@@ -99,5 +100,55 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(detectors, benches);
+/// `novelty` (the `nab-best` preset) at 100k and 1M points on three kinds of series: seasonal,
+/// a random walk and white noise (the hardest for its nearest-shape search, which prunes by
+/// run means).
+fn novelty(c: &mut Criterion) {
+    let novelty = NoveltyDetector::new(NoveltyParams::default()).expect("defaults are valid");
+    let mut rng = Rng::new(7);
+    let noise = Series::from_values((0..1_000_000).map(|_| rng.normal()).collect()).expect("noise");
+    let series = [
+        (
+            "seasonal",
+            seasonal_with_anomalies(1_000_000, 288, 200, 1).0,
+        ),
+        ("random_walk", random_walk(1_000_000, 3)),
+        ("noise", noise),
+    ];
+    for n in [100_000, 1_000_000] {
+        let mut g = c.benchmark_group(format!("novelty_{}k", n / 1000));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(n as u64));
+        for (name, s) in &series {
+            let s = s.slice(0..n);
+            g.bench_function(*name, |b| b.iter(|| fit_score(&novelty, black_box(&s))));
+        }
+        g.finish();
+    }
+}
+
+/// `mad` (rolling median and exact MAD) at the default window and a long one, 1M points.
+fn mad_windows(c: &mut Criterion) {
+    let million = seasonal_with_anomalies(1_000_000, 288, 200, 1).0;
+    let mut g = c.benchmark_group("mad_1m");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(million.len() as u64));
+    for window in [48, 1000] {
+        let mad = MadDetector::new(MadParams {
+            window,
+            ..MadParams::default()
+        })
+        .expect("valid");
+        g.bench_function(format!("window_{window}"), |b| {
+            b.iter(|| fit_score(&mad, black_box(&million)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(detectors, benches, novelty, mad_windows);
 criterion_main!(detectors);

@@ -77,6 +77,40 @@ pub(crate) fn report_done(ctx: &FitContext) {
     });
 }
 
+/// Points scored between two cancel checks and progress reports of [`score_in_chunks`]:
+/// a few milliseconds of work for the slower detectors.
+const SCORE_CHUNK: usize = 1 << 16;
+
+/// Runs `score` over `0..n` in consecutive chunks, checking the cancel flag before each and
+/// reporting progress (stage `"score"`, with an ETA from the pace so far) after each, so a
+/// long scoring shows where it is and stops soon after a cancel.
+///
+/// # Errors
+///
+/// [`Error::Cancelled`] once `ctx` is cancelled.
+pub(crate) fn score_in_chunks(
+    n: usize,
+    ctx: &FitContext,
+    mut score: impl FnMut(std::ops::Range<usize>),
+) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < n {
+        ctx.check_cancelled()?;
+        let end = (done + SCORE_CHUNK).min(n);
+        score(done..end);
+        done = end;
+        let fraction = done as f64 / n as f64;
+        ctx.report(&Progress {
+            stage: "score".into(),
+            fraction,
+            eta_seconds: Some(started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction),
+            ..Progress::default()
+        });
+    }
+    Ok(())
+}
+
 /// A state holding `params` as its config (for stateless models).
 pub(crate) fn params_state<P: Serialize>(kind: &str, params: &P) -> Result<ModelState, Error> {
     Ok(ModelState {
@@ -171,7 +205,8 @@ pub(crate) fn interpolate(values: &[f64]) -> Option<Vec<f64>> {
 }
 
 /// The last `cap` values pushed, kept both in arrival order and sorted, for rolling medians
-/// and MADs. Push is O(cap) (a memmove); median O(1); MAD O(cap) with a merge walk.
+/// and MADs. Push is a binary search and one memmove of at most `cap` values (O(cap), but a
+/// few nanoseconds at `cap` = 1000); median O(1); MAD O(log cap) by order-statistic search.
 #[derive(Debug, Clone)]
 pub(crate) struct SortedWindow {
     cap: usize,
@@ -196,19 +231,29 @@ impl SortedWindow {
         self.sorted.len() >= self.cap
     }
 
-    /// Adds a finite value, dropping the oldest when full.
+    /// Adds a finite value, dropping the oldest when full. When full, the values between the
+    /// oldest's place and the new one's shift by one place, in one move (a remove and an
+    /// insert would move about twice as many).
     pub(crate) fn push(&mut self, x: f64) {
         debug_assert!(x.is_finite());
-        if self.order.len() == self.cap
-            && let Some(old) = self.order.pop_front()
-        {
-            // `old` is in `sorted` because every pushed value is inserted there.
-            let i = self.sorted.partition_point(|v| v.total_cmp(&old).is_lt());
-            self.sorted.remove(i);
-        }
+        let place = |s: &[f64], y: f64| s.partition_point(|v| v.total_cmp(&y).is_lt());
         self.order.push_back(x);
-        let i = self.sorted.partition_point(|v| v.total_cmp(&x).is_lt());
-        self.sorted.insert(i, x);
+        if self.order.len() <= self.cap {
+            let j = place(&self.sorted, x);
+            self.sorted.insert(j, x);
+            return;
+        }
+        // `old` is in `sorted` because every pushed value is inserted there.
+        let old = self.order.pop_front().unwrap_or(x);
+        let s = &mut self.sorted;
+        let (i, j) = (place(s, old), place(s, x));
+        if j > i {
+            s.copy_within(i + 1..j, i);
+            s[j - 1] = x;
+        } else {
+            s.copy_within(j..i, j + 1);
+            s[j] = x;
+        }
     }
 
     /// The median; NaN when empty.
@@ -225,8 +270,11 @@ impl SortedWindow {
 
     /// The (unscaled) median absolute deviation from `med`.
     ///
-    /// The deviations left of the median grow leftwards and those right of it grow rightwards,
-    /// so the k-th smallest deviation comes from merging two sorted runs: O(n), no allocation.
+    /// The deviations of the values below `med` grow leftwards and those of the others grow
+    /// rightwards, so they form two ascending runs read straight off the sorted window, and
+    /// the median deviation is an order statistic of their union: found by binary search in
+    /// O(log n), no allocation. (Equal deviations are equal numbers, so which run a tie is
+    /// taken from cannot change the value: the result is exactly the merge's.)
     pub(crate) fn mad(&self, med: f64) -> f64 {
         let s = &self.sorted;
         let n = s.len();
@@ -234,33 +282,15 @@ impl SortedWindow {
             return f64::NAN;
         }
         let split = s.partition_point(|v| *v < med);
-        let (mut l, mut r) = (split, split); // next left index is l - 1, next right is r
-        let mut next = || {
-            let left = (l > 0).then(|| med - s[l - 1]);
-            let right = (r < n).then(|| s[r] - med);
-            match (left, right) {
-                (Some(a), Some(b)) if a <= b => {
-                    l -= 1;
-                    a
-                }
-                (Some(a), None) => {
-                    l -= 1;
-                    a
-                }
-                (_, Some(b)) => {
-                    r += 1;
-                    b
-                }
-                (None, None) => f64::NAN, // unreachable: we take at most n deviations
-            }
-        };
+        let left = |i: usize| med - s[split - 1 - i];
+        let right = |i: usize| s[split + i] - med;
+        let kth = |k| kth_of_two(split, left, n - split, right, k);
         let k = n / 2;
-        let mut prev = 0.0;
-        for _ in 0..k {
-            prev = next();
+        if n % 2 == 1 {
+            kth(k)
+        } else {
+            (kth(k - 1) + kth(k)) / 2.0
         }
-        let kth = next();
-        if n % 2 == 1 { kth } else { (prev + kth) / 2.0 }
     }
 
     /// Mean absolute deviation from `med`; O(n).
@@ -281,6 +311,39 @@ impl SortedWindow {
         } else {
             (med, self.mean_abs_dev(med) * MEAN_AD_TO_SIGMA, true)
         }
+    }
+}
+
+/// The `k`-th smallest (from 0) of the union of two ascending runs of lengths `a_len` and
+/// `b_len`, read through `a` and `b`: O(log(a_len + b_len)).
+///
+/// # Panics
+///
+/// When `k >= a_len + b_len`.
+fn kth_of_two(
+    a_len: usize,
+    a: impl Fn(usize) -> f64,
+    b_len: usize,
+    b: impl Fn(usize) -> f64,
+    k: usize,
+) -> f64 {
+    assert!(k < a_len + b_len, "rank {k} of {} values", a_len + b_len);
+    // How many of the k + 1 smallest come from `a`: the least i whose next `a` is not below
+    // the last `b` taken.
+    let (mut lo, mut hi) = ((k + 1).saturating_sub(b_len), (k + 1).min(a_len));
+    while lo < hi {
+        let i = (lo + hi) / 2;
+        if a(i) < b(k - i) {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let (i, j) = (lo, k + 1 - lo);
+    match (i > 0, j > 0) {
+        (true, true) => a(i - 1).max(b(j - 1)),
+        (true, false) => a(i - 1),
+        _ => b(j - 1),
     }
 }
 
@@ -313,6 +376,41 @@ impl Expanding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tsad_core::CancelFlag;
+
+    #[test]
+    fn score_in_chunks_covers_everything_reports_and_stops_when_cancelled() {
+        let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
+        let sink = seen.clone();
+        let ctx = FitContext::new().with_progress(Arc::new(move |p: &Progress| {
+            sink.lock().unwrap().push(p.clone());
+        }));
+        let n = 2 * SCORE_CHUNK + 5;
+        let mut covered = Vec::new();
+        score_in_chunks(n, &ctx, |r| covered.extend(r)).unwrap();
+        assert_eq!(covered, (0..n).collect::<Vec<_>>());
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen.iter()
+                .all(|p| p.stage == "score" && p.eta_seconds.is_some())
+        );
+        assert!(seen.windows(2).all(|w| w[0].fraction < w[1].fraction));
+        assert_eq!(seen[2].fraction, 1.0);
+        assert_eq!(seen[2].eta_seconds, Some(0.0));
+
+        let cancel = CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(cancel.clone());
+        let mut chunks = 0;
+        let err = score_in_chunks(n, &ctx, |_| {
+            chunks += 1;
+            cancel.cancel();
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+        assert_eq!(chunks, 1, "stops before the next chunk");
+    }
 
     #[test]
     fn sorted_window_median_and_mad_match_a_full_sort() {
@@ -325,6 +423,48 @@ mod tests {
                 let (med, mad) = stats::median_mad(&xs[start..=i]).unwrap();
                 assert_eq!(w.median(), med, "cap {cap} at {i}");
                 assert_eq!(w.mad(med), mad, "cap {cap} at {i}");
+            }
+        }
+    }
+
+    /// The MAD by the merge walk the order-statistic search replaced.
+    fn mad_by_merge(sorted: &[f64], med: f64) -> f64 {
+        let split = sorted.partition_point(|v| *v < med);
+        let mut deviations: Vec<f64> = sorted[..split].iter().rev().map(|v| med - v).collect();
+        let right: Vec<f64> = sorted[split..].iter().map(|v| v - med).collect();
+        // Both runs ascend: a stable merge.
+        deviations.extend(right);
+        deviations.sort_by(f64::total_cmp);
+        let k = sorted.len() / 2;
+        if sorted.len() % 2 == 1 {
+            deviations[k]
+        } else {
+            (deviations[k - 1] + deviations[k]) / 2.0
+        }
+    }
+
+    /// The window stays sorted, and the search agrees with a merge bit for bit: many ties,
+    /// values equal to the median, odd and even windows, short and long.
+    #[test]
+    fn mad_by_search_equals_mad_by_merge() {
+        let mut rng = tsad_testing::Rng::new(3);
+        for cap in [1, 2, 3, 4, 7, 48, 49, 1000] {
+            let mut w = SortedWindow::new(cap);
+            let mut pushed = Vec::new();
+            for i in 0..3000 {
+                let x = if i % 3 == 0 {
+                    rng.below(5) as f64
+                } else {
+                    rng.normal() * 1e3
+                };
+                w.push(x);
+                pushed.push(x);
+                let mut last = pushed[pushed.len().saturating_sub(cap)..].to_vec();
+                last.sort_by(f64::total_cmp);
+                assert_eq!(w.sorted, last, "cap {cap} at {i}: the window, sorted");
+                let med = w.median();
+                let want = mad_by_merge(&w.sorted, med);
+                assert_eq!(w.mad(med).to_bits(), want.to_bits(), "cap {cap} at {i}");
             }
         }
     }

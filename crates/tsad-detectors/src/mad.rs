@@ -20,8 +20,11 @@
 //!
 //! **Minimum length**: `window + 1` (the first `window` points are warm-up, NaN).
 //!
-//! **Cost**: O(n·window) time with a small constant (a sorted window updated by binary search
-//! and one memmove per point; the MAD by merging the two sides of the median), O(window)
+//! **Cost**: O(n·window) time with a small constant: a sorted window updated by binary search
+//! and one memmove per point (of the values between the leaving and the arriving value's
+//! places), and the MAD as an order statistic of the two sides of the median, found by binary
+//! search in O(log window). A million points take about 0.2 s at the default window and 0.3-0.4
+//! s at a window of 1000 (`cargo bench -p tsad-detectors --bench detectors -- mad_1m`). O(window)
 //! memory. The streaming form ([`Detector::online`]) is the same state machine, so it returns
 //! exactly the batch scores.
 //!
@@ -141,8 +144,14 @@ impl Detector for MadDetector {
 
 impl Model for MadModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    /// Checks the cancel flag and reports progress every 65,536 points.
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         check_len(series, self.params.window + 1)?;
-        Ok(scorer(&self.params).run(series.values(), self.params.band_k, self.params.window))
+        let p = &self.params;
+        scorer(p).run(series.values(), p.band_k, p.window, ctx)
     }
 
     fn save(&self) -> Result<ModelState, Error> {
@@ -279,6 +288,21 @@ mod tests {
         }
         let recall = found as f64 / total as f64;
         assert!(recall >= 0.9, "recall {recall} ({found} of {total})");
+    }
+
+    #[test]
+    fn scoring_stops_when_cancelled() {
+        let (series, _) = tsad_testing::sine_with_spike(500, 1);
+        let model = MadDetector::new(MadParams::default())
+            .unwrap()
+            .fit(&series, &FitContext::new())
+            .unwrap();
+        let cancel = tsad_core::CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(cancel.clone());
+        assert!(model.score_with(&series, &ctx).is_ok());
+        cancel.cancel();
+        let err = model.score_with(&series, &ctx).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The trailing-window scorer behind `zscore` and `mad`: one state machine serves both the
 //! batch and the streaming form, so they agree bit for bit.
 
-use crate::common::{Expanding, SortedWindow, deviation, tiny_scale};
+use crate::common::{Expanding, SortedWindow, deviation, score_in_chunks, tiny_scale};
 use std::collections::VecDeque;
 use std::fmt::Debug;
-use tsad_core::{OnlineModel, Scores};
+use tsad_core::{Error, FitContext, OnlineModel, Scores};
 
 /// Fraction of the expanding standard deviation (of every earlier point) below which a
 /// window's scale is not allowed to fall. It keeps near-constant windows from turning the
@@ -205,7 +205,14 @@ impl<W: Window> RollingScorer<W> {
     }
 
     /// Scores a whole series: the batch form.
-    pub(crate) fn run(mut self, values: &[f64], band_k: f64, window: usize) -> Scores {
+    /// Scores every point, checking the cancel flag and reporting progress every 65,536.
+    pub(crate) fn run(
+        mut self,
+        values: &[f64],
+        band_k: f64,
+        window: usize,
+        ctx: &FitContext,
+    ) -> Result<Scores, Error> {
         let n = values.len();
         let (mut score, mut expected, mut lower, mut upper) = (
             Vec::with_capacity(n),
@@ -213,21 +220,23 @@ impl<W: Window> RollingScorer<W> {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for &x in values {
-            let s = self.step(x);
-            score.push(s.score);
-            expected.push(s.expected);
-            lower.push(s.expected - band_k * s.scale);
-            upper.push(s.expected + band_k * s.scale);
-        }
-        Scores::new(score)
+        score_in_chunks(n, ctx, |range| {
+            for &x in &values[range] {
+                let s = self.step(x);
+                score.push(s.score);
+                expected.push(s.expected);
+                lower.push(s.expected - band_k * s.scale);
+                upper.push(s.expected + band_k * s.scale);
+            }
+        })?;
+        Ok(Scores::new(score)
             .with_expected(expected)
             .with_band(lower, upper)
             .with_report(serde_json::json!({
                 "window": window,
                 "warmup_points": window,
                 "floored_points": self.floored,
-            }))
+            })))
     }
 }
 

@@ -143,10 +143,14 @@ impl Detector for ZscoreDetector {
 
 impl Model for ZscoreModel {
     fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    /// Checks the cancel flag and reports progress every 65,536 points.
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         check_len(series, self.params.window + 1)?;
-        Ok(self
-            .scorer()
-            .run(series.values(), self.params.band_k, self.params.window))
+        let p = &self.params;
+        self.scorer().run(series.values(), p.band_k, p.window, ctx)
     }
 
     fn save(&self) -> Result<ModelState, Error> {
@@ -235,6 +239,21 @@ mod tests {
             .map(|(i, &v)| online.update(i as i64, v))
             .collect();
         assert_bits_eq(&streamed, &batch.score, "streaming vs batch");
+    }
+
+    #[test]
+    fn scoring_stops_when_cancelled() {
+        let (series, _) = tsad_testing::sine_with_spike(500, 1);
+        let model = ZscoreDetector::new(ZscoreParams::default())
+            .unwrap()
+            .fit(&series, &FitContext::new())
+            .unwrap();
+        let cancel = tsad_core::CancelFlag::new();
+        let ctx = FitContext::new().with_cancel(cancel.clone());
+        assert!(model.score_with(&series, &ctx).is_ok());
+        cancel.cancel();
+        let err = model.score_with(&series, &ctx).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
     }
 
     #[test]

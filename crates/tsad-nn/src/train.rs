@@ -366,7 +366,8 @@ pub(crate) fn predict(
 }
 
 /// [`predict`] that stops with [`Error::Cancelled`] once `ctx` is cancelled, checked before
-/// each block of chunks (a fraction of a second of work).
+/// each block of chunks (a fraction of a second of work), and reports progress (stage
+/// `"score"`, with an ETA) at every whole percent of the windows when their count is known.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn predict_with(
     net: &Network,
@@ -381,6 +382,8 @@ pub(crate) fn predict_with(
     let n_ws = 4 * threads.max(1);
     let mut workspaces: Vec<Workspace> = (0..n_ws).map(|_| net.workspace(PREDICT_CHUNK)).collect();
     let mut block: Vec<usize> = Vec::with_capacity(n_ws * PREDICT_CHUNK);
+    let total = starts.size_hint().1.filter(|&t| t > 0);
+    let (started, mut done, mut percent) = (Instant::now(), 0, 0);
     let mut starts = starts.peekable();
     while starts.peek().is_some() {
         ctx.check_cancelled()?;
@@ -398,6 +401,19 @@ pub(crate) fn predict_with(
         for (c, ws) in workspaces[..n_chunks].iter().enumerate() {
             let chunk = &block[c * PREDICT_CHUNK..((c + 1) * PREDICT_CHUNK).min(block.len())];
             sink(chunk, &ws.y[..chunk.len() * net.outputs()]);
+        }
+        done += block.len();
+        if let Some(total) = total
+            && done * 100 / total > percent
+        {
+            percent = done * 100 / total;
+            let fraction = (done as f64 / total as f64).min(1.0);
+            ctx.report(&Progress {
+                stage: "score".into(),
+                fraction,
+                eta_seconds: Some(started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction),
+                ..Progress::default()
+            });
         }
     }
     Ok(())

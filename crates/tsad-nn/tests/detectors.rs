@@ -514,3 +514,31 @@ fn scoring_stops_soon_after_a_cancel() {
         );
     }
 }
+
+/// Issue 15, item 4: scoring reports its progress (stage `score`, rising to 1, with an ETA),
+/// so a long scoring no longer sits at "fit 100%".
+#[test]
+fn scoring_reports_progress() {
+    let (train, _) = seasonal_with_anomalies(600, 24, 0, 1);
+    for (name, detector) in both() {
+        let model = detector.fit(&train, &FitContext::new()).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
+        let sink = seen.clone();
+        let ctx = FitContext::new().with_progress(Arc::new(move |p: &Progress| {
+            sink.lock().unwrap().push(p.clone());
+        }));
+        let scored = model.score_with(&train, &ctx).unwrap();
+        assert_bits_eq(&scored.score, &model.score(&train).unwrap().score, name);
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty(), "{name}");
+        assert!(
+            seen.iter()
+                .all(|p| p.stage == "score" && p.eta_seconds.is_some())
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0].fraction < w[1].fraction),
+            "{name}"
+        );
+        assert_eq!(seen.last().unwrap().fraction, 1.0, "{name}");
+    }
+}

@@ -2,11 +2,12 @@
 //! cache of decoded results) and the helper that runs storage calls on the blocking pool.
 
 use crate::ServerConfig;
+use crate::downsample::Extremes;
 use crate::error::ApiError;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 use tsad_explain::LlmClient;
 use tsad_store::{RunResult, Storage};
@@ -15,6 +16,40 @@ use tsad_store::{RunResult, Storage};
 const CACHE_ENTRIES: usize = 4;
 /// ...and at most this many points across them (about 80 bytes a point).
 const CACHE_POINTS: usize = 4_000_000;
+
+/// A decoded result and what the points endpoint derives from it, each built on first use.
+#[derive(Clone)]
+struct Cached {
+    run_id: String,
+    result: Arc<RunResult>,
+    index: PointsIndex,
+}
+
+/// What `GET /runs/{id}/points` derives from a result once, so that a request costs
+/// O(`max_points` · log n) instead of walking every point: the min/max pyramid of the values
+/// and scores (kept across re-thresholds, which change neither) and the flagged indices.
+#[derive(Clone, Default)]
+pub(crate) struct PointsIndex {
+    extremes: Arc<OnceLock<Extremes>>,
+    flagged: Arc<OnceLock<Vec<usize>>>,
+}
+
+impl PointsIndex {
+    /// The pyramid over `result`'s values and scores (built on the first call).
+    pub(crate) fn extremes(&self, result: &RunResult) -> &Extremes {
+        self.extremes
+            .get_or_init(|| Extremes::new(&result.values, &result.score))
+    }
+
+    /// The sorted indices of `result`'s flagged points (found on the first call).
+    pub(crate) fn flagged(&self, result: &RunResult) -> &[usize] {
+        self.flagged.get_or_init(|| {
+            (result.flags.iter().enumerate())
+                .filter_map(|(i, &f)| f.then_some(i))
+                .collect()
+        })
+    }
+}
 
 /// The state shared by every handler. Cheap to clone.
 #[derive(Clone)]
@@ -27,7 +62,7 @@ struct Inner {
     jobs: Jobs,
     config: ServerConfig,
     metrics: Metrics,
-    cache: Mutex<VecDeque<(String, Arc<RunResult>)>>,
+    cache: Mutex<VecDeque<Cached>>,
     shutdown: watch::Sender<bool>,
     /// The chat's LLM; `None` answers offline from the evidence.
     llm: std::sync::RwLock<Option<Arc<LlmClient>>>,
@@ -129,48 +164,68 @@ impl AppState {
 
     /// A run's result, from the cache or the store.
     pub(crate) async fn result(&self, run_id: &str) -> Result<Arc<RunResult>, ApiError> {
+        Ok(self.cached_entry(run_id).await?.result)
+    }
+
+    /// A run's result with its [`PointsIndex`], from the cache or the store.
+    pub(crate) async fn result_with_index(
+        &self,
+        run_id: &str,
+    ) -> Result<(Arc<RunResult>, PointsIndex), ApiError> {
+        let entry = self.cached_entry(run_id).await?;
+        Ok((entry.result, entry.index))
+    }
+
+    async fn cached_entry(&self, run_id: &str) -> Result<Cached, ApiError> {
         if let Some(hit) = self.cached(run_id) {
             return Ok(hit);
         }
         let id = run_id.to_owned();
         let result = Arc::new(self.blocking(move |s| Ok(s.result(&id)?)).await?);
+        let entry = Cached {
+            run_id: run_id.to_owned(),
+            result,
+            index: PointsIndex::default(),
+        };
         let mut cache = self.cache_lock();
-        cache.retain(|(id, _)| id != run_id);
-        cache.push_front((run_id.to_owned(), result.clone()));
+        cache.retain(|c| c.run_id != run_id);
+        cache.push_front(entry.clone());
         let mut points = 0;
         let mut keep = 0;
-        for (_, r) in cache.iter() {
-            if keep >= CACHE_ENTRIES || (keep > 0 && points + r.len() > CACHE_POINTS) {
+        for c in cache.iter() {
+            if keep >= CACHE_ENTRIES || (keep > 0 && points + c.result.len() > CACHE_POINTS) {
                 break;
             }
-            points += r.len();
+            points += c.result.len();
             keep += 1;
         }
         cache.truncate(keep);
-        Ok(result)
+        Ok(entry)
     }
 
-    /// Replaces a cached result (after a re-threshold), so the next request needs no reload.
+    /// Replaces a cached result after a re-threshold, so the next request needs no reload.
+    /// Values and scores are unchanged, so the min/max pyramid is kept; the flags are new.
     pub(crate) fn update_result(&self, run_id: &str, result: Arc<RunResult>) {
         let mut cache = self.cache_lock();
-        if let Some(entry) = cache.iter_mut().find(|(id, _)| id == run_id) {
-            entry.1 = result;
+        if let Some(entry) = cache.iter_mut().find(|c| c.run_id == run_id) {
+            entry.result = result;
+            entry.index.flagged = Arc::default();
         }
     }
 
     /// Forgets a cached result (after a delete).
     pub(crate) fn forget_result(&self, run_id: &str) {
-        self.cache_lock().retain(|(id, _)| id != run_id);
+        self.cache_lock().retain(|c| c.run_id != run_id);
     }
 
-    fn cached(&self, run_id: &str) -> Option<Arc<RunResult>> {
+    fn cached(&self, run_id: &str) -> Option<Cached> {
         self.cache_lock()
             .iter()
-            .find(|(id, _)| id == run_id)
-            .map(|(_, r)| r.clone())
+            .find(|c| c.run_id == run_id)
+            .cloned()
     }
 
-    fn cache_lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Arc<RunResult>)>> {
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Cached>> {
         // The cache holds immutable Arcs; a panic elsewhere cannot leave it inconsistent.
         self.inner.cache.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -183,6 +183,65 @@ async fn datasets_lifecycle() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Issue 15, item 2: the points of a long run come from a cached min/max pyramid and flagged
+/// index; a re-threshold must replace the flagged index (the pyramid stays), so the next
+/// downsampled answer shows exactly the new flags, and a zoom keeps every spike.
+#[tokio::test]
+async fn downsampled_points_follow_a_rethreshold() {
+    let app = TestApp::new();
+    let spikes = [1_234, 4_321, 7_777];
+    let (_, ds) = app
+        .upload("long.csv", &common::cycle_csv(10_000, 0, &spikes))
+        .await;
+    let ds = ds["id"].as_str().unwrap();
+    let run = app
+        .finished_run_from(&json!({"dataset_id": ds, "detector": fast_spec(),
+                                   "threshold": {"method": "quantile", "q": 0.999}}))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let flags = |pts: &Value| -> Vec<u64> {
+        let index = pts["index"].as_array().unwrap();
+        let flag = pts["flag"].as_array().unwrap();
+        (index.iter().zip(flag))
+            .filter(|(_, f)| **f == true)
+            .map(|(i, _)| i.as_u64().unwrap())
+            .collect()
+    };
+    let uri = format!("/api/v1/runs/{id}/points?max_points=300");
+    let (status, before) = app.get(&uri).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["downsampled"], true);
+    assert_eq!(flags(&before).len() as u64, run["summary"]["anomaly_count"]);
+    for spike in spikes {
+        assert!(before["index"].as_array().unwrap().contains(&json!(spike)));
+    }
+
+    let (status, re) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"threshold": {"method": "quantile", "q": 0.98}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{re}");
+    let count = re["anomaly_count"].as_u64().unwrap();
+    assert!(count > flags(&before).len() as u64 && count <= 300, "{re}");
+    let (_, after) = app.get(&uri).await;
+    assert_eq!(
+        flags(&after).len() as u64,
+        count,
+        "every new flag, no old one"
+    );
+
+    // A zoom around one spike: downsampled, and the spike is kept.
+    let hour: i64 = 3_600_000;
+    let (_, zoom) = app
+        .get(&format!("{uri}&from={}&to={}", 4_000 * hour, 5_000 * hour))
+        .await;
+    assert_eq!(zoom["in_range"], 1001, "{zoom}");
+    assert_eq!(zoom["downsampled"], true);
+    assert!(zoom["index"].as_array().unwrap().contains(&json!(4_321)));
+}
+
 #[tokio::test]
 async fn run_lifecycle_points_threshold_download() {
     let app = TestApp::new();

@@ -720,6 +720,13 @@ pub(crate) async fn runs_progress(
 
 /// The run, which must have succeeded (409 otherwise), and its result.
 async fn succeeded(state: &AppState, id: &str) -> Result<(RunRecord, Arc<RunResult>), ApiError> {
+    let run = succeeded_run(state, id).await?;
+    let result = state.result(id).await?;
+    Ok((run, result))
+}
+
+/// The run, which must have succeeded (409 otherwise).
+async fn succeeded_run(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
     let run_id = id.to_owned();
     let run = state.blocking(move |s| Ok(s.run(&run_id)?)).await?;
     if run.status != RunStatus::Succeeded {
@@ -728,8 +735,7 @@ async fn succeeded(state: &AppState, id: &str) -> Result<(RunRecord, Arc<RunResu
             run.status
         )));
     }
-    let result = state.result(id).await?;
-    Ok((run, result))
+    Ok(run)
 }
 
 fn opt(x: f64) -> Option<f64> {
@@ -806,7 +812,8 @@ pub(crate) async fn runs_points(
             "from ({from}) is after to ({to})"
         )));
     }
-    let (run, result) = succeeded(&state, &id).await?;
+    let run = succeeded_run(&state, &id).await?;
+    let (result, index) = state.result_with_index(&id).await?;
     let scale = run_scale(&run);
     let method = q.method.unwrap_or(Method::Minmax);
     let points = tokio::task::spawn_blocking(move || {
@@ -815,21 +822,31 @@ pub(crate) async fn runs_points(
         let hi = q.to.map_or(ts.len(), |t| ts.partition_point(|&x| x <= t));
         let hi = hi.max(lo);
         let n = hi - lo;
-        let local: Vec<usize> = if n <= max_points {
-            (0..n).collect()
+        // Min-max (the default) reads the run's pyramid: O(max_points · log n), whatever the
+        // run's length or the zoom. LTTB walks the range.
+        let idx: Vec<usize> = if n <= max_points {
+            (lo..hi).collect()
         } else {
-            let values = &result.values[lo..hi];
             let picked = match method {
-                Method::Minmax => downsample::minmax(values, &result.score[lo..hi], max_points),
+                Method::Minmax => index.extremes(&result).minmax(
+                    &result.values,
+                    &result.score,
+                    lo..hi,
+                    max_points,
+                ),
                 Method::Lttb => {
                     let x: Vec<f64> = ts[lo..hi].iter().map(|&t| t as f64).collect();
-                    downsample::lttb(&x, values, max_points)
+                    let local = downsample::lttb(&x, &result.values[lo..hi], max_points);
+                    local.into_iter().map(|i| lo + i).collect()
                 }
             };
-            let flagged: Vec<usize> = (0..n).filter(|&i| result.flags[lo + i]).collect();
-            downsample::with_extras(picked, &flagged, max_points)
+            let flagged = index.flagged(&result);
+            let (from, to) = (
+                flagged.partition_point(|&i| i < lo),
+                flagged.partition_point(|&i| i < hi),
+            );
+            downsample::with_extras(picked, &flagged[from..to], max_points)
         };
-        let idx: Vec<usize> = local.into_iter().map(|i| lo + i).collect();
         let mut points = columnar(&result, &idx, n, scale);
         // An empty range still echoes what was asked.
         if idx.is_empty() {
