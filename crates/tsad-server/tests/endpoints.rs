@@ -57,7 +57,10 @@ async fn operations_endpoints() {
             assert_ne!(p["required"], serde_json::json!(true), "{p}");
         }
     }
-    assert!(params.iter().any(|p| p["name"] == "max_points"), "{params:?}");
+    assert!(
+        params.iter().any(|p| p["name"] == "max_points"),
+        "{params:?}"
+    );
     assert!(doc["components"]["schemas"]["Run"].is_object());
 
     let (status, headers, body) = app.send(request(Method::GET, "/api/docs")).await;
