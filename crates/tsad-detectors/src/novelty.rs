@@ -58,9 +58,9 @@
 //! returns the exact distance only when it can change the score (see the `shapes` module):
 //! O(log² `shape_history`) amortised upkeep plus the few runs visited, with a full (pruned)
 //! search only for a new record distance. Linear in the series' length: a million points at
-//! the defaults take 0.4 s (seasonal series, random walks) to 1.1 s (white noise, the worst
-//! case for the search) on one core, where a brute-force scan took about 20 s (27 000
-//! multiply-adds a point). Memory O(`shape_history` + the windows and ranges).
+//! the defaults take 0.4-0.75 s (seasonal series, random walks) to 1.1-1.5 s (white noise, the
+//! worst case for the search) on one core of the busy development machine, where a
+//! brute-force scan took about 20 s (27 000 multiply-adds a point). Memory O(`shape_history` + the windows and ranges).
 //! Scoring checks the cancel flag and reports progress every 65,536 points.
 //!
 //! **Reference**: the "spatial anomaly" rule of Numenta's NAB detector (a value beyond the

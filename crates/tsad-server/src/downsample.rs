@@ -73,9 +73,10 @@ struct Pick {
 type Picks = [Pick; 3];
 
 /// A min/max pyramid over a series' values and scores: for every aligned block of
-/// `BLOCK · 2^k` points, the [`Picks`] of the block (about 6 bytes a point in all). Any range is then covered by O(log n)
-/// blocks plus fewer than `2 · BLOCK` single points, so [`Extremes::minmax`] costs
-/// O(log n + `BLOCK`) a bucket instead of the bucket's length.
+/// `BLOCK · 2^k` points, the block's lowest and highest value and highest score, with their
+/// indices (about 6 bytes a point in all). Any range is then covered by O(log n) blocks plus
+/// fewer than `2 · BLOCK` single points, so [`Extremes::minmax`] costs O(log n + `BLOCK`) a
+/// bucket instead of the bucket's length.
 #[derive(Debug, Clone, Default)]
 pub struct Extremes {
     /// `levels[k][j]` holds the picks of points `[j · BLOCK · 2^k, (j + 1) · BLOCK · 2^k)`.
