@@ -694,7 +694,11 @@ fn stream<R: Read>(
             };
             match value {
                 Some(v) => batch.push(&mut targets, fed.start, ts, v, line),
-                None => targets[fed.start].read(&rec, ts, line, layout, columns),
+                // The first failure of a series is the one it reports.
+                None if targets[fed.start].failed.is_none() => {
+                    targets[fed.start].read(&rec, ts, line, layout, columns);
+                }
+                None => {}
             }
             continue;
         }
