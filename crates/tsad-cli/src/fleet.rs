@@ -29,6 +29,7 @@ pub(crate) fn is_fleet(a: &DetectArgs) -> bool {
     a.series_column.is_some()
         || !a.value_columns.is_empty()
         || a.all_columns
+        || a.joint
         || a.files.len() > 1
         || a.files.iter().any(|f| f.is_dir())
 }

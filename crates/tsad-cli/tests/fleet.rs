@@ -417,4 +417,12 @@ fn a_joint_score_names_the_columns_that_moved_together() {
         "{}",
         run.stderr
     );
+    // Nor is a file of one series: --joint is never silently ignored.
+    let run = tsad(dir.path(), &["detect", "host.csv", "--joint", "-q"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("needs at least two series"),
+        "{}",
+        run.stderr
+    );
 }
