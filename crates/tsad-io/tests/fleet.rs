@@ -192,7 +192,13 @@ fn a_series_that_is_all_missing_or_has_an_infinite_value_fails_alone() {
     let mut csv = String::from("id,t,v\n");
     for i in 0..10 {
         writeln!(csv, "empty,{},", iso(i)).unwrap();
-        writeln!(csv, "inf,{},{}", iso(i), if i == 3 || i == 7 { "inf" } else { "1" }).unwrap();
+        writeln!(
+            csv,
+            "inf,{},{}",
+            iso(i),
+            if i == 3 || i == 7 { "inf" } else { "1" }
+        )
+        .unwrap();
         writeln!(csv, "fine,{},{i}", iso(i)).unwrap();
     }
     let f = read(&csv, long("id"));
