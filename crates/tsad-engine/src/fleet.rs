@@ -84,6 +84,28 @@ pub struct WorstEvent {
     pub end_time: i64,
 }
 
+impl WorstEvent {
+    /// The most severe of `events`: the highest calibrated rarity, then the highest severity.
+    pub fn of(events: &[tsad_core::Event]) -> Option<WorstEvent> {
+        events
+            .iter()
+            .max_by(|a, b| {
+                let key =
+                    |e: &tsad_core::Event| (e.rarity.unwrap_or(f64::NEG_INFINITY), e.severity);
+                key(a)
+                    .partial_cmp(&key(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|e| WorstEvent {
+                rarity: e.rarity,
+                severity: e.severity,
+                start_time: e.start_time,
+                peak_time: e.peak_time,
+                end_time: e.end_time,
+            })
+    }
+}
+
 /// One series of a fleet, as its row in the ranking.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesSummary {
@@ -106,23 +128,7 @@ pub struct SeriesSummary {
 impl SeriesSummary {
     /// The summary of the detection on `series`.
     pub fn of(name: &str, series: &Series, detection: &Detection) -> Self {
-        let worst = detection
-            .events
-            .iter()
-            .max_by(|a, b| {
-                let key =
-                    |e: &tsad_core::Event| (e.rarity.unwrap_or(f64::NEG_INFINITY), e.severity);
-                key(a)
-                    .partial_cmp(&key(b))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-            .map(|e| WorstEvent {
-                rarity: e.rarity,
-                severity: e.severity,
-                start_time: e.start_time,
-                peak_time: e.peak_time,
-                end_time: e.end_time,
-            });
+        let worst = WorstEvent::of(&detection.events);
         SeriesSummary {
             name: name.to_owned(),
             points: series.len(),

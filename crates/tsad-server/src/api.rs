@@ -53,6 +53,11 @@ pub struct Dataset {
     /// A 0/1 column named `is_anomaly`, `label` or `anomaly`, if any.
     #[schema(value_type = Option<String>)]
     pub label_column: Value,
+    /// Set when the file is not one series but a long file: the text column whose values name
+    /// its series (run it with `series_column`); `value_column`, `time_column` and
+    /// `diagnostics` then describe its first series.
+    #[schema(value_type = Option<String>)]
+    pub series_column: Value,
     /// `{"rows": [[cell, ...], ...]}`: the first 20 data rows as text.
     #[schema(value_type = Object)]
     pub preview: Value,
@@ -71,6 +76,7 @@ impl From<DatasetRecord> for Dataset {
             time_column: get("time_column"),
             value_column: get("value_column"),
             label_column: get("label_column"),
+            series_column: get("series_column"),
             preview: get("preview"),
             diagnostics: get("diagnostics"),
             id: d.id,
@@ -216,6 +222,18 @@ pub struct RunCreate {
     /// the training part); the run's `training.saved_model_id` names it.
     #[serde(default)]
     pub save_model: bool,
+    /// Many series, long layout: one series per distinct value of this column (a host, a
+    /// store, a sensor id), rows in any order; `value_column` is each series' values. Each
+    /// series becomes a run of its own (`GET /api/v1/runs/{id}/series`). Not with `train`,
+    /// `model_id` or `save_model`.
+    #[serde(default)]
+    pub series_column: Option<ColumnSelector>,
+    /// Many series, wide layout: one series per listed column, all on the time column; `[]`
+    /// takes every numeric column but the time column (0/1 label columns and row counters are
+    /// passed over). Not with `value_column`, `series_column`, `train`, `model_id` or
+    /// `save_model`.
+    #[serde(default)]
+    pub value_columns: Option<Vec<ColumnSelector>>,
 }
 
 /// A run: status, progress, summary and, for a single run, its events and report.
@@ -281,6 +299,15 @@ pub struct Run {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
+    /// A many-series run: the layout asked (`series_column` or `value_columns`), then the
+    /// fleet's counts (`series`, `with_events`, `failed`, `events`, `points`) and the file's
+    /// `warnings`. Its series are listed by `GET /api/v1/runs/{id}/series`; null otherwise.
+    #[schema(value_type = Option<Object>)]
+    pub fleet: Option<Value>,
+    /// For one series of a many-series run: that run's id.
+    pub parent_id: Option<String>,
+    /// For one series of a many-series run: the series' name (its column or id).
+    pub series: Option<String>,
 }
 
 impl Run {
@@ -311,6 +338,9 @@ impl Run {
             summary: r.summary,
             events: None,
             report: None,
+            fleet: r.fleet,
+            parent_id: r.parent_id,
+            series: r.series,
         }
     }
 }
@@ -329,6 +359,107 @@ pub struct RunList {
 pub struct RunListQuery {
     /// Only the runs of this dataset.
     pub dataset_id: Option<String>,
+}
+
+/// `GET /api/v1/runs/{id}/series` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    /// `severity` (default: the worst event's calibrated rarity, then its severity, most
+    /// abnormal first), `events` (most first), `name` or `input` (the file's order).
+    pub sort: Option<String>,
+    /// `desc` (default for `severity` and `events`) or `asc` (default for `name` and `input`).
+    pub order: Option<String>,
+    /// Only series whose name contains this text (case-insensitive).
+    pub q: Option<String>,
+    /// `with_events`, `without_events` or `failed`; default every series.
+    pub only: Option<String>,
+    /// Skip this many (after sorting and filtering). Default 0.
+    pub offset: Option<usize>,
+    /// At most this many (1 to 1000, default 100).
+    pub limit: Option<usize>,
+}
+
+/// One series of a many-series run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesEntry {
+    /// The column name (wide) or id (long).
+    pub name: String,
+    /// The series' own run: its points, events, explanations and chat.
+    pub run_id: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Points read.
+    pub points: u64,
+    /// Events found.
+    pub events: u64,
+    /// The worst event's calibrated rarity (-log10 of how often normal data scores as
+    /// high), null without events or calibration.
+    pub worst_rarity: Option<f64>,
+    /// The worst event's peak severity (raw score units).
+    pub worst_severity: Option<f64>,
+    /// When the worst event peaked (ms, or row index on an index axis).
+    pub worst_time: Option<i64>,
+    /// About 64 values of the series (min and max of equal slices, in time order) for a
+    /// sparkline; null where a slice is all missing.
+    pub sparkline: Vec<Option<f64>>,
+    /// Why the series failed (too short, all missing, ...).
+    pub error: Option<ErrorDetail>,
+}
+
+/// `GET /api/v1/runs/{id}/series`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesList {
+    /// Series in the run.
+    pub total: usize,
+    /// Series that pass the filter (`q`, `only`).
+    pub matched: usize,
+    /// The requested page of the matching series.
+    pub series: Vec<SeriesEntry>,
+}
+
+/// `GET /api/v1/datasets/{id}/series` query: how the file holds its series.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSeriesQuery {
+    /// Long layout: the series id column.
+    pub series_column: Option<String>,
+    /// Wide layout: comma-separated value columns, or `*` for every numeric column. Default
+    /// (neither given): every numeric column.
+    pub value_columns: Option<String>,
+    /// The value column of a long layout (default: detected).
+    pub value_column: Option<String>,
+}
+
+/// One series of a dataset, as ingest reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetSeriesEntry {
+    /// The column name (wide) or id (long).
+    pub name: String,
+    /// Its diagnostics (rows, missing, gaps, duplicates, warnings), null when it failed.
+    #[schema(value_type = Option<Object>)]
+    pub diagnostics: Option<Value>,
+    /// Why it cannot be read.
+    pub error: Option<String>,
+}
+
+/// `GET /api/v1/datasets/{id}/series`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetSeries {
+    /// The time column used (null: the row index).
+    pub time_column: Option<String>,
+    /// The series id column of a long layout.
+    pub series_column: Option<String>,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows that fed no series (no id).
+    pub rejected: usize,
+    /// What applies to the whole file (columns passed over, ...).
+    pub warnings: Vec<String>,
+    /// The series, in file order.
+    pub series: Vec<DatasetSeriesEntry>,
 }
 
 /// `GET /api/v1/runs/{id}/points` query.

@@ -46,13 +46,15 @@ pub(crate) struct Job {
     pub(crate) training: TrainChoice,
     /// Store the fitted model once the detection succeeded.
     pub(crate) save_model: bool,
+    /// One series, or many (each stored as a series run, see [`crate::fleet`]).
+    pub(crate) series: tsad_io::SeriesLayout,
 }
 
 /// A run that is queued or running.
 #[derive(Clone)]
-struct Live {
+pub(crate) struct Live {
     dataset_id: String,
-    cancel: CancelFlag,
+    pub(crate) cancel: CancelFlag,
     wake: Arc<Notify>,
     progress: Arc<watch::Sender<Option<Progress>>>,
 }
@@ -322,8 +324,19 @@ impl Failure {
         }
     }
 
-    fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.code == "cancelled"
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn into_run_error(self) -> RunError {
+        RunError {
+            code: self.code.into(),
+            message: self.message,
+        }
     }
 }
 
@@ -451,6 +464,24 @@ fn execute(state: &AppState, job: &Job, live: &Live) -> Option<RunStatus> {
     }
     tracing::info!("Run started");
     let down = jobs.is_shutting_down();
+    if job.series.is_many() {
+        return match crate::fleet::detect_fleet(state, job, live, &mut run) {
+            Ok(()) => {
+                run.status = RunStatus::Succeeded;
+                run.progress = None;
+                run.finished_at = Some(now_ms());
+                match store.transition_run(&run, &[RunStatus::Running], None) {
+                    Ok(true) => {
+                        tracing::info!("Many-series run succeeded");
+                        Some(RunStatus::Succeeded)
+                    }
+                    Ok(false) | Err(StorageError::NotFound { .. }) => None,
+                    Err(e) => finish_failed(store, &job.run_id, &Failure::from(e), down),
+                }
+            }
+            Err(failure) => finish_failed(store, &job.run_id, &failure, jobs.is_shutting_down()),
+        };
+    }
     match detect_for_run(state, job, live, &mut run) {
         Ok(result) => {
             run.status = RunStatus::Succeeded;
@@ -685,7 +716,7 @@ fn detect_for_run(
 
 /// A progress callback that feeds the SSE channel on every call and the store at most once
 /// per `every` (and always for the final update).
-fn progress_callback(
+pub(crate) fn progress_callback(
     store: Arc<dyn Storage>,
     run_id: &str,
     live: &Live,

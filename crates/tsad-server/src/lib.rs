@@ -4,6 +4,7 @@ mod api;
 pub mod downsample;
 mod error;
 mod events;
+mod fleet;
 mod jobs;
 mod limits;
 mod metrics;
@@ -14,10 +15,11 @@ mod state;
 mod training;
 
 pub use api::{
-    ColumnSelector, Dataset, DatasetList, DatasetPoints, DatasetSummary, DemoRequest,
-    DetectRequest, DetectResponse, DownloadQuery, EventOrder, EventsQuery, EventsResponse, Health,
-    MemberPoints, Model, ModelCreate, ModelList, Points, PointsQuery, Run, RunCreate, RunList,
-    RunListQuery, SeriesInfo, ThresholdRequest, ThresholdResponse,
+    ColumnSelector, Dataset, DatasetList, DatasetPoints, DatasetSeries, DatasetSeriesEntry,
+    DatasetSeriesQuery, DatasetSummary, DemoRequest, DetectRequest, DetectResponse, DownloadQuery,
+    EventOrder, EventsQuery, EventsResponse, Health, MemberPoints, Model, ModelCreate, ModelList,
+    Points, PointsQuery, Run, RunCreate, RunList, RunListQuery, SeriesEntry, SeriesInfo,
+    SeriesList, SeriesQuery, ThresholdRequest, ThresholdResponse,
 };
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};
 pub use limits::Limits;

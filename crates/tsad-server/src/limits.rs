@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_lstm_gflop: f64,
     /// Points of `POST /api/v1/datasets/demo` (default 1,000,000).
     pub max_demo_points: usize,
+    /// Series in one many-series run (default 10,000); the CLI has no such limit.
+    pub max_series: usize,
     /// Characters of a dataset's name and of each column name (default 256).
     pub max_name_chars: usize,
 }
@@ -32,6 +34,7 @@ impl Default for Limits {
             max_point_detectors: 50_000_000,
             max_lstm_gflop: 50_000.0,
             max_demo_points: 1_000_000,
+            max_series: 10_000,
             max_name_chars: 256,
         }
     }

@@ -365,6 +365,16 @@ impl Storage for BrokenStorage {
     fn list_runs(&self, _: Option<&str>) -> Result<Vec<RunRecord>, StorageError> {
         self.broken()
     }
+    fn series_runs(&self, _: &str) -> Result<Vec<RunRecord>, StorageError> {
+        self.broken()
+    }
+    fn add_series_runs(
+        &self,
+        _: &str,
+        _: &[(RunRecord, Option<RunResult>)],
+    ) -> Result<(), StorageError> {
+        self.broken()
+    }
     fn update_run(&self, _: &RunRecord) -> Result<(), StorageError> {
         self.broken()
     }

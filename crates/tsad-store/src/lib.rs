@@ -167,6 +167,15 @@ pub struct RunRecord {
     pub started_at: Option<i64>,
     /// When it reached a finished status.
     pub finished_at: Option<i64>,
+    /// A many-series run: how the dataset holds its series, as asked (`{"series_column":
+    /// "host"}`, `{"value_columns": ["cpu", "mem"]}` or `{"all_columns": true}`), completed
+    /// with the fleet summary once run. Its series are runs of their own (see `parent_id`).
+    /// `None` for a run on one series.
+    pub fleet: Option<Value>,
+    /// The many-series run this run is one series of.
+    pub parent_id: Option<String>,
+    /// This run's series name within its parent (a column name or an id).
+    pub series: Option<String>,
 }
 
 impl RunRecord {
@@ -194,6 +203,9 @@ impl RunRecord {
             created_at,
             started_at: None,
             finished_at: None,
+            fleet: None,
+            parent_id: None,
+            series: None,
         }
     }
 }
@@ -398,12 +410,34 @@ pub trait Storage: Send + Sync + Debug {
     /// [`StorageError::NotFound`] for an unknown id.
     fn run(&self, id: &str) -> Result<RunRecord, StorageError>;
 
-    /// Runs, newest first, optionally of one dataset only.
+    /// Runs, newest first, optionally of one dataset only; the series of a many-series run
+    /// are not listed (see [`Storage::series_runs`]).
     ///
     /// # Errors
     ///
     /// [`StorageError::Sqlite`] and the like when the store fails.
     fn list_runs(&self, dataset_id: Option<&str>) -> Result<Vec<RunRecord>, StorageError>;
+
+    /// The series runs of a many-series run, in the order they were added.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Sqlite`] and the like when the store fails.
+    fn series_runs(&self, parent_id: &str) -> Result<Vec<RunRecord>, StorageError>;
+
+    /// Adds finished series runs (each with its result when it succeeded) to a many-series
+    /// run, in one transaction. Each run's `parent_id` must name `parent_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] when the parent run does not exist (it was deleted);
+    /// [`StorageError::InvalidRecord`] when a result fails [`RunResult::validate`] or a run
+    /// names another parent.
+    fn add_series_runs(
+        &self,
+        parent_id: &str,
+        runs: &[(RunRecord, Option<RunResult>)],
+    ) -> Result<(), StorageError>;
 
     /// Overwrites a run's mutable fields (everything but `id`, `dataset_id` and `created_at`).
     ///

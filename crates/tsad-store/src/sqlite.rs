@@ -103,6 +103,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX models_by_dataset ON models(dataset_id);
     CREATE INDEX models_by_run ON models(run_id);",
+    // 4: many-series runs: a parent run holds the layout and fleet summary, each series is a
+    // run of its own that points at it (deleted with it).
+    "ALTER TABLE runs ADD COLUMN fleet TEXT;
+    ALTER TABLE runs ADD COLUMN parent_id TEXT REFERENCES runs(id) ON DELETE CASCADE;
+    ALTER TABLE runs ADD COLUMN series TEXT;
+    CREATE INDEX runs_by_parent ON runs(parent_id);",
 ];
 
 /// The SQLite store. One connection behind a mutex: every call is short, and the server
@@ -235,7 +241,7 @@ fn dataset_from_row(row: &Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> 
 
 const RUN_COLS: &str = "id, dataset_id, spec, preset, threshold, events_options, time_column, \
     value_column, status, progress, summary, error, fit_seconds, score_seconds, created_at, \
-    started_at, finished_at, training";
+    started_at, finished_at, training, fleet, parent_id, series";
 
 /// The raw columns of a run row; decoded outside rusqlite's closure so JSON errors surface as
 /// [`StorageError::Corrupt`].
@@ -258,6 +264,9 @@ struct RawRun {
     started_at: Option<i64>,
     finished_at: Option<i64>,
     training: Option<String>,
+    fleet: Option<String>,
+    parent_id: Option<String>,
+    series: Option<String>,
 }
 
 fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
@@ -280,6 +289,9 @@ fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         started_at: row.get(15)?,
         finished_at: row.get(16)?,
         training: row.get(17)?,
+        fleet: row.get(18)?,
+        parent_id: row.get(19)?,
+        series: row.get(20)?,
     })
 }
 
@@ -299,6 +311,9 @@ impl RawRun {
             progress: opt(self.progress, "run progress")?,
             summary: opt(self.summary, "run summary")?,
             training: opt(self.training, "run training")?,
+            fleet: opt(self.fleet, "run fleet")?,
+            parent_id: self.parent_id,
+            series: self.series,
             error: self.error.map(|s| from_json(&s, "run error")).transpose()?,
             fit_seconds: self.fit_seconds,
             score_seconds: self.score_seconds,
@@ -317,7 +332,7 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
         "UPDATE runs SET spec = ?2, preset = ?3, threshold = ?4, events_options = ?5,
             time_column = ?6, value_column = ?7, status = ?8, progress = ?9, summary = ?10,
             error = ?11, fit_seconds = ?12, score_seconds = ?13, started_at = ?14,
-            finished_at = ?15, training = ?16
+            finished_at = ?15, training = ?16, fleet = ?17
          WHERE id = ?1",
         params![
             run.id,
@@ -336,8 +351,36 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
             run.started_at,
             run.finished_at,
             opt(&run.training)?,
+            opt(&run.fleet)?,
         ],
     )?)
+}
+
+/// Inserts a new run row (its dataset checked by the caller).
+fn insert_run(conn: &Connection, run: &RunRecord) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO runs (id, dataset_id, spec, threshold, events_options, time_column,
+            value_column, status, created_at, parent_id, series)
+         VALUES (?1, ?2, 'null', 'null', 'null', 'null', 'null', 'queued', ?3, ?4, ?5)",
+        params![
+            run.id,
+            run.dataset_id,
+            run.created_at,
+            run.parent_id,
+            run.series
+        ],
+    )
+    .map_err(|e| {
+        if is_constraint(&e) {
+            StorageError::Conflict {
+                reason: format!("run id `{}` is taken", run.id),
+            }
+        } else {
+            e.into()
+        }
+    })?;
+    write_run(conn, run)?;
+    Ok(())
 }
 
 fn run_status(conn: &Connection, id: &str) -> Result<RunStatus, StorageError> {
@@ -489,7 +532,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT d.id, d.name, d.created_at, d.rows, d.size_bytes,
-                    (SELECT COUNT(*) FROM runs r WHERE r.dataset_id = d.id)
+                    (SELECT COUNT(*) FROM runs r WHERE r.dataset_id = d.id AND r.parent_id IS NULL)
              FROM datasets d ORDER BY d.created_at DESC, d.rowid DESC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -527,22 +570,7 @@ impl Storage for SqliteStorage {
         if !dataset_exists {
             return Err(StorageError::not_found("dataset", &run.dataset_id));
         }
-        tx.execute(
-            "INSERT INTO runs (id, dataset_id, spec, threshold, events_options, time_column,
-                value_column, status, created_at)
-             VALUES (?1, ?2, 'null', 'null', 'null', 'null', 'null', 'queued', ?3)",
-            params![run.id, run.dataset_id, run.created_at],
-        )
-        .map_err(|e| {
-            if is_constraint(&e) {
-                StorageError::Conflict {
-                    reason: format!("run id `{}` is taken", run.id),
-                }
-            } else {
-                e.into()
-            }
-        })?;
-        write_run(&tx, run)?;
+        insert_run(&tx, run)?;
         tx.commit()?;
         Ok(())
     }
@@ -562,13 +590,52 @@ impl Storage for SqliteStorage {
     fn list_runs(&self, dataset_id: Option<&str>) -> Result<Vec<RunRecord>, StorageError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLS} FROM runs WHERE ?1 IS NULL OR dataset_id = ?1
+            "SELECT {RUN_COLS} FROM runs WHERE parent_id IS NULL AND (?1 IS NULL OR dataset_id = ?1)
              ORDER BY created_at DESC, rowid DESC"
         ))?;
         let raws = stmt
             .query_map([dataset_id], raw_run)?
             .collect::<Result<Vec<_>, _>>()?;
         raws.into_iter().map(RawRun::decode).collect()
+    }
+
+    fn series_runs(&self, parent_id: &str) -> Result<Vec<RunRecord>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RUN_COLS} FROM runs WHERE parent_id = ?1 ORDER BY rowid"
+        ))?;
+        let raws = stmt
+            .query_map([parent_id], raw_run)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawRun::decode).collect()
+    }
+
+    fn add_series_runs(
+        &self,
+        parent_id: &str,
+        runs: &[(RunRecord, Option<RunResult>)],
+    ) -> Result<(), StorageError> {
+        for (run, result) in runs {
+            if run.parent_id.as_deref() != Some(parent_id) {
+                return Err(StorageError::InvalidRecord {
+                    reason: format!("run `{}` is not a series of run `{parent_id}`", run.id),
+                });
+            }
+            if let Some(r) = result {
+                r.validate()?;
+            }
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        run_status(&tx, parent_id)?;
+        for (run, result) in runs {
+            insert_run(&tx, run)?;
+            if let Some(r) = result {
+                write_result(&tx, &run.id, r)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn update_run(&self, run: &RunRecord) -> Result<(), StorageError> {

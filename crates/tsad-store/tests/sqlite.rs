@@ -267,6 +267,68 @@ fn list_runs_filters_by_dataset() {
 }
 
 #[test]
+fn series_runs_belong_to_their_parent_and_go_with_it() {
+    let s = SqliteStorage::open_in_memory().unwrap();
+    s.create_dataset(&dataset("ds", 1), b"").unwrap();
+    let mut parent = RunRecord::new("fleet".into(), "ds", json!({}), 5);
+    parent.fleet = Some(json!({"series_column": "host"}));
+    s.create_run(&parent).unwrap();
+    let child = |id: &str, name: &str| {
+        let mut r = RunRecord::new(id.into(), "ds", json!({}), 6);
+        r.parent_id = Some("fleet".into());
+        r.series = Some(name.into());
+        r.status = RunStatus::Succeeded;
+        r
+    };
+    let mut failed = child("c2", "b");
+    failed.status = RunStatus::Failed;
+    failed.error = Some(RunError {
+        code: "invalid_csv".into(),
+        message: "all missing".into(),
+    });
+    s.add_series_runs(
+        "fleet",
+        &[(child("c1", "a"), Some(result(10))), (failed, None)],
+    )
+    .unwrap();
+
+    // The sidebar's list and the dataset's run count show the fleet run only.
+    let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_runs(None).unwrap()), ["fleet"]);
+    assert_eq!(s.list_datasets().unwrap()[0].run_count, 1);
+    let series = s.series_runs("fleet").unwrap();
+    assert_eq!(ids(series.clone()), ["c1", "c2"]);
+    assert_eq!(series[0].series.as_deref(), Some("a"));
+    assert_eq!(series[1].error.as_ref().unwrap().message, "all missing");
+    assert_same_result(&s.result("c1").unwrap(), &result(10));
+    assert_eq!(
+        s.run("fleet").unwrap().fleet,
+        Some(json!({"series_column": "host"}))
+    );
+
+    // A run that names another parent is refused, and nothing of the batch is stored.
+    let mut stray = child("c3", "c");
+    stray.parent_id = Some("other".into());
+    let err = s
+        .add_series_runs("fleet", &[(child("c4", "d"), None), (stray, None)])
+        .unwrap_err();
+    assert!(matches!(err, StorageError::InvalidRecord { .. }), "{err}");
+    assert_eq!(s.series_runs("fleet").unwrap().len(), 2);
+    // A deleted parent takes its series (and their results) with it.
+    s.delete_run("fleet").unwrap();
+    assert!(s.series_runs("fleet").unwrap().is_empty());
+    assert!(matches!(
+        s.result("c1").unwrap_err(),
+        StorageError::NotFound { .. }
+    ));
+    assert!(matches!(
+        s.add_series_runs("fleet", &[(child("c5", "e"), None)])
+            .unwrap_err(),
+        StorageError::NotFound { .. }
+    ));
+}
+
+#[test]
 fn everything_survives_a_reopen_and_in_flight_runs_fail() {
     let dir = tempfile::tempdir().unwrap();
     let r = result(5);

@@ -1,7 +1,10 @@
 //! `/api/v1/datasets`: upload (multipart or JSON points), the demo, list, get, delete.
 
-use crate::api::{Dataset, DatasetList, DatasetPoints, DatasetSummary, DemoRequest};
-use crate::error::{ApiError, ApiJson, ErrorBody, optional_json};
+use crate::api::{
+    Dataset, DatasetList, DatasetPoints, DatasetSeries, DatasetSeriesEntry, DatasetSeriesQuery,
+    DatasetSummary, DemoRequest,
+};
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, optional_json};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -25,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/datasets/{id}",
             get(datasets_get).delete(datasets_delete),
         )
+        .route("/api/v1/datasets/{id}/series", get(datasets_series))
 }
 
 /// Upload a CSV (multipart field `file`, optional field `name`) or JSON points.
@@ -197,14 +201,22 @@ fn analyse(
     decimal: Option<DecimalMark>,
 ) -> Result<DatasetRecord, ApiError> {
     let preview = tsad_io::preview_bytes(bytes, PREVIEW_ROWS, Some(name))?;
-    let ingested = tsad_io::read_bytes(
-        bytes,
-        &IngestOptions {
-            source_name: Some(name.to_owned()),
-            decimal,
-            ..IngestOptions::default()
+    let opts = IngestOptions {
+        source_name: Some(name.to_owned()),
+        decimal,
+        ..IngestOptions::default()
+    };
+    // A file that is not one series may be a long file: one series per id in a text column.
+    let (ingested, series_column, rows) = match tsad_io::read_bytes(bytes, &opts) {
+        Ok(ingested) => {
+            let rows = ingested.diagnostics.rows_read;
+            (ingested, None, rows)
+        }
+        Err(single) => match long_layout(bytes, &opts, &preview) {
+            Some(found) => found,
+            None => return Err(single.into()),
         },
-    )?;
+    };
     let label_column = preview
         .columns
         .iter()
@@ -231,15 +243,39 @@ fn analyse(
         "preview": {"rows": preview.rows},
         "diagnostics": diagnostics,
         "decimal": decimal.map(|d| d.to_string()),
+        "series_column": series_column,
     });
     Ok(DatasetRecord {
         id: tsad_store::new_id("ds"),
         name: name.to_owned(),
         created_at: chrono::Utc::now().timestamp_millis(),
         size_bytes: bytes.len() as u64,
-        rows: ingested.diagnostics.rows_read as u64,
+        rows: rows as u64,
         meta,
     })
+}
+
+/// The first text column that reads the file as a long file (one series per id, at least one
+/// series readable): that series, the column's name and the file's rows.
+fn long_layout(
+    bytes: &[u8],
+    opts: &IngestOptions,
+    preview: &tsad_io::Preview,
+) -> Option<(tsad_io::Ingested, Option<String>, usize)> {
+    preview
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnKind::Text))
+        .find_map(|c| {
+            let long = IngestOptions {
+                series: tsad_io::SeriesLayout::Long(tsad_io::ColumnRef::Name(c.name.clone())),
+                ..opts.clone()
+            };
+            let fleet = tsad_io::read_fleet_bytes(bytes, &long).ok()?;
+            let rows = fleet.rows_read;
+            let first = fleet.series.into_iter().find_map(|s| s.result.ok())?;
+            Some((first, Some(c.name.clone()), rows))
+        })
 }
 
 /// Create the synthetic demo dataset (with its `is_anomaly` labels).
@@ -331,7 +367,10 @@ pub(crate) async fn datasets_delete(
         let id = id.clone();
         state
             .blocking(move |s| {
-                let runs = s.list_runs(Some(&id))?;
+                let mut runs = s.list_runs(Some(&id))?;
+                for parent in runs.clone().iter().filter(|r| r.fleet.is_some()) {
+                    runs.extend(s.series_runs(&parent.id)?);
+                }
                 s.delete_dataset(&id)?;
                 Ok(runs)
             })
@@ -342,4 +381,84 @@ pub(crate) async fn datasets_delete(
     }
     tracing::info!(dataset_id = %id, "Dataset deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The series a dataset holds when read wide (one per numeric column, the default) or long
+/// (`series_column`), each with its diagnostics or why it cannot be read: what a many-series
+/// run would run on.
+#[utoipa::path(
+    get, path = "/api/v1/datasets/{id}/series", tag = "datasets",
+    params(("id" = String, Path, description = "dataset id"), DatasetSeriesQuery),
+    responses(
+        (status = 200, description = "the series", body = DatasetSeries),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+        (status = 422, description = "the file cannot be read this way (an unknown column, no id on most rows)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_series(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DatasetSeriesQuery>,
+) -> Result<Json<DatasetSeries>, ApiError> {
+    let series = match (&q.series_column, q.value_columns.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "series_column and value_columns: give one of them",
+            ));
+        }
+        (Some(c), None) => tsad_io::SeriesLayout::Long(column(c)),
+        (None, None | Some("*")) => tsad_io::SeriesLayout::Wide(vec![]),
+        (None, Some(list)) => tsad_io::SeriesLayout::Wide(
+            list.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| column(c))
+                .collect(),
+        ),
+    };
+    let value_column = q.value_column.as_deref().map(|c| column(c));
+    let fleet = state
+        .blocking(move |s| {
+            let dataset = s.dataset(&id)?;
+            let bytes = s.dataset_bytes(&id)?;
+            let opts = IngestOptions {
+                value_column,
+                source_name: Some(dataset.name.clone()),
+                decimal: dataset_decimal(&dataset.meta),
+                series,
+                ..IngestOptions::default()
+            };
+            Ok(tsad_io::read_fleet_bytes(&bytes, &opts)?)
+        })
+        .await?;
+    Ok(Json(DatasetSeries {
+        time_column: fleet.time_column,
+        series_column: fleet.series_column,
+        rows: fleet.rows_read,
+        rejected: fleet.rejected,
+        warnings: fleet.warnings,
+        series: fleet
+            .series
+            .into_iter()
+            .map(|s| match s.result {
+                Ok(ingested) => DatasetSeriesEntry {
+                    name: s.name,
+                    diagnostics: serde_json::to_value(&ingested.diagnostics).ok(),
+                    error: None,
+                },
+                Err(e) => DatasetSeriesEntry {
+                    name: s.name,
+                    diagnostics: None,
+                    error: Some(e.to_string()),
+                },
+            })
+            .collect(),
+    }))
+}
+
+/// A column named in a query string: digits are an index, anything else a name.
+fn column(c: &str) -> tsad_io::ColumnRef {
+    c.parse()
+        .unwrap_or_else(|never: std::convert::Infallible| match never {})
 }

@@ -203,6 +203,7 @@ async fn run_data(state: &AppState, id: &str) -> Result<(RunRecord, RunData), Ap
             run.status
         )));
     }
+    crate::fleet::refuse_fleet(&run)?;
     let result = state.result(id).await?;
     let detector = run
         .spec
@@ -471,7 +472,7 @@ pub(crate) async fn runs_chat(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let messages = check_chat(&req)?;
-    let (_, data) = run_data(&state, &id).await?;
+    let (run, data) = run_data(&state, &id).await?;
     if let Some(n) = req.event
         && n >= data.events.len()
     {
@@ -481,7 +482,7 @@ pub(crate) async fn runs_chat(
         .last()
         .map(|m| m.content.clone())
         .unwrap_or_default();
-    let context = req.context.clone();
+    let context = crate::fleet::series_context(&run, req.context.as_deref());
     let event = req.event;
     let llm = if req.offline { None } else { state.llm() };
     // The prompt fits the model's context (TSAD_LLM_CONTEXT_TOKENS), leaving room for the answer.

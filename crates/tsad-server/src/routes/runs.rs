@@ -3,7 +3,7 @@
 
 use crate::api::{
     DownloadQuery, EventOrder, EventsQuery, EventsResponse, MemberPoints, Points, PointsQuery, Run,
-    RunCreate, RunList, RunListQuery, ThresholdRequest, ThresholdResponse,
+    RunCreate, RunList, RunListQuery, SeriesList, SeriesQuery, ThresholdRequest, ThresholdResponse,
 };
 use crate::downsample::{self, Method};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/runs/{id}/events", get(runs_events))
         .route("/api/v1/runs/{id}/threshold", post(runs_threshold))
         .route("/api/v1/runs/{id}/download", get(runs_download))
+        .route("/api/v1/runs/{id}/series", get(runs_series))
 }
 
 /// The SSE route lives apart: it must not get the request timeout.
@@ -266,6 +267,7 @@ pub(crate) async fn runs_create(
              save_model out",
         ));
     }
+    let layout = series_layout(&req)?;
     let checked = check_request(RequestParts {
         detector: req.detector.as_ref(),
         threshold: req.threshold.as_ref(),
@@ -329,6 +331,7 @@ pub(crate) async fn runs_create(
     };
     run.value_column = value_column.as_ref().map_or(Value::Null, |c| json!(c));
     run.training = Some(training::planned(&choice, req.save_model));
+    run.fleet = crate::fleet::layout_json(&layout);
 
     state.jobs().reserve()?;
     let stored = {
@@ -337,11 +340,25 @@ pub(crate) async fn runs_create(
         let value_column = value_column.clone();
         let time_choice = time_choice.clone();
         let limits = state.config().limits.clone();
+        let layout = layout.clone();
         state
             .blocking(move |s| {
                 let dataset = s.dataset(&run.dataset_id)?;
                 check_against_dataset(&dataset, &spec, &time_choice, value_column.as_ref())?;
-                limits.check_work(&spec, dataset.rows as usize)?;
+                for column in crate::fleet::named_columns(&layout) {
+                    check_against_dataset(&dataset, &spec, &time_choice, Some(column))?;
+                }
+                // A wide file holds its rows once per series.
+                let points = match &layout {
+                    tsad_io::SeriesLayout::Wide(cols) if !cols.is_empty() => {
+                        dataset.rows as usize * cols.len()
+                    }
+                    tsad_io::SeriesLayout::Wide(_) => {
+                        dataset.rows as usize * numeric_columns(&dataset.meta).max(1)
+                    }
+                    _ => dataset.rows as usize,
+                };
+                limits.check_work(&spec, points)?;
                 s.create_run(&run)?;
                 Ok(dataset.name)
             })
@@ -367,12 +384,67 @@ pub(crate) async fn runs_create(
             value_column,
             training: choice,
             save_model: req.save_model,
+            series: layout,
         },
     );
     let mut body = Run::summary(run, Some(dataset_name));
     body.events = Some(json!([]));
     body.report = Some(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// How the request holds its series (one, wide or long); 422 for combinations that cannot
+/// apply to many series.
+fn series_layout(req: &RunCreate) -> Result<tsad_io::SeriesLayout, ApiError> {
+    let layout = match (&req.series_column, &req.value_columns) {
+        (None, None) => return Ok(tsad_io::SeriesLayout::Single),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_parameter",
+                "series_column and value_columns: a file is either long (one id column) or \
+                 wide (one column per series); give one of them",
+            ));
+        }
+        (Some(c), None) => tsad_io::SeriesLayout::Long(c.clone().into()),
+        (None, Some(cols)) => {
+            if req.value_column.is_some() {
+                return Err(ApiError::unprocessable(
+                    "invalid_parameter",
+                    "value_column and value_columns: list every value column in \
+                     value_columns, or give value_column alone for one series",
+                ));
+            }
+            tsad_io::SeriesLayout::Wide(cols.iter().cloned().map(Into::into).collect())
+        }
+    };
+    let mut problems = Vec::new();
+    if req.train.as_ref().is_some_and(|t| !t.is_null()) {
+        problems.push("train");
+    }
+    if req.model_id.is_some() {
+        problems.push("model_id");
+    }
+    if req.save_model {
+        problems.push("save_model");
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!(
+                "{}: a many-series run fits each series on itself; training parts and models \
+                 apply to one series (run one series with value_column instead)",
+                problems.join(", ")
+            ),
+        ));
+    }
+    Ok(layout)
+}
+
+/// The dataset's numeric columns, as detected when it was stored.
+fn numeric_columns(meta: &Value) -> usize {
+    meta["columns"].as_array().map_or(0, |cols| {
+        cols.iter().filter(|c| c["kind"] == "numeric").count()
+    })
 }
 
 /// The checks a run's dataset allows without reading its data (docs/API.md promises them
@@ -536,7 +608,7 @@ async fn full_run(state: &AppState, id: String) -> Result<Run, ApiError> {
             Ok((run, name))
         })
         .await?;
-    let succeeded = run.status == RunStatus::Succeeded;
+    let succeeded = run.status == RunStatus::Succeeded && run.fleet.is_none();
     let id = run.id.clone();
     let mut body = Run::summary(run, name);
     if succeeded {
@@ -623,6 +695,44 @@ pub(crate) async fn runs_delete(
     state.blocking(move |s| Ok(s.delete_run(&run_id)?)).await?;
     state.forget_result(&id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The series of a many-series run: each with its own run id, event count, worst event and a
+/// sparkline; sorted, filtered and paged.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{id}/series", tag = "runs",
+    params(("id" = String, Path, description = "run id"), SeriesQuery),
+    responses(
+        (status = 200, description = "the series", body = SeriesList),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 409, description = "a run on one series", body = ErrorBody),
+        (status = 422, description = "a bad query parameter", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_series(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> Result<Json<SeriesList>, ApiError> {
+    let run_id = id.clone();
+    let (run, series) = state
+        .blocking(move |s| {
+            let run = s.run(&run_id)?;
+            let series = if run.fleet.is_some() {
+                s.series_runs(&run_id)?
+            } else {
+                Vec::new()
+            };
+            Ok((run, series))
+        })
+        .await?;
+    if run.fleet.is_none() {
+        return Err(ApiError::conflict(format!(
+            "run `{id}` is a run on one series; start a run with series_column or \
+             value_columns to get many"
+        )));
+    }
+    Ok(Json(crate::fleet::list(&series, &q)?))
 }
 
 /// Progress as server-sent events: `progress` while training, then one `done` with the run.
@@ -735,6 +845,7 @@ async fn succeeded_run(state: &AppState, id: &str) -> Result<RunRecord, ApiError
             run.status
         )));
     }
+    crate::fleet::refuse_fleet(&run)?;
     Ok(run)
 }
 
@@ -973,6 +1084,10 @@ pub(crate) async fn runs_threshold(
             obj.insert("threshold_value".into(), finite(cut.value));
             obj.insert("threshold_rule".into(), json!(rule));
             obj.insert("scale".into(), json!(scale_name(cut.scale)));
+            // A series of a many-series run: the series list ranks by its worst event.
+            if obj.contains_key("worst") {
+                obj.insert("worst".into(), json!(tsad_engine::WorstEvent::of(&found)));
+            }
         }
         store.update_threshold(
             &run_id,
