@@ -88,11 +88,11 @@ pub(crate) fn detect_fleet(
     drop(bytes);
     let max = state.config().limits.max_series;
     if fleet.series.len() > max {
-        return Err(ApiError::from(crate::limits::exceeded(format!(
+        return Err(crate::limits::exceeded(format!(
             "the dataset holds {} series, more than the server's limit of {max} per run; \
              split the file or run the CLI (`tsad detect`), which has no such limit",
             fleet.series.len()
-        )))
+        ))
         .into());
     }
     run.time_column = fleet.time_column.clone().map_or(Value::Null, Value::from);

@@ -413,11 +413,11 @@ pub(crate) async fn datasets_series(
             list.split(',')
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .map(|c| column(c))
+                .map(column)
                 .collect(),
         ),
     };
-    let value_column = q.value_column.as_deref().map(|c| column(c));
+    let value_column = q.value_column.as_deref().map(column);
     let fleet = state
         .blocking(move |s| {
             let dataset = s.dataset(&id)?;
