@@ -845,3 +845,123 @@ fn numbers_are_read_as_written() {
     assert_eq!(civil_from_days(19_723), (2024, 1, 1));
     assert_eq!(tid("x"), "[data-testid=\"x\"]");
 }
+
+/// A long CSV of `hosts` series (`host-00`, ...): 400 hourly points each, interleaved; only
+/// `host-07` jumps (to 95 at row 300).
+fn hosts_csv(hosts: usize) -> String {
+    let mut csv = String::from("time,host,latency_ms\n");
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..400 {
+        let t = tsad_io::format_timestamp(1_700_000_000_000 + i as i64 * 3_600_000);
+        for h in 0..hosts {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let noise = (state % 1000) as f64 / 500.0;
+            let v = if h == 7 && i == 300 {
+                95.0
+            } else {
+                30.0 + 3.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin() + noise
+            };
+            csv.push_str(&format!("{t},host-{h:02},{v:.2}\n"));
+        }
+    }
+    csv
+}
+
+/// The names of the series rows, top to bottom.
+const FLEET_ROWS: &str =
+    "return [...document.querySelectorAll('[data-testid=fleet-row]')].map((r) => r.dataset.name);";
+
+#[tokio::test]
+async fn a_many_series_file_lists_its_series_sorts_them_and_opens_one() {
+    run(
+        "a_many_series_file_lists_its_series_sorts_them_and_opens_one",
+        |page| async move {
+            page.open("/").await?;
+            let csv = page.write_file("hosts.csv", &hosts_csv(12))?;
+            page.upload(&csv).await?;
+            page.wait_until(
+                "the long CSV to open with its id column chosen",
+                WAIT,
+                "document.getElementById('series-select').value === 'id:host'",
+            )
+            .await?;
+            let help = page.find("series-help").await?.text().await?;
+            anyhow::ensure!(help.contains("host"), "series help: {help}");
+            page.find("detector-select")
+                .await?
+                .select_by_value("kind:mad")
+                .await?;
+            page.click("run-button").await?;
+            page.wait_until(
+                "the series list",
+                RUN_WAIT,
+                "document.body.dataset.fleetReady === 'true' \
+                 || document.body.dataset.runStatus === 'failed'",
+            )
+            .await?;
+            let count = page.find("fleet-count").await?.text().await?;
+            anyhow::ensure!(count.contains("12 series"), "count: {count}");
+            // Ranked by severity: the host that jumped comes first.
+            let rows = page.js(FLEET_ROWS, vec![]).await?;
+            anyhow::ensure!(rows[0] == "host-07", "default order: {rows}");
+            anyhow::ensure!(rows.as_array().map(Vec::len) == Some(12), "rows: {rows}");
+
+            // Sort by name, then back by severity, as a user clicks the headers.
+            page.click("fleet-sort-name").await?;
+            page.wait_until(
+                "the list sorted by name",
+                WAIT,
+                "document.body.dataset.fleetReady === 'true' && \
+                 document.querySelector('[data-testid=fleet-row]').dataset.name === 'host-00'",
+            )
+            .await?;
+            page.click("fleet-sort-severity").await?;
+            page.wait_until(
+                "the list sorted by severity",
+                WAIT,
+                "document.body.dataset.fleetReady === 'true' && \
+                 document.querySelector('[data-testid=fleet-row]').dataset.name === 'host-07'",
+            )
+            .await?;
+            // A filter narrows the list.
+            page.find("fleet-filter").await?.send_keys("07").await?;
+            page.wait_until(
+                "the filtered list",
+                WAIT,
+                "document.body.dataset.fleetReady === 'true' && \
+                 document.querySelectorAll('[data-testid=fleet-row]').length === 1",
+            )
+            .await?;
+
+            // Opening the series shows today's charts for it, with its name.
+            page.js(
+                "document.querySelector('[data-testid=fleet-row]').click(); return true;",
+                vec![],
+            )
+            .await?;
+            wait_results(&page).await?;
+            let name = page.find("series-name").await?.text().await?;
+            anyhow::ensure!(name == "host-07", "series name: {name}");
+            let facts = page.js(&format!("return {RESULT_FACTS};"), vec![]).await?;
+            anyhow::ensure!(facts_u64(&facts, "actual") > 0, "charts: {facts}");
+            anyhow::ensure!(facts_u64(&facts, "rows") >= 1, "events: {facts}");
+            let events_head = page.find("events-table").await?.text().await?;
+            anyhow::ensure!(
+                events_head.contains("Series") && events_head.contains("host-07"),
+                "the events table names the series: {events_head}"
+            );
+            // Back to the list.
+            page.click("fleet-back").await?;
+            page.wait_until(
+                "the series list again",
+                WAIT,
+                "document.body.dataset.fleetReady === 'true'",
+            )
+            .await?;
+            Ok(())
+        },
+    )
+    .await;
+}

@@ -108,6 +108,7 @@ pub(crate) fn detect_fleet(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
     let mut counts = FleetSummary::default();
+    let mut time_axis: Option<&'static str> = None;
     let mut batch: Vec<(RunRecord, Option<RunResult>)> = Vec::with_capacity(BATCH);
     let (mut fit_seconds, mut score_seconds) = (0.0, 0.0);
     let work = |s: FleetSeries| -> (String, Result<_, Failure>) {
@@ -161,6 +162,7 @@ pub(crate) fn detect_fleet(
                 child.score_seconds = Some(detection.score_seconds);
                 child.summary = Some(summary);
                 child.training = Some(json!({"source": "self", "rows": series.len()}));
+                time_axis.get_or_insert(jobs::axis_name(series.axis()));
                 fit_seconds += detection.fit_seconds;
                 score_seconds += detection.score_seconds;
                 counts.add(SeriesSummary::of(&name, series, &detection));
@@ -219,6 +221,7 @@ pub(crate) fn detect_fleet(
         "fit_seconds": fit_seconds,
         "score_seconds": score_seconds,
         "threshold_rule": job.threshold.describe(),
+        "time_axis": time_axis,
     }));
     run.training = Some(json!({"source": "self"}));
     Ok(())

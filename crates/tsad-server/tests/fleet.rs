@@ -152,6 +152,14 @@ async fn a_long_dataset_runs_every_series_and_ranks_them() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{why}");
+    assert_eq!(why["series"], "h1");
+    assert!(
+        why["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("In series `h1`"),
+        "{why}"
+    );
 
     // The parent has no points of its own, and says where they are.
     let (status, body) = app.get(&format!("/api/v1/runs/{run_id}/points")).await;

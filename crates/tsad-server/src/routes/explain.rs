@@ -78,8 +78,11 @@ pub(crate) struct ExplainResponse {
     /// seasons, level before/after, similar earlier episodes, data-quality notes.
     #[schema(value_type = Object)]
     pub(crate) evidence: tsad_explain::Evidence,
-    /// A plain-language explanation written from the evidence (deterministic, no LLM).
+    /// A plain-language explanation written from the evidence (deterministic, no LLM); for one
+    /// series of a many-series run it starts by naming the series.
     pub(crate) explanation: String,
+    /// The series' name, for one series of a many-series run.
+    pub(crate) series: Option<String>,
 }
 
 /// One message of a chat request.
@@ -299,18 +302,24 @@ pub(crate) async fn runs_explain(
             "the event index must be a number from 0, got `{n}`"
         ))
     })?;
-    let (_, data) = run_data(&state, &id).await?;
+    let (run, data) = run_data(&state, &id).await?;
     if n >= data.events.len() {
         return Err(no_such_event(&id, n, data.events.len()));
     }
+    let series = run.series;
     let response = tokio::task::spawn_blocking(move || -> Result<ExplainResponse, ApiError> {
         let evidence = data
             .context()?
             .evidence(&data.events[n])
             .map_err(explain_error)?;
+        let explanation = tsad_explain::explain(&evidence);
         Ok(ExplainResponse {
-            explanation: tsad_explain::explain(&evidence),
+            explanation: match &series {
+                Some(name) => format!("In series `{name}`: {explanation}"),
+                None => explanation,
+            },
             evidence,
+            series,
         })
     })
     .await??;

@@ -77,6 +77,10 @@ export const api = {
   createRun: (body) => send("POST", "/runs", { json: body }),
   cancelRun: (id) => send("POST", `/runs/${enc(id)}/cancel`, { json: {} }),
   deleteRun: (id) => send("DELETE", `/runs/${enc(id)}`),
+  runSeries: (id, query) => {
+    const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v != null && v !== ""));
+    return send("GET", `/runs/${enc(id)}/series?${q}`);
+  },
   progressUrl: (id) => `${BASE}/runs/${enc(id)}/progress`,
   downloadUrl: (id, format) => `${BASE}/runs/${enc(id)}/download?format=${enc(format)}`,
 

@@ -29,6 +29,7 @@ export function initDatasets(context) {
   });
   $("time-column-select").addEventListener("change", markPreviewColumns);
   $("value-column-select").addEventListener("change", markPreviewColumns);
+  $("series-select").addEventListener("change", renderSeriesHelp);
 
   // A file dropped anywhere on the page is an upload; never let the browser navigate to it.
   const zone = $("dropzone");
@@ -138,22 +139,48 @@ function fillColumnSelects(ds) {
   value.replaceChildren(...cols.map((c) => el("option", { value: c.name }, c.name + kindText(c))));
   const v = columnName(ds, ds.value_column);
   if (v != null) value.value = v;
+  const series = $("series-select");
+  const numeric = cols.filter((c) => c.kind === "numeric").length;
+  series.replaceChildren(
+    el("option", { value: "" }, "one: the value column"),
+    el("option", { value: "*" }, `one per numeric column (${numeric})`),
+    ...cols.map((c) => el("option", { value: `id:${c.name}` }, `one per value of “${c.name}”`)),
+  );
+  series.value = ds.series_column ? `id:${ds.series_column}` : "";
+  renderSeriesHelp();
+}
+
+function renderSeriesHelp() {
+  const s = $("series-select").value;
+  const many = s !== "";
+  $("value-column-select").disabled = s === "*";
+  $("series-help").textContent = !many ? ""
+    : s === "*" ? "Each numeric column is a series of its own (0/1 label columns and row counters are passed over); the detector runs on every one and the series are ranked by their worst event."
+      : `The rows of each value of “${s.slice(3)}” form a series of the value column; the detector runs on every one and the series are ranked by their worst event.`;
 }
 
 /** The user's column choice, as the run request wants it. */
 export function columnChoice() {
   const t = $("time-column-select").value;
   const v = $("value-column-select").value;
-  return { time_column: t === "" ? null : t, value_column: v === "" ? null : v };
+  const s = $("series-select").value;
+  const time_column = t === "" ? null : t;
+  if (s === "*") return { time_column, value_columns: [] };
+  const choice = { time_column, value_column: v === "" ? null : v };
+  if (s.startsWith("id:")) choice.series_column = s.slice(3);
+  return choice;
 }
 
 /** Sets the pickers (when reopening a run made with other columns). */
-export function setColumnChoice(timeColumn, valueColumn) {
+export function setColumnChoice(timeColumn, valueColumn, fleet) {
   if (!current) return;
   const t = columnName(current, timeColumn);
   const v = columnName(current, valueColumn);
   $("time-column-select").value = t ?? "";
   if (v != null) $("value-column-select").value = v;
+  const id = fleet?.series_column != null ? columnName(current, fleet.series_column) : null;
+  $("series-select").value = id != null ? `id:${id}` : fleet ? "*" : "";
+  renderSeriesHelp();
   markPreviewColumns();
 }
 

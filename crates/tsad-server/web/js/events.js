@@ -73,6 +73,7 @@ function draw() {
 
   const head = el("thead", {}, el("tr", {},
     el("th", { scope: "col", class: "num", title: "1 = the most severe event" }, sortButton("rank", "Rank")),
+    opts.series ? el("th", { scope: "col" }, "Series") : null,
     el("th", { scope: "col" }, sortButton("time", opts.timeAxis === "epoch_millis" ? "When (UTC)" : "When")),
     hasRarity ? el("th", { scope: "col", class: "num", title: "−log10 of how often normal data scores this high: 5 = about 1 point in 100,000" }, "Rarity") : null,
     el("th", { scope: "col", title: "The peak's value on the threshold's scale divided by the cut-off" }, "Severity"),
@@ -122,6 +123,7 @@ function row(e, i, memberNames, maxSev, hasRarity) {
     },
   },
   el("td", { class: "num" }, `#${e.rank ?? i + 1}`),
+  opts.series ? el("td", { class: "series-name" }, opts.series) : null,
   el("td", { class: "nowrap" },
     el("div", {}, fmtTime(e.start_time, opts.timeAxis)),
     el("div", { class: "sub", title: `${fmtInt(points)} point${points === 1 ? "" : "s"}, ${fmtInt(e.flagged)} flagged` },

@@ -7,9 +7,10 @@ import { initDatasets, showDataset, currentDataset, columnChoice, setColumnChoic
 import { initDetectorForm, buildDetectorRequest, applyRunToForm, setTrainingDataset } from "./detector.js";
 import { watchRun, showRunState, refreshRunList, isTerminal } from "./runs.js";
 import { initResults, showResults, hideResults, eventAt } from "./results.js";
+import { showFleet, hideFleet } from "./fleet.js";
 import { initChat } from "./chat.js";
 
-const state = { runId: null, stopWatching: null, catalogReady: false };
+const state = { runId: null, parentId: null, stopWatching: null, catalogReady: false };
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -59,6 +60,7 @@ function onDatasetOpened(ds) {
   stopWatching();
   state.runId = null;
   hideResults();
+  hideFleet();
   showRunState(null);
   showDataset(ds);
   setTrainingDataset(ds);
@@ -81,10 +83,12 @@ async function openRun(id) {
     const ds = await api.getDataset(run.dataset_id);
     stopWatching();
     hideResults();
+    hideFleet();
     showDataset(ds);
     setTrainingDataset(ds);
   }
-  setColumnChoice(run.time_column, run.value_column);
+  // One series of a many-series run keeps the form as its parent run set it.
+  if (!run.parent_id) setColumnChoice(run.time_column, run.value_column, run.fleet);
   applyRunToForm(run);
   state.runId = run.id;
   writeHash();
@@ -101,6 +105,7 @@ function follow(run) {
     return;
   }
   hideResults();
+  hideFleet();
   let lastStatus = run.status;
   state.stopWatching = watchRun(run, {
     onProgress: (r) => {
@@ -123,12 +128,22 @@ function follow(run) {
 function finished(run) {
   showRunState(run);
   updateRunButton();
-  if (run.status === "succeeded") {
+  state.parentId = run.parent_id || null;
+  show($("series-bar"), Boolean(run.parent_id));
+  $("series-name").textContent = run.series || "";
+  if (run.status === "succeeded" && run.fleet) {
+    hideResults();
+    showFleet(run, (id) => openRun(id).catch((e) => showError(e, "Could not open the series")))
+      .then(() => $("fleet").scrollIntoView({ behavior: "smooth", block: "start" }))
+      .catch((err) => showError(err, "Could not list the series"));
+  } else if (run.status === "succeeded") {
+    hideFleet();
     showResults(run)
       .then(() => $("results").scrollIntoView({ behavior: "smooth", block: "start" }))
       .catch((err) => showError(err, "Could not show the results"));
   } else {
     hideResults();
+    hideFleet();
   }
 }
 
@@ -200,6 +215,9 @@ async function start() {
   initChat({ eventAt });
   $("detector-form").addEventListener("submit", startRun);
   $("cancel-button").addEventListener("click", cancelRun);
+  $("fleet-back").addEventListener("click", () => {
+    if (state.parentId) openRun(state.parentId).catch((e) => showError(e, "Could not open the run"));
+  });
   window.addEventListener("hashchange", () => {
     const { dataset, run } = readHash();
     if (run !== state.runId || dataset !== (currentDataset()?.id ?? null)) openFromHash();

@@ -105,6 +105,7 @@ export async function showResults(run) {
   renderSummary();
   renderTraining(run);
   renderEvents(view.events, {
+    series: run.series || null,
     timeAxis: view.timeAxis,
     stepMs: view.timeAxis === "epoch_millis" ? view.step : null,
     onSelect: selectAndZoom,

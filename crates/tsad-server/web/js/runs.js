@@ -2,7 +2,7 @@
 // show the progress bar and errors, and list past runs in the sidebar.
 
 import { api } from "./api.js";
-import { $, el, show, fmtNum, fmtSeconds, fmtAgo, specLabel } from "./util.js";
+import { $, el, show, fmtNum, fmtInt, fmtSeconds, fmtAgo, specLabel } from "./util.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -116,9 +116,10 @@ function progressText(p) {
   const base = cut >= 0 ? p.stage.slice(cut + 1) : p.stage;
   const name = base === "train" ? "Training" : base === "score" ? "Scoring" : base === "fit" ? "Fitting" : base ? base[0].toUpperCase() + base.slice(1) : "Working";
   const stage = member ? `${name} ${member}` : name;
-  if (p.epoch != null && p.epochs) parts.push(`${stage}: epoch ${p.epoch}/${p.epochs}`);
+  if (base === "series") parts.push(`Series ${fmtInt(p.batch)} of ${fmtInt(p.batches)}`);
+  else if (p.epoch != null && p.epochs) parts.push(`${stage}: epoch ${p.epoch}/${p.epochs}`);
   else parts.push(`${stage}…`);
-  if (p.batch != null && p.batches) parts.push(`batch ${p.batch}/${p.batches}`);
+  if (base !== "series" && p.batch != null && p.batches) parts.push(`batch ${p.batch}/${p.batches}`);
   if (p.train_loss != null) parts.push(`loss ${fmtNum(p.train_loss)}`);
   if (p.val_loss != null) parts.push(`val ${fmtNum(p.val_loss)}`);
   if (p.eta_seconds != null && Number.isFinite(p.eta_seconds)) parts.push(p.eta_seconds < 1 ? "almost done" : `about ${fmtSeconds(p.eta_seconds)} left`);
@@ -144,7 +145,8 @@ export async function refreshRunList(currentId, onPick) {
   }
   list.replaceChildren(...runs.map((r) => {
     const s = r.summary;
-    const result = r.status === "succeeded" && s ? `${s.event_count ?? "?"} event${s.event_count === 1 ? "" : "s"}` : null;
+    const events = r.status === "succeeded" && s ? `${s.event_count ?? "?"} event${s.event_count === 1 ? "" : "s"}` : null;
+    const result = events && r.fleet ? `${fmtInt(s.series)} series, ${events}` : events;
     return el("li", {},
       el("button", {
         type: "button",
