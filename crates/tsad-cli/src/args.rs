@@ -176,6 +176,16 @@ pub(crate) struct DetectArgs {
     /// Ignore any time column and use the row number as time.
     #[arg(long, conflicts_with = "time_column")]
     pub(crate) no_time_column: bool,
+    /// Covariate columns (comma-separated names or 0-based indices): numbers read beside the
+    /// value as inputs of the detectors that use them (`lstm_forecast`), e.g. command flags.
+    /// One series per file; a --train file needs the same columns.
+    #[arg(
+        long,
+        value_name = "C,C,...",
+        value_delimiter = ',',
+        conflicts_with_all = ["series_column", "value_columns", "all_columns"]
+    )]
+    pub(crate) covariate_columns: Vec<String>,
     /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
     /// separated by ';' and numbers look like 12,5).
     #[arg(long, value_name = "MARK")]
@@ -229,6 +239,11 @@ pub(crate) struct FitArgs {
     /// Ignore any time column and use the row number as time.
     #[arg(long, conflicts_with = "time_column")]
     pub(crate) no_time_column: bool,
+    /// Covariate columns (comma-separated names or 0-based indices) read beside the value as
+    /// inputs of the detectors that use them (`lstm_forecast`); the files the model scores
+    /// need them too (`tsad detect FILE --model M --covariate-columns ...`).
+    #[arg(long, value_name = "C,C,...", value_delimiter = ',')]
+    pub(crate) covariate_columns: Vec<String>,
     /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
     /// separated by ';' and numbers look like 12,5).
     #[arg(long, value_name = "MARK")]
@@ -365,6 +380,10 @@ pub(crate) struct EvalSmapArgs {
     /// comparison.
     #[arg(long)]
     pub(crate) no_split: bool,
+    /// Read every column but `value` (SMAP's `command_1` .. `command_24` flags) as covariates
+    /// of both parts, for the detectors that use them (`lstm_forecast`).
+    #[arg(long, conflicts_with = "no_split")]
+    pub(crate) covariates: bool,
     /// Channels scored in parallel (0 = all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) jobs: usize,

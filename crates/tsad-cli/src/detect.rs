@@ -14,11 +14,18 @@ use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
     if crate::fleet::is_fleet(&a) {
+        if !a.covariate_columns.is_empty() {
+            bail!(
+                "--covariate-columns reads one series from one file; detect the files one at a \
+                 time to give them covariates"
+            );
+        }
         return crate::fleet::run(a);
     }
     let file = &a.files[0];
     let mut options = ingest_options(file, &a.time_column, &a.value_column, a.no_time_column);
     options.decimal = a.decimal;
+    options.covariate_columns = a.covariate_columns.iter().map(|c| column_ref(c)).collect();
     let ingested = tsad_io::read_path(file, &options)?;
     print_warnings(file, &ingested);
     let series = &ingested.series;
@@ -54,6 +61,11 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
                 time_column: ingested.time_column.clone().map(ColumnRef::Name),
                 no_time_column: ingested.time_column.is_none(),
                 value_column: Some(ColumnRef::Name(ingested.value_column.clone())),
+                covariate_columns: ingested
+                    .covariate_columns
+                    .iter()
+                    .map(|c| ColumnRef::Name(c.clone()))
+                    .collect(),
                 ..IngestOptions::default()
             };
             Some(tsad_io::read_path(path, &train_options).with_context(|| {
@@ -143,6 +155,7 @@ pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
     let (spec, _) = resolve_spec(&a.spec)?;
     let mut options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
     options.decimal = a.decimal;
+    options.covariate_columns = a.covariate_columns.iter().map(|c| column_ref(c)).collect();
     let ingested = tsad_io::read_path(&a.file, &options)?;
     print_warnings(&a.file, &ingested);
     let bar = progress::Bar::new(spec.is_neural() && !a.quiet);
@@ -162,6 +175,7 @@ pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
         "file": a.file.display().to_string(),
         "time_column": ingested.time_column,
         "value_column": ingested.value_column,
+        "covariate_columns": ingested.covariate_columns,
         "start": ts.first().map(|t| time_json(&ingested.series, *t)),
         "end": ts.last().map(|t| time_json(&ingested.series, *t)),
     });

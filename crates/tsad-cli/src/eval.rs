@@ -9,7 +9,7 @@ use tsad_core::{EventOptions, FitContext, Series, Threshold};
 use tsad_engine::{DetectorSpec, Training};
 use tsad_eval::{
     Corpus, EventCounts, Profiles, SmapSet, ThresholdMode, evaluate, event_counts, labeled_metrics,
-    report_table, run_smap,
+    report_table, run_smap_with,
 };
 use tsad_io::{ColumnRef, IngestOptions};
 
@@ -64,10 +64,10 @@ fn smap(a: EvalSmapArgs) -> Result<Outcome> {
             .iter()
             .map(|c| c.anomalies.len())
             .sum::<usize>(),
-        if a.no_split {
-            "train and test scored as one series"
-        } else {
-            "fit on train/, score test/"
+        match (a.no_split, a.covariates) {
+            (true, _) => "train and test scored as one series",
+            (false, false) => "fit on train/, score test/",
+            (false, true) => "fit on train/, score test/, command columns as covariates",
         },
         threshold.describe()
     );
@@ -111,7 +111,7 @@ fn smap(a: EvalSmapArgs) -> Result<Outcome> {
             };
             Ok(found)
         };
-        let report = run_smap(&set, detect, a.jobs)?;
+        let report = run_smap_with(&set, detect, a.jobs, a.covariates)?;
         let (p, r, f) = report.total.prf();
         let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
         println!(

@@ -988,3 +988,201 @@ fn the_table_header_says_what_happened_to_the_rows() {
     let run = tsad(dir.path(), &["detect", "demo.csv"]);
     assert!(!run.stdout.contains("\nrows: "), "{}", run.stdout);
 }
+
+/// `value,flag` rows (no time column) where the value jumps one row after each flag.
+fn flagged_csv(rows: std::ops::Range<usize>) -> String {
+    let mut out = String::from("value,flag\n");
+    for i in rows {
+        let flag = u8::from(i % 37 == 5);
+        let high = (1..7).contains(&((i + 37 - 5) % 37));
+        let value = if high { 3.0 } else { 0.0 } + 0.1 * (i as f64 * 0.7).sin();
+        out += &format!("{value:.4},{flag}\n");
+    }
+    out
+}
+
+/// `--covariate-columns` reaches the forecaster through detect, --train and fit/--model, and
+/// every bad input names the file, and the line and column where there is one.
+#[test]
+fn covariate_columns_feed_the_forecaster_and_bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "train.csv", flagged_csv(0..400).as_bytes());
+    write(d, "test.csv", flagged_csv(400..600).as_bytes());
+    write(
+        d,
+        "plain.csv",
+        flagged_csv(0..400).replace(",flag", "").as_bytes(),
+    );
+    let mut text = flagged_csv(0..400);
+    text = text
+        .replacen("\n0.", "\n0.x", 1)
+        .replacen(",1\n", ",on\n", 1);
+    write(d, "text.csv", text.as_bytes());
+    let small = [
+        "--detector",
+        "lstm_forecast",
+        "--set",
+        "epochs=2",
+        "--set",
+        "window=8",
+        "--set",
+        "hidden=6",
+        "--threads",
+        "1",
+        "-q",
+    ];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(small);
+        tsad(d, &all)
+    };
+    let ok = run(&[
+        "detect",
+        "test.csv",
+        "--train",
+        "train.csv",
+        "--covariate-columns",
+        "flag",
+        "--format",
+        "json",
+    ]);
+    assert!(ok.code == 0 || ok.code == 1, "{}", ok.stderr);
+    let json: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(json["training"]["source"], "series");
+
+    let train_lacks = run(&[
+        "detect",
+        "test.csv",
+        "--train",
+        "plain.csv",
+        "--covariate-columns",
+        "flag",
+    ]);
+    assert_eq!(train_lacks.code, 2);
+    assert!(
+        train_lacks
+            .stderr
+            .contains("cannot use plain.csv as the training file")
+            && train_lacks
+                .stderr
+                .contains("plain.csv: there is no column named \"flag\" for the covariate column"),
+        "{}",
+        train_lacks.stderr
+    );
+    let missing = run(&["detect", "plain.csv", "--covariate-columns", "flag,cmd"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("plain.csv: there is no column named \"flag\" for the covariate column"),
+        "{}",
+        missing.stderr
+    );
+    let bad = run(&["detect", "text.csv", "--covariate-columns", "flag"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("text.csv: line 7, covariate column \"flag\": \"on\" is not a number"),
+        "{}",
+        bad.stderr
+    );
+
+    let fit = run(&[
+        "fit",
+        "train.csv",
+        "--covariate-columns",
+        "flag",
+        "--save",
+        "m.json",
+    ]);
+    assert_eq!(fit.code, 0, "{}", fit.stderr);
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("m.json")).unwrap()).unwrap();
+    assert_eq!(model["meta"]["covariate_columns"][0], "flag", "{model}");
+    let scored = tsad(
+        d,
+        &[
+            "detect",
+            "test.csv",
+            "--model",
+            "m.json",
+            "--covariate-columns",
+            "flag",
+        ],
+    );
+    assert!(scored.code == 0 || scored.code == 1, "{}", scored.stderr);
+    let without = tsad(d, &["detect", "test.csv", "--model", "m.json"]);
+    assert_eq!(without.code, 2);
+    assert!(
+        without.stderr.contains("failed on test.csv")
+            && without
+                .stderr
+                .contains("the model was fitted with covariates flag; this series has none"),
+        "{}",
+        without.stderr
+    );
+    let fleet = run(&[
+        "detect",
+        "train.csv",
+        "test.csv",
+        "--covariate-columns",
+        "flag",
+    ]);
+    assert_eq!(fleet.code, 2);
+    assert!(
+        fleet
+            .stderr
+            .contains("--covariate-columns reads one series"),
+        "{}",
+        fleet.stderr
+    );
+}
+
+/// `tsad eval smap --covariates` reads the other columns of a telemanom-layout set as
+/// covariates of both parts and says so.
+#[test]
+fn eval_smap_reads_the_command_columns_as_covariates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("train")).unwrap();
+    std::fs::create_dir_all(d.join("test")).unwrap();
+    write(
+        d,
+        "labels.csv",
+        b"channel,anomaly_sequences\nA-1,\"[[150, 160]]\"\n",
+    );
+    let commands = |rows| flagged_csv(rows).replace(",flag", ",command_1");
+    write(d, "train/A-1.csv", commands(0..300).as_bytes());
+    write(d, "test/A-1.csv", commands(300..500).as_bytes());
+    let args = [
+        "eval",
+        "smap",
+        "--smap-dir",
+        ".",
+        "--detector",
+        "lstm_forecast",
+        "--set",
+        "epochs=2",
+        "--set",
+        "window=8",
+        "--covariates",
+    ];
+    let run = tsad(d, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("command columns as covariates"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("lstm_forecast")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("A-1:"),
+        "no channel failed: {}",
+        run.stdout
+    );
+}

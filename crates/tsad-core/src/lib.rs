@@ -16,5 +16,5 @@ pub use detector::{
 pub use error::Error;
 pub use event::{Direction, Event, EventOptions, MemberShare, cut_values, events};
 pub use scores::{MemberScores, Scores};
-pub use series::{Series, TimeAxis};
+pub use series::{Covariate, Series, TimeAxis};
 pub use threshold::{Cut, DEFAULT_EVERY, Scale, Sensitivity, Threshold, group_thousands};

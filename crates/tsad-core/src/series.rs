@@ -1,4 +1,6 @@
-//! A univariate time series: strictly increasing timestamps and `f64` values (NaN = missing).
+//! A univariate time series: strictly increasing timestamps and `f64` values (NaN = missing),
+//! optionally with covariates: named extra columns aligned with the values, which detectors
+//! may read as inputs (the values stay what is judged).
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -14,15 +16,48 @@ pub enum TimeAxis {
     Index,
 }
 
+/// A named extra column of a [`Series`], one value per point (NaN = missing): an input a
+/// detector may use to explain the values, such as the command flags sent to a spacecraft
+/// module. Checked when attached with [`Series::with_covariates`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Covariate {
+    name: String,
+    values: Vec<f64>,
+}
+
+impl Covariate {
+    /// A covariate named `name` (checked by [`Series::with_covariates`]).
+    pub fn new(name: impl Into<String>, values: Vec<f64>) -> Self {
+        Covariate {
+            name: name.into(),
+            values,
+        }
+    }
+
+    /// Its name (the column's).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its values, one per point of the series; NaN marks a missing value.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
 /// A validated series.
 ///
 /// Invariants, checked by [`Series::new`]: as many timestamps as values, timestamps strictly
-/// increasing, no infinite value. NaN is allowed and means a missing value.
+/// increasing, no infinite value. NaN is allowed and means a missing value. Covariates, if
+/// any ([`Series::with_covariates`]), have one value per point, no infinite value and distinct,
+/// non-empty names; detectors that do not use them ignore them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     timestamps: Vec<i64>,
     values: Vec<f64>,
     axis: TimeAxis,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    covariates: Vec<Covariate>,
 }
 
 impl Series {
@@ -81,7 +116,64 @@ impl Series {
             timestamps,
             values,
             axis,
+            covariates: Vec::new(),
         })
+    }
+
+    /// Attaches `covariates` (replacing any the series had).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSeries`] when a covariate's length differs from the series', a value is
+    /// infinite (NaN is allowed and means missing), a name is empty, or two share a name; the
+    /// message names the covariate and the first offending point.
+    pub fn with_covariates(mut self, covariates: Vec<Covariate>) -> Result<Self, Error> {
+        for (k, c) in covariates.iter().enumerate() {
+            if c.name.trim().is_empty() {
+                return Err(Error::invalid_series(format!(
+                    "covariate {k} has an empty name; name every covariate"
+                )));
+            }
+            if covariates[..k].iter().any(|o| o.name == c.name) {
+                return Err(Error::invalid_series(format!(
+                    "covariate \"{}\" is given twice; covariate names must differ",
+                    c.name
+                )));
+            }
+            if c.values.len() != self.values.len() {
+                return Err(Error::invalid_series(format!(
+                    "covariate \"{}\" has {} values but the series has {} points",
+                    c.name,
+                    c.values.len(),
+                    self.values.len()
+                )));
+            }
+            if let Some(i) = c.values.iter().position(|v| v.is_infinite()) {
+                return Err(Error::invalid_series(format!(
+                    "covariate \"{}\" is infinite at point {i}; use NaN (an empty cell) for a \
+                     missing value",
+                    c.name
+                )));
+            }
+        }
+        self.covariates = covariates;
+        Ok(self)
+    }
+
+    /// The covariates, in the order they were attached (empty by default).
+    pub fn covariates(&self) -> &[Covariate] {
+        &self.covariates
+    }
+
+    /// The covariates' names, in order.
+    pub fn covariate_names(&self) -> Vec<&str> {
+        self.covariates.iter().map(Covariate::name).collect()
+    }
+
+    /// The series without its covariates.
+    pub fn without_covariates(mut self) -> Series {
+        self.covariates.clear();
+        self
     }
 
     /// The timestamps (see [`Series::axis`] for their unit).
@@ -122,8 +214,13 @@ impl Series {
     pub fn slice(&self, range: std::ops::Range<usize>) -> Series {
         Series {
             timestamps: self.timestamps[range.clone()].to_vec(),
-            values: self.values[range].to_vec(),
+            values: self.values[range.clone()].to_vec(),
             axis: self.axis,
+            covariates: self
+                .covariates
+                .iter()
+                .map(|c| Covariate::new(c.name.clone(), c.values[range.clone()].to_vec()))
+                .collect(),
         }
     }
 
@@ -138,7 +235,8 @@ impl Series {
         Some(*m)
     }
 
-    /// Splits the series into its parts.
+    /// Splits the series into its parts (dropping any covariates; see
+    /// [`Series::covariates`]).
     pub fn into_parts(self) -> (Vec<i64>, Vec<f64>, TimeAxis) {
         (self.timestamps, self.values, self.axis)
     }
@@ -175,6 +273,62 @@ mod tests {
             let err = Series::new(t.clone(), v.clone()).unwrap_err().to_string();
             assert!(err.contains(want), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn with_covariates_checks_each_column() {
+        let series = || Series::from_values(vec![1.0, 2.0, 3.0]).unwrap();
+        type Case = (&'static str, Vec<Covariate>, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                "too short",
+                vec![Covariate::new("flag", vec![0.0, 1.0])],
+                "covariate \"flag\" has 2 values but the series has 3 points",
+            ),
+            (
+                "infinite",
+                vec![Covariate::new("flag", vec![0.0, f64::NEG_INFINITY, 1.0])],
+                "covariate \"flag\" is infinite at point 1",
+            ),
+            (
+                "empty name",
+                vec![Covariate::new(" ", vec![0.0; 3])],
+                "covariate 0 has an empty name",
+            ),
+            (
+                "twice",
+                vec![
+                    Covariate::new("a", vec![0.0; 3]),
+                    Covariate::new("a", vec![1.0; 3]),
+                ],
+                "covariate \"a\" is given twice",
+            ),
+        ];
+        for (name, covariates, want) in cases {
+            let err = series().with_covariates(covariates).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidSeries { .. }),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains(want), "{name}: {err}");
+        }
+        let s = series()
+            .with_covariates(vec![
+                Covariate::new("a", vec![0.0, f64::NAN, 1.0]),
+                Covariate::new("b", vec![5.0, 6.0, 7.0]),
+            ])
+            .unwrap();
+        assert_eq!(s.covariate_names(), ["a", "b"]);
+        let tail = s.slice(1..3);
+        assert_eq!(tail.covariates()[1].values(), &[6.0, 7.0]);
+        assert!(tail.covariates()[0].values()[0].is_nan());
+        assert!(s.clone().without_covariates().covariates().is_empty());
+        // A series without covariates serialises as before; one with them round-trips.
+        let plain = serde_json::to_value(series()).unwrap();
+        assert!(plain.get("covariates").is_none(), "{plain}");
+        let back: Series =
+            serde_json::from_str(&serde_json::to_string(&s.slice(0..1)).unwrap()).unwrap();
+        assert_eq!(back, s.slice(0..1));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use crate::{DetectorSpec, EngineError, FittedModel};
 use serde::Serialize;
 use std::time::Instant;
 use tsad_core::{
-    Calibration, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series, Threshold,
-    TimeAxis, events,
+    Calibration, Covariate, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series,
+    Threshold, TimeAxis, events,
 };
 
 /// Where a detector learns what normal looks like.
@@ -369,8 +369,12 @@ fn keep_possible(series: &Series, scores: &mut Scores) {
 
 /// `train` followed by `series` as one series, when the training part can be the scored
 /// series' history: it ends before the series starts, or both count rows (the scored rows are
-/// then numbered on from the training part's).
+/// then numbered on from the training part's). Covariates are joined too, so both parts must
+/// carry the same ones (else each part is scored alone).
 fn history_then(train: &Series, series: &Series) -> Option<Series> {
+    if train.covariate_names() != series.covariate_names() {
+        return None;
+    }
     let (tt, st) = (train.timestamps(), series.timestamps());
     let (&last, &first) = (tt.last()?, st.first()?);
     let offset = match series.axis() {
@@ -389,7 +393,18 @@ fn history_then(train: &Series, series: &Series) -> Option<Series> {
         .chain(series.values())
         .copied()
         .collect();
-    Series::with_axis(timestamps, values, series.axis()).ok()
+    let covariates = train
+        .covariates()
+        .iter()
+        .zip(series.covariates())
+        .map(|(a, b)| {
+            let joined = a.values().iter().chain(b.values()).copied().collect();
+            Covariate::new(a.name(), joined)
+        })
+        .collect();
+    Series::with_axis(timestamps, values, series.axis())
+        .and_then(|s| s.with_covariates(covariates))
+        .ok()
 }
 
 /// The scores of points `m..` of `all`.

@@ -33,5 +33,5 @@ pub use score::{
 };
 pub use smap::{
     Channel, ChannelResult, EventCounts, SmapReport, SmapSet, event_counts, read_channel_part,
-    run_smap,
+    read_channel_part_with, run_smap, run_smap_with,
 };

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tsad_core::Series;
+use tsad_core::{Covariate, Series};
 
 /// One channel: its files and labelled sequences.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,31 +179,59 @@ pub struct SmapReport {
 ///
 /// [`EvalError::Parse`] naming the file (and line) when it cannot be read.
 pub fn read_channel_part(path: &Path) -> Result<Series, EvalError> {
+    read_channel_part_with(path, false)
+}
+
+/// Reads one channel's `value` column (row number as time) and, with `covariates`, every
+/// other column (SMAP's `command_1` .. `command_24` flags) as the series' covariates, named
+/// after their columns.
+///
+/// # Errors
+///
+/// [`EvalError::Parse`] naming the file (and line and column) when it cannot be read.
+pub fn read_channel_part_with(path: &Path, covariates: bool) -> Result<Series, EvalError> {
     let bad = |reason: String| parse_error(path, reason);
     let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let col = reader
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
+    let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = headers
         .iter()
         .position(|h| h == "value")
         .ok_or_else(|| bad("no `value` column".into()))?;
+    let others: Vec<usize> = if covariates {
+        (0..headers.len()).filter(|&j| j != col).collect()
+    } else {
+        Vec::new()
+    };
+    let number = |field: &str, line: usize, j: usize| -> Result<f64, EvalError> {
+        let field = field.trim();
+        if field.is_empty() {
+            return Ok(f64::NAN);
+        }
+        field.parse::<f64>().map_err(|_| {
+            bad(format!(
+                "line {line}: field `{}` is `{field}`, not a number",
+                headers.get(j).unwrap_or_default()
+            ))
+        })
+    };
     let mut values = Vec::new();
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); others.len()];
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(format!("line {}: {e}", i + 2)))?;
-        let field = record.get(col).unwrap_or_default().trim();
-        let v = if field.is_empty() {
-            f64::NAN
-        } else {
-            field.parse::<f64>().map_err(|_| {
-                bad(format!(
-                    "line {}: field `value` is `{field}`, not a number",
-                    i + 2
-                ))
-            })?
-        };
-        values.push(v);
+        let line = i + 2;
+        let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
+        values.push(number(record.get(col).unwrap_or_default(), line, col)?);
+        for (k, &j) in others.iter().enumerate() {
+            columns[k].push(number(record.get(j).unwrap_or_default(), line, j)?);
+        }
     }
-    Series::from_values(values).map_err(|e| bad(e.to_string()))
+    let covariates = others
+        .iter()
+        .zip(columns)
+        .map(|(&j, v)| Covariate::new(headers.get(j).unwrap_or_default(), v))
+        .collect();
+    Series::from_values(values)
+        .and_then(|s| s.with_covariates(covariates))
+        .map_err(|e| bad(e.to_string()))
 }
 
 fn parse_error(path: &Path, reason: String) -> EvalError {
@@ -224,10 +252,28 @@ pub fn run_smap<F>(set: &SmapSet, detect: F, jobs: usize) -> Result<SmapReport, 
 where
     F: Fn(&Series, &Series) -> Result<Vec<(usize, usize)>, String> + Sync,
 {
+    run_smap_with(set, detect, jobs, false)
+}
+
+/// [`run_smap`], reading each part's other columns (the command flags) as covariates when
+/// `covariates` is true ([`read_channel_part_with`]).
+///
+/// # Errors
+///
+/// [`EvalError::Parse`] when a channel's files cannot be read.
+pub fn run_smap_with<F>(
+    set: &SmapSet,
+    detect: F,
+    jobs: usize,
+    covariates: bool,
+) -> Result<SmapReport, EvalError>
+where
+    F: Fn(&Series, &Series) -> Result<Vec<(usize, usize)>, String> + Sync,
+{
     let start = Instant::now();
     let run_one = |c: &Channel| -> Result<ChannelResult, EvalError> {
-        let train = read_channel_part(&c.train)?;
-        let test = read_channel_part(&c.test)?;
+        let train = read_channel_part_with(&c.train, covariates)?;
+        let test = read_channel_part_with(&c.test, covariates)?;
         Ok(match detect(&train, &test) {
             Ok(predicted) => ChannelResult {
                 name: c.name.clone(),
@@ -357,6 +403,26 @@ mod tests {
             .to_string();
         assert!(
             bad.contains("A-1.csv") && bad.contains("line 3") && bad.contains("`x`"),
+            "{bad}"
+        );
+    }
+
+    #[test]
+    fn command_columns_are_read_as_covariates_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("A-1.csv");
+        std::fs::write(&path, "value,command_1,command_2\n0.5,0,1\n0.7,1,\n").unwrap();
+        let plain = read_channel_part(&path).unwrap();
+        assert!(plain.covariates().is_empty());
+        let with = read_channel_part_with(&path, true).unwrap();
+        assert_eq!(with.values(), &[0.5, 0.7]);
+        assert_eq!(with.covariate_names(), ["command_1", "command_2"]);
+        assert_eq!(with.covariates()[0].values(), &[0.0, 1.0]);
+        assert!(with.covariates()[1].values()[1].is_nan(), "empty = missing");
+        std::fs::write(&path, "value,command_1\n0.5,0\n0.7,on\n").unwrap();
+        let bad = read_channel_part_with(&path, true).unwrap_err().to_string();
+        assert!(
+            bad.contains("A-1.csv") && bad.contains("line 3") && bad.contains("`command_1`"),
             "{bad}"
         );
     }

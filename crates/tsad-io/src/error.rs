@@ -81,7 +81,7 @@ pub enum IngestError {
     UnknownColumn {
         /// The path or upload name.
         source_name: String,
-        /// `time` or `value`.
+        /// `time`, `value`, `series id` or `covariate`.
         role: &'static str,
         /// The name asked for.
         name: String,
@@ -98,7 +98,7 @@ pub enum IngestError {
     ColumnOutOfRange {
         /// The path or upload name.
         source_name: String,
-        /// `time` or `value`.
+        /// `time`, `value`, `series id` or `covariate`.
         role: &'static str,
         /// The index asked for.
         index: usize,
@@ -141,7 +141,7 @@ pub enum IngestError {
         /// The column holding the bytes, when it is a data cell.
         column: Option<String>,
     },
-    /// An infinite number (`inf`, `1e999`) in the value column.
+    /// An infinite number (`inf`, `1e999`) in the value column or a covariate column.
     #[error(
         "{source_name}: line {line}, column \"{}\": \"{}\" is infinite, which a \
          series cannot hold; replace it with an empty cell to mark the value as missing",
@@ -154,6 +154,23 @@ pub enum IngestError {
         /// 1-based line number in the file.
         line: u64,
         /// The value column.
+        column: String,
+        /// The cell's text.
+        value: String,
+    },
+    /// A covariate column holds a cell that is not a number.
+    #[error(
+        "{source_name}: line {line}, covariate column \"{}\": \"{}\" is not a number; \
+         covariates need numbers (such as 0/1 flags), an empty cell marking a missing value",
+        shorten(column),
+        shorten(value)
+    )]
+    CovariateNotANumber {
+        /// The path or upload name.
+        source_name: String,
+        /// 1-based line number in the file.
+        line: u64,
+        /// The covariate column.
         column: String,
         /// The cell's text.
         value: String,
@@ -392,6 +409,7 @@ impl IngestError {
             IngestError::Read { line, .. }
             | IngestError::NotUtf8 { line, .. }
             | IngestError::InfiniteValue { line, .. }
+            | IngestError::CovariateNotANumber { line, .. }
             | IngestError::UnparsableTimestamp { line, .. }
             | IngestError::NotANumber { line, .. }
             | IngestError::RowLength { line, .. }

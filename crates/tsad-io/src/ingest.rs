@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use tsad_core::{Series, TimeAxis};
+use tsad_core::{Covariate, Series, TimeAxis};
 
 /// How many rejected rows and duplicates the diagnostics keep as examples.
 const KEEP_REJECTED: usize = 10;
@@ -34,6 +34,9 @@ pub struct Ingested {
     pub time_column: Option<String>,
     /// The value column used.
     pub value_column: String,
+    /// The covariate columns read ([`crate::IngestOptions::covariate_columns`]), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covariate_columns: Vec<String>,
 }
 
 /// Every series of a CSV: one per value column (wide), one per id (long), or the one value
@@ -286,6 +289,8 @@ enum Rejection {
 struct Collector {
     timestamps: Vec<i64>,
     values: Vec<f64>,
+    /// One column per covariate, aligned with `values`.
+    covariates: Vec<Vec<f64>>,
     /// `(point, line)` wherever a point's file line is not one past the previous point's,
     /// so any point's line can be recovered without storing one per point.
     anchors: Vec<(usize, u64)>,
@@ -332,14 +337,17 @@ impl Collector {
         }
     }
 
-    /// Appends a point read from `line`; a timestamp equal to the previous one replaces it
-    /// (the later row wins).
-    fn push(&mut self, ts: i64, value: f64, line: u64) {
+    /// Appends a point read from `line` with its covariates (as many as the collector
+    /// has); a timestamp equal to the previous one replaces it (the later row wins).
+    fn push(&mut self, ts: i64, value: f64, covariates: &[f64], line: u64) {
         let n = self.timestamps.len();
         if n > 0 && self.timestamps[n - 1] == ts {
             let dropped = self.last_line;
             self.last_line = line;
             self.values[n - 1] = value;
+            for (column, &x) in self.covariates.iter_mut().zip(covariates) {
+                column[n - 1] = x;
+            }
             self.note_duplicate(ts, line, dropped);
             match self.anchors.last_mut() {
                 Some(a) if a.0 == n - 1 => a.1 = line,
@@ -353,6 +361,9 @@ impl Collector {
         self.last_line = line;
         self.timestamps.push(ts);
         self.values.push(value);
+        for (column, &x) in self.covariates.iter_mut().zip(covariates) {
+            column.push(x);
+        }
     }
 }
 
@@ -420,6 +431,10 @@ struct Target {
     name: String,
     /// The value column.
     column: usize,
+    /// The covariate columns.
+    covariates: Vec<usize>,
+    /// A row's covariates, parsed before the row is kept.
+    row: Vec<f64>,
     /// The name errors and diagnostics start with.
     source: String,
     c: Collector,
@@ -431,10 +446,68 @@ impl Target {
         Target {
             name,
             column,
+            covariates: Vec::new(),
+            row: Vec::new(),
             source,
             c: Collector::default(),
             failed: None,
         }
+    }
+
+    /// Reads covariates from `columns` too.
+    fn with_covariates(mut self, columns: Vec<usize>) -> Self {
+        self.c.covariates = vec![Vec::new(); columns.len()];
+        self.covariates = columns;
+        self
+    }
+
+    /// Parses the row's covariate cells into `self.row`, or fails the series at the first
+    /// that is not a number (a covariate is an input: no row is quietly dropped for it).
+    fn read_covariates(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        layout: &Layout,
+        columns: &[String],
+    ) -> bool {
+        self.row.clear();
+        for &j in &self.covariates {
+            let cell = trim(rec.get(j).unwrap_or_default());
+            let column = || columns[j].clone();
+            let text = || String::from_utf8_lossy(cell).into_owned();
+            let x = match parse_value_in(cell, layout.decimal) {
+                Value::Missing => f64::NAN,
+                Value::Number(v) if v.is_infinite() => {
+                    self.failed = Some(IngestError::InfiniteValue {
+                        source_name: self.source.clone(),
+                        line,
+                        column: column(),
+                        value: text(),
+                    });
+                    return false;
+                }
+                Value::Number(v) => v,
+                Value::NotUtf8 => {
+                    self.failed = Some(IngestError::NotUtf8 {
+                        source_name: self.source.clone(),
+                        line,
+                        column: Some(column()),
+                    });
+                    return false;
+                }
+                Value::Invalid => {
+                    self.failed = Some(IngestError::CovariateNotANumber {
+                        source_name: self.source.clone(),
+                        line,
+                        column: column(),
+                        value: text(),
+                    });
+                    return false;
+                }
+            };
+            self.row.push(x);
+        }
+        true
     }
 
     /// Reads this series' value from `rec` (whose time is `ts`).
@@ -475,7 +548,10 @@ impl Target {
                 return;
             }
         };
-        self.c.push(ts, value, line);
+        if !self.read_covariates(rec, line, layout, columns) {
+            return;
+        }
+        self.c.push(ts, value, &self.row, line);
     }
 }
 
@@ -528,7 +604,7 @@ impl Batch {
         for &(k, ts, value, line) in &self.rows {
             let t = &mut targets[k as usize];
             t.c.rows_read += 1;
-            t.c.push(ts, value, line);
+            t.c.push(ts, value, &[], line);
         }
         self.rows.clear();
     }
@@ -565,11 +641,14 @@ fn stream<R: Read>(
         }
     };
     let mut targets: Vec<Target> = match &choice.targets {
-        Targets::One => vec![Target::new(
-            columns[choice.value].clone(),
-            choice.value,
-            source.to_owned(),
-        )],
+        Targets::One => vec![
+            Target::new(
+                columns[choice.value].clone(),
+                choice.value,
+                source.to_owned(),
+            )
+            .with_covariates(choice.covariates.clone()),
+        ],
         Targets::Columns(list) => list
             .iter()
             .map(|&j| Target::new(columns[j].clone(), j, source_of(&columns[j])))
@@ -577,7 +656,9 @@ fn stream<R: Read>(
         Targets::ById(_) => Vec::new(),
     };
     let read_columns: Vec<usize> = match &choice.targets {
-        Targets::One => vec![choice.value],
+        Targets::One => std::iter::once(choice.value)
+            .chain(choice.covariates.iter().copied())
+            .collect(),
         Targets::Columns(list) => list.clone(),
         Targets::ById(id) => vec![*id, choice.value],
     };
@@ -750,7 +831,11 @@ fn stream<R: Read>(
             name: t.name.clone(),
             result: match t.failed {
                 Some(e) => Err(e),
-                None => read.finish(t.c, &columns[t.column], &t.source),
+                None => {
+                    let names: Vec<&str> =
+                        t.covariates.iter().map(|&j| columns[j].as_str()).collect();
+                    read.finish(t.c, &columns[t.column], &names, &t.source)
+                }
             },
         })
         .collect();
@@ -852,6 +937,7 @@ impl FileFacts<'_> {
         &self,
         mut c: Collector,
         value_name: &str,
+        covariate_names: &[&str],
         source: &str,
     ) -> Result<Ingested, IngestError> {
         let FileFacts {
@@ -921,8 +1007,14 @@ impl FileFacts<'_> {
         };
         let timestamps = std::mem::take(&mut c.timestamps);
         let values = std::mem::take(&mut c.values);
-        let series =
-            Series::with_axis(timestamps, values, axis).map_err(|error| IngestError::Series {
+        let covariates = covariate_names
+            .iter()
+            .zip(std::mem::take(&mut c.covariates))
+            .map(|(name, values)| Covariate::new(*name, values))
+            .collect();
+        let series = Series::with_axis(timestamps, values, axis)
+            .and_then(|s| s.with_covariates(covariates))
+            .map_err(|error| IngestError::Series {
                 source_name: source.to_owned(),
                 error,
             })?;
@@ -986,6 +1078,7 @@ impl FileFacts<'_> {
             columns: layout.columns.clone(),
             time_column: time_name.map(str::to_owned),
             value_column: value_name.to_owned(),
+            covariate_columns: covariate_names.iter().map(|n| (*n).to_owned()).collect(),
         })
     }
 }
@@ -998,6 +1091,7 @@ fn sort_keep_last(c: &mut Collector) {
     order.sort_by_key(|&i| c.timestamps[i]);
     let mut ts = Vec::with_capacity(n);
     let mut vals = Vec::with_capacity(n);
+    let mut covs: Vec<Vec<f64>> = vec![Vec::with_capacity(n); c.covariates.len()];
     let mut kept: Vec<usize> = Vec::with_capacity(n);
     for &i in &order {
         let t = c.timestamps[i];
@@ -1009,17 +1103,26 @@ fn sort_keep_last(c: &mut Collector) {
             if let Some(v) = vals.last_mut() {
                 *v = c.values[i];
             }
+            for (dst, src) in covs.iter_mut().zip(&c.covariates) {
+                if let Some(x) = dst.last_mut() {
+                    *x = src[i];
+                }
+            }
             if let Some(k) = kept.last_mut() {
                 *k = i;
             }
         } else {
             ts.push(t);
             vals.push(c.values[i]);
+            for (dst, src) in covs.iter_mut().zip(&c.covariates) {
+                dst.push(src[i]);
+            }
             kept.push(i);
         }
     }
     c.timestamps = ts;
     c.values = vals;
+    c.covariates = covs;
 }
 
 /// The median difference between consecutive timestamps (the upper median, as

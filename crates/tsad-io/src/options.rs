@@ -147,6 +147,11 @@ pub struct IngestOptions {
     /// id (long). [`crate::read_path`] and the other single-series readers need
     /// [`SeriesLayout::Single`]; [`crate::read_fleet_path`] reads any.
     pub series: SeriesLayout,
+    /// Columns read as the series' covariates ([`tsad_core::Series::covariates`], named after
+    /// their columns, in this order): numbers aligned with the values, an empty cell being a
+    /// missing value. Empty (the default) reads none. One series per file only
+    /// ([`SeriesLayout::Single`]).
+    pub covariate_columns: Vec<ColumnRef>,
 }
 
 impl IngestOptions {

@@ -356,6 +356,8 @@ pub(crate) struct Choice {
     /// What the choice passed over that a user should know (a time-like column not read as
     /// time).
     pub(crate) warnings: Vec<String>,
+    /// The covariate columns, in the order asked for.
+    pub(crate) covariates: Vec<usize>,
 }
 
 /// Which series each row feeds.
@@ -765,12 +767,57 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
     {
         warnings.push(w);
     }
+    let covariates = covariate_columns(layout, opts, time_index, value)?;
     Ok(Choice {
         time,
         value,
         targets,
         warnings,
+        covariates,
     })
+}
+
+/// The covariate columns asked for: each must exist, once, and be neither the time nor the
+/// value column; a file of many series takes none.
+fn covariate_columns(
+    layout: &Layout,
+    opts: &IngestOptions,
+    time: Option<usize>,
+    value: usize,
+) -> Result<Vec<usize>, IngestError> {
+    let source = opts.source();
+    if opts.covariate_columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    if opts.series.is_many() {
+        return Err(IngestError::InvalidOptions {
+            source_name: source.to_owned(),
+            reason: "covariate columns go with one series per file; drop them or read the \
+                     series one at a time"
+                .to_owned(),
+        });
+    }
+    let mut out = Vec::with_capacity(opts.covariate_columns.len());
+    for r in &opts.covariate_columns {
+        let j = resolve(layout, r, "covariate", source)?;
+        if time == Some(j) {
+            return Err(same_column(layout, j, "time", "covariate", source));
+        }
+        if j == value {
+            return Err(same_column(layout, j, "value", "covariate", source));
+        }
+        if out.contains(&j) {
+            return Err(IngestError::InvalidOptions {
+                source_name: source.to_owned(),
+                reason: format!(
+                    "column \"{}\" is listed twice as a covariate; list each once",
+                    shorten(&layout.columns[j])
+                ),
+            });
+        }
+        out.push(j);
+    }
+    Ok(out)
 }
 
 /// Why a wide file's column was not taken as a series.

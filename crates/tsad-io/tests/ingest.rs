@@ -1339,3 +1339,108 @@ fn issue_12_column_choices_name_the_clash() {
          \"timestamp\": name that as the time column"
     );
 }
+
+fn with_covariates(names: &[&str]) -> IngestOptions {
+    IngestOptions {
+        covariate_columns: names.iter().map(|n| n.parse().unwrap()).collect(),
+        ..opts()
+    }
+}
+
+#[test]
+fn covariate_columns_ride_along_with_the_values() {
+    // Rows out of order, a repeated timestamp (the later row wins), a missing covariate cell
+    // and a rejected value row: the covariates follow their rows through all of it.
+    let csv = b"t,value,flag,temp\n\
+        2014-07-01T02:00:00Z,3,1,30\n\
+        2014-07-01T00:00:00Z,1,0,10\n\
+        2014-07-01T01:00:00Z,2,0,\n\
+        2014-07-01T01:00:00Z,2.5,1,25\n\
+        2014-07-01T03:00:00Z,oops,1,40\n\
+        2014-07-01T04:00:00Z,5,0,50\n";
+    let got = read_with(csv, with_covariates(&["flag", "3"]));
+    assert_eq!(got.covariate_columns, ["flag", "temp"]);
+    let s = &got.series;
+    assert_eq!(s.values(), &[1.0, 2.5, 3.0, 5.0]);
+    assert_eq!(s.covariate_names(), ["flag", "temp"]);
+    assert_eq!(s.covariates()[0].values(), &[0.0, 1.0, 1.0, 0.0]);
+    assert_eq!(s.covariates()[1].values(), &[10.0, 25.0, 30.0, 50.0]);
+
+    let missing = read_with(
+        b"t,value,flag\n2014-07-01,1,\n2014-07-02,2,1\n",
+        with_covariates(&["flag"]),
+    );
+    assert!(missing.series.covariates()[0].values()[0].is_nan());
+    // Without the option nothing changes.
+    assert!(read(csv).series.covariates().is_empty());
+}
+
+#[test]
+fn bad_covariate_columns_say_file_line_and_column() {
+    let csv = b"t,value,flag\n2014-07-01,1,0\n2014-07-02,2,on\n2014-07-03,3,1\n";
+    type Case = (
+        &'static str,
+        &'static [u8],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: &[Case] = &[
+        (
+            "missing column",
+            csv,
+            &["flag", "cmd"],
+            "data.csv: there is no column named \"cmd\" for the covariate column; available \
+             columns: \"t\", \"value\", \"flag\"",
+        ),
+        (
+            "text in a covariate",
+            csv,
+            &["flag"],
+            "data.csv: line 3, covariate column \"flag\": \"on\" is not a number",
+        ),
+        (
+            "infinite covariate",
+            b"t,value,flag\n2014-07-01,1,0\n2014-07-02,2,inf\n",
+            &["flag"],
+            "data.csv: line 3, column \"flag\": \"inf\" is infinite",
+        ),
+        (
+            "index out of range",
+            csv,
+            &["7"],
+            "covariate column index 7 is out of range",
+        ),
+        (
+            "the value column",
+            csv,
+            &["value"],
+            "column \"value\" was given as both the value and the covariate column",
+        ),
+        (
+            "the time column",
+            csv,
+            &["t"],
+            "column \"t\" was given as both the time and the covariate column",
+        ),
+        ("twice", csv, &["flag", "2"], "\"flag\" is listed twice"),
+    ];
+    for (name, input, columns, want) in cases {
+        let o = IngestOptions {
+            value_column: Some("value".into()),
+            ..with_covariates(columns)
+        };
+        let err = error(input, o);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    let many = IngestOptions {
+        series: tsad_io::SeriesLayout::Wide(Vec::new()),
+        ..with_covariates(&["flag"])
+    };
+    let err = tsad_io::read_fleet_bytes(csv, &many)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("covariate columns go with one series per file"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@ use crate::model::Network;
 use crate::train::{TrainLog, TrainOptions, Trainer, pool};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use tsad_core::{Error, FitContext, Series, stats};
+use tsad_core::{Covariate, Error, FitContext, Series, stats};
 
 /// The hyper-parameters both detectors share, taken from their `Params`.
 #[derive(Debug, Clone)]
@@ -56,8 +56,22 @@ pub(crate) fn train_network(
     ctx.check_cancelled()?;
     let scaler = Scaler::fit(values)?;
     let input = model_input(values, &scaler)?;
+    train_prepared(h, net, scaler, input, ctx, keep)
+}
+
+/// Trains `net` on `input`, the prepared series of `net.channels` features per point whose
+/// value feature `scaler` scaled.
+pub(crate) fn train_prepared(
+    h: &Hyper,
+    net: &Network,
+    scaler: Scaler,
+    input: Vec<f32>,
+    ctx: &FitContext,
+    keep: impl Fn(usize) -> bool,
+) -> Result<Trained, Error> {
+    ctx.check_cancelled()?;
     let plan = plan_windows(
-        net.windows_in(values.len()),
+        net.windows_in(input.len() / net.channels),
         h.max_train_windows,
         h.validation_fraction,
         keep,
@@ -160,6 +174,62 @@ pub(crate) fn model_input(values: &[f64], scaler: &Scaler) -> Result<Vec<f32>, E
         out[p + 1..].fill(last_z);
     }
     Ok(out)
+}
+
+/// How one covariate is fed to the network: `(x - mean) / scale`, fitted on the training
+/// series. A 0/1 column (flags) is fed as it is (mean 0, scale 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CovariateScaler {
+    /// The covariate's name; scoring looks it up by this name.
+    pub(crate) name: String,
+    /// Mean of its finite training values (0 for flags).
+    pub(crate) mean: f64,
+    /// Their standard deviation (1 for flags, and when it is 0).
+    pub(crate) scale: f64,
+}
+
+impl CovariateScaler {
+    pub(crate) fn fit(covariate: &Covariate) -> Self {
+        let v = covariate.values();
+        let flags = v.iter().all(|x| x.is_nan() || *x == 0.0 || *x == 1.0);
+        let (mean, scale) = match stats::mean_std(v) {
+            Some((mean, sd)) if !flags => {
+                let tiny = 1e-12 * mean.abs().max(1.0);
+                (mean, if sd > tiny && sd.is_finite() { sd } else { 1.0 })
+            }
+            _ => (0.0, 1.0),
+        };
+        CovariateScaler {
+            name: covariate.name().to_owned(),
+            mean,
+            scale,
+        }
+    }
+}
+
+/// The network's input with covariates: per point, the value feature of `values` (as
+/// [`model_input`] gives it) followed by each covariate scaled by its scaler; a missing
+/// covariate value is fed as 0 (its training mean; "off" for a flag).
+pub(crate) fn interleave(
+    values: &[f32],
+    covariates: &[&[f64]],
+    scalers: &[CovariateScaler],
+) -> Vec<f32> {
+    let c = 1 + covariates.len();
+    let mut out = Vec::with_capacity(values.len() * c);
+    for (i, &v) in values.iter().enumerate() {
+        out.push(v);
+        for (x, s) in covariates.iter().zip(scalers) {
+            let x = x[i];
+            out.push(if x.is_nan() {
+                0.0
+            } else {
+                ((x - s.mean) / s.scale) as f32
+            });
+        }
+    }
+    out
 }
 
 /// Which windows to train and validate on.

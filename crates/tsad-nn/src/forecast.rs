@@ -2,7 +2,7 @@
 //! score is the absolute residual (the Flask seed's method, with a correct per-sample loss).
 
 use crate::Loss;
-use crate::common::{self, Hyper, Problems, Scaler, Summary, Trained};
+use crate::common::{self, CovariateScaler, Hyper, Problems, Scaler, Summary, Trained};
 use crate::model::Network;
 use crate::stream::{LstmStream, StreamOptions, Trainable};
 use crate::train::{pool, predict, predict_with};
@@ -63,6 +63,14 @@ pub struct LstmForecastParams {
     /// Streaming only: fit again, on every point seen so far, each time their count doubles
     /// (at 2, 4, 8, ... × `online_warmup`). Default true.
     pub online_refit: bool,
+    /// Read the series' covariates (extra columns such as command flags, e.g. `tsad detect
+    /// --covariate-columns`) as inputs beside the value: each step of the window is then
+    /// [value, covariate 1, ..., covariate k], and the network still forecasts the value
+    /// alone. 0/1 columns are fed as they are, others scaled by their training mean and
+    /// standard deviation. The fitted model records their names and needs the same ones to
+    /// score. Streaming ignores covariates (it reads values only). Default true (used when the
+    /// series has any).
+    pub covariates: bool,
 }
 
 impl Default for LstmForecastParams {
@@ -84,6 +92,7 @@ impl Default for LstmForecastParams {
             band_sigma: 3.0,
             online_warmup: 256,
             online_refit: true,
+            covariates: true,
         }
     }
 }
@@ -113,7 +122,12 @@ impl LstmForecastParams {
     }
 
     fn network(&self) -> Network {
-        Network::forecaster(self.window, self.hidden, self.layers)
+        self.network_with(0)
+    }
+
+    /// The network reading the value and `covariates` more features per step.
+    fn network_with(&self, covariates: usize) -> Network {
+        Network::forecaster_with(self.window, self.hidden, self.layers, 1 + covariates)
     }
 }
 
@@ -130,6 +144,10 @@ impl LstmForecastParams {
 ///   the training residuals.
 /// - **Missing values**: linearly interpolated for the network's input; windows whose next
 ///   value is missing are not trained on; scores are NaN there.
+/// - **Covariates** (`covariates`, on by default): when the series carries covariates, every
+///   step of the window also reads them (telemanom's command flags), so a change the
+///   covariates announce is forecast rather than flagged. The model records their names and
+///   scaling, and scoring a series without them is an error.
 /// - **Streaming** (`online`): collects `online_warmup` points, fits on them, then scores each
 ///   new point from its trailing window alone (the batch score of a model fitted on the points
 ///   before it); with `online_refit` it fits again on everything seen each time the count
@@ -198,14 +216,30 @@ impl Detector for LstmForecastDetector {
 
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         let values = common::values_of(train, self.min_len())?;
-        let net = self.params.network();
-        let trained = self.train(values, ctx)?;
+        let used = if self.params.covariates {
+            train.covariates()
+        } else {
+            &[]
+        };
+        let covariates: Vec<CovariateScaler> = used.iter().map(CovariateScaler::fit).collect();
+        let net = self.params.network_with(covariates.len());
+        let trained = {
+            let scaler = Scaler::fit(values)?;
+            let input = common::model_input(values, &scaler)?;
+            let columns: Vec<&[f64]> = used.iter().map(|c| c.values()).collect();
+            let input = common::interleave(&input, &columns, &covariates);
+            let w = self.params.window;
+            common::train_prepared(&self.params.hyper(), &net, scaler, input, ctx, |s| {
+                values[s + w].is_finite()
+            })?
+        };
         let residual_std = residual_std(&net, &trained, values);
         Ok(Box::new(LstmForecastModel {
             params: self.params.clone(),
             net,
             weights: trained.weights,
             scaler: trained.scaler,
+            covariates,
             residual_std,
             summary: Summary {
                 log: trained.log,
@@ -233,13 +267,14 @@ impl Detector for LstmForecastDetector {
                 reason: format!("saved parameters are invalid: {e}"),
             })?
             .params;
-        let net = params.network();
+        let net = params.network_with(config.covariates.len());
         let weights = common::load_weights(&net, &state.bytes)?;
         Ok(Box::new(LstmForecastModel {
             params,
             net,
             weights,
             scaler: config.scaler,
+            covariates: config.covariates,
             residual_std: config.residual_std,
             summary: config.summary,
         }))
@@ -265,6 +300,9 @@ impl Trainable for LstmForecastDetector {
 struct SavedConfig {
     params: LstmForecastParams,
     scaler: Scaler,
+    /// The covariates the network reads, in input order (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    covariates: Vec<CovariateScaler>,
     residual_std: f64,
     summary: Summary,
 }
@@ -276,8 +314,59 @@ struct LstmForecastModel {
     net: Network,
     weights: Vec<f32>,
     scaler: Scaler,
+    /// The covariates the network reads after the value, in order.
+    covariates: Vec<CovariateScaler>,
     residual_std: f64,
     summary: Summary,
+}
+
+impl LstmForecastModel {
+    /// The network's input for `series`: its scaled values and, when the model was fitted
+    /// with covariates, the series' covariates of the same names.
+    fn input(&self, series: &Series, values: &[f64]) -> Result<Vec<f32>, Error> {
+        let input = common::model_input(values, &self.scaler)?;
+        if self.covariates.is_empty() {
+            return Ok(input);
+        }
+        let names = || {
+            self.covariates
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let has = series.covariate_names();
+        let missing: Vec<&str> = self
+            .covariates
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|n| !has.contains(n))
+            .collect();
+        if !missing.is_empty() {
+            let reason = if has.is_empty() {
+                format!(
+                    "the model was fitted with covariates {}; this series has none (read it \
+                     with the same covariate columns)",
+                    names()
+                )
+            } else {
+                format!(
+                    "the model was fitted with covariates {}; this series lacks {} (it has {})",
+                    names(),
+                    missing.join(","),
+                    has.join(",")
+                )
+            };
+            return Err(Error::invalid_series(reason));
+        }
+        let columns: Vec<&[f64]> = self
+            .covariates
+            .iter()
+            .filter_map(|c| series.covariates().iter().find(|s| s.name() == c.name))
+            .map(|c| c.values())
+            .collect();
+        Ok(common::interleave(&input, &columns, &self.covariates))
+    }
 }
 
 /// Forecasts (in the series' units) for every point from index `window` on; NaN before.
@@ -289,14 +378,15 @@ fn forecasts(
     threads: usize,
     ctx: &FitContext,
 ) -> Result<Vec<f64>, Error> {
-    let mut out = vec![f64::NAN; input.len()];
+    let points = input.len() / net.channels;
+    let mut out = vec![f64::NAN; points];
     let pool = pool(threads)?;
     let w = net.window;
     predict_with(
         net,
         weights,
         input,
-        0..net.windows_in(input.len()),
+        0..net.windows_in(points),
         threads,
         &pool,
         |starts, y| {
@@ -342,7 +432,7 @@ impl Model for LstmForecastModel {
 
     fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
         let values = common::values_of(series, self.params.window + 1)?;
-        let input = common::model_input(values, &self.scaler)?;
+        let input = self.input(series, values)?;
         let threads = common::threads(self.params.threads, None);
         let expected = forecasts(&self.net, &self.weights, &input, &self.scaler, threads, ctx)?;
         let score: Vec<f64> = values
@@ -353,22 +443,27 @@ impl Model for LstmForecastModel {
         let half = self.params.band_sigma * self.residual_std;
         let lower = expected.iter().map(|f| f - half).collect();
         let upper = expected.iter().map(|f| f + half).collect();
+        let mut report = json!({
+            "kind": KIND,
+            "score": "absolute forecast residual, in the series' units",
+            "residual_std": self.residual_std,
+            "scaler": self.scaler,
+            "training": self.summary,
+        });
+        if !self.covariates.is_empty() {
+            report["covariates"] = json!(self.covariates);
+        }
         Ok(Scores::new(score)
             .with_expected(expected)
             .with_band(lower, upper)
-            .with_report(json!({
-                "kind": KIND,
-                "score": "absolute forecast residual, in the series' units",
-                "residual_std": self.residual_std,
-                "scaler": self.scaler,
-                "training": self.summary,
-            })))
+            .with_report(report))
     }
 
     fn save(&self) -> Result<ModelState, Error> {
         let config = serde_json::to_value(SavedConfig {
             params: self.params.clone(),
             scaler: self.scaler,
+            covariates: self.covariates.clone(),
             residual_std: self.residual_std,
             summary: self.summary.clone(),
         })

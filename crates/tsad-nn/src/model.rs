@@ -129,6 +129,9 @@ pub(crate) struct Network {
     pub(crate) arch: Arch,
     pub(crate) window: usize,
     pub(crate) hidden: usize,
+    /// Features per step of the input series: the value, then any covariates. The input is
+    /// point-major: feature `j` of point `i` at `i · channels + j`.
+    pub(crate) channels: usize,
     encoder: Vec<LstmLayer>,
     latent: Option<LinearLayer>,
     decoder: Vec<LstmLayer>,
@@ -139,8 +142,19 @@ pub(crate) struct Network {
 impl Network {
     /// `layers` stacked LSTM(1->hidden, hidden->hidden, ...) and Linear(hidden->1).
     pub(crate) fn forecaster(window: usize, hidden: usize, layers: usize) -> Self {
+        Self::forecaster_with(window, hidden, layers, 1)
+    }
+
+    /// [`Network::forecaster`] reading `channels` features per step (the value and
+    /// `channels - 1` covariates) and still forecasting the value alone.
+    pub(crate) fn forecaster_with(
+        window: usize,
+        hidden: usize,
+        layers: usize,
+        channels: usize,
+    ) -> Self {
         let mut layout = Layout::default();
-        let encoder = stack(&mut layout, "lstm", 1, hidden, layers);
+        let encoder = stack(&mut layout, "lstm", channels.max(1), hidden, layers);
         let head = LinearLayer::new(
             &mut layout,
             "head",
@@ -153,6 +167,7 @@ impl Network {
             arch: Arch::Forecast,
             window,
             hidden,
+            channels: channels.max(1),
             encoder,
             latent: None,
             decoder: Vec::new(),
@@ -187,6 +202,7 @@ impl Network {
             arch: Arch::Autoencoder,
             window,
             hidden,
+            channels: 1,
             encoder,
             latent: Some(latent),
             decoder,
@@ -246,7 +262,7 @@ impl Network {
         let below_top = self.encoder.len().max(self.decoder.len()) - 1;
         Workspace {
             rows,
-            x: vec![0.0; t * rows],
+            x: vec![0.0; t * rows * self.channels],
             target: vec![0.0; outputs * rows],
             y: vec![0.0; outputs * rows],
             dy: vec![0.0; outputs * rows],
@@ -265,16 +281,18 @@ impl Network {
         }
     }
 
-    /// Gathers the windows starting at `starts` from `series` into `ws` (time-major) with
-    /// their targets.
+    /// Gathers the windows starting at `starts` from `series` (point-major, `channels`
+    /// features per point) into `ws` (time-major) with their targets: the next point's value
+    /// (feature 0) for the forecaster.
     fn gather(&self, series: &[f32], starts: &[usize], ws: &mut Workspace) {
-        let (m, t) = (starts.len(), self.window);
+        let (m, t, c) = (starts.len(), self.window, self.channels);
         for (r, &s) in starts.iter().enumerate() {
             for k in 0..t {
-                ws.x[k * m + r] = series[s + k];
+                let row = (k * m + r) * c;
+                ws.x[row..row + c].copy_from_slice(&series[(s + k) * c..(s + k + 1) * c]);
             }
             if self.arch == Arch::Forecast {
-                ws.target[r] = series[s + t];
+                ws.target[r] = series[(s + t) * c];
             }
         }
         if self.arch == Arch::Autoencoder {
@@ -608,7 +626,7 @@ mod tests {
     /// tensor's norm is held to 1% (0.3% for the norm) plus that noise. Tensors with large
     /// gradients are thus checked to ~1e-3 relative: a 3% error in one gate's derivative fails.
     fn check_gradients(net: &Network, loss: Loss) {
-        let s = series(40);
+        let s = series(40 * net.channels);
         let starts = [0usize, 7, 3, 19, 11];
         let mut p = net.init(7);
         // Push the weights away from the init so that every gate is exercised.
@@ -660,6 +678,8 @@ mod tests {
     #[test]
     fn forecaster_gradients_match_finite_differences() {
         check_gradients(&Network::forecaster(6, 3, 2), Loss::Mse);
+        // Three features per step: the value and two covariates.
+        check_gradients(&Network::forecaster_with(4, 3, 2, 3), Loss::Mse);
         // 16 hidden: 64 gate columns, whole SIMD vectors, so the per-step products take
         // `math::Streamed` instead of faer.
         check_gradients(&Network::forecaster(5, 16, 2), Loss::Mse);
