@@ -570,6 +570,31 @@ async fn sensitivity_slider_rethresholds_without_a_new_run() {
         let runs_before = page.find_all("run-item").await?.len();
         let count_before = page.find("event-count").await?.text().await?;
 
+        // Mid-drag (input events, no release): a preview of the event count, nothing applied.
+        page.js(
+            "const s = document.getElementById('sensitivity-slider'); s.value = '0.99'; \
+             s.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+            vec![],
+        )
+        .await?;
+        page.wait_until(
+            "the preview of the event count",
+            WAIT,
+            "/^→ [0-9,]+ events?$/.test(document.getElementById('threshold-preview').textContent)",
+        )
+        .await?;
+        let preview = page.find("threshold-preview").await?.attr("data-events").await?.unwrap_or_default();
+        let (_, unchanged) = page.api("GET", &format!("/api/v1/runs/{run}"), None).await?;
+        anyhow::ensure!(unchanged["threshold"]["method"] == "auto", "the preview applied: {}", unchanged["threshold"]);
+        let (_, would) = page
+            .api(
+                "POST",
+                &format!("/api/v1/runs/{run}/threshold"),
+                Some(json!({"threshold": {"method": "sensitivity", "s": 0.99}, "preview": true})),
+            )
+            .await?;
+        anyhow::ensure!(would["event_count"].to_string() == preview, "preview {preview} vs {would}");
+
         // Drag the slider to the far right: the most sensitive setting.
         let slider = page.find("sensitivity-slider").await?;
         slider.click().await?;
@@ -960,6 +985,97 @@ async fn a_many_series_file_lists_its_series_sorts_them_and_opens_one() {
                 "document.body.dataset.fleetReady === 'true'",
             )
             .await?;
+            Ok(())
+        },
+    )
+    .await;
+}
+
+/// Clicks a sidebar action by JavaScript: the buttons show on hover, which WebDriver's pointer
+/// does not keep while it types.
+async fn click_action(page: &Page, testid: &str) -> Result {
+    page.js(
+        &format!("document.querySelector('[data-testid={testid}]').click(); return true;"),
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn runs_and_datasets_are_renamed_and_deleted_from_the_sidebar() {
+    run(
+        "runs_and_datasets_are_renamed_and_deleted_from_the_sidebar",
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            let run = run_and_wait(&page).await?;
+
+            // Rename the run: the field replaces its title; Enter saves.
+            click_action(&page, "run-rename").await?;
+            // The field opens with its text selected: typing replaces it.
+            let field = page.find("run-name-input").await?;
+            field.send_keys("before the fix\u{E007}").await?;
+            page.wait_until(
+                "the run's new name in the sidebar",
+                WAIT,
+                "document.querySelector('[data-testid=run-item]').textContent.includes('before the fix')",
+            )
+            .await?;
+            let (_, stored) = page.api("GET", &format!("/api/v1/runs/{run}"), None).await?;
+            anyhow::ensure!(stored["name"] == "before the fix", "stored: {}", stored["name"]);
+
+            // Rename the dataset; the open dataset's header follows.
+            click_action(&page, "dataset-rename").await?;
+            let field = page.find("dataset-name-input").await?;
+            field.send_keys("sensor 12\u{E007}").await?;
+            page.wait_until(
+                "the dataset's new name",
+                WAIT,
+                "document.querySelector('[data-testid=dataset-item]').textContent.includes('sensor 12') \
+                 && document.getElementById('dataset-summary').textContent.includes('sensor 12')",
+            )
+            .await?;
+
+            // Names survive a reload.
+            page.open("/").await?;
+            page.wait_until(
+                "the names after a reload",
+                WAIT,
+                "(document.querySelector('[data-testid=run-item]')?.textContent || '').includes('before the fix') \
+                 && document.querySelector('[data-testid=dataset-item]').textContent.includes('sensor 12')",
+            )
+            .await?;
+
+            // Delete the open run: the first click asks, the second deletes.
+            page.find("run-item").await?.click().await?;
+            wait_results(&page).await?;
+            click_action(&page, "run-delete").await?;
+            let armed = page.find("run-delete").await?.text().await?;
+            anyhow::ensure!(armed == "Delete?", "the first click should ask: {armed:?}");
+            let (_, still) = page.api("GET", "/api/v1/runs", None).await?;
+            anyhow::ensure!(still["runs"].as_array().map_or(0, Vec::len) == 1, "deleted on the first click");
+            click_action(&page, "run-delete").await?;
+            page.wait_until(
+                "the run gone and its results closed",
+                WAIT,
+                "document.querySelectorAll('[data-testid=run-item]').length === 0 \
+                 && document.getElementById('results').classList.contains('hidden')",
+            )
+            .await?;
+
+            // Delete the dataset: the panel closes and the upload area is back.
+            click_action(&page, "dataset-delete").await?;
+            click_action(&page, "dataset-delete").await?;
+            page.wait_until(
+                "the dataset gone",
+                WAIT,
+                "document.querySelectorAll('[data-testid=dataset-item]').length === 0 \
+                 && document.getElementById('dataset-panel').classList.contains('hidden')",
+            )
+            .await?;
+            let (_, datasets) = page.api("GET", "/api/v1/datasets", None).await?;
+            anyhow::ensure!(datasets["datasets"].as_array().map_or(1, Vec::len) == 0, "{datasets}");
             Ok(())
         },
     )

@@ -308,6 +308,8 @@ pub struct Run {
     pub parent_id: Option<String>,
     /// For one series of a many-series run: the series' name (its column or id).
     pub series: Option<String>,
+    /// The name the user gave the run (`PATCH /api/v1/runs/{id}`); null: none.
+    pub name: Option<String>,
 }
 
 impl Run {
@@ -341,8 +343,17 @@ impl Run {
             fleet: r.fleet,
             parent_id: r.parent_id,
             series: r.series,
+            name: r.name,
         }
     }
+}
+
+/// `PATCH /api/v1/datasets/{id}` and `PATCH /api/v1/runs/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// The new name; for a run, `null` or `""` removes its name.
+    pub name: Option<String>,
 }
 
 /// `GET /api/v1/runs`.
@@ -595,6 +606,10 @@ pub struct ThresholdRequest {
     /// `rank` (default) or `time`.
     #[serde(default)]
     pub order: Option<EventOrder>,
+    /// Only say what the threshold would give (counts, cut-off, events) and store nothing: the
+    /// run keeps its threshold. The UI previews the event count this way while the slider moves.
+    #[serde(default)]
+    pub preview: bool,
 }
 
 /// The answer to a re-threshold.

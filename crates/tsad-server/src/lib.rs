@@ -18,7 +18,7 @@ pub use api::{
     ColumnSelector, Dataset, DatasetList, DatasetPoints, DatasetSeries, DatasetSeriesEntry,
     DatasetSeriesQuery, DatasetSummary, DemoRequest, DetectRequest, DetectResponse, DownloadQuery,
     EventOrder, EventsQuery, EventsResponse, Health, MemberPoints, Model, ModelCreate, ModelList,
-    Points, PointsQuery, Run, RunCreate, RunList, RunListQuery, SeriesEntry, SeriesInfo,
+    Points, PointsQuery, Rename, Run, RunCreate, RunList, RunListQuery, SeriesEntry, SeriesInfo,
     SeriesList, SeriesQuery, ThresholdRequest, ThresholdResponse,
 };
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};

@@ -401,6 +401,31 @@ async fn run_lifecycle_points_threshold_download() {
         assert_eq!(e, &events[e["index"].as_u64().unwrap() as usize]);
     }
 
+    // a preview says what a threshold would give and changes nothing
+    let (status, preview) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"threshold": {"method": "quantile", "q": 0.5}, "preview": true, "limit": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview["event_count"].as_u64().unwrap() > events.len() as u64,
+        "{preview}"
+    );
+    assert_eq!(preview["events"].as_array().unwrap().len(), 1);
+    let (_, unchanged) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(unchanged["threshold"], json!({"method": "sigma", "k": 3.0}));
+    assert_eq!(unchanged["events"].as_array().unwrap().len(), events.len());
+    let (_, pts) = app.get(&format!("/api/v1/runs/{id}/points")).await;
+    let flagged = pts["flag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| **f == true)
+        .count();
+    assert_eq!(flagged as u64, summary["anomaly_count"].as_u64().unwrap());
+
     // re-threshold: a quantile flags many more points, and it sticks
     let (status, re) = app
         .post_json(
@@ -716,5 +741,91 @@ async fn shutdown_interrupts_queued_runs_and_ends_progress_streams() {
         status,
         StatusCode::TOO_MANY_REQUESTS,
         "no new runs while stopping: {body}"
+    );
+}
+
+#[tokio::test]
+async fn datasets_and_runs_are_renamed() {
+    let app = TestApp::new();
+    let ds = app.demo().await;
+    let run = app.finished_run(&ds, fast_spec()).await;
+    let run_id = run["id"].as_str().unwrap();
+    let patch = |uri: String, body: Value| {
+        let app = &app;
+        async move { app.raw_json(Method::PATCH, &uri, body.to_string()).await }
+    };
+
+    let (status, renamed) = patch(
+        format!("/api/v1/datasets/{ds}"),
+        json!({"name": "  sensor 12 "}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], "sensor 12");
+    let (_, listed) = app.get("/api/v1/datasets").await;
+    assert_eq!(listed["datasets"][0]["name"], "sensor 12");
+
+    let (status, named) = patch(
+        format!("/api/v1/runs/{run_id}"),
+        json!({"name": "baseline"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{named}");
+    assert_eq!(named["name"], "baseline");
+    let (_, runs) = app.get("/api/v1/runs").await;
+    assert_eq!(runs["runs"][0]["name"], "baseline");
+    // An empty name removes a run's name.
+    let (_, cleared) = patch(format!("/api/v1/runs/{run_id}"), json!({"name": ""})).await;
+    assert!(cleared["name"].is_null(), "{cleared}");
+
+    // Bad names and unknown ids.
+    let cases = [
+        (
+            format!("/api/v1/datasets/{ds}"),
+            json!({"name": " "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty",
+        ),
+        (
+            format!("/api/v1/datasets/{ds}"),
+            json!({"name": "x".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "256",
+        ),
+        (
+            format!("/api/v1/runs/{run_id}"),
+            json!({"name": "x".repeat(300)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "256",
+        ),
+        (
+            format!("/api/v1/datasets/{ds}"),
+            json!({"title": "x"}),
+            StatusCode::BAD_REQUEST,
+            "title",
+        ),
+        (
+            "/api/v1/datasets/ds_nope".to_owned(),
+            json!({"name": "x"}),
+            StatusCode::NOT_FOUND,
+            "ds_nope",
+        ),
+        (
+            "/api/v1/runs/run_nope".to_owned(),
+            json!({"name": "x"}),
+            StatusCode::NOT_FOUND,
+            "run_nope",
+        ),
+    ];
+    for (uri, body, want, says) in cases {
+        let (status, err) = patch(uri.clone(), body).await;
+        assert_eq!(status, want, "{uri}: {err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{uri}: {message}");
+    }
+    let (_, ds_now) = app.get(&format!("/api/v1/datasets/{ds}")).await;
+    assert_eq!(
+        ds_now["name"], "sensor 12",
+        "a refused rename changes nothing"
     );
 }

@@ -353,6 +353,9 @@ impl Storage for BrokenStorage {
     fn list_datasets(&self) -> Result<Vec<DatasetSummary>, StorageError> {
         self.broken()
     }
+    fn rename_dataset(&self, _: &str, _: &str) -> Result<(), StorageError> {
+        self.broken()
+    }
     fn delete_dataset(&self, _: &str) -> Result<(), StorageError> {
         self.broken()
     }

@@ -176,6 +176,8 @@ pub struct RunRecord {
     pub parent_id: Option<String>,
     /// This run's series name within its parent (a column name or an id).
     pub series: Option<String>,
+    /// A name the user gave the run (`None`: the UI labels it by its detector).
+    pub name: Option<String>,
 }
 
 impl RunRecord {
@@ -206,6 +208,7 @@ impl RunRecord {
             fleet: None,
             parent_id: None,
             series: None,
+            name: None,
         }
     }
 }
@@ -387,6 +390,13 @@ pub trait Storage: Send + Sync + Debug {
     ///
     /// [`StorageError::Sqlite`] and the like when the store fails.
     fn list_datasets(&self) -> Result<Vec<DatasetSummary>, StorageError>;
+
+    /// Renames a dataset.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown id.
+    fn rename_dataset(&self, id: &str, name: &str) -> Result<(), StorageError>;
 
     /// Deletes a dataset with its runs, results and chat messages.
     ///

@@ -104,10 +104,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX models_by_dataset ON models(dataset_id);
     CREATE INDEX models_by_run ON models(run_id);",
     // 4: many-series runs: a parent run holds the layout and fleet summary, each series is a
-    // run of its own that points at it (deleted with it).
+    // run of its own that points at it (deleted with it); a name the user gives a run.
     "ALTER TABLE runs ADD COLUMN fleet TEXT;
     ALTER TABLE runs ADD COLUMN parent_id TEXT REFERENCES runs(id) ON DELETE CASCADE;
     ALTER TABLE runs ADD COLUMN series TEXT;
+    ALTER TABLE runs ADD COLUMN name TEXT;
     CREATE INDEX runs_by_parent ON runs(parent_id);",
 ];
 
@@ -241,7 +242,7 @@ fn dataset_from_row(row: &Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> 
 
 const RUN_COLS: &str = "id, dataset_id, spec, preset, threshold, events_options, time_column, \
     value_column, status, progress, summary, error, fit_seconds, score_seconds, created_at, \
-    started_at, finished_at, training, fleet, parent_id, series";
+    started_at, finished_at, training, fleet, parent_id, series, name";
 
 /// The raw columns of a run row; decoded outside rusqlite's closure so JSON errors surface as
 /// [`StorageError::Corrupt`].
@@ -267,6 +268,7 @@ struct RawRun {
     fleet: Option<String>,
     parent_id: Option<String>,
     series: Option<String>,
+    name: Option<String>,
 }
 
 fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
@@ -292,6 +294,7 @@ fn raw_run(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         fleet: row.get(18)?,
         parent_id: row.get(19)?,
         series: row.get(20)?,
+        name: row.get(21)?,
     })
 }
 
@@ -314,6 +317,7 @@ impl RawRun {
             fleet: opt(self.fleet, "run fleet")?,
             parent_id: self.parent_id,
             series: self.series,
+            name: self.name,
             error: self.error.map(|s| from_json(&s, "run error")).transpose()?,
             fit_seconds: self.fit_seconds,
             score_seconds: self.score_seconds,
@@ -332,7 +336,7 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
         "UPDATE runs SET spec = ?2, preset = ?3, threshold = ?4, events_options = ?5,
             time_column = ?6, value_column = ?7, status = ?8, progress = ?9, summary = ?10,
             error = ?11, fit_seconds = ?12, score_seconds = ?13, started_at = ?14,
-            finished_at = ?15, training = ?16, fleet = ?17
+            finished_at = ?15, training = ?16, fleet = ?17, name = ?18
          WHERE id = ?1",
         params![
             run.id,
@@ -352,6 +356,7 @@ fn write_run(conn: &Connection, run: &RunRecord) -> Result<usize, StorageError> 
             run.finished_at,
             opt(&run.training)?,
             opt(&run.fleet)?,
+            run.name,
         ],
     )?)
 }
@@ -546,6 +551,17 @@ impl Storage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn rename_dataset(&self, id: &str, name: &str) -> Result<(), StorageError> {
+        let conn = self.conn();
+        match conn.execute(
+            "UPDATE datasets SET name = ?2 WHERE id = ?1",
+            params![id, name],
+        )? {
+            0 => Err(StorageError::not_found("dataset", id)),
+            _ => Ok(()),
+        }
     }
 
     fn delete_dataset(&self, id: &str) -> Result<(), StorageError> {

@@ -2,7 +2,7 @@
 
 use crate::api::{
     Dataset, DatasetList, DatasetPoints, DatasetSeries, DatasetSeriesEntry, DatasetSeriesQuery,
-    DatasetSummary, DemoRequest,
+    DatasetSummary, DemoRequest, Rename,
 };
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, optional_json};
 use crate::state::AppState;
@@ -26,7 +26,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/datasets/demo", post(datasets_demo))
         .route(
             "/api/v1/datasets/{id}",
-            get(datasets_get).delete(datasets_delete),
+            get(datasets_get)
+                .delete(datasets_delete)
+                .patch(datasets_rename),
         )
         .route("/api/v1/datasets/{id}/series", get(datasets_series))
 }
@@ -346,6 +348,42 @@ pub(crate) async fn datasets_get(
     Path(id): Path<String>,
 ) -> Result<Json<Dataset>, ApiError> {
     let d = state.blocking(move |s| Ok(s.dataset(&id)?)).await?;
+    Ok(Json(Dataset::from(d)))
+}
+
+/// Rename a dataset.
+#[utoipa::path(
+    patch, path = "/api/v1/datasets/{id}", tag = "datasets",
+    params(("id" = String, Path, description = "dataset id")),
+    request_body = Rename,
+    responses(
+        (status = 200, description = "the renamed dataset", body = Dataset),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+        (status = 422, description = "an empty name, or one longer than the limit", body = ErrorBody),
+    )
+)]
+pub(crate) async fn datasets_rename(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<Rename>,
+) -> Result<Json<Dataset>, ApiError> {
+    let name = req.name.map(|n| n.trim().to_owned()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            "name: empty; a dataset needs a name",
+        ));
+    }
+    state
+        .config()
+        .limits
+        .check_name("the dataset name", &name)?;
+    let d = state
+        .blocking(move |s| {
+            s.rename_dataset(&id, &name)?;
+            Ok(s.dataset(&id)?)
+        })
+        .await?;
     Ok(Json(Dataset::from(d)))
 }
 

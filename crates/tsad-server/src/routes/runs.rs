@@ -2,8 +2,9 @@
 //! points (downsampled), events, re-threshold and download.
 
 use crate::api::{
-    DownloadQuery, EventOrder, EventsQuery, EventsResponse, MemberPoints, Points, PointsQuery, Run,
-    RunCreate, RunList, RunListQuery, SeriesList, SeriesQuery, ThresholdRequest, ThresholdResponse,
+    DownloadQuery, EventOrder, EventsQuery, EventsResponse, MemberPoints, Points, PointsQuery,
+    Rename, Run, RunCreate, RunList, RunListQuery, SeriesList, SeriesQuery, ThresholdRequest,
+    ThresholdResponse,
 };
 use crate::downsample::{self, Method};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
@@ -34,7 +35,10 @@ const MAX_POINTS_RANGE: (usize, usize) = (10, 1_000_000);
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/runs", get(runs_list).post(runs_create))
-        .route("/api/v1/runs/{id}", get(runs_get).delete(runs_delete))
+        .route(
+            "/api/v1/runs/{id}",
+            get(runs_get).delete(runs_delete).patch(runs_rename),
+        )
         .route("/api/v1/runs/{id}/cancel", post(runs_cancel))
         .route("/api/v1/runs/{id}/points", get(runs_points))
         .route("/api/v1/runs/{id}/events", get(runs_events))
@@ -677,6 +681,41 @@ pub(crate) async fn runs_cancel(
     Ok(Json(full_run(&state, id).await?))
 }
 
+/// Name a run (or remove its name): the run list shows the name instead of the detector.
+#[utoipa::path(
+    patch, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "run id")),
+    request_body = Rename,
+    responses(
+        (status = 200, description = "the renamed run", body = Run),
+        (status = 404, description = "unknown run", body = ErrorBody),
+        (status = 422, description = "a name longer than the limit", body = ErrorBody),
+    )
+)]
+pub(crate) async fn runs_rename(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<Rename>,
+) -> Result<Json<Run>, ApiError> {
+    let name = req
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if let Some(n) = &name {
+        state.config().limits.check_name("the run name", n)?;
+    }
+    let run_id = id.clone();
+    state
+        .blocking(move |s| {
+            let mut run = s.run(&run_id)?;
+            run.name = name;
+            s.update_run(&run)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(full_run(&state, id).await?))
+}
+
 /// Delete a run and its result (a running one is cancelled first).
 #[utoipa::path(
     delete, path = "/api/v1/runs/{id}", tag = "runs",
@@ -1066,6 +1105,7 @@ pub(crate) async fn runs_threshold(
     }
     let order = req.order.unwrap_or_default();
     let limit = req.limit.unwrap_or(DEFAULT_EVENT_LIMIT);
+    let preview = req.preview;
     let store = state.store().clone();
     let run_id = id.clone();
     let (response, updated) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -1089,17 +1129,19 @@ pub(crate) async fn runs_threshold(
                 obj.insert("worst".into(), json!(tsad_engine::WorstEvent::of(&found)));
             }
         }
-        store.update_threshold(
-            &run_id,
-            &ThresholdUpdate {
-                threshold: threshold.clone(),
-                events_options: events_options.clone(),
-                threshold_value: cut.value,
-                flags: cut.flags.clone(),
-                events: events_json.clone(),
-                summary: Some(summary),
-            },
-        )?;
+        if !preview {
+            store.update_threshold(
+                &run_id,
+                &ThresholdUpdate {
+                    threshold: threshold.clone(),
+                    events_options: events_options.clone(),
+                    threshold_value: cut.value,
+                    flags: cut.flags.clone(),
+                    events: events_json.clone(),
+                    summary: Some(summary),
+                },
+            )?;
+        }
         let (events, event_count) = listing(&events_json, order, limit);
         let response = ThresholdResponse {
             threshold,
@@ -1118,7 +1160,9 @@ pub(crate) async fn runs_threshold(
         Ok((response, Arc::new(updated)))
     })
     .await??;
-    state.update_result(&id, updated);
+    if !preview {
+        state.update_result(&id, updated);
+    }
     Ok(Json(response))
 }
 

@@ -61,6 +61,8 @@ export const api = {
   listDatasets: () => send("GET", "/datasets"),
   getDataset: (id) => send("GET", `/datasets/${enc(id)}`),
   deleteDataset: (id) => send("DELETE", `/datasets/${enc(id)}`),
+  renameDataset: (id, name) => send("PATCH", `/datasets/${enc(id)}`, { json: { name } }),
+  renameRun: (id, name) => send("PATCH", `/runs/${enc(id)}`, { json: { name } }),
   createDemo: () => send("POST", "/datasets/demo", { json: {} }),
   uploadCsv(file, decimal = "") {
     const form = new FormData();
@@ -92,6 +94,7 @@ export const api = {
     return send("GET", `/runs/${enc(id)}/points?${q}`, { signal });
   },
   /** Re-thresholds a run; the answer lists every event (limit 0), most severe first. */
+  previewThreshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, limit: 1, preview: true }, signal }),
   threshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, limit: 0 }, signal }),
   modelDownloadUrl: (id) => `${BASE}/models/${enc(id)}/download`,
   getModel: (id) => send("GET", `/models/${enc(id)}`),

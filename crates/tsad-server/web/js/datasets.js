@@ -2,6 +2,7 @@
 // and the sidebar list of datasets.
 
 import { api } from "./api.js";
+import { itemActions } from "./manage.js";
 import { suggestTrainingRows } from "./detector.js";
 import { $, el, show, fmtInt, fmtBytes, fmtAgo, fmtNum, humanize } from "./util.js";
 
@@ -330,6 +331,12 @@ function describeItem(item) {
 }
 
 /** Sidebar list of datasets. */
+/** What the sidebar's rename and delete report to: onChanged(kind, id, deleted), onError. */
+const manage = {};
+export function onListChanges(handlers) {
+  Object.assign(manage, handlers);
+}
+
 export async function refreshDatasetList(currentId, onPick) {
   const list = $("dataset-list");
   let data;
@@ -344,16 +351,31 @@ export async function refreshDatasetList(currentId, onPick) {
     list.replaceChildren(el("li", { class: "muted" }, "None yet: load the demo or a CSV."));
     return;
   }
-  list.replaceChildren(...items.map((d) => el("li", {},
-    el("button", {
-      type: "button",
-      class: d.id === currentId ? "item current" : "item",
-      "aria-current": d.id === currentId ? "true" : null,
-      "data-testid": "dataset-item",
-      "data-id": d.id,
-      title: d.name,
-      onclick: () => onPick(d.id),
-    },
-    el("span", { class: "item-title" }, d.name || d.id),
-    el("span", { class: "item-meta" }, `${fmtInt(d.rows)} rows · ${d.run_count ?? 0} run${d.run_count === 1 ? "" : "s"} · ${fmtAgo(d.created_at)}`)))));
+  list.replaceChildren(...items.map((d) => {
+    const title = el("span", { class: "item-title" }, d.name || d.id);
+    return el("li", {},
+      el("button", {
+        type: "button",
+        class: d.id === currentId ? "item current" : "item",
+        "aria-current": d.id === currentId ? "true" : null,
+        "data-testid": "dataset-item",
+        "data-id": d.id,
+        title: d.name,
+        onclick: () => onPick(d.id),
+      },
+      title,
+      el("span", { class: "item-meta" }, `${fmtInt(d.rows)} rows · ${d.run_count ?? 0} run${d.run_count === 1 ? "" : "s"} · ${fmtAgo(d.created_at)}`)),
+      itemActions({
+        what: "dataset", name: d.name || d.id, title,
+        rename: async (name) => {
+          await api.renameDataset(d.id, name);
+          manage.onChanged?.("dataset", d.id, false);
+        },
+        remove: async () => {
+          await api.deleteDataset(d.id);
+          manage.onChanged?.("dataset", d.id, true);
+        },
+        onError: (err, what) => manage.onError?.(err, what),
+      }));
+  }));
 }

@@ -3,9 +3,9 @@
 
 import { api } from "./api.js";
 import { $, show } from "./util.js";
-import { initDatasets, showDataset, currentDataset, columnChoice, setColumnChoice, refreshDatasetList } from "./datasets.js";
+import { initDatasets, showDataset, currentDataset, columnChoice, setColumnChoice, refreshDatasetList, onListChanges } from "./datasets.js";
 import { initDetectorForm, buildDetectorRequest, applyRunToForm, setTrainingDataset } from "./detector.js";
-import { watchRun, showRunState, refreshRunList, isTerminal } from "./runs.js";
+import { watchRun, showRunState, refreshRunList, isTerminal, onRunListChanges } from "./runs.js";
 import { initResults, showResults, hideResults, eventAt } from "./results.js";
 import { showFleet, hideFleet } from "./fleet.js";
 import { initChat } from "./chat.js";
@@ -206,10 +206,39 @@ async function openFromHash() {
   }
 }
 
+// ---- rename and delete from the sidebar -----------------------------------------------------
+
+function closeRun() {
+  stopWatching();
+  state.runId = null;
+  state.parentId = null;
+  hideResults();
+  hideFleet();
+  show($("series-bar"), false);
+  showRunState(null);
+}
+
+async function listChanged(kind, id, deleted) {
+  if (deleted && kind === "dataset" && currentDataset()?.id === id) {
+    closeRun();
+    showDataset(null);
+    updateRunButton();
+  } else if (deleted && kind === "run" && (state.runId === id || state.parentId === id)) {
+    closeRun();
+  } else if (!deleted && kind === "dataset" && currentDataset()?.id === id) {
+    showDataset(await api.getDataset(id));
+  }
+  writeHash();
+  refreshLists();
+}
+
 // ---- start ----------------------------------------------------------------------------------
 
 async function start() {
   $("error-close").addEventListener("click", clearError);
+  const handlers = { onChanged: (kind, id, deleted) => listChanged(kind, id, deleted).catch((e) => showError(e)), onError: showError };
+  onListChanges(handlers);
+  onRunListChanges(handlers);
   initDatasets({ onOpen: onDatasetOpened, onError: showError, clearError });
   initResults({ onError: showError, onThresholdChanged: () => refreshLists() });
   initChat({ eventAt });

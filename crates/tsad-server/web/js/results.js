@@ -36,11 +36,15 @@ export function initResults(context) {
   // The slider is s in 0.01..0.99: about 1 false alarm per 10^(1 + 8(1 - s)) points, so it
   // moves over `every` on a log scale (10^1 to 10^9); right = more alarms.
   const slider = $("sensitivity-slider");
+  // While the slider moves: a preview of the event count (nothing stored); on release the
+  // threshold is applied (charts, table and the run's stored threshold follow).
   const applySensitivity = debounce((s) => rethreshold({ method: "sensitivity", s }), 250);
+  const previewSensitivity = debounce((s) => previewThreshold({ method: "sensitivity", s }), 120);
   slider.addEventListener("input", () => {
     sliderWords();
-    applySensitivity(Number(slider.value));
+    previewSensitivity(Number(slider.value));
   });
+  slider.addEventListener("change", () => applySensitivity(Number(slider.value)));
   const k = $("k-input");
   const applyK = debounce(() => {
     const method = $("rethreshold-method").value;
@@ -227,10 +231,30 @@ function setThresholdControls(t) {
   sliderWords();
 }
 
+let previewSeq = 0;
+
+/** Says how many events a threshold would give, beside the slider, without applying it. */
+async function previewThreshold(threshold) {
+  if (!view) return;
+  const seq = ++previewSeq;
+  const out = $("threshold-preview");
+  out.textContent = "→ counting…";
+  try {
+    const p = await api.previewThreshold(view.run.id, threshold);
+    if (seq !== previewSeq) return;
+    const n = p.event_count ?? 0;
+    out.textContent = `→ ${fmtInt(n)} event${n === 1 ? "" : "s"}`;
+    out.dataset.events = String(n);
+  } catch {
+    if (seq === previewSeq) out.textContent = "";
+  }
+}
+
 /** Re-thresholds the stored scores (no new run) and updates markers, shading, table and count. */
 async function rethreshold(threshold) {
   if (!view) return;
   const seq = ++thresholdSeq;
+  previewSeq++;
   const runId = view.run.id;
   $("threshold-now").textContent = `Applying ${thresholdLabel(threshold)}…`;
   try {

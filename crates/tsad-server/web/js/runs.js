@@ -2,7 +2,8 @@
 // show the progress bar and errors, and list past runs in the sidebar.
 
 import { api } from "./api.js";
-import { $, el, show, fmtNum, fmtInt, fmtSeconds, fmtAgo, specLabel } from "./util.js";
+import { $, el, show, fmtNum, fmtInt, fmtSeconds, fmtAgo, specLabel, thresholdLabel } from "./util.js";
+import { itemActions } from "./manage.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -128,6 +129,12 @@ function progressText(p) {
 
 const STATUS_TEXT = { queued: "queued", running: "running", succeeded: "done", failed: "failed", cancelled: "cancelled" };
 
+/** What the sidebar's rename and delete report to: onChanged(kind, id, deleted), onError. */
+const manage = {};
+export function onRunListChanges(handlers) {
+  Object.assign(manage, handlers);
+}
+
 /** Sidebar list of runs. */
 export async function refreshRunList(currentId, onPick) {
   const list = $("run-list");
@@ -147,6 +154,9 @@ export async function refreshRunList(currentId, onPick) {
     const s = r.summary;
     const events = r.status === "succeeded" && s ? `${s.event_count ?? "?"} event${s.event_count === 1 ? "" : "s"}` : null;
     const result = events && r.fleet ? `${fmtInt(s.series)} series, ${events}` : events;
+    const label = r.name || specLabel(r);
+    const title = el("span", { class: "item-title" }, label,
+      el("span", { class: `status status-${r.status}` }, STATUS_TEXT[r.status] || r.status));
     return el("li", {},
       el("button", {
         type: "button",
@@ -155,11 +165,23 @@ export async function refreshRunList(currentId, onPick) {
         "data-testid": "run-item",
         "data-id": r.id,
         "data-status": r.status,
+        title: r.name ? `${r.name}: ${specLabel(r)}, ${thresholdLabel(r.threshold)}` : `${specLabel(r)}, ${thresholdLabel(r.threshold)}`,
         onclick: () => onPick(r),
       },
-      el("span", { class: "item-title" }, specLabel(r),
-        el("span", { class: `status status-${r.status}` }, STATUS_TEXT[r.status] || r.status)),
-      el("span", { class: "item-meta" }, [r.dataset_name, result, fmtAgo(r.created_at)].filter(Boolean).join(" · "))));
+      title,
+      el("span", { class: "item-meta" }, [r.name ? specLabel(r) : null, r.dataset_name, result, fmtAgo(r.created_at)].filter(Boolean).join(" · "))),
+      itemActions({
+        what: "run", name: label, title,
+        rename: async (name) => {
+          await api.renameRun(r.id, name);
+          manage.onChanged?.("run", r.id, false);
+        },
+        remove: async () => {
+          await api.deleteRun(r.id);
+          manage.onChanged?.("run", r.id, true);
+        },
+        onError: (err, what) => manage.onError?.(err, what),
+      }));
   }));
   return runs;
 }
