@@ -42,8 +42,10 @@ for d in "${detectors[@]}"; do
         mkdir -p "$one"
         awk -F, -v n="$sample" -v dir="$one" 'NR > 1 { k = substr($1, 2) + 0; if (k < n) print $2 "," $3 > (dir "/" $1 ".csv") }' "$csv"
     fi
+    files=("$one"/*.csv)
+    sample=${#files[@]} # the directory may hold another SAMPLE's files from an earlier run
     start=$(date +%s.%N)
-    for f in "$one"/*.csv; do "$tsad" detect "$f" "${flag[@]}" -q --format json >/dev/null || [[ $? == 1 ]]; done
+    for f in "${files[@]}"; do "$tsad" detect "$f" "${flag[@]}" -q --format json >/dev/null || [[ $? == 1 ]]; done
     end=$(date +%s.%N)
     per=$(echo "($end - $start) / $sample" | bc -l)
     printf '%-34s %.1f ms per series, %.0f s for all %d (scaled from %d)\n' \
