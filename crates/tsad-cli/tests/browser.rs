@@ -1081,3 +1081,87 @@ async fn runs_and_datasets_are_renamed_and_deleted_from_the_sidebar() {
     )
     .await;
 }
+
+/// The first event row's verdict, note, the report and the missed marks listed.
+const MARK_FACTS: &str = r#"return {
+  verdict: document.querySelector('[data-testid=event-verdict]')?.value ?? null,
+  comment: document.querySelector('[data-testid=event-comment]')?.value ?? null,
+  report: document.getElementById('marks-report').textContent,
+  missed: document.querySelectorAll('[data-testid=missed-mark]').length,
+};"#;
+
+#[tokio::test]
+async fn events_are_marked_and_the_marks_score_this_run_and_the_next() {
+    run(
+        "events_are_marked_and_the_marks_score_this_run_and_the_next",
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            let first = run_and_wait(&page).await?;
+
+            // Confirm the most severe event, with a note.
+            page.find("event-verdict").await?.select_by_value("confirmed").await?;
+            page.wait_until(
+                "the report to count the confirmed event",
+                WAIT,
+                "document.getElementById('marks-report').textContent.includes('precision 1.00')",
+            )
+            .await?;
+            let note = page.find("event-comment").await?;
+            note.send_keys("pump restart\u{E004}").await?; // Tab: the change event saves it
+            page.wait_until(
+                "the note to be saved",
+                WAIT,
+                "document.querySelector('[data-testid=event-comment]').value === 'pump restart'",
+            )
+            .await?;
+
+            // Zoom to the first stretch of the series and mark it as missed.
+            page.js(
+                "const div = document.getElementById('chart-main'); const x = div.data[0].x; \
+                 Plotly.relayout(div, {'xaxis.range[0]': x[60], 'xaxis.range[1]': x[80]}); return true;",
+                vec![],
+            )
+            .await?;
+            page.wait_until("the zoom", WAIT, &format!("(() => {{ const r = {X_RANGE}; return r && r[1] - r[0] < 40 * 3600000; }})()"))
+                .await?;
+            page.click("mark-missed").await?;
+            page.wait_until(
+                "the missed mark listed and counted",
+                WAIT,
+                "document.querySelectorAll('[data-testid=missed-mark]').length === 1 \
+                 && document.getElementById('marks-report').textContent.includes('of 2 marked anomalies')",
+            )
+            .await?;
+
+            // A reload shows the marks again.
+            page.open(&format!("/#run={first}")).await?;
+            wait_results(&page).await?;
+            page.wait_until(
+                "the marks after a reload",
+                WAIT,
+                "document.querySelector('[data-testid=event-verdict]')?.value === 'confirmed' \
+                 && document.querySelectorAll('[data-testid=missed-mark]').length === 1",
+            )
+            .await?;
+            let facts = page.js(MARK_FACTS, vec![]).await?;
+            anyhow::ensure!(facts["comment"] == "pump restart", "after reload: {facts}");
+
+            // A new run on the same dataset shows the earlier marks and scores itself by them.
+            page.click("run-button").await?;
+            let second = wait_results(&page).await?;
+            anyhow::ensure!(second != first, "no new run was opened");
+            page.wait_until(
+                "the earlier marks on the new run",
+                WAIT,
+                "document.querySelectorAll('[data-testid=missed-mark]').length === 1 \
+                 && document.getElementById('marks-report').textContent.includes('marked anomalies')",
+            )
+            .await?;
+            let facts = page.js(MARK_FACTS, vec![]).await?;
+            anyhow::ensure!(facts["verdict"] == "confirmed", "the same detector finds the same event first: {facts}");
+            Ok(())
+        },
+    )
+    .await;
+}

@@ -127,6 +127,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::datasets::routes())
         .merge(routes::detect::routes())
         .merge(routes::runs::routes())
+        .merge(routes::marks::routes())
         .merge(routes::explain::routes())
         .merge(routes::models::routes())
         .merge(routes::ops::routes())

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tsad_server::ServerConfig;
 use tsad_store::{
-    ChatMessage, DatasetRecord, DatasetSummary, ModelRecord, RunRecord, RunResult, RunStatus,
-    Storage, StorageError, ThresholdUpdate,
+    ChatMessage, DatasetRecord, DatasetSummary, MarkRecord, ModelRecord, RunRecord, RunResult,
+    RunStatus, Storage, StorageError, ThresholdUpdate,
 };
 
 fn code(body: &Value) -> &str {
@@ -408,6 +408,21 @@ impl Storage for BrokenStorage {
         self.broken()
     }
     fn chat_messages(&self, _: &str) -> Result<Vec<ChatMessage>, StorageError> {
+        self.broken()
+    }
+    fn create_mark(&self, _: &MarkRecord) -> Result<(), StorageError> {
+        self.broken()
+    }
+    fn mark(&self, _: &str) -> Result<MarkRecord, StorageError> {
+        self.broken()
+    }
+    fn marks(&self, _: &str) -> Result<Vec<MarkRecord>, StorageError> {
+        self.broken()
+    }
+    fn update_mark(&self, _: &MarkRecord) -> Result<(), StorageError> {
+        self.broken()
+    }
+    fn delete_mark(&self, _: &str) -> Result<(), StorageError> {
         self.broken()
     }
     fn create_model(&self, _: &ModelRecord, _: &[u8]) -> Result<(), StorageError> {

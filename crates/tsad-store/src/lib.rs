@@ -345,6 +345,33 @@ pub struct ModelRecord {
     pub created_at: i64,
 }
 
+/// A user's judgement of a stretch of a dataset: an event confirmed, a false alarm, unsure, or
+/// an anomaly the detector missed. Kept with the dataset (by time, not by event number), so
+/// every run on it, now or later, shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRecord {
+    /// Unique id (`mark_...`).
+    pub id: String,
+    /// The dataset it judges.
+    pub dataset_id: String,
+    /// The series of a many-series dataset it judges; `None` for a run on one series.
+    pub series: Option<String>,
+    /// First and last timestamp it covers (Unix ms, or row numbers), inclusive.
+    pub start_time: i64,
+    /// See `start_time`.
+    pub end_time: i64,
+    /// `confirmed`, `false_alarm`, `unsure` or `missed`.
+    pub verdict: String,
+    /// The user's note (may be empty).
+    pub comment: String,
+    /// The run it was made on; `None` once that run is deleted.
+    pub run_id: Option<String>,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+}
+
 /// One message of a run's chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -523,6 +550,42 @@ pub trait Storage: Send + Sync + Debug {
     ///
     /// [`StorageError::Sqlite`] and the like when the store fails.
     fn chat_messages(&self, run_id: &str) -> Result<Vec<ChatMessage>, StorageError>;
+
+    /// Stores a mark (its dataset must exist; a `run_id` that does not is stored as `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] when the dataset does not exist; [`StorageError::Conflict`]
+    /// when the id is taken.
+    fn create_mark(&self, mark: &MarkRecord) -> Result<(), StorageError>;
+
+    /// One mark.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `mark`) for an unknown id.
+    fn mark(&self, id: &str) -> Result<MarkRecord, StorageError>;
+
+    /// A dataset's marks, in time order.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Sqlite`] and the like when the store fails.
+    fn marks(&self, dataset_id: &str) -> Result<Vec<MarkRecord>, StorageError>;
+
+    /// Overwrites a mark's verdict, comment and `updated_at`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `mark`) for an unknown id.
+    fn update_mark(&self, mark: &MarkRecord) -> Result<(), StorageError>;
+
+    /// Deletes a mark.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] (kind `mark`) for an unknown id.
+    fn delete_mark(&self, id: &str) -> Result<(), StorageError>;
 
     /// Stores a fitted model and its file (`size_bytes` is taken from `bytes`). A `dataset_id`
     /// or `run_id` that does not exist is stored as `None`.

@@ -2,7 +2,7 @@
 
 use crate::blob::{decode_f64, decode_flags, decode_i64, encode_f64, encode_flags, encode_i64};
 use crate::{
-    ChatMessage, DatasetRecord, DatasetSummary, INTERRUPTED_CODE, INTERRUPTED_MESSAGE,
+    ChatMessage, DatasetRecord, DatasetSummary, INTERRUPTED_CODE, INTERRUPTED_MESSAGE, MarkRecord,
     MemberColumn, ModelRecord, RunError, RunRecord, RunResult, RunStatus, Storage, StorageError,
     ThresholdUpdate,
 };
@@ -104,12 +104,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX models_by_dataset ON models(dataset_id);
     CREATE INDEX models_by_run ON models(run_id);",
     // 4: many-series runs: a parent run holds the layout and fleet summary, each series is a
-    // run of its own that points at it (deleted with it); a name the user gives a run.
+    // run of its own that points at it (deleted with it); a name the user gives a run; the
+    // user's marks (triage) on a dataset's stretches.
     "ALTER TABLE runs ADD COLUMN fleet TEXT;
     ALTER TABLE runs ADD COLUMN parent_id TEXT REFERENCES runs(id) ON DELETE CASCADE;
     ALTER TABLE runs ADD COLUMN series TEXT;
     ALTER TABLE runs ADD COLUMN name TEXT;
-    CREATE INDEX runs_by_parent ON runs(parent_id);",
+    CREATE INDEX runs_by_parent ON runs(parent_id);
+    CREATE TABLE marks (
+        id TEXT PRIMARY KEY,
+        dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        series TEXT,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX marks_by_dataset ON marks(dataset_id, start_time);",
 ];
 
 /// The SQLite store. One connection behind a mutex: every call is short, and the server
@@ -395,6 +409,23 @@ fn run_status(conn: &Connection, id: &str) -> Result<RunStatus, StorageError> {
     status
         .ok_or_else(|| StorageError::not_found("run", id))?
         .parse()
+}
+
+const MARK_COLS: &str = "id, dataset_id, series, start_time, end_time, verdict, comment, run_id, created_at, updated_at";
+
+fn mark_from_row(row: &Row<'_>) -> rusqlite::Result<MarkRecord> {
+    Ok(MarkRecord {
+        id: row.get(0)?,
+        dataset_id: row.get(1)?,
+        series: row.get(2)?,
+        start_time: row.get(3)?,
+        end_time: row.get(4)?,
+        verdict: row.get(5)?,
+        comment: row.get(6)?,
+        run_id: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
 }
 
 const MODEL_COLS: &str = "id, name, dataset_id, run_id, spec, meta, size_bytes, created_at";
@@ -885,6 +916,85 @@ impl Storage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn create_mark(&self, m: &MarkRecord) -> Result<(), StorageError> {
+        let conn = self.conn();
+        if !exists(&conn, "datasets", &m.dataset_id)? {
+            return Err(StorageError::not_found("dataset", &m.dataset_id));
+        }
+        let run_id = match &m.run_id {
+            Some(id) if exists(&conn, "runs", id)? => Some(id.clone()),
+            _ => None,
+        };
+        conn.execute(
+            &format!(
+                "INSERT INTO marks ({MARK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
+            params![
+                m.id,
+                m.dataset_id,
+                m.series,
+                m.start_time,
+                m.end_time,
+                m.verdict,
+                m.comment,
+                run_id,
+                m.created_at,
+                m.updated_at
+            ],
+        )
+        .map_err(|e| {
+            if is_constraint(&e) {
+                StorageError::Conflict {
+                    reason: format!("mark id `{}` is taken", m.id),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    fn mark(&self, id: &str) -> Result<MarkRecord, StorageError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {MARK_COLS} FROM marks WHERE id = ?1"),
+            [id],
+            mark_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StorageError::not_found("mark", id))
+    }
+
+    fn marks(&self, dataset_id: &str) -> Result<Vec<MarkRecord>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MARK_COLS} FROM marks WHERE dataset_id = ?1 ORDER BY start_time, rowid"
+        ))?;
+        let marks = stmt
+            .query_map([dataset_id], mark_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(marks)
+    }
+
+    fn update_mark(&self, m: &MarkRecord) -> Result<(), StorageError> {
+        let conn = self.conn();
+        match conn.execute(
+            "UPDATE marks SET verdict = ?2, comment = ?3, updated_at = ?4 WHERE id = ?1",
+            params![m.id, m.verdict, m.comment, m.updated_at],
+        )? {
+            0 => Err(StorageError::not_found("mark", &m.id)),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_mark(&self, id: &str) -> Result<(), StorageError> {
+        let conn = self.conn();
+        match conn.execute("DELETE FROM marks WHERE id = ?1", [id])? {
+            0 => Err(StorageError::not_found("mark", id)),
+            _ => Ok(()),
+        }
     }
 
     fn create_model(&self, m: &ModelRecord, bytes: &[u8]) -> Result<(), StorageError> {

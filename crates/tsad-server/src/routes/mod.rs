@@ -3,6 +3,7 @@
 pub(crate) mod datasets;
 pub(crate) mod detect;
 pub(crate) mod explain;
+pub(crate) mod marks;
 pub(crate) mod models;
 pub(crate) mod ops;
 pub(crate) mod runs;

@@ -1193,12 +1193,25 @@ pub(crate) async fn runs_download(
     let (record, result) = succeeded(&state, &id).await?;
     let scale = run_scale(&record);
     let run = full_run(&state, id.clone()).await?;
+    let marks = if format == "json" {
+        let ds = record.dataset_id.clone();
+        let all = state.blocking(move |s| Ok(s.marks(&ds)?)).await?;
+        crate::routes::marks::of_run(&record, all)
+    } else {
+        Vec::new()
+    };
     let (body, content_type) = tokio::task::spawn_blocking(move || {
         if format == "csv" {
             (to_csv(&result), "text/csv; charset=utf-8")
         } else {
             let all: Vec<usize> = (0..result.len()).collect();
-            let doc = json!({"run": run, "points": columnar(&result, &all, result.len(), scale)});
+            let marks: Vec<crate::routes::marks::Mark> =
+                marks.into_iter().map(Into::into).collect();
+            let doc = json!({
+                "run": run,
+                "points": columnar(&result, &all, result.len(), scale),
+                "marks": marks,
+            });
             (doc.to_string(), "application/json")
         }
     })

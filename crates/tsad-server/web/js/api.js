@@ -79,6 +79,10 @@ export const api = {
   createRun: (body) => send("POST", "/runs", { json: body }),
   cancelRun: (id) => send("POST", `/runs/${enc(id)}/cancel`, { json: {} }),
   deleteRun: (id) => send("DELETE", `/runs/${enc(id)}`),
+  runMarks: (id) => send("GET", `/runs/${enc(id)}/marks`),
+  createMark: (id, body) => send("POST", `/runs/${enc(id)}/marks`, { json: body }),
+  updateMark: (id, body) => send("PATCH", `/marks/${enc(id)}`, { json: body }),
+  deleteMark: (id) => send("DELETE", `/marks/${enc(id)}`),
   runSeries: (id, query) => {
     const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v != null && v !== ""));
     return send("GET", `/runs/${enc(id)}/series?${q}`);

@@ -75,6 +75,7 @@ function draw() {
     el("th", { scope: "col", class: "num", title: "1 = the most severe event" }, sortButton("rank", "Rank")),
     opts.series ? el("th", { scope: "col" }, "Series") : null,
     el("th", { scope: "col" }, sortButton("time", opts.timeAxis === "epoch_millis" ? "When (UTC)" : "When")),
+    opts.markOf ? el("th", { scope: "col", title: "Your judgement of the event: kept with the dataset, shown on every run" }, "Your mark") : null,
     hasRarity ? el("th", { scope: "col", class: "num", title: "−log10 of how often normal data scores this high: 5 = about 1 point in 100,000" }, "Rarity") : null,
     el("th", { scope: "col", title: "The peak's value on the threshold's scale divided by the cut-off" }, "Severity"),
     el("th", { scope: "col" }, "Actual vs expected"),
@@ -114,7 +115,7 @@ function row(e, i, memberNames, maxSev, hasRarity) {
 
   const tr = el("tr", {
     tabindex: "0", "data-testid": "event-row", "data-event-index": i, "data-rank": e.rank ?? i + 1, "aria-selected": "false",
-    onclick: (ev) => { if (!ev.target.closest("button")) opts.onSelect?.(i); },
+    onclick: (ev) => { if (!ev.target.closest("button, select, input")) opts.onSelect?.(i); },
     onkeydown: (ev) => {
       if ((ev.key === "Enter" || ev.key === " ") && ev.target === tr) {
         ev.preventDefault();
@@ -128,6 +129,7 @@ function row(e, i, memberNames, maxSev, hasRarity) {
     el("div", {}, fmtTime(e.start_time, opts.timeAxis)),
     el("div", { class: "sub", title: `${fmtInt(points)} point${points === 1 ? "" : "s"}, ${fmtInt(e.flagged)} flagged` },
       `${duration} · ${fmtInt(e.flagged)} flagged`)),
+  opts.markOf ? markCell(e, i) : null,
   hasRarity ? el("td", { class: "num nowrap" },
     el("div", {}, Number.isFinite(e.rarity) ? fmtNum(e.rarity, 3) : "–"),
     el("div", { class: "sub", title: "How often normal data scores this high" }, Number.isFinite(e.rarity) ? oneIn(e.rarity) : "")) : null,
@@ -148,6 +150,25 @@ function row(e, i, memberNames, maxSev, hasRarity) {
     onclick: () => { opts.onSelect?.(i); opts.onExplain?.(i); },
   }, "Explain")));
   return tr;
+}
+
+const VERDICTS = [["", "–"], ["confirmed", "✓ confirmed"], ["false_alarm", "✗ false alarm"], ["unsure", "? unsure"]];
+
+/** The user's verdict and note on an event; changes go to opts.onMark(i, verdict, comment). */
+function markCell(e, i) {
+  const { opts } = state;
+  const mark = opts.markOf(e);
+  const verdict = el("select", {
+    "data-testid": "event-verdict", "data-event-index": i, "aria-label": `Your mark on event ${i + 1}`,
+    onchange: () => opts.onMark?.(i, verdict.value, comment.value),
+  }, VERDICTS.map(([v, text]) => el("option", { value: v }, text)));
+  verdict.value = mark?.verdict && mark.verdict !== "missed" ? mark.verdict : "";
+  const comment = el("input", {
+    type: "text", placeholder: "note", "data-testid": "event-comment", "data-event-index": i,
+    "aria-label": `Your note on event ${i + 1}`, value: mark?.comment || "",
+    onchange: () => opts.onMark?.(i, verdict.value || "unsure", comment.value),
+  });
+  return el("td", { class: "mark-cell" }, verdict, comment);
 }
 
 function memberBars(members, names) {

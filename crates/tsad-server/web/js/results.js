@@ -7,7 +7,7 @@ import { createCharts, findBenford, renderBenford } from "./charts.js";
 import { renderEvents, selectEvent, clearEvents } from "./events.js";
 import { setChatRun, setChatEvent, explainEvent } from "./chat.js";
 import {
-  $, el, show, debounce, fmtInt, fmtNum, fmtSeconds, specLabel, thresholdLabel, humanize,
+  $, el, show, debounce, fmtInt, fmtNum, fmtSeconds, fmtTime, specLabel, thresholdLabel, humanize,
   ruleWords, everyOf, everyFromSensitivity, sensitivityFromEvery, fmtEvery, fmtSpan,
 } from "./util.js";
 
@@ -66,6 +66,7 @@ export function initResults(context) {
     }
   });
   window.addEventListener("resize", debounce(() => charts.resize(), 150));
+  $("mark-missed").addEventListener("click", () => markMissed());
 }
 
 export function currentView() {
@@ -108,8 +109,11 @@ export async function showResults(run) {
   setThresholdControls(run.threshold);
   renderSummary();
   renderTraining(run);
+  view.marks = [];
   renderEvents(view.events, {
     series: run.series || null,
+    markOf,
+    onMark: (n, verdict, comment) => markEvent(n, verdict, comment),
     timeAxis: view.timeAxis,
     stepMs: view.timeAxis === "epoch_millis" ? view.step : null,
     onSelect: selectAndZoom,
@@ -118,7 +122,79 @@ export async function showResults(run) {
   setChatRun(run, view.timeAxis);
   renderBenfordBlock(run.report);
   renderReport(run.report);
+  loadMarks();
   await loadPoints(null);
+}
+
+// ---- triage: the user's marks ----------------------------------------------------------------
+
+/** The mark on an event: one made on exactly its stretch, else any verdict overlapping it. */
+function markOf(e) {
+  const marks = (view?.marks || []).filter((m) => m.verdict !== "missed");
+  return marks.find((m) => m.start_time === e.start_time && m.end_time === e.end_time)
+    || marks.find((m) => m.start_time <= e.end_time && e.start_time <= m.end_time) || null;
+}
+
+async function loadMarks() {
+  if (!view) return;
+  const runId = view.run.id;
+  try {
+    const out = await api.runMarks(runId);
+    if (view?.run.id !== runId) return;
+    view.marks = out.marks || [];
+    view.marksReport = out.report || null;
+  } catch (err) {
+    ctx.onError(err, "Could not load your marks");
+    return;
+  }
+  renderMarks();
+  renderEvents(view.events, {});
+}
+
+function renderMarks() {
+  const r = view.marksReport;
+  const pct = (x) => (x == null ? "–" : x.toFixed(2));
+  $("marks-report").textContent = !r || (!r.judged && !r.marked_anomalies)
+    ? "Mark events as confirmed or false alarms (and stretches the run missed) to see how it does by your judgement."
+    : `By your marks: precision ${pct(r.precision)} (${r.true_positives} of ${r.judged} judged events confirmed), `
+      + `recall ${pct(r.recall)} (${r.found} of ${r.marked_anomalies} marked anomalies found).`;
+  const missed = view.marks.filter((m) => m.verdict === "missed");
+  $("marks-list").replaceChildren(...missed.map((m) => el("li", { "data-testid": "missed-mark", "data-id": m.id },
+    `Missed: ${fmtTime(m.start_time, view.timeAxis)} – ${fmtTime(m.end_time, view.timeAxis)}${m.comment ? ` (${m.comment})` : ""} `,
+    el("button", {
+      type: "button", class: "link-button", "data-testid": "mark-remove", "aria-label": "Remove this mark",
+      onclick: () => api.deleteMark(m.id).then(loadMarks).catch((err) => ctx.onError(err, "Could not remove the mark")),
+    }, "remove"))));
+}
+
+async function markEvent(n, verdict, comment) {
+  const e = view?.events[n];
+  if (!e) return;
+  const mark = markOf(e);
+  try {
+    if (!verdict && mark) await api.deleteMark(mark.id);
+    else if (mark) await api.updateMark(mark.id, { verdict, comment });
+    else if (verdict) await api.createMark(view.run.id, { start_time: e.start_time, end_time: e.end_time, verdict, comment });
+  } catch (err) {
+    ctx.onError(err, "Could not save your mark");
+  }
+  await loadMarks();
+}
+
+async function markMissed() {
+  if (!view) return;
+  const range = charts.range();
+  if (!range) {
+    ctx.onError(new Error("Zoom the chart to the stretch the run missed first (drag across it), then mark it."));
+    return;
+  }
+  const [from, to] = range.map(Math.round);
+  try {
+    await api.createMark(view.run.id, { start_time: from, end_time: to, verdict: "missed", comment: "" });
+  } catch (err) {
+    ctx.onError(err, "Could not save the mark");
+  }
+  await loadMarks();
 }
 
 /** Events most severe first (rank 1 first); events without ranks keep their order. */
@@ -270,6 +346,7 @@ async function rethreshold(threshold) {
     view.run = { ...view.run, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale } };
     renderSummary();
     renderEvents(view.events, {});
+    loadMarks();
     setChatEvent(null);
     charts.updateEvents(view.events, view.thresholdValue, null);
     await loadPoints(charts.range());
