@@ -436,8 +436,18 @@ pub(crate) struct EvalLabeledArgs {
     /// The CSV file.
     pub(crate) file: PathBuf,
     /// The 0/1 label column (name or index).
-    #[arg(long, value_name = "C")]
-    pub(crate) label_column: String,
+    #[arg(
+        long,
+        value_name = "C",
+        required_unless_present = "marks",
+        conflicts_with = "marks"
+    )]
+    pub(crate) label_column: Option<String>,
+    /// Labels from your own marks instead of a column: a run's JSON download from the web UI or
+    /// API (`.../download?format=json`) or `GET /api/v1/runs/{id}/marks`; points inside a
+    /// `confirmed` or `missed` mark are the anomalies, every other point is normal.
+    #[arg(long, value_name = "MARKS.json")]
+    pub(crate) marks: Option<PathBuf>,
     /// Time column (name or index).
     #[arg(long, value_name = "C", allow_negative_numbers = true)]
     pub(crate) time_column: Option<String>,

@@ -230,6 +230,61 @@ fn nab_batch(corpus: &Corpus, name: &str, spec: &DetectorSpec) -> Result<Outcome
     Ok(Outcome::Clean)
 }
 
+/// The anomalous stretches (`confirmed` and `missed` marks) of a marks file: a run's JSON
+/// download, a `GET /runs/{id}/marks` answer, or a bare list of marks.
+fn read_marks(path: &std::path::Path) -> Result<Vec<(i64, i64)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the marks file {}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not JSON; give a run's JSON download or the answer of GET /api/v1/runs/ID/marks",
+            path.display()
+        )
+    })?;
+    let list = match &doc {
+        serde_json::Value::Array(list) => list,
+        other => other
+            .get("marks")
+            .and_then(serde_json::Value::as_array)
+            .with_context(|| {
+                format!(
+                    "{}: no `marks` list; give a run's JSON download (made after marks existed) \
+                     or the answer of GET /api/v1/runs/ID/marks",
+                    path.display()
+                )
+            })?,
+    };
+    let mut spans = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let field = |k: &str| {
+            m.get(k)
+                .and_then(serde_json::Value::as_i64)
+                .with_context(|| {
+                    format!(
+                        "{}: mark {} has no whole-number `{k}`",
+                        path.display(),
+                        i + 1
+                    )
+                })
+        };
+        let verdict = m
+            .get("verdict")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        if matches!(verdict, "confirmed" | "missed") {
+            spans.push((field("start_time")?, field("end_time")?));
+        }
+    }
+    anyhow::ensure!(
+        !spans.is_empty(),
+        "{}: none of its {} marks is `confirmed` or `missed`, so there is no anomaly to measure \
+         against; confirm events or mark missed stretches in the UI first",
+        path.display(),
+        list.len()
+    );
+    Ok(spans)
+}
+
 fn labeled(a: EvalLabeledArgs) -> Result<Outcome> {
     let (spec, preset) = resolve_spec(&a.spec)?;
     let column = |c: &Option<String>| {
@@ -246,18 +301,33 @@ fn labeled(a: EvalLabeledArgs) -> Result<Outcome> {
             ..IngestOptions::default()
         },
     )?;
-    // The labels go through the same ingest (same sorting and duplicate rule), so they line up.
-    let labels = tsad_io::read_path(
-        &a.file,
-        &IngestOptions {
-            time_column: column(&a.time_column),
-            value_column: column(&Some(a.label_column.clone())),
-            source_name: source,
-            ..IngestOptions::default()
-        },
-    )
-    .with_context(|| format!("cannot read the label column `{}`", a.label_column))?;
-    let labels: Vec<bool> = labels.series.values().iter().map(|v| *v >= 0.5).collect();
+    let labels: Vec<bool> = match (&a.label_column, &a.marks) {
+        (_, Some(marks)) => {
+            let spans = read_marks(marks)?;
+            values
+                .series
+                .timestamps()
+                .iter()
+                .map(|t| spans.iter().any(|&(a, b)| a <= *t && *t <= b))
+                .collect()
+        }
+        (Some(label_column), None) => {
+            // The labels go through the same ingest (same sorting and duplicate rule), so they
+            // line up.
+            let labels = tsad_io::read_path(
+                &a.file,
+                &IngestOptions {
+                    time_column: column(&a.time_column),
+                    value_column: column(&Some(label_column.clone())),
+                    source_name: source,
+                    ..IngestOptions::default()
+                },
+            )
+            .with_context(|| format!("cannot read the label column `{label_column}`"))?;
+            labels.series.values().iter().map(|v| *v >= 0.5).collect()
+        }
+        (None, None) => anyhow::bail!("give --label-column or --marks"),
+    };
     let found = tsad_engine::detect(
         &values.series,
         &spec,

@@ -1133,6 +1133,13 @@ async fn events_are_marked_and_the_marks_score_this_run_and_the_next() {
                  && document.getElementById('marks-report').textContent.includes('of 2 marked anomalies')",
             )
             .await?;
+            // Both marks are drawn along the top of the chart.
+            page.wait_until(
+                "the marks on the chart",
+                WAIT,
+                "((document.getElementById('chart-main').layout || {}).shapes || [])                  .filter((s) => (s.name || '').startsWith('mark:')).length === 2",
+            )
+            .await?;
 
             // A reload shows the marks again.
             page.open(&format!("/#run={first}")).await?;

@@ -1186,3 +1186,97 @@ fn eval_smap_reads_the_command_columns_as_covariates() {
         run.stdout
     );
 }
+
+#[test]
+fn eval_labeled_takes_the_users_marks_as_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    // 600 points of a sine with two spikes, at rows 300 and 450; row numbers are the time axis.
+    let rows: String = (0..600)
+        .map(|i| {
+            let v = match i {
+                300 | 450 => 40.0,
+                _ => (i as f64 / 10.0).sin(),
+            };
+            format!("{v}\n")
+        })
+        .collect();
+    write(dir.path(), "s.csv", format!("value\n{rows}").as_bytes());
+    // The user confirmed the first spike and marked a stretch as missed; the false alarm and
+    // the unsure mark are not anomalies.
+    let marks = r#"{"run": {}, "marks": [
+        {"start_time": 300, "end_time": 300, "verdict": "confirmed"},
+        {"start_time": 100, "end_time": 110, "verdict": "missed"},
+        {"start_time": 450, "end_time": 450, "verdict": "false_alarm"},
+        {"start_time": 500, "end_time": 505, "verdict": "unsure"}]}"#;
+    write(dir.path(), "run.json", marks.as_bytes());
+    let run = tsad(
+        dir.path(),
+        &[
+            "eval",
+            "labeled",
+            "s.csv",
+            "--marks",
+            "run.json",
+            "--detector",
+            "mad",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("12 labelled anomalous"),
+        "{}",
+        run.stdout
+    );
+    // Both spikes are events: the confirmed one is found, the false alarm costs precision,
+    // and the missed stretch is missed: event precision and recall are both 50%.
+    let events = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("events"))
+        .unwrap();
+    assert_eq!(
+        events.split_whitespace().collect::<Vec<_>>()[1..3],
+        ["50.0%", "50.0%"],
+        "{}",
+        run.stdout
+    );
+
+    // Bad marks files say what is wrong.
+    write(
+        dir.path(),
+        "none.json",
+        br#"{"marks": [{"start_time": 1, "end_time": 2, "verdict": "unsure"}]}"#,
+    );
+    write(dir.path(), "nolist.json", br#"{"run": {}}"#);
+    write(dir.path(), "broken.json", b"{\"marks\": [");
+    write(
+        dir.path(),
+        "notime.json",
+        br#"[{"end_time": 2, "verdict": "confirmed"}]"#,
+    );
+    for (file, says) in [
+        (
+            "none.json",
+            "none of its 1 marks is `confirmed` or `missed`",
+        ),
+        ("nolist.json", "no `marks` list"),
+        ("broken.json", "not JSON"),
+        ("notime.json", "mark 1 has no whole-number `start_time`"),
+        ("missing.json", "cannot read the marks file"),
+    ] {
+        let run = tsad(
+            dir.path(),
+            &[
+                "eval",
+                "labeled",
+                "s.csv",
+                "--marks",
+                file,
+                "--detector",
+                "mad",
+            ],
+        );
+        assert_eq!(run.code, 2, "{file}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(says), "{file}: {}", run.stderr);
+    }
+}

@@ -41,6 +41,7 @@ export function createCharts({ main, score, onRangeChange }) {
   let syncing = false;
   let last = null; // last render input, for shape-only updates
   let ready = false;
+  let marksNow = []; // the user's marks, kept across redraws (they may arrive before the points)
 
   const isDate = () => timeAxis === "epoch_millis";
   const toX = (t) => {
@@ -113,6 +114,22 @@ export function createCharts({ main, score, onRangeChange }) {
       x0: toX(training.start - half), x1: toX(training.end + half), y0: 0, y1: 1,
       fillcolor: COLORS.training, line: { color: COLORS.trainingEdge, width: 1, dash: "dot" },
     }];
+  }
+
+  /** The user's marks: a band along the top of the main chart, coloured by verdict. */
+  function markShapes(marks) {
+    if (!marks?.length) return [];
+    const half = (last?.step || (isDate() ? 1000 : 1)) / 2;
+    const color = { confirmed: "#2a9d8f", missed: "#e76f51", false_alarm: "#98a2b3", unsure: "#e9c46a" };
+    return marks.map((m) => ({
+      type: "rect", name: `mark: ${m.verdict}`, xref: "x", yref: "paper", layer: "above",
+      x0: toX(m.start_time - half), x1: toX(m.end_time + half), y0: 0.965, y1: 1,
+      fillcolor: color[m.verdict] || "#98a2b3", opacity: 0.85, line: { width: 0 },
+    }));
+  }
+
+  function mainShapes() {
+    return [...trainingShapes(last.training), ...eventShapes(last.events, last.selected, last.step, true), ...markShapes(marksNow)];
   }
 
   function trainingNote(training) {
@@ -203,7 +220,7 @@ export function createCharts({ main, score, onRangeChange }) {
     if (!last) return Promise.resolve();
     const { points, events, thresholdValue, selected, step, valueLabel, training } = last;
     const mainLayout = baseLayout(330, valueLabel || "value");
-    mainLayout.shapes = [...trainingShapes(training), ...eventShapes(events, selected, step, true)];
+    mainLayout.shapes = mainShapes();
     mainLayout.annotations = trainingNote(training);
     const rarity = rarityScale(points);
     const scoreLayout = baseLayout(210, rarity ? "rarity (−log₁₀ p)" : "score");
@@ -260,9 +277,17 @@ export function createCharts({ main, score, onRangeChange }) {
       const { step } = last;
       syncing = true;
       Promise.all([
-        window.Plotly.relayout(main, { shapes: [...trainingShapes(last.training), ...eventShapes(events, selected, step, true)] }),
+        window.Plotly.relayout(main, { shapes: mainShapes() }),
         window.Plotly.relayout(score, { shapes: [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)], annotations: thresholdNote(thresholdValue) }),
       ]).finally(() => { syncing = false; });
+    },
+    /** Draws the user's marks along the top of the main chart. */
+    setMarks(marks) {
+      marksNow = marks || [];
+      if (last && ready && plotlyReady()) {
+        syncing = true;
+        window.Plotly.relayout(main, { shapes: mainShapes() }).finally(() => { syncing = false; });
+      }
     },
     /** Zooms both charts to [from, to] and reports the new range. */
     zoomTo(next) {
@@ -283,6 +308,7 @@ export function createCharts({ main, score, onRangeChange }) {
       ready = false;
       last = null;
       range = null;
+      marksNow = [];
     },
     resize() {
       if (last && plotlyReady()) {

@@ -149,6 +149,7 @@ async function loadMarks() {
   }
   renderMarks();
   renderEvents(view.events, {});
+  charts.setMarks(view.marks);
 }
 
 function renderMarks() {
