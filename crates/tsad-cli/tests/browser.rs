@@ -1172,3 +1172,80 @@ async fn events_are_marked_and_the_marks_score_this_run_and_the_next() {
     )
     .await;
 }
+
+/// Layout facts of the open page: overflow, the top bar, the chart's legend against its mode bar,
+/// and the widest evidence value's shortest line.
+const LAYOUT_FACTS: &str = r#"
+  const rect = (el) => el ? el.getBoundingClientRect() : null;
+  const bar = rect(document.querySelector('.topbar'));
+  const legend = rect(document.querySelector('#chart-main .legend'));
+  const modebar = rect(document.querySelector('#chart-main .modebar'));
+  const overlap = legend && modebar && modebar.width > 0 && legend.width > 0
+    && !(legend.right <= modebar.left || modebar.right <= legend.left || legend.bottom <= modebar.top || modebar.bottom <= legend.top);
+  const links = [...document.querySelectorAll('.topbar nav a')].map((a) => a.getBoundingClientRect().height);
+  return {
+    page_width: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    bar_height: bar.height,
+    link_heights: links,
+    legend_covered: Boolean(overlap),
+    // The outermost elements past the right edge (what makes the page scroll sideways).
+    too_wide: [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-scroll')
+        && !(e.parentElement && e.parentElement.getBoundingClientRect().right > window.innerWidth + 1))
+      .slice(0, 6).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className.baseVal ?? e.className}`),
+  };
+"#;
+
+#[tokio::test]
+async fn a_phone_screen_keeps_the_top_bar_on_one_line_and_the_legend_clear() {
+    run(
+        "a_phone_screen_keeps_the_top_bar_on_one_line_and_the_legend_clear",
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            let run = run_and_wait(&page).await?;
+            for (width, height) in [(390u32, 844u32), (1280, 900)] {
+                // As a phone opens it: the page loads at that size.
+                page.client.set_window_size(width, height).await?;
+                page.open(&format!("/#run={run}")).await?;
+                wait_results(&page).await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let facts = page.js(LAYOUT_FACTS, vec![]).await?;
+                let viewport = facts["viewport"].as_f64().unwrap_or(0.0);
+                anyhow::ensure!(
+                    facts["page_width"].as_f64().unwrap_or(f64::MAX) <= viewport + 1.0,
+                    "{width} px: the page scrolls sideways: {facts}"
+                );
+                anyhow::ensure!(
+                    facts["bar_height"].as_f64().unwrap_or(f64::MAX) <= 56.0,
+                    "{width} px: the top bar wraps: {facts}"
+                );
+                let tallest = facts["link_heights"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64)
+                    .fold(0.0, f64::max);
+                anyhow::ensure!(tallest <= 36.0, "{width} px: a menu link wraps: {facts}");
+                anyhow::ensure!(
+                    facts["legend_covered"] == false,
+                    "{width} px: the mode bar covers the legend: {facts}"
+                );
+                // Kept as an artifact (target/browser-artifacts/screens/), for a look by eye.
+                let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .parent()
+                    .unwrap_or(std::path::Path::new("target"))
+                    .join("browser-artifacts")
+                    .join("screens");
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(
+                    dir.join(format!("results-{width}px.png")),
+                    page.client.screenshot().await?,
+                )?;
+            }
+            Ok(())
+        },
+    )
+    .await;
+}

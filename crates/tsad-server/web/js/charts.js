@@ -28,6 +28,12 @@ const CONFIG = {
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
 };
 
+/** On a narrow screen the mode bar would cover the legend: zoom by dragging, reset by a
+ * double-click, as the hint under the chart says. */
+function chartConfig() {
+  return window.innerWidth < 640 ? { ...CONFIG, displayModeBar: false } : CONFIG;
+}
+
 export function plotlyReady() {
   return typeof window.Plotly === "object" && typeof window.Plotly.react === "function";
 }
@@ -230,8 +236,8 @@ export function createCharts({ main, score, onRangeChange }) {
     scoreLayout.shapes = [...eventShapes(events, selected, step, false), ...thresholdShape(thresholdValue)];
     scoreLayout.annotations = thresholdNote(thresholdValue);
     return Promise.all([
-      window.Plotly.react(main, mainTraces(points), mainLayout, CONFIG),
-      window.Plotly.react(score, scoreTraces(points), scoreLayout, CONFIG),
+      window.Plotly.react(main, mainTraces(points), mainLayout, chartConfig()),
+      window.Plotly.react(score, scoreTraces(points), scoreLayout, chartConfig()),
     ]).then(() => {
       if (!ready) {
         ready = true;
