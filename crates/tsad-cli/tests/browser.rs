@@ -408,6 +408,17 @@ async fn semicolon_csv_with_odd_columns_runs_hybrid_benford_with_progress() {
                 .await?
                 .select_by_value("preset:hybrid-benford")
                 .await?;
+            // Each member's window is explained in its own words.
+            let benford_help = page
+                .js(
+                    "return document.getElementById('param-benford.window-help').title;",
+                    vec![],
+                )
+                .await?;
+            anyhow::ensure!(
+                benford_help.as_str().is_some_and(|t| t.contains("Benford")),
+                "the Benford window's help: {benford_help}"
+            );
             let epochs = page.find("param-epochs").await?;
             epochs.clear().await?;
             epochs.send_keys("3").await?;
@@ -555,6 +566,28 @@ async fn broken_csv_shows_the_ingest_error_and_the_page_keeps_working() {
                 page.banner().await?
             );
             run_and_wait(&page).await?;
+
+            // A failed upload over a loaded dataset says that one is still the open one.
+            page.upload(&path).await?;
+            let banner = page
+                .wait_for(
+                    "the second ingest error",
+                    WAIT,
+                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
+                  return b.classList.contains('hidden') ? null : b.textContent.trim(); })()",
+                )
+                .await?;
+            anyhow::ensure!(
+                banner
+                    .as_str()
+                    .is_some_and(|b| b.contains("“demo.csv” is still loaded")),
+                "the error does not say what is still open: {banner}"
+            );
+            let summary = page.find("dataset-summary").await?.text().await?;
+            anyhow::ensure!(
+                summary.contains("demo.csv"),
+                "the open dataset changed: {summary}"
+            );
             Ok(())
         },
     )

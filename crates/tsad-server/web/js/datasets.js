@@ -91,7 +91,9 @@ async function upload(file) {
     const ds = await api.uploadCsv(file, $("decimal-select").value);
     ctx.onOpen(ds);
   } catch (err) {
-    ctx.onError(err, err.message.includes(file.name) ? "Could not read the file" : `Could not read ${file.name}`);
+    const what = err.message.includes(file.name) ? "Could not read the file" : `Could not read ${file.name}`;
+    // Say what is still open, so nobody takes the old data for the new file.
+    ctx.onError(err, current ? `${what} (“${current.name}” is still loaded)` : what);
     show($("dropzone"), true);
   } finally {
     setBusy("");

@@ -373,9 +373,10 @@ function presetOverrides(preset) {
       const root = resolveRef(schema, schema) || {};
       const raw = root.properties?.[name];
       if (!raw) continue;
-      desc = desc || describeProp(schema, raw);
-      const value = m[name] ?? det.defaults?.[name] ?? desc?.default;
-      having.push({ kind: m.kind, value });
+      const own = describeProp(schema, raw);
+      desc = desc || own;
+      const value = m[name] ?? det.defaults?.[name] ?? own?.default;
+      having.push({ kind: m.kind, value, desc: own });
     }
     if (!having.length || !desc) continue;
     const values = [...new Set(having.map((h) => h.value))];
@@ -387,7 +388,7 @@ function presetOverrides(preset) {
       const def = g.members[0].value;
       const help = g.members.length > 1
         ? `Overrides ${name} for every member that has it: ${g.members.map((h) => h.kind).join(", ")}.`
-        : `${desc.description || ""}`;
+        : `${g.members[0].desc?.description || desc.description || ""}`; // each member's own words
       const node = field(g.key, { ...desc, nullable: true }, def, null, { label: g.label, help, override: true });
       const input = node.querySelector("input");
       if (input) input.placeholder = String(def ?? "auto");
