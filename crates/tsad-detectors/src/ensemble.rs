@@ -33,7 +33,10 @@
 //! autoencoder alone while Benford's test abstains.
 //!
 //! **Output**: `Scores.members` holds each member's normalised and raw scores (events use
-//! them for member shares); `expected` and `band` come from the first member that has them;
+//! them for member shares); `expected` and `band` come from the first member that has them,
+//! except on points a member scores above robust z 3, where they come from the member scoring
+//! the point highest (none when it has none: Benford, say), so an event's expected value is
+//! the one of the member that raised it;
 //! the report is `{"policy", "k", "weights", "members": [{"name", "kind", "center", "scale",
 //! "report"}]}`.
 //!
@@ -216,6 +219,21 @@ impl EnsembleDetector {
     pub fn params(&self) -> &EnsembleParams {
         &self.params
     }
+}
+
+/// A voter's normalised score above which the point's expected value and band come from the
+/// member that scores it highest: the one that makes the point anomalous. Elsewhere they come
+/// from the first member that has them, so the chart's expected line does not hop between
+/// members on ordinary points.
+const LEAD_Z: f64 = 3.0;
+
+/// The voter that scores point `i` highest, when it scores it above [`LEAD_Z`].
+fn leader(voters: &[usize], normalized: &[(Vec<f64>, f64, f64)], i: usize) -> Option<usize> {
+    voters
+        .iter()
+        .copied()
+        .filter(|&j| normalized[j].0[i] > LEAD_Z)
+        .max_by(|&a, &b| normalized[a].0[i].total_cmp(&normalized[b].0[i]))
 }
 
 /// Puts `scores` on the robust z scale: `(s - median) / scale` over the finite scores, where
@@ -479,8 +497,29 @@ impl Model for EnsembleModel {
                 combine(self.params.policy, k, &weights, &row)
             })
             .collect();
-        let expected = outputs.iter().find_map(|s| s.expected.clone());
-        let band = outputs.iter().find_map(|s| s.band.clone());
+        let lead = |i: usize| leader(&voters, &normalized, i);
+        let expected = outputs
+            .iter()
+            .position(|s| s.expected.is_some())
+            .map(|first| {
+                (0..n)
+                    .map(|i| {
+                        let from = lead(i).unwrap_or(first);
+                        outputs[from].expected.as_ref().map_or(f64::NAN, |e| e[i])
+                    })
+                    .collect()
+            });
+        let band = outputs.iter().position(|s| s.band.is_some()).map(|first| {
+            (0..n)
+                .map(|i| {
+                    let from = lead(i).unwrap_or(first);
+                    outputs[from]
+                        .band
+                        .as_ref()
+                        .map_or((f64::NAN, f64::NAN), |(l, u)| (l[i], u[i]))
+                })
+                .unzip()
+        });
         let report = json!({
             "policy": self.params.policy,
             "k": self.params.k,
@@ -645,6 +684,54 @@ mod tests {
         fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
             self.0.fit(train, ctx)
         }
+    }
+
+    #[test]
+    fn an_anomalous_points_expected_value_is_the_member_that_raised_it() {
+        // Noise around 10, then a 15-point plateau at 30: seasonal (no period in noise) takes
+        // a centred rolling median, which sits on the plateau (expected = actual); mad's
+        // trailing median stays at the old level and is the member that flags the plateau.
+        let mut rng = tsad_testing::Rng::new(7);
+        let values: Vec<f64> = (0..600)
+            .map(|i| {
+                if (400..415).contains(&i) {
+                    30.0
+                } else {
+                    10.0 + rng.normal()
+                }
+            })
+            .collect();
+        let series = Series::from_values(values).unwrap();
+        let ctx = FitContext::new();
+        let alone = |d: Box<dyn Detector>| d.fit(&series, &ctx).unwrap().score(&series).unwrap();
+        let (seasonal_alone, mad_alone) = (alone(seasonal()), alone(mad()));
+        let both = EnsembleDetector::new(
+            vec![
+                EnsembleMember::new("seasonal", seasonal()),
+                EnsembleMember::new("mad", mad()),
+            ],
+            EnsembleParams {
+                policy: Policy::Any,
+                k: None,
+            },
+        )
+        .unwrap();
+        let scores = both.fit(&series, &ctx).unwrap().score(&series).unwrap();
+        let expected = scores.expected.as_ref().unwrap();
+        let at = |s: &Scores, i: usize| s.expected.as_ref().unwrap()[i];
+        // The plateau's first point: mad leads, so its expected value (the old level) is used.
+        assert!(scores.members[1].normalized[400] > LEAD_Z);
+        assert_eq!(expected[400], at(&mad_alone, 400));
+        assert!((expected[400] - 10.0).abs() < 2.0, "{}", expected[400]);
+        assert!(
+            (at(&seasonal_alone, 407) - 30.0).abs() < 1e-9,
+            "seasonal sits on the plateau"
+        );
+        // An ordinary point keeps the first member's expected value and band.
+        assert_eq!(expected[200], at(&seasonal_alone, 200));
+        let (lo, hi) = scores.band.as_ref().unwrap();
+        let (slo, shi) = seasonal_alone.band.as_ref().unwrap();
+        assert_eq!((lo[200], hi[200]), (slo[200], shi[200]));
     }
 
     #[test]
