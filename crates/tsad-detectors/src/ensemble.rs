@@ -1037,22 +1037,8 @@ mod tests {
     /// members' own cancel-aware scoring (seasonal, LSTM) gets the same context.
     #[test]
     fn scoring_stops_when_cancelled() {
-        let (series, _) = tsad_testing::sine_with_spike(500, 1);
-        let model = ensemble(Policy::Any, None)
-            .fit(&series, &FitContext::new())
-            .unwrap();
-        let cancel = CancelFlag::new();
-        let ctx = FitContext::new().with_cancel(cancel.clone());
-        assert!(model.score_with(&series, &ctx).is_ok());
-        cancel.cancel();
-        let err = model.score_with(&series, &ctx).unwrap_err();
-        assert!(matches!(err, Error::Cancelled), "{err}");
-        let err = seasonal()
-            .fit(&series, &FitContext::new())
-            .unwrap()
-            .score_with(&series, &ctx)
-            .unwrap_err();
-        assert!(matches!(err, Error::Cancelled), "{err}");
+        tsad_testing::assert_scoring_stops_when_cancelled(&ensemble(Policy::Any, None));
+        tsad_testing::assert_scoring_stops_when_cancelled(seasonal().as_ref());
     }
 
     #[test]

@@ -243,17 +243,9 @@ mod tests {
 
     #[test]
     fn scoring_stops_when_cancelled() {
-        let (series, _) = tsad_testing::sine_with_spike(500, 1);
-        let model = ZscoreDetector::new(ZscoreParams::default())
-            .unwrap()
-            .fit(&series, &FitContext::new())
-            .unwrap();
-        let cancel = tsad_core::CancelFlag::new();
-        let ctx = FitContext::new().with_cancel(cancel.clone());
-        assert!(model.score_with(&series, &ctx).is_ok());
-        cancel.cancel();
-        let err = model.score_with(&series, &ctx).unwrap_err();
-        assert!(matches!(err, Error::Cancelled), "{err}");
+        tsad_testing::assert_scoring_stops_when_cancelled(
+            &ZscoreDetector::new(ZscoreParams::default()).unwrap(),
+        );
     }
 
     #[test]

@@ -126,6 +126,23 @@ pub fn conformance_with(
     }
 }
 
+/// Checks that a fitted model's scoring honours the cancel flag: it scores a 500-point series
+/// with a fresh flag, then fails with [`Error::Cancelled`] once the flag is set.
+///
+/// # Panics
+///
+/// When the first scoring fails or the second does not stop with `Error::Cancelled`.
+pub fn assert_scoring_stops_when_cancelled(detector: &dyn Detector) {
+    let (series, _) = sine_with_spike(500, 1);
+    let model = detector.fit(&series, &FitContext::new()).unwrap();
+    let cancel = tsad_core::CancelFlag::new();
+    let ctx = FitContext::new().with_cancel(cancel.clone());
+    assert!(model.score_with(&series, &ctx).is_ok());
+    cancel.cancel();
+    let err = model.score_with(&series, &ctx).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+}
+
 fn fit_score(make: &dyn Fn() -> Box<dyn Detector>, series: &Series, ctx: &FitContext) -> Scores {
     let model = make()
         .fit(series, ctx)

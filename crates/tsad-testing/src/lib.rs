@@ -8,7 +8,9 @@ mod rng;
 mod synthetic;
 
 pub use approx::{Close, assert_bits_eq, assert_close};
-pub use conformance::{ConformanceOptions, conformance, conformance_with};
+pub use conformance::{
+    ConformanceOptions, assert_scoring_stops_when_cancelled, conformance, conformance_with,
+};
 pub use nab::nab_dir;
 pub use params::check_params;
 pub use rng::Rng;
