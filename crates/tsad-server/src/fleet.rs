@@ -6,13 +6,13 @@
 
 use crate::api::{SeriesEntry, SeriesList, SeriesQuery};
 use crate::error::{ApiError, ErrorDetail};
-use crate::jobs::{self, Failure, Job, Live, TimeChoice};
+use crate::jobs::{self, Failure, Job, Live};
 use crate::state::AppState;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tsad_core::{FitContext, Progress};
 use tsad_engine::{FleetSummary, SeriesSummary, WorstEvent};
-use tsad_io::{ColumnRef, FleetSeries, IngestOptions, SeriesLayout};
+use tsad_io::{ColumnRef, FleetSeries, SeriesLayout};
 use tsad_store::{RunRecord, RunResult, RunStatus};
 
 /// Series runs stored per transaction.
@@ -72,18 +72,12 @@ pub(crate) fn detect_fleet(
     let store = state.store().as_ref();
     let dataset = store.dataset(&job.dataset_id)?;
     let bytes = store.dataset_bytes(&job.dataset_id)?;
-    let mut opts = IngestOptions {
-        value_column: job.value_column.clone(),
-        source_name: Some(dataset.name.clone()),
-        decimal: crate::routes::datasets::dataset_decimal(&dataset.meta),
-        series: job.series.clone(),
-        ..IngestOptions::default()
-    };
-    match &job.time_column {
-        TimeChoice::Detect => {}
-        TimeChoice::RowIndex => opts.no_time_column = true,
-        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
-    }
+    let opts = jobs::run_ingest_options(
+        &dataset,
+        &job.time_column,
+        job.value_column.as_ref(),
+        job.series.clone(),
+    );
     let fleet = tsad_io::read_fleet_bytes(&bytes, &opts)?;
     drop(bytes);
     let max = state.config().limits.max_series;

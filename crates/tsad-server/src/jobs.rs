@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tsad_core::{CancelFlag, EventOptions, FitContext, Progress, Series, Threshold};
 use tsad_engine::{Detection, DetectorSpec, EngineError, Training};
-use tsad_io::{ColumnRef, IngestOptions, Ingested};
+use tsad_io::{ColumnRef, IngestOptions, Ingested, SeriesLayout};
 use tsad_store::{
     INTERRUPTED_CODE, INTERRUPTED_MESSAGE, MemberColumn, RunError, RunRecord, RunResult, RunStatus,
     Storage, StorageError,
@@ -47,7 +47,7 @@ pub(crate) struct Job {
     /// Store the fitted model once the detection succeeded.
     pub(crate) save_model: bool,
     /// One series, or many (each stored as a series run, see [`crate::fleet`]).
-    pub(crate) series: tsad_io::SeriesLayout,
+    pub(crate) series: SeriesLayout,
 }
 
 /// A run that is queued or running.
@@ -513,6 +513,29 @@ pub(crate) struct RunData {
     pub(crate) ingested: Ingested,
 }
 
+/// How a run reads its dataset: the run's columns and layout, the dataset's name and decimal
+/// mark.
+pub(crate) fn run_ingest_options(
+    dataset: &tsad_store::DatasetRecord,
+    time_column: &TimeChoice,
+    value_column: Option<&ColumnRef>,
+    series: SeriesLayout,
+) -> IngestOptions {
+    let mut opts = IngestOptions {
+        value_column: value_column.cloned(),
+        source_name: Some(dataset.name.clone()),
+        decimal: crate::routes::datasets::dataset_decimal(&dataset.meta),
+        series,
+        ..IngestOptions::default()
+    };
+    match time_column {
+        TimeChoice::Detect => {}
+        TimeChoice::RowIndex => opts.no_time_column = true,
+        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
+    }
+    opts
+}
+
 /// Reads a dataset with the run's columns.
 pub(crate) fn read_run_data(
     store: &dyn Storage,
@@ -522,17 +545,7 @@ pub(crate) fn read_run_data(
 ) -> Result<RunData, ApiError> {
     let dataset = store.dataset(dataset_id)?;
     let bytes = store.dataset_bytes(dataset_id)?;
-    let mut opts = IngestOptions {
-        value_column: value_column.cloned(),
-        source_name: Some(dataset.name.clone()),
-        decimal: crate::routes::datasets::dataset_decimal(&dataset.meta),
-        ..IngestOptions::default()
-    };
-    match time_column {
-        TimeChoice::Detect => {}
-        TimeChoice::RowIndex => opts.no_time_column = true,
-        TimeChoice::Column(c) => opts.time_column = Some(c.clone()),
-    }
+    let opts = run_ingest_options(&dataset, time_column, value_column, SeriesLayout::Single);
     let ingested = tsad_io::read_bytes(&bytes, &opts)?;
     Ok(RunData {
         dataset,

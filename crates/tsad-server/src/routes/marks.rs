@@ -225,7 +225,7 @@ pub(crate) async fn run_marks_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RunMarks>, ApiError> {
-    let run = succeeded_single(&state, &id).await?;
+    let run = crate::routes::runs::succeeded_run(&state, &id).await?;
     let result = state.result(&id).await?;
     let ds = run.dataset_id.clone();
     let all = state.blocking(move |s| Ok(s.marks(&ds)?)).await?;
@@ -244,20 +244,6 @@ pub(crate) async fn run_marks_get(
         marks: marks.into_iter().map(Mark::from).collect(),
         report,
     }))
-}
-
-/// The run, which must have succeeded on one series.
-async fn succeeded_single(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
-    let run_id = id.to_owned();
-    let run = state.blocking(move |s| Ok(s.run(&run_id)?)).await?;
-    if run.status != tsad_store::RunStatus::Succeeded {
-        return Err(ApiError::conflict(format!(
-            "run `{id}` is {}; its events can be marked once it succeeded",
-            run.status
-        )));
-    }
-    crate::fleet::refuse_fleet(&run)?;
-    Ok(run)
 }
 
 /// Mark an event (confirmed, false alarm, unsure) or a stretch the run missed.
@@ -288,7 +274,7 @@ pub(crate) async fn run_marks_create(
             ),
         ));
     }
-    let run = succeeded_single(&state, &id).await?;
+    let run = crate::routes::runs::succeeded_run(&state, &id).await?;
     let now = now_ms();
     let mark = MarkRecord {
         id: tsad_store::new_id("mark"),

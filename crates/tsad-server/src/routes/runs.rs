@@ -874,8 +874,8 @@ async fn succeeded(state: &AppState, id: &str) -> Result<(RunRecord, Arc<RunResu
     Ok((run, result))
 }
 
-/// The run, which must have succeeded (409 otherwise).
-async fn succeeded_run(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
+/// The run, which must have succeeded on one series (409 otherwise).
+pub(crate) async fn succeeded_run(state: &AppState, id: &str) -> Result<RunRecord, ApiError> {
     let run_id = id.to_owned();
     let run = state.blocking(move |s| Ok(s.run(&run_id)?)).await?;
     if run.status != RunStatus::Succeeded {
