@@ -1189,6 +1189,13 @@ async fn events_are_marked_and_the_marks_score_this_run_and_the_next() {
 
             // A new run on the same dataset shows the earlier marks and scores itself by them.
             page.click("run-button").await?;
+            // Until the new run is created the page still shows the first one as succeeded.
+            page.wait_until(
+                "the new run to open",
+                WAIT,
+                &format!("new URLSearchParams(location.hash.slice(1)).get('run') !== '{first}'"),
+            )
+            .await?;
             let second = wait_results(&page).await?;
             anyhow::ensure!(second != first, "no new run was opened");
             page.wait_until(
