@@ -1289,3 +1289,118 @@ async fn a_phone_screen_keeps_the_top_bar_on_one_line_and_the_legend_clear() {
     )
     .await;
 }
+
+/// The comparison the page shows: its texts, the compared run's band and legend entry.
+const COMPARE_FACTS: &str = r#"
+  const m = document.getElementById('chart-main');
+  const shapes = ((m.layout && m.layout.shapes) || []).filter((s) => s.name === "compared run's event");
+  return {
+    comparing: document.body.dataset.comparing || '',
+    summary: document.getElementById('compare-summary').textContent,
+    differences: document.getElementById('compare-differences').textContent,
+    band: shapes.length,
+    legend: (m.data || []).some((t) => t.name === "compared run's events"),
+    only_here: document.querySelectorAll('[data-testid=compare-only-here]').length,
+    only_other: document.querySelectorAll('[data-testid=compare-only-other]').length,
+  };
+"#;
+
+#[tokio::test]
+async fn two_runs_are_labelled_by_what_differs_and_compared_on_one_chart() {
+    run(
+        "two_runs_are_labelled_by_what_differs_and_compared_on_one_chart",
+        |page| async move {
+            page.open("/").await?;
+            load_demo(&page).await?;
+            let first = run_and_wait(&page).await?;
+            // A second run on the same data: another detector and threshold, from the API.
+            let (_, run) = page.api("GET", &format!("/api/v1/runs/{first}"), None).await?;
+            let (status, second) = page
+                .api(
+                    "POST",
+                    "/api/v1/runs",
+                    Some(json!({"dataset_id": run["dataset_id"], "detector": {"kind": "mad"},
+                                "threshold": {"method": "quantile", "q": 0.98}})),
+                )
+                .await?;
+            anyhow::ensure!(status == 202, "{second}");
+            let second = second["id"].as_str().unwrap_or_default().to_owned();
+            page.open(&format!("/#run={second}")).await?;
+            wait_results(&page).await?;
+
+            // The sidebar names each run by what sets it apart.
+            let labels = page
+                .js(
+                    "return [...document.querySelectorAll('[data-testid=run-item]')].map((b) => [b.dataset.id, b.textContent]);",
+                    vec![],
+                )
+                .await?;
+            let label_of = |id: &str| {
+                labels.as_array().into_iter().flatten()
+                    .find(|pair| pair[0] == id)
+                    .and_then(|pair| pair[1].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            anyhow::ensure!(label_of(&second).contains("mad · quantile q = 0.98"), "{labels}");
+            anyhow::ensure!(label_of(&first).contains("robust-stats · auto"), "{labels}");
+
+            // Compare with the first run: counts as the API gives them, its events as a band.
+            page.find("compare-with").await?.select_by_value(&first).await?;
+            page.wait_until(
+                "the comparison",
+                WAIT,
+                &format!("document.body.dataset.comparing === '{first}' && ((document.getElementById('chart-main').layout || {{}}).shapes || []).some((s) => s.name === \"compared run's event\")"),
+            )
+            .await?;
+            let (_, cmp) = page
+                .api("GET", &format!("/api/v1/runs/{second}/compare?with={first}"), None)
+                .await?;
+            let facts = page.js(COMPARE_FACTS, vec![]).await?;
+            let summary = facts["summary"].as_str().unwrap_or_default();
+            let expected = format!(
+                "This run: {} events, {} also found by the other.",
+                cmp["run"]["event_count"], cmp["run"]["shared"]
+            );
+            anyhow::ensure!(summary.starts_with(&expected), "{summary} / {expected}");
+            anyhow::ensure!(facts["band"] == cmp["other"]["event_count"], "{facts} / {cmp}");
+            anyhow::ensure!(facts["legend"] == true, "{facts}");
+            anyhow::ensure!(
+                facts["differences"].as_str().unwrap_or_default().contains("robust-stats")
+                    && facts["differences"].as_str().unwrap_or_default().contains("quantile q = 0.98 → auto"),
+                "{facts}"
+            );
+            let only_here = cmp["run_events_shared"].as_array().map_or(0, |v| v.iter().filter(|s| **s == false).count());
+            anyhow::ensure!(only_here > 0, "the quantile run flags more: {cmp}");
+            anyhow::ensure!(facts["only_here"] == only_here.min(8), "{facts}");
+
+            // An event only this run found zooms the chart to it.
+            page.click("compare-only-here").await?;
+            page.wait_until(
+                "the zoom to the event",
+                WAIT,
+                &format!("(() => {{ const r = {X_RANGE}; return r && r[1] - r[0] < 30 * 24 * 3600000; }})()"),
+            )
+            .await?;
+
+            // The comparison is in the URL: a reload shows it again.
+            let hash = page.js("return location.hash;", vec![]).await?;
+            anyhow::ensure!(hash.as_str().unwrap_or_default().contains(&format!("compare={first}")), "{hash}");
+            page.open(&format!("/{}", hash.as_str().unwrap_or_default())).await?;
+            wait_results(&page).await?;
+            page.wait_until("the comparison after a reload", WAIT, &format!("document.body.dataset.comparing === '{first}'"))
+                .await?;
+
+            // "No other run" removes the band.
+            page.find("compare-with").await?.select_by_value("").await?;
+            page.wait_until(
+                "the band to go",
+                WAIT,
+                "!document.body.dataset.comparing && !((document.getElementById('chart-main').layout || {}).shapes || []).some((s) => s.name === \"compared run's event\")",
+            )
+            .await?;
+            page.expect_no_js_errors().await
+        },
+    )
+    .await;
+}

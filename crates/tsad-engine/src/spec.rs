@@ -236,7 +236,8 @@ pub fn default_spec() -> DetectorSpec {
 /// catastrophic failure first (`seasonal` alone misses it).
 pub const DEFAULT_PRESET: &str = "robust-stats";
 
-/// Parses a spec, or `{"preset": NAME, "overrides": {...}}`, and validates it by building it.
+/// Parses a spec, or `{"preset": NAME, "overrides": {...}}`, or a bare name (`"mad"`, a kind
+/// with its defaults, or `"nab-best"`, a preset), and validates it by building it.
 ///
 /// Returns the spec and the preset's name when one was used.
 ///
@@ -244,6 +245,21 @@ pub const DEFAULT_PRESET: &str = "robust-stats";
 ///
 /// [`EngineError::InvalidConfig`] listing every problem found, each with its path.
 pub fn parse_spec(value: &Value) -> Result<(DetectorSpec, Option<String>), EngineError> {
+    if let Value::String(name) = value {
+        let object = if presets::preset(name).is_some() {
+            serde_json::json!({ "preset": name })
+        } else if KINDS.contains(&name.as_str()) {
+            serde_json::json!({ "kind": name })
+        } else {
+            let presets: Vec<&str> = presets::presets().iter().map(|p| p.name).collect();
+            return Err(EngineError::InvalidConfig(vec![format!(
+                "unknown detector `{name}`; name a kind ({}) or a preset ({})",
+                KINDS.join(", "),
+                presets.join(", ")
+            )]));
+        };
+        return parse_spec(&object);
+    }
     let mut problems = Vec::new();
     let (spec, preset) = match value.get("preset") {
         Some(_) => match resolve_preset(value, &mut problems) {
@@ -343,8 +359,12 @@ pub(crate) fn parse_value(
     let p = prefix(path);
     let Some(obj) = value.as_object() else {
         problems.push(format!(
-            "{}must be a JSON object like {{\"kind\": \"mad\"}} or {{\"preset\": \"hybrid-benford\"}}, got {value}",
-            if path.is_empty() { "detector: ".to_owned() } else { format!("{path}: ") }
+            "{}a JSON object like {{\"kind\": \"mad\"}} or {{\"preset\": \"hybrid-benford\"}}, got {value}",
+            if path.is_empty() {
+                "must be a detector name or ".to_owned()
+            } else {
+                format!("{path}: must be ")
+            }
         ));
         return None;
     };

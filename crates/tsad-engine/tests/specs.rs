@@ -34,10 +34,38 @@ fn every_documented_example_parses_and_round_trips() {
 }
 
 #[test]
+fn a_bare_name_is_a_kind_with_its_defaults_or_a_preset() {
+    let (spec, preset) = parse_spec(&json!("mad")).unwrap();
+    assert_eq!(
+        spec.to_json(),
+        parse_spec(&json!({"kind": "mad"})).unwrap().0.to_json()
+    );
+    assert_eq!(preset, None);
+    let (spec, preset) = parse_spec(&json!("nab-best")).unwrap();
+    assert_eq!(preset.as_deref(), Some("nab-best"));
+    assert_eq!(
+        spec.to_json(),
+        parse_spec(&json!({"preset": "nab-best"}))
+            .unwrap()
+            .0
+            .to_json()
+    );
+}
+
+#[test]
 fn invalid_specs_list_every_problem_with_its_path() {
     type Case = (&'static str, Value, &'static [&'static str]);
     let cases: Vec<Case> = vec![
-        ("not an object", json!(3), &["must be a JSON object"]),
+        (
+            "not an object",
+            json!(3),
+            &["must be a detector name or a JSON object"],
+        ),
+        (
+            "unknown name",
+            json!("madd"),
+            &["unknown detector `madd`", "mad", "nab-best"],
+        ),
         ("no kind", json!({"window": 3}), &["kind: missing"]),
         (
             "unknown kind",

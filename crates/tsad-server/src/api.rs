@@ -310,12 +310,16 @@ pub struct Run {
     pub series: Option<String>,
     /// The name the user gave the run (`PATCH /api/v1/runs/{id}`); null: none.
     pub name: Option<String>,
+    /// Its detector and the settings that set it apart from the other runs on its dataset
+    /// (`mad · window 96 · σ k = 3`): what the UI lists it by when it has no name.
+    pub label: String,
 }
 
 impl Run {
     /// A run without events and report (list entries).
-    pub(crate) fn summary(r: RunRecord, dataset_name: Option<String>) -> Self {
+    pub(crate) fn summary(r: RunRecord, dataset_name: Option<String>, label: String) -> Self {
         Run {
+            label,
             id: r.id,
             dataset_id: r.dataset_id,
             dataset_name,

@@ -11,6 +11,7 @@ mod metrics;
 pub mod openapi;
 mod routes;
 mod security;
+mod settings;
 mod state;
 mod training;
 
@@ -128,6 +129,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::detect::routes())
         .merge(routes::runs::routes())
         .merge(routes::marks::routes())
+        .merge(routes::compare::routes())
         .merge(routes::explain::routes())
         .merge(routes::models::routes())
         .merge(routes::ops::routes())

@@ -1,7 +1,7 @@
 //! The OpenAPI document generated from the handlers (utoipa), and a small readable HTML page
 //! rendered from it (no CDN, no Swagger UI).
 
-use crate::routes::{datasets, detect, explain, marks, models, ops, runs};
+use crate::routes::{compare, datasets, detect, explain, marks, models, ops, runs};
 use serde_json::Value;
 use std::fmt::Write as _;
 use utoipa::OpenApi;
@@ -44,6 +44,7 @@ use utoipa::OpenApi;
         runs::runs_download,
         runs::runs_series,
         runs::runs_rename,
+        compare::runs_compare,
         marks::run_marks_get,
         marks::run_marks_create,
         marks::marks_update,

@@ -97,6 +97,30 @@ async fn marks_judge_events_survive_new_runs_and_score_them() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(common::parse(&body)["marks"].as_array().unwrap().len(), 3);
+    // So does the CSV: each point's mark and note (empty where none covers it).
+    let (status, _, body) = app
+        .send(common::request(
+            Method::GET,
+            &format!("/api/v1/runs/{run_id}/download?format=csv"),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with(",mark,mark_note"), "{}", lines[0]);
+    let row = |e: &Value| lines[1 + e["start"].as_u64().unwrap() as usize];
+    assert!(
+        row(&events[0]).ends_with(",confirmed,the pump"),
+        "{}",
+        row(&events[0])
+    );
+    assert!(
+        row(&events[1]).ends_with(",confirmed,also real"),
+        "{}",
+        row(&events[1])
+    );
+    assert!(lines[1].ends_with(",missed,"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",,"), "{}", lines[2]);
 
     // Deleting the run keeps the marks with the dataset; deleting a mark removes it.
     let (status, _) = app.delete(&format!("/api/v1/runs/{run_id}")).await;

@@ -1,5 +1,6 @@
 //! One module per resource, each returning its `Router<AppState>`.
 
+pub(crate) mod compare;
 pub(crate) mod datasets;
 pub(crate) mod detect;
 pub(crate) mod explain;

@@ -10,6 +10,7 @@ use crate::downsample::{self, Method};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::events::{DEFAULT_EVENT_LIMIT, listing, scale_name};
 use crate::jobs::{self, Job, TimeChoice, finite};
+use crate::settings::label_among;
 use crate::state::AppState;
 use crate::training::{self, TrainChoice, TrainRequest};
 use axum::extract::{Path, State};
@@ -26,7 +27,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use tsad_core::{EventOptions, MemberScores, Scale, Scores, Series, Threshold, TimeAxis};
 use tsad_engine::DetectorSpec;
-use tsad_store::{RunRecord, RunResult, RunStatus, ThresholdUpdate};
+use tsad_store::{MarkRecord, RunRecord, RunResult, RunStatus, ThresholdUpdate};
 
 /// Default and bounds of `max_points`.
 const DEFAULT_MAX_POINTS: usize = 2000;
@@ -364,12 +365,13 @@ pub(crate) async fn runs_create(
                 };
                 limits.check_work(&spec, points)?;
                 s.create_run(&run)?;
-                Ok(dataset.name)
+                let label = label_among(&run, s.list_runs(Some(&run.dataset_id))?);
+                Ok((dataset.name, label))
             })
             .await
     };
-    let dataset_name = match stored {
-        Ok(name) => name,
+    let (dataset_name, label) = match stored {
+        Ok(named) => named,
         Err(e) => {
             state.jobs().unreserve();
             return Err(e);
@@ -391,7 +393,7 @@ pub(crate) async fn runs_create(
             series: layout,
         },
     );
-    let mut body = Run::summary(run, Some(dataset_name));
+    let mut body = Run::summary(run, Some(dataset_name), label);
     body.events = Some(json!([]));
     body.report = Some(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(body)))
@@ -592,12 +594,14 @@ pub(crate) async fn runs_list(
             Ok((s.list_runs(q.dataset_id.as_deref())?, names))
         })
         .await?;
+    let labels = crate::settings::labels(&runs);
     Ok(Json(RunList {
         runs: runs
             .into_iter()
-            .map(|r| {
+            .zip(labels)
+            .map(|(r, label)| {
                 let name = names.get(&r.dataset_id).cloned();
-                Run::summary(r, name)
+                Run::summary(r, name, label)
             })
             .collect(),
     }))
@@ -605,16 +609,17 @@ pub(crate) async fn runs_list(
 
 /// One run with its events and the detector's report.
 async fn full_run(state: &AppState, id: String) -> Result<Run, ApiError> {
-    let (run, name) = state
+    let (run, name, label) = state
         .blocking(move |s| {
             let run = s.run(&id)?;
             let name = s.dataset(&run.dataset_id).ok().map(|d| d.name);
-            Ok((run, name))
+            let label = label_among(&run, s.list_runs(Some(&run.dataset_id))?);
+            Ok((run, name, label))
         })
         .await?;
     let succeeded = run.status == RunStatus::Succeeded && run.fleet.is_none();
     let id = run.id.clone();
-    let mut body = Run::summary(run, name);
+    let mut body = Run::summary(run, name, label);
     if succeeded {
         let result = state.result(&id).await?;
         body.events = Some(listing(&result.events, EventOrder::Time, 0).0);
@@ -1193,16 +1198,14 @@ pub(crate) async fn runs_download(
     let (record, result) = succeeded(&state, &id).await?;
     let scale = run_scale(&record);
     let run = full_run(&state, id.clone()).await?;
-    let marks = if format == "json" {
+    let marks = {
         let ds = record.dataset_id.clone();
         let all = state.blocking(move |s| Ok(s.marks(&ds)?)).await?;
         crate::routes::marks::of_run(&record, all)
-    } else {
-        Vec::new()
     };
     let (body, content_type) = tokio::task::spawn_blocking(move || {
         if format == "csv" {
-            (to_csv(&result), "text/csv; charset=utf-8")
+            (to_csv(&result, &marks), "text/csv; charset=utf-8")
         } else {
             let all: Vec<usize> = (0..result.len()).collect();
             let marks: Vec<crate::routes::marks::Mark> =
@@ -1243,14 +1246,28 @@ fn csv_cell(out: &mut String, x: f64) {
 }
 
 fn csv_name(name: &str) -> String {
-    if name.contains([',', '"', '\n']) {
+    if name.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", name.replace('"', "\"\""))
     } else {
         name.to_owned()
     }
 }
 
-fn to_csv(r: &RunResult) -> String {
+/// For each point, the first of `marks` (in time order) covering its timestamp.
+fn mark_per_point<'a>(timestamps: &[i64], marks: &'a [MarkRecord]) -> Vec<Option<&'a MarkRecord>> {
+    let mut per_point = vec![None; timestamps.len()];
+    for m in marks {
+        let from = timestamps.partition_point(|&t| t < m.start_time);
+        let to = timestamps.partition_point(|&t| t <= m.end_time);
+        for slot in per_point.get_mut(from..to).into_iter().flatten() {
+            slot.get_or_insert(m);
+        }
+    }
+    per_point
+}
+
+/// Every point as CSV; with marks, `mark` (the verdict covering the point) and `mark_note`.
+fn to_csv(r: &RunResult, marks: &[MarkRecord]) -> String {
     let mut out = String::with_capacity(r.len() * 80);
     out.push_str("timestamp,value,expected,lower,upper,score");
     if r.rarity.is_some() {
@@ -1263,6 +1280,10 @@ fn to_csv(r: &RunResult) -> String {
     for m in &r.members {
         out.push(',');
         out.push_str(&csv_name(&format!("member_{}", m.name)));
+    }
+    let marked = (!marks.is_empty()).then(|| mark_per_point(&r.timestamps, marks));
+    if marked.is_some() {
+        out.push_str(",mark,mark_note");
     }
     out.push('\n');
     let index_axis = r.time_axis == "index";
@@ -1287,6 +1308,13 @@ fn to_csv(r: &RunResult) -> String {
         }
         for m in &r.members {
             csv_cell(&mut out, m.normalized[i]);
+        }
+        if let Some(marked) = &marked {
+            if let Some(m) = marked[i] {
+                let _ = write!(out, ",{},{}", m.verdict, csv_name(&m.comment));
+            } else {
+                out.push_str(",,");
+            }
         }
         out.push('\n');
     }

@@ -79,6 +79,7 @@ export const api = {
   createRun: (body) => send("POST", "/runs", { json: body }),
   cancelRun: (id) => send("POST", `/runs/${enc(id)}/cancel`, { json: {} }),
   deleteRun: (id) => send("DELETE", `/runs/${enc(id)}`),
+  compareRuns: (id, other) => send("GET", `/runs/${enc(id)}/compare?with=${enc(other)}`),
   runMarks: (id) => send("GET", `/runs/${enc(id)}/marks`),
   createMark: (id, body) => send("POST", `/runs/${enc(id)}/marks`, { json: body }),
   updateMark: (id, body) => send("PATCH", `/marks/${enc(id)}`, { json: body }),

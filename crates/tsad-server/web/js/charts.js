@@ -16,6 +16,7 @@ const COLORS = {
   training: "rgba(42, 157, 143, 0.10)",
   trainingEdge: "rgba(42, 157, 143, 0.55)",
   shadeSelected: "rgba(214, 40, 40, 0.26)",
+  compare: "#3d85c6",
   members: ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"],
 };
 const MAX_SHAPES = 400;
@@ -48,6 +49,7 @@ export function createCharts({ main, score, onRangeChange }) {
   let last = null; // last render input, for shape-only updates
   let ready = false;
   let marksNow = []; // the user's marks, kept across redraws (they may arrive before the points)
+  let compareNow = null; // {events, label}: another run's events, drawn along the bottom
 
   const isDate = () => timeAxis === "epoch_millis";
   const toX = (t) => {
@@ -134,8 +136,25 @@ export function createCharts({ main, score, onRangeChange }) {
     }));
   }
 
+  /** Another run's events (a comparison): a band along the bottom of the main chart. */
+  function compareShapes() {
+    if (!compareNow?.events?.length) return [];
+    const t = last?.points?.t || [];
+    const span = range ? range[1] - range[0] : t.length > 1 ? t[t.length - 1] - t[0] : 0;
+    const half = Math.max((last?.step || (isDate() ? 1000 : 1)) / 2, span * 0.0015);
+    const [lo, hi] = range || [-Infinity, Infinity];
+    return compareNow.events
+      .filter((e) => e.end_time + half >= lo && e.start_time - half <= hi)
+      .slice(0, MAX_SHAPES)
+      .map((e) => ({
+        type: "rect", name: "compared run's event", xref: "x", yref: "paper", layer: "above",
+        x0: toX(e.start_time - half), x1: toX(e.end_time + half), y0: 0, y1: 0.04,
+        fillcolor: COLORS.compare, opacity: 0.85, line: { width: 0 },
+      }));
+  }
+
   function mainShapes() {
-    return [...trainingShapes(last.training), ...eventShapes(last.events, last.selected, last.step, true), ...markShapes(marksNow)];
+    return [...trainingShapes(last.training), ...eventShapes(last.events, last.selected, last.step, true), ...markShapes(marksNow), ...compareShapes()];
   }
 
   function trainingNote(training) {
@@ -192,6 +211,8 @@ export function createCharts({ main, score, onRangeChange }) {
       });
       if (lx.length) traces.push({ type: "scatter", mode: "markers", x: lx, y: ly, name: "labelled anomaly", marker: { color: COLORS.label, size: 11, symbol: "circle-open", line: { width: 2 } } });
     }
+    // A legend entry for the compared run's band (the band itself is shapes).
+    if (compareNow) traces.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: "compared run's events", marker: { color: COLORS.compare, symbol: "square", size: 10 }, hoverinfo: "skip" });
     return traces;
   }
 
@@ -295,6 +316,12 @@ export function createCharts({ main, score, onRangeChange }) {
         window.Plotly.relayout(main, { shapes: mainShapes() }).finally(() => { syncing = false; });
       }
     },
+    /** Draws another run's events along the bottom of the main chart ({events, label}), or
+     * removes them (null). */
+    setCompare(compare) {
+      compareNow = compare;
+      if (last && ready && plotlyReady()) draw();
+    },
     /** Zooms both charts to [from, to] and reports the new range. */
     zoomTo(next) {
       range = next;
@@ -315,6 +342,7 @@ export function createCharts({ main, score, onRangeChange }) {
       last = null;
       range = null;
       marksNow = [];
+      compareNow = null;
     },
     resize() {
       if (last && plotlyReady()) {

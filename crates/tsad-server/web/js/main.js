@@ -26,7 +26,8 @@ function clearError() {
   $("error-text").textContent = "";
 }
 
-// ---- URL hash: #dataset=<id>&run=<id> -------------------------------------------------------
+// ---- URL hash: #dataset=<id>&run=<id>[&compare=<id>] ----------------------------------------
+// (`compare` is written by compare.js and kept while the same run stays open.)
 
 function readHash() {
   const q = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -38,6 +39,8 @@ function writeHash() {
   const ds = currentDataset();
   if (ds) q.set("dataset", ds.id);
   if (state.runId) q.set("run", state.runId);
+  const before = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (state.runId && before.get("run") === state.runId && before.get("compare")) q.set("compare", before.get("compare"));
   const next = q.toString() ? `#${q}` : "";
   if (location.hash !== next) history.replaceState(null, "", next || location.pathname);
 }

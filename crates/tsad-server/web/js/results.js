@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { createCharts, findBenford, renderBenford } from "./charts.js";
 import { renderEvents, selectEvent, clearEvents } from "./events.js";
 import { setChatRun, setChatEvent, explainEvent } from "./chat.js";
+import { initCompare, offerComparison, refreshComparison, hideComparison } from "./compare.js";
 import {
   $, el, show, debounce, fmtInt, fmtNum, fmtSeconds, fmtTime, specLabel, thresholdLabel, humanize,
   ruleWords, everyOf, everyFromSensitivity, sensitivityFromEvery, fmtEvery, fmtSpan,
@@ -66,6 +67,18 @@ export function initResults(context) {
     }
   });
   window.addEventListener("resize", debounce(() => charts.resize(), 150));
+  initCompare({
+    charts,
+    ownEvents: () => {
+      const byIndex = [];
+      for (const e of view?.events || []) byIndex[e.index] = e;
+      return byIndex;
+    },
+    timeAxis: () => view?.timeAxis,
+    zoomToOwn: (index) => selectAndZoom(view ? view.events.findIndex((e) => e.index === index) : -1),
+    zoomToSpan: (start, end) => zoomAround(start, end),
+    onError: (err, what) => ctx.onError(err, what),
+  });
   $("mark-missed").addEventListener("click", () => markMissed());
 }
 
@@ -76,6 +89,7 @@ export function currentView() {
 export function hideResults() {
   view = null;
   delete document.body.dataset.chartsReady;
+  hideComparison();
   pointsAbort?.abort();
   charts?.purge();
   clearEvents();
@@ -123,6 +137,7 @@ export async function showResults(run) {
   renderBenfordBlock(run.report);
   renderReport(run.report);
   loadMarks();
+  if (!sameRun) offerComparison(run);
   await loadPoints(null);
 }
 
@@ -254,7 +269,7 @@ function renderSummary() {
   const count = anomalyCount ?? events.reduce((a, e) => a + (e.flagged || 0), 0);
   $("event-count").textContent = `${fmtInt(count)} anomalous point${count === 1 ? "" : "s"} in ${fmtInt(events.length)} event${events.length === 1 ? "" : "s"}`;
   const meta = [
-    specLabel(run),
+    run.label || specLabel(run),
     `${fmtInt(s.points)} points`,
     s.fit_seconds != null ? `fit ${fmtSeconds(s.fit_seconds)}` : null,
   ].filter(Boolean).join(" · ");
@@ -348,6 +363,7 @@ async function rethreshold(threshold) {
     renderSummary();
     renderEvents(view.events, {});
     loadMarks();
+    refreshComparison();
     setChatEvent(null);
     charts.updateEvents(view.events, view.thresholdValue, null);
     await loadPoints(charts.range());
@@ -418,15 +434,21 @@ function selectAndZoom(n) {
   view.selected = n;
   selectEvent(n);
   setChatEvent(n);
+  charts.updateEvents(view.events, view.thresholdValue, n);
+  zoomAround(e.start_time, e.end_time);
+}
+
+/** Zooms to a stretch with some context on each side (three widths, at least 30 steps). */
+function zoomAround(start, end) {
+  if (!view) return;
   const s = view.run.summary || {};
   const step = view.step || 1;
-  const width = Math.max(e.end_time - e.start_time, step);
+  const width = Math.max(end - start, step);
   const context = Math.max(width * 3, step * 30);
-  let from = e.start_time - context;
-  let to = e.end_time + context;
+  let from = start - context;
+  let to = end + context;
   if (s.start != null) from = Math.max(from, s.start);
   if (s.end != null) to = Math.min(to, s.end);
-  charts.updateEvents(view.events, view.thresholdValue, n);
   charts.zoomTo([from, to]);
 }
 

@@ -154,7 +154,7 @@ export async function refreshRunList(currentId, onPick) {
     const s = r.summary;
     const events = r.status === "succeeded" && s ? `${s.event_count ?? "?"} event${s.event_count === 1 ? "" : "s"}` : null;
     const result = events && r.fleet ? `${fmtInt(s.series)} series, ${events}` : events;
-    const label = r.name || specLabel(r);
+    const label = r.name || r.label || specLabel(r);
     const title = el("span", { class: "item-title" }, label,
       el("span", { class: `status status-${r.status}` }, STATUS_TEXT[r.status] || r.status));
     return el("li", {},
@@ -165,11 +165,11 @@ export async function refreshRunList(currentId, onPick) {
         "data-testid": "run-item",
         "data-id": r.id,
         "data-status": r.status,
-        title: r.name ? `${r.name}: ${specLabel(r)}, ${thresholdLabel(r.threshold)}` : `${specLabel(r)}, ${thresholdLabel(r.threshold)}`,
+        title: `${r.name ? `${r.name}: ` : ""}${r.label || specLabel(r)}; threshold ${thresholdLabel(r.threshold)}`,
         onclick: () => onPick(r),
       },
       title,
-      el("span", { class: "item-meta" }, [r.name ? specLabel(r) : null, r.dataset_name, result, fmtAgo(r.created_at)].filter(Boolean).join(" · "))),
+      el("span", { class: "item-meta" }, [r.name ? r.label || specLabel(r) : null, r.dataset_name, result, fmtAgo(r.created_at)].filter(Boolean).join(" · "))),
       itemActions({
         what: "run", name: label, title,
         rename: async (name) => {
