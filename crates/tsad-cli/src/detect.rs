@@ -635,8 +635,9 @@ impl Report<'_> {
         if d.events.is_empty() {
             return Ok(());
         }
-        let mut listed: Vec<&Event> = d.events.iter().collect();
-        listed.sort_by_key(|e| e.rank);
+        // Events by rank, each with its position in time order (where its evidence is).
+        let mut listed: Vec<(usize, &Event)> = d.events.iter().enumerate().collect();
+        listed.sort_by_key(|(_, e)| e.rank);
         if self.top > 0 && listed.len() > self.top {
             listed.truncate(self.top);
             writeln!(
@@ -666,7 +667,7 @@ impl Report<'_> {
             }
         );
         writeln!(out, "{}", header.trim_end())?;
-        for e in listed {
+        for &(_, e) in &listed {
             let members: Vec<String> = e
                 .members
                 .iter()
@@ -693,8 +694,16 @@ impl Report<'_> {
             );
             writeln!(out, "{}", line.trim_end())?;
         }
-        for (i, ev) in self.evidence.unwrap_or_default().iter().enumerate() {
-            writeln!(out, "\nEvent {}\n{}", i + 1, tsad_explain::explain(ev))?;
+        // The explanations follow the table: by rank, the listed events only.
+        if let Some(evidence) = self.evidence {
+            for &(i, e) in &listed {
+                writeln!(
+                    out,
+                    "\nEvent rank {}\n{}",
+                    e.rank,
+                    tsad_explain::explain(&evidence[i])
+                )?;
+            }
         }
         Ok(())
     }

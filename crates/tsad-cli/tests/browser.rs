@@ -908,14 +908,11 @@ fn numbers_are_read_as_written() {
 /// `host-07` jumps (to 95 at row 300).
 fn hosts_csv(hosts: usize) -> String {
     let mut csv = String::from("time,host,latency_ms\n");
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rng = tsad_testing::Rng::new(0x2545_F491_4F6C_DD1D);
     for i in 0..400 {
         let t = tsad_io::format_timestamp(1_700_000_000_000 + i as i64 * 3_600_000);
         for h in 0..hosts {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let noise = (state % 1000) as f64 / 500.0;
+            let noise = rng.range(0.0, 2.0);
             let v = if h == 7 && i == 300 {
                 95.0
             } else {
@@ -1399,6 +1396,55 @@ async fn two_runs_are_labelled_by_what_differs_and_compared_on_one_chart() {
                 "!document.body.dataset.comparing && !((document.getElementById('chart-main').layout || {}).shapes || []).some((s) => s.name === \"compared run's event\")",
             )
             .await?;
+            page.expect_no_js_errors().await
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn seasonal_without_a_period_says_so_above_the_charts() {
+    run(
+        "seasonal_without_a_period_says_so_above_the_charts",
+        |page| async move {
+            page.open("/").await?;
+            // A random walk (seeded): no seasonal period to find.
+            let mut rng = tsad_testing::Rng::new(11);
+            let mut csv = String::from("timestamp,value\n");
+            let mut v = 0.0;
+            for i in 0..600 {
+                v += rng.normal();
+                csv.push_str(&format!("{},{v:.3}\n", 1_700_000_000 + i * 3600));
+            }
+            let path = page.write_file("walk.csv", &csv)?;
+            page.upload(&path).await?;
+            page.wait_until(
+                "the upload to open",
+                WAIT,
+                "document.getElementById('dataset-summary').textContent.includes('walk.csv') \
+                 && !document.getElementById('run-button').disabled",
+            )
+            .await?;
+            page.find("detector-select")
+                .await?
+                .select_by_value("kind:seasonal")
+                .await?;
+            run_and_wait(&page).await?;
+            let note = page
+                .wait_for(
+                    "the fallback note",
+                    WAIT,
+                    "(() => { const n = document.getElementById('result-notes'); \
+                     return n.classList.contains('hidden') ? null : n.textContent; })()",
+                )
+                .await?;
+            anyhow::ensure!(
+                note.as_str()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains("no seasonal period found"),
+                "{note}"
+            );
             page.expect_no_js_errors().await
         },
     )

@@ -46,7 +46,7 @@ fn detect_explain_prints_and_serialises_the_evidence() {
     );
     assert_eq!(code, 1, "{err}");
     for fact in [
-        "Event 1",
+        "Event rank 1",
         "At 2024-01-07 06:00 UTC (a single point), the series was unusually high.",
         "robust standard deviations above",
         "The mad detector flagged it.",

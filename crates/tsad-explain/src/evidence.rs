@@ -80,10 +80,14 @@ pub struct Peak {
     pub baseline: Option<f64>,
     /// `actual - baseline`.
     pub deviation: Option<f64>,
-    /// The deviation in robust standard deviations (1.4826 × MAD) of the basis below.
+    /// The deviation in standard deviations (`sigma_unit`) of the basis below.
     pub deviation_sigma: Option<f64>,
-    /// That robust standard deviation.
+    /// That standard deviation.
     pub sigma: Option<f64>,
+    /// What σ is, in words: `robust standard deviations` (1.4826 × MAD), or `standard
+    /// deviations` for `zscore`, whose own rolling σ is the yardstick.
+    #[serde(default = "robust_unit")]
+    pub sigma_unit: String,
     /// What the baseline and sigma come from, in words.
     pub basis: String,
     /// The anomaly score at the peak.
@@ -92,6 +96,10 @@ pub struct Peak {
     pub threshold: Option<f64>,
     /// `score / threshold`.
     pub severity: Option<f64>,
+}
+
+fn robust_unit() -> String {
+    "robust standard deviations".to_owned()
 }
 
 /// Where the peak's score stands among all finite scores.
@@ -545,11 +553,31 @@ impl<'a> EvidenceContext<'a> {
             (Some(a), Some(b)) => Some(a - b),
             _ => None,
         };
-        let deviation_sigma = match (deviation, sigma) {
+        let mut deviation_sigma = match (deviation, sigma) {
             (Some(d), Some(s)) if s > 0.0 => Some((d - offset) / s),
             _ => None,
         };
         let score = finite(event.peak_score);
+        let (mut sigma, mut basis, mut sigma_unit) = (sigma, basis, robust_unit());
+        // `mad` and `zscore` score a point in standard deviations of its own rolling window:
+        // that is the yardstick, so the deviation in σ is the score (a spread of all residuals
+        // would give another number for the same point).
+        let own_yardstick =
+            event.members.is_empty() && matches!(self.detector.as_deref(), Some("mad" | "zscore"));
+        if let (true, Some(d), Some(z), Some(_)) = (own_yardstick, deviation, score, expected)
+            && z > 0.0
+            && d != 0.0
+        {
+            deviation_sigma = Some(z.copysign(d));
+            sigma = Some(d.abs() / z);
+            if self.detector.as_deref() == Some("zscore") {
+                sigma_unit = "standard deviations".to_owned();
+            }
+            basis = format!(
+                "the model's expected value; σ is the spread of the rolling window the {}                  detector scores with, so the deviation in σ is its score",
+                self.detector.as_deref().unwrap_or_default()
+            );
+        }
         Peak {
             actual,
             expected,
@@ -559,6 +587,7 @@ impl<'a> EvidenceContext<'a> {
             deviation,
             deviation_sigma,
             sigma,
+            sigma_unit,
             basis,
             score,
             threshold: self.threshold,

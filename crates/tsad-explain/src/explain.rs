@@ -98,8 +98,9 @@ pub(crate) fn peak(e: &Evidence) -> Option<String> {
         s.push_str(&format!(": {}", signed(d)));
         match p.deviation_sigma {
             Some(z) => s.push_str(&format!(
-                ", {} robust standard deviations {}.",
+                ", {} {} {}.",
                 short(z.abs()),
+                p.sigma_unit,
                 above_below(z)
             )),
             None => s.push_str(

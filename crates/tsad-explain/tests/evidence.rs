@@ -568,3 +568,47 @@ fn the_prompt_carries_evidence_and_rules_but_not_the_series() {
     assert_eq!(roles, [Role::User, Role::Assistant, Role::User]);
     assert_eq!(prompt.last().unwrap().content, "why?");
 }
+
+#[test]
+fn mad_and_zscore_measure_the_deviation_with_their_own_score() {
+    // A quiet stretch, a noisy one, then a spike in the quiet part: its score (here a local
+    // z given by hand, as `mad` and `zscore` compute it) is the yardstick the text must use,
+    // not the spread of all residuals, which the noisy stretch inflates.
+    let mut values = vec![10.0; 400];
+    for (i, v) in values.iter_mut().enumerate().skip(200) {
+        *v += if i % 2 == 0 { 5.0 } else { -5.0 };
+    }
+    values[100] = 16.0;
+    let series = Series::from_values(values).unwrap();
+    let mut score = vec![0.5; 400];
+    score[100] = 7.5;
+    let scores = Scores::new(score).with_expected(vec![10.0; 400]);
+    let cut = Threshold::Sigma { k: 3.0 }.apply(&scores.score).unwrap();
+    let found = events(&series, &scores, &cut, &EventOptions::default());
+    let event = event_at(&found, 100);
+    for (kind, unit) in [
+        ("mad", "robust standard deviations"),
+        ("zscore", "standard deviations"),
+    ] {
+        let ctx = EvidenceContext::new(&series, &scores)
+            .unwrap()
+            .with_flags(&cut.flags)
+            .with_detector(kind);
+        let e = ctx.evidence(event).unwrap();
+        assert_eq!(e.peak.deviation_sigma, Some(7.5), "{kind}");
+        assert_eq!(e.peak.sigma, Some(6.0 / 7.5), "{kind}");
+        let text = explain(&e);
+        assert!(
+            text.contains(&format!("+6, 7.5 {unit} above")),
+            "{kind}:\n{text}"
+        );
+    }
+    // A detector whose score is not a local z keeps the spread of all residuals.
+    let ctx = EvidenceContext::new(&series, &scores)
+        .unwrap()
+        .with_flags(&cut.flags)
+        .with_detector("seasonal");
+    let e = ctx.evidence(event).unwrap();
+    assert_ne!(e.peak.deviation_sigma, Some(7.5));
+    assert_eq!(e.peak.sigma_unit, "robust standard deviations");
+}

@@ -319,6 +319,7 @@ export function createCharts({ main, score, onRangeChange }) {
     /** Draws another run's events along the bottom of the main chart ({events, label}), or
      * removes them (null). */
     setCompare(compare) {
+      if (!compare && !compareNow) return;
       compareNow = compare;
       if (last && ready && plotlyReady()) draw();
     },

@@ -89,9 +89,9 @@ export function currentView() {
 export function hideResults() {
   view = null;
   delete document.body.dataset.chartsReady;
-  hideComparison();
   pointsAbort?.abort();
   charts?.purge();
+  hideComparison();
   clearEvents();
   show($("results"), false);
 }
@@ -274,7 +274,25 @@ function renderSummary() {
     s.fit_seconds != null ? `fit ${fmtSeconds(s.fit_seconds)}` : null,
   ].filter(Boolean).join(" · ");
   $("result-meta").textContent = `· ${meta}`;
+  const notes = reportNotes(run.report);
+  $("result-notes").textContent = notes.map((n) => `Note: ${capitalize(n)}`).join(" ");
+  show($("result-notes"), notes.length > 0);
   renderRule();
+}
+
+/** The detector's notes (`note` in its report, an ensemble member's prefixed with its name):
+ * what it did differently, such as seasonal falling back when it finds no period. */
+function reportNotes(report) {
+  const notes = [];
+  const visit = (node, who, depth) => {
+    if (!node || typeof node !== "object" || depth > 3) return;
+    if (typeof node.note === "string" && node.note) notes.push(who ? `${who}: ${node.note}` : node.note);
+    for (const member of Array.isArray(node.members) ? node.members : []) {
+      if (member && typeof member === "object") visit(member.report ?? member, member.name || member.kind || who, depth + 1);
+    }
+  };
+  visit(report, "", 0);
+  return notes;
 }
 
 /** "Now: sensitivity 0.6: about 1 false alarm per 16,000 points of normal data (about 1 per
