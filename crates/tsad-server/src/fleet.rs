@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tsad_core::{FitContext, Progress};
 use tsad_engine::{FleetSummary, SeriesSummary, WorstEvent};
 use tsad_io::{ColumnRef, FleetSeries, SeriesLayout};
-use tsad_store::{RunRecord, RunResult, RunStatus};
+use tsad_store::{RunRecord, RunResult, RunStatus, Storage, StorageError};
 
 /// Series runs stored per transaction.
 const BATCH: usize = 64;
@@ -219,6 +219,42 @@ pub(crate) fn detect_fleet(
     }));
     run.training = Some(json!({"source": "self"}));
     Ok(())
+}
+
+/// Counts a many-series run's events again from its series runs (after one of them was
+/// re-thresholded), so its `fleet` and `summary` agree with the series list.
+///
+/// # Errors
+///
+/// What the store returns.
+pub(crate) fn recount(store: &dyn Storage, parent_id: &str) -> Result<(), StorageError> {
+    let mut parent = store.run(parent_id)?;
+    let children = store.series_runs(parent_id)?;
+    let counts: Vec<u64> = children
+        .iter()
+        .filter(|c| c.status == RunStatus::Succeeded)
+        .map(|c| {
+            c.summary
+                .as_ref()
+                .and_then(|s| s.get("event_count"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        })
+        .collect();
+    let events: u64 = counts.iter().sum();
+    let with_events = counts.iter().filter(|&&n| n > 0).count();
+    for part in [parent.fleet.as_mut(), parent.summary.as_mut()] {
+        if let Some(obj) = part.and_then(Value::as_object_mut) {
+            obj.insert("with_events".into(), json!(with_events));
+            let key = if obj.contains_key("event_count") {
+                "event_count"
+            } else {
+                "events"
+            };
+            obj.insert(key.into(), json!(events));
+        }
+    }
+    store.update_run(&parent)
 }
 
 /// About [`SPARKLINE_POINTS`] values: the min and the max of equal slices, in the order they

@@ -193,7 +193,9 @@ async fn a_wide_dataset_runs_one_series_per_column() {
         } else {
             10.0 + (i % 5) as f64
         };
-        csv.push_str(&format!("{t},{cpu},{},{},0\n", 50 + i % 3, 70 + i % 4));
+        // `mem` wanders (a deterministic pattern), so its scores have a spread to cut.
+        let mem = 50.0 + ((i * 7919) % 13) as f64 * 0.3;
+        csv.push_str(&format!("{t},{cpu},{mem},{},0\n", 70 + i % 4));
     }
     let (_, ds) = app.upload("wide.csv", csv.as_bytes()).await;
     let ds_id = ds["id"].as_str().unwrap();
@@ -210,6 +212,34 @@ async fn a_wide_dataset_runs_one_series_per_column() {
     );
     let ranked = series(&app, run["id"].as_str().unwrap(), "").await;
     assert_eq!(names(&ranked)[0], "cpu");
+
+    // Re-thresholding one series updates the many-series run's counts.
+    let before = run["fleet"]["events"].as_u64().unwrap();
+    let mem = ranked["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "mem")
+        .unwrap();
+    let (status, changed) = app
+        .post_json(
+            &format!("/api/v1/runs/{}/threshold", mem["run_id"].as_str().unwrap()),
+            &json!({"threshold": {"method": "quantile", "q": 0.9}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let added = changed["event_count"].as_u64().unwrap() - mem["events"].as_u64().unwrap();
+    assert!(added > 0, "{changed}");
+    let (_, parent) = app
+        .get(&format!("/api/v1/runs/{}", run["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(parent["fleet"]["events"], before + added, "{parent}");
+    assert_eq!(parent["summary"]["event_count"], before + added, "{parent}");
+    assert_eq!(
+        parent["fleet"]["with_events"],
+        run["fleet"]["with_events"].as_u64().unwrap() + u64::from(mem["events"] == 0),
+        "{parent}"
+    );
 
     let picked = app
         .finished_run_from(&json!({"dataset_id": ds_id, "value_columns": ["mem", "disk"], "detector": fast_spec()}))

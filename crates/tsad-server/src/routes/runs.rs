@@ -736,7 +736,17 @@ pub(crate) async fn runs_delete(
 ) -> Result<StatusCode, ApiError> {
     state.jobs().cancel(&id);
     let run_id = id.clone();
-    state.blocking(move |s| Ok(s.delete_run(&run_id)?)).await?;
+    // A many-series run takes its series runs with it: their cached results go too.
+    let children = state
+        .blocking(move |s| {
+            let children = s.series_runs(&run_id)?;
+            s.delete_run(&run_id)?;
+            Ok(children)
+        })
+        .await?;
+    for child in children {
+        state.forget_result(&child.id);
+    }
     state.forget_result(&id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1146,6 +1156,10 @@ pub(crate) async fn runs_threshold(
                     summary: Some(summary),
                 },
             )?;
+            // One series of a many-series run: its parent's counts follow.
+            if let Some(parent) = &run.parent_id {
+                crate::fleet::recount(store.as_ref(), parent)?;
+            }
         }
         let (events, event_count) = listing(&events_json, order, limit);
         let response = ThresholdResponse {
