@@ -50,11 +50,13 @@ pub fn presets() -> Vec<Preset> {
             name: "lstm-residual",
             title: "LSTM forecast residual (Flask seed)",
             description: "The Flask seed's method: an LSTM forecasts each point from the window \
-                before it, and its absolute residual is the score. At tsad's default threshold \
-                the residuals are calibrated like every detector's; the seed's exact rule, a \
-                residual above mean + 3 std of the residuals, is the `sigma` threshold \
-                (`--threshold sigma`, or {\"method\": \"sigma\", \"k\": 3} in the API).",
-            spec: json!({"kind": "lstm_forecast"}),
+                before it, and its absolute residual, unsmoothed (`smooth` 0), is the score. At \
+                tsad's default threshold the residuals are calibrated like every detector's; \
+                the seed's exact rule, a residual above mean + 3 std of the residuals, is the \
+                `sigma` threshold (`--threshold sigma`, or {\"method\": \"sigma\", \"k\": 3} \
+                in the API). The `lstm_forecast` kind itself smooths its residuals over the \
+                last few points (`smooth` 6), which finds more on SMAP.",
+            spec: json!({"kind": "lstm_forecast", "smooth": 0}),
         },
         Preset {
             name: "nab-best",

@@ -110,6 +110,7 @@ impl LstmAutoencoderParams {
 
     fn stream_options(&self) -> StreamOptions {
         StreamOptions {
+            smooth: 0,
             warmup: self.online_warmup,
             refit: self.online_refit,
             threads: self.threads.unwrap_or(1),

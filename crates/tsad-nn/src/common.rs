@@ -106,6 +106,37 @@ pub(crate) fn train_prepared(
     })
 }
 
+/// An exponentially weighted moving average of span `span` (weight `2 / (span + 1)` on the
+/// newest value) over the finite values pushed; a missing value passes through as NaN and
+/// leaves the average as it was. Span 0 or 1 returns each value unchanged.
+#[derive(Debug, Clone)]
+pub(crate) struct Ewma {
+    alpha: f64,
+    average: Option<f64>,
+}
+
+impl Ewma {
+    pub(crate) fn new(span: usize) -> Self {
+        Ewma {
+            alpha: 2.0 / (span.max(1) as f64 + 1.0),
+            average: None,
+        }
+    }
+
+    /// The average including `x` (NaN when `x` is not finite).
+    pub(crate) fn push(&mut self, x: f64) -> f64 {
+        if !x.is_finite() {
+            return f64::NAN;
+        }
+        let next = match self.average {
+            Some(a) => a + self.alpha * (x - a),
+            None => x,
+        };
+        self.average = Some(next);
+        next
+    }
+}
+
 /// Robust scaling `z = (x - center) / scale`, fit on the training series.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Scaler {
@@ -522,6 +553,20 @@ pub(crate) fn values_of(series: &Series, min_len: usize) -> Result<&[f64], Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ewma_weights_recent_values_and_skips_missing_ones() {
+        let mut raw = Ewma::new(1);
+        assert_eq!(raw.push(3.0), 3.0);
+        assert_eq!(raw.push(7.0), 7.0);
+        // Span 3: weight 0.5 on the newest value.
+        let mut e = Ewma::new(3);
+        assert!(e.push(f64::NAN).is_nan());
+        assert_eq!(e.push(4.0), 4.0);
+        assert_eq!(e.push(8.0), 6.0);
+        assert!(e.push(f64::NAN).is_nan());
+        assert_eq!(e.push(2.0), 4.0);
+    }
 
     #[test]
     fn interpolation_fills_gaps_and_ends() {

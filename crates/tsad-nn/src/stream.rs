@@ -28,6 +28,8 @@ pub(crate) struct StreamOptions {
     pub(crate) refit: bool,
     /// Training threads.
     pub(crate) threads: usize,
+    /// The forecaster's score smoothing (an EWMA span; 0 or 1: none), as in batch scores.
+    pub(crate) smooth: usize,
 }
 
 /// An LSTM detector scoring one point at a time from the past.
@@ -35,7 +37,7 @@ pub(crate) struct StreamOptions {
 /// - Point `i`'s score uses points `0..=i` only: the model was fitted on points before `i`,
 ///   and the score reads the trailing window that ends at `i`.
 /// - **Forecaster**: `|x[i] - forecast|`, the forecast made from the `window` points before
-///   `i`: the batch score of the same model, point for point.
+///   `i`, smoothed as the batch score is (an EWMA of span `smooth` over the scored points).
 /// - **Autoencoder**: the squared reconstruction error of `x[i]` as the last position of the
 ///   window ending at `i` (the only window containing `i` that the past allows), divided by
 ///   the mean squared training error at that position, as in batch scores. The batch score
@@ -57,13 +59,16 @@ pub(crate) struct LstmStream<D> {
     fitted: Option<(Vec<f32>, Scaler, f64)>,
     fits: usize,
     ws: Workspace,
+    ewma: common::Ewma,
 }
 
 impl<D: Trainable> LstmStream<D> {
     pub(crate) fn new(detector: D, options: StreamOptions) -> Self {
         let net = detector.network();
         let ws = net.workspace(1);
+        let ewma = common::Ewma::new(options.smooth);
         LstmStream {
+            ewma,
             detector,
             net,
             options,
@@ -104,7 +109,8 @@ impl<D: Trainable> LstmStream<D> {
                 let input =
                     common::model_input(&self.values[n.checked_sub(w + 1)?..], scaler).ok()?;
                 self.net.forward(weights, &input, &[0], &mut self.ws);
-                Some((value - scaler.unscale(f64::from(self.ws.y[0]))).abs())
+                let residual = (value - scaler.unscale(f64::from(self.ws.y[0]))).abs();
+                Some(self.ewma.push(residual))
             }
             Arch::Autoencoder => {
                 let input = common::model_input(&self.values[n.checked_sub(w)?..], scaler).ok()?;

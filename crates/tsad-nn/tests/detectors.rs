@@ -19,6 +19,8 @@ fn forecast_params() -> LstmForecastParams {
         batch_size: 32,
         learning_rate: 0.01,
         threads: Some(2),
+        // The raw residual, which these tests reason about; smoothing has its own test.
+        smooth: 0,
         ..LstmForecastParams::default()
     }
 }
@@ -361,6 +363,67 @@ fn assert_close(streamed: f64, batch: f64, what: &str) {
         (streamed - batch).abs() <= tol,
         "{what}: streamed {streamed} vs batch {batch}"
     );
+}
+
+/// The smoothed score is the EWMA of the raw residuals of the same model (smoothing does not
+/// touch training), in batch and in streaming alike.
+#[test]
+fn smoothing_averages_the_residuals_of_the_same_model() {
+    let (series, _) = seasonal_with_anomalies(600, 24, 4, 9);
+    let ctx = FitContext::new().with_threads(Some(1));
+    let score = |smooth: usize| {
+        forecaster(LstmForecastParams {
+            smooth,
+            threads: Some(1),
+            ..forecast_params()
+        })
+        .fit(&series, &ctx)
+        .unwrap()
+        .score(&series)
+        .unwrap()
+        .score
+    };
+    let (raw, smoothed) = (score(0), score(6));
+    let alpha = 2.0 / 7.0;
+    let mut average: Option<f64> = None;
+    for (i, (&r, &s)) in raw.iter().zip(&smoothed).enumerate() {
+        if !r.is_finite() {
+            assert!(s.is_nan(), "point {i}");
+            continue;
+        }
+        let next = average.map_or(r, |a| a + alpha * (r - a));
+        average = Some(next);
+        assert!(
+            (s - next).abs() <= 1e-9 * next.abs().max(1.0),
+            "point {i}: {s} vs {next}"
+        );
+    }
+    // Every scored point has its smoothed score.
+    assert!(smoothed.iter().filter(|s| s.is_finite()).count() > 500);
+
+    let stream_of = |smooth: usize| {
+        let params = LstmForecastParams {
+            smooth,
+            online_warmup: 200,
+            threads: Some(1),
+            ..forecast_params()
+        };
+        stream(forecaster(params).as_ref(), &series)
+    };
+    let (raw, smoothed) = (stream_of(0), stream_of(6));
+    let mut average: Option<f64> = None;
+    for (i, (&r, &s)) in raw.iter().zip(&smoothed).enumerate() {
+        if !r.is_finite() {
+            assert!(s.is_nan(), "streamed point {i}");
+            continue;
+        }
+        let next = average.map_or(r, |a| a + alpha * (r - a));
+        average = Some(next);
+        assert!(
+            (s - next).abs() <= 1e-9 * next.abs().max(1.0),
+            "streamed point {i}: {s} vs {next}"
+        );
+    }
 }
 
 /// Before its first refit, the streaming forecaster is the batch forecaster fitted on the
