@@ -547,14 +547,14 @@ impl Target {
     /// that is not a number (a covariate is an input: no row is quietly dropped for it).
     fn read_covariates(
         &mut self,
-        rec: &csv::ByteRecord,
+        rec: &impl Fields,
         line: u64,
         layout: &Layout,
         columns: &[String],
     ) -> bool {
         self.row.clear();
         for &j in &self.covariates {
-            let cell = trim(rec.get(j).unwrap_or_default());
+            let cell = trim(rec.field(j).unwrap_or_default());
             let column = || columns[j].clone();
             let text = || String::from_utf8_lossy(cell).into_owned();
             let x = match parse_value_in(cell, layout.decimal) {
@@ -593,17 +593,10 @@ impl Target {
     }
 
     /// Reads this series' value from `rec` (whose time is `ts`).
-    fn read(
-        &mut self,
-        rec: &csv::ByteRecord,
-        ts: i64,
-        line: u64,
-        layout: &Layout,
-        columns: &[String],
-    ) {
+    fn read(&mut self, rec: &impl Fields, ts: i64, line: u64, layout: &Layout, columns: &[String]) {
         self.c.rows_read += 1;
         let column = &columns[self.column];
-        let vcell = trim(rec.get(self.column).unwrap_or_default());
+        let vcell = trim(rec.field(self.column).unwrap_or_default());
         let value = match parse_value_in(vcell, layout.decimal) {
             Value::Missing => f64::NAN,
             Value::Number(v) if v.is_infinite() => {
@@ -697,6 +690,17 @@ impl Batch {
 struct Unrouted {
     count: usize,
     rows: Vec<RejectedRow>,
+}
+
+/// A record's cells by position: a csv record, or a row of a block without quotes.
+trait Fields {
+    fn field(&self, j: usize) -> Option<&[u8]>;
+}
+
+impl Fields for csv::ByteRecord {
+    fn field(&self, j: usize) -> Option<&[u8]> {
+        self.get(j)
+    }
 }
 
 /// What every record of one read shares: the layout, the choice and what follows from them.
@@ -840,29 +844,23 @@ impl State {
                     plan.source,
                 ));
             }
-            self.record(plan, &rec, line, quoted)?;
+            if quoted {
+                self.quotes.next_record(line, plan.source, plan.layout)?;
+                if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
+                    let (choice, read) = (plan.choice, &plan.read_columns);
+                    let chosen =
+                        |j: usize| read.contains(&j) || choice.time.is_some_and(|t| t.0 == j);
+                    self.quotes.note(&rec, line, chosen);
+                }
+            }
+            self.record(plan, &rec, line)?;
         }
     }
 
     /// Reads one record, which starts on `line`.
-    fn record(
-        &mut self,
-        plan: &Plan<'_>,
-        rec: &csv::ByteRecord,
-        line: u64,
-        quoted: bool,
-    ) -> Result<(), IngestError> {
+    fn record(&mut self, plan: &Plan<'_>, rec: &impl Fields, line: u64) -> Result<(), IngestError> {
         let (layout, choice, source) = (plan.layout, plan.choice, plan.source);
         let columns = &layout.columns;
-        if quoted {
-            self.quotes.next_record(line, source, layout)?;
-            if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
-                let chosen = |j: usize| {
-                    plan.read_columns.contains(&j) || choice.time.is_some_and(|t| t.0 == j)
-                };
-                self.quotes.note(rec, line, chosen);
-            }
-        }
         if self.skip_header {
             self.skip_header = false;
             return Ok(());
@@ -871,7 +869,7 @@ impl State {
         let targets = &mut self.targets;
         let fed = match &choice.targets {
             Targets::ById(id) => {
-                let cell = trim(rec.get(*id).unwrap_or_default());
+                let cell = trim(rec.field(*id).unwrap_or_default());
                 if cell.is_empty() {
                     let unrouted = &mut self.unrouted;
                     unrouted.count += 1;
@@ -910,7 +908,7 @@ impl State {
         };
         let ts = match (&mut self.parser, choice.time) {
             (Some(p), Some((tj, _))) => {
-                let tcell = trim(rec.get(tj).unwrap_or_default());
+                let tcell = trim(rec.field(tj).unwrap_or_default());
                 match p.parse(tcell) {
                     Parsed::Ok(ts) => ts,
                     Parsed::OkSwapEarlier(ts) => {
@@ -943,7 +941,7 @@ impl State {
         };
         if let Targets::ById(_) = choice.targets {
             // Numbers and missing values wait in the batch; anything else is reported now.
-            let vcell = trim(rec.get(choice.value).unwrap_or_default());
+            let vcell = trim(rec.field(choice.value).unwrap_or_default());
             let value = match parse_value_in(vcell, layout.decimal) {
                 Value::Missing => Some(f64::NAN),
                 Value::Number(v) if v.is_finite() => Some(v),
