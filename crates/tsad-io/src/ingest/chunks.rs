@@ -56,59 +56,91 @@ pub(super) fn read<R: Read>(
     }
     let per_round = threads.max(2);
     let mut lines = 0;
+    let mut header_given = false;
+    // Blocks parsed but not appended yet: appending one round overlaps the next one's parse.
+    let mut parsed: Option<(Vec<Vec<u8>>, Vec<PieceSlot>)> = None;
     let mut round = blocks.round(per_round, chunking.block);
     loop {
         if state.fields.is_none()
             && let Some(first) = round.clean.first()
+            && memchr::memchr(b'"', first).is_none()
         {
             state.fields = first_record_len(plan, first);
         }
-        let (fields, skip) = (state.fields, state.skip_header);
-        let mut pieces: Vec<Option<Result<Piece, IngestError>>> =
-            round.clean.iter().map(|_| None).collect();
+        let fields = state.fields;
+        // Only the very first block may skip the header; appending checks that it did.
+        let skip = state.skip_header && !header_given;
+        header_given = true;
+        let mut pieces: Vec<PieceSlot> = round.clean.iter().map(|_| None).collect();
         let mut next = None;
+        let mut stop = None;
         rayon::in_place_scope(|s| {
             for (k, (bytes, slot)) in round.clean.iter().zip(pieces.iter_mut()).enumerate() {
                 s.spawn(move |_| *slot = Some(read_piece(plan, bytes, fields, skip && k == 0)));
             }
-            // Read the next round on this thread meanwhile (the reader need not be `Send`).
-            if round.tail.is_none() && !round.clean.is_empty() {
+            // Meanwhile, on this thread (the reader need not be `Send`): append the round
+            // before, and read the next.
+            if let Some((done, slots)) = parsed.take() {
+                stop = append(state, done, slots, &mut lines, &mut blocks.spare);
+            }
+            if stop.is_none() && round.tail.is_none() && !round.clean.is_empty() {
                 next = Some(blocks.round(per_round, chunking.block));
             }
         });
-        let mut clean = round.clean.into_iter();
-        for piece in pieces {
-            match piece {
-                Some(Ok(p)) if state.can_absorb(&p) => {
-                    blocks.spare.extend(clean.next());
-                    let n = p.lines;
-                    state.absorb(p, lines);
-                    lines += n;
-                }
-                _ => {
-                    // Read on sequentially from this block: its error (or its failed series)
-                    // is then exactly the sequential one, even where that looks past the
-                    // block's end.
-                    let mut tail: Vec<u8> = clean.flatten().collect();
-                    tail.extend(round.tail.unwrap_or_default());
-                    if let Some(r) = next {
-                        tail.extend(r.clean.into_iter().flatten());
-                        tail.extend(r.tail.unwrap_or_default());
-                    }
-                    state.read_csv(plan, blocks.into_reader(tail), lines, true)?;
+        match (stop, next) {
+            (Some(mut tail), _) => {
+                // Read on sequentially from the block that could not be appended: its error
+                // (or its failed series, or its quoted cells) is then exactly the
+                // sequential one, even where that looks past the block's end.
+                tail.extend(round.clean.into_iter().flatten());
+                tail.extend(round.tail.unwrap_or_default());
+                state.read_csv(plan, blocks.into_reader(tail), lines, true)?;
+                return Ok(());
+            }
+            (None, None) => {
+                // The last round (or one cut short by a read error): append it now.
+                let rest = append(state, round.clean, pieces, &mut lines, &mut blocks.spare);
+                if rest.is_none() && round.tail.is_none() {
                     return Ok(());
                 }
+                let mut tail = rest.unwrap_or_default();
+                tail.extend(round.tail.unwrap_or_default());
+                state.read_csv(plan, blocks.into_reader(tail), lines, true)?;
+                return Ok(());
+            }
+            (None, Some(r)) => {
+                parsed = Some((round.clean, pieces));
+                round = r;
             }
         }
-        if let Some(tail) = round.tail {
-            state.read_csv(plan, blocks.into_reader(tail), lines, true)?;
-            return Ok(());
-        }
-        match next {
-            Some(r) => round = r,
-            None => return Ok(()),
+    }
+}
+
+/// A block's parse, once its task ran.
+type PieceSlot = Option<Result<Piece, IngestError>>;
+
+/// Appends parsed blocks in file order, handing their buffers to `spare`. At the first that
+/// cannot be appended, returns it and the blocks after it, joined, to be read sequentially.
+fn append(
+    state: &mut State,
+    blocks: Vec<Vec<u8>>,
+    slots: Vec<PieceSlot>,
+    lines: &mut u64,
+    spare: &mut Vec<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let mut blocks = blocks.into_iter();
+    for slot in slots {
+        match slot {
+            Some(Ok(p)) if state.can_absorb(&p) => {
+                spare.extend(blocks.next());
+                let n = p.lines;
+                state.absorb(p, *lines);
+                *lines += n;
+            }
+            _ => return Some(blocks.flatten().collect()),
         }
     }
+    None
 }
 
 /// The fields of the first record of `bytes` (a block without quotes).
@@ -135,6 +167,14 @@ fn read_piece(
     fields: Option<usize>,
     skip_header: bool,
 ) -> Result<Piece, IngestError> {
+    if memchr::memchr(b'"', bytes).is_some() {
+        // A line break may be quoted: the cut may be false. Read sequentially from here.
+        return Err(IngestError::Csv {
+            source_name: plan.source.to_owned(),
+            line: 0,
+            message: "quoted".to_owned(),
+        });
+    }
     let mut state = State::new(plan);
     state.fields = fields;
     state.skip_header = skip_header;
@@ -149,8 +189,7 @@ fn read_piece(
 /// Blocks read so far: those to parse in parallel, and where sequential reading takes over.
 struct Round {
     clean: Vec<Vec<u8>>,
-    /// A block holding a quote, or what was read before a read error: it and the rest of the
-    /// input are read sequentially.
+    /// What was read before a read error: read sequentially, then the error.
     tail: Option<Vec<u8>>,
 }
 
@@ -218,17 +257,11 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    /// Up to `n` blocks; stops at the first that holds a quote, or at a read error.
+    /// Up to `n` blocks; stops at a read error.
     fn round(&mut self, n: usize, size: usize) -> Round {
         let mut clean = Vec::with_capacity(n);
         while clean.len() < n {
             match self.block(size) {
-                Ok(Some(b)) if memchr::memchr(b'"', &b).is_some() => {
-                    return Round {
-                        clean,
-                        tail: Some(b),
-                    };
-                }
                 Ok(Some(b)) => clean.push(b),
                 Ok(None) => break,
                 Err(read) => {
