@@ -59,7 +59,9 @@ pub(super) fn read<R: Read>(
     let mut header_given = false;
     // Blocks parsed but not appended yet: appending one round overlaps the next one's parse.
     let mut parsed: Option<(Vec<Vec<u8>>, Vec<PieceSlot>)> = None;
-    let mut round = blocks.round(per_round, chunking.block);
+    // Small blocks first, so the threads start soon, then doubling up to the full size.
+    let mut size = (chunking.block / 8).max(1);
+    let mut round = blocks.round(per_round, size);
     loop {
         if state.fields.is_none()
             && let Some(first) = round.clean.first()
@@ -84,7 +86,8 @@ pub(super) fn read<R: Read>(
                 stop = append(state, done, slots, &mut lines, &mut blocks.spare);
             }
             if stop.is_none() && round.tail.is_none() && !round.clean.is_empty() {
-                next = Some(blocks.round(per_round, chunking.block));
+                size = (size * 2).min(chunking.block);
+                next = Some(blocks.round(per_round, size));
             }
         });
         match (stop, next) {
