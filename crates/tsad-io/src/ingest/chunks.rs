@@ -308,29 +308,45 @@ impl<R: Read> Read for Rest<R> {
     }
 }
 
-/// Pushes where each `d` in `row` is onto `ends`, eight bytes at a time.
-fn delimiters(row: &[u8], d: u8, ends: &mut Vec<usize>) {
+/// The high bit of each byte of `x` that is zero, exactly (no borrow runs into the next).
+fn zero_bytes(x: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let pattern = u64::from_le_bytes([d; 8]);
-    let mut words = row.chunks_exact(8);
-    let mut base = 0;
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let x = u64::from_le_bytes(bytes) ^ pattern;
-        // The high bit of each byte that is zero (equal to `d`), exactly (no carries).
-        let mut hits = !(((x & LOW7) + LOW7) | x | LOW7);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The end of the row that starts at `at` (its first `\r` or `\n`, or the end of `bytes`),
+/// pushing where each `d` in it is (from `at`) onto `ends`; eight bytes at a time.
+fn scan_row(bytes: &[u8], at: usize, d: u8, ends: &mut Vec<usize>) -> usize {
+    let [delimiter, newline, cr] = [d, b'\n', b'\r'].map(|b| u64::from_le_bytes([b; 8]));
+    let mut i = at;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let mut hits = zero_bytes(x ^ delimiter);
+        let stops = zero_bytes(x ^ newline) | zero_bytes(x ^ cr);
+        if stops != 0 {
+            // Only the delimiters before the row's end (bits below its byte's high bit).
+            hits &= (1u64 << stops.trailing_zeros()) - 1;
+        }
         while hits != 0 {
-            ends.push(base + (hits.trailing_zeros() / 8) as usize);
+            ends.push(i - at + (hits.trailing_zeros() / 8) as usize);
             hits &= hits - 1;
         }
-        base += 8;
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
-    for (i, &b) in words.remainder().iter().enumerate() {
+    for (k, &b) in bytes[i..].iter().enumerate() {
+        if b == b'\n' || b == b'\r' {
+            return i + k;
+        }
         if b == d {
-            ends.push(base + i);
+            ends.push(i + k - at);
         }
     }
+    bytes.len()
 }
 
 /// A row of a block without quotes: its bytes and where each field ends.
@@ -376,17 +392,16 @@ impl State {
             if at == bytes.len() {
                 return Ok(line - 1);
             }
-            let end = memchr::memchr2(b'\n', b'\r', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            ends.clear();
+            let end = scan_row(bytes, at, delimiter, &mut ends);
             let row = &bytes[at..end];
+            ends.push(row.len());
             if end < bytes.len() {
                 line += u64::from(bytes[end] == b'\n');
                 at = end + 1;
             } else {
                 at = end;
             }
-            ends.clear();
-            delimiters(row, delimiter, &mut ends);
-            ends.push(row.len());
             if *self.fields.get_or_insert(ends.len()) != ends.len() {
                 return Err(IngestError::Csv {
                     source_name: plan.source.to_owned(),
@@ -673,17 +688,28 @@ mod tests {
     }
 
     #[test]
-    fn delimiters_are_found_eight_bytes_at_a_time() {
+    fn rows_are_scanned_eight_bytes_at_a_time() {
         let mut rng = ChaCha8Rng::seed_from_u64(8);
-        for len in 0..70 {
-            let row: Vec<u8> = (0..len)
-                .map(|_| [b',', b'a', 0x80, 0xAC, b'\t', 0xFF][rng.random_range(0..6)])
+        let alphabet = [
+            b',', b'a', 0x80, 0xAC, b'\t', 0xFF, b'\n', b'\r', 0x0B, 0x8A,
+        ];
+        for len in 0..90 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
                 .collect();
-            for d in [b',', b'\t', b';'] {
-                let want: Vec<usize> = (0..row.len()).filter(|&i| row[i] == d).collect();
-                let mut got = Vec::new();
-                delimiters(&row, d, &mut got);
-                assert_eq!(got, want, "{row:?} {d}");
+            for at in 0..=len {
+                for d in [b',', b'\t', b';'] {
+                    let end = (at..len)
+                        .find(|&i| bytes[i] == b'\n' || bytes[i] == b'\r')
+                        .unwrap_or(len);
+                    let want: Vec<usize> = (at..end)
+                        .filter(|&i| bytes[i] == d)
+                        .map(|i| i - at)
+                        .collect();
+                    let mut got = Vec::new();
+                    assert_eq!(scan_row(&bytes, at, d, &mut got), end, "{bytes:?} {at}");
+                    assert_eq!(got, want, "{bytes:?} {at} {d}");
+                }
             }
         }
     }
