@@ -85,7 +85,8 @@ fn parse_short_decimal(s: &[u8]) -> Option<f64> {
         None if digits.len() > 15 => return None,
         None => 0,
     };
-    let v = mantissa as f64 / POW10[fraction];
+    // Below 10^16, so the signed conversion (one instruction) is exact.
+    let v = mantissa as i64 as f64 / POW10[fraction];
     Some(if negative { -v } else { v })
 }
 

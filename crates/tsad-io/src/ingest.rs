@@ -1373,10 +1373,12 @@ fn find_gaps(ts: &[i64], median: i64) -> Gaps {
     if median <= 0 {
         return gaps;
     }
+    // step > 1.5 * median, in integers: 2 * step > 3 * median, that is step > (3 * median) / 2
+    // rounded down; worked out once, so the loop compares plain integers.
+    let limit = i64::try_from(3 * i128::from(median) / 2).unwrap_or(i64::MAX);
     for w in ts.windows(2) {
         let step = w[1] - w[0];
-        // step > 1.5 * median, in integers.
-        if 2 * i128::from(step) > 3 * i128::from(median) {
+        if step > limit {
             let missing = ((step as f64 / median as f64).round() as u64).saturating_sub(1);
             gaps.count += 1;
             gaps.missing_steps += missing.max(1);
@@ -1418,6 +1420,11 @@ mod tests {
         let h = 3_600_000;
         let ts = [0, h, 2 * h, 5 * h, 6 * h, 7 * h, 9 * h];
         let g = find_gaps(&ts, h);
+        // Exactly 1.5 steps is no gap, one millisecond more is (odd and even medians).
+        assert_eq!(find_gaps(&[0, 3, 5], 2).count, 0);
+        assert_eq!(find_gaps(&[0, 4, 6], 2).count, 1);
+        assert_eq!(find_gaps(&[0, 4, 7], 3).count, 0);
+        assert_eq!(find_gaps(&[0, 5, 8], 3).count, 1);
         assert_eq!(g.count, 2);
         assert_eq!(g.missing_steps, 3);
         assert_eq!(g.first[0].start_ms, 2 * h);

@@ -170,14 +170,6 @@ fn read_piece(
     fields: Option<usize>,
     skip_header: bool,
 ) -> Result<Piece, IngestError> {
-    if memchr::memchr(b'"', bytes).is_some() {
-        // A line break may be quoted: the cut may be false. Read sequentially from here.
-        return Err(IngestError::Csv {
-            source_name: plan.source.to_owned(),
-            line: 0,
-            message: "quoted".to_owned(),
-        });
-    }
     let mut state = State::new(plan);
     state.fields = fields;
     state.skip_header = skip_header;
@@ -315,38 +307,46 @@ fn zero_bytes(x: u64) -> u64 {
 }
 
 /// The end of the row that starts at `at` (its first `\r` or `\n`, or the end of `bytes`),
-/// pushing where each `d` in it is (from `at`) onto `ends`; eight bytes at a time.
-fn scan_row(bytes: &[u8], at: usize, d: u8, ends: &mut Vec<usize>) -> usize {
-    let [delimiter, newline, cr] = [d, b'\n', b'\r'].map(|b| u64::from_le_bytes([b; 8]));
+/// pushing where each `d` in it is (from `at`) onto `ends`, and whether the row holds a quote;
+/// eight bytes at a time.
+fn scan_row(bytes: &[u8], at: usize, d: u8, ends: &mut Vec<usize>) -> (usize, bool) {
+    let [delimiter, newline, cr, quote] =
+        [d, b'\n', b'\r', b'"'].map(|b| u64::from_le_bytes([b; 8]));
     let mut i = at;
+    let mut quoted = 0;
     while let Some(word) = bytes.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let x = u64::from_le_bytes(w);
         let mut hits = zero_bytes(x ^ delimiter);
+        let mut quotes = zero_bytes(x ^ quote);
         let stops = zero_bytes(x ^ newline) | zero_bytes(x ^ cr);
         if stops != 0 {
-            // Only the delimiters before the row's end (bits below its byte's high bit).
-            hits &= (1u64 << stops.trailing_zeros()) - 1;
+            // Only what comes before the row's end (bits below its byte's high bit).
+            let before = (1u64 << stops.trailing_zeros()) - 1;
+            hits &= before;
+            quotes &= before;
         }
+        quoted |= quotes;
         while hits != 0 {
             ends.push(i - at + (hits.trailing_zeros() / 8) as usize);
             hits &= hits - 1;
         }
         if stops != 0 {
-            return i + (stops.trailing_zeros() / 8) as usize;
+            return (i + (stops.trailing_zeros() / 8) as usize, quoted != 0);
         }
         i += 8;
     }
     for (k, &b) in bytes[i..].iter().enumerate() {
         if b == b'\n' || b == b'\r' {
-            return i + k;
+            return (i + k, quoted != 0);
         }
         if b == d {
             ends.push(i + k - at);
         }
+        quoted |= u64::from(b == b'"');
     }
-    bytes.len()
+    (bytes.len(), quoted != 0)
 }
 
 /// A row of a block without quotes: its bytes and where each field ends.
@@ -393,7 +393,16 @@ impl State {
                 return Ok(line - 1);
             }
             ends.clear();
-            let end = scan_row(bytes, at, delimiter, &mut ends);
+            let (end, quoted) = scan_row(bytes, at, delimiter, &mut ends);
+            if quoted {
+                // A line break may be quoted: the block's cut may be false. The caller reads
+                // sequentially from here.
+                return Err(IngestError::Csv {
+                    source_name: plan.source.to_owned(),
+                    line: position,
+                    message: "quoted".to_owned(),
+                });
+            }
             let row = &bytes[at..end];
             ends.push(row.len());
             if end < bytes.len() {
@@ -706,8 +715,13 @@ mod tests {
                         .filter(|&i| bytes[i] == d)
                         .map(|i| i - at)
                         .collect();
+                    let quoted = bytes[at..end].contains(&b'"');
                     let mut got = Vec::new();
-                    assert_eq!(scan_row(&bytes, at, d, &mut got), end, "{bytes:?} {at}");
+                    assert_eq!(
+                        scan_row(&bytes, at, d, &mut got),
+                        (end, quoted),
+                        "{bytes:?} {at}"
+                    );
                     assert_eq!(got, want, "{bytes:?} {at} {d}");
                 }
             }
