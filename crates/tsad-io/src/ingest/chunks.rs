@@ -60,7 +60,11 @@ pub(super) fn read<R: Read>(
     // Blocks parsed but not appended yet: appending one round overlaps the next one's parse.
     let mut parsed: Option<(Vec<Vec<u8>>, Vec<PieceSlot>)> = None;
     // Small blocks first, so the threads start soon, then doubling up to the full size.
-    let mut size = (chunking.block / 8).max(1);
+    // The first round takes at least what is held already, which is not then copied on.
+    let mut size = (chunking.block / 8)
+        .max(blocks.carry.len() / per_round)
+        .min(chunking.block)
+        .max(1);
     let mut round = blocks.round(per_round, size);
     loop {
         if state.fields.is_none()
@@ -213,8 +217,13 @@ impl<R: Read> Blocks<R> {
     /// Reads until `carry` holds `n` bytes or the input ends.
     fn fill(&mut self, n: usize) {
         while self.carry.len() < n && !self.eof && self.error.is_none() {
-            let want = (n - self.carry.len()).max(64 << 10) as u64;
-            match (&mut self.reader).take(want).read_to_end(&mut self.carry) {
+            let want = (n - self.carry.len()).max(64 << 10);
+            // Room first: `read_to_end` would grow the buffer by doubling, copying it.
+            self.carry.reserve(want);
+            match (&mut self.reader)
+                .take(want as u64)
+                .read_to_end(&mut self.carry)
+            {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
                 Err(e) => self.error = Some(e),
