@@ -218,8 +218,9 @@ impl<R: Read> Blocks<R> {
     fn fill(&mut self, n: usize) {
         while self.carry.len() < n && !self.eof && self.error.is_none() {
             let want = (n - self.carry.len()).max(64 << 10);
-            // Room first: `read_to_end` would grow the buffer by doubling, copying it.
-            self.carry.reserve(want);
+            // Room first (within reason: `n` may be "everything"): `read_to_end` would grow the
+            // buffer by doubling, copying it.
+            self.carry.reserve(want.min(8 << 20));
             match (&mut self.reader)
                 .take(want as u64)
                 .read_to_end(&mut self.carry)
