@@ -7,12 +7,15 @@ use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binar
 use crate::error::{IngestError, shorten};
 use crate::options::IngestOptions;
 use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, Targets, analyze, choose, read_sample};
-use crate::time::{Parsed, TimeParser, format_timestamp, swap_day_month};
+use crate::time::{Parsed, TimeFormat, TimeParser, format_timestamp, swap_day_month};
+use chunks::Chunking;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use tsad_core::{Covariate, Series, TimeAxis};
+
+mod chunks;
 
 /// How many rejected rows and duplicates the diagnostics keep as examples.
 const KEEP_REJECTED: usize = 10;
@@ -109,7 +112,7 @@ pub fn read_path(path: &Path, opts: &IngestOptions) -> Result<Ingested, IngestEr
 /// As [`read_reader`].
 pub fn read_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Ingested, IngestError> {
     single(opts)?;
-    read_buffered(bytes, opts)?.into_single()
+    read_buffered(bytes, opts, &Chunking::default())?.into_single()
 }
 
 /// Reads a CSV from any reader, streaming: memory grows with the series (16 bytes a point),
@@ -151,7 +154,7 @@ pub fn read_fleet_path(path: &Path, opts: &IngestOptions) -> Result<Fleet, Inges
 ///
 /// As [`read_fleet_reader`].
 pub fn read_fleet_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Fleet, IngestError> {
-    read_buffered(bytes, opts)
+    read_buffered(bytes, opts, &Chunking::default())
 }
 
 /// Reads every series of a CSV from any reader, streaming: memory grows with the points
@@ -166,7 +169,11 @@ pub fn read_fleet_bytes(bytes: &[u8], opts: &IngestOptions) -> Result<Fleet, Ing
 /// numbers, all missing, an infinite value, mostly repeated timestamps) is that series'
 /// [`FleetSeries::result`].
 pub fn read_fleet_reader<R: Read>(reader: R, opts: &IngestOptions) -> Result<Fleet, IngestError> {
-    read_buffered(BufReader::with_capacity(64 << 10, reader), opts)
+    read_buffered(
+        BufReader::with_capacity(64 << 10, reader),
+        opts,
+        &Chunking::default(),
+    )
 }
 
 /// The single-series readers refuse options that ask for many series.
@@ -182,7 +189,11 @@ fn single(opts: &IngestOptions) -> Result<(), IngestError> {
     Ok(())
 }
 
-fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Fleet, IngestError> {
+fn read_buffered<R: BufRead>(
+    mut reader: R,
+    opts: &IngestOptions,
+    chunking: &Chunking,
+) -> Result<Fleet, IngestError> {
     let source = opts.source();
     if let Some(d) = opts.delimiter
         && (!d.is_ascii() || matches!(d, b'"' | b'\n' | b'\r'))
@@ -206,8 +217,9 @@ fn read_buffered<R: BufRead>(mut reader: R, opts: &IngestOptions) -> Result<Flee
             BufReader::with_capacity(64 << 10, Utf16Reader::new(reader, order)),
             opts,
             Some(order),
+            chunking,
         ),
-        None => read_text(reader, opts, None),
+        None => read_text(reader, opts, None, chunking),
     }
 }
 
@@ -216,6 +228,7 @@ fn read_text<R: BufRead>(
     mut reader: R,
     opts: &IngestOptions,
     utf16: Option<Utf16>,
+    chunking: &Chunking,
 ) -> Result<Fleet, IngestError> {
     let source = opts.source();
     let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
@@ -254,8 +267,7 @@ fn read_text<R: BufRead>(
             .warnings
             .push(format!("the file is {} text; it was decoded", order.name()));
     }
-    let input = std::io::Cursor::new(sample.bytes).chain(reader);
-    stream(input, &layout, choice, source)
+    stream(sample.bytes, reader, &layout, choice, source, chunking)
 }
 
 /// Quoted cells that run on for many lines: the sample ends inside a quote that opened more
@@ -302,6 +314,9 @@ struct Collector {
     duplicate_rows: Vec<DuplicateRow>,
     /// The file line of the last point.
     last_line: u64,
+    /// The file line of the first row that made a point (the first point's line before a
+    /// later row with its timestamp replaced it).
+    first_line: u64,
 }
 
 impl Collector {
@@ -355,6 +370,9 @@ impl Collector {
             }
             return;
         }
+        if n == 0 {
+            self.first_line = line;
+        }
         if n == 0 || self.last_line + 1 != line {
             self.anchors.push((n, line));
         }
@@ -365,25 +383,84 @@ impl Collector {
             column.push(x);
         }
     }
+
+    /// Appends what a later stretch of the file collected, its lines counted from 1 after
+    /// the `lines` lines before it: the result is what pushing its rows one by one would
+    /// have given (a first timestamp equal to this one's last replaces it, and duplicates
+    /// and rejected rows keep their file order).
+    fn append(&mut self, mut o: Collector, lines: u64) {
+        self.rows_read += o.rows_read;
+        self.rejected += o.rejected;
+        if self.first_rejection.is_none() {
+            self.first_rejection = o.first_rejection;
+        }
+        let room = KEEP_REJECTED.saturating_sub(self.rejected_rows.len());
+        self.rejected_rows
+            .extend(o.rejected_rows.drain(..).take(room).map(|mut r| {
+                r.line += lines;
+                r
+            }));
+        let mut start = 0;
+        let n = self.timestamps.len();
+        if let (Some(&first), Some(&last)) = (o.timestamps.first(), self.timestamps.last())
+            && first == last
+        {
+            // As `push` does for the stretch's first row; its later rows with the same
+            // timestamp were folded into its first point already, and noted after this.
+            self.values[n - 1] = o.values[0];
+            for (column, other) in self.covariates.iter_mut().zip(&o.covariates) {
+                column[n - 1] = other[0];
+            }
+            self.note_duplicate(first, o.first_line + lines, self.last_line);
+            let line = o.line_of(0) + lines;
+            match self.anchors.last_mut() {
+                Some(a) if a.0 == n - 1 => a.1 = line,
+                _ => self.anchors.push((n - 1, line)),
+            }
+            self.last_line = line;
+            start = 1;
+        }
+        self.duplicates += o.duplicates;
+        let room = KEEP_DUPLICATES.saturating_sub(self.duplicate_rows.len());
+        self.duplicate_rows
+            .extend(o.duplicate_rows.drain(..).take(room).map(|mut d| {
+                d.kept_line += lines;
+                d.dropped_line += lines;
+                d
+            }));
+        if start == o.timestamps.len() {
+            return;
+        }
+        let n = self.timestamps.len();
+        let line = o.line_of(start) + lines;
+        if n == 0 {
+            self.first_line = o.first_line + lines;
+        }
+        if n == 0 || self.last_line + 1 != line {
+            self.anchors.push((n, line));
+        }
+        self.anchors.extend(
+            o.anchors
+                .iter()
+                .filter(|a| a.0 > start)
+                .map(|&(p, l)| (p - start + n, l + lines)),
+        );
+        self.last_line = o.last_line + lines;
+        self.timestamps.extend_from_slice(&o.timestamps[start..]);
+        self.values.extend_from_slice(&o.values[start..]);
+        for (column, other) in self.covariates.iter_mut().zip(&o.covariates) {
+            column.extend_from_slice(&other[start..]);
+        }
+    }
 }
 
-/// Maps a csv error; `near` is the reader's line, for errors that carry no position.
-fn csv_error(e: csv::Error, source: &str, delimiter: u8, near: u64) -> IngestError {
+/// Maps a csv error; `near` is the reader's line, for errors that carry no position, and
+/// `offset` the lines before the reader's input.
+fn csv_error(e: csv::Error, source: &str, near: u64, offset: u64) -> IngestError {
     let source_name = source.to_owned();
-    let line = e.position().map_or(near, csv::Position::line);
+    let line = e.position().map_or(near, |p| p.line() + offset);
     let message = e.to_string();
     match e.into_kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos,
-            expected_len,
-            len,
-        } => IngestError::RowLength {
-            source_name,
-            line: pos.map_or(line, |p| p.line()),
-            expected: expected_len,
-            found: len,
-            delimiter: delimiter as char,
-        },
         csv::ErrorKind::Io(error) => IngestError::Read {
             source_name,
             line,
@@ -397,32 +474,37 @@ fn csv_error(e: csv::Error, source: &str, delimiter: u8, near: u64) -> IngestErr
     }
 }
 
-/// A row of the wrong length that spans several lines is a quote left open: the error says
-/// so, from the line where the row (and the quote) starts. Other errors are handed back.
-fn spanning_error<R: Read>(
-    e: csv::Error,
+/// A record with `found` fields where the file's first has `expected`, starting on `line`
+/// (the reader has just read it). One that spans several lines is a quote left open: the error
+/// says so, from the line where the row (and the quote) starts.
+fn wrong_length<R: Read>(
     rdr: &mut csv::Reader<R>,
+    line: u64,
+    (expected, found): (usize, usize),
+    (offset, delimiter): (u64, u8),
     source: &str,
-) -> Result<IngestError, csv::Error> {
-    let start = match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos: Some(p), .. } => p.line(),
-        _ => return Err(e),
-    };
-    let next = rdr.position().line();
-    if next <= start + 1 {
-        return Err(e);
+) -> IngestError {
+    let next = rdr.position().line() + offset;
+    if next <= line + 1 {
+        return IngestError::RowLength {
+            source_name: source.to_owned(),
+            line,
+            expected: expected as u64,
+            found: found as u64,
+            delimiter: delimiter as char,
+        };
     }
     let mut rest = csv::ByteRecord::new();
     let until = match rdr.read_byte_record(&mut rest) {
         Ok(false) => None,
         _ => Some(next - 1),
     };
-    Ok(IngestError::UnclosedQuote {
+    IngestError::UnclosedQuote {
         source_name: source.to_owned(),
-        line: start,
+        line,
         column: None,
         until,
-    })
+    }
 }
 
 /// One series being read: where its values are, what was collected, and the error that
@@ -465,14 +547,14 @@ impl Target {
     /// that is not a number (a covariate is an input: no row is quietly dropped for it).
     fn read_covariates(
         &mut self,
-        rec: &csv::ByteRecord,
+        rec: &impl Fields,
         line: u64,
         layout: &Layout,
         columns: &[String],
     ) -> bool {
         self.row.clear();
         for &j in &self.covariates {
-            let cell = trim(rec.get(j).unwrap_or_default());
+            let cell = trim(rec.field(j).unwrap_or_default());
             let column = || columns[j].clone();
             let text = || String::from_utf8_lossy(cell).into_owned();
             let x = match parse_value_in(cell, layout.decimal) {
@@ -511,17 +593,10 @@ impl Target {
     }
 
     /// Reads this series' value from `rec` (whose time is `ts`).
-    fn read(
-        &mut self,
-        rec: &csv::ByteRecord,
-        ts: i64,
-        line: u64,
-        layout: &Layout,
-        columns: &[String],
-    ) {
+    fn read(&mut self, rec: &impl Fields, ts: i64, line: u64, layout: &Layout, columns: &[String]) {
         self.c.rows_read += 1;
         let column = &columns[self.column];
-        let vcell = trim(rec.get(self.column).unwrap_or_default());
+        let vcell = trim(rec.field(self.column).unwrap_or_default());
         let value = match parse_value_in(vcell, layout.decimal) {
             Value::Missing => f64::NAN,
             Value::Number(v) if v.is_infinite() => {
@@ -617,87 +692,186 @@ struct Unrouted {
     rows: Vec<RejectedRow>,
 }
 
-fn stream<R: Read>(
-    input: R,
-    layout: &Layout,
-    choice: Choice,
-    source: &str,
-) -> Result<Fleet, IngestError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(layout.delimiter)
-        .has_headers(false)
-        .flexible(false)
-        .buffer_capacity(64 << 10)
-        .from_reader(input);
-    let columns = &layout.columns;
-    let time_name = choice.time.map(|(j, _)| columns[j].clone());
-    let mut parser = choice.time.map(|(_, f)| TimeParser::new(f));
-    let many = choice.targets != Targets::One;
-    let source_of = |name: &str| {
-        if many {
-            format!("{source}, series \"{}\"", shorten(name))
+/// A record's cells by position: a csv record, or a row of a block without quotes.
+trait Fields {
+    fn field(&self, j: usize) -> Option<&[u8]>;
+}
+
+impl Fields for csv::ByteRecord {
+    fn field(&self, j: usize) -> Option<&[u8]> {
+        self.get(j)
+    }
+}
+
+/// What every record of one read shares: the layout, the choice and what follows from them.
+struct Plan<'a> {
+    layout: &'a Layout,
+    choice: &'a Choice,
+    source: &'a str,
+    time_name: Option<String>,
+    many: bool,
+    /// The columns whose cells feed a series (the time column aside).
+    read_columns: Vec<usize>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(layout: &'a Layout, choice: &'a Choice, source: &'a str) -> Self {
+        let read_columns = match &choice.targets {
+            Targets::One => std::iter::once(choice.value)
+                .chain(choice.covariates.iter().copied())
+                .collect(),
+            Targets::Columns(list) => list.clone(),
+            Targets::ById(id) => vec![*id, choice.value],
+        };
+        Plan {
+            layout,
+            choice,
+            source,
+            time_name: choice.time.map(|(j, _)| layout.columns[j].clone()),
+            many: choice.targets != Targets::One,
+            read_columns,
+        }
+    }
+
+    /// The name a series' errors and diagnostics start with.
+    fn source_of(&self, name: &str) -> String {
+        if self.many {
+            format!("{}, series \"{}\"", self.source, shorten(name))
         } else {
-            source.to_owned()
+            self.source.to_owned()
         }
-    };
-    let mut targets: Vec<Target> = match &choice.targets {
-        Targets::One => vec![
-            Target::new(
-                columns[choice.value].clone(),
-                choice.value,
-                source.to_owned(),
-            )
-            .with_covariates(choice.covariates.clone()),
-        ],
-        Targets::Columns(list) => list
-            .iter()
-            .map(|&j| Target::new(columns[j].clone(), j, source_of(&columns[j])))
-            .collect(),
-        Targets::ById(_) => Vec::new(),
-    };
-    let read_columns: Vec<usize> = match &choice.targets {
-        Targets::One => std::iter::once(choice.value)
-            .chain(choice.covariates.iter().copied())
-            .collect(),
-        Targets::Columns(list) => list.clone(),
-        Targets::ById(id) => vec![*id, choice.value],
-    };
-    let mut ids: HashMap<IdKey, usize> = HashMap::new();
-    let mut batch = Batch::default();
-    let mut unrouted = Unrouted::default();
-    let mut rows_read = 0usize;
-    let mut rec = csv::ByteRecord::new();
-    let mut skip_header = layout.has_header;
-    let mut quotes = MultiLine::default();
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => {
-                quotes.at_end(source, layout)?;
-                break;
+    }
+
+    /// Whether stretches of the file can be read apart and joined: not for long files (their
+    /// series appear as the rows go) nor for `AA/BB/YYYY` dates (whose day/month order is
+    /// settled by the rows before).
+    fn is_splittable(&self) -> bool {
+        !matches!(self.choice.targets, Targets::ById(_))
+            && !matches!(self.choice.time, Some((_, TimeFormat::Dmy { .. })))
+    }
+
+    fn csv_reader<R: Read>(&self, input: R) -> csv::Reader<R> {
+        // Flexible: the row length is checked against the file's first record by `State`,
+        // so that a reader can start in the middle of the file.
+        csv::ReaderBuilder::new()
+            .delimiter(self.layout.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(64 << 10)
+            .from_reader(input)
+    }
+}
+
+/// What the records read so far left: the series, the counts, and what the next record
+/// needs (the header still to skip, the row length, a multi-line cell still open).
+struct State {
+    parser: Option<TimeParser>,
+    targets: Vec<Target>,
+    ids: HashMap<IdKey, usize>,
+    batch: Batch,
+    unrouted: Unrouted,
+    rows_read: usize,
+    /// The fields of the file's first record, which every record must have.
+    fields: Option<usize>,
+    skip_header: bool,
+    quotes: MultiLine,
+}
+
+impl State {
+    /// Nothing read yet.
+    fn new(plan: &Plan<'_>) -> Self {
+        let (choice, columns) = (plan.choice, &plan.layout.columns);
+        let targets = match &choice.targets {
+            Targets::One => vec![
+                Target::new(
+                    columns[choice.value].clone(),
+                    choice.value,
+                    plan.source.to_owned(),
+                )
+                .with_covariates(choice.covariates.clone()),
+            ],
+            Targets::Columns(list) => list
+                .iter()
+                .map(|&j| Target::new(columns[j].clone(), j, plan.source_of(&columns[j])))
+                .collect(),
+            Targets::ById(_) => Vec::new(),
+        };
+        State {
+            parser: choice.time.map(|(_, f)| TimeParser::new(f)),
+            targets,
+            ids: HashMap::new(),
+            batch: Batch::default(),
+            unrouted: Unrouted::default(),
+            rows_read: 0,
+            fields: None,
+            skip_header: plan.layout.has_header,
+            quotes: MultiLine::default(),
+        }
+    }
+
+    /// Reads every record of `input`, whose first line is line `offset + 1` of the file.
+    /// `quoted` is false when `input` holds no quote: no record then spans lines, and the
+    /// check for those is skipped. Returns the lines read (line breaks seen).
+    fn read_csv<R: Read>(
+        &mut self,
+        plan: &Plan<'_>,
+        input: R,
+        offset: u64,
+        quoted: bool,
+    ) -> Result<u64, IngestError> {
+        let mut rdr = plan.csv_reader(input);
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            match rdr.read_byte_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.quotes.at_end(plan.source, plan.layout)?;
+                    return Ok(rdr.position().line() - 1);
+                }
+                Err(e) => {
+                    let near = rdr.position().line() + offset;
+                    return Err(csv_error(e, plan.source, near, offset));
+                }
             }
-            Err(e) => {
-                let near = rdr.position().line();
-                return Err(spanning_error(e, &mut rdr, source)
-                    .unwrap_or_else(|e| csv_error(e, source, layout.delimiter, near)));
+            let line = rec.position().map_or(0, csv::Position::line) + offset;
+            let fields = *self.fields.get_or_insert(rec.len());
+            if rec.len() != fields {
+                return Err(wrong_length(
+                    &mut rdr,
+                    line,
+                    (fields, rec.len()),
+                    (offset, plan.layout.delimiter),
+                    plan.source,
+                ));
             }
+            if quoted {
+                self.quotes.next_record(line, plan.source, plan.layout)?;
+                if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
+                    let (choice, read) = (plan.choice, &plan.read_columns);
+                    let chosen =
+                        |j: usize| read.contains(&j) || choice.time.is_some_and(|t| t.0 == j);
+                    self.quotes.note(&rec, line, chosen);
+                }
+            }
+            self.record(plan, &rec, line)?;
         }
-        let line = rec.position().map_or(0, csv::Position::line);
-        quotes.next_record(line, source, layout)?;
-        if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
-            let chosen =
-                |j: usize| read_columns.contains(&j) || choice.time.is_some_and(|t| t.0 == j);
-            quotes.note(&rec, line, chosen);
+    }
+
+    /// Reads one record, which starts on `line`.
+    fn record(&mut self, plan: &Plan<'_>, rec: &impl Fields, line: u64) -> Result<(), IngestError> {
+        let (layout, choice, source) = (plan.layout, plan.choice, plan.source);
+        let columns = &layout.columns;
+        if self.skip_header {
+            self.skip_header = false;
+            return Ok(());
         }
-        if skip_header {
-            skip_header = false;
-            continue;
-        }
-        rows_read += 1;
+        self.rows_read += 1;
+        let targets = &mut self.targets;
         let fed = match &choice.targets {
             Targets::ById(id) => {
-                let cell = trim(rec.get(*id).unwrap_or_default());
+                let cell = trim(rec.field(*id).unwrap_or_default());
                 if cell.is_empty() {
+                    let unrouted = &mut self.unrouted;
                     unrouted.count += 1;
                     if unrouted.rows.len() < KEEP_REJECTED {
                         unrouted.rows.push(RejectedRow {
@@ -707,12 +881,12 @@ fn stream<R: Read>(
                             reason: "no series id".to_owned(),
                         });
                     }
-                    continue;
+                    return Ok(());
                 }
                 let key = IdKey::new(cell);
-                let k = match ids.get(&key) {
+                let k = match self.ids.get(&key) {
                     Some(&k) => k,
-                    None if ids.len() >= MAX_SERIES => {
+                    None if self.ids.len() >= MAX_SERIES => {
                         return Err(IngestError::TooManySeries {
                             source_name: source.to_owned(),
                             line,
@@ -722,9 +896,9 @@ fn stream<R: Read>(
                     }
                     None => {
                         let name = String::from_utf8_lossy(cell).into_owned();
-                        let source = source_of(&name);
+                        let source = plan.source_of(&name);
                         targets.push(Target::new(name, choice.value, source));
-                        ids.insert(key, targets.len() - 1);
+                        self.ids.insert(key, targets.len() - 1);
                         targets.len() - 1
                     }
                 };
@@ -732,14 +906,14 @@ fn stream<R: Read>(
             }
             _ => 0..targets.len(),
         };
-        let ts = match (&mut parser, choice.time) {
+        let ts = match (&mut self.parser, choice.time) {
             (Some(p), Some((tj, _))) => {
-                let tcell = trim(rec.get(tj).unwrap_or_default());
+                let tcell = trim(rec.field(tj).unwrap_or_default());
                 match p.parse(tcell) {
                     Parsed::Ok(ts) => ts,
                     Parsed::OkSwapEarlier(ts) => {
-                        batch.flush(&mut targets);
-                        for t in &mut targets {
+                        self.batch.flush(targets);
+                        for t in targets.iter_mut() {
                             t.c.timestamps
                                 .iter_mut()
                                 .for_each(|t| *t = swap_day_month(*t));
@@ -751,47 +925,78 @@ fn stream<R: Read>(
                             return Err(IngestError::NotUtf8 {
                                 source_name: source.to_owned(),
                                 line,
-                                column: time_name,
+                                column: plan.time_name.clone(),
                             });
                         }
-                        let name = time_name.as_deref().unwrap_or_default();
+                        let name = plan.time_name.as_deref().unwrap_or_default();
                         for t in &mut targets[fed] {
                             t.c.rows_read += 1;
                             t.c.reject(Rejection::Time, line, name, tcell, reason);
                         }
-                        continue;
+                        return Ok(());
                     }
                 }
             }
-            _ => rows_read as i64 - 1,
+            _ => self.rows_read as i64 - 1,
         };
         if let Targets::ById(_) = choice.targets {
             // Numbers and missing values wait in the batch; anything else is reported now.
-            let vcell = trim(rec.get(choice.value).unwrap_or_default());
+            let vcell = trim(rec.field(choice.value).unwrap_or_default());
             let value = match parse_value_in(vcell, layout.decimal) {
                 Value::Missing => Some(f64::NAN),
                 Value::Number(v) if v.is_finite() => Some(v),
                 _ => None,
             };
             match value {
-                Some(v) => batch.push(&mut targets, fed.start, ts, v, line),
+                Some(v) => self.batch.push(targets, fed.start, ts, v, line),
                 // The first failure of a series is the one it reports.
                 None if targets[fed.start].failed.is_none() => {
-                    targets[fed.start].read(&rec, ts, line, layout, columns);
+                    targets[fed.start].read(rec, ts, line, layout, columns);
                 }
                 None => {}
             }
-            continue;
+            return Ok(());
         }
         for t in &mut targets[fed] {
             if t.failed.is_none() {
-                t.read(&rec, ts, line, layout, columns);
+                t.read(rec, ts, line, layout, columns);
             }
         }
-        if !many && let Some(e) = targets[0].failed.take() {
+        if !plan.many
+            && let Some(e) = targets[0].failed.take()
+        {
             return Err(e);
         }
+        Ok(())
     }
+}
+
+fn stream<R: Read>(
+    sample: Vec<u8>,
+    rest: R,
+    layout: &Layout,
+    choice: Choice,
+    source: &str,
+    chunking: &Chunking,
+) -> Result<Fleet, IngestError> {
+    let plan = Plan::new(layout, &choice, source);
+    let mut state = State::new(&plan);
+    if plan.is_splittable() {
+        chunks::read(&plan, &mut state, sample, rest, chunking)?;
+    } else {
+        state.read_csv(&plan, std::io::Cursor::new(sample).chain(rest), 0, true)?;
+    }
+    let State {
+        parser,
+        mut targets,
+        mut batch,
+        unrouted,
+        rows_read,
+        quotes,
+        ..
+    } = state;
+    let Plan { time_name, .. } = plan;
+    let columns = &layout.columns;
     batch.flush(&mut targets);
     if let Targets::ById(id) = choice.targets
         && unrouted.count * 2 > rows_read
@@ -1168,10 +1373,12 @@ fn find_gaps(ts: &[i64], median: i64) -> Gaps {
     if median <= 0 {
         return gaps;
     }
+    // step > 1.5 * median, in integers: 2 * step > 3 * median, that is step > (3 * median) / 2
+    // rounded down; worked out once, so the loop compares plain integers.
+    let limit = i64::try_from(3 * i128::from(median) / 2).unwrap_or(i64::MAX);
     for w in ts.windows(2) {
         let step = w[1] - w[0];
-        // step > 1.5 * median, in integers.
-        if 2 * i128::from(step) > 3 * i128::from(median) {
+        if step > limit {
             let missing = ((step as f64 / median as f64).round() as u64).saturating_sub(1);
             gaps.count += 1;
             gaps.missing_steps += missing.max(1);
@@ -1213,6 +1420,11 @@ mod tests {
         let h = 3_600_000;
         let ts = [0, h, 2 * h, 5 * h, 6 * h, 7 * h, 9 * h];
         let g = find_gaps(&ts, h);
+        // Exactly 1.5 steps is no gap, one millisecond more is (odd and even medians).
+        assert_eq!(find_gaps(&[0, 3, 5], 2).count, 0);
+        assert_eq!(find_gaps(&[0, 4, 6], 2).count, 1);
+        assert_eq!(find_gaps(&[0, 4, 7], 3).count, 0);
+        assert_eq!(find_gaps(&[0, 5, 8], 3).count, 1);
         assert_eq!(g.count, 2);
         assert_eq!(g.missing_steps, 3);
         assert_eq!(g.first[0].start_ms, 2 * h);

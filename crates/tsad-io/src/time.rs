@@ -194,8 +194,10 @@ impl TimeParser {
             return Parsed::Err("missing timestamp");
         }
         match self.format {
-            TimeFormat::Iso(_) => match parse_iso_cached(cell, &mut self.days) {
-                Some((ms, _)) => Parsed::Ok(ms),
+            TimeFormat::Iso(_) => match parse_iso_fixed(cell, &mut self.days)
+                .or_else(|| parse_iso_cached(cell, &mut self.days).map(|(ms, _)| ms))
+            {
+                Some(ms) => Parsed::Ok(ms),
                 None => Parsed::Err("not a timestamp in the file's YYYY-MM-DD format"),
             },
             TimeFormat::EpochSeconds => match parse_int(cell).and_then(|s| s.checked_mul(1000)) {
@@ -370,6 +372,38 @@ impl<'a> Cur<'a> {
 /// milliseconds and the shape seen.
 pub(crate) fn parse_iso(s: &[u8]) -> Option<(i64, IsoShape)> {
     parse_iso_cached(s, &mut DayCache::default())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[Z]` with every field in its fixed place, as machines write it: what
+/// [`parse_iso_cached`] gives, without its cursor. `None` for any other shape (which the
+/// general parser then reads).
+#[inline]
+fn parse_iso_fixed(s: &[u8], days: &mut DayCache) -> Option<i64> {
+    if s.len() != 19 && !(s.len() == 20 && matches!(s[19], b'Z' | b'z')) {
+        return None;
+    }
+    let sep = s[4];
+    if !matches!(sep, b'-' | b'/')
+        || s[7] != sep
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    let s: &[u8; 19] = s[..19].try_into().ok()?;
+    let two = |i: usize| {
+        let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+        (a < 10 && b < 10).then_some(u32::from(a) * 10 + u32::from(b))
+    };
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day) = (two(5)?, two(8)?);
+    let (h, mi, sec) = (two(11)?, two(14)?, two(17)?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let tod = (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * 1000;
+    Some(days.midnight(i32::try_from(year).ok()?, month, day)? + tod)
 }
 
 /// [`parse_iso`] with a cache of the last date.
@@ -603,6 +637,40 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fixed_iso_reads_as_the_general_parser() {
+        use super::{DayCache, parse_iso_cached, parse_iso_fixed};
+        let cells: &[&[u8]] = &[
+            b"2024-01-01T00:00:00Z",
+            b"2024-01-01T00:00:00",
+            b"2024/02/29 23:59:59z",
+            b"2023-02-29T00:00:00Z",
+            b"2024-13-01T00:00:00Z",
+            b"2024-00-10T00:00:00Z",
+            b"2024-01-01T24:00:00Z",
+            b"2024-01-01T23:60:00Z",
+            b"2024-01-01T23:59:60Z",
+            b"2024-01-01t12:30:45Z",
+            b"2024-01-01X12:30:45Z",
+            b"2024-01/01T12:30:45Z",
+            b"2024-01-01T12:30:45+",
+            b"2024-01-01T12:30:4Z",
+            b"2024-01-01T12:3a:45Z",
+            b"0000-01-01T00:00:00Z",
+            b"9999-12-31T23:59:59Z",
+            b"2024-01-01T12:30:45.5",
+        ];
+        for cell in cells {
+            let general = parse_iso_cached(cell, &mut DayCache::default()).map(|(ms, _)| ms);
+            let fixed = parse_iso_fixed(cell, &mut DayCache::default());
+            let name = String::from_utf8_lossy(cell);
+            assert!(fixed.is_none() || fixed == general, "{name}");
+            let got = fixed.or(general);
+            assert_eq!(got, general, "{name}");
+        }
+        assert!(parse_iso_fixed(b"2024-01-01T00:00:00Z", &mut DayCache::default()).is_some());
+    }
+
     #[test]
     fn parse_time_takes_what_users_type() {
         use super::parse_time;
