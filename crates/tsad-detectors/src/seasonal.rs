@@ -56,6 +56,8 @@ use crate::common::{
     parse_state, report_done, robust_center_scale, tiny_scale,
 };
 use augurs_seasons::PeriodogramDetector;
+
+mod stl;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -324,39 +326,54 @@ fn decompose(x: &[f64], periods: &[usize], p: &SeasonalParams) -> (Vec<f64>, &'s
     let usable: Vec<usize> = periods.iter().copied().filter(|&q| 2 * q <= n).collect();
     let constant = x.iter().all(|v| *v == x[0]);
     if !usable.is_empty() && !constant {
-        let mut stl = stlrs::params();
-        stl.robust(p.robust);
-        let fitted = if usable.len() == 1 {
-            stl.fit(x, usable[0]).map(|r| {
-                let (seasonal, trend, _, _) = r.into_parts();
-                (
-                    seasonal.iter().zip(&trend).map(|(s, t)| s + t).collect(),
-                    "stl",
-                )
-            })
+        let fitted = if std::env::var_os("TSAD_SEASONAL_STLRS").is_some() {
+            old_decompose(x, &usable, p)
+        } else if usable.len() == 1 {
+            stl::stl_fit(x, usable[0], p.robust).map(|fit| (fit, "stl"))
         } else {
-            let mut mstl = stlrs::MstlParams::new();
-            mstl.stl_params(stl);
-            mstl.fit(x, &usable).map(|r| {
-                let (seasonals, trend, _) = r.into_parts();
-                let mut fit = trend;
-                for s in &seasonals {
-                    for (f, v) in fit.iter_mut().zip(s) {
-                        *f += v;
-                    }
-                }
-                (fit, "mstl")
-            })
+            stl::mstl_fit(x, &usable, p.robust).map(|fit| (fit, "mstl"))
         };
-        // stlrs only fails for periods < 2 or series shorter than two cycles, both excluded
+        // STL only fails for periods < 2 or series shorter than two cycles, both excluded
         // above; fall through to the rolling median if it ever does.
-        if let Ok(found) = fitted
+        if let Some(found) = fitted
             && found.0.iter().all(|v: &f64| v.is_finite())
         {
             return found;
         }
     }
     (centred_median(x, p.fallback_window), "rolling_median")
+}
+
+/// TEMPORARY: the stlrs path, for the side-by-side measurement.
+fn old_decompose(
+    x: &[f64],
+    usable: &[usize],
+    p: &SeasonalParams,
+) -> Option<(Vec<f64>, &'static str)> {
+    let mut stl = stlrs::params();
+    stl.robust(p.robust);
+    if usable.len() == 1 {
+        stl.fit(x, usable[0]).ok().map(|r| {
+            let (seasonal, trend, _, _) = r.into_parts();
+            (
+                seasonal.iter().zip(&trend).map(|(s, t)| s + t).collect(),
+                "stl",
+            )
+        })
+    } else {
+        let mut mstl = stlrs::MstlParams::new();
+        mstl.stl_params(stl);
+        mstl.fit(x, usable).ok().map(|r| {
+            let (seasonals, trend, _) = r.into_parts();
+            let mut fit = trend;
+            for s in &seasonals {
+                for (f, v) in fit.iter_mut().zip(s) {
+                    *f += v;
+                }
+            }
+            (fit, "mstl")
+        })
+    }
 }
 
 /// Series at least this long are decomposed on a thread of their own (see [`decompose_watching`]).
