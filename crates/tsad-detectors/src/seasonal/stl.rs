@@ -258,7 +258,7 @@ impl Fit {
 struct Loess {
     fits: Vec<Fit>,
     results: Vec<Option<f64>>,
-    kernel: Vec<f64>,
+    kernels: Kernels,
     weights: Vec<[f64; LANES]>,
 }
 
@@ -331,11 +331,13 @@ fn ess(
     }
     s.fits = fits;
     if newnj != 1 {
-        let mut i = 1;
-        while i <= n - newnj {
-            let delta = (ys[i + newnj - 1] - ys[i - 1]) / newnj as f64;
-            for j in i + 1..=i + newnj - 1 {
-                ys[j - 1] = ys[i - 1] + delta * (j - i) as f64;
+        // Between fitted points i and i + newnj (0-based here).
+        let mut i = 0;
+        while i + newnj < n {
+            let (from, to) = (ys[i], ys[i + newnj]);
+            let delta = (to - from) / newnj as f64;
+            for (d, v) in ys[i + 1..i + newnj].iter_mut().enumerate() {
+                *v = from + delta * (d + 1) as f64;
             }
             i += newnj;
         }
@@ -349,30 +351,63 @@ fn ess(
 }
 
 /// netlib's `est` for each of `fits`, into `s.results` (`None` where the weights sum to zero).
-/// Consecutive fits of one shape share a kernel and run [`LANES`] at a time.
+/// Consecutive fits of one window width run [`LANES`] at a time.
 fn est(y: &[f64], len: usize, ideg: i32, fits: &[Fit], userw: bool, rw: &[f64], s: &mut Loess) {
-    let n = y.len();
     s.results.clear();
     let mut start = 0;
     while start < fits.len() {
-        let shape = fits[start].shape();
+        let width = fits[start].nright - fits[start].nleft;
         let end = start
             + fits[start..]
                 .iter()
-                .take_while(|f| f.shape() == shape)
+                .take_while(|f| f.nright - f.nleft == width)
                 .count();
-        let first = fits[start];
-        let xs = first.xs as f64;
-        let mut h = (xs - first.nleft as f64).max(first.nright as f64 - xs);
-        if len > n {
-            h += ((len - n) / 2) as f64;
+        for group in fits[start..end].chunks(LANES) {
+            lanes(y, len, ideg, group, userw, rw, s);
         }
+        start = end;
+    }
+}
+
+/// netlib's bandwidth of a fit.
+fn bandwidth(f: &Fit, len: usize, n: usize) -> f64 {
+    let xs = f.xs as f64;
+    let mut h = (xs - f.nleft as f64).max(f.nright as f64 - xs);
+    if len > n {
+        h += ((len - n) / 2) as f64;
+    }
+    h
+}
+
+/// The kernels of the fits in the lanes: column `l` of `weights` holds the tricube weights of
+/// a fit whose abscissa is `offset` points into its window of `width + 1` points, with
+/// bandwidth `h` (all a fit's kernel depends on), and `nonzero` the range where they are not 0.
+/// Interior fits all share one kernel, so a column is rarely recomputed.
+#[derive(Default)]
+struct Kernels {
+    weights: Vec<[f64; LANES]>,
+    key: [Option<(isize, usize, u64)>; LANES],
+    nonzero: [(usize, usize); LANES],
+}
+
+impl Kernels {
+    fn load(&mut self, l: usize, f: &Fit, h: f64) {
+        let (offset, width) = f.shape();
+        let key = Some((offset, width, h.to_bits()));
+        if self.weights.len() != width + 1 {
+            self.weights.resize(width + 1, [0.0; LANES]);
+            self.key = [None; LANES];
+        }
+        if self.key[l] == key {
+            return;
+        }
+        let xs = f.xs as f64;
         let h9 = 0.999 * h;
         let h1 = 0.001 * h;
-        s.kernel.clear();
-        s.kernel.extend((first.nleft..=first.nright).map(|j| {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for (t, (row, j)) in self.weights.iter_mut().zip(f.nleft..=f.nright).enumerate() {
             let r = (j as f64 - xs).abs();
-            if r <= h9 {
+            row[l] = if r <= h9 {
                 if r <= h1 {
                     1.0
                 } else {
@@ -380,71 +415,76 @@ fn est(y: &[f64], len: usize, ideg: i32, fits: &[Fit], userw: bool, rw: &[f64], 
                 }
             } else {
                 0.0
+            };
+            if row[l] != 0.0 {
+                lo = lo.min(t);
+                hi = t + 1;
             }
-        }));
-        // Points of kernel weight 0 (the window's ends) add exactly nothing to netlib's sums
-        // (every sum starts at +0.0, so it never holds -0.0 for a ±0 term to change): skip them.
-        let nonzero = s.kernel.iter().position(|&k| k != 0.0).map_or(0..0, |lo| {
-            lo..s
-                .kernel
-                .iter()
-                .rposition(|&k| k != 0.0)
-                .map_or(lo, |hi| hi + 1)
-        });
-        for group in fits[start..end].chunks(LANES) {
-            lanes(y, ideg, h, group, nonzero.clone(), userw, rw, s);
         }
-        start = end;
+        self.key[l] = key;
+        self.nonzero[l] = if lo < hi { (lo, hi) } else { (0, 0) };
     }
 }
 
-/// Up to [`LANES`] fits of one shape (kernel `s.kernel`, of which `nonzero` are the points
-/// of nonzero weight; bandwidth `h`) side by side; each lane does netlib's `est` arithmetic in
-/// netlib's order. Missing lanes repeat the first fit.
-#[allow(clippy::too_many_arguments)]
-fn lanes(
-    y: &[f64],
-    ideg: i32,
-    h: f64,
-    group: &[Fit],
-    nonzero: std::ops::Range<usize>,
-    userw: bool,
-    rw: &[f64],
-    s: &mut Loess,
-) {
+/// Up to [`LANES`] fits of one window width side by side; each lane does netlib's `est`
+/// arithmetic in netlib's order. Missing lanes repeat the first fit.
+fn lanes(y: &[f64], len: usize, ideg: i32, group: &[Fit], userw: bool, rw: &[f64], s: &mut Loess) {
     let n = y.len();
-    let m = nonzero.len();
-    let kernel = &s.kernel[nonzero.clone()];
     let fit = |l: usize| group.get(l).unwrap_or(&group[0]);
+    let h: [f64; LANES] = std::array::from_fn(|l| bandwidth(fit(l), len, n));
+    let linear = h[0] > 0.0 && ideg > 0;
+    if group.len() > 1 && h.iter().any(|&h| (h > 0.0 && ideg > 0) != linear) {
+        for f in group {
+            lanes(y, len, ideg, std::slice::from_ref(f), userw, rw, s);
+        }
+        return;
+    }
+    for (l, &h) in h.iter().enumerate() {
+        s.kernels.load(l, fit(l), h);
+    }
+    // Points of kernel weight 0 in every lane (the window's ends) add exactly nothing to
+    // netlib's sums (every sum starts at +0.0, so it never holds -0.0 for a ±0 term to
+    // change): skip them.
+    let lo = s.kernels.nonzero.iter().map(|r| r.0).min().unwrap_or(0);
+    let hi = s
+        .kernels
+        .nonzero
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .unwrap_or(0)
+        .max(lo);
+    let m = hi - lo;
+    let kernel = &s.kernels.weights[lo..hi];
     let xs: [f64; LANES] = std::array::from_fn(|l| fit(l).xs as f64);
     // 0-based index of each lane's first point, and its abscissa (1-based, as netlib's).
-    let start: [usize; LANES] = std::array::from_fn(|l| fit(l).nleft - 1 + nonzero.start);
+    let start: [usize; LANES] = std::array::from_fn(|l| fit(l).nleft - 1 + lo);
     let first: [f64; LANES] = std::array::from_fn(|l| (start[l] + 1) as f64);
     let ywin: [&[f64]; LANES] = std::array::from_fn(|l| &y[start[l]..start[l] + m]);
     s.weights.resize(m, [0.0; LANES]);
     let w = &mut s.weights[..m];
 
-    // Tricube (times robustness) weights and their sum. A kernel weight of 0 adds nothing.
+    // Tricube (times robustness) weights and their sum.
     let mut a = [0.0; LANES];
     if userw {
         let rwin: [&[f64]; LANES] = std::array::from_fn(|l| &rw[start[l]..start[l] + m]);
-        for (t, (wt, &k)) in w.iter_mut().zip(kernel).enumerate() {
+        for (t, (wt, k)) in w.iter_mut().zip(kernel).enumerate() {
             for l in 0..LANES {
-                wt[l] = k * rwin[l][t];
+                wt[l] = k[l] * rwin[l][t];
                 a[l] += wt[l];
             }
         }
     } else {
-        for (wt, &k) in w.iter_mut().zip(kernel) {
+        for (wt, k) in w.iter_mut().zip(kernel) {
+            *wt = *k;
             for l in 0..LANES {
-                wt[l] = k;
-                a[l] += k;
+                a[l] += k[l];
             }
         }
     }
 
     let mut ys = [0.0; LANES];
-    if h > 0.0 && ideg > 0 {
+    if linear {
         // Normalised weights and their centre of mass.
         let mut centre = [0.0; LANES];
         let mut j = first;
@@ -636,10 +676,9 @@ fn ss(
                 nright: k,
             },
         ];
-        est(sub, ns, isdeg, &ends[..1], userw, sub_rw, s);
+        est(sub, ns, isdeg, &ends, userw, sub_rw, s);
         out[0] = s.results[0].unwrap_or(out[1]);
-        est(sub, ns, isdeg, &ends[1..], userw, sub_rw, s);
-        out[k + 1] = s.results[0].unwrap_or(out[k]);
+        out[k + 1] = s.results[1].unwrap_or(out[k]);
     }
     // Back in time order: point m of subseries j is season[m·np + j], and these fill
     // season[..n + 2·np] exactly.
