@@ -128,6 +128,10 @@ impl Ewma {
         if !x.is_finite() {
             return f64::NAN;
         }
+        // Span 0 or 1: the value itself, bit for bit (`a + 1·(x - a)` may round).
+        if self.alpha >= 1.0 {
+            return x;
+        }
         let next = match self.average {
             Some(a) => a + self.alpha * (x - a),
             None => x,
@@ -557,8 +561,10 @@ mod tests {
     #[test]
     fn ewma_weights_recent_values_and_skips_missing_ones() {
         let mut raw = Ewma::new(1);
-        assert_eq!(raw.push(3.0), 3.0);
-        assert_eq!(raw.push(7.0), 7.0);
+        assert_eq!(raw.push(0.1), 0.1);
+        // 0.1 + (0.3 - 0.1) rounds to 0.30000000000000004: the raw path must not.
+        assert_eq!(raw.push(0.3), 0.3);
+        assert_eq!(Ewma::new(0).push(0.7), 0.7);
         // Span 3: weight 0.5 on the newest value.
         let mut e = Ewma::new(3);
         assert!(e.push(f64::NAN).is_nan());
