@@ -370,8 +370,28 @@ fn assert_close(streamed: f64, batch: f64, what: &str) {
 #[test]
 fn smoothing_averages_the_residuals_of_the_same_model() {
     let (series, _) = seasonal_with_anomalies(600, 24, 4, 9);
+    // `smoothed` is the EWMA of span 6 (weight 2/7 on the newest) of the finite `raw` scores.
+    let assert_smoothed = |raw: &[f64], smoothed: &[f64], what: &str| {
+        let mut average: Option<f64> = None;
+        for (i, (&r, &s)) in raw.iter().zip(smoothed).enumerate() {
+            if !r.is_finite() {
+                assert!(s.is_nan(), "{what} point {i}");
+                continue;
+            }
+            let next = average.map_or(r, |a| a + 2.0 / 7.0 * (r - a));
+            average = Some(next);
+            assert!(
+                (s - next).abs() <= 1e-9 * next.abs().max(1.0),
+                "{what} point {i}: {s} vs {next}"
+            );
+        }
+        assert!(
+            smoothed.iter().filter(|s| s.is_finite()).count() > 300,
+            "{what}"
+        );
+    };
     let ctx = FitContext::new().with_threads(Some(1));
-    let score = |smooth: usize| {
+    let batch = |smooth: usize| {
         forecaster(LstmForecastParams {
             smooth,
             threads: Some(1),
@@ -383,25 +403,8 @@ fn smoothing_averages_the_residuals_of_the_same_model() {
         .unwrap()
         .score
     };
-    let (raw, smoothed) = (score(0), score(6));
-    let alpha = 2.0 / 7.0;
-    let mut average: Option<f64> = None;
-    for (i, (&r, &s)) in raw.iter().zip(&smoothed).enumerate() {
-        if !r.is_finite() {
-            assert!(s.is_nan(), "point {i}");
-            continue;
-        }
-        let next = average.map_or(r, |a| a + alpha * (r - a));
-        average = Some(next);
-        assert!(
-            (s - next).abs() <= 1e-9 * next.abs().max(1.0),
-            "point {i}: {s} vs {next}"
-        );
-    }
-    // Every scored point has its smoothed score.
-    assert!(smoothed.iter().filter(|s| s.is_finite()).count() > 500);
-
-    let stream_of = |smooth: usize| {
+    assert_smoothed(&batch(0), &batch(6), "batch");
+    let streamed = |smooth: usize| {
         let params = LstmForecastParams {
             smooth,
             online_warmup: 200,
@@ -410,20 +413,7 @@ fn smoothing_averages_the_residuals_of_the_same_model() {
         };
         stream(forecaster(params).as_ref(), &series)
     };
-    let (raw, smoothed) = (stream_of(0), stream_of(6));
-    let mut average: Option<f64> = None;
-    for (i, (&r, &s)) in raw.iter().zip(&smoothed).enumerate() {
-        if !r.is_finite() {
-            assert!(s.is_nan(), "streamed point {i}");
-            continue;
-        }
-        let next = average.map_or(r, |a| a + alpha * (r - a));
-        average = Some(next);
-        assert!(
-            (s - next).abs() <= 1e-9 * next.abs().max(1.0),
-            "streamed point {i}: {s} vs {next}"
-        );
-    }
+    assert_smoothed(&streamed(0), &streamed(6), "streamed");
 }
 
 /// Before its first refit, the streaming forecaster is the batch forecaster fitted on the
