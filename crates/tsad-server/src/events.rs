@@ -33,6 +33,18 @@ pub(crate) fn scale(threshold: &Value) -> Option<&'static str> {
     parse(threshold).map(|t| scale_name(t.scale()))
 }
 
+/// The first and last timestamps of a run's stored events, in time order.
+pub(crate) fn spans(events: &Value) -> Vec<(i64, i64)> {
+    events
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| Some((e["start_time"].as_i64()?, e["end_time"].as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The run's events with `index` (their position in time order) and `rank` (1 = most
 /// severe), ordered and capped: `(events, total)`. `limit` 0 means all. Events stored before
 /// ranks existed are ranked here by severity, then peak score.

@@ -304,32 +304,14 @@ mod tests {
     use tsad_store::RunStatus;
 
     fn run(dataset: &str, spec: Value, threshold: Value) -> RunRecord {
-        RunRecord {
-            id: "run_x".into(),
-            dataset_id: dataset.into(),
-            spec,
-            preset: None,
-            threshold,
-            events_options: json!({"merge_gap": 2, "merge_gap_time": null, "min_points": 1, "prune": 0.0}),
-            time_column: json!("timestamp"),
-            value_column: json!("value"),
-            status: RunStatus::Succeeded,
-            progress: None,
-            summary: None,
-            training: Some(
-                json!({"source": "prefix", "prefix_rows": 200, "rows": 200, "start": 1}),
-            ),
-            error: None,
-            fit_seconds: None,
-            score_seconds: None,
-            created_at: 0,
-            started_at: None,
-            finished_at: None,
-            fleet: None,
-            parent_id: None,
-            series: None,
-            name: None,
-        }
+        let mut run = RunRecord::new("run_x".into(), dataset, spec, 0);
+        run.threshold = threshold;
+        run.time_column = json!("timestamp");
+        run.value_column = json!("value");
+        run.status = RunStatus::Succeeded;
+        run.training =
+            Some(json!({"source": "prefix", "prefix_rows": 200, "rows": 200, "start": 1}));
+        run
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::api::EventOrder;
 use crate::error::{ApiError, ApiQuery, ErrorBody};
-use crate::events::listing;
+use crate::events::{listing, spans};
 use crate::settings::{Difference, differences, labels};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -58,17 +58,6 @@ pub(crate) struct RunComparison {
     /// each with `shared`: whether an event of the run overlaps it.
     #[schema(value_type = Vec<Object>)]
     pub(crate) other_events: Vec<Value>,
-}
-
-fn spans(events: &Value) -> Vec<(i64, i64)> {
-    events
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|e| Some((e["start_time"].as_i64()?, e["end_time"].as_i64()?)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// For each span of `a`, whether a span of `b` overlaps it. A run's events are disjoint and in

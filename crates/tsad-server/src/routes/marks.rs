@@ -230,16 +230,7 @@ pub(crate) async fn run_marks_get(
     let ds = run.dataset_id.clone();
     let all = state.blocking(move |s| Ok(s.marks(&ds)?)).await?;
     let marks = of_run(&run, all);
-    let events: Vec<(i64, i64)> = result
-        .events
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|e| Some((e["start_time"].as_i64()?, e["end_time"].as_i64()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let report = report(&events, &marks);
+    let report = report(&crate::events::spans(&result.events), &marks);
     Ok(Json(RunMarks {
         marks: marks.into_iter().map(Mark::from).collect(),
         report,

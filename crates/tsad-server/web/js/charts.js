@@ -90,13 +90,18 @@ export function createCharts({ main, score, onRangeChange }) {
     };
   }
 
-  function eventShapes(events, selected, step, strong) {
-    if (!events?.length) return [];
-    // Half a step on each side, but never thinner than ~0.3% of the visible span, so a
-    // one-point event stays visible when zoomed out.
+  /** How far an event's shading reaches beyond its first and last points: half a step, but
+   * never thinner than ~0.3% of the visible span, so a one-point event stays visible when
+   * zoomed out. */
+  function shadeHalf(step) {
     const t = last?.points?.t || [];
     const span = range ? range[1] - range[0] : t.length > 1 ? t[t.length - 1] - t[0] : 0;
-    const half = Math.max((step || (isDate() ? 1000 : 1)) / 2, span * 0.0015);
+    return Math.max((step || (isDate() ? 1000 : 1)) / 2, span * 0.0015);
+  }
+
+  function eventShapes(events, selected, step, strong) {
+    if (!events?.length) return [];
+    const half = shadeHalf(step);
     const shapes = [];
     const [lo, hi] = range || [-Infinity, Infinity];
     events.forEach((e, i) => {
@@ -139,9 +144,7 @@ export function createCharts({ main, score, onRangeChange }) {
   /** Another run's events (a comparison): a band along the bottom of the main chart. */
   function compareShapes() {
     if (!compareNow?.events?.length) return [];
-    const t = last?.points?.t || [];
-    const span = range ? range[1] - range[0] : t.length > 1 ? t[t.length - 1] - t[0] : 0;
-    const half = Math.max((last?.step || (isDate() ? 1000 : 1)) / 2, span * 0.0015);
+    const half = shadeHalf(last?.step);
     const [lo, hi] = range || [-Infinity, Infinity];
     return compareNow.events
       .filter((e) => e.end_time + half >= lo && e.start_time - half <= hi)
