@@ -289,7 +289,8 @@ def detect(
             parameter, or a dict (``{"method": "auto", "every": 10000}``).
         train: what the detector learns normal from. None: the series itself; an int ``n``: its
             first ``n`` points; numbers (with ``train_timestamps``): another, normal series.
-        events: event options (``merge_gap``, ``merge_gap_time``, ``min_points``, ``prune``).
+        events: event options (``merge_gap``, ``merge_gap_time``, ``min_points``, ``prune``,
+            ``standout``).
 
     Returns:
         A :class:`Detection`.

@@ -138,6 +138,11 @@ pub(crate) struct ThresholdArgs {
         allow_negative_numbers = true
     )]
     pub(crate) prune: f64,
+    /// Flag only what passes the cut-off: without this, `auto` and `sensitivity` also keep up
+    /// to 3 events just below it (within 100 times more frequent) that stand a decade above
+    /// everything else in the series.
+    #[arg(long)]
+    pub(crate) no_standout: bool,
 }
 
 #[derive(Debug, Args)]

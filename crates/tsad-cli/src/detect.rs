@@ -245,6 +245,7 @@ pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventO
             .transpose()?,
         min_points: a.min_points,
         prune: a.prune,
+        standout: !a.no_standout,
     };
     options.validate()?;
     Ok(options)

@@ -14,7 +14,10 @@ pub use detector::{
     CancelFlag, Detector, FitContext, Model, ModelState, OnlineModel, Progress, ProgressFn,
 };
 pub use error::Error;
-pub use event::{Direction, Event, EventOptions, MemberShare, cut_values, events};
+pub use event::{
+    Direction, Event, EventOptions, MemberShare, STANDOUT_DEPTH, STANDOUT_MARGIN, STANDOUT_TOP,
+    cut_values, events, standout,
+};
 pub use scores::{MemberScores, Scores};
 pub use series::{Covariate, Series, TimeAxis};
 pub use threshold::{Cut, DEFAULT_EVERY, Scale, Sensitivity, Threshold, group_thousands};

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::time::Instant;
 use tsad_core::{
     Calibration, Covariate, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series,
-    Threshold, TimeAxis, events,
+    Threshold, TimeAxis, events, standout,
 };
 
 /// Where a detector learns what normal looks like.
@@ -310,6 +310,9 @@ pub fn rethreshold(
         (Scale::Raw, _) => scores.score.as_slice(),
     };
     let mut cut = threshold.apply(values)?;
+    if options.standout {
+        standout(values, &mut cut);
+    }
     let found = events(series, scores, &cut, options);
     let mut inside = vec![false; cut.flags.len()];
     for e in &found {

@@ -236,3 +236,57 @@ fn a_series_that_never_goes_below_zero_is_never_expected_to() {
     let (lo, _) = d.scores.band.as_ref().unwrap();
     assert!(lo[20..].iter().any(|x| *x < -1.0));
 }
+
+/// Standouts: a spike in a quiet series fitted on noisier data can fall short of the cut-off
+/// yet be the series' clear exception. Over a range of heights, the standout rule adds the
+/// spike where the cut-off alone misses it, and never anything else.
+#[test]
+fn a_spike_just_short_of_the_cut_stands_out_and_nothing_else_does() {
+    use tsad_testing::Rng;
+    let noise = |n: usize, sd: f64, seed: u64| -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        (0..n).map(|_| 10.0 + sd * rng.normal()).collect()
+    };
+    let train = Series::from_values(noise(3000, 1.0, 1)).unwrap();
+    let zscore = spec(json!({"kind": "zscore"}));
+    let events_of = |test: &Series, standout: bool| {
+        detect_with(
+            test,
+            Training::Separate(&train),
+            &zscore,
+            &Threshold::default(),
+            &EventOptions {
+                standout,
+                ..EventOptions::default()
+            },
+            &FitContext::new(),
+        )
+        .unwrap()
+        .events
+    };
+    let mut added = 0;
+    for step in 0..=20 {
+        let height = 3.0 + 0.25 * f64::from(step);
+        let mut values = noise(3000, 1.0, 2);
+        values[1500] += height;
+        values[1501] += 0.8 * height;
+        let test = Series::from_values(values).unwrap();
+        let (with, without) = (events_of(&test, true), events_of(&test, false));
+        let at_spike = |e: &tsad_core::Event| e.start <= 1501 && e.end >= 1500;
+        assert!(
+            with.iter().all(at_spike),
+            "height {height}: a standout away from the spike: {with:?}"
+        );
+        assert!(
+            without
+                .iter()
+                .all(|e| with.iter().any(|w| w.start <= e.start && w.end >= e.end)),
+            "height {height}: the standout rule dropped an event"
+        );
+        if !with.is_empty() && without.is_empty() {
+            added += 1;
+            assert!(with[0].severity < 1.0, "below the cut-off: {:?}", with[0]);
+        }
+    }
+    assert!(added > 0, "no height where the spike only stands out");
+}

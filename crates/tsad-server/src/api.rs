@@ -202,8 +202,8 @@ pub struct RunCreate {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub threshold: Option<Value>,
-    /// `{"merge_gap": 2, "merge_gap_time": 3600000, "min_points": 1, "prune": 0.1}` (any
-    /// subset); absent: defaults.
+    /// `{"merge_gap": 2, "merge_gap_time": 3600000, "min_points": 1, "prune": 0.1, "standout":
+    /// false}` (any subset); absent: defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub events: Option<Value>,
@@ -599,7 +599,8 @@ pub struct ThresholdRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub threshold: Option<Value>,
-    /// New event options (`merge_gap`, `merge_gap_time` in ms, `min_points`, `prune`); absent:
+    /// New event options (`merge_gap`, `merge_gap_time` in ms, `min_points`, `prune`,
+    /// `standout`); absent:
     /// keep the run's. Options left out of the object take their defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]

@@ -265,7 +265,7 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(queued["detector"]["kind"], "mad");
     assert_eq!(
         queued["events_options"],
-        json!({"merge_gap": 1, "merge_gap_time": null, "min_points": 1, "prune": 0.0}),
+        json!({"merge_gap": 1, "merge_gap_time": null, "min_points": 1, "prune": 0.0, "standout": true}),
         "options left out take their defaults"
     );
     assert_eq!(queued["threshold_rule"], "mean + 3 std of the scores");

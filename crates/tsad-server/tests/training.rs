@@ -270,6 +270,10 @@ async fn rethreshold_with_auto_sensitivity_and_event_options() {
             "events: unknown field `merge_gaps`",
         ),
         (
+            json!({"events": {"standout": "yes"}}),
+            "events: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
             json!({"threshold": {"method": "auto", "every": 0.5}}),
             "threshold: invalid parameter `every`",
         ),

@@ -230,8 +230,8 @@ fn threshold_and_events(
                     "invalid_parameter",
                     format!(
                         "events: {e}; expected {{\"merge_gap\": points, \"merge_gap_time\": \
-                         milliseconds, \"min_points\": points >= 1, \"prune\": 0..1}} (any of \
-                         them)"
+                         milliseconds, \"min_points\": points >= 1, \"prune\": 0..1, \"standout\": \
+                         true or false}} (any of them)"
                     ),
                 ));
                 None
