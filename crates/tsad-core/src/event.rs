@@ -216,10 +216,8 @@ pub fn standout(values: &[f64], cut: &mut Cut) {
     // Groups above the cut-off keep their flags as they are (not widened to the lower level).
     for &k in order[..keep].iter().filter(|&&k| groups[k].2 <= cut.value) {
         let (start, end, _) = groups[k];
-        for i in start..=end {
-            if values[i] > floor {
-                cut.flags[i] = true;
-            }
+        for (f, v) in cut.flags[start..=end].iter_mut().zip(&values[start..=end]) {
+            *f |= *v > floor;
         }
     }
 }
