@@ -2,7 +2,6 @@
 //! saved-state plumbing, robust scales and a sorted sliding window.
 
 use serde::{Serialize, de::DeserializeOwned};
-use std::collections::VecDeque;
 use tsad_core::{Error, FitContext, ModelState, Progress, Series, stats};
 
 /// Version of every state format written by this crate.
@@ -204,22 +203,97 @@ pub(crate) fn interpolate(values: &[f64]) -> Option<Vec<f64>> {
     Some(out)
 }
 
+/// `x`'s place in IEEE 754's total order (the order of [`f64::total_cmp`]) as an integer:
+/// integers compare in one instruction, and the mapping is its own inverse ([`from_key`]).
+fn to_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    // Negative numbers: flip every bit but the sign, so larger magnitudes come first.
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The `f64` whose [`to_key`] is `key`.
+fn from_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 /// The last `cap` values pushed, kept both in arrival order and sorted, for rolling medians
-/// and MADs. Push is a binary search and one memmove of at most `cap` values (O(cap), but a
-/// few nanoseconds at `cap` = 1000); median O(1); MAD O(log cap) by order-statistic search.
+/// and MADs. The values are kept as their places in the total order ([`to_key`]), so every
+/// search compares integers. Push is two binary searches (O(log cap)) and one memmove of at
+/// most `cap` values (O(cap), but a few nanoseconds at `cap` = 1000); median O(1); MAD O(1)
+/// when it moved little since the last call (a short walk from where the last one ended),
+/// else O(log cap) by order-statistic search.
 #[derive(Debug, Clone)]
 pub(crate) struct SortedWindow {
     cap: usize,
-    order: VecDeque<f64>,
-    sorted: Vec<f64>,
+    /// Arrival order: a ring once full, whose oldest value is at `oldest`.
+    order: Vec<i64>,
+    oldest: usize,
+    sorted: Vec<i64>,
+    /// Where the last [`SortedWindow::mad`] found the median's place (the count of values
+    /// below it) and how many of the deviations it took from below the median: the starting
+    /// points of the next call's walks. Hints only: any value gives the same result.
+    split_hint: usize,
+    below_hint: usize,
+}
+
+/// Steps a [`boundary`] walk takes before it falls back to a binary search.
+const WALK_STEPS: usize = 4;
+
+/// The least `i` in `lo..=hi` where `before(i)` is false, or `hi`, for a `before` that holds
+/// on a prefix of `lo..hi` (it is never called at `hi`). Walks from `start` (clamped to the
+/// range) for a few steps and finishes by binary search, so it is O(1) when the boundary moved
+/// little since `start` was found and O(log(hi - lo)) at worst.
+fn boundary(lo: usize, hi: usize, start: usize, before: impl Fn(usize) -> bool) -> usize {
+    let mut i = start.clamp(lo, hi);
+    for _ in 0..WALK_STEPS {
+        if i < hi && before(i) {
+            i += 1;
+        } else if i > lo && !before(i - 1) {
+            i -= 1;
+        } else {
+            return i;
+        }
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    while lo < hi {
+        let m = lo + (hi - lo) / 2;
+        if before(m) {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    lo
+}
+
+/// How many places around its hint [`crossing`] tests at once.
+const NEAR: usize = 4;
+
+/// [`boundary`] for a boundary that moves back and forth by a place or two between calls:
+/// tests the `NEAR` places around `start` all at once (no branch to mispredict on which way
+/// it moved) and counts, falling back to [`boundary`] when the boundary is outside them.
+fn crossing(lo: usize, hi: usize, start: usize, before: impl Fn(usize) -> bool) -> usize {
+    if hi - lo >= NEAR {
+        let c = start.saturating_sub(NEAR / 2).clamp(lo, hi - NEAR);
+        let count: usize = (0..NEAR).map(|d| usize::from(before(c + d))).sum();
+        // `before` holds on a prefix, so a count strictly inside 0..NEAR puts the boundary
+        // right after the last place that passed; at a range end, 0 or NEAR does too.
+        if (count > 0 || c == lo) && (count < NEAR || c + NEAR == hi) {
+            return c + count;
+        }
+    }
+    boundary(lo, hi, start, before)
 }
 
 impl SortedWindow {
     pub(crate) fn new(cap: usize) -> Self {
         SortedWindow {
             cap,
-            order: VecDeque::with_capacity(cap + 1),
-            sorted: Vec::with_capacity(cap + 1),
+            order: Vec::with_capacity(cap),
+            oldest: 0,
+            sorted: Vec::with_capacity(cap),
+            split_hint: 0,
+            below_hint: 0,
         }
     }
 
@@ -236,16 +310,21 @@ impl SortedWindow {
     /// insert would move about twice as many).
     pub(crate) fn push(&mut self, x: f64) {
         debug_assert!(x.is_finite());
-        let place = |s: &[f64], y: f64| s.partition_point(|v| v.total_cmp(&y).is_lt());
-        self.order.push_back(x);
-        if self.order.len() <= self.cap {
+        let x = to_key(x);
+        let place = |s: &[i64], y: i64| s.partition_point(|&v| v < y);
+        if self.order.len() < self.cap {
+            self.order.push(x);
             let j = place(&self.sorted, x);
             self.sorted.insert(j, x);
             return;
         }
-        // `old` is in `sorted` because every pushed value is inserted there.
-        let old = self.order.pop_front().unwrap_or(x);
+        let old = std::mem::replace(&mut self.order[self.oldest], x);
+        self.oldest += 1;
+        if self.oldest == self.cap {
+            self.oldest = 0;
+        }
         let s = &mut self.sorted;
+        // `old` is in `sorted` because every pushed value is inserted there.
         let (i, j) = (place(s, old), place(s, x));
         if j > i {
             s.copy_within(i + 1..j, i);
@@ -259,12 +338,13 @@ impl SortedWindow {
     /// The median; NaN when empty.
     pub(crate) fn median(&self) -> f64 {
         let n = self.sorted.len();
+        let at = |i: usize| from_key(self.sorted[i]);
         if n == 0 {
             f64::NAN
         } else if n % 2 == 1 {
-            self.sorted[n / 2]
+            at(n / 2)
         } else {
-            (self.sorted[n / 2 - 1] + self.sorted[n / 2]) / 2.0
+            (at(n / 2 - 1) + at(n / 2)) / 2.0
         }
     }
 
@@ -272,25 +352,50 @@ impl SortedWindow {
     ///
     /// The deviations of the values below `med` grow leftwards and those of the others grow
     /// rightwards, so they form two ascending runs read straight off the sorted window, and
-    /// the median deviation is an order statistic of their union: found by binary search in
-    /// O(log n), no allocation. (Equal deviations are equal numbers, so which run a tie is
-    /// taken from cannot change the value: the result is exactly the merge's.)
-    pub(crate) fn mad(&self, med: f64) -> f64 {
+    /// the median deviation is an order statistic of their union: the `r + 1` smallest
+    /// deviations are the first `i` of one run and the first `r + 1 - i` of the other, for the
+    /// `i` where the runs cross. That `i` (like the median's place) moves by a step or two
+    /// from one point to the next, so it is found by a short walk from the last one, falling
+    /// back to binary search, and an even window's second order statistic is the smaller of
+    /// the two runs' next deviations. No allocation. (Equal deviations are equal numbers, so
+    /// which run a tie is taken from cannot change the value: the result is exactly a merge's.
+    /// A zero MAD may come out as -0 where a merge gives +0; callers only ask whether it is
+    /// above 0.)
+    pub(crate) fn mad(&mut self, med: f64) -> f64 {
         let s = &self.sorted;
         let n = s.len();
         if n == 0 {
             return f64::NAN;
         }
-        let split = s.partition_point(|v| *v < med);
-        let left = |i: usize| med - s[split - 1 - i];
-        let right = |i: usize| s[split + i] - med;
-        let kth = |k| kth_of_two(split, left, n - split, right, k);
-        let k = n / 2;
+        let med_key = to_key(med);
+        let split = boundary(0, n, self.split_hint, |i| s[i] < med_key);
+        let (a_len, b_len) = (split, n - split);
+        let a = |i: usize| med - from_key(s[split - 1 - i]);
+        let b = |j: usize| from_key(s[split + j]) - med;
+        // The rank wanted (from 0): the middle one, or the lower of the middle two.
+        let r = (n - 1) / 2;
+        let (lo, hi) = ((r + 1).saturating_sub(b_len), (r + 1).min(a_len));
+        let i = crossing(lo, hi, self.below_hint, |i| a(i) < b(r - i));
+        self.split_hint = split;
+        self.below_hint = i;
+        let j = r + 1 - i;
+        // `max` and `min` compile without branches (which run the k-th deviation comes from
+        // is a coin toss, so a branch would be mispredicted half the time).
+        let kth = match (i > 0, j > 0) {
+            (true, true) => a(i - 1).max(b(j - 1)),
+            (true, false) => a(i - 1),
+            _ => b(j - 1),
+        };
         if n % 2 == 1 {
-            kth(k)
-        } else {
-            (kth(k - 1) + kth(k)) / 2.0
+            return kth;
         }
+        // The next smallest deviation is the smaller of the two runs' next ones.
+        let next = match (i < a_len, j < b_len) {
+            (true, true) => a(i).min(b(j)),
+            (true, false) => a(i),
+            _ => b(j),
+        };
+        (kth + next) / 2.0
     }
 
     /// Mean absolute deviation from `med`; O(n).
@@ -299,11 +404,15 @@ impl SortedWindow {
         if n == 0 {
             return f64::NAN;
         }
-        self.sorted.iter().map(|v| (v - med).abs()).sum::<f64>() / n as f64
+        self.sorted
+            .iter()
+            .map(|&k| (from_key(k) - med).abs())
+            .sum::<f64>()
+            / n as f64
     }
 
     /// Median and robust scale (1.4826·MAD, else 1.2533·mean absolute deviation, else 0).
-    pub(crate) fn center_scale(&self) -> (f64, f64, bool) {
+    pub(crate) fn center_scale(&mut self) -> (f64, f64, bool) {
         let med = self.median();
         let mad = self.mad(med);
         if mad > 0.0 {
@@ -312,38 +421,11 @@ impl SortedWindow {
             (med, self.mean_abs_dev(med) * MEAN_AD_TO_SIGMA, true)
         }
     }
-}
 
-/// The `k`-th smallest (from 0) of the union of two ascending runs of lengths `a_len` and
-/// `b_len`, read through `a` and `b`: O(log(a_len + b_len)).
-///
-/// # Panics
-///
-/// When `k >= a_len + b_len`.
-fn kth_of_two(
-    a_len: usize,
-    a: impl Fn(usize) -> f64,
-    b_len: usize,
-    b: impl Fn(usize) -> f64,
-    k: usize,
-) -> f64 {
-    assert!(k < a_len + b_len, "rank {k} of {} values", a_len + b_len);
-    // How many of the k + 1 smallest come from `a`: the least i whose next `a` is not below
-    // the last `b` taken.
-    let (mut lo, mut hi) = ((k + 1).saturating_sub(b_len), (k + 1).min(a_len));
-    while lo < hi {
-        let i = (lo + hi) / 2;
-        if a(i) < b(k - i) {
-            lo = i + 1;
-        } else {
-            hi = i;
-        }
-    }
-    let (i, j) = (lo, k + 1 - lo);
-    match (i > 0, j > 0) {
-        (true, true) => a(i - 1).max(b(j - 1)),
-        (true, false) => a(i - 1),
-        _ => b(j - 1),
+    /// The window's values in ascending (total) order.
+    #[cfg(test)]
+    fn sorted_values(&self) -> Vec<f64> {
+        self.sorted.iter().map(|&k| from_key(k)).collect()
     }
 }
 
@@ -376,6 +458,7 @@ impl Expanding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
     use tsad_core::CancelFlag;
 
@@ -461,10 +544,81 @@ mod tests {
                 pushed.push(x);
                 let mut last = pushed[pushed.len().saturating_sub(cap)..].to_vec();
                 last.sort_by(f64::total_cmp);
-                assert_eq!(w.sorted, last, "cap {cap} at {i}: the window, sorted");
+                assert_eq!(
+                    w.sorted_values(),
+                    last,
+                    "cap {cap} at {i}: the window, sorted"
+                );
                 let med = w.median();
-                let want = mad_by_merge(&w.sorted, med);
+                let want = mad_by_merge(&last, med);
                 assert_eq!(w.mad(med).to_bits(), want.to_bits(), "cap {cap} at {i}");
+            }
+        }
+    }
+
+    /// Median, robust scale and whether the scale fell back to the mean absolute deviation,
+    /// by sorting the window afresh: the definition [`SortedWindow::center_scale`] must meet.
+    fn center_scale_by_sort(window: &[f64]) -> (f64, f64, bool) {
+        let mut v = window.to_vec();
+        v.sort_by(f64::total_cmp);
+        let mid = |v: &[f64]| {
+            let n = v.len();
+            if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        };
+        let med = mid(&v);
+        let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let mad = mid(&dev);
+        if mad > 0.0 {
+            (med, mad * stats::MAD_TO_SIGMA, false)
+        } else {
+            let mean_ad = v.iter().map(|x| (x - med).abs()).sum::<f64>() / v.len() as f64;
+            (med, mean_ad * MEAN_AD_TO_SIGMA, true)
+        }
+    }
+
+    /// A value for the window property: ties (small integers), signed zeros, NaN (skipped,
+    /// as the scorers skip it), spread-out values and large ones.
+    fn window_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => (-6i32..6).prop_map(f64::from),
+            1 => Just(-0.0),
+            1 => Just(0.0),
+            1 => Just(f64::NAN),
+            4 => -1e3f64..1e3,
+            1 => -1e300f64..1e300,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// After every push, the window's median, scale and fallback flag equal a fresh sort's
+        /// bit for bit (the walks start from hints left by earlier windows, so long random
+        /// sequences exercise them), on windows short and long, odd and even, filling up and
+        /// sliding, with NaNs skipped.
+        #[test]
+        fn center_scale_equals_a_sort(
+            cap in prop_oneof![1usize..12, 40usize..60, 200usize..260],
+            values in prop::collection::vec(window_value(), 0..1200),
+        ) {
+            let mut w = SortedWindow::new(cap);
+            let mut kept = Vec::new();
+            for (i, &x) in values.iter().enumerate() {
+                if x.is_nan() {
+                    continue;
+                }
+                w.push(x);
+                kept.push(x);
+                let last = &kept[kept.len().saturating_sub(cap)..];
+                let (med, scale, fell_back) = w.center_scale();
+                let (want_med, want_scale, want_fell_back) = center_scale_by_sort(last);
+                prop_assert_eq!(med.to_bits(), want_med.to_bits(), "median at {}", i);
+                prop_assert_eq!(scale.to_bits(), want_scale.to_bits(), "scale at {}", i);
+                prop_assert_eq!(fell_back, want_fell_back, "fallback at {}", i);
             }
         }
     }

@@ -253,6 +253,7 @@ impl<W: Window> OnlineModel for RollingOnline<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn sliding_moments_stay_exact_with_a_large_offset() {
@@ -270,6 +271,68 @@ mod tests {
                     "{i}: {m} vs {mean}, {s} vs {sd}"
                 );
             }
+        }
+    }
+
+    /// Median and MAD scale by sorting the last `cap` values afresh at every point, as in
+    /// `tsad_core::stats`: the reference the fast window must match bit for bit.
+    #[derive(Debug, Clone)]
+    struct MedianMadBySort {
+        cap: usize,
+        values: Vec<f64>,
+    }
+
+    impl Window for MedianMadBySort {
+        fn is_full(&self) -> bool {
+            self.values.len() >= self.cap
+        }
+        fn push(&mut self, x: f64) {
+            self.values.push(x);
+        }
+        fn center_scale(&mut self) -> (f64, f64) {
+            let last = &self.values[self.values.len().saturating_sub(self.cap)..];
+            let (med, mad) = tsad_core::stats::median_mad(last).unwrap();
+            if mad > 0.0 {
+                (med, mad * tsad_core::stats::MAD_TO_SIGMA)
+            } else {
+                let mut sorted = last.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                let mean_ad =
+                    sorted.iter().map(|x| (x - med).abs()).sum::<f64>() / sorted.len() as f64;
+                (med, mean_ad * crate::common::MEAN_AD_TO_SIGMA)
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The `mad` scorer (score, expected value and scale at every point) equals one whose
+        /// window is sorted afresh at every point, bit for bit: on quantised values with many
+        /// ties, signed zeros and NaN gaps, or on spread-out ones.
+        #[test]
+        fn median_mad_scorer_equals_sorting_every_window(
+            cap in prop_oneof![3usize..10, 47usize..50],
+            quantised in any::<bool>(),
+            picks in prop::collection::vec((0u8..20, -1e3f64..1e3), 0..600),
+        ) {
+            let values: Vec<f64> = picks
+                .iter()
+                .map(|&(kind, x)| match kind {
+                    0 => f64::NAN,
+                    1 => -0.0,
+                    _ if quantised => x.round() / 100.0,
+                    _ => x,
+                })
+                .collect();
+            let mut fast = RollingScorer::new(MedianMadWindow(SortedWindow::new(cap)));
+            let mut slow = RollingScorer::new(MedianMadBySort { cap, values: Vec::new() });
+            for (i, &x) in values.iter().enumerate() {
+                let (a, b) = (fast.step(x), slow.step(x));
+                prop_assert_eq!(a.score.to_bits(), b.score.to_bits(), "score at {}", i);
+                prop_assert_eq!(a.expected.to_bits(), b.expected.to_bits(), "expected at {}", i);
+                prop_assert_eq!(a.scale.to_bits(), b.scale.to_bits(), "scale at {}", i);
+            }
+            prop_assert_eq!(fast.floored, slow.floored);
         }
     }
 
