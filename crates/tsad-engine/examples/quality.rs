@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release -p tsad-engine --example quality -- demo seasonal 2000 10000 100000
 //! cargo run --release -p tsad-engine --example quality -- nab mad realKnownCause/machine_temperature_system_failure.csv
+//! cargo run --release -p tsad-engine --example quality -- demo '{"kind": "mad", "window": 12}' 10000
 //! ```
 
 use tsad_core::{EventOptions, FitContext, Threshold};
@@ -11,7 +12,9 @@ use tsad_engine::{Training, detect, detect_with, parse_spec};
 use tsad_io::demo::{DemoParams, generate};
 
 fn spec_of(name: &str) -> tsad_engine::DetectorSpec {
-    let value = if tsad_engine::preset(name).is_some() {
+    let value = if name.starts_with('{') {
+        serde_json::from_str(name).expect("a JSON detector spec")
+    } else if tsad_engine::preset(name).is_some() {
         serde_json::json!({ "preset": name })
     } else {
         serde_json::json!({ "kind": name })
