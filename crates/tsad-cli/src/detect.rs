@@ -675,7 +675,7 @@ impl Report<'_> {
                 .map(|m| format!("{} {:.0}%", m.name, m.share * 100.0))
                 .collect();
             let line = format!(
-                "{:>4}  {:<21} {:<21} {:>6}  {:>9}  {:>7}  {:>8.2}  {:<4}  {:>12}  {:>12}  {}",
+                "{:>4}  {:<21} {:<21} {:>6}  {:>9}  {:>7}  {:>8}  {:<4}  {:>12}  {:>12}  {}",
                 e.rank,
                 time_text(s, e.start_time),
                 time_text(s, e.end_time),
@@ -683,7 +683,7 @@ impl Report<'_> {
                 num(e.peak_score),
                 e.rarity
                     .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
-                e.severity,
+                format!("{:.2}{}", e.severity, if e.standout { "*" } else { "" }),
                 match e.direction {
                     tsad_core::Direction::Up => "up",
                     tsad_core::Direction::Down => "down",
@@ -694,6 +694,13 @@ impl Report<'_> {
                 members.join(", ")
             );
             writeln!(out, "{}", line.trim_end())?;
+        }
+        if listed.iter().any(|(_, e)| e.standout) {
+            writeln!(
+                out,
+                "* below the cut-off, kept because it stands ten times rarer than anything else \
+                 in the series (--no-standout drops these)"
+            )?;
         }
         // The explanations follow the table: by rank, the listed events only.
         if let Some(evidence) = self.evidence {

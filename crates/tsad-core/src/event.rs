@@ -65,6 +65,10 @@ pub struct Event {
     pub expected: Option<f64>,
     /// Each ensemble member's share of the event's evidence (empty for single detectors).
     pub members: Vec<MemberShare>,
+    /// Kept by [`standout`]: its peak is below the cut-off (severity < 1), but it stands a
+    /// decade of rarity above the rest of its series.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standout: bool,
 }
 
 /// How flagged points become events.
@@ -378,6 +382,7 @@ fn build(series: &Series, scores: &Scores, cut: &Cut, start: usize, end: usize) 
         actual,
         expected,
         members,
+        standout: cut.scale == Scale::Rarity && peak_value <= cut.value,
     }
 }
 
@@ -416,6 +421,16 @@ mod tests {
         let mut cut = rarity_cut(&r, 5.0);
         standout(&r, &mut cut);
         assert_eq!(flagged(&cut), vec![100, 101, 102, 103]);
+        let series = Series::from_values(vec![0.0; 200]).unwrap();
+        let mut scores = Scores::new(r.clone());
+        scores.rarity = Some(r.clone());
+        let found = events(&series, &scores, &cut, &EventOptions::default());
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].standout && found[0].severity < 1.0,
+            "{:?}",
+            found[0]
+        );
     }
 
     #[test]

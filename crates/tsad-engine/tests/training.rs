@@ -285,7 +285,12 @@ fn a_spike_just_short_of_the_cut_stands_out_and_nothing_else_does() {
         );
         if !with.is_empty() && without.is_empty() {
             added += 1;
-            assert!(with[0].severity < 1.0, "below the cut-off: {:?}", with[0]);
+            assert!(
+                with[0].standout && with[0].severity < 1.0,
+                "below the cut-off: {:?}",
+                with[0]
+            );
+            assert!(without.iter().all(|e| !e.standout));
         }
     }
     assert!(added > 0, "no height where the spike only stands out");

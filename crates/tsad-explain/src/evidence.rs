@@ -96,6 +96,10 @@ pub struct Peak {
     pub threshold: Option<f64>,
     /// `score / threshold`.
     pub severity: Option<f64>,
+    /// The event is below the threshold but kept because it stands out of its series (see
+    /// `tsad_core::standout`).
+    #[serde(default)]
+    pub standout: bool,
 }
 
 fn robust_unit() -> String {
@@ -595,6 +599,7 @@ impl<'a> EvidenceContext<'a> {
                 (Some(s), Some(t)) if t > 0.0 => Some(s / t),
                 _ => None,
             }),
+            standout: event.standout,
         }
     }
 

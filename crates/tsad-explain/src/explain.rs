@@ -124,6 +124,12 @@ fn rank_and_detectors(e: &Evidence) -> Option<String> {
             s.push_str(" is defined");
         }
         match (p.severity, p.threshold) {
+            (Some(sev), Some(t)) if p.standout => s.push_str(&format!(
+                ", {} of the threshold ({}): short of it, but kept because it stands at least ten \
+                 times rarer than anything else in the series.",
+                short(sev),
+                short(t)
+            )),
             (Some(sev), Some(t)) => s.push_str(&format!(
                 ", {} times the threshold ({}).",
                 short(sev),

@@ -384,8 +384,14 @@ fn how_unusual(e: &Evidence) -> String {
         };
         parts.push(format!("Its score is {}. {rarity}", r.label));
     }
-    if let Some(sev) = e.peak.severity {
-        parts.push(format!("It went {} times past the threshold.", short(sev)));
+    match e.peak.severity {
+        Some(sev) if e.peak.standout => parts.push(format!(
+            "It reached {} of the threshold: short of it, but kept because it stands at least \
+             ten times rarer than anything else in the series.",
+            short(sev)
+        )),
+        Some(sev) => parts.push(format!("It went {} times past the threshold.", short(sev))),
+        None => {}
     }
     parts.join(" ")
 }

@@ -359,6 +359,7 @@ fn bad_input_is_an_error_not_a_panic() {
         actual: 1.0,
         expected: None,
         members: vec![],
+        standout: false,
     };
     assert!(ctx.evidence(&event).is_err());
     // A constant series and a one-point event at the very start still give evidence.

@@ -137,7 +137,11 @@ function row(e, i, memberNames, maxSev, hasRarity) {
     el("div", {},
       el("span", { class: "sev-bar", "aria-hidden": "true" }, el("span", { style: { width: `${Math.round(sevBar * 100)}%` } })),
       " ", Number.isFinite(sev) ? `${fmtNum(sev, 3)}×` : "–"),
-    el("div", { class: "sub", title: "Score at the peak" }, `score ${fmtNum(e.peak_score)}`)),
+    e.standout
+      ? el("div", { class: "sub standout", "data-testid": "standout",
+        title: "Below the threshold, kept because it stands at least ten times rarer than anything else in the series" },
+        "stands out")
+      : el("div", { class: "sub", title: "Score at the peak" }, `score ${fmtNum(e.peak_score)}`)),
   el("td", { class: "nowrap" },
     el("div", {},
       el("span", { class: `dir dir-${e.direction || "unknown"}`, title: arrowText, "aria-label": arrowText }, arrow),
