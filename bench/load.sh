@@ -6,4 +6,4 @@
 #   bench/load.sh [SECONDS] [CLIENTS]     (defaults: 10 s per endpoint, 4 clients)
 set -eu
 cd "$(dirname "$0")/.."
-exec cargo run --quiet --release --locked -p tsad-server --example load -- "${1:-10}" "${2:-4}"
+exec cargo run --quiet --release --locked -p tsad-server --example http_load -- "${1:-10}" "${2:-4}"

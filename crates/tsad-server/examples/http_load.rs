@@ -3,7 +3,7 @@
 //! (1,000 points, `mad`) and `GET /api/v1/runs/{id}/points` (a 100,000-point demo run, 2,000
 //! points per answer), and reports requests/s and latency percentiles per endpoint.
 //!
-//! `cargo run --release -p tsad-server --example load -- [SECONDS] [CLIENTS]` (defaults 10, 4),
+//! `cargo run --release -p tsad-server --example http_load -- [SECONDS] [CLIENTS]` (defaults 10, 4),
 //! or `bench/load.sh`. Loopback only: it never connects anywhere else.
 
 use std::sync::Arc;
