@@ -93,7 +93,7 @@ fn threshold_arg(py: Python<'_>, text: &str) -> PyResult<Threshold> {
     if let Some(o) = full.as_object_mut() {
         o.extend(given);
     }
-    let threshold: Threshold = serde_json::from_value(full).map_err(|e| bad(e.to_string()))?;
+    let threshold: Threshold = tsad_core::from_json(&full).map_err(bad)?;
     threshold.validate().map_err(|e| core_error(py, e))?;
     Ok(threshold)
 }
@@ -103,13 +103,13 @@ fn events_arg(py: Python<'_>, text: &str) -> PyResult<EventOptions> {
     if value.is_null() {
         return Ok(EventOptions::default());
     }
-    let options: EventOptions = serde_json::from_value(value).map_err(|e| {
+    let options: EventOptions = tsad_core::from_json(&value).map_err(|e| {
         py_error(
             py,
             "invalid_parameter",
             format!(
                 "events: {e}; expected a dict with any of merge_gap, merge_gap_time, min_points, \
-                 prune"
+                 prune, standout"
             ),
         )
     })?;

@@ -183,13 +183,17 @@ def test_read_csv_uses_tsads_ingest(tmp_path):
             lambda: tsad.detect(noisy(300), events={"min_points": 0}),
             tsad.TsadError, "invalid_parameter", "min_points",
         ),
+        (
+            lambda: tsad.detect(noisy(300), events={"standout": "yes"}),
+            tsad.TsadError, "invalid_parameter", "field `standout`",
+        ),
         (lambda: tsad.read_csv("/nonexistent/x.csv"), tsad.TsadError, "invalid_csv", "x.csv"),
         (lambda: tsad.Model.load("/nonexistent/m.json"), OSError, None, "cannot read model file"),
     ],
     ids=[
         "strings", "complex", "2-d", "lengths", "order", "bad-times", "unknown-kind",
         "bad-param", "too-short", "bad-threshold", "bad-quantile", "train-too-long",
-        "bad-events", "missing-csv", "missing-model",
+        "bad-events", "bad-standout", "missing-csv", "missing-model",
     ],
 )
 def test_bad_input_raises_a_clear_exception(call, error, code, words):

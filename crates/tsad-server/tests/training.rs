@@ -271,7 +271,7 @@ async fn rethreshold_with_auto_sensitivity_and_event_options() {
         ),
         (
             json!({"events": {"standout": "yes"}}),
-            "events: invalid type: string \"yes\", expected a boolean",
+            "events: field `standout`: invalid type: string \"yes\", expected a boolean",
         ),
         (
             json!({"threshold": {"method": "auto", "every": 0.5}}),

@@ -193,7 +193,7 @@ fn threshold_and_events(
 ) -> Option<(Threshold, EventOptions)> {
     let threshold = match threshold {
         None => Some(Threshold::default()),
-        Some(v) => match serde_json::from_value::<Threshold>(v.clone()) {
+        Some(v) => match tsad_core::from_json::<Threshold>(v) {
             Ok(t) => match t.validate() {
                 Ok(()) => Some(t),
                 Err(e) => {
@@ -217,7 +217,7 @@ fn threshold_and_events(
     };
     let events = match events {
         None => Some(EventOptions::default()),
-        Some(v) => match serde_json::from_value::<EventOptions>(v.clone()) {
+        Some(v) => match tsad_core::from_json::<EventOptions>(v) {
             Ok(o) => match o.validate() {
                 Ok(()) => Some(o),
                 Err(e) => {
