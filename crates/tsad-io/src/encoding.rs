@@ -1,6 +1,7 @@
 //! What the bytes are before they are CSV: UTF-16 text (decoded to UTF-8 as it streams), a
 //! binary file (refused), and quotes left open in the sample.
 
+use crate::lines::{count_breaks, is_break};
 use std::io::{self, Read};
 
 /// The byte order of UTF-16 text.
@@ -173,7 +174,7 @@ pub(crate) fn binary(sample: &[u8]) -> Option<(Option<&'static str>, u64, u8)> {
         .position(|&b| b == 0)
         .or_else(|| head.iter().position(|&b| control(b)))
         .unwrap_or(0);
-    let line = head[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line = count_breaks(&head[..at]) + 1;
     Some((kind, line, head.get(at).copied().unwrap_or(0)))
 }
 
@@ -187,7 +188,7 @@ pub(crate) fn open_quote(bytes: &[u8], delimiter: u8) -> Option<(u64, usize, u64
     let mut quoted: Option<(u64, usize)> = None;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        let (prev, b) = (if i == 0 { 0 } else { bytes[i - 1] }, bytes[i]);
         if quoted.is_some() {
             if b == b'"' {
                 if bytes.get(i + 1) == Some(&b'"') {
@@ -195,7 +196,7 @@ pub(crate) fn open_quote(bytes: &[u8], delimiter: u8) -> Option<(u64, usize, u64
                 } else {
                     quoted = None;
                 }
-            } else if b == b'\n' {
+            } else if is_break(prev, b) {
                 line += 1;
             }
         } else if b == b'"' && at_start {
@@ -206,9 +207,7 @@ pub(crate) fn open_quote(bytes: &[u8], delimiter: u8) -> Option<(u64, usize, u64
             i += 1;
             continue;
         } else if b == b'\n' || b == b'\r' {
-            if b == b'\n' {
-                line += 1;
-            }
+            line += u64::from(is_break(prev, b));
             field = 0;
             at_start = true;
             i += 1;
@@ -311,6 +310,12 @@ mod tests {
             ("mid-field quote is text", b"a,b\n1,2\"\n3,4\n", None),
             ("multi-line closed", b"a,b\n1,\"x\ny\"\n", None),
             ("crlf", b"a,b\r\n1,2\r\n\"3,4\r\n", Some((3, 0, 4))),
+            ("cr", b"a,b\r1,2\r\"3,4\r", Some((3, 0, 4))),
+            (
+                "crlf inside a closed quote",
+                b"a,b\r\n1,\"x\r\ny\"\r\n\r\n\"3\r\n",
+                Some((5, 0, 6)),
+            ),
         ];
         for (name, bytes, want) in cases {
             assert_eq!(open_quote(bytes, b','), *want, "{name}");

@@ -5,6 +5,7 @@ use crate::cell::{Value, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
+use crate::lines::{Lines, count_breaks, read_record};
 use crate::options::IngestOptions;
 use crate::sniff::{Choice, Layout, SAMPLE_LINES, Sample, Targets, analyze, choose, read_sample};
 use crate::time::{Parsed, TimeFormat, TimeParser, format_timestamp, swap_day_month};
@@ -249,7 +250,7 @@ fn read_text<R: BufRead>(
         // The sample was cut inside the first data line.
         return Err(IngestError::Csv {
             source_name: source.to_owned(),
-            line: sample.bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1,
+            line: count_breaks(&sample.bytes) + 1,
             message: "this line is longer than 4 MiB, too long for a row of a time series; \
                       check the delimiter and the line endings"
                 .to_owned(),
@@ -454,11 +455,9 @@ impl Collector {
     }
 }
 
-/// Maps a csv error; `near` is the reader's line, for errors that carry no position, and
-/// `offset` the lines before the reader's input.
-fn csv_error(e: csv::Error, source: &str, near: u64, offset: u64) -> IngestError {
+/// Maps a csv error met on `line`.
+fn csv_error(e: csv::Error, source: &str, line: u64) -> IngestError {
     let source_name = source.to_owned();
-    let line = e.position().map_or(near, |p| p.line() + offset);
     let message = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(error) => IngestError::Read {
@@ -478,13 +477,14 @@ fn csv_error(e: csv::Error, source: &str, near: u64, offset: u64) -> IngestError
 /// (the reader has just read it). One that spans several lines is a quote left open: the error
 /// says so, from the line where the row (and the quote) starts.
 fn wrong_length<R: Read>(
-    rdr: &mut csv::Reader<R>,
+    rdr: &mut csv::Reader<Lines<R>>,
     line: u64,
     (expected, found): (usize, usize),
     (offset, delimiter): (u64, u8),
     source: &str,
 ) -> IngestError {
-    let next = rdr.position().line() + offset;
+    let at = rdr.position().byte();
+    let next = rdr.get_mut().line_at(at) + offset;
     if next <= line + 1 {
         return IngestError::RowLength {
             source_name: source.to_owned(),
@@ -809,28 +809,26 @@ impl State {
         }
     }
 
-    /// Reads every record of `input`, whose first line is line `offset + 1` of the file.
-    /// `quoted` is false when `input` holds no quote: no record then spans lines, and the
-    /// check for those is skipped. Returns the lines read (line breaks seen).
+    /// Reads every record of `input`, whose first line is line `offset + 1` of the file
+    /// (`input` starts the file or follows a whole line break). `quoted` is false when `input`
+    /// holds no quote: no record then spans lines, and the check for those is skipped.
     fn read_csv<R: Read>(
         &mut self,
         plan: &Plan<'_>,
         input: R,
         offset: u64,
         quoted: bool,
-    ) -> Result<u64, IngestError> {
-        let mut rdr = plan.csv_reader(input);
+    ) -> Result<(), IngestError> {
+        let mut rdr = plan.csv_reader(Lines::new(input));
         let mut rec = csv::ByteRecord::new();
         loop {
-            match rdr.read_byte_record(&mut rec) {
+            match read_record(&mut rdr, &mut rec) {
                 Ok(true) => {}
-                Ok(false) => {
-                    self.quotes.at_end(plan.source, plan.layout)?;
-                    return Ok(rdr.position().line() - 1);
-                }
+                Ok(false) => return self.quotes.at_end(plan.source, plan.layout),
                 Err(e) => {
-                    let near = rdr.position().line() + offset;
-                    return Err(csv_error(e, plan.source, near, offset));
+                    let at = rdr.position().byte();
+                    let near = rdr.get_mut().line_at(at) + offset;
+                    return Err(csv_error(e, plan.source, near));
                 }
             }
             let line = rec.position().map_or(0, csv::Position::line) + offset;
@@ -845,12 +843,15 @@ impl State {
                 ));
             }
             if quoted {
-                self.quotes.next_record(line, plan.source, plan.layout)?;
+                self.quotes.next_record(plan.source, plan.layout)?;
                 if rec.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
                     let (choice, read) = (plan.choice, &plan.read_columns);
                     let chosen =
                         |j: usize| read.contains(&j) || choice.time.is_some_and(|t| t.0 == j);
-                    self.quotes.note(&rec, line, chosen);
+                    // The record's last byte: its terminator, or the input's last byte.
+                    let last = rdr.position().byte().saturating_sub(1);
+                    let end = rdr.get_mut().line_at(last) + offset;
+                    self.quotes.note(&rec, (line, end.max(line)), chosen);
                 }
             }
             self.record(plan, &rec, line)?;
@@ -1064,20 +1065,26 @@ fn stream<R: Read>(
 /// in the time or value column, or running to the end of the file, a quote was left open.
 #[derive(Debug, Default)]
 struct MultiLine {
-    /// The last such record: its line, the column of the cell, whether that column is read.
-    pending: Option<(u64, usize, bool)>,
+    /// The last such record: its first and last lines, the column of the cell, whether that
+    /// column is read.
+    pending: Option<(u64, u64, usize, bool)>,
     /// The first one that closed, with the line it closed on, and how many there were.
     first: Option<(u64, usize, u64)>,
     count: usize,
 }
 
 impl MultiLine {
-    fn note(&mut self, rec: &csv::ByteRecord, line: u64, chosen: impl Fn(usize) -> bool) {
+    fn note(
+        &mut self,
+        rec: &csv::ByteRecord,
+        (line, end): (u64, u64),
+        chosen: impl Fn(usize) -> bool,
+    ) {
         let field = rec
             .iter()
             .position(|f| f.iter().any(|&b| b == b'\n' || b == b'\r'))
             .unwrap_or(0);
-        self.pending = Some((line, field, chosen(field)));
+        self.pending = Some((line, end, field, chosen(field)));
     }
 
     fn error(
@@ -1095,10 +1102,9 @@ impl MultiLine {
         }
     }
 
-    /// A record starts on `line`: the pending cell, if any, closed on the line before.
-    fn next_record(&mut self, line: u64, source: &str, layout: &Layout) -> Result<(), IngestError> {
-        if let Some((start, field, chosen)) = self.pending.take() {
-            let end = line.saturating_sub(1).max(start);
+    /// Another record follows: the pending cell, if any, closed.
+    fn next_record(&mut self, source: &str, layout: &Layout) -> Result<(), IngestError> {
+        if let Some((start, end, field, chosen)) = self.pending.take() {
             if chosen {
                 return Err(Self::error(start, field, Some(end), source, layout));
             }
@@ -1111,7 +1117,7 @@ impl MultiLine {
     /// The file ended: a pending cell ran to its end.
     fn at_end(&mut self, source: &str, layout: &Layout) -> Result<(), IngestError> {
         match self.pending.take() {
-            Some((start, field, _)) => Err(Self::error(start, field, None, source, layout)),
+            Some((start, _, field, _)) => Err(Self::error(start, field, None, source, layout)),
             None => Ok(()),
         }
     }

@@ -6,6 +6,7 @@ mod diagnostics;
 mod encoding;
 mod error;
 mod ingest;
+mod lines;
 mod options;
 mod preview;
 mod sniff;

@@ -3,6 +3,7 @@
 
 use crate::cell::{Value, is_missing, parse_value, parse_value_in, trim};
 use crate::error::{IngestError, shorten};
+use crate::lines::{Lines, read_record};
 use crate::options::{ColumnRef, DecimalMark, IngestOptions, SeriesLayout};
 use crate::time::{
     EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_dmy, parse_int, parse_iso,
@@ -107,9 +108,13 @@ fn records(sample: &Sample, d: u8) -> Vec<ByteRecord> {
         .delimiter(d)
         .has_headers(false)
         .flexible(true)
-        .from_reader(sample.bytes.as_slice());
+        .from_reader(Lines::new(sample.bytes.as_slice()));
     // Reading from a slice with `flexible` cannot fail; stop at the first error regardless.
-    let mut out: Vec<ByteRecord> = rdr.byte_records().map_while(Result::ok).collect();
+    let mut out: Vec<ByteRecord> = Vec::new();
+    let mut rec = ByteRecord::new();
+    while let Ok(true) = read_record(&mut rdr, &mut rec) {
+        out.push(rec.clone());
+    }
     if !sample.complete && out.len() > 1 {
         out.pop();
     }

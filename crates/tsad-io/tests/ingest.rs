@@ -370,6 +370,53 @@ fn rejected_rows_are_counted_with_lines() {
     );
 }
 
+/// Line numbers are the ones a text editor shows, whatever ends the lines: csv's positions
+/// named the line before after a `\r\n` or a blank line (a CRLF file's `abc` on line 3 was
+/// reported on line 2), and line 1 throughout a `\r`-only file.
+#[test]
+fn lines_are_the_editors_whatever_ends_them() {
+    for (ends, end) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+        let file = |text: &str| text.replace('\n', end).into_bytes();
+        let warned = |got: &Ingested, want: &str| {
+            let w = &got.diagnostics.warnings;
+            assert!(w.iter().any(|w| w.contains(want)), "{ends}: {w:?}");
+        };
+
+        let got = read(&file("t,v\n2014-07-01,1\n2014-07-02,abc\n2014-07-03,3\n"));
+        warned(&got, "the first: line 3, column \"v\": \"abc\"");
+        let got = read(&file(
+            "\n\nt,v\n2014-07-01,1\n\n2014-07-02,abc\n2014-07-03,3\n\n",
+        ));
+        warned(&got, "the first: line 6, column \"v\": \"abc\"");
+
+        let msg = error(&file("t,v\n2014-07-01,1\n\n2014-07-02,inf\n"), opts());
+        let want = "data.csv: line 4, column \"v\": \"inf\" is infinite";
+        assert!(msg.starts_with(want), "{ends}: {msg}");
+
+        let got = read(&file("t,v\n2014-07-01,1\n\n2014-07-01,2\n2014-07-02,3\n"));
+        let d = &got.diagnostics.duplicate_rows[0];
+        assert_eq!((d.kept_line, d.dropped_line), (4, 2), "{ends}");
+
+        // A cell over three lines, then a blank line: its first line and its last.
+        let got = read(&file(
+            "t,v,n\n2014-07-01,1,\"a\n\nb\"\n\n2014-07-02,2,c\n2014-07-03,3,d\n",
+        ));
+        warned(&got, "the first on lines 2 to 4 in column \"n\"");
+
+        // Found in the sample, before the rows are read.
+        let msg = error(
+            &file("t,v\n2014-07-01,1\n\n2014-07-02,\"2\n2014-07-03,3\n"),
+            opts(),
+        );
+        let want = "data.csv: line 4, column \"v\": a quote opens a cell here and is never closed";
+        assert!(msg.starts_with(want), "{ends}: {msg}");
+        let mut text = integer_times((0..30).map(|i| (-86_400 * 400 + i * 3600).to_string()));
+        text = text.replacen('\n', "\n\n", 1);
+        let got = read(&file(&text));
+        warned(&got, "but was not read as time: line 3 holds \"");
+    }
+}
+
 #[test]
 fn rows_out_of_order_are_sorted_and_the_last_duplicate_wins() {
     type Case = (

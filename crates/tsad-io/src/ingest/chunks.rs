@@ -9,6 +9,7 @@
 //! with the rest, so that its error is the sequential one.
 
 use super::{Fields, IngestError, Plan, State};
+use crate::lines::is_break;
 use std::io::{self, Cursor, Read};
 
 /// When and how to cut the input.
@@ -232,15 +233,13 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    /// The next block: about `size` bytes, up to and with the line break that ends a row,
-    /// or the rest of the input; `None` at its end. `Err` holds the bytes read before a read
-    /// error.
+    /// The next block: about `size` bytes, up to and with the line break that ends a row
+    /// (both bytes of a `\r\n`), or the rest of the input; `None` at its end. `Err` holds the
+    /// bytes read before a read error.
     ///
-    /// csv reads a record with the one terminator byte that ends it (`\r` of a `\r\n`),
-    /// and the next read starts there: its blank lines and the `\n` of a `\r\n` are counted
-    /// before the next record's position is taken, but after the record's own. So a block
-    /// ends right after a row's first terminator byte, where a reader starting afresh counts
-    /// lines exactly as the one reading on would.
+    /// A block never ends between the `\r` and the `\n` of a `\r\n`, so each block's line
+    /// breaks can be counted alone (a `\n` first in a block is a line of its own), and a
+    /// reader starting afresh on a block counts lines as the one reading on would.
     fn block(&mut self, size: usize) -> Result<Option<Vec<u8>>, Vec<u8>> {
         let is_end = |b: u8| b == b'\n' || b == b'\r';
         // The block ends at the first row end at or after `from`.
@@ -252,11 +251,16 @@ impl<R: Read> Blocks<R> {
                     .map(|i| from + i)
                     .find(|&i| i > 0 && !is_end(self.carry[i - 1]));
             if let Some(i) = found {
+                let mut end = i + 1;
+                if self.carry[i] == b'\r' {
+                    self.fill(end + 1);
+                    end += usize::from(self.carry.get(end) == Some(&b'\n'));
+                }
                 // The rest goes on in a buffer used before: fresh pages cost a fault each.
                 let mut rest = self.spare.pop().unwrap_or_default();
                 rest.clear();
-                rest.extend_from_slice(&self.carry[i + 1..]);
-                self.carry.truncate(i + 1);
+                rest.extend_from_slice(&self.carry[end..]);
+                self.carry.truncate(end);
                 return Ok(Some(std::mem::replace(&mut self.carry, rest)));
             }
             if self.error.is_some() {
@@ -394,23 +398,27 @@ impl State {
 
     /// Reads a block without quotes as csv would, without csv's state machine and copies: a
     /// row runs to the next `\r` or `\n`, empty rows are skipped, and a row's line is the
-    /// line after the previous row and its one terminator byte (csv's positions). Returns the
-    /// line breaks read. A row of the wrong length is an error without detail: the caller
-    /// reads the block again with csv for the exact one.
+    /// one its first byte is on ([`crate::lines`]). Returns the line breaks read. A row of the
+    /// wrong length is an error without detail: the caller reads the block again with csv for
+    /// the exact one.
     fn read_plain(&mut self, plan: &Plan<'_>, bytes: &[u8]) -> Result<u64, IngestError> {
         let delimiter = plan.layout.delimiter;
         let is_end = |b: u8| b == b'\n' || b == b'\r';
         let mut ends = Vec::with_capacity(8);
         let (mut line, mut at) = (1u64, 0);
         loop {
-            let position = line;
+            // The row's line break and the blank lines after it (the block starts after a
+            // whole line break, as a row ends before one).
+            let mut prev = 0;
             while at < bytes.len() && is_end(bytes[at]) {
-                line += u64::from(bytes[at] == b'\n');
+                line += u64::from(is_break(prev, bytes[at]));
+                prev = bytes[at];
                 at += 1;
             }
             if at == bytes.len() {
                 return Ok(line - 1);
             }
+            let position = line;
             ends.clear();
             let (end, quoted) = scan_row(bytes, at, delimiter, &mut ends);
             if quoted {
@@ -424,12 +432,7 @@ impl State {
             }
             let row = &bytes[at..end];
             ends.push(row.len());
-            if end < bytes.len() {
-                line += u64::from(bytes[end] == b'\n');
-                at = end + 1;
-            } else {
-                at = end;
-            }
+            at = end;
             if *self.fields.get_or_insert(ends.len()) != ends.len() {
                 return Err(IngestError::Csv {
                     source_name: plan.source.to_owned(),
@@ -643,6 +646,127 @@ mod tests {
         let crlf = crlf(text);
         let sizes: Vec<usize> = (1..crlf.len()).collect();
         same_as_sequential("line ends, crlf", &crlf, &opts(), &sizes);
+    }
+
+    /// A file's lines with each `\n` replaced by `end`.
+    fn ended(text: &str, end: &str) -> Vec<u8> {
+        text.replace('\n', end).into_bytes()
+    }
+
+    /// Line numbers are the ones a text editor shows (`\n`, `\r\n` and a lone `\r` each end a
+    /// line), read whole or cut into blocks: csv's positions named the line before after a
+    /// `\r\n` or a blank line, and line 1 throughout a `\r`-only file.
+    #[test]
+    fn lines_are_counted_as_an_editor_counts_them() {
+        // (name, file with `\n` line ends, the rejected row's line)
+        let cases: &[(&str, &str, u64)] = &[
+            (
+                "plain",
+                "t,v\n2014-07-01,1\n2014-07-02,abc\n2014-07-03,3\n",
+                3,
+            ),
+            (
+                "a blank line before",
+                "t,v\n2014-07-01,1\n\n2014-07-02,abc\n2014-07-03,3\n",
+                4,
+            ),
+            (
+                "blank lines before the header",
+                "\n\nt,v\n2014-07-01,1\n2014-07-02,abc\n2014-07-03,3\n",
+                5,
+            ),
+            (
+                "trailing blank lines",
+                "t,v\n2014-07-01,1\n2014-07-02,abc\n2014-07-03,3\n\n\n",
+                3,
+            ),
+            (
+                "byte order mark",
+                "\u{feff}t,v\n2014-07-01,1\n2014-07-02,abc\n2014-07-03,3\n",
+                3,
+            ),
+            (
+                "quoted bad cell",
+                "t,v\n2014-07-01,1\n2014-07-02,\"abc\"\n2014-07-03,3\n",
+                3,
+            ),
+            (
+                "after a quoted cell over two lines",
+                "t,v,n\n2014-07-01,1,\"a\nb\"\n2014-07-02,abc,c\n2014-07-03,3,d\n",
+                4,
+            ),
+            (
+                "in a row over two lines",
+                "t,v,n\n2014-07-01,1,a\n2014-07-02,abc,\"b\n\nc\"\n2014-07-03,3,d\n",
+                3,
+            ),
+            (
+                "late in the file",
+                "t,v\n2014-07-01,1\n2014-07-02,2\n2014-07-03,3\n2014-07-04,4\n2014-07-05,5\n\
+                 \n2014-07-06,6\n2014-07-07,7\n2014-07-08,abc\n2014-07-09,9\n",
+                10,
+            ),
+        ];
+        let sequential = Chunking {
+            min_bytes: usize::MAX,
+            ..Chunking::default()
+        };
+        for &(name, text, want) in cases {
+            for (ends, end) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+                let bytes = ended(text, end);
+                let name = format!("{name}, {ends}");
+                same_as_sequential(&name, &bytes, &opts(), SIZES);
+                let got = read_buffered(bytes.as_slice(), &opts(), &sequential)
+                    .and_then(|f| f.into_single())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let lines: Vec<u64> = got
+                    .diagnostics
+                    .rejected_rows
+                    .iter()
+                    .map(|r| r.line)
+                    .collect();
+                assert_eq!(lines, [want], "{name}");
+            }
+        }
+        // A mix of line ends, and blank lines of each kind.
+        let mixed = b"t,v\r\n2014-07-01,1\n\r\r\n\n2014-07-02,2\r2014-07-03,abc\r\n2014-07-04,4\n";
+        let got = same_as_sequential("mixed", mixed, &opts(), SIZES);
+        assert!(got.contains("line: 7"), "{got}");
+    }
+
+    /// Errors name the editor's line too, read whole or in blocks.
+    #[test]
+    fn errors_name_the_editors_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "infinite",
+                "t,v\n2014-07-01,1\n\n2014-07-02,inf\n2014-07-03,3\n",
+                "InfiniteValue { source_name: \"data.csv\", line: 4,",
+            ),
+            (
+                "row length",
+                "t,v\n2014-07-01,1\n\n2014-07-02,2,9\n2014-07-03,3\n",
+                "RowLength { source_name: \"data.csv\", line: 4,",
+            ),
+            (
+                "quote closed lines later, then a blank line",
+                "t,v,n\n2014-07-01,1,a\n\n2014-07-02,\"2\n\nx\ny\",b\n\n2014-07-05,5,e\n",
+                "UnclosedQuote { source_name: \"data.csv\", line: 4, column: Some(\"v\"), until: \
+                 Some(7) }",
+            ),
+            (
+                "quote closed lines later, row length",
+                "t,v\n2014-07-01,1\n\n2014-07-02,\"2\n\n2014-07-03,3\n2014-07-04\",4\n2014-07-05,5\n",
+                "UnclosedQuote { source_name: \"data.csv\", line: 4, column: None, until: Some(7) }",
+            ),
+        ];
+        for &(name, text, want) in cases {
+            for (ends, end) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+                let name = format!("{name}, {ends}");
+                let got = same_as_sequential(&name, &ended(text, end), &opts(), SIZES);
+                assert!(got.contains(want), "{name}:\n got: {got}\nwant: {want}");
+            }
+        }
     }
 
     #[test]
