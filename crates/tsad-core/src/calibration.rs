@@ -117,26 +117,7 @@ impl Calibration {
         }
         let n = v.len();
         let quantiles = bulk_quantiles(&v);
-        // A tail that starts on tied scores (a detector that scores 0 unless something is new)
-        // is all its few higher scores: nothing is left out of it.
-        let base = select_quantile(&mut v, 1.0 - ROBUST_TAIL);
-        let above = v.iter().filter(|&&x| x > base).count();
-        let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
-            0
-        } else {
-            (n as f64 * SELF_TRIM).ceil() as usize
-        };
-        if trim > 0 {
-            // The n - trim smallest scores to the front.
-            v.select_nth_unstable_by(n - trim, f64::total_cmp);
-        }
-        let kept = &mut v[..n - trim];
-        let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
-        let excesses: Vec<f64> = kept
-            .iter()
-            .filter(|&&x| x > start)
-            .map(|&x| x - start)
-            .collect();
+        let (start, excesses) = contaminated_tail_start(&mut v);
         let tail = if excesses.len() >= MIN_TAIL_POINTS {
             let (shape, scale) = pwm_gpd(&excesses);
             Tail {
@@ -340,6 +321,99 @@ fn bulk_quantiles(v: &[f64]) -> Vec<f64> {
     (0..QUANTILES)
         .map(|j| sorted_quantile(&sample, j as f64 / (QUANTILES - 1) as f64))
         .collect()
+}
+
+/// Where [`Calibration::fit_contaminated`]'s tail starts and the excesses over it, from finite
+/// `v` (not empty; reorders it).
+///
+/// As written: the base is the `1 - ROBUST_TAIL` quantile of `v`; unless a tail that starts on
+/// tied scores (a detector that scores 0 unless something is new) leaves fewer than 90% of the
+/// expected scores above it, which are then all kept, the top `SELF_TRIM` of `v` are left out;
+/// the start is the `1 - ROBUST_TAIL` quantile of the rest. Every order statistic involved lies
+/// at or above the rest's quantile position, so one selection over all of `v` puts them in its
+/// upper part and the others select within that part (a twentieth of `v`) only.
+fn contaminated_tail_start(v: &mut [f64]) -> (f64, Vec<f64>) {
+    let n = v.len();
+    let q = 1.0 - ROBUST_TAIL;
+    let trim_if_any = (n as f64 * SELF_TRIM).ceil() as usize;
+    if trim_if_any >= n {
+        // Too short for the split below: the plain computation.
+        return contaminated_tail_start_plain(v);
+    }
+    // The lowest position any of them needs: the trimmed rest's quantile's lower rank.
+    let low = (q * (n - trim_if_any - 1) as f64).floor() as usize;
+    v.select_nth_unstable_by(low, f64::total_cmp);
+    let (head, upper) = v.split_at_mut(low + 1);
+    let at_low = head[low];
+    // The value at overall rank `r` (r > low) is rank `r - low - 1` within `upper`.
+    let value_at = |upper: &mut [f64], r: usize| -> f64 {
+        if r == low {
+            at_low
+        } else {
+            *upper.select_nth_unstable_by(r - low - 1, f64::total_cmp).1
+        }
+    };
+    // The q-quantile of the `m` smallest scores (ranks 0..m), as `select_quantile` computes it.
+    let quantile_of_smallest = |upper: &mut [f64], m: usize| -> f64 {
+        let pos = q * (m - 1) as f64;
+        let lo = pos.floor() as usize;
+        let a = value_at(upper, lo);
+        let frac = pos - lo as f64;
+        if frac == 0.0 || lo + 1 >= m {
+            return a;
+        }
+        let b = value_at(upper, lo + 1);
+        a + (b - a) * frac
+    };
+    let base = quantile_of_smallest(upper, n);
+    // Scores at or below rank `low` are at most `at_low` <= base: none is above it.
+    let above = upper.iter().filter(|&&x| x > base).count();
+    let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+        0
+    } else {
+        trim_if_any
+    };
+    let start = if trim == 0 {
+        base
+    } else {
+        quantile_of_smallest(upper, n - trim)
+    };
+    let kept = n - trim - (low + 1);
+    if trim > 0 {
+        // The kept part of `upper` to its front.
+        upper.select_nth_unstable_by(kept, f64::total_cmp);
+    }
+    let excesses = upper[..kept]
+        .iter()
+        .filter(|&&x| x > start)
+        .map(|&x| x - start)
+        .collect();
+    (start, excesses)
+}
+
+/// [`contaminated_tail_start`] step by step, over all of `v` each time: for the shortest
+/// series, and the reference its tests compare with.
+fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, Vec<f64>) {
+    let n = v.len();
+    let base = select_quantile(v, 1.0 - ROBUST_TAIL);
+    let above = v.iter().filter(|&&x| x > base).count();
+    let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+        0
+    } else {
+        (n as f64 * SELF_TRIM).ceil() as usize
+    };
+    if trim > 0 {
+        // The n - trim smallest scores to the front.
+        v.select_nth_unstable_by(n - trim, f64::total_cmp);
+    }
+    let kept = &mut v[..n - trim];
+    let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
+    let excesses = kept
+        .iter()
+        .filter(|&&x| x > start)
+        .map(|&x| x - start)
+        .collect();
+    (start, excesses)
 }
 
 /// The `q`-quantile of sorted finite values (linear interpolation between order statistics).
@@ -588,6 +662,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_tail_start_by_one_selection_is_the_step_by_step_one(
+            // Few distinct values make ties (a tail on tied scores); wide ones make no ties.
+            v in prop::collection::vec(prop_oneof![(0u8..6).prop_map(f64::from), -1e3f64..1e3], 1..3000),
+        ) {
+            let (mut a, mut b) = (v.clone(), v);
+            let (start_a, mut ex_a) = contaminated_tail_start(&mut a);
+            let (start_b, mut ex_b) = contaminated_tail_start_plain(&mut b);
+            prop_assert_eq!(start_a.to_bits(), start_b.to_bits());
+            ex_a.sort_by(f64::total_cmp);
+            ex_b.sort_by(f64::total_cmp);
+            prop_assert_eq!(ex_a, ex_b);
+        }
+
         #[test]
         fn apply_is_rarity_of_each_score(
             reference in prop::collection::vec(-50.0f64..50.0, 1..400),
