@@ -668,6 +668,23 @@ async fn sensitivity_slider_rethresholds_without_a_new_run() {
         );
         anyhow::ensure!(ev["threshold"]["method"] == "sensitivity", "stored threshold: {}", ev["threshold"]);
 
+        // Standouts off and on again: the same threshold, the run's event options with
+        // `standout` changed (the others kept).
+        for want in [false, true] {
+            page.find("standout-toggle").await?.click().await?;
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let (_, r) = page.api("GET", &format!("/api/v1/runs/{run}"), None).await?;
+                if r["events_options"]["standout"] == want {
+                    anyhow::ensure!(r["events_options"]["merge_gap"] == 2, "options: {}", r["events_options"]);
+                    anyhow::ensure!(r["threshold"]["method"] == "sensitivity", "threshold: {}", r["threshold"]);
+                    break;
+                }
+                anyhow::ensure!(std::time::Instant::now() < deadline, "standout never became {want}: {}", r["events_options"]);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
         // No new run: the same run is open, and the run list has the same length.
         let (_, runs) = page.api("GET", "/api/v1/runs", None).await?;
         anyhow::ensure!(runs["runs"].as_array().map_or(0, Vec::len) == 1, "runs: {runs}");

@@ -99,8 +99,9 @@ export const api = {
     return send("GET", `/runs/${enc(id)}/points?${q}`, { signal });
   },
   /** Re-thresholds a run; the answer lists every event (limit 0), most severe first. */
-  previewThreshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, limit: 1, preview: true }, signal }),
-  threshold: (id, threshold, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, limit: 0 }, signal }),
+  /** `events` (optional): new event options, sent whole (options left out take their defaults). */
+  previewThreshold: (id, threshold, events, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, events, limit: 1, preview: true }, signal }),
+  threshold: (id, threshold, events, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, events, limit: 0 }, signal }),
   modelDownloadUrl: (id) => `${BASE}/models/${enc(id)}/download`,
   getModel: (id) => send("GET", `/models/${enc(id)}`),
 

@@ -46,6 +46,9 @@ export function initResults(context) {
     previewSensitivity(Number(slider.value));
   });
   slider.addEventListener("change", () => applySensitivity(Number(slider.value)));
+  // Standouts (events just below the line that stand out of the series) on or off: the same
+  // threshold again with the run's event options but `standout` changed.
+  $("standout-toggle").addEventListener("change", () => rethreshold({ method: "sensitivity", s: Number(slider.value) }));
   const k = $("k-input");
   const applyK = debounce(() => {
     const method = $("rethreshold-method").value;
@@ -120,7 +123,7 @@ export async function showResults(run) {
   $("download-json").href = api.downloadUrl(run.id, "json");
   $("download-csv").setAttribute("download", `${run.id}.csv`);
   $("download-json").setAttribute("download", `${run.id}.json`);
-  setThresholdControls(run.threshold);
+  setThresholdControls(run.threshold, run.events_options);
   renderSummary();
   renderTraining(run);
   view.marks = [];
@@ -329,7 +332,13 @@ function showMethod(method) {
   }
 }
 
-function setThresholdControls(t) {
+/** The run's event options with `standout` as the checkbox says. */
+function eventOptions() {
+  return { ...(view?.run.events_options || {}), standout: $("standout-toggle").checked };
+}
+
+function setThresholdControls(t, events) {
+  $("standout-toggle").checked = events?.standout !== false;
   const slider = $("sensitivity-slider");
   const every = everyOf(t);
   const method = every != null ? "auto" : RAW_PARAM[t?.method] ? t.method : "auto";
@@ -350,7 +359,7 @@ async function previewThreshold(threshold) {
   const out = $("threshold-preview");
   out.textContent = "→ counting…";
   try {
-    const p = await api.previewThreshold(view.run.id, threshold);
+    const p = await api.previewThreshold(view.run.id, threshold, eventOptions());
     if (seq !== previewSeq) return;
     const n = p.event_count ?? 0;
     out.textContent = `→ ${fmtInt(n)} event${n === 1 ? "" : "s"}`;
@@ -368,7 +377,7 @@ async function rethreshold(threshold) {
   const runId = view.run.id;
   $("threshold-now").textContent = `Applying ${thresholdLabel(threshold)}…`;
   try {
-    const out = await api.threshold(runId, threshold);
+    const out = await api.threshold(runId, threshold, eventOptions());
     if (seq !== thresholdSeq || view?.run.id !== runId) return;
     view.events = byRank(out.events || []);
     view.threshold = out.threshold || threshold;
@@ -377,7 +386,7 @@ async function rethreshold(threshold) {
     view.rule = out.threshold_rule || null;
     view.scale = out.scale || view.scale;
     view.selected = null;
-    view.run = { ...view.run, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale } };
+    view.run = { ...view.run, events_options: out.events_options ?? view.run.events_options, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale } };
     renderSummary();
     renderEvents(view.events, {});
     loadMarks();
