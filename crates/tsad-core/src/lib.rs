@@ -10,6 +10,17 @@ pub mod stats;
 mod threshold;
 
 pub use calibration::{Calibration, MAX_RARITY, Tail};
+pub use detector::{
+    CancelFlag, Detector, FitContext, Model, ModelState, OnlineModel, Progress, ProgressFn,
+};
+pub use error::Error;
+pub use event::{
+    Direction, Event, EventOptions, MemberShare, STANDOUT_DEPTH, STANDOUT_MARGIN, STANDOUT_TOP,
+    cut_values, events, standout,
+};
+pub use scores::{MemberScores, Scores};
+pub use series::{Covariate, Series, TimeAxis};
+pub use threshold::{Cut, DEFAULT_EVERY, Scale, Sensitivity, Threshold, group_thousands};
 
 /// Reads `T` (a [`Threshold`], [`EventOptions`], ...) from JSON, naming the field a type error
 /// is in: ``field `standout`: invalid type: string "yes", expected a boolean``.
@@ -29,14 +40,3 @@ pub fn from_json<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> R
         }
     })
 }
-pub use detector::{
-    CancelFlag, Detector, FitContext, Model, ModelState, OnlineModel, Progress, ProgressFn,
-};
-pub use error::Error;
-pub use event::{
-    Direction, Event, EventOptions, MemberShare, STANDOUT_DEPTH, STANDOUT_MARGIN, STANDOUT_TOP,
-    cut_values, events, standout,
-};
-pub use scores::{MemberScores, Scores};
-pub use series::{Covariate, Series, TimeAxis};
-pub use threshold::{Cut, DEFAULT_EVERY, Scale, Sensitivity, Threshold, group_thousands};
