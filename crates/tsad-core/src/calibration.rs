@@ -335,11 +335,11 @@ fn bulk_quantiles(v: &[f64]) -> Vec<f64> {
 fn contaminated_tail_start(v: &mut [f64]) -> (f64, Vec<f64>) {
     let n = v.len();
     let q = 1.0 - ROBUST_TAIL;
-    let trim_if_any = (n as f64 * SELF_TRIM).ceil() as usize;
-    if trim_if_any >= n {
-        // Too short for the split below: the plain computation.
-        return contaminated_tail_start_plain(v);
+    if n == 1 {
+        // Nothing above the one score, nothing left out.
+        return (v[0], Vec::new());
     }
+    let trim_if_any = (n as f64 * SELF_TRIM).ceil() as usize;
     // The lowest position any of them needs: the trimmed rest's quantile's lower rank.
     let low = (q * (n - trim_if_any - 1) as f64).floor() as usize;
     v.select_nth_unstable_by(low, f64::total_cmp);
@@ -384,31 +384,6 @@ fn contaminated_tail_start(v: &mut [f64]) -> (f64, Vec<f64>) {
         upper.select_nth_unstable_by(kept, f64::total_cmp);
     }
     let excesses = upper[..kept]
-        .iter()
-        .filter(|&&x| x > start)
-        .map(|&x| x - start)
-        .collect();
-    (start, excesses)
-}
-
-/// [`contaminated_tail_start`] step by step, over all of `v` each time: for the shortest
-/// series, and the reference its tests compare with.
-fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, Vec<f64>) {
-    let n = v.len();
-    let base = select_quantile(v, 1.0 - ROBUST_TAIL);
-    let above = v.iter().filter(|&&x| x > base).count();
-    let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
-        0
-    } else {
-        (n as f64 * SELF_TRIM).ceil() as usize
-    };
-    if trim > 0 {
-        // The n - trim smallest scores to the front.
-        v.select_nth_unstable_by(n - trim, f64::total_cmp);
-    }
-    let kept = &mut v[..n - trim];
-    let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
-    let excesses = kept
         .iter()
         .filter(|&&x| x > start)
         .map(|&x| x - start)
@@ -659,6 +634,31 @@ mod tests {
             "{}",
             cal.rarity(10.0)
         );
+    }
+
+    /// [`contaminated_tail_start`] step by step, over all of `v` each time, as
+    /// `fit_contaminated` used to compute it: the reference the selection's test compares with.
+    fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, Vec<f64>) {
+        let n = v.len();
+        let base = select_quantile(v, 1.0 - ROBUST_TAIL);
+        let above = v.iter().filter(|&&x| x > base).count();
+        let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+            0
+        } else {
+            (n as f64 * SELF_TRIM).ceil() as usize
+        };
+        if trim > 0 {
+            // The n - trim smallest scores to the front.
+            v.select_nth_unstable_by(n - trim, f64::total_cmp);
+        }
+        let kept = &mut v[..n - trim];
+        let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
+        let excesses = kept
+            .iter()
+            .filter(|&&x| x > start)
+            .map(|&x| x - start)
+            .collect();
+        (start, excesses)
     }
 
     proptest! {
