@@ -456,7 +456,7 @@ impl Expanding {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::sync::{Arc, Mutex};
@@ -558,7 +558,7 @@ mod tests {
 
     /// Median, robust scale and whether the scale fell back to the mean absolute deviation,
     /// by sorting the window afresh: the definition [`SortedWindow::center_scale`] must meet.
-    fn center_scale_by_sort(window: &[f64]) -> (f64, f64, bool) {
+    pub(crate) fn center_scale_by_sort(window: &[f64]) -> (f64, f64, bool) {
         let mut v = window.to_vec();
         v.sort_by(f64::total_cmp);
         let mid = |v: &[f64]| {

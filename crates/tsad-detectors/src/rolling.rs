@@ -274,8 +274,8 @@ mod tests {
         }
     }
 
-    /// Median and MAD scale by sorting the last `cap` values afresh at every point, as in
-    /// `tsad_core::stats`: the reference the fast window must match bit for bit.
+    /// Median and MAD scale by sorting the last `cap` values afresh at every point
+    /// (`center_scale_by_sort`): the reference the fast window must match bit for bit.
     #[derive(Debug, Clone)]
     struct MedianMadBySort {
         cap: usize,
@@ -291,16 +291,8 @@ mod tests {
         }
         fn center_scale(&mut self) -> (f64, f64) {
             let last = &self.values[self.values.len().saturating_sub(self.cap)..];
-            let (med, mad) = tsad_core::stats::median_mad(last).unwrap();
-            if mad > 0.0 {
-                (med, mad * tsad_core::stats::MAD_TO_SIGMA)
-            } else {
-                let mut sorted = last.to_vec();
-                sorted.sort_by(f64::total_cmp);
-                let mean_ad =
-                    sorted.iter().map(|x| (x - med).abs()).sum::<f64>() / sorted.len() as f64;
-                (med, mean_ad * crate::common::MEAN_AD_TO_SIGMA)
-            }
+            let (med, scale, _) = crate::common::tests::center_scale_by_sort(last);
+            (med, scale)
         }
     }
 
