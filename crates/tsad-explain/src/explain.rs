@@ -5,6 +5,10 @@ use crate::evidence::{Evidence, LevelKind};
 use crate::format::{count, duration, num, short, signed, time};
 use tsad_core::{Direction, TimeAxis};
 
+/// Why an event short of the threshold is an event (`tsad_core::standout`).
+pub(crate) const STANDOUT_WHY: &str = "short of it, but kept because it stands at least ten \
+                                        times rarer than anything else in the series";
+
 /// Correlation from which an earlier stretch is called "similar" in words.
 pub(crate) const SIMILAR_CORRELATION: f64 = 0.7;
 
@@ -125,8 +129,7 @@ fn rank_and_detectors(e: &Evidence) -> Option<String> {
         }
         match (p.severity, p.threshold) {
             (Some(sev), Some(t)) if p.standout => s.push_str(&format!(
-                ", {} of the threshold ({}): short of it, but kept because it stands at least ten \
-                 times rarer than anything else in the series.",
+                ", {} of the threshold ({}): {STANDOUT_WHY}.",
                 short(sev),
                 short(t)
             )),

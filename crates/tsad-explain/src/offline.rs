@@ -386,9 +386,9 @@ fn how_unusual(e: &Evidence) -> String {
     }
     match e.peak.severity {
         Some(sev) if e.peak.standout => parts.push(format!(
-            "It reached {} of the threshold: short of it, but kept because it stands at least \
-             ten times rarer than anything else in the series.",
-            short(sev)
+            "It reached {} of the threshold: {}.",
+            short(sev),
+            explain::STANDOUT_WHY
         )),
         Some(sev) => parts.push(format!("It went {} times past the threshold.", short(sev))),
         None => {}
