@@ -51,6 +51,10 @@ pub const MAX_RARITY: f64 = 30.0;
 pub const WITHIN_MARGIN: f64 = 1.0;
 /// Fewest finite scores for [`Calibration::apply_to_new`] to weigh the series' own scores.
 pub const MIN_WITHIN_POINTS: usize = 5000;
+/// Scores above the tail's start at most this many points apart are one cluster (as flagged
+/// points this close form one event at the default merge gap); see
+/// [`Calibration::fit_contaminated`].
+pub const CLUSTER_GAP: usize = 2;
 /// Reference scores beyond which the bulk's quantiles come from an evenly strided sample.
 pub const BULK_SAMPLE: usize = 1 << 16;
 
@@ -97,11 +101,21 @@ impl Calibration {
     }
 
     /// Fits on `scores` that may hold the anomalies themselves (a series calibrated on its own
-    /// scores). The top [`SELF_TRIM`] of the scores are left out as presumed anomalies, and the
-    /// tail is fitted from the 95th percentile of the rest (a wider base than
+    /// scores). The top [`SELF_TRIM`] of the scores are left out as presumed anomalies, with the
+    /// scores clustered around them (runs above the tail's start, gaps of at most
+    /// [`CLUSTER_GAP`]: a spike's shoulders, a decomposition's leak around a level shift), and
+    /// the tail is fitted from the 95th percentile of the rest (a wider base than
     /// [`Calibration::fit`]'s, so the few anomalies left weigh less in it); the bulk stays the
     /// empirical distribution of all scores. A tail that starts on tied scores (a detector
     /// that scores 0 unless something is new) keeps all its few higher scores.
+    ///
+    /// Leaving the clusters out (measured at the defaults, fitted on itself): the 10,000-point
+    /// demo, 3 seeds, `seasonal` found 28 of 33 anomalies instead of 18 and `robust-stats` 29
+    /// instead of 12, with at most 14 events each; NAB's 58 files in batch, `robust-stats` 54
+    /// windows instead of 47 for 161 false events instead of 126 (F1 0.326 against 0.325); on
+    /// 20 series of 10,000 points of Gaussian noise `mad` raised 13 events instead of 12, and
+    /// of Student-t(5) noise 95 instead of 93. [`Calibration::apply_to_new`]'s own-series fit
+    /// keeps the neighbours: left out there too, SMAP's `mad` fell from F1 0.58 to 0.55.
     ///
     /// How much to leave out is a trade-off between a heavy tail and contamination, which one
     /// series cannot tell apart. Measured at the default threshold with `robust-stats`: on the
@@ -111,13 +125,32 @@ impl Calibration {
     /// the cut unless the detector is fitted on a normal part (`Training::Prefix`), which finds
     /// 10-11 of 11.
     pub fn fit_contaminated(scores: &[f64]) -> Option<Calibration> {
+        Calibration::fit_self(scores, Neighbours::LeftOut)
+    }
+
+    /// [`Calibration::fit_contaminated`], leaving the presumed anomalies' neighbours in the
+    /// tail or out of it.
+    fn fit_self(scores: &[f64], neighbours: Neighbours) -> Option<Calibration> {
         let mut v = stats::finite(scores);
         if v.is_empty() {
             return None;
         }
         let n = v.len();
         let quantiles = bulk_quantiles(&v);
-        let (start, excesses) = contaminated_tail_start(&mut v);
+        let (start, top) = match neighbours {
+            Neighbours::LeftOut => contaminated_tail_start(&mut v.clone()),
+            Neighbours::Kept => contaminated_tail_start(&mut v),
+        };
+        let excesses = match neighbours {
+            Neighbours::LeftOut => excesses_outside_clusters(&v, start, top),
+            Neighbours::Kept => {
+                let mut is_top = top.marker(&v);
+                v.iter()
+                    .filter(|&&x| x > start && !is_top(x))
+                    .map(|&x| x - start)
+                    .collect()
+            }
+        };
         let tail = if excesses.len() >= MIN_TAIL_POINTS {
             let (shape, scale) = pwm_gpd(&excesses);
             Tail {
@@ -231,13 +264,22 @@ impl Calibration {
         if scores.iter().filter(|s| s.is_finite()).count() < MIN_WITHIN_POINTS {
             return rarity;
         }
-        if let Some(own) = Calibration::fit_contaminated(scores) {
+        if let Some(own) = Calibration::fit_self(scores, Neighbours::Kept) {
             for (r, o) in rarity.iter_mut().zip(own.apply(scores)) {
                 *r = r.min(o + WITHIN_MARGIN);
             }
         }
         rarity
     }
+}
+
+/// What [`Calibration::fit_self`] does with the scores next to a presumed anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Neighbours {
+    /// Left out with it: the clusters holding a left-out score go whole.
+    LeftOut,
+    /// Kept in the tail: only the top scores themselves go.
+    Kept,
 }
 
 /// Fewest scores per thread in [`Calibration::apply`].
@@ -323,8 +365,8 @@ fn bulk_quantiles(v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Where [`Calibration::fit_contaminated`]'s tail starts and the excesses over it, from finite
-/// `v` (not empty; reorders it).
+/// Where [`Calibration::fit_contaminated`]'s tail starts and the top scores it leaves out,
+/// from finite `v` (not empty; reorders it).
 ///
 /// As written: the base is the `1 - ROBUST_TAIL` quantile of `v`; unless a tail that starts on
 /// tied scores (a detector that scores 0 unless something is new) leaves fewer than 90% of the
@@ -332,12 +374,12 @@ fn bulk_quantiles(v: &[f64]) -> Vec<f64> {
 /// the start is the `1 - ROBUST_TAIL` quantile of the rest. Every order statistic involved lies
 /// at or above the rest's quantile position, so one selection over all of `v` puts them in its
 /// upper part and the others select within that part (a twentieth of `v`) only.
-fn contaminated_tail_start(v: &mut [f64]) -> (f64, Vec<f64>) {
+fn contaminated_tail_start(v: &mut [f64]) -> (f64, TopScores) {
     let n = v.len();
     let q = 1.0 - ROBUST_TAIL;
     if n == 1 {
         // Nothing above the one score, nothing left out.
-        return (v[0], Vec::new());
+        return (v[0], TopScores::NONE);
     }
     let trim_if_any = (n as f64 * SELF_TRIM).ceil() as usize;
     // The lowest position any of them needs: the trimmed rest's quantile's lower rank.
@@ -378,17 +420,84 @@ fn contaminated_tail_start(v: &mut [f64]) -> (f64, Vec<f64>) {
     } else {
         quantile_of_smallest(upper, n - trim)
     };
-    let kept = n - trim - (low + 1);
-    if trim > 0 {
-        // The kept part of `upper` to its front.
-        upper.select_nth_unstable_by(kept, f64::total_cmp);
+    let top = if trim == 0 {
+        TopScores::NONE
+    } else {
+        TopScores {
+            // The lowest of the top `trim`: overall rank `n - trim`.
+            lowest: value_at(upper, n - trim),
+            count: trim,
+        }
+    };
+    (start, top)
+}
+
+/// The top scores a self-calibration leaves out as presumed anomalies: `count` of them, the
+/// lowest equal to `lowest`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TopScores {
+    lowest: f64,
+    count: usize,
+}
+
+impl TopScores {
+    const NONE: TopScores = TopScores {
+        lowest: f64::INFINITY,
+        count: 0,
+    };
+
+    /// Tells, of `v`'s scores taken one by one in any order, which are among the top ones:
+    /// every score above `lowest`, and of those equal to it the first ones, until `count`.
+    fn marker(self, v: &[f64]) -> impl FnMut(f64) -> bool {
+        let above = if self.count == 0 {
+            0
+        } else {
+            v.iter().filter(|&&x| x > self.lowest).count()
+        };
+        let mut ties = self.count.saturating_sub(above);
+        move |x| {
+            if x > self.lowest {
+                return true;
+            }
+            let tie = x == self.lowest && ties > 0;
+            ties -= usize::from(tie);
+            tie
+        }
     }
-    let excesses = upper[..kept]
-        .iter()
-        .filter(|&&x| x > start)
-        .map(|&x| x - start)
-        .collect();
-    (start, excesses)
+}
+
+/// The excesses over `start` of `in_time`'s scores above it, leaving out the clusters of
+/// scores above `start` that hold one of the `top` scores (a presumed anomaly): runs of
+/// scores above `start` with at most [`CLUSTER_GAP`] scores at or below it inside. An
+/// anomaly's neighbours (the shoulders of a spike, a decomposition's leak around a level
+/// shift) go with it instead of standing in the tail as if they were normal.
+fn excesses_outside_clusters(in_time: &[f64], start: f64, top: TopScores) -> Vec<f64> {
+    let mut is_top = top.marker(in_time);
+    let mut excesses = Vec::new();
+    // The open cluster's first excess and whether it holds a left-out score, and the scores
+    // at or below `start` since its last one above.
+    let mut open: Option<(usize, bool)> = None;
+    let mut quiet = 0;
+    for &x in in_time {
+        if x > start {
+            let (_, tainted) = open.get_or_insert((excesses.len(), false));
+            *tainted |= is_top(x);
+            excesses.push(x - start);
+            quiet = 0;
+        } else if let Some((first, tainted)) = open {
+            quiet += 1;
+            if quiet > CLUSTER_GAP {
+                if tainted {
+                    excesses.truncate(first);
+                }
+                open = None;
+            }
+        }
+    }
+    if let Some((first, true)) = open {
+        excesses.truncate(first);
+    }
+    excesses
 }
 
 /// The `q`-quantile of sorted finite values (linear interpolation between order statistics).
@@ -574,6 +683,42 @@ mod tests {
     }
 
     #[test]
+    fn an_anomalys_neighbours_leave_the_tail_with_it() {
+        // 10,000 Exp(1) scores holding 20 anomalies, each a peak of 40 on shoulders of 9 to
+        // 11 (a spike as a smoothing detector scores it). Only 50 scores (0.5%) are left out
+        // as the top ones, so most shoulders stay behind; kept, they fatten the tail.
+        let mut v: Vec<f64> = uniforms(10_000, 9).iter().map(|u| -u.ln()).collect();
+        for k in 0..20 {
+            let at = 250 + k * 480;
+            v[at - 3..=at + 3].copy_from_slice(&[9.0, 10.0, 11.0, 40.0, 11.0, 10.0, 9.0]);
+        }
+        // The true tail: P(S >= 8) = e^-8, rarity 3.47.
+        let without = Calibration::fit_contaminated(&v).unwrap().rarity(8.0);
+        let with = Calibration::fit_self(&v, Neighbours::Kept)
+            .unwrap()
+            .rarity(8.0);
+        assert!((without - 3.47).abs() < 0.3, "{without}");
+        assert!(with < 2.8, "{with}");
+    }
+
+    #[test]
+    fn clusters_holding_a_left_out_score_go_whole() {
+        // Above 1: {5, 9, 5} is one cluster (gaps of at most 2 inside) and holds the left-out
+        // 9; the last 5 is a cluster of its own, three quiet scores later.
+        let v = [0.0, 5.0, 0.0, 0.0, 9.0, 0.0, 5.0, 0.0, 0.0, 0.0, 5.0];
+        let top = |lowest, count| TopScores { lowest, count };
+        assert_eq!(excesses_outside_clusters(&v, 1.0, top(9.0, 1)), vec![4.0]);
+        assert_eq!(
+            excesses_outside_clusters(&v, 1.0, TopScores::NONE),
+            vec![4.0, 8.0, 4.0, 4.0]
+        );
+        // Of three tied 5s, the first two in time are the top ones: the last stays.
+        assert_eq!(excesses_outside_clusters(&v, 1.0, top(5.0, 3)), vec![4.0]);
+        // A cluster still open at the end goes too when it holds one.
+        assert!(excesses_outside_clusters(&[0.0, 5.0, 9.0], 1.0, top(9.0, 1)).is_empty());
+    }
+
+    #[test]
     fn new_data_that_drifted_alarms_only_where_it_stands_out() {
         // Normal: Exp(1). New data: 5,000 scores four times as large, and one of 60.
         let reference: Vec<f64> = uniforms(5_000, 21).iter().map(|u| -u.ln()).collect();
@@ -638,7 +783,7 @@ mod tests {
 
     /// [`contaminated_tail_start`] step by step, over all of `v` each time, as
     /// `fit_contaminated` used to compute it: the reference the selection's test compares with.
-    fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, Vec<f64>) {
+    fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, TopScores) {
         let n = v.len();
         let base = select_quantile(v, 1.0 - ROBUST_TAIL);
         let above = v.iter().filter(|&&x| x > base).count();
@@ -651,14 +796,17 @@ mod tests {
             // The n - trim smallest scores to the front.
             v.select_nth_unstable_by(n - trim, f64::total_cmp);
         }
+        let top = if trim == 0 {
+            TopScores::NONE
+        } else {
+            TopScores {
+                lowest: v[n - trim],
+                count: trim,
+            }
+        };
         let kept = &mut v[..n - trim];
         let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
-        let excesses = kept
-            .iter()
-            .filter(|&&x| x > start)
-            .map(|&x| x - start)
-            .collect();
-        (start, excesses)
+        (start, top)
     }
 
     proptest! {
@@ -668,12 +816,11 @@ mod tests {
             v in prop::collection::vec(prop_oneof![(0u8..6).prop_map(f64::from), -1e3f64..1e3], 1..3000),
         ) {
             let (mut a, mut b) = (v.clone(), v);
-            let (start_a, mut ex_a) = contaminated_tail_start(&mut a);
-            let (start_b, mut ex_b) = contaminated_tail_start_plain(&mut b);
+            let (start_a, top_a) = contaminated_tail_start(&mut a);
+            let (start_b, top_b) = contaminated_tail_start_plain(&mut b);
             prop_assert_eq!(start_a.to_bits(), start_b.to_bits());
-            ex_a.sort_by(f64::total_cmp);
-            ex_b.sort_by(f64::total_cmp);
-            prop_assert_eq!(ex_a, ex_b);
+            prop_assert_eq!(top_a.lowest.to_bits(), top_b.lowest.to_bits());
+            prop_assert_eq!(top_a.count, top_b.count);
         }
 
         #[test]

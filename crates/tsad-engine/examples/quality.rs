@@ -87,6 +87,44 @@ fn main() {
                         d.events.len(),
                         d.fit_seconds + d.score_seconds
                     );
+                    // `VERBOSE=1` shows why each anomaly was found or missed: its peak
+                    // score and rarity beside the cut-off and the highest elsewhere.
+                    if std::env::var_os("VERBOSE").is_some() {
+                        let rarity = d.scores.rarity.as_deref().unwrap_or(&[]);
+                        let peak = |r: std::ops::RangeInclusive<usize>, v: &[f64]| {
+                            v.get(r).map_or(f64::NAN, |v| {
+                                v.iter()
+                                    .copied()
+                                    .filter(|x| x.is_finite())
+                                    .fold(f64::NAN, f64::max)
+                            })
+                        };
+                        for a in &demo.anomalies {
+                            println!(
+                                "  {:?} at {}: score {:.2} rarity {:.2}",
+                                a.kind,
+                                a.start,
+                                peak(a.start..=a.end, &d.scores.score),
+                                peak(a.start..=a.end, rarity)
+                            );
+                        }
+                        let mut elsewhere: Vec<(usize, f64)> = rarity
+                            .iter()
+                            .zip(&demo.labels)
+                            .enumerate()
+                            .filter(|(_, (r, l))| !**l && r.is_finite())
+                            .map(|(i, (r, _))| (i, *r))
+                            .collect();
+                        elsewhere.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        elsewhere.truncate(5);
+                        println!(
+                            "  cut {:.2} ({:?}); highest rarities elsewhere (at, rarity) {elsewhere:.2?}",
+                            d.cut.value, d.cut.scale
+                        );
+                        if let Some(c) = &d.calibration {
+                            println!("  tail {:?}", c.tail);
+                        }
+                    }
                 }
             }
         }

@@ -282,11 +282,16 @@ mod tests {
             .collect();
         let j = joint(&inputs, &t, &o).unwrap();
         assert_eq!((j.series, j.points), (4, n));
-        // The most severe joint event is the shared one (self-calibrated 3,000-point series
-        // may add a weak event or two of their own).
+        // The most severe joint event is the shared one. Self-calibrated, 3,000-point series of
+        // light-tailed noise add weak events of their own (three here, each one series at a
+        // joint rarity of 5.1 to 5.6, against 13.8 for the shared one).
         let e = j.events.iter().find(|e| e.event.rank == 1).unwrap();
         assert_eq!(e.event.peak_time, 2000 * 60_000);
-        assert!(j.events.len() <= 3, "{:?}", j.events);
+        assert!(j.events.len() <= 4, "{:?}", j.events);
+        for weak in j.events.iter().filter(|w| w.event.rank > 1) {
+            assert_eq!(weak.movers.len(), 1, "{weak:?}");
+            assert!(weak.event.peak_score < 6.0, "{weak:?}");
+        }
         let moved: Vec<&str> = e.movers.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(moved, ["cpu", "disk"]);
         assert!(e.movers[0].actual > e.movers[0].expected.unwrap() + 8.0);
