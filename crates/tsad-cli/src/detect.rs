@@ -599,6 +599,14 @@ impl Report<'_> {
             _ => format!("saved model (fitted on {} rows)", d.training.rows),
         };
         writeln!(out, "detector: {name}, {fitted_on}")?;
+        if let Some(rows) = d.training.junction_rows {
+            writeln!(
+                out,
+                "note: both files count rows, so nothing says this one follows the training file: \
+                 its first {rows} rows were also scored on their own and keep the lower score \
+                 (an alarm there stands out either way)"
+            )?;
+        }
         for note in detector_notes(self.spec.kind(), &d.scores.report, false) {
             writeln!(out, "note: {note}")?;
         }

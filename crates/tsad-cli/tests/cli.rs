@@ -501,6 +501,8 @@ fn fit_on_normal_data_then_score() {
     assert_eq!(until["events"], prefix["events"]);
     let file = json(&["detect", "demo.csv", "--train", "normal.csv"]);
     assert_eq!(file["training"]["source"], "series");
+    // With timestamps, the training file visibly ends before the scored one starts.
+    assert!(file["training"].get("junction_rows").is_none());
     assert!(
         file["event_count"].as_u64().unwrap() >= 9,
         "{}",
@@ -1050,6 +1052,24 @@ fn covariate_columns_feed_the_forecaster_and_bad_input_is_named() {
     assert!(ok.code == 0 || ok.code == 1, "{}", ok.stderr);
     let json: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
     assert_eq!(json["training"]["source"], "series");
+    // Both files count rows: their junction is scored both ways, and the summary says so.
+    let junction = json["training"]["junction_rows"].as_u64().unwrap();
+    assert!(junction > 0, "{}", json["training"]);
+    let text = run(&[
+        "detect",
+        "test.csv",
+        "--train",
+        "train.csv",
+        "--covariate-columns",
+        "flag",
+    ]);
+    assert!(
+        text.stdout.contains(&format!(
+            "its first {junction} rows were also scored on their own"
+        )),
+        "{}",
+        text.stdout
+    );
 
     let train_lacks = run(&[
         "detect",

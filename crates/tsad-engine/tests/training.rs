@@ -295,3 +295,46 @@ fn a_spike_just_short_of_the_cut_stands_out_and_nothing_else_does() {
     }
     assert!(added > 0, "no height where the spike only stands out");
 }
+
+#[test]
+fn row_numbered_parts_that_jump_where_they_meet_raise_no_alarm_there() {
+    // Two files scaled apart: the scored one sits 5 higher than the training one, with one
+    // spike of 30 at row 1,500.
+    let train_values = noise(2000, 3);
+    let mut test_values: Vec<f64> = noise(3000, 4).iter().map(|v| v + 5.0).collect();
+    test_values[1500] += 30.0;
+    let opts = (Threshold::default(), EventOptions::default());
+    for kind in ["zscore", "mad"] {
+        let d = |train: &Series, test: &Series| {
+            detect_with(
+                test,
+                Training::Separate(train),
+                &spec(json!({ "kind": kind })),
+                &opts.0,
+                &opts.1,
+                &FitContext::new(),
+            )
+            .unwrap()
+        };
+        // Row numbers: nothing says the parts are consecutive.
+        let train = Series::from_values(train_values.clone()).unwrap();
+        let test = Series::from_values(test_values.clone()).unwrap();
+        let rows = d(&train, &test);
+        let k = rows.training.junction_rows.expect("scored both ways");
+        assert!(k > 0 && k < 200, "{kind}: {k}");
+        let at_junction = |det: &tsad_engine::Detection| det.events.iter().any(|e| e.start < k);
+        assert!(!at_junction(&rows), "{kind}: {:?}", rows.events);
+        assert!(
+            rows.events.iter().any(|e| e.start <= 1500 && 1500 <= e.end),
+            "{kind}: {:?}",
+            rows.events
+        );
+        // Timestamps that make them consecutive: the jump is the data's, and an alarm.
+        let minutes = |from: i64, n: usize| (from..from + n as i64).map(|i| i * 60_000).collect();
+        let train = Series::new(minutes(0, 2000), train_values.clone()).unwrap();
+        let test = Series::new(minutes(2000, 3000), test_values.clone()).unwrap();
+        let timed = d(&train, &test);
+        assert_eq!(timed.training.junction_rows, None);
+        assert!(at_junction(&timed), "{kind}: {:?}", timed.events);
+    }
+}

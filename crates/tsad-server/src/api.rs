@@ -265,7 +265,7 @@ pub struct Run {
     pub events_options: Value,
     /// What the model was fitted and calibrated on: `source` (`self`, `prefix`, `dataset` or
     /// `model`), `rows`, `prefix_rows`, `until`, `start`/`end` of the training part,
-    /// `dataset_id`, `model_id`, `calibration_points`, `saved_model_id`. Null for runs made
+    /// `dataset_id`, `model_id`, `calibration_points`, `junction_rows`, `saved_model_id`. Null for runs made
     /// before training parts existed.
     #[schema(value_type = Option<Object>)]
     pub training: Option<Value>,

@@ -438,6 +438,9 @@ pub(crate) fn completed(planned: &Value, info: &TrainingInfo, span: Option<(i64,
     if let Some(p) = info.prefix_rows {
         m.insert("prefix_rows".into(), json!(p));
     }
+    if let Some(j) = info.junction_rows {
+        m.insert("junction_rows".into(), json!(j));
+    }
     if let Some((start, end)) = span {
         m.insert("start".into(), json!(start));
         m.insert("end".into(), json!(end));
