@@ -398,6 +398,27 @@ async fn training_parts_for_runs() {
         .get(&format!("/api/v1/runs/{id}/points?max_points=1000"))
         .await;
     assert!(pts["score"][0].is_number(), "{}", pts["score"][0]);
+    assert!(run["training"].get("junction_rows").is_none(), "{run}");
+    // The same two files without their time column: nothing says the scored one follows the
+    // training one, so its first rows (mad's warm-up) are also scored on their own.
+    let rows_only = |csv: Vec<u8>| -> Vec<u8> {
+        let text = String::from_utf8(csv).unwrap();
+        let lines = text.lines().map(|l| l.split_once(',').unwrap().1);
+        lines
+            .map(|v| format!("{v}\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let scored_rows = rows_only(cycle_csv(600, T0, &[500]));
+    let scored_rows = upload(&app, "scored-rows.csv", &scored_rows).await;
+    let normal_rows = rows_only(cycle_csv(600, T0 - 600 * HOUR, &[]));
+    let normal_rows = upload(&app, "normal-rows.csv", &normal_rows).await;
+    let run = app
+        .finished_run_from(&json!({"dataset_id": scored_rows, "detector": fast_spec(),
+            "train": {"dataset_id": normal_rows}}))
+        .await;
+    assert_eq!(peaks(&run), [500], "{run}");
+    assert_eq!(run["training"]["junction_rows"], 49, "{run}");
 }
 
 #[tokio::test]

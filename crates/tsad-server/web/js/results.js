@@ -252,6 +252,10 @@ function renderTraining(run) {
     default: text = `Fitted on the whole series${rows ? ` (${rows})` : ""}`;
   }
   const parts = [`· ${text}.`];
+  if (t.junction_rows) {
+    // Both parts count rows (no time column): the engine scored the first rows both ways.
+    parts.push(` Both count rows, so nothing says this series follows the training data: its first ${fmtInt(t.junction_rows)} rows were also scored on their own and keep the lower score.`);
+  }
   if (t.saved_model_id) {
     parts.push(" ", el("a", { id: "model-download", "data-testid": "model-download", href: api.modelDownloadUrl(t.saved_model_id), download: `${t.saved_model_id}.json` }, "Download the fitted model"));
   } else if (t.model_error) {
