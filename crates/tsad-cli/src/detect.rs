@@ -604,7 +604,8 @@ impl Report<'_> {
                 out,
                 "note: both files count rows, so nothing says this one follows the training file: \
                  its first {rows} rows were also scored on their own and keep the lower score \
-                 (an alarm there stands out either way)"
+                 (an alarm there stands out either way; rows that cannot be scored alone, inside \
+                 the detector's warm-up, have no score)"
             )?;
         }
         for note in detector_notes(self.spec.kind(), &d.scores.report, false) {

@@ -434,8 +434,8 @@ fn history_then(train: &Series, series: &Series) -> Option<Series> {
 /// anomaly of the data. So the scored series' first `needed` points (the detector's warm-up)
 /// are scored again on their own, and each keeps the lower of its two scores: an alarm there
 /// must stand out whether or not the parts are consecutive. Where the series alone has no
-/// score yet (inside the detector's own warm-up) the point has none. Returns how many points
-/// were scored both ways.
+/// score yet (inside the detector's own warm-up: for rolling detectors, all but the last of
+/// these points) the point has none. Returns how many points were scored both ways.
 ///
 /// Measured on NASA SMAP (54 row-numbered train/test pairs, at the defaults, event-level F1):
 /// `zscore` 0.586 -> 0.643, `mad` 0.581 -> 0.610, `robust-stats` 0.578 -> 0.602, `nab-best`

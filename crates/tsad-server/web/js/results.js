@@ -254,7 +254,7 @@ function renderTraining(run) {
   const parts = [`· ${text}.`];
   if (t.junction_rows) {
     // Both parts count rows (no time column): the engine scored the first rows both ways.
-    parts.push(` Both count rows, so nothing says this series follows the training data: its first ${fmtInt(t.junction_rows)} rows were also scored on their own and keep the lower score.`);
+    parts.push(` Both count rows, so nothing says this series follows the training data: its first ${fmtInt(t.junction_rows)} rows were also scored on their own and keep the lower score (none inside the detector's warm-up, where they cannot be scored alone).`);
   }
   if (t.saved_model_id) {
     parts.push(" ", el("a", { id: "model-download", "data-testid": "model-download", href: api.modelDownloadUrl(t.saved_model_id), download: `${t.saved_model_id}.json` }, "Download the fitted model"));
