@@ -40,8 +40,9 @@ pub struct TrainingInfo {
     /// Finite scores the calibration was fitted on.
     pub calibration_points: usize,
     /// For `series` parts that count rows: the scored series' first points, scored both after
-    /// the training part and on their own, each keeping the lower score (see
-    /// [`either_way_at_the_junction`]).
+    /// the training part and on their own, each keeping the lower score (nothing says a file
+    /// that counts rows follows the training file; rows that cannot be scored alone, inside the
+    /// detector's warm-up, have no score).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub junction_rows: Option<usize>,
 }
