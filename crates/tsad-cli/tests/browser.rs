@@ -1467,3 +1467,152 @@ async fn seasonal_without_a_period_says_so_above_the_charts() {
     )
     .await;
 }
+
+/// Hourly epoch seconds from `first_hour` on, a daily cycle with seeded noise and a spike at
+/// row `spike`.
+fn cycle_csv(first_hour: i64, rows: usize, spike: Option<usize>, seed: u64) -> String {
+    let mut rng = tsad_testing::Rng::new(seed);
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..rows {
+        let hour = first_hour + i as i64;
+        let phase = (hour % 24) as f64 / 24.0 * std::f64::consts::TAU;
+        let v = if spike == Some(i) {
+            60.0
+        } else {
+            10.0 + 2.0 * phase.sin() + 0.3 * rng.normal()
+        };
+        csv.push_str(&format!("{},{v:.3}\n", 1_700_000_000 + hour * 3600));
+    }
+    csv
+}
+
+/// Uploads `name` with `csv` and waits until it is the open dataset.
+async fn upload_and_open(page: &Page, name: &str, csv: &str) -> Result {
+    let path = page.write_file(name, csv)?;
+    page.upload(&path).await?;
+    page.wait_until(
+        "the upload to open",
+        WAIT,
+        &format!(
+            "document.getElementById('dataset-summary').textContent.includes({}) \
+             && !document.getElementById('run-button').disabled",
+            json!(name)
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_run_fits_on_another_dataset_and_its_saved_model_scores_again() {
+    run(
+        "a_run_fits_on_another_dataset_and_its_saved_model_scores_again",
+        |page| async move {
+            page.open("/").await?;
+            upload_and_open(&page, "normal.csv", &cycle_csv(0, 600, None, 3)).await?;
+            let (_, list) = page.api("GET", "/api/v1/datasets", None).await?;
+            let normal = list["datasets"][0]["id"].as_str().unwrap_or_default().to_owned();
+            upload_and_open(&page, "scored.csv", &cycle_csv(600, 600, Some(500), 4)).await?;
+
+            // Fit on the other dataset, and save the fitted model.
+            page.find("train-mode").await?.select_by_value("dataset").await?;
+            let listed = page
+                .wait_for(
+                    "the other dataset in the picker",
+                    WAIT,
+                    "(() => { const o = document.getElementById('train-dataset').selectedOptions[0]; \
+                     return o && o.value ? o.value + ' ' + o.textContent : null; })()",
+                )
+                .await?;
+            let listed = listed.as_str().unwrap_or_default();
+            anyhow::ensure!(
+                listed.starts_with(&normal) && listed.contains("normal.csv"),
+                "the picker offers {listed:?}, not {normal} (normal.csv)"
+            );
+            page.click("save-model").await?;
+            let first = run_and_wait(&page).await?;
+            let (_, body) = page
+                .api("GET", &format!("/api/v1/runs/{first}"), None)
+                .await?;
+            let training = &body["training"];
+            anyhow::ensure!(
+                training["source"] == "dataset" && training["dataset_id"] == normal.as_str(),
+                "{training}"
+            );
+            let peaks: Vec<u64> = body["events"]
+                .as_array()
+                .map(|e| e.iter().filter_map(|e| e["peak"].as_u64()).collect())
+                .unwrap_or_default();
+            anyhow::ensure!(peaks.contains(&500), "the spike is not an event: {peaks:?}");
+            let model = training["saved_model_id"].as_str().unwrap_or_default().to_owned();
+            anyhow::ensure!(!model.is_empty(), "no model saved: {training}");
+            let note = page.find("training-note").await?.text().await?;
+            anyhow::ensure!(note.contains("Fitted on another dataset (600 rows)"), "{note}");
+            page.find("model-download").await?;
+
+            // Score the same data again with the saved model: nothing is fitted.
+            page.find("train-mode").await?.select_by_value("model").await?;
+            page.wait_until(
+                "the saved model in the picker",
+                WAIT,
+                &format!(
+                    "document.getElementById('train-model').value === {}",
+                    json!(model)
+                ),
+            )
+            .await?;
+            let hidden = page
+                .js(
+                    "return document.getElementById('save-model-field').classList.contains('hidden');",
+                    vec![],
+                )
+                .await?;
+            anyhow::ensure!(hidden == true, "a model run offers to save a model");
+            page.click("run-button").await?;
+            page.wait_until(
+                "a second run",
+                WAIT,
+                &format!(
+                    "new URLSearchParams(location.hash.slice(1)).get('run') !== {}",
+                    json!(first)
+                ),
+            )
+            .await?;
+            let second = wait_results(&page).await?;
+            let (_, body) = page
+                .api("GET", &format!("/api/v1/runs/{second}"), None)
+                .await?;
+            anyhow::ensure!(
+                body["training"]["source"] == "model"
+                    && body["training"]["model_id"] == model.as_str(),
+                "{}",
+                body["training"]
+            );
+            let note = page.find("training-note").await?.text().await?;
+            anyhow::ensure!(note.contains("Scored with the saved model"), "{note}");
+            page.expect_no_js_errors().await?;
+
+            // Reopening each run puts what it fitted on back in the form.
+            for (run, mode, picker, id) in [
+                (&first, "dataset", "train-dataset", &normal),
+                (&second, "model", "train-model", &model),
+            ] {
+                page.open(&format!("/#run={run}")).await?;
+                wait_results(&page).await?;
+                page.wait_until(
+                    &format!("the form to show {mode} {id}"),
+                    WAIT,
+                    &format!(
+                        "document.getElementById('train-mode').value === {} \
+                         && document.getElementById({}).value === {}",
+                        json!(mode),
+                        json!(picker),
+                        json!(id)
+                    ),
+                )
+                .await?;
+            }
+            page.expect_no_js_errors().await
+        },
+    )
+    .await;
+}

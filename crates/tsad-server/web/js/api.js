@@ -104,6 +104,7 @@ export const api = {
   threshold: (id, threshold, events, signal) => send("POST", `/runs/${enc(id)}/threshold`, { json: { threshold, events, limit: 0 }, signal }),
   modelDownloadUrl: (id) => `${BASE}/models/${enc(id)}/download`,
   getModel: (id) => send("GET", `/models/${enc(id)}`),
+  listModels: () => send("GET", "/models"),
 
   explain: (id, n) => send("POST", `/runs/${enc(id)}/events/${n}/explain`, { json: {} }),
 

@@ -3,6 +3,7 @@
 // detector fits on (the training part), and the threshold.
 
 import { $, el, show, fmtNum, fmtInt, everyWords, everyOf } from "./util.js";
+import { api } from "./api.js";
 
 const PRESET_ORDER = ["hybrid-benford", "lstm-residual"];
 // Shown up front; the rest of a kind's parameters go under "More parameters".
@@ -62,7 +63,12 @@ export function initDetectorForm(cat) {
   const dt = catalog.default_threshold || FALLBACK_THRESHOLDS.auto;
   setThresholdMethod(dt.method, dt);
 
-  $("train-mode").addEventListener("change", () => renderTrainMode());
+  $("train-mode").addEventListener("change", () => {
+    renderTrainMode();
+    fillTrainPicker();
+  });
+  $("train-dataset").addEventListener("change", () => renderTrainMode());
+  $("train-model").addEventListener("change", () => renderTrainMode());
   $("train-rows").addEventListener("input", () => renderTrainMode());
   $("train-until").addEventListener("input", () => renderTrainMode());
   $("time-column-select").addEventListener("change", () => renderTrainMode());
@@ -105,6 +111,10 @@ function renderTrainMode() {
   const mode = $("train-mode").value;
   show($("train-rows-field"), mode === "rows");
   show($("train-until-field"), mode === "until");
+  show($("train-dataset-field"), mode === "dataset");
+  show($("train-model-field"), mode === "model");
+  // A run scored with a saved model fits nothing, so there is nothing new to save.
+  show($("save-model-field"), mode !== "model");
   const until = $("train-until");
   const timed = hasTime();
   const wantType = timed ? "datetime-local" : "number";
@@ -130,8 +140,38 @@ function renderTrainMode() {
     until: timed
       ? `The detector learns normal from the rows at or before this time (UTC)${first ? `; the data starts ${first}` : ""}. The time must leave rows to score.`
       : "The detector learns normal from the rows up to this row number (counted from 0).",
+    dataset: "The detector learns normal from another dataset with this one's time and value columns, and scores all of this one. When it ends before this one starts, it is scored as its history; when both count rows, this one's first rows are also scored on their own (nothing says one follows the other).",
+    model: "Scores with a saved model: its own detector and calibration, fitted before (save one with a run's \u201cSave the fitted model\u201d). The method and parameters above are not used.",
   }[mode];
   $("train-help").textContent = help || "";
+}
+
+/**
+ * Lists what the chosen training mode picks from: the other datasets, or the saved models
+ * (newest first), keeping the current choice or selecting `want`.
+ */
+async function fillTrainPicker(want) {
+  const mode = $("train-mode").value;
+  if (mode !== "dataset" && mode !== "model") return;
+  const select = $(mode === "dataset" ? "train-dataset" : "train-model");
+  const keep = want ?? select.value;
+  let items = [];
+  try {
+    items = mode === "dataset"
+      ? ((await api.listDatasets())?.datasets || []).filter((d) => d.id !== dataset?.id)
+      : (await api.listModels())?.models || [];
+  } catch {
+    items = [];
+  }
+  const label = mode === "dataset"
+    ? (d) => `${d.name || d.id} (${fmtInt(d.rows)} rows)`
+    : (m) => `${m.name || m.id} (${m.kind}, ${m.id})`;
+  const none = mode === "dataset" ? "no other dataset: upload one first" : "no saved model yet";
+  select.replaceChildren(...(items.length
+    ? items.map((x) => el("option", { value: x.id }, label(x)))
+    : [el("option", { value: "" }, none)]));
+  if (keep && items.some((x) => x.id === keep)) select.value = keep;
+  renderTrainMode();
 }
 
 /** The first time in the preview, as text (for the hint); null without a time column. */
@@ -163,6 +203,15 @@ function buildTrain(problems) {
       const iso = raw.length === 16 ? `${raw}:00Z` : `${raw}Z`;
       out.train = { until: iso };
     }
+  } else if (mode === "dataset") {
+    const id = $("train-dataset").value;
+    if (!id) problems.push("fit on: pick the dataset to learn normal from (upload it first)");
+    else out.train = { dataset_id: id };
+  } else if (mode === "model") {
+    const id = $("train-model").value;
+    if (!id) problems.push("fit on: pick a saved model (tick \u201cSave the fitted model\u201d on a run first)");
+    else out.model_id = id;
+    return out;
   }
   if ($("save-model").checked) out.save_model = true;
   return out;
@@ -480,7 +529,8 @@ export function buildDetectorRequest() {
 
   const training = buildTrain(problems);
   if (problems.length) throw new Error(`Please fix: ${problems.join("; ")}.`);
-  return { detector, threshold, ...training };
+  // A saved model brings its own detector.
+  return training.model_id ? { threshold, ...training } : { detector, threshold, ...training };
 }
 
 function sameValue(a, b) {
@@ -514,6 +564,9 @@ export function applyRunToForm(run) {
   } else if (t.source === "prefix" && t.prefix_rows) {
     $("train-mode").value = "rows";
     $("train-rows").value = String(t.prefix_rows);
+  } else if ((t.source === "dataset" && t.dataset_id) || (t.source === "model" && t.model_id)) {
+    $("train-mode").value = t.source;
+    fillTrainPicker(t.source === "dataset" ? t.dataset_id : t.model_id);
   } else {
     $("train-mode").value = "all";
   }
