@@ -439,7 +439,7 @@ fn quantiles_of_sorted(sample: &[f64]) -> Vec<f64> {
 /// A score that most likely lies below every order statistic [`contaminated_tail_start`]
 /// needs of `n` scores, read from their sorted [`bulk_sample`]: its quantile a hundredth of
 /// probability and four of the sample's standard errors lower. Scores below it are only
-/// counted, so the selections run over about a sixteenth of the scores.
+/// counted, so the selections run over about a twelfth of the scores (8%).
 fn tail_pivot(sample: &[f64], n: usize) -> f64 {
     if n <= sample.len() {
         // The sample is every score: no guess needed, the selection is as cheap as the pass.
