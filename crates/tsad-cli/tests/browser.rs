@@ -1513,6 +1513,33 @@ async fn a_run_fits_on_another_dataset_and_its_saved_model_scores_again() {
             let normal = list["datasets"][0]["id"].as_str().unwrap_or_default().to_owned();
             upload_and_open(&page, "scored.csv", &cycle_csv(600, 600, Some(500), 4)).await?;
 
+            // No model is saved yet: the picker says so, and a run is refused with the reason.
+            page.find("train-mode").await?.select_by_value("model").await?;
+            page.wait_until(
+                "the empty model picker",
+                WAIT,
+                "document.getElementById('train-model').textContent.includes('no saved model yet')",
+            )
+            .await?;
+            page.click("run-button").await?;
+            let refused = page
+                .wait_for(
+                    "the refusal",
+                    WAIT,
+                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
+                     return b && !b.classList.contains('hidden') ? b.textContent : null; })()",
+                )
+                .await?;
+            anyhow::ensure!(
+                refused.as_str().unwrap_or_default().contains("pick a saved model"),
+                "{refused}"
+            );
+            let (_, runs) = page.api("GET", "/api/v1/runs", None).await?;
+            anyhow::ensure!(
+                runs["runs"].as_array().is_some_and(|r| r.is_empty()),
+                "a run was queued: {runs}"
+            );
+
             // Fit on the other dataset, and save the fitted model.
             page.find("train-mode").await?.select_by_value("dataset").await?;
             let listed = page
