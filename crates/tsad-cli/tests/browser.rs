@@ -526,15 +526,7 @@ async fn broken_csv_shows_the_ingest_error_and_the_page_keeps_working() {
                       2024-01-01 05:00:00,6.0\n";
             let path = page.write_file("broken.csv", broken)?;
             page.upload(&path).await?;
-            let banner = page
-                .wait_for(
-                    "the ingest error",
-                    WAIT,
-                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
-                  return b.classList.contains('hidden') ? null : b.textContent.trim(); })()",
-                )
-                .await?;
-            let banner = banner.as_str().unwrap_or("");
+            let banner = page.wait_banner("the ingest error").await?;
             anyhow::ensure!(
                 banner.contains("line 6"),
                 "the error does not name line 6: {banner:?}"
@@ -569,18 +561,9 @@ async fn broken_csv_shows_the_ingest_error_and_the_page_keeps_working() {
 
             // A failed upload over a loaded dataset says that one is still the open one.
             page.upload(&path).await?;
-            let banner = page
-                .wait_for(
-                    "the second ingest error",
-                    WAIT,
-                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
-                  return b.classList.contains('hidden') ? null : b.textContent.trim(); })()",
-                )
-                .await?;
+            let banner = page.wait_banner("the second ingest error").await?;
             anyhow::ensure!(
-                banner
-                    .as_str()
-                    .is_some_and(|b| b.contains("“demo.csv” is still loaded")),
+                banner.contains("“demo.csv” is still loaded"),
                 "the error does not say what is still open: {banner}"
             );
             let summary = page.find("dataset-summary").await?.text().await?;
@@ -1433,15 +1416,7 @@ async fn seasonal_without_a_period_says_so_above_the_charts() {
                 v += rng.normal();
                 csv.push_str(&format!("{},{v:.3}\n", 1_700_000_000 + i * 3600));
             }
-            let path = page.write_file("walk.csv", &csv)?;
-            page.upload(&path).await?;
-            page.wait_until(
-                "the upload to open",
-                WAIT,
-                "document.getElementById('dataset-summary').textContent.includes('walk.csv') \
-                 && !document.getElementById('run-button').disabled",
-            )
-            .await?;
+            upload_and_open(&page, "walk.csv", &csv).await?;
             page.find("detector-select")
                 .await?
                 .select_by_value("kind:seasonal")
@@ -1522,18 +1497,8 @@ async fn a_run_fits_on_another_dataset_and_its_saved_model_scores_again() {
             )
             .await?;
             page.click("run-button").await?;
-            let refused = page
-                .wait_for(
-                    "the refusal",
-                    WAIT,
-                    "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
-                     return b && !b.classList.contains('hidden') ? b.textContent : null; })()",
-                )
-                .await?;
-            anyhow::ensure!(
-                refused.as_str().unwrap_or_default().contains("pick a saved model"),
-                "{refused}"
-            );
+            let refused = page.wait_banner("the refusal").await?;
+            anyhow::ensure!(refused.contains("pick a saved model"), "{refused}");
             let (_, runs) = page.api("GET", "/api/v1/runs", None).await?;
             anyhow::ensure!(
                 runs["runs"].as_array().is_some_and(|r| r.is_empty()),

@@ -26,6 +26,9 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 const TOKEN: &str = "browser-test-token";
 /// Default wait for something to appear on the page.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
+/// A JavaScript expression: the error banner's text, trimmed, or "" while it is hidden.
+const BANNER_TEXT: &str = "(() => { const b = document.querySelector('[data-testid=error-banner]'); \
+     return b && !b.classList.contains('hidden') ? b.textContent.trim() : ''; })()";
 
 /// Chromium shares two cores with the build and the server; one browser at a time keeps the
 /// suite stable (and a test's timings honest).
@@ -550,12 +553,14 @@ impl Page {
 
     /// The error banner's text, or "" when it is hidden.
     pub(crate) async fn banner(&self) -> Result<String> {
+        let v = self.js(&format!("return {BANNER_TEXT};"), vec![]).await?;
+        Ok(v.as_str().unwrap_or("").to_owned())
+    }
+
+    /// Waits for the error banner to show (`what` names why) and returns its text.
+    pub(crate) async fn wait_banner(&self, what: &str) -> Result<String> {
         let v = self
-            .js(
-                "const b = document.querySelector('[data-testid=error-banner]');\
-                 return b && !b.classList.contains('hidden') ? b.textContent.trim() : '';",
-                vec![],
-            )
+            .wait_for(what, WAIT, &format!("{BANNER_TEXT} || null"))
             .await?;
         Ok(v.as_str().unwrap_or("").to_owned())
     }
