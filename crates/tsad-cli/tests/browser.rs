@@ -1603,6 +1603,45 @@ async fn a_run_fits_on_another_dataset_and_its_saved_model_scores_again() {
                 )
                 .await?;
             }
+
+            // A model saved elsewhere (another tab, a script) while the picker is open shows
+            // up when the user comes back to the page, and the current choice stays.
+            let (status, other) = page
+                .api(
+                    "POST",
+                    "/api/v1/runs",
+                    Some(json!({
+                        "dataset_id": normal, "detector": {"kind": "mad"}, "save_model": true
+                    })),
+                )
+                .await?;
+            anyhow::ensure!(status == 202, "{status} {other}");
+            let other = other["id"].as_str().unwrap_or_default().to_owned();
+            let saved = page
+                .wait_for(
+                    "the other run's saved model",
+                    WAIT,
+                    &format!(
+                        "fetch('/api/v1/runs/' + {}).then((r) => r.json()).then((r) => \
+                         r.status === 'succeeded' ? r.training.saved_model_id : null)",
+                        json!(other)
+                    ),
+                )
+                .await?;
+            let saved = saved.as_str().unwrap_or_default().to_owned();
+            page.js("window.dispatchEvent(new Event('focus'));", vec![])
+                .await?;
+            page.wait_until(
+                "the new model in the picker, the choice kept",
+                WAIT,
+                &format!(
+                    "[...document.getElementById('train-model').options].some((o) => o.value === {}) \
+                     && document.getElementById('train-model').value === {}",
+                    json!(saved),
+                    json!(model)
+                ),
+            )
+            .await?;
             page.expect_no_js_errors().await
         },
     )

@@ -67,6 +67,8 @@ export function initDetectorForm(cat) {
     renderTrainMode();
     fillTrainPicker();
   });
+  // Back from another tab, where a model may have been saved or a dataset uploaded.
+  window.addEventListener("focus", () => fillTrainPicker());
   $("train-dataset").addEventListener("change", () => renderTrainMode());
   $("train-model").addEventListener("change", () => renderTrainMode());
   $("train-rows").addEventListener("input", () => renderTrainMode());
@@ -144,6 +146,14 @@ function renderTrainMode() {
     model: "Scores with a saved model: its own detector and calibration, fitted before (save one with a run's \u201cSave the fitted model\u201d). The method and parameters above are not used.",
   }[mode];
   $("train-help").textContent = help || "";
+}
+
+/**
+ * The datasets or saved models changed (an upload, a run that saved its model): the open
+ * "Fit on" picker lists them again, keeping its choice.
+ */
+export function refreshTrainPicker() {
+  fillTrainPicker();
 }
 
 /**

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, show } from "./util.js";
 import { initDatasets, showDataset, currentDataset, columnChoice, setColumnChoice, refreshDatasetList, onListChanges } from "./datasets.js";
-import { initDetectorForm, buildDetectorRequest, applyRunToForm, setTrainingDataset } from "./detector.js";
+import { initDetectorForm, buildDetectorRequest, applyRunToForm, setTrainingDataset, refreshTrainPicker } from "./detector.js";
 import { watchRun, showRunState, refreshRunList, isTerminal, onRunListChanges } from "./runs.js";
 import { initResults, showResults, hideResults, eventAt } from "./results.js";
 import { showFleet, hideFleet } from "./fleet.js";
@@ -50,6 +50,7 @@ function writeHash() {
 function refreshLists() {
   refreshDatasetList(currentDataset()?.id, (id) => openDataset(id).catch((e) => showError(e, "Could not open the dataset")));
   refreshRunList(state.runId, (run) => openRun(run.id).catch((e) => showError(e, "Could not open the run")));
+  refreshTrainPicker();
 }
 
 // ---- datasets and runs ----------------------------------------------------------------------
