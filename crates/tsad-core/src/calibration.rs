@@ -144,7 +144,7 @@ impl Calibration {
         let excesses = match neighbours {
             Neighbours::LeftOut => excesses_outside_clusters(finite(), start, top),
             Neighbours::Kept => {
-                let mut is_top = top.marker(finite());
+                let mut is_top = top.marker();
                 finite()
                     .filter(|&x| x > start && !is_top(x))
                     .map(|x| x - start)
@@ -525,38 +525,39 @@ fn contaminated_tail_start(
     let top = if trim == 0 {
         TopScores::NONE
     } else {
+        // The lowest of the top `trim`: overall rank `n - trim`, at or above `at_low`, so
+        // every score above it is in `upper`.
+        let lowest = value_at(upper, n - trim);
         TopScores {
-            // The lowest of the top `trim`: overall rank `n - trim`.
-            lowest: value_at(upper, n - trim),
+            lowest,
             count: trim,
+            above: upper.iter().filter(|&&x| x > lowest).count(),
         }
     };
     (start, top)
 }
 
 /// The top scores a self-calibration leaves out as presumed anomalies: `count` of them, the
-/// lowest equal to `lowest`.
+/// lowest equal to `lowest`, `above` of all the scores strictly above it (the others of the
+/// `count` tie with it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct TopScores {
     lowest: f64,
     count: usize,
+    above: usize,
 }
 
 impl TopScores {
     const NONE: TopScores = TopScores {
         lowest: f64::INFINITY,
         count: 0,
+        above: 0,
     };
 
-    /// Tells, of `v`'s scores taken one by one in any order, which are among the top ones:
+    /// Tells, of the scores taken one by one in any order, which are among the top ones:
     /// every score above `lowest`, and of those equal to it the first ones, until `count`.
-    fn marker(self, v: impl Iterator<Item = f64>) -> impl FnMut(f64) -> bool {
-        let above = if self.count == 0 {
-            0
-        } else {
-            v.filter(|&x| x > self.lowest).count()
-        };
-        let mut ties = self.count.saturating_sub(above);
+    fn marker(self) -> impl FnMut(f64) -> bool {
+        let mut ties = self.count.saturating_sub(self.above);
         move |x| {
             if x > self.lowest {
                 return true;
@@ -574,11 +575,11 @@ impl TopScores {
 /// anomaly's neighbours (the shoulders of a spike, a decomposition's leak around a level
 /// shift) go with it instead of standing in the tail as if they were normal.
 fn excesses_outside_clusters(
-    in_time: impl Iterator<Item = f64> + Clone,
+    in_time: impl Iterator<Item = f64>,
     start: f64,
     top: TopScores,
 ) -> Vec<f64> {
-    let mut is_top = top.marker(in_time.clone());
+    let mut is_top = top.marker();
     let mut excesses = Vec::new();
     // The open cluster's first excess and whether it holds a left-out score, and the scores
     // at or below `start` since its last one above.
@@ -812,14 +813,18 @@ mod tests {
         // Above 1: {5, 9, 5} is one cluster (gaps of at most 2 inside) and holds the left-out
         // 9; the last 5 is a cluster of its own, three quiet scores later.
         let v = [0.0, 5.0, 0.0, 0.0, 9.0, 0.0, 5.0, 0.0, 0.0, 0.0, 5.0];
-        let top = |lowest, count| TopScores { lowest, count };
+        let top = |lowest, count, above| TopScores {
+            lowest,
+            count,
+            above,
+        };
         let excesses = |v: &[f64], top| excesses_outside_clusters(v.iter().copied(), 1.0, top);
-        assert_eq!(excesses(&v, top(9.0, 1)), vec![4.0]);
+        assert_eq!(excesses(&v, top(9.0, 1, 0)), vec![4.0]);
         assert_eq!(excesses(&v, TopScores::NONE), vec![4.0, 8.0, 4.0, 4.0]);
         // Of three tied 5s, the first two in time are the top ones: the last stays.
-        assert_eq!(excesses(&v, top(5.0, 3)), vec![4.0]);
+        assert_eq!(excesses(&v, top(5.0, 3, 1)), vec![4.0]);
         // A cluster still open at the end goes too when it holds one.
-        assert!(excesses(&[0.0, 5.0, 9.0], top(9.0, 1)).is_empty());
+        assert!(excesses(&[0.0, 5.0, 9.0], top(9.0, 1, 0)).is_empty());
     }
 
     #[test]
@@ -903,9 +908,11 @@ mod tests {
         let top = if trim == 0 {
             TopScores::NONE
         } else {
+            let lowest = v[n - trim];
             TopScores {
-                lowest: v[n - trim],
+                lowest,
                 count: trim,
+                above: v.iter().filter(|&&x| x > lowest).count(),
             }
         };
         let kept = &mut v[..n - trim];
@@ -928,6 +935,7 @@ mod tests {
             prop_assert_eq!(start_a.to_bits(), start_b.to_bits());
             prop_assert_eq!(top_a.lowest.to_bits(), top_b.lowest.to_bits());
             prop_assert_eq!(top_a.count, top_b.count);
+            prop_assert_eq!(top_a.above, top_b.above);
         }
 
         #[test]
