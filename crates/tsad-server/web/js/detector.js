@@ -64,6 +64,7 @@ export function initDetectorForm(cat) {
   setThresholdMethod(dt.method, dt);
 
   $("train-mode").addEventListener("change", () => {
+    wantedTrain = null;
     renderTrainMode();
     fillTrainPicker();
   });
@@ -80,6 +81,7 @@ export function initDetectorForm(cat) {
 /** The open dataset changed: the training control and the threshold's words follow it. */
 export function setTrainingDataset(ds) {
   dataset = ds || null;
+  wantedTrain = null;
   $("train-mode").value = "all";
   $("train-rows").value = "";
   $("train-until").value = "";
@@ -148,6 +150,9 @@ function renderTrainMode() {
   $("train-help").textContent = help || "";
 }
 
+/** A choice to select once its picker is listed ({mode, id}), e.g. a reopened run's. */
+let wantedTrain = null;
+
 /**
  * The datasets or saved models changed (an upload, a run that saved its model): the open
  * "Fit on" picker lists them again, keeping its choice.
@@ -162,9 +167,9 @@ export function refreshTrainPicker() {
  */
 async function fillTrainPicker(want) {
   const mode = $("train-mode").value;
+  if (want !== undefined) wantedTrain = { mode, id: want };
   if (mode !== "dataset" && mode !== "model") return;
   const select = $(mode === "dataset" ? "train-dataset" : "train-model");
-  const keep = want ?? select.value;
   let items = [];
   try {
     items = mode === "dataset"
@@ -177,6 +182,10 @@ async function fillTrainPicker(want) {
     ? (d) => `${d.name || d.id} (${fmtInt(d.rows)} rows)`
     : (m) => `${m.name || m.id} (${m.kind}, ${m.id})`;
   const none = mode === "dataset" ? "no other dataset: upload one first" : "no saved model yet";
+  // Read once the list is in: calls overlap (a reopened run's choice, a refresh), and
+  // whichever answers last must keep what the user or the run chose meanwhile.
+  const keep = wantedTrain?.mode === mode ? wantedTrain.id : select.value;
+  if (wantedTrain?.mode === mode) wantedTrain = null;
   select.replaceChildren(...(items.length
     ? items.map((x) => el("option", { value: x.id }, label(x)))
     : [el("option", { value: "" }, none)]));
