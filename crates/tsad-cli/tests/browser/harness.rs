@@ -502,8 +502,30 @@ impl Page {
     }
 
     /// Clicks an element as a user would (WebDriver click: it must be visible and enabled).
+    ///
+    /// First the element is brought to the middle of the view and the click waits (up to 5 s)
+    /// until nothing covers it: a smooth scroll the page started (to a finished run's results)
+    /// can still be moving when the test clicks, and WebDriver then hits the sticky top bar
+    /// instead ("element click intercepted", seen once in CI). An element that stays covered
+    /// or hidden is clicked anyway, so WebDriver's own error says why it failed.
     pub(crate) async fn click(&self, testid: &str) -> Result {
-        self.find(testid).await?.click().await?;
+        let element = self.find(testid).await?;
+        let uncovered = format!(
+            "(() => {{ const e = document.querySelector({sel:?}); if (!e) return false; \
+             e.scrollIntoView({{ block: 'center', inline: 'nearest', behavior: 'instant' }}); \
+             const r = e.getBoundingClientRect(); \
+             const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); \
+             return !!at && (at === e || e.contains(at)); }})()",
+            sel = tid(testid)
+        );
+        let _ = self
+            .wait_until(
+                &format!("`{testid}` to be uncovered"),
+                Duration::from_secs(5),
+                &uncovered,
+            )
+            .await;
+        element.click().await?;
         Ok(())
     }
 
