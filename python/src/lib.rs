@@ -109,7 +109,7 @@ fn events_arg(py: Python<'_>, text: &str) -> PyResult<EventOptions> {
             "invalid_parameter",
             format!(
                 "events: {e}; expected a dict with any of merge_gap, merge_gap_time, min_points, \
-                 prune, standout"
+                 prune, standout, routine"
             ),
         )
     })?;
@@ -154,6 +154,7 @@ fn detection_dict<'py>(
         "threshold_value": detection.cut.value.is_finite().then_some(detection.cut.value),
         "anomaly_count": detection.cut.count(),
         "event_count": detection.events.len(),
+        "routine": detection.cut.routine,
         "training": detection.training,
         "fit_seconds": detection.fit_seconds,
         "score_seconds": detection.score_seconds,

@@ -86,6 +86,23 @@ def test_train_prefix_and_separate_series():
     assert separate.anomaly[1000]
 
 
+def test_a_nightly_job_is_routine_not_an_alarm():
+    # Ten days every 5 minutes; a job lifts the value every night at 03:05 or 03:10 (the first
+    # night is inside mad's warm-up), and one spike at noon on day 6.
+    times = pd.date_range("2023-11-15", periods=2880, freq="5min", tz="UTC")
+    values = noisy(2880) * 0.05 + 4.5
+    for day in range(1, 10):
+        values[day * 288 + 37 + day % 2] += 4
+    values[6 * 288 + 144] += 6
+    found = tsad.detect(values, timestamps=times, detector="mad")
+    assert [e["peak"] for e in found.events] == [6 * 288 + 144]
+    assert len(found.routine) == 1
+    assert found.routine[0]["period"] == "day"
+    assert found.routine[0]["summary"] == "9 events, every day between 03:05 and 03:10 UTC"
+    flagged = tsad.detect(values, timestamps=times, detector="mad", events={"routine": False})
+    assert len(flagged.events) == 10 and flagged.routine == []
+
+
 # --- pandas --------------------------------------------------------------------------------
 
 

@@ -193,7 +193,9 @@ class Detection:
     milliseconds or row numbers, ``peak_score``, ``rarity``, ``severity``, ``rank``,
     ``direction``, ``actual``, ``expected``, member shares), in time order. ``report`` is the
     detector's own report and ``diagnostics`` the run's facts (spec, threshold and its value,
-    training part, timings).
+    training part, timings). ``routine`` lists the events set aside as the series' routine
+    (recurring at one time of the hour, day or week; ``events={"routine": False}`` keeps them
+    as events).
     """
 
     def __init__(self, raw: Dict[str, Any], timestamps: Optional[np.ndarray], values: np.ndarray):
@@ -207,6 +209,9 @@ class Detection:
         self.events: List[Dict[str, Any]] = json.loads(raw["events"])
         self.report: Dict[str, Any] = json.loads(raw["report"])
         self.diagnostics: Dict[str, Any] = json.loads(raw["info"])
+        # Events set aside as the series' routine (recurring at one time of the hour, day or
+        # week), each with ``period``, ``events`` and a ``summary`` in words.
+        self.routine: List[Dict[str, Any]] = self.diagnostics.get("routine", [])
         self.timestamps = timestamps
         self.values = values
 
@@ -290,7 +295,7 @@ def detect(
         train: what the detector learns normal from. None: the series itself; an int ``n``: its
             first ``n`` points; numbers (with ``train_timestamps``): another, normal series.
         events: event options (``merge_gap``, ``merge_gap_time``, ``min_points``, ``prune``,
-            ``standout``).
+            ``standout``, ``routine``).
 
     Returns:
         A :class:`Detection`.

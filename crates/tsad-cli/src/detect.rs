@@ -246,6 +246,7 @@ pub(crate) fn event_options(a: &ThresholdArgs, series: &Series) -> Result<EventO
         min_points: a.min_points,
         prune: a.prune,
         standout: !a.no_standout,
+        routine: !a.keep_routine,
     };
     options.validate()?;
     Ok(options)
@@ -523,6 +524,7 @@ impl Report<'_> {
             "anomaly_count": d.cut.count(),
             "event_count": d.events.len(),
             "events": d.events.iter().map(|e| self.event_json(e)).collect::<Vec<_>>(),
+            "routine": d.cut.routine,
             "diagnostics": self.ingested.diagnostics,
             "report": d.scores.report,
             "timings": {"fit_seconds": d.fit_seconds, "score_seconds": d.score_seconds},
@@ -642,6 +644,13 @@ impl Report<'_> {
             d.fit_seconds,
             d.score_seconds
         )?;
+        for r in &d.cut.routine {
+            writeln!(
+                out,
+                "set aside as routine: {} (--keep-routine flags them)",
+                r.summary
+            )?;
+        }
         if d.events.is_empty() {
             return Ok(());
         }

@@ -194,8 +194,10 @@ fn nab_batch(corpus: &Corpus, name: &str, spec: &DetectorSpec) -> Result<Outcome
         "file", "windows", "events", "TP", "FP", "FN"
     );
     for file in corpus.files() {
-        // Row numbers as time: a few corpus files repeat a timestamp.
-        let series = Series::from_values(file.values().to_vec())?;
+        // The file's timestamps, as `tsad detect` reads them; row numbers for the few corpus
+        // files that repeat a timestamp.
+        let series = Series::new(file.timestamps().to_vec(), file.values().to_vec())
+            .or_else(|_| Series::from_values(file.values().to_vec()))?;
         let found = tsad_engine::detect(&series, spec, &threshold, &options, &FitContext::new())
             .with_context(|| format!("detector `{name}` failed on {}", file.name()))?;
         let windows: Vec<(usize, usize)> =

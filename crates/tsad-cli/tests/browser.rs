@@ -1443,6 +1443,67 @@ async fn seasonal_without_a_period_says_so_above_the_charts() {
     .await;
 }
 
+#[tokio::test]
+async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged() {
+    run(
+        "a_nightly_job_is_set_aside_as_routine_and_can_be_flagged",
+        |page| async move {
+            page.open("/").await?;
+            // Ten days every 5 minutes (epoch seconds from 2023-11-15): a job lifts the value
+            // every night from the second at 03:05 or 03:10, and one spike at noon on day 6.
+            let mut rng = tsad_testing::Rng::new(11);
+            let mut values: Vec<f64> = (0..2880).map(|_| 5.0 + 0.05 * rng.normal()).collect();
+            for day in 1..10 {
+                values[day * 288 + 37 + day % 2] += 4.0;
+            }
+            values[6 * 288 + 144] += 6.0;
+            let mut csv = String::from("timestamp,value\n");
+            for (i, v) in values.iter().enumerate() {
+                csv.push_str(&format!("{},{v:.3}\n", 1_700_006_400 + i * 300));
+            }
+            upload_and_open(&page, "nightly.csv", &csv).await?;
+            let run = run_and_wait(&page).await?;
+            let note = page
+                .wait_for(
+                    "the routine note",
+                    WAIT,
+                    "(() => { const n = document.getElementById('routine-note'); \
+                     return n.classList.contains('hidden') ? null : n.textContent; })()",
+                )
+                .await?;
+            anyhow::ensure!(
+                note.as_str()
+                    .unwrap_or_default()
+                    .contains("9 events, every day between 03:05 and 03:10 UTC"),
+                "{note}"
+            );
+            let count = page.find("event-count").await?.text().await?;
+            anyhow::ensure!(count.ends_with("in 1 event"), "{count}");
+
+            // Flag the routine: the nightly events are listed, the note goes.
+            page.click("routine-toggle").await?;
+            page.wait_until(
+                "the nightly events to be listed",
+                WAIT,
+                "document.getElementById('event-count').textContent.endsWith('in 10 events') \
+                 && document.getElementById('routine-note').classList.contains('hidden')",
+            )
+            .await?;
+            let (_, r) = page
+                .api("GET", &format!("/api/v1/runs/{run}"), None)
+                .await?;
+            anyhow::ensure!(
+                r["events_options"]["routine"] == false,
+                "{}",
+                r["events_options"]
+            );
+            anyhow::ensure!(r["summary"]["routine"] == json!([]), "{}", r["summary"]);
+            page.expect_no_js_errors().await
+        },
+    )
+    .await;
+}
+
 /// Hourly epoch seconds from `first_hour` on, a daily cycle with seeded noise and a spike at
 /// row `spike`.
 fn cycle_csv(first_hour: i64, rows: usize, spike: Option<usize>, seed: u64) -> String {

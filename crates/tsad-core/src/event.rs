@@ -1,9 +1,11 @@
 //! Events, the post-processing stage after a threshold: flagged points merge into periods
 //! (by a gap in points, or in time), periods shorter than a minimum are dropped, weak events
 //! that do not stand clearly above the next weaker one are pruned (telemanom's rule), and the
-//! survivors are ranked by severity. Before that, on the rarity scale, [`standout`] adds the
+//! survivors are ranked by severity. Events that recur at one time of the hour, day or week
+//! are set aside as the series' routine ([`crate::routine`]). Before that, on the rarity scale, [`standout`] adds the
 //! few events just below the cut-off that stand a decade above everything else in the series.
 
+use crate::routine::{self, Routine};
 use crate::{Cut, Scale, Scores, Series};
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +96,12 @@ pub struct EventOptions {
     /// whose peaks lie below the cut-off but within [`STANDOUT_DEPTH`] decades of it, when they
     /// stand clearly above the rest of the series (see [`standout`]). Default true.
     pub standout: bool,
+    /// For the rarity rules (`auto`, `sensitivity`): set aside events that recur at one time
+    /// of the hour, day or week in most cycles (a nightly job's spike): they are the series'
+    /// routine, not alarms, and are reported in [`Cut::routine`] instead (see
+    /// [`crate::routine`]). Only on a time axis. The raw rules (`sigma`, `robust`, `quantile`)
+    /// flag what they say. Default true.
+    pub routine: bool,
 }
 
 /// How far below a rarity cut-off (decades of rarity: 100 times more frequent under normal
@@ -116,6 +124,7 @@ impl Default for EventOptions {
             min_points: 1,
             prune: 0.0,
             standout: true,
+            routine: true,
         }
     }
 }
@@ -255,6 +264,16 @@ fn candidates(values: &[f64], floor: f64, low: f64) -> (Vec<(usize, usize, f64)>
 ///
 /// `scores` must be index-aligned with `series` (as every detector returns them).
 pub fn events(series: &Series, scores: &Scores, cut: &Cut, options: &EventOptions) -> Vec<Event> {
+    events_and_routine(series, scores, cut, options).0
+}
+
+/// [`events`], and the events set aside as a routine (see [`EventOptions::routine`]).
+pub fn events_and_routine(
+    series: &Series,
+    scores: &Scores,
+    cut: &Cut,
+    options: &EventOptions,
+) -> (Vec<Event>, Vec<Routine>) {
     let ts = series.timestamps();
     let mut out = Vec::new();
     let mut i = 0;
@@ -285,12 +304,17 @@ pub fn events(series: &Series, scores: &Scores, cut: &Cut, options: &EventOption
         }
         i = end + 1;
     }
+    let routine = if options.routine && cut.scale == Scale::Rarity {
+        routine::set_aside(series, &mut out)
+    } else {
+        Vec::new()
+    };
     let values = cut_values(scores, cut);
     if options.prune > 0.0 {
         prune(&mut out, values, &cut.flags, options.prune);
     }
     rank(&mut out, values);
-    out
+    (out, routine)
 }
 
 /// telemanom's pruning (Hundman et al. 2018, section 3.3): see [`EventOptions::prune`].
@@ -421,6 +445,7 @@ mod tests {
             value: 1.0,
             scale: Scale::Raw,
             flags: flags.iter().map(|f| *f == 1).collect(),
+            routine: Vec::new(),
         }
     }
 
@@ -429,6 +454,7 @@ mod tests {
             value: at,
             scale: Scale::Rarity,
             flags: values.iter().map(|v| *v > at).collect(),
+            routine: Vec::new(),
         }
     }
 

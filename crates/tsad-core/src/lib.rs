@@ -4,6 +4,7 @@ pub mod calibration;
 mod detector;
 mod error;
 mod event;
+pub mod routine;
 mod scores;
 mod series;
 pub mod stats;
@@ -16,7 +17,7 @@ pub use detector::{
 pub use error::Error;
 pub use event::{
     Direction, Event, EventOptions, MemberShare, STANDOUT_DEPTH, STANDOUT_MARGIN, STANDOUT_TOP,
-    cut_values, events, standout,
+    cut_values, events, events_and_routine, standout,
 };
 pub use scores::{MemberScores, Scores};
 pub use series::{Covariate, Series, TimeAxis};

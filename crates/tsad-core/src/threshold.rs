@@ -122,6 +122,10 @@ pub struct Cut {
     pub scale: Scale,
     /// `flags[i]` is true when `score[i]` is finite and above `value`.
     pub flags: Vec<bool>,
+    /// Events set aside as the series' routine once the flags became events (their points
+    /// unflagged); see [`crate::routine`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routine: Vec<crate::routine::Routine>,
 }
 
 impl Cut {
@@ -236,6 +240,7 @@ impl Threshold {
             value,
             scale: self.scale(),
             flags: scores.iter().map(|s| s.is_finite() && *s > value).collect(),
+            routine: Vec::new(),
         })
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::time::Instant;
 use tsad_core::{
     Calibration, Covariate, Cut, Event, EventOptions, FitContext, Model, Scale, Scores, Series,
-    Threshold, TimeAxis, events, standout,
+    Threshold, TimeAxis, events_and_routine, standout,
 };
 
 /// Where a detector learns what normal looks like.
@@ -333,7 +333,8 @@ pub fn rethreshold(
     if options.standout {
         standout(values, &mut cut);
     }
-    let found = events(series, scores, &cut, options);
+    let (found, routine) = events_and_routine(series, scores, &cut, options);
+    cut.routine = routine;
     let mut inside = vec![false; cut.flags.len()];
     for e in &found {
         inside[e.start..=e.end].fill(true);

@@ -203,7 +203,7 @@ pub struct RunCreate {
     #[schema(value_type = Option<Object>)]
     pub threshold: Option<Value>,
     /// `{"merge_gap": 2, "merge_gap_time": 3600000, "min_points": 1, "prune": 0.1, "standout":
-    /// false}` (any subset); absent: defaults.
+    /// false, "routine": false}` (any subset); absent: defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub events: Option<Value>,
@@ -600,7 +600,7 @@ pub struct ThresholdRequest {
     #[schema(value_type = Option<Object>)]
     pub threshold: Option<Value>,
     /// New event options (`merge_gap`, `merge_gap_time` in ms, `min_points`, `prune`,
-    /// `standout`); absent:
+    /// `standout`, `routine`); absent:
     /// keep the run's. Options left out of the object take their defaults.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -639,6 +639,11 @@ pub struct ThresholdResponse {
     /// The event options now in force.
     #[schema(value_type = Object)]
     pub events_options: Value,
+    /// Events set aside as the series' routine (they recur at one time of the hour, day or
+    /// week): `[{"period": "day", "events": 14, "summary": "14 events, every day between 03:05
+    /// and 03:40 UTC", ...}]`; empty when none (or with `"routine": false` in the options).
+    #[schema(value_type = Vec<Object>)]
+    pub routine: Value,
 }
 
 /// `GET /api/v1/runs/{id}/download` query.
@@ -721,6 +726,9 @@ pub struct DetectResponse {
     /// Every event in time order, each with `index`, `rank` (1 = most severe) and `rarity`.
     #[schema(value_type = Vec<Object>)]
     pub events: Value,
+    /// Events set aside as the series' routine (as in a re-threshold's answer).
+    #[schema(value_type = Vec<Object>)]
+    pub routine: Value,
     /// What the model was fitted and calibrated on (as a run's `training`).
     #[schema(value_type = Object)]
     pub training: Value,

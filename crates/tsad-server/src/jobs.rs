@@ -867,6 +867,7 @@ pub(crate) fn summary(
         "threshold_value": finite(detection.cut.value),
         "threshold_rule": threshold.describe(),
         "scale": crate::events::scale_name(detection.cut.scale),
+        "routine": detection.cut.routine,
         "fit_seconds": detection.fit_seconds,
         "score_seconds": detection.score_seconds,
         "has_labels": result.labels.is_some(),

@@ -265,7 +265,8 @@ async fn run_lifecycle_points_threshold_download() {
     assert_eq!(queued["detector"]["kind"], "mad");
     assert_eq!(
         queued["events_options"],
-        json!({"merge_gap": 1, "merge_gap_time": null, "min_points": 1, "prune": 0.0, "standout": true}),
+        json!({"merge_gap": 1, "merge_gap_time": null, "min_points": 1, "prune": 0.0, "standout": true,
+               "routine": true}),
         "options left out take their defaults"
     );
     assert_eq!(queued["threshold_rule"], "mean + 3 std of the scores");
@@ -673,6 +674,75 @@ async fn synchronous_detect() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["series"]["start"], 0);
+}
+
+/// Ten days every 5 minutes with a job that lifts the value every night from the second at
+/// 03:05 or 03:10 (the first night is inside `mad`'s warm-up), and one spike at noon on day 6: timestamps, values and the spike's time.
+fn nightly_job() -> (Vec<i64>, Vec<f64>, i64) {
+    let (start, step, day) = (1_700_006_400_000_i64, 300_000_i64, 86_400_000_i64);
+    let n = 10 * day / step;
+    let ts: Vec<i64> = (0..n).map(|i| start + i * step).collect();
+    let mut rng = tsad_testing::Rng::new(11);
+    let mut values: Vec<f64> = (0..n).map(|_| 5.0 + 0.05 * rng.normal()).collect();
+    for d in 1..10 {
+        values[((d * day + 3 * 3_600_000) / step + 1 + d % 2) as usize] += 4.0;
+    }
+    let noon = 6 * day + 12 * 3_600_000;
+    values[(noon / step) as usize] += 6.0;
+    (ts, values, start + noon)
+}
+
+#[tokio::test]
+async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged_again() {
+    let app = TestApp::new();
+    let (ts, values, noon) = nightly_job();
+    let spec = json!({"kind": "mad", "window": 48});
+    let (status, body) = app
+        .post_json(
+            "/api/v1/detect",
+            &json!({"timestamps": ts, "values": values, "detector": spec}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", body["message"]);
+    let (events, routine) = (&body["events"], &body["routine"]);
+    assert_eq!(body["event_count"], 1, "{events} {routine}");
+    assert_eq!(events[0]["peak_time"], noon);
+    assert_eq!(routine[0]["period"], "day", "{routine}");
+    assert_eq!(routine[0]["events"], 9);
+    assert_eq!(
+        routine[0]["summary"],
+        "9 events, every day between 03:05 and 03:10 UTC"
+    );
+
+    // The same as a stored run: the summary says what was set aside, and a re-threshold with
+    // `routine: false` lists the nightly events again.
+    let csv: String = std::iter::once("timestamp,value\n".to_owned())
+        .chain(
+            ts.iter()
+                .zip(&values)
+                .map(|(t, v)| format!("{},{v}\n", tsad_io::format_timestamp(*t))),
+        )
+        .collect();
+    let (_, ds) = app.upload("nightly.csv", csv.as_bytes()).await;
+    let ds = ds["id"].as_str().unwrap().to_owned();
+    let id = app.start_run(&ds, spec).await;
+    assert_eq!(app.wait(&id).await, RunStatus::Succeeded);
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["summary"]["event_count"], 1, "{}", run["summary"]);
+    assert_eq!(run["summary"]["routine"][0]["events"], 9);
+    let (status, out) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"events": {"routine": false}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", out["message"]);
+    assert_eq!(out["event_count"], 10, "{}", out["events"]);
+    assert_eq!(out["routine"], json!([]));
+    assert_eq!(out["events_options"]["routine"], false);
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["summary"]["event_count"], 10);
+    assert_eq!(run["summary"]["routine"], json!([]));
 }
 
 #[tokio::test]

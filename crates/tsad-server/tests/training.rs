@@ -274,6 +274,10 @@ async fn rethreshold_with_auto_sensitivity_and_event_options() {
             "events: field `standout`: invalid type: string \"yes\", expected a boolean",
         ),
         (
+            json!({"events": {"routine": 1}}),
+            "events: field `routine`: invalid type: integer `1`, expected a boolean",
+        ),
+        (
             json!({"threshold": {"method": "auto", "every": 0.5}}),
             "threshold: invalid parameter `every`",
         ),

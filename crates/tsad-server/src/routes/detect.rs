@@ -218,6 +218,7 @@ pub(crate) async fn detect_create(
             anomaly_count: detection.cut.count(),
             event_count,
             events: events_json,
+            routine: serde_json::to_value(&detection.cut.routine).map_err(ApiError::internal)?,
             training,
             points: columnar(&result, &all, result.len(), detection.cut.scale),
             report: result.report.clone(),

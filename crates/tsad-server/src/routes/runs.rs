@@ -1139,6 +1139,7 @@ pub(crate) async fn runs_threshold(
             obj.insert("threshold_value".into(), finite(cut.value));
             obj.insert("threshold_rule".into(), json!(rule));
             obj.insert("scale".into(), json!(scale_name(cut.scale)));
+            obj.insert("routine".into(), json!(cut.routine));
             // A series of a many-series run: the series list ranks by its worst event.
             if obj.contains_key("worst") {
                 obj.insert("worst".into(), json!(tsad_engine::WorstEvent::of(&found)));
@@ -1171,6 +1172,7 @@ pub(crate) async fn runs_threshold(
             events,
             anomaly_count: cut.count(),
             events_options,
+            routine: json!(cut.routine),
         };
         let mut updated = RunResult::clone(&result);
         updated.flags = cut.flags;

@@ -49,6 +49,9 @@ export function initResults(context) {
   // Standouts (events just below the line that stand out of the series) on or off: the same
   // threshold again with the run's event options but `standout` changed.
   $("standout-toggle").addEventListener("change", () => rethreshold({ method: "sensitivity", s: Number(slider.value) }));
+  // Routine events (recurring at one time of the hour, day or week) flagged or set aside: the
+  // threshold in force again with `routine` changed.
+  $("routine-toggle").addEventListener("change", () => rethreshold(view?.threshold ?? { method: "sensitivity", s: Number(slider.value) }));
   const k = $("k-input");
   const applyK = debounce(() => {
     const method = $("rethreshold-method").value;
@@ -284,6 +287,11 @@ function renderSummary() {
   const notes = reportNotes(run.report);
   $("result-notes").textContent = notes.map((n) => `Note: ${capitalize(n)}`).join(" ");
   show($("result-notes"), notes.length > 0);
+  const routine = Array.isArray(s.routine) ? s.routine : [];
+  $("routine-note").textContent = routine.length
+    ? `Set aside as the series' routine, not alarms: ${routine.map((r) => r.summary).join("; ")}. Tick "flag routine" to list them.`
+    : "";
+  show($("routine-note"), routine.length > 0);
   renderRule();
 }
 
@@ -336,13 +344,18 @@ function showMethod(method) {
   }
 }
 
-/** The run's event options with `standout` as the checkbox says. */
+/** The run's event options with `standout` and `routine` as the checkboxes say. */
 function eventOptions() {
-  return { ...(view?.run.events_options || {}), standout: $("standout-toggle").checked };
+  return {
+    ...(view?.run.events_options || {}),
+    standout: $("standout-toggle").checked,
+    routine: !$("routine-toggle").checked,
+  };
 }
 
 function setThresholdControls(t, events) {
   $("standout-toggle").checked = events?.standout !== false;
+  $("routine-toggle").checked = events?.routine === false;
   const slider = $("sensitivity-slider");
   const every = everyOf(t);
   const method = every != null ? "auto" : RAW_PARAM[t?.method] ? t.method : "auto";
@@ -390,7 +403,7 @@ async function rethreshold(threshold) {
     view.rule = out.threshold_rule || null;
     view.scale = out.scale || view.scale;
     view.selected = null;
-    view.run = { ...view.run, events_options: out.events_options ?? view.run.events_options, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale } };
+    view.run = { ...view.run, events_options: out.events_options ?? view.run.events_options, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale, routine: out.routine ?? [] } };
     renderSummary();
     renderEvents(view.events, {});
     loadMarks();

@@ -1,0 +1,404 @@
+//! Routine: events that come back at the same time of the hour, day or week, cycle after
+//! cycle, are the series' habits (a nightly backup, a batch job on the hour), not alarms.
+//!
+//! The `auto` threshold promises about one false alarm per `every` points of normal data. A
+//! spike that a cron job raises every night at 03:10 breaks that promise as often as it comes:
+//! each one is rare against the day around it, so a decomposition or a rolling median flags it,
+//! and with a few minutes of jitter from night to night no season of the values shows it (the
+//! pulses do not line up at a fixed lag). NAB's two `ec2_cpu_utilization` files with such a job
+//! raised 13 false events each at the defaults, one a night.
+//!
+//! So, once the flags of a rarity rule (`auto`, `sensitivity`; the raw rules flag exactly what
+//! they say) have become events, [`set_aside`] looks at the events' peak times modulo an
+//! hour, a day and a week (only for a time axis, and only the periods the series covers
+//! [`MIN_CYCLES`] times at 12 or more points a cycle). Events whose peaks fall within a
+//! twenty-fourth of the period of each other (an hour of the day, 7 hours of the week, 2.5
+//! minutes of the hour) in at least [`MIN_CYCLES`] different cycles, and in at least half the
+//! cycles from the first to the last, are a routine. A member that moved the series at least
+//! [`EXCEPTION`] times as far as the routine's median member (its distance from the expected
+//! value, or its score when the detector has none) is the exception of its routine and stays
+//! an event. What is set aside is reported ([`Routine`]), so nothing disappears unexplained.
+
+use crate::{Event, Series, TimeAxis};
+use serde::{Deserialize, Serialize};
+
+/// Fewest cycles a routine recurs in.
+pub const MIN_CYCLES: usize = 7;
+/// How many times farther than the routine's median member an event must move the series to
+/// stay an alarm.
+pub const EXCEPTION: f64 = 1.5;
+/// Fewest points per cycle for a period to be looked at.
+const MIN_POINTS_PER_CYCLE: i64 = 12;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// The period a [`Routine`] recurs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Every hour.
+    Hour,
+    /// Every day.
+    Day,
+    /// Every week.
+    Week,
+}
+
+impl Period {
+    /// The period's length in milliseconds.
+    pub fn millis(self) -> i64 {
+        match self {
+            Period::Hour => HOUR_MS,
+            Period::Day => DAY_MS,
+            Period::Week => WEEK_MS,
+        }
+    }
+}
+
+/// Events set aside as one routine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Routine {
+    /// How often it recurs.
+    pub period: Period,
+    /// Events set aside.
+    pub events: usize,
+    /// The earliest and the latest set-aside peak, as timestamps.
+    pub first_time: i64,
+    /// See `first_time`.
+    pub last_time: i64,
+    /// Where in the period the set-aside peaks lie: milliseconds after the period's start (UTC
+    /// midnight, Monday 00:00 UTC for weeks), from and to (`to` < `from` when the routine spans
+    /// the period's end).
+    pub phase_from: i64,
+    /// See `phase_from`.
+    pub phase_to: i64,
+    /// In words: "13 events, every day between 03:05 and 03:45 UTC".
+    pub summary: String,
+}
+
+/// Removes the events that recur as a routine (see the [module docs](self)) and returns what
+/// was removed, one [`Routine`] per period and phase. Does nothing for a row-number axis.
+pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
+    let ts = series.timestamps();
+    if series.axis() != TimeAxis::EpochMillis || events.len() < MIN_CYCLES || ts.len() < 2 {
+        return Vec::new();
+    }
+    let Some(step) = series.median_step() else {
+        return Vec::new();
+    };
+    let span = ts[ts.len() - 1] - ts[0];
+    let mut routine = vec![None; events.len()];
+    for period in [Period::Hour, Period::Day, Period::Week] {
+        let p = period.millis();
+        if p < MIN_POINTS_PER_CYCLE * step || span < MIN_CYCLES as i64 * p {
+            continue;
+        }
+        for group in recurring(events, p) {
+            let moves: Vec<f64> = group.iter().map(|&k| movement(&events[k])).collect();
+            let typical = median(&moves);
+            for (&k, &m) in group.iter().zip(&moves) {
+                let exception = typical.is_finite() && m >= EXCEPTION * typical;
+                if !exception && routine[k].is_none() {
+                    routine[k] = Some(period);
+                }
+            }
+        }
+    }
+    let mut out: Vec<Routine> = Vec::new();
+    for period in [Period::Hour, Period::Day, Period::Week] {
+        let peaks: Vec<i64> = events
+            .iter()
+            .zip(&routine)
+            .filter(|(_, r)| **r == Some(period))
+            .map(|(e, _)| e.peak_time)
+            .collect();
+        if !peaks.is_empty() {
+            out.push(describe(period, &peaks));
+        }
+    }
+    let mut k = 0;
+    events.retain(|_| {
+        k += 1;
+        routine[k - 1].is_none()
+    });
+    out
+}
+
+/// The groups of events (indices) whose peaks lie within a twenty-fourth of `period` of each
+/// other in at least [`MIN_CYCLES`] cycles, covering at least half the cycles they span.
+fn recurring(events: &[Event], period: i64) -> Vec<Vec<usize>> {
+    let arc = period / 24;
+    let mut by_phase: Vec<(i64, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.peak_time.rem_euclid(period), k))
+        .collect();
+    by_phase.sort_unstable();
+    let n = by_phase.len();
+    // Around the circle: the phases again, one period later.
+    let ring: Vec<(i64, usize)> = by_phase
+        .iter()
+        .copied()
+        .chain(by_phase.iter().map(|&(p, k)| (p + period, k)))
+        .collect();
+    let mut groups = Vec::new();
+    let mut b = 0;
+    for a in 0..n {
+        b = b.max(a);
+        while b + 1 < a + n && ring[b + 1].0 - ring[a].0 <= arc {
+            b += 1;
+        }
+        let members: Vec<usize> = ring[a..=b].iter().map(|&(_, k)| k).collect();
+        let mut cycles: Vec<i64> = members
+            .iter()
+            .map(|&k| events[k].peak_time.div_euclid(period))
+            .collect();
+        cycles.sort_unstable();
+        cycles.dedup();
+        let spanned = cycles
+            .last()
+            .zip(cycles.first())
+            .map_or(0, |(l, f)| l - f + 1);
+        if cycles.len() >= MIN_CYCLES && 2 * cycles.len() as i64 >= spanned {
+            groups.push(members);
+        }
+    }
+    groups
+}
+
+/// How far an event moved the series: its peak's distance from the expected value, or its
+/// score when there is no expected value.
+fn movement(e: &Event) -> f64 {
+    match e.expected {
+        Some(x) if e.actual.is_finite() => (e.actual - x).abs(),
+        _ => e.peak_score,
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_unstable_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+/// The [`Routine`] of the set-aside `peaks` (not empty) of one period.
+fn describe(period: Period, peaks: &[i64]) -> Routine {
+    let p = period.millis();
+    // Weeks are counted from Monday: the Unix epoch was a Thursday.
+    let offset = if period == Period::Week {
+        3 * DAY_MS
+    } else {
+        0
+    };
+    let mut phases: Vec<i64> = peaks.iter().map(|t| (t + offset).rem_euclid(p)).collect();
+    phases.sort_unstable();
+    // The arc that holds them all is the circle minus its widest empty gap.
+    let n = phases.len();
+    let (mut from, mut to) = (phases[0], phases[n - 1]);
+    let mut widest = phases[0] + p - phases[n - 1];
+    for w in phases.windows(2) {
+        if w[1] - w[0] > widest {
+            widest = w[1] - w[0];
+            (from, to) = (w[1], w[0]);
+        }
+    }
+    let when = match period {
+        Period::Hour => format!(
+            "every hour between minutes {} and {}",
+            clock(from, false),
+            clock(to, false)
+        ),
+        Period::Day => format!(
+            "every day between {} and {} UTC",
+            clock(from, true),
+            clock(to, true)
+        ),
+        Period::Week => format!(
+            "every week between {} {} and {} {} UTC",
+            weekday(from),
+            clock(from % DAY_MS, true),
+            weekday(to),
+            clock(to % DAY_MS, true)
+        ),
+    };
+    let count = peaks.len();
+    Routine {
+        period,
+        events: count,
+        first_time: peaks.iter().copied().min().unwrap_or_default(),
+        last_time: peaks.iter().copied().max().unwrap_or_default(),
+        phase_from: from,
+        phase_to: to,
+        summary: format!("{count} event{}, {when}", if count == 1 { "" } else { "s" }),
+    }
+}
+
+/// `ms` into a day as `HH:MM`, or into an hour as `MM:SS`.
+fn clock(ms: i64, day: bool) -> String {
+    let s = ms / 1000;
+    if day {
+        format!("{:02}:{:02}", s / 3600, s / 60 % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn weekday(ms_into_week: i64) -> &'static str {
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    DAYS[(ms_into_week / DAY_MS).clamp(0, 6) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Direction;
+
+    const MIN5: i64 = 300_000;
+
+    fn event(peak_time: i64, actual: f64) -> Event {
+        Event {
+            start: 0,
+            end: 0,
+            start_time: peak_time,
+            end_time: peak_time,
+            peak: 0,
+            peak_time,
+            peak_score: 10.0,
+            rarity: None,
+            severity: 1.0,
+            rank: 0,
+            flagged: 1,
+            direction: Direction::Up,
+            actual,
+            expected: Some(0.0),
+            members: Vec::new(),
+            standout: false,
+        }
+    }
+
+    /// Five-minute steps over `days` days from Monday 2024-01-01.
+    fn series(days: i64) -> Series {
+        let start = 1_704_067_200_000;
+        let n = days * DAY_MS / MIN5;
+        Series::new(
+            (0..n).map(|i| start + i * MIN5).collect(),
+            vec![0.0; n as usize],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_nightly_job_with_jitter_is_set_aside_and_described() {
+        let s = series(14);
+        let t0 = s.timestamps()[0];
+        // Every night between 03:05 and 03:45, plus one spike in the afternoon.
+        let mut events: Vec<Event> = (0..14)
+            .map(|d| {
+                event(
+                    t0 + d * DAY_MS + 3 * HOUR_MS + (5 + (d * 17) % 40) * 60_000,
+                    1.4,
+                )
+            })
+            .collect();
+        events.push(event(t0 + 9 * DAY_MS + 15 * HOUR_MS, 2.0));
+        let routine = set_aside(&s, &mut events);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].peak_time, t0 + 9 * DAY_MS + 15 * HOUR_MS);
+        assert_eq!(routine.len(), 1);
+        let r = &routine[0];
+        assert_eq!((r.period, r.events), (Period::Day, 14));
+        assert_eq!(
+            r.summary,
+            "14 events, every day between 03:05 and 03:44 UTC"
+        );
+        let night = |d: i64, m: i64| t0 + d * DAY_MS + 3 * HOUR_MS + m * 60_000;
+        assert_eq!((r.first_time, r.last_time), (night(0, 5), night(13, 26)));
+    }
+
+    #[test]
+    fn the_exception_of_a_routine_stays_an_alarm() {
+        let s = series(10);
+        let t0 = s.timestamps()[0];
+        let mut events: Vec<Event> = (0..10)
+            .map(|d| {
+                event(
+                    t0 + d * DAY_MS + 9 * HOUR_MS,
+                    if d == 6 { 3.0 } else { 1.0 },
+                )
+            })
+            .collect();
+        let routine = set_aside(&s, &mut events);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].actual, 3.0);
+        assert_eq!(routine[0].events, 9);
+    }
+
+    #[test]
+    fn events_at_scattered_times_or_in_few_cycles_stay() {
+        let s = series(30);
+        let t0 = s.timestamps()[0];
+        // Six nights in a row: one short of a routine.
+        let mut six: Vec<Event> = (0..6)
+            .map(|d| event(t0 + d * DAY_MS + 3 * HOUR_MS, 1.0))
+            .chain([event(t0 + 20 * DAY_MS, 1.0)])
+            .collect();
+        assert!(set_aside(&s, &mut six).is_empty());
+        assert_eq!(six.len(), 7);
+        // Seven nights, but spread over thirty days: less than half the cycles they span.
+        let mut sparse: Vec<Event> = (0..7)
+            .map(|d| event(t0 + d * 4 * DAY_MS + 3 * HOUR_MS, 1.0))
+            .collect();
+        assert!(set_aside(&s, &mut sparse).is_empty());
+        // Twelve events at hours spread over the day.
+        let mut scattered: Vec<Event> = (0..12)
+            .map(|d| event(t0 + d * DAY_MS + (d * 7 % 24) * HOUR_MS, 1.0))
+            .collect();
+        assert!(set_aside(&s, &mut scattered).is_empty());
+        assert_eq!(scattered.len(), 12);
+    }
+
+    #[test]
+    fn a_weekly_routine_across_midnight_and_row_numbers() {
+        let s = series(70);
+        let t0 = s.timestamps()[0];
+        // Sunday 23:30 or Monday 00:30, every week.
+        let mut events: Vec<Event> = (0..10)
+            .map(|w| {
+                event(
+                    t0 + w * WEEK_MS - HOUR_MS / 2 + (w % 2) * HOUR_MS + WEEK_MS,
+                    1.0,
+                )
+            })
+            .collect();
+        let routine = set_aside(&s, &mut events);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(routine.len(), 1);
+        assert_eq!(routine[0].period, Period::Week);
+        assert_eq!(
+            routine[0].summary,
+            "10 events, every week between Sunday 23:30 and Monday 00:30 UTC"
+        );
+        assert_eq!(
+            (routine[0].phase_from, routine[0].phase_to),
+            (WEEK_MS - HOUR_MS / 2, HOUR_MS / 2)
+        );
+        // Without a time axis nothing is a routine.
+        let rows = Series::from_values(vec![0.0; 20_000]).unwrap();
+        let mut events: Vec<Event> = (0..10).map(|d| event(d * 1000, 1.0)).collect();
+        assert!(set_aside(&rows, &mut events).is_empty());
+        assert_eq!(events.len(), 10);
+    }
+}
