@@ -14,7 +14,9 @@
 //! [`MIN_CYCLES`] times at 12 or more points a cycle). Events whose peaks fall within a
 //! twenty-fourth of the period of each other (an hour of the day, 7 hours of the week, 2.5
 //! minutes of the hour) in at least [`MIN_CYCLES`] different cycles, and in at least half the
-//! cycles from the first to the last, are a routine. A member that moved the series at least
+//! cycles from the first to the last, are a routine, provided they are three times as many as a
+//! twenty-fourth of the events would be at random times (when events flood every hour, as a
+//! loose threshold makes them, no hour is a routine). A member that moved the series at least
 //! [`EXCEPTION`] times as far as the routine's median member (its distance from the expected
 //! value, or its score when the detector has none) is the exception of its routine and stays
 //! an event. What is set aside is reported ([`Routine`]), so nothing disappears unexplained.
@@ -27,6 +29,9 @@ pub const MIN_CYCLES: usize = 7;
 /// How many times farther than the routine's median member an event must move the series to
 /// stay an alarm.
 pub const EXCEPTION: f64 = 1.5;
+/// How many times its share of the events a routine's window must hold (a twenty-fourth of
+/// them, were they at random times).
+const CONCENTRATION: f64 = 3.0;
 /// Fewest points per cycle for a period to be looked at.
 const MIN_POINTS_PER_CYCLE: i64 = 12;
 
@@ -127,45 +132,87 @@ pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
 }
 
 /// The groups of events (indices) whose peaks lie within a twenty-fourth of `period` of each
-/// other in at least [`MIN_CYCLES`] cycles, covering at least half the cycles they span.
+/// other in at least [`MIN_CYCLES`] cycles, covering at least half the cycles they span, and
+/// at least [`CONCENTRATION`] times as many events as a twenty-fourth of all would hold if
+/// they fell at random times (a flood of events at every hour is no routine). Overlapping
+/// windows that qualify form one group. O(n log n) in the events.
 fn recurring(events: &[Event], period: i64) -> Vec<Vec<usize>> {
     let arc = period / 24;
+    let n = events.len();
     let mut by_phase: Vec<(i64, usize)> = events
         .iter()
         .enumerate()
         .map(|(k, e)| (e.peak_time.rem_euclid(period), k))
         .collect();
     by_phase.sort_unstable();
-    let n = by_phase.len();
     // Around the circle: the phases again, one period later.
     let ring: Vec<(i64, usize)> = by_phase
         .iter()
         .copied()
         .chain(by_phase.iter().map(|&(p, k)| (p + period, k)))
         .collect();
-    let mut groups = Vec::new();
+    let cycle = |i: usize| events[ring[i].1].peak_time.div_euclid(period);
+    let dense = CONCENTRATION * n as f64 / 24.0;
+    // The window is ring[a..b]: its cycles counted, their least and greatest by monotonic
+    // queues of ring positions.
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let (mut low, mut high) = (
+        std::collections::VecDeque::new(),
+        std::collections::VecDeque::new(),
+    );
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut b = 0;
     for a in 0..n {
-        b = b.max(a);
-        while b + 1 < a + n && ring[b + 1].0 - ring[a].0 <= arc {
+        while b < a + n && ring[b].0 - ring[a].0 <= arc {
+            let c = cycle(b);
+            *counts.entry(c).or_insert(0) += 1;
+            while low.back().is_some_and(|&i| cycle(i) >= c) {
+                low.pop_back();
+            }
+            low.push_back(b);
+            while high.back().is_some_and(|&i| cycle(i) <= c) {
+                high.pop_back();
+            }
+            high.push_back(b);
             b += 1;
         }
-        let members: Vec<usize> = ring[a..=b].iter().map(|&(_, k)| k).collect();
-        let mut cycles: Vec<i64> = members
-            .iter()
-            .map(|&k| events[k].peak_time.div_euclid(period))
-            .collect();
-        cycles.sort_unstable();
-        cycles.dedup();
-        let spanned = cycles
-            .last()
-            .zip(cycles.first())
-            .map_or(0, |(l, f)| l - f + 1);
-        if cycles.len() >= MIN_CYCLES && 2 * cycles.len() as i64 >= spanned {
-            groups.push(members);
+        let distinct = counts.len();
+        if let (Some(&lo), Some(&hi)) = (low.front(), high.front()) {
+            let spanned = cycle(hi) - cycle(lo) + 1;
+            if distinct >= MIN_CYCLES && 2 * distinct as i64 >= spanned && (b - a) as f64 >= dense {
+                match spans.last_mut() {
+                    Some(last) if a < last.1 => last.1 = last.1.max(b),
+                    _ => spans.push((a, b)),
+                }
+            }
+        }
+        // ring[a] leaves the window.
+        let c = cycle(a);
+        if let Some(count) = counts.get_mut(&c) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&c);
+            }
+        }
+        if low.front() == Some(&a) {
+            low.pop_front();
+        }
+        if high.front() == Some(&a) {
+            high.pop_front();
         }
     }
-    groups
+    let mut seen = vec![false; n];
+    spans
+        .into_iter()
+        .map(|(a, b)| {
+            ring[a..b]
+                .iter()
+                .map(|&(_, k)| k)
+                .filter(|&k| !std::mem::replace(&mut seen[k], true))
+                .collect::<Vec<usize>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
 }
 
 /// How far an event moved the series: its peak's distance from the expected value, or its
@@ -368,6 +415,22 @@ mod tests {
             .collect();
         assert!(set_aside(&s, &mut scattered).is_empty());
         assert_eq!(scattered.len(), 12);
+        // A flood: an event every 23 minutes, day and night, for thirty days (a loose
+        // threshold). Every time of the hour and the day recurs, so none is a routine.
+        let count = 30 * 24 * 60 / 23;
+        let mut flood: Vec<Event> = (0..count)
+            .map(|i| event(t0 + i * 23 * 60_000, 1.0))
+            .collect();
+        assert!(set_aside(&s, &mut flood).is_empty());
+        assert_eq!(flood.len() as i64, count);
+        // But a nightly job among them still is.
+        let mut nightly: Vec<Event> = (0..30)
+            .map(|d| event(t0 + d * DAY_MS + 3 * HOUR_MS + 7 * 60_000, 1.0))
+            .chain((0..40).map(|i| event(t0 + i * 17 * HOUR_MS + 11 * 60_000, 1.0)))
+            .collect();
+        let routine = set_aside(&s, &mut nightly);
+        assert_eq!(routine.len(), 1, "{routine:?}");
+        assert!(routine[0].events >= 30, "{routine:?}");
     }
 
     #[test]
