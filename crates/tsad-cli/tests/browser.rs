@@ -1479,6 +1479,9 @@ async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged() {
             );
             let count = page.find("event-count").await?.text().await?;
             anyhow::ensure!(count.ends_with("in 1 event"), "{count}");
+            // Each set-aside peak is a grey tick on the chart.
+            let ticks = "(document.getElementById('chart-main').layout?.shapes || []).filter((s) => s.name === 'routine').length";
+            page.wait_until("the routine ticks", WAIT, &format!("{ticks} === 9")).await?;
 
             // Flag the routine: the nightly events are listed, the note goes.
             page.click("routine-toggle").await?;
@@ -1489,6 +1492,8 @@ async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged() {
                  && document.getElementById('routine-note').classList.contains('hidden')",
             )
             .await?;
+            page.wait_until("the routine ticks to go", WAIT, &format!("{ticks} === 0"))
+                .await?;
             let (_, r) = page
                 .api("GET", &format!("/api/v1/runs/{run}"), None)
                 .await?;

@@ -2,8 +2,9 @@
 //! (by a gap in points, or in time), periods shorter than a minimum are dropped, weak events
 //! that do not stand clearly above the next weaker one are pruned (telemanom's rule), and the
 //! survivors are ranked by severity. Events that recur at one time of the hour, day or week
-//! are set aside as the series' routine ([`crate::routine`]). Before that, on the rarity scale, [`standout`] adds the
-//! few events just below the cut-off that stand a decade above everything else in the series.
+//! are set aside as the series' routine ([`crate::routine`]). Before that, on the rarity
+//! scale, [`standout`] adds the few events just below the cut-off that stand a decade above
+//! everything else in the series.
 
 use crate::routine::{self, Routine};
 use crate::{Cut, Scale, Scores, Series};

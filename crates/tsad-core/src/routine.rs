@@ -81,6 +81,8 @@ pub struct Routine {
     pub phase_to: i64,
     /// In words: "13 events, every day between 03:05 and 03:45 UTC".
     pub summary: String,
+    /// The set-aside events' peak times, in time order.
+    pub peaks: Vec<i64>,
 }
 
 /// Removes the events that recur as a routine (see the [module docs](self)) and returns what
@@ -274,6 +276,8 @@ fn describe(period: Period, peaks: &[i64]) -> Routine {
         ),
     };
     let count = peaks.len();
+    let mut in_time = peaks.to_vec();
+    in_time.sort_unstable();
     Routine {
         period,
         events: count,
@@ -282,6 +286,7 @@ fn describe(period: Period, peaks: &[i64]) -> Routine {
         phase_from: from,
         phase_to: to,
         summary: format!("{count} event{}, {when}", if count == 1 { "" } else { "s" }),
+        peaks: in_time,
     }
 }
 
@@ -373,6 +378,8 @@ mod tests {
         );
         let night = |d: i64, m: i64| t0 + d * DAY_MS + 3 * HOUR_MS + m * 60_000;
         assert_eq!((r.first_time, r.last_time), (night(0, 5), night(13, 26)));
+        assert_eq!(r.peaks.len(), 14);
+        assert!(r.peaks.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -17,6 +17,7 @@ const COLORS = {
   trainingEdge: "rgba(42, 157, 143, 0.55)",
   shadeSelected: "rgba(214, 40, 40, 0.26)",
   compare: "#3d85c6",
+  routine: "#98a2b3",
   members: ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"],
 };
 const MAX_SHAPES = 400;
@@ -157,7 +158,24 @@ export function createCharts({ main, score, onRangeChange }) {
   }
 
   function mainShapes() {
-    return [...trainingShapes(last.training), ...eventShapes(last.events, last.selected, last.step, true), ...markShapes(marksNow), ...compareShapes()];
+    return [...trainingShapes(last.training), ...eventShapes(last.events, last.selected, last.step, true), ...markShapes(marksNow), ...compareShapes(), ...routineShapes()];
+  }
+
+  /** The peaks set aside as the series' routine: grey ticks along the top of the main chart,
+   * under the user's marks. */
+  function routineShapes() {
+    const peaks = (last?.routine || []).flatMap((r) => r.peaks || []);
+    if (!peaks.length) return [];
+    const half = shadeHalf(last?.step);
+    const [lo, hi] = range || [-Infinity, Infinity];
+    return peaks
+      .filter((t) => t + half >= lo && t - half <= hi)
+      .slice(0, MAX_SHAPES)
+      .map((t) => ({
+        type: "rect", name: "routine", xref: "x", yref: "paper", layer: "above",
+        x0: toX(t - half), x1: toX(t + half), y0: 0.92, y1: 0.955,
+        fillcolor: COLORS.routine, opacity: 0.9, line: { width: 0 },
+      }));
   }
 
   function trainingNote(training) {
@@ -216,6 +234,7 @@ export function createCharts({ main, score, onRangeChange }) {
     }
     // A legend entry for the compared run's band (the band itself is shapes).
     if (compareNow) traces.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: "compared run's events", marker: { color: COLORS.compare, symbol: "square", size: 10 }, hoverinfo: "skip" });
+    if (last?.routine?.some((r) => r.peaks?.length)) traces.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: "routine (set aside)", marker: { color: COLORS.routine, symbol: "square", size: 10 }, hoverinfo: "skip" });
     return traces;
   }
 
@@ -300,10 +319,11 @@ export function createCharts({ main, score, onRangeChange }) {
       last = { ...last, ...opts, points };
       return draw();
     },
-    /** Updates event shading and the threshold line (after a re-threshold or a selection). */
-    updateEvents(events, thresholdValue, selected) {
+    /** Updates event shading, the routine ticks (when given) and the threshold line (after a
+     * re-threshold or a selection). */
+    updateEvents(events, thresholdValue, selected, routine) {
       if (!last || !plotlyReady()) return;
-      last = { ...last, events, thresholdValue, selected };
+      last = { ...last, events, thresholdValue, selected, ...(routine ? { routine } : {}) };
       const { step } = last;
       syncing = true;
       Promise.all([

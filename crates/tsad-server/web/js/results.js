@@ -409,7 +409,7 @@ async function rethreshold(threshold) {
     loadMarks();
     refreshComparison();
     setChatEvent(null);
-    charts.updateEvents(view.events, view.thresholdValue, null);
+    charts.updateEvents(view.events, view.thresholdValue, null, view.run.summary?.routine ?? []);
     await loadPoints(charts.range());
     ctx.onThresholdChanged?.(view.run);
   } catch (err) {
@@ -457,6 +457,7 @@ async function loadPoints(range) {
       thresholdValue: view.thresholdValue,
       selected: view.selected,
       step: view.step,
+      routine: view.run.summary?.routine ?? [],
       range,
       valueLabel: view.run.value_column || "value",
     });
