@@ -86,7 +86,8 @@ pub struct Routine {
 }
 
 /// Removes the events that recur as a routine (see the [module docs](self)) and returns what
-/// was removed, one [`Routine`] per period and phase. Does nothing for a row-number axis.
+/// was removed, one [`Routine`] per recurring group (two nightly jobs at 03:00 and 15:00 are
+/// two routines). Does nothing for a row-number axis.
 pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
     let ts = series.timestamps();
     if series.axis() != TimeAxis::EpochMillis || events.len() < MIN_CYCLES || ts.len() < 2 {
@@ -96,7 +97,8 @@ pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
         return Vec::new();
     };
     let span = ts[ts.len() - 1] - ts[0];
-    let mut routine = vec![None; events.len()];
+    let mut set_aside = vec![false; events.len()];
+    let mut out: Vec<Routine> = Vec::new();
     for period in [Period::Hour, Period::Day, Period::Week] {
         let p = period.millis();
         if p < MIN_POINTS_PER_CYCLE * step || span < MIN_CYCLES as i64 * p {
@@ -105,30 +107,23 @@ pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
         for group in recurring(events, p) {
             let moves: Vec<f64> = group.iter().map(|&k| movement(&events[k])).collect();
             let typical = median(&moves);
+            let mut peaks = Vec::new();
             for (&k, &m) in group.iter().zip(&moves) {
                 let exception = typical.is_finite() && m >= EXCEPTION * typical;
-                if !exception && routine[k].is_none() {
-                    routine[k] = Some(period);
+                if !exception && !set_aside[k] {
+                    set_aside[k] = true;
+                    peaks.push(events[k].peak_time);
                 }
             }
-        }
-    }
-    let mut out: Vec<Routine> = Vec::new();
-    for period in [Period::Hour, Period::Day, Period::Week] {
-        let peaks: Vec<i64> = events
-            .iter()
-            .zip(&routine)
-            .filter(|(_, r)| **r == Some(period))
-            .map(|(e, _)| e.peak_time)
-            .collect();
-        if !peaks.is_empty() {
-            out.push(describe(period, &peaks));
+            if !peaks.is_empty() {
+                out.push(describe(period, &peaks));
+            }
         }
     }
     let mut k = 0;
     events.retain(|_| {
         k += 1;
-        routine[k - 1].is_none()
+        !set_aside[k - 1]
     });
     out
 }
@@ -256,24 +251,28 @@ fn describe(period: Period, peaks: &[i64]) -> Routine {
             (from, to) = (w[1], w[0]);
         }
     }
-    let when = match period {
-        Period::Hour => format!(
-            "every hour between minutes {} and {}",
-            clock(from, false),
-            clock(to, false)
-        ),
-        Period::Day => format!(
-            "every day between {} and {} UTC",
-            clock(from, true),
-            clock(to, true)
-        ),
-        Period::Week => format!(
-            "every week between {} {} and {} {} UTC",
-            weekday(from),
-            clock(from % DAY_MS, true),
-            weekday(to),
-            clock(to % DAY_MS, true)
-        ),
+    // One moment of the period, as the summary says it: "03:05", "Monday 03:05", "minute 10:00".
+    let at = |ms: i64| match period {
+        Period::Hour => clock(ms, false),
+        Period::Day => clock(ms, true),
+        Period::Week => format!("{} {}", weekday(ms), clock(ms % DAY_MS, true)),
+    };
+    let (first, last) = (at(from), at(to));
+    let every = match period {
+        Period::Hour => "every hour",
+        Period::Day => "every day",
+        Period::Week => "every week",
+    };
+    let minute = if period == Period::Hour {
+        "minute "
+    } else {
+        ""
+    };
+    let zone = if period == Period::Hour { "" } else { " UTC" };
+    let when = if first == last {
+        format!("{every} at {minute}{first}{zone}")
+    } else {
+        format!("{every} between {minute}{first} and {last}{zone}")
     };
     let count = peaks.len();
     let mut in_time = peaks.to_vec();
@@ -380,6 +379,48 @@ mod tests {
         assert_eq!((r.first_time, r.last_time), (night(0, 5), night(13, 26)));
         assert_eq!(r.peaks.len(), 14);
         assert!(r.peaks.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn two_jobs_a_night_are_two_routines() {
+        let s = series(10);
+        let t0 = s.timestamps()[0];
+        let mut events: Vec<Event> = (0..10)
+            .flat_map(|d| {
+                let night = t0 + d * DAY_MS + 3 * HOUR_MS;
+                [
+                    event(night, 1.0),
+                    event(night + 12 * HOUR_MS + 5 * 60_000, 1.0),
+                ]
+            })
+            .collect();
+        let routine = set_aside(&s, &mut events);
+        assert!(events.is_empty(), "{events:?}");
+        let mut said: Vec<&str> = routine.iter().map(|r| r.summary.as_str()).collect();
+        said.sort_unstable();
+        assert_eq!(
+            said,
+            [
+                "10 events, every day at 03:00 UTC",
+                "10 events, every day at 15:05 UTC"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_job_on_the_hour_is_an_hourly_routine() {
+        let s = series(2);
+        let t0 = s.timestamps()[0];
+        let mut events: Vec<Event> = (0..10)
+            .map(|h| event(t0 + h * HOUR_MS + 5 * 60_000 + (h % 3) * 30_000, 1.0))
+            .collect();
+        let routine = set_aside(&s, &mut events);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(routine[0].period, Period::Hour);
+        assert_eq!(
+            routine[0].summary,
+            "10 events, every hour between minute 05:00 and 06:00"
+        );
     }
 
     #[test]
