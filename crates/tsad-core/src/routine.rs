@@ -21,7 +21,7 @@
 //! value, or its score when the detector has none) is the exception of its routine and stays
 //! an event. What is set aside is reported ([`Routine`]), so nothing disappears unexplained.
 
-use crate::{Event, Series, TimeAxis};
+use crate::{Event, Series, TimeAxis, stats};
 use serde::{Deserialize, Serialize};
 
 /// Fewest cycles a routine recurs in.
@@ -106,10 +106,10 @@ pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
         }
         for group in recurring(events, p) {
             let moves: Vec<f64> = group.iter().map(|&k| movement(&events[k])).collect();
-            let typical = median(&moves);
+            let typical = stats::median(&moves);
             let mut peaks = Vec::new();
             for (&k, &m) in group.iter().zip(&moves) {
-                let exception = typical.is_finite() && m >= EXCEPTION * typical;
+                let exception = typical.is_some_and(|t| m >= EXCEPTION * t);
                 if !exception && !set_aside[k] {
                     set_aside[k] = true;
                     peaks.push(events[k].peak_time);
@@ -221,15 +221,6 @@ fn movement(e: &Event) -> f64 {
     }
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    s.sort_unstable_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
 /// The [`Routine`] of the set-aside `peaks` (not empty) of one period.
 fn describe(period: Period, peaks: &[i64]) -> Routine {
     let p = period.millis();
@@ -280,8 +271,8 @@ fn describe(period: Period, peaks: &[i64]) -> Routine {
     Routine {
         period,
         events: count,
-        first_time: peaks.iter().copied().min().unwrap_or_default(),
-        last_time: peaks.iter().copied().max().unwrap_or_default(),
+        first_time: in_time[0],
+        last_time: in_time[in_time.len() - 1],
         phase_from: from,
         phase_to: to,
         summary: format!("{count} event{}, {when}", if count == 1 { "" } else { "s" }),
