@@ -93,18 +93,29 @@ pub fn set_aside(series: &Series, events: &mut Vec<Event>) -> Vec<Routine> {
     if series.axis() != TimeAxis::EpochMillis || events.len() < MIN_CYCLES || ts.len() < 2 {
         return Vec::new();
     }
-    let Some(step) = series.median_step() else {
-        return Vec::new();
-    };
     let span = ts[ts.len() - 1] - ts[0];
+    // The median step is a pass and a selection over every timestamp (2 ms at a million
+    // points): taken only once a period has a recurring group to judge.
+    let mut step = None;
     let mut set_aside = vec![false; events.len()];
     let mut out: Vec<Routine> = Vec::new();
     for period in [Period::Hour, Period::Day, Period::Week] {
         let p = period.millis();
-        if p < MIN_POINTS_PER_CYCLE * step || span < MIN_CYCLES as i64 * p {
+        if span < MIN_CYCLES as i64 * p {
             continue;
         }
-        for group in recurring(events, p) {
+        let groups = recurring(events, p);
+        if groups.is_empty() {
+            continue;
+        }
+        // Two timestamps at least (checked above), so there is a median step.
+        let Some(step) = *step.get_or_insert_with(|| series.median_step()) else {
+            break;
+        };
+        if p < MIN_POINTS_PER_CYCLE * step {
+            continue;
+        }
+        for group in groups {
             let moves: Vec<f64> = group.iter().map(|&k| movement(&events[k])).collect();
             let typical = stats::median(&moves);
             let mut peaks = Vec::new();

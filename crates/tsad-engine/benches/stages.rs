@@ -3,8 +3,9 @@
 //! Run: `cargo bench -p tsad-engine --bench stages` (add `-- --quick` for a shorter run). The
 //! `detect_*` rows are whole default runs (fit, score, calibrate, threshold, events); the
 //! `stages_*` rows are the stages after scoring alone, on the same detector's scores, and the
-//! `calibrate_*`, `rarity_*` and `rethreshold_*` rows each of them. The issue asks the stages
-//! to stay under 10% of detection.
+//! `calibrate_*`, `rarity_*` and `rethreshold_*` rows each of them (`rethreshold_noroutine_*`
+//! without the routine step, to see its cost). The issue asks the stages to stay under 10% of
+//! detection.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -60,6 +61,18 @@ fn benches(c: &mut Criterion) {
         g.bench_function(format!("rethreshold_{kind}"), |b| {
             b.iter(|| {
                 rethreshold(&series, black_box(&s), &threshold, &options)
+                    .expect("valid threshold")
+                    .1
+                    .len()
+            })
+        });
+        let no_routine = EventOptions {
+            routine: false,
+            ..EventOptions::default()
+        };
+        g.bench_function(format!("rethreshold_noroutine_{kind}"), |b| {
+            b.iter(|| {
+                rethreshold(&series, black_box(&s), &threshold, &no_routine)
                     .expect("valid threshold")
                     .1
                     .len()
