@@ -58,26 +58,23 @@ fn benches(c: &mut Criterion) {
         });
         let mut s = scores.clone();
         s.rarity = Some(cal.apply(&scores.score));
-        g.bench_function(format!("rethreshold_{kind}"), |b| {
-            b.iter(|| {
-                rethreshold(&series, black_box(&s), &threshold, &options)
-                    .expect("valid threshold")
-                    .1
-                    .len()
-            })
-        });
         let no_routine = EventOptions {
             routine: false,
             ..EventOptions::default()
         };
-        g.bench_function(format!("rethreshold_noroutine_{kind}"), |b| {
-            b.iter(|| {
-                rethreshold(&series, black_box(&s), &threshold, &no_routine)
-                    .expect("valid threshold")
-                    .1
-                    .len()
-            })
-        });
+        for (row, opts) in [
+            ("rethreshold", &options),
+            ("rethreshold_noroutine", &no_routine),
+        ] {
+            g.bench_function(format!("{row}_{kind}"), |b| {
+                b.iter(|| {
+                    rethreshold(&series, black_box(&s), &threshold, opts)
+                        .expect("valid threshold")
+                        .1
+                        .len()
+                })
+            });
+        }
         // As the pipeline runs them: calibrate on the scores, map them to rarity, cut, events.
         g.bench_function(format!("stages_{kind}"), |b| {
             b.iter(|| {
