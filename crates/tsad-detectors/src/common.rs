@@ -398,6 +398,15 @@ impl SortedWindow {
         (kth + next) / 2.0
     }
 
+    /// The `q`-quantile as an order statistic, the value at place `floor(q·(n - 1))`; NaN
+    /// when empty.
+    pub(crate) fn order_statistic(&self, q: f64) -> f64 {
+        match self.sorted.len() {
+            0 => f64::NAN,
+            n => from_key(self.sorted[(q * (n - 1) as f64).floor() as usize]),
+        }
+    }
+
     /// Mean absolute deviation from `med`; O(n).
     pub(crate) fn mean_abs_dev(&self, med: f64) -> f64 {
         let n = self.sorted.len();

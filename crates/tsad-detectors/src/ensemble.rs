@@ -2,9 +2,11 @@
 //! keeps each member's contribution.
 //!
 //! **One mechanism.** Each member's scores are put on a common scale, the robust z-score over
-//! the scored series, `(s - median) / (1.4826·MAD)` (when the MAD is 0: 1.2533 × the mean
-//! absolute deviation, as `tsad_core`'s robust threshold does; when every score is equal the
-//! normalised scores are 0), and then combined point by point by the [`Policy`]:
+//! the scored series, `(s - median) / (1.4826·MAD)` (when the MAD is 0, as for a member like
+//! `novelty` that scores 0 almost everywhere, the scale is read from the member's upper tail:
+//! its first percentile among the 90th, 99th, 99.9th and 99.99th above the median, over the
+//! normal quantile at that level; when every score is equal the normalised scores are 0), and
+//! then combined point by point by the [`Policy`]:
 //!
 //! | policy | combined score | reads as |
 //! | --- | --- | --- |
@@ -42,8 +44,8 @@
 //!
 //! **Streaming** ([`Detector::online`]): available when every member has a streaming form.
 //! Whole-series normalisation would use the future, so each member's score is normalised by
-//! the median and MAD of that member's previous 500 finite scores (at least 10 of them; NaN
-//! before that), then combined as above.
+//! the median and MAD (or, when that is 0, the upper tail) of that member's previous 500
+//! finite scores (at least 10 of them; NaN before that), then combined as above.
 //!
 //! **Parameters** ([`EnsembleParams`]): `policy` (default `all`), `k` (only for `k_of_n`,
 //! required there). Members and weights are given to [`EnsembleDetector::new`].
@@ -54,7 +56,7 @@
 //! **Reference**: Aggarwal & Sathe (2017), *Outlier Ensembles: An Introduction*, Springer,
 //! chapter 5 (score normalisation and combination).
 
-use crate::common::{MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, robust_center_scale};
+use crate::common::{MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -236,12 +238,62 @@ fn leader(voters: &[usize], normalized: &[(Vec<f64>, f64, f64)], i: usize) -> Op
         .max_by(|&a, &b| normalized[a].0[i].total_cmp(&normalized[b].0[i]))
 }
 
+/// Upper quantiles a sparse member's scale is read from, each with the standard normal's
+/// quantile at that level: see [`member_center_scale`].
+const SPARSE_LADDER: [(f64, f64); 4] = [
+    (0.9, 1.281_551_565_545),
+    (0.99, 2.326_347_874_041),
+    (0.999, 3.090_232_306_168),
+    (0.9999, 3.719_016_485_456),
+];
+
+/// A member's center and scale: the median and 1.4826·MAD of its finite scores; `None` when
+/// none is finite.
+///
+/// A *sparse* member, one that scores most points exactly alike (`novelty` scores 0 almost
+/// everywhere), has a MAD of 0, and 1.2533 × the mean absolute deviation (the robust
+/// threshold's fallback) would spread its few alarms over every point: a scale so small that
+/// each weak alarm lands far above every other member's scores and an `any` ensemble floods
+/// (on NAB, `any(mad, novelty)` raised 442 false events against `mad`'s 180 alone). Its
+/// scale is read from its upper tail instead, by [`sparse_scale`]. Only when that finds
+/// nothing does the mean absolute deviation remain.
+fn member_center_scale(scores: &[f64]) -> Option<(f64, f64)> {
+    let (center, mad) = tsad_core::stats::median_mad(scores)?;
+    if mad > 0.0 {
+        return Some((center, mad * tsad_core::stats::MAD_TO_SIGMA));
+    }
+    let mut sorted = tsad_core::stats::finite(scores);
+    sorted.sort_by(f64::total_cmp);
+    let scale = sparse_scale(center, |q| order_statistic(&sorted, q)).unwrap_or_else(|| {
+        MEAN_AD_TO_SIGMA * sorted.iter().map(|x| (x - center).abs()).sum::<f64>()
+            / sorted.len() as f64
+    });
+    Some((center, scale))
+}
+
+/// The scale of a member whose MAD is 0: the first of its 90th, 99th, 99.9th and 99.99th
+/// percentiles (`quantile(q)`, an order statistic) that lies above the median, divided by the
+/// standard normal's quantile at that level, so that percentile scores as it would for a
+/// normal member; `None` when even the 99.99th percentile equals the median.
+fn sparse_scale(center: f64, quantile: impl Fn(f64) -> f64) -> Option<f64> {
+    SPARSE_LADDER.iter().find_map(|&(q, z)| {
+        let v = quantile(q);
+        (v > center).then(|| (v - center) / z)
+    })
+}
+
+/// The `q`-quantile of ascending, non-empty `sorted` as an order statistic,
+/// `sorted[floor(q·(n - 1))]`.
+fn order_statistic(sorted: &[f64], q: f64) -> f64 {
+    sorted[(q * (sorted.len() - 1) as f64).floor() as usize]
+}
+
 /// Puts `scores` on the robust z scale: `(s - median) / scale` over the finite scores, where
-/// scale is 1.4826·MAD, else 1.2533 × the mean absolute deviation; NaN stays NaN, and when
-/// every finite score is equal they all become 0. Returns the normalised scores, the median
-/// and the scale.
+/// scale is 1.4826·MAD, for a sparse member one read from its upper tail (see
+/// [`member_center_scale`]); NaN stays NaN, and when every finite score is equal they all
+/// become 0. Returns the normalised scores, the median and the scale.
 pub fn robust_normalize(scores: &[f64]) -> (Vec<f64>, f64, f64) {
-    let Some((center, scale)) = robust_center_scale(scores) else {
+    let Some((center, scale)) = member_center_scale(scores) else {
         return (vec![f64::NAN; scores.len()], f64::NAN, f64::NAN);
     };
     let z = scores
@@ -605,7 +657,8 @@ impl OnlineModel for EnsembleOnline {
                 let scale = if mad > 0.0 {
                     mad * tsad_core::stats::MAD_TO_SIGMA
                 } else {
-                    past.mean_abs_dev(med) * MEAN_AD_TO_SIGMA
+                    sparse_scale(med, |q| past.order_statistic(q))
+                        .unwrap_or_else(|| past.mean_abs_dev(med) * MEAN_AD_TO_SIGMA)
                 };
                 normalize_one(s, med, scale)
             } else {
@@ -962,6 +1015,27 @@ mod tests {
         assert_eq!(robust_normalize(&[2.0; 4]).0, vec![0.0; 4]);
         let (_, _, s) = robust_normalize(&[0.0, 0.0, 0.0, 0.0, 2.0]);
         assert_close(&s, &(0.4 * MEAN_AD_TO_SIGMA), 1e-12);
+    }
+
+    #[test]
+    fn a_sparse_members_scale_comes_from_its_upper_tail() {
+        // 980 zeros and alarms 1..=20: the MAD and the 90th percentile are 0, the 99th
+        // percentile (place floor(0.99 * 999) = 989) is the alarm 10.
+        let mut scores = vec![0.0; 980];
+        scores.extend((1..=20).map(f64::from));
+        let (z, c, s) = robust_normalize(&scores);
+        assert_eq!(c, 0.0);
+        assert_close(&s, &(10.0 / 2.326_347_874_041), 1e-12);
+        // The 99th percentile scores as it would for a normal member, the strongest alarm
+        // twice that, instead of the mean absolute deviation's 20 / (210 / 1000 * 1.2533).
+        assert_close(&z[989], &2.326_347_874_041, 1e-9);
+        assert_close(&z[999], &4.652_695_748_082, 1e-9);
+        // Streaming reads the same tail from its past (a window of 500 here).
+        let mut past = SortedWindow::new(ONLINE_NORMALIZER_WINDOW);
+        scores[500..].iter().for_each(|&x| past.push(x));
+        let scale = sparse_scale(0.0, |q| past.order_statistic(q)).unwrap();
+        // 480 zeros and 1..=20: the 99th percentile is at place floor(0.99 * 499) = 494.
+        assert_close(&scale, &(15.0 / 2.326_347_874_041), 1e-12);
     }
 
     #[test]
