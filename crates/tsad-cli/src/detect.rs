@@ -652,6 +652,9 @@ impl Report<'_> {
             )?;
         }
         if d.events.is_empty() {
+            if let Some(hint) = nothing_flagged_hint(s, d) {
+                writeln!(out, "{hint}")?;
+            }
             return Ok(());
         }
         // Events by rank, each with its position in time order (where its evidence is).
@@ -842,6 +845,46 @@ fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
 }
 
 /// A value with about five significant digits: 21674, 6148.6, 0.09770.
+/// What a user can try when nothing was flagged: where the strongest point is, how rare it
+/// is, and the option that would reach it. `None` when no point has a finite score.
+fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
+    let rarity = d
+        .scores
+        .rarity
+        .as_deref()
+        .filter(|_| d.cut.scale == tsad_core::Scale::Rarity);
+    let values = rarity.unwrap_or(&d.scores.score);
+    let (i, &top) = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .max_by(|a, b| a.1.total_cmp(b.1))?;
+    let at = time_text(s, s.timestamps()[i]);
+    let mut hint = if rarity.is_some() {
+        // The loosest round `--every` that still flags this point.
+        let every = 10f64.powf(top.floor().max(1.0));
+        format!(
+            "nothing passed the cut-off: the rarest point, at {at}, has rarity {top:.2}: about one \
+             point in {} of normal data scores this high; --every {} flags points about that rare",
+            tsad_core::group_thousands(10f64.powf(top)),
+            every
+        )
+    } else {
+        format!(
+            "nothing passed the cut-off: the highest score, {}, is at {at}; a lower --sigma or \
+             --quantile flags more",
+            num(top)
+        )
+    };
+    if d.training.source == "self" {
+        hint.push_str(
+            ". Fitted on itself, a short file's own anomalies set its scale: if the file starts \
+             with normal data, fit on that part (--train-rows N or --train-until TIME)",
+        );
+    }
+    Some(hint)
+}
+
 pub(crate) fn num(x: f64) -> String {
     if x.is_nan() {
         return "-".to_owned();

@@ -84,6 +84,19 @@ fn demo_then_detect_finds_the_injected_anomalies() {
         "{}",
         v["event_count"]
     );
+    // It flags nothing, and the table says where the rarest point is and what reaches it
+    // rather than ending at "0 events".
+    assert_eq!(v["event_count"], 0, "the hint below needs an empty result");
+    let own = tsad(dir.path(), &["detect", "demo.csv"]);
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    let hint = own
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("nothing passed the cut-off"))
+        .unwrap_or_else(|| panic!("{}", own.stdout));
+    assert!(hint.contains("the rarest point, at 2024-"), "{hint}");
+    assert!(hint.contains("--every 1000 flags"), "{hint}");
+    assert!(hint.contains("--train-rows N"), "{hint}");
 }
 
 #[test]
