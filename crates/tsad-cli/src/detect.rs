@@ -104,8 +104,8 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
     }
     .with_context(|| {
         format!(
-            "detector `{}` failed on {}{}",
-            spec.kind(),
+            "{} failed on {}{}",
+            spec_name(&spec, preset.as_deref()),
             file.display(),
             rows_lost(&ingested)
         )
@@ -152,7 +152,7 @@ pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
 
 /// `tsad fit`: fit on normal data and save the model with its calibration.
 pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
-    let (spec, _) = resolve_spec(&a.spec)?;
+    let (spec, preset) = resolve_spec(&a.spec)?;
     let mut options = ingest_options(&a.file, &a.time_column, &a.value_column, a.no_time_column);
     options.decimal = a.decimal;
     options.covariate_columns = a.covariate_columns.iter().map(|c| column_ref(c)).collect();
@@ -162,8 +162,8 @@ pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
     let ctx = bar.context().with_threads(a.threads);
     let fitted = tsad_engine::fit(&ingested.series, &spec, &ctx).with_context(|| {
         format!(
-            "detector `{}` failed on {}{}",
-            spec.kind(),
+            "{} failed on {}{}",
+            spec_name(&spec, preset.as_deref()),
             a.file.display(),
             rows_lost(&ingested)
         )
@@ -333,6 +333,15 @@ pub(crate) fn ingest_options(
 fn column_ref(s: &str) -> ColumnRef {
     // ColumnRef's FromStr never fails: digits are an index, anything else a name.
     s.parse().unwrap_or_else(|_| ColumnRef::Name(s.to_owned()))
+}
+
+/// How messages name what ran: "preset `robust-stats`" for a preset (whose spec is an
+/// ensemble the user never wrote), else "detector `mad`".
+fn spec_name(spec: &DetectorSpec, preset: Option<&str>) -> String {
+    match preset {
+        Some(p) => format!("preset `{p}`"),
+        None => format!("detector `{}`", spec.kind()),
+    }
 }
 
 /// The spec named by --detector, --preset or --config (default: the default spec), with the
@@ -860,7 +869,19 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
         .filter(|(_, v)| v.is_finite())
         .max_by(|a, b| a.1.total_cmp(b.1))?;
     let at = time_text(s, s.timestamps()[i]);
-    let mut hint = if rarity.is_some() {
+    let mut hint = if rarity.is_some() && top < 1.0 {
+        // Not even one point in ten is this rare: the scores hardly differ (a constant series).
+        return Some(if top < 0.5 {
+            "nothing passed the cut-off, and no point stands out: every point scores about alike"
+                .to_owned()
+        } else {
+            format!(
+                "nothing passed the cut-off, and no point stands out: the rarest, at {at}, is as \
+                 common as one point in {} of normal data",
+                tsad_core::group_thousands(10f64.powf(top))
+            )
+        });
+    } else if rarity.is_some() {
         // The loosest round `--every` that still flags this point.
         let every = 10f64.powf(top.floor().max(1.0));
         format!(

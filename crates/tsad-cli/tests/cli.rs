@@ -100,6 +100,26 @@ fn demo_then_detect_finds_the_injected_anomalies() {
 }
 
 #[test]
+fn a_flat_series_is_said_to_have_nothing_standing_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..500).map(|i| format!("{i},5\n")).collect();
+    write(
+        dir.path(),
+        "flat.csv",
+        format!("row,value\n{rows}").as_bytes(),
+    );
+    let run = tsad(dir.path(), &["detect", "flat.csv", "--no-time-column"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("nothing passed the cut-off, and no point stands out"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("--every"), "{}", run.stdout);
+}
+
+#[test]
 fn json_output_has_the_documented_fields_and_points() {
     let dir = tempfile::tempdir().unwrap();
     tsad(
@@ -360,7 +380,19 @@ fn bad_input_exits_two_with_a_clear_message() {
         (
             "series too short",
             &["detect", "short.csv", "--detector", "zscore"],
-            &["not enough data", "got 3"],
+            &[
+                "detector `zscore` failed on short.csv",
+                "not enough data",
+                "got 3",
+            ],
+        ),
+        (
+            "series too short for the default preset, named as the user chose it",
+            &["detect", "short.csv"],
+            &[
+                "preset `robust-stats` failed on short.csv",
+                "not enough data",
+            ],
         ),
         (
             "invalid parameters, all listed",
