@@ -156,6 +156,19 @@ async fn page_loads_without_javascript_errors() {
             "error banner: {}",
             page.banner().await?
         );
+        // The catalog's `backticked` words read as code, not as backticks.
+        let summary = page
+            .js(
+                "const s = document.getElementById('detector-summary'); \
+                 return {text: s.textContent, code: [...s.querySelectorAll('code')].map((c) => c.textContent)};",
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(
+            summary["code"] == json!(["any"])
+                && !summary["text"].as_str().unwrap_or("`").contains('`'),
+            "detector summary: {summary}"
+        );
         page.expect_no_js_errors().await?;
 
         page.client

@@ -2,7 +2,7 @@
 // kind's JSON Schema (defaults and help text from its descriptions), preset overrides, what the
 // detector fits on (the training part), and the threshold.
 
-import { $, el, show, fmtNum, fmtInt, everyWords, everyOf } from "./util.js";
+import { $, el, show, fmtNum, fmtInt, everyWords, everyOf, withCode } from "./util.js";
 import { api } from "./api.js";
 
 const PRESET_ORDER = ["hybrid-benford", "lstm-residual"];
@@ -269,7 +269,7 @@ function thresholdHelp() {
   const desc = (catalog?.thresholds || []).find((x) => x.method === method)?.description || "";
   const every = meta && Number.isFinite(v) ? everyOf({ method, [meta.key]: v }) : null;
   const words = every != null && every > 1 ? `Now: ${everyWords(every, stepMs())}. ` : "";
-  $("threshold-help").textContent = words + desc;
+  $("threshold-help").replaceChildren(...withCode(words + desc));
 }
 
 // ---- JSON Schema helpers -------------------------------------------------------------------
@@ -343,7 +343,7 @@ function renderParams(initialSpec) {
   const summary = $("detector-summary");
 
   if (sel.preset) {
-    summary.textContent = sel.preset.description || sel.preset.title || "";
+    summary.replaceChildren(...withCode(sel.preset.description || sel.preset.title || ""));
     box.replaceChildren(legend, ...presetOverrides(sel.preset));
     return;
   }
@@ -353,7 +353,7 @@ function renderParams(initialSpec) {
     box.replaceChildren(legend);
     return;
   }
-  summary.textContent = [det.summary, det.score_scale ? `Score: ${det.score_scale}.` : ""].filter(Boolean).join(" ");
+  summary.replaceChildren(...withCode([det.summary, det.score_scale ? `Score: ${det.score_scale}.` : ""].filter(Boolean).join(" ")));
   const schema = det.params_schema || {};
   const root = resolveRef(schema, schema) || {};
   const props = root.properties || {};
@@ -418,12 +418,12 @@ function field(name, desc, def, value, { label, help, override = false } = {}) {
   if (desc.input === "boolean") {
     return el("div", { class: "field check" },
       el("label", { for: id }, input, " ", labelText),
-      el("p", { class: "help", id: helpId, title: text }, first), error);
+      el("p", { class: "help", id: helpId, title: text.replaceAll("`", "") }, withCode(first)), error);
   }
   return el("div", { class: "field" },
     el("label", { for: id }, labelText, defText ? el("span", { class: "default" }, defText) : null),
     input,
-    el("p", { class: "help", id: helpId, title: text }, first),
+    el("p", { class: "help", id: helpId, title: text.replaceAll("`", "") }, withCode(first)),
     error);
 }
 

@@ -2,7 +2,7 @@
 // always matches the binary (names, defaults and help text come from the params' JSON Schemas).
 
 import { api } from "./api.js";
-import { el, fmtNum } from "./util.js";
+import { el, fmtNum, withCode } from "./util.js";
 
 function resolve(schema, node) {
   let cur = node;
@@ -48,18 +48,18 @@ async function fill() {
     const rows = Object.entries(root.properties || {}).filter(([name]) => name !== "kind").map(([name, prop]) => {
       const p = resolve(schema, prop);
       const def = d.defaults && name in d.defaults ? d.defaults[name] : p.default;
-      return el("tr", {}, el("td", {}, name), el("td", {}, defaultText(def)), el("td", {}, typeText(schema, prop)), el("td", {}, p.description || ""));
+      return el("tr", {}, el("td", {}, name), el("td", {}, defaultText(def)), el("td", {}, typeText(schema, prop)), el("td", {}, withCode(p.description || "")));
     });
     return el("section", { class: "ref-kind", id: `ref-${d.kind}` },
       el("h3", {}, el("code", {}, d.kind), d.title || "", d.neural ? el("span", { class: "chip" }, "neural: trains") : null),
-      el("p", { class: "help" }, [d.summary, d.score_scale ? `Score scale: ${d.score_scale}.` : ""].filter(Boolean).join(" ")),
+      el("p", { class: "help" }, withCode([d.summary, d.score_scale ? `Score scale: ${d.score_scale}.` : ""].filter(Boolean).join(" "))),
       rows.length
         ? el("div", { class: "table-scroll" }, el("table", { class: "data-table" },
           el("thead", {}, el("tr", {}, ["parameter", "default", "type", "meaning"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, rows)))
         : el("p", { class: "help" }, "No parameters."));
   });
-  const presets = (catalog.presets || []).map((p) => el("li", {}, el("code", {}, p.name), `: ${p.description || p.title || ""} `,
+  const presets = (catalog.presets || []).map((p) => el("li", {}, el("code", {}, p.name), ": ", withCode(p.description || p.title || ""), " ",
     el("code", { class: "spec" }, JSON.stringify(p.spec))));
   if (presets.length) sections.push(el("section", { class: "ref-kind" }, el("h3", {}, "Presets"), el("ul", {}, presets)));
   body.replaceChildren(...sections);

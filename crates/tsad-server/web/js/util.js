@@ -21,6 +21,14 @@ export function el(tag, attrs = {}, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+/** The catalog's prose (written as in the docs) as nodes: `backticked` words become <code>
+ * elements; text with an unpaired backtick stays plain. */
+export function withCode(text) {
+  const parts = String(text ?? "").split("`");
+  if (parts.length % 2 === 0) return [parts.join("`")];
+  return parts.map((part, i) => (i % 2 ? el("code", {}, part) : part)).filter((p) => p !== "");
+}
+
 export function show(node, visible = true) {
   node.classList.toggle("hidden", !visible);
 }
