@@ -853,7 +853,6 @@ fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
     notes
 }
 
-/// A value with about five significant digits: 21674, 6148.6, 0.09770.
 /// What a user can try when nothing was flagged: where the strongest point is, how rare it
 /// is, and the option that would reach it. `None` when no point has a finite score.
 fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
@@ -869,6 +868,14 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
         .filter(|(_, v)| v.is_finite())
         .max_by(|a, b| a.1.total_cmp(b.1))?;
     let at = time_text(s, s.timestamps()[i]);
+    if top > d.cut.value {
+        // Points passed: the event stage dropped them.
+        return Some(
+            "no event kept: points passed the cut-off, but the routine rule (above), \
+             --min-points or --prune dropped every event they formed"
+                .to_owned(),
+        );
+    }
     let mut hint = if rarity.is_some() && top < 1.0 {
         // Not even one point in ten is this rare: the scores hardly differ (a constant series).
         return Some(if top < 0.5 {
@@ -906,6 +913,7 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
     Some(hint)
 }
 
+/// A value with about five significant digits: 21674, 6148.6, 0.09770.
 pub(crate) fn num(x: f64) -> String {
     if x.is_nan() {
         return "-".to_owned();

@@ -97,6 +97,27 @@ fn demo_then_detect_finds_the_injected_anomalies() {
     assert!(hint.contains("the rarest point, at 2024-"), "{hint}");
     assert!(hint.contains("--every 1000 flags"), "{hint}");
     assert!(hint.contains("--train-rows N"), "{hint}");
+    // Points that pass but form no event long enough are not "nothing passed".
+    let dropped = tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--train-rows",
+            "200",
+            "--min-points",
+            "1000",
+        ],
+    );
+    assert_eq!(dropped.code, 0, "{}", dropped.stderr);
+    assert!(
+        dropped
+            .stdout
+            .contains("no event kept: points passed the cut-off")
+            && !dropped.stdout.contains("nothing passed"),
+        "{}",
+        dropped.stdout
+    );
 }
 
 #[test]
