@@ -870,11 +870,14 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
     let at = time_text(s, s.timestamps()[i]);
     if top > d.cut.value {
         // Points passed: the event stage dropped them.
-        return Some(
-            "no event kept: points passed the cut-off, but the routine rule (above), \
-             --min-points or --prune dropped every event they formed"
-                .to_owned(),
-        );
+        let by = if d.cut.routine.is_empty() {
+            "--min-points or --prune"
+        } else {
+            "the routine rule (above), --min-points or --prune"
+        };
+        return Some(format!(
+            "no event kept: points passed the cut-off, but {by} dropped every event they formed"
+        ));
     }
     let mut hint = if rarity.is_some() && top < 1.0 {
         // Not even one point in ten is this rare: the scores hardly differ (a constant series).
