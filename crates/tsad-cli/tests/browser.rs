@@ -1447,7 +1447,7 @@ async fn seasonal_without_a_period_says_so_above_the_charts() {
                 note.as_str()
                     .unwrap_or_default()
                     .to_lowercase()
-                    .contains("no seasonal period found"),
+                    .contains("no seasonal period found, and the series moves like a random walk"),
                 "{note}"
             );
             page.expect_no_js_errors().await

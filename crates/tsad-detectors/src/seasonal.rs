@@ -18,7 +18,11 @@
 //! decomposed by STL (one period) or MSTL (several): `stlrs`'s arithmetic, bit for bit, in a
 //! faster port (`seasonal/stl.rs`), with robustness iterations by default so anomalies do not leak into the seasonal curve. When no period is
 //! found (or the series is shorter than two of its cycles), a centred rolling median of
-//! `fallback_window` points stands in for trend + season, and the report says so.
+//! `fallback_window` points stands in for trend + season, and the report says so; except
+//! that a scored series without a period that moves like a random walk (a price, a cumulative
+//! count: levels strongly autocorrelated, steps not; see [`moves_like_a_random_walk`]) is
+//! scored on its steps, the value before each point being its expected value, since a walk's
+//! anomalies are jumps and a median of its levels wanders with it.
 //!
 //! **Streaming** ([`Detector::online`]): keeps the last `history` points and refits on them
 //! every `refit_every` points (detecting the period until one is found); each new point is
@@ -34,7 +38,8 @@
 //! scores).
 //!
 //! **Report**: `{"period": p or null, "periods": [...used...], "periods_detected": [{period,
-//! power, autocorrelation}], "method": "stl" | "mstl" | "rolling_median", "note": ...}`.
+//! power, autocorrelation}], "method": "stl" | "mstl" | "rolling_median" | "previous_value",
+//! "note": ...}`.
 //!
 //! **Parameters** ([`SeasonalParams`]): `period` (default: detect), `min_period` (4),
 //! `max_period` (512), `max_periods` (2), `robust` (true), `band_k` (3), `fallback_window`
@@ -320,8 +325,15 @@ fn detrend(x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Trend + season of an interpolated series, and the method used.
-fn decompose(x: &[f64], periods: &[usize], p: &SeasonalParams) -> (Vec<f64>, &'static str) {
+/// Trend + season of an interpolated series, and the method used. Without a usable period:
+/// the value before each point when `steps` (a series that moves like a random walk, see
+/// [`moves_like_a_random_walk`]), else a centred rolling median.
+fn decompose(
+    x: &[f64],
+    periods: &[usize],
+    p: &SeasonalParams,
+    steps: bool,
+) -> (Vec<f64>, &'static str) {
     let n = x.len();
     let usable: Vec<usize> = periods.iter().copied().filter(|&q| 2 * q <= n).collect();
     let constant = x.iter().all(|v| *v == x[0]);
@@ -339,7 +351,49 @@ fn decompose(x: &[f64], periods: &[usize], p: &SeasonalParams) -> (Vec<f64>, &'s
             return found;
         }
     }
+    if steps && !x.is_empty() {
+        let mut before = Vec::with_capacity(x.len());
+        before.push(x[0]);
+        before.extend_from_slice(&x[..x.len() - 1]);
+        return (before, "previous_value");
+    }
     (centred_median(x, p.fallback_window), "rolling_median")
+}
+
+/// Fewest points [`moves_like_a_random_walk`] judges.
+const MIN_WALK_LEN: usize = 50;
+
+/// Lag-1 autocorrelation of `x` (0 when `x` is constant).
+fn lag1_autocorrelation(x: &[f64]) -> f64 {
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let var: f64 = x.iter().map(|v| (v - mean) * (v - mean)).sum();
+    if var <= 0.0 {
+        return 0.0;
+    }
+    x.windows(2)
+        .map(|w| (w[0] - mean) * (w[1] - mean))
+        .sum::<f64>()
+        / var
+}
+
+/// Whether a series without a season moves like a random walk (prices, cumulative counts, a
+/// slowly drifting sensor): its levels are strongly autocorrelated (lag-1 above 0.9 after
+/// removing a straight line) while its steps are not (lag-1 between -0.4 and 0.5). A walk's
+/// steps are uncorrelated, and measurement noise on top pulls their autocorrelation towards
+/// -0.5 (at -0.4 the noise's variance is twice the steps'); a smooth signal's steps are
+/// strongly correlated, and noise around a steady level has no correlated levels. Such a
+/// series' anomalies are in its steps: a centred median of its levels wanders with it, so a
+/// jump of 15 daily standard deviations in a price stays within the residuals' spread, while
+/// its step stands out. Measured when no period is found, with the value before each point as
+/// the expected value instead of the rolling median: SMAP (`tsad eval smap`) `seasonal` F1
+/// 0.420 -> 0.545, NAB in batch 0.335 -> 0.349.
+fn moves_like_a_random_walk(x: &[f64]) -> bool {
+    if x.len() < MIN_WALK_LEN {
+        return false;
+    }
+    let steps: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
+    let step = lag1_autocorrelation(&steps);
+    lag1_autocorrelation(&detrend(x)) > 0.9 && step > -0.4 && step < 0.5
 }
 
 /// Series at least this long are decomposed on a thread of their own (see [`decompose_watching`]).
@@ -355,10 +409,11 @@ fn decompose_watching(
     x: Vec<f64>,
     periods: &[usize],
     params: &SeasonalParams,
+    steps: bool,
     ctx: &FitContext,
 ) -> Result<(Vec<f64>, &'static str, Vec<f64>), Error> {
     if x.len() < WATCHED_FROM {
-        let (fit, method) = decompose(&x, periods, params);
+        let (fit, method) = decompose(&x, periods, params, steps);
         return Ok((fit, method, x));
     }
     let (periods, params) = (periods.to_vec(), params.clone());
@@ -366,7 +421,7 @@ fn decompose_watching(
     std::thread::Builder::new()
         .name("tsad-seasonal".into())
         .spawn(move || {
-            let (fit, method) = decompose(&x, &periods, &params);
+            let (fit, method) = decompose(&x, &periods, &params, steps);
             // Nobody listens any more when the caller was cancelled: the result is dropped.
             let _ = done.send((fit, method, x));
         })
@@ -459,7 +514,7 @@ pub struct SeasonalModel {
 }
 
 impl SeasonalModel {
-    /// The periods used for decomposition, shortest first (empty: rolling-median fallback).
+    /// The periods used for decomposition, shortest first (empty: the fallback).
     pub fn periods(&self) -> &[usize] {
         &self.periods
     }
@@ -534,7 +589,9 @@ impl Model for SeasonalModel {
                 "method": "none", "note": "every value is missing",
             })));
         };
-        let (fit, method, x) = decompose_watching(x, &self.periods, &self.params, ctx)?;
+        // Like the decomposition itself, the fallback's form is read off the scored series.
+        let steps = self.periods.is_empty() && moves_like_a_random_walk(&x);
+        let (fit, method, x) = decompose_watching(x, &self.periods, &self.params, steps, ctx)?;
         let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
         let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
         let scale = if scale > 0.0 {
@@ -555,7 +612,7 @@ impl Model for SeasonalModel {
         let k = self.params.band_k;
         let lower = fit.iter().map(|f| f + center - k * scale).collect();
         let upper = fit.iter().map(|f| f + center + k * scale).collect();
-        let used: Vec<usize> = if method == "rolling_median" {
+        let used: Vec<usize> = if matches!(method, "rolling_median" | "previous_value") {
             Vec::new()
         } else {
             self.periods
@@ -573,6 +630,10 @@ impl Model for SeasonalModel {
                 "the series is too short for period {:?} (it needs two cycles); residuals are taken from a centred rolling median of {} points",
                 self.periods, self.params.fallback_window
             ),
+            ("previous_value", _) => "no seasonal period found, and the series moves like a random \
+                 walk (its levels are strongly autocorrelated, its steps are not): residuals are its \
+                 steps, each value minus the one before"
+                .to_owned(),
             _ => format!("decomposed with period(s) {used:?}"),
         };
         Ok(Scores::new(score)
@@ -615,11 +676,14 @@ struct SeasonalOnline {
     since_fit: usize,
     fit: Option<OnlineFit>,
     periods: Vec<usize>,
+    /// The last finite value seen: the expected value when the steps are scored.
+    last: f64,
 }
 
 #[derive(Debug)]
 struct OnlineFit {
-    /// Expected values for the next points, one per step after the fit, one cycle long.
+    /// Expected values for the next points, one per step after the fit, one cycle long;
+    /// empty when the expected value is the last one seen (a random walk's steps).
     ahead: Vec<f64>,
     /// Points consumed since the fit.
     used: usize,
@@ -636,6 +700,7 @@ impl SeasonalOnline {
             since_fit: 0,
             fit: None,
             periods,
+            last: f64::NAN,
         }
     }
 
@@ -656,7 +721,8 @@ impl SeasonalOnline {
             self.periods = periods;
         }
         let p = &self.detector.params;
-        let (fit, method) = decompose(&x, &self.periods, p);
+        let steps = self.periods.is_empty() && moves_like_a_random_walk(&x);
+        let (fit, method) = decompose(&x, &self.periods, p, steps);
         let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
         let Some((center, scale)) = robust_center_scale(&resid) else {
             return;
@@ -664,7 +730,9 @@ impl SeasonalOnline {
         let n = x.len();
         // Extrapolate seasonally naively on the smooth fit: the next cycle repeats the last
         // one (trend drift within one cycle is ignored).
-        let ahead = if method == "rolling_median" {
+        let ahead = if method == "previous_value" {
+            Vec::new()
+        } else if method == "rolling_median" {
             vec![fit[n - 1]; 1]
         } else {
             let cycle = self
@@ -693,13 +761,20 @@ impl OnlineModel for SeasonalOnline {
     fn update(&mut self, _timestamp: i64, value: f64) -> f64 {
         let score = match &mut self.fit {
             Some(f) if value.is_finite() => {
-                let expected = f.ahead[f.used % f.ahead.len()];
+                let expected = if f.ahead.is_empty() {
+                    self.last
+                } else {
+                    f.ahead[f.used % f.ahead.len()]
+                };
                 deviation(value - expected, f.center, f.scale)
             }
             _ => f64::NAN,
         };
         if let Some(f) = &mut self.fit {
             f.used += 1;
+        }
+        if value.is_finite() {
+            self.last = value;
         }
         if self.history.len() == self.detector.params.history {
             self.history.pop_front();
@@ -720,8 +795,8 @@ mod tests {
     use super::*;
     use tsad_core::Threshold;
     use tsad_testing::{
-        ConformanceOptions, Rng, conformance_with, random_walk, seasonal_with_anomalies,
-        with_nan_gaps,
+        ConformanceOptions, Rng, assert_close, conformance_with, random_walk,
+        seasonal_with_anomalies, with_nan_gaps,
     };
 
     fn sines(n: usize, periods: &[(usize, f64)], noise: f64, seed: u64) -> Vec<f64> {
@@ -929,8 +1004,55 @@ mod tests {
     }
 
     #[test]
+    fn a_random_walk_is_scored_on_its_steps_and_its_jump_stands_out() {
+        // A walk of unit steps with a jump of 12 at point 300: the steps are the residuals, so
+        // the jump is the highest score by far, in batch and streaming.
+        let mut v = random_walk(1000, 1).values().to_vec();
+        v[300..].iter_mut().for_each(|x| *x += 12.0);
+        let s = series(v.clone());
+        let scores = run(SeasonalParams::default(), &s);
+        assert_eq!(scores.report["method"], "previous_value");
+        let note = scores.report["note"].as_str().unwrap();
+        assert!(note.contains("moves like a random walk"), "{note}");
+        let top = |score: &[f64]| {
+            let mut ranked: Vec<(usize, f64)> = score
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, x)| x.is_finite())
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (ranked[0], ranked[1].1)
+        };
+        let ((at, peak), next) = top(&scores.score);
+        assert_eq!(at, 300);
+        assert!(peak > 2.5 * next, "jump {peak}, next {next}");
+        assert_close(&scores.expected.as_ref().unwrap()[300], &v[299], 1e-12);
+        // The same walk against a centred rolling median: the jump's residual is no larger
+        // than the walk's own wandering.
+        let rolling = centred_median(&v, 25);
+        let resid: Vec<f64> = v.iter().zip(&rolling).map(|(x, m)| (x - m).abs()).collect();
+        let ((_, peak_rolling), next_rolling) = top(&resid);
+        assert!(
+            peak_rolling < 2.0 * next_rolling,
+            "{peak_rolling} vs {next_rolling}"
+        );
+        let mut online = SeasonalDetector::new(SeasonalParams::default())
+            .unwrap()
+            .online()
+            .unwrap();
+        let streamed: Vec<f64> = v.iter().map(|&x| online.update(0, x)).collect();
+        // Streaming reads its scale off a short past at first, so its margin is smaller.
+        let ((at, peak), next) = top(&streamed);
+        assert_eq!(at, 300);
+        assert!(peak > 1.5 * next, "streaming: jump {peak}, next {next}");
+    }
+
+    #[test]
     fn no_period_falls_back_to_a_rolling_median() {
-        let s = random_walk(500, 1);
+        // Noise around a steady level: its levels are not autocorrelated, so no walk.
+        let mut rng = Rng::new(1);
+        let s = series((0..500).map(|_| 100.0 + rng.normal()).collect());
         let scores = run(SeasonalParams::default(), &s);
         assert_eq!(scores.report["method"], "rolling_median");
         assert!(scores.report["period"].is_null());
