@@ -14,8 +14,10 @@
 //! deviations for normal data. When the MAD is 0 (more than half the window holds one value,
 //! common in quantised sensor data) the scale falls back to 1.2533 × the window's mean absolute
 //! deviation from the median, and it never falls below 1% of the standard deviation of all
-//! earlier points; on a series that has been exactly constant so far, a change scores very high
-//! (about 1e15) rather than infinity. `expected` is the rolling median and the band is
+//! earlier points, nor below the data's quantisation noise `q / sqrt(12)`, `q` being the
+//! smallest change between consecutive values so far (so one step of a count or of a sensor's
+//! resolution scores at most about 3.5); on a series that has been exactly constant so far, a
+//! change scores very high (about 1e15) rather than infinity. `expected` is the rolling median and the band is
 //! `median ± band_k·scale`.
 //!
 //! **Minimum length**: `window + 1` (the first `window` points are warm-up, NaN).
@@ -242,12 +244,43 @@ mod tests {
     }
 
     #[test]
-    fn zero_mad_falls_back_to_mean_absolute_deviation() {
-        // Window [1, 1, 1, 1, 5]: median 1, MAD 0, mean absolute deviation 0.8, so the scale is
-        // 1.2533 * 0.8 and the next point 3 scores 2 / (1.2533 * 0.8).
-        let s = scores(5, &[1.0, 1.0, 1.0, 1.0, 5.0, 3.0]);
-        assert_close(&s.score[5], &(2.0 / (1.253_314_137_315_500_3 * 0.8)), 1e-12);
+    fn zero_mad_falls_back_to_mean_absolute_deviation_above_the_quantisation_noise() {
+        // Window [1, 1, 1, 1.5, 5]: median 1, MAD 0, mean absolute deviation 0.9, so the
+        // scale is 1.2533 * 0.9 and the next point 3 scores 2 / (1.2533 * 0.9).
+        let s = scores(5, &[1.0, 1.0, 1.0, 1.5, 5.0, 3.0]);
+        assert_close(&s.score[5], &(2.0 / (1.253_314_137_315_500_3 * 0.9)), 1e-12);
         assert_eq!(s.report["floored_points"], 0);
+        // Window [1, 1, 1, 1, 5]: the smallest change so far is 4, the data's resolution as
+        // far as the past shows, so the scale is its rounding noise 4 / sqrt(12), above
+        // 1.2533 * 0.8, and 3 scores 2 / (4 / sqrt(12)).
+        let s = scores(5, &[1.0, 1.0, 1.0, 1.0, 5.0, 3.0]);
+        assert_close(&s.score[5], &(2.0 * 12f64.sqrt() / 4.0), 1e-12);
+        assert_eq!(s.report["floored_points"], 1);
+    }
+
+    #[test]
+    fn one_step_of_a_quantised_series_is_not_a_spike() {
+        // Counts that moved by one once, then hold still for the whole window, then move by
+        // one again: the MAD and the mean absolute deviation are 0 or nearly, but one step
+        // scores at most sqrt(12). (Before any change, a series is exactly constant, and its
+        // first change scores very high, as documented.)
+        let mut v = vec![20.0, 21.0];
+        v.extend(vec![20.0; 58]);
+        v.extend([21.0, 21.0, 20.0]);
+        v.extend(vec![20.0; 60]);
+        v[70] = 19.0;
+        let s = scores(48, &v);
+        let top = s
+            .score
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max);
+        assert!(top <= 12f64.sqrt() + 1e-9, "{top}");
+        // A jump of six steps stands out.
+        v[100] = 26.0;
+        let s = scores(48, &v);
+        assert_close(&s.score[100], &(6.0 * 12f64.sqrt()), 1e-9);
     }
 
     #[test]

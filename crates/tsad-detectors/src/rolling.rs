@@ -24,11 +24,17 @@ fn negligible(spread: f64, center: f64) -> bool {
 
 /// A trailing window that knows its centre and scale.
 pub(crate) trait Window: Clone + Debug + Send {
+    /// Whether the scale is kept at or above the data's quantisation noise (see
+    /// [`RollingScorer`]).
+    const QUANTUM_FLOOR: bool;
     fn is_full(&self) -> bool;
     fn push(&mut self, x: f64);
     /// Centre and scale of the values in the window (the scale may be 0).
     fn center_scale(&mut self) -> (f64, f64);
 }
+
+/// The standard deviation of rounding to a grid of step `q` is `q / sqrt(12)`.
+const QUANTISATION_NOISE: f64 = 0.288_675_134_594_812_9;
 
 /// Rolling mean and sample standard deviation over the last `cap` values, updated in O(1)
 /// and recomputed exactly every `cap` pushes so rounding errors cannot pile up. The sums are
@@ -75,6 +81,9 @@ impl MeanStdWindow {
 }
 
 impl Window for MeanStdWindow {
+    // A window's standard deviation does not collapse on quantised values as its MAD does;
+    // measured with the floor, `zscore` on SMAP fell from F1 0.64 to 0.52.
+    const QUANTUM_FLOOR: bool = false;
     fn is_full(&self) -> bool {
         self.buf.len() >= self.cap
     }
@@ -121,6 +130,7 @@ impl Window for MeanStdWindow {
 pub(crate) struct MedianMadWindow(pub(crate) SortedWindow);
 
 impl Window for MedianMadWindow {
+    const QUANTUM_FLOOR: bool = true;
     fn is_full(&self) -> bool {
         self.0.is_full()
     }
@@ -142,11 +152,26 @@ pub(crate) struct Step {
 }
 
 /// Scores each point against the window of the finite points before it.
+///
+/// The window's scale never falls below [`SCALE_FLOOR`] of the standard deviation of every
+/// earlier point, and, for a median/MAD window, below the quantisation noise of the data:
+/// `q / sqrt(12)`, where `q` is the smallest change between consecutive finite values so far
+/// (the resolution of a quantised sensor or count; on continuous data it soon becomes
+/// negligible). Without it, a window holding one value more than half the time has a MAD of
+/// 0 and its mean absolute deviation is a fraction of one step, so the smallest possible
+/// change, one step, scored like a spike: on a walk of unit steps taken 6% of the time, one
+/// step scored 64.9 with `mad`, the series' highest score, and a jump of 6 steps 10.1, so
+/// `robust-stats` flagged the step, not the jump. One step now scores at most `sqrt(12)`,
+/// about 3.5, and the jump is `mad`'s highest score. Past-only, as the rest.
 #[derive(Debug, Clone)]
 pub(crate) struct RollingScorer<W> {
     window: W,
     past: Expanding,
     floored: usize,
+    /// The smallest non-negligible change between consecutive finite values so far.
+    quantum: f64,
+    /// The last finite value.
+    last: f64,
 }
 
 impl<W: Window> RollingScorer<W> {
@@ -155,6 +180,8 @@ impl<W: Window> RollingScorer<W> {
             window,
             past: Expanding::default(),
             floored: 0,
+            quantum: f64::INFINITY,
+            last: f64::NAN,
         }
     }
 
@@ -163,7 +190,10 @@ impl<W: Window> RollingScorer<W> {
     pub(crate) fn step(&mut self, x: f64) -> Step {
         let (expected, scale, flat) = if self.window.is_full() {
             let (c, s) = self.window.center_scale();
-            let floor = SCALE_FLOOR * self.past.std();
+            let mut floor = SCALE_FLOOR * self.past.std();
+            if W::QUANTUM_FLOOR && self.quantum.is_finite() {
+                floor = floor.max(QUANTISATION_NOISE * self.quantum);
+            }
             let scale = if s >= floor {
                 s
             } else {
@@ -197,6 +227,14 @@ impl<W: Window> RollingScorer<W> {
         };
         self.window.push(x);
         self.past.push(x);
+        if W::QUANTUM_FLOOR {
+            let change = (x - self.last).abs();
+            // NaN (no last value yet) compares false.
+            if change < self.quantum && !negligible(change, x) {
+                self.quantum = change;
+            }
+            self.last = x;
+        }
         Step {
             score,
             expected,
@@ -283,6 +321,7 @@ mod tests {
     }
 
     impl Window for MedianMadBySort {
+        const QUANTUM_FLOOR: bool = true;
         fn is_full(&self) -> bool {
             self.values.len() >= self.cap
         }
