@@ -290,7 +290,7 @@ fn order_statistic(sorted: &[f64], q: f64) -> f64 {
 
 /// Puts `scores` on the robust z scale: `(s - median) / scale` over the finite scores, where
 /// scale is 1.4826·MAD, for a sparse member one read from its upper tail (see
-/// [`member_center_scale`]); NaN stays NaN, and when every finite score is equal they all
+/// `member_center_scale`); NaN stays NaN, and when every finite score is equal they all
 /// become 0. Returns the normalised scores, the median and the scale.
 pub fn robust_normalize(scores: &[f64]) -> (Vec<f64>, f64, f64) {
     let Some((center, scale)) = member_center_scale(scores) else {

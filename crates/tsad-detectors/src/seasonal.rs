@@ -20,7 +20,7 @@
 //! found (or the series is shorter than two of its cycles), a centred rolling median of
 //! `fallback_window` points stands in for trend + season, and the report says so; except
 //! that a scored series without a period that moves like a random walk (a price, a cumulative
-//! count: levels strongly autocorrelated, steps not; see [`moves_like_a_random_walk`]) is
+//! count: levels strongly autocorrelated, steps not; see `moves_like_a_random_walk`) is
 //! scored on its steps, the value before each point being its expected value, since a walk's
 //! anomalies are jumps and a median of its levels wanders with it.
 //!
