@@ -879,33 +879,34 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
             "no event kept: points passed the cut-off, but {by} dropped every event they formed"
         ));
     }
-    let mut hint = if rarity.is_some() && top < 1.0 {
+    let mut hint = match rarity {
         // Not even one point in ten is this rare: the scores hardly differ (a constant series).
-        return Some(if top < 0.5 {
-            "nothing passed the cut-off, and no point stands out: every point scores about alike"
-                .to_owned()
-        } else {
-            format!(
+        Some(_) if top < 0.5 => {
+            return Some(
+                "nothing passed the cut-off, and no point stands out: every point scores about \
+                 alike"
+                    .to_owned(),
+            );
+        }
+        Some(_) if top < 1.0 => {
+            return Some(format!(
                 "nothing passed the cut-off, and no point stands out: the rarest, at {at}, is as \
                  common as one point in {} of normal data",
                 tsad_core::group_thousands(10f64.powf(top))
-            )
-        });
-    } else if rarity.is_some() {
+            ));
+        }
         // The loosest round `--every` that still flags this point.
-        let every = 10f64.powf(top.floor().max(1.0));
-        format!(
+        Some(_) => format!(
             "nothing passed the cut-off: the rarest point, at {at}, has rarity {top:.2}: about one \
              point in {} of normal data scores this high; --every {} flags points about that rare",
             tsad_core::group_thousands(10f64.powf(top)),
-            every
-        )
-    } else {
-        format!(
+            10f64.powf(top.floor().max(1.0))
+        ),
+        None => format!(
             "nothing passed the cut-off: the highest score, {}, is at {at}; a lower --sigma or \
              --quantile flags more",
             num(top)
-        )
+        ),
     };
     if d.training.source == "self" {
         hint.push_str(

@@ -155,6 +155,12 @@ pub(crate) fn robust_center_scale(xs: &[f64]) -> Option<(f64, f64)> {
     Some((med, MEAN_AD_TO_SIGMA * sum / n as f64))
 }
 
+/// Where the `q`-quantile of `len` (> 0) ascending values lies as an order statistic:
+/// `floor(q·(len - 1))`.
+pub(crate) fn order_place(len: usize, q: f64) -> usize {
+    (q * (len - 1) as f64).floor() as usize
+}
+
 /// The last-resort scale when every value seen is equal: tiny but positive, so a constant
 /// series scores 0 and the first change after it scores very high instead of infinity.
 pub(crate) fn tiny_scale(center: f64) -> f64 {
@@ -403,7 +409,7 @@ impl SortedWindow {
     pub(crate) fn order_statistic(&self, q: f64) -> f64 {
         match self.sorted.len() {
             0 => f64::NAN,
-            n => from_key(self.sorted[(q * (n - 1) as f64).floor() as usize]),
+            n => from_key(self.sorted[order_place(n, q)]),
         }
     }
 

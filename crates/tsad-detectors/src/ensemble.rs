@@ -56,7 +56,9 @@
 //! **Reference**: Aggarwal & Sathe (2017), *Outlier Ensembles: An Introduction*, Springer,
 //! chapter 5 (score normalisation and combination).
 
-use crate::common::{MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow};
+use crate::common::{
+    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, order_place, robust_center_scale,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -264,11 +266,11 @@ fn member_center_scale(scores: &[f64]) -> Option<(f64, f64)> {
     }
     let mut sorted = tsad_core::stats::finite(scores);
     sorted.sort_by(f64::total_cmp);
-    let scale = sparse_scale(center, |q| order_statistic(&sorted, q)).unwrap_or_else(|| {
-        MEAN_AD_TO_SIGMA * sorted.iter().map(|x| (x - center).abs()).sum::<f64>()
-            / sorted.len() as f64
-    });
-    Some((center, scale))
+    match sparse_scale(center, |q| sorted[order_place(sorted.len(), q)]) {
+        Some(scale) => Some((center, scale)),
+        // The robust threshold's own fallback: 1.2533 × the mean absolute deviation.
+        None => robust_center_scale(scores),
+    }
 }
 
 /// The scale of a member whose MAD is 0: the first of its 90th, 99th, 99.9th and 99.99th
@@ -280,12 +282,6 @@ fn sparse_scale(center: f64, quantile: impl Fn(f64) -> f64) -> Option<f64> {
         let v = quantile(q);
         (v > center).then(|| (v - center) / z)
     })
-}
-
-/// The `q`-quantile of ascending, non-empty `sorted` as an order statistic,
-/// `sorted[floor(q·(n - 1))]`.
-fn order_statistic(sorted: &[f64], q: f64) -> f64 {
-    sorted[(q * (sorted.len() - 1) as f64).floor() as usize]
 }
 
 /// Puts `scores` on the robust z scale: `(s - median) / scale` over the finite scores, where
