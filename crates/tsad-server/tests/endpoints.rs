@@ -567,15 +567,63 @@ async fn runs_use_defaults_and_row_index() {
 }
 
 #[tokio::test]
-async fn a_failed_run_shows_its_reason() {
+async fn a_value_column_of_timestamps_is_refused_before_queueing() {
     let app = TestApp::new();
     let ds = app.demo().await;
-    // The column exists (a missing one is a 422 before queueing), but holds times, not values:
-    // only reading the data finds that out.
+    for body in [
+        json!({"dataset_id": ds, "value_column": "timestamp", "detector": fast_spec()}),
+        json!({"dataset_id": ds, "value_column": "timestamp", "time_column": null,
+               "detector": fast_spec()}),
+    ] {
+        let (status, err) = app.post_json("/api/v1/runs", &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("column `timestamp` holds timestamps")
+                && message.contains("choose a numeric column: value"),
+            "{message}"
+        );
+    }
+    let (status, err) = app
+        .post_json(
+            "/api/v1/runs",
+            &json!({"dataset_id": ds, "value_column": "Timestamp", "time_column": 0,
+                    "detector": fast_spec()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("column `timestamp` is also the time_column"),
+        "{err}"
+    );
+    let (_, runs) = app.get("/api/v1/runs").await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 0, "{runs}");
+}
+
+#[tokio::test]
+async fn a_failed_run_shows_its_reason() {
+    let app = TestApp::new();
+    // The column exists and its first rows are numbers (a missing column, or one of
+    // timestamps, is a 422 before queueing), but most rows after them are text: only reading
+    // the data finds that out.
+    let mut csv = String::from("t,v,note\n");
+    for i in 0..600 {
+        csv.push_str(&format!(
+            "{i},{},{}\n",
+            i % 7,
+            if i < 200 { "1" } else { "x" }
+        ));
+    }
+    let (status, ds) = app.upload("bad.csv", csv.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{ds}");
+    let ds = ds["id"].as_str().unwrap();
     let (status, run) = app
         .post_json(
             "/api/v1/runs",
-            &json!({"dataset_id": ds, "value_column": "timestamp", "detector": fast_spec()}),
+            &json!({"dataset_id": ds, "value_column": "note", "detector": fast_spec()}),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
@@ -584,10 +632,7 @@ async fn a_failed_run_shows_its_reason() {
     let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
     assert_eq!(run["error"]["code"], "invalid_csv", "{run}");
     assert!(
-        run["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("timestamp"),
+        run["error"]["message"].as_str().unwrap().contains("note"),
         "{run}"
     );
 }

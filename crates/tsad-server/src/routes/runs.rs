@@ -257,7 +257,7 @@ fn api_code(e: &tsad_engine::EngineError) -> &'static str {
         (status = 400, description = "malformed body", body = ErrorBody),
         (status = 404, description = "unknown dataset", body = ErrorBody),
         (status = 415, description = "a body that is not `application/json`", body = ErrorBody),
-        (status = 422, description = "invalid detector, threshold or event options (every problem listed); a column the dataset lacks; a detector needing more rows than the dataset has; `limit_exceeded` for a spec beyond the server's limits", body = ErrorBody),
+        (status = 422, description = "invalid detector, threshold or event options (every problem listed); a column the dataset lacks, a value column of timestamps or also given as time_column; a detector needing more rows than the dataset has; `limit_exceeded` for a spec beyond the server's limits", body = ErrorBody),
         (status = 429, description = "the run queue is full", body = ErrorBody),
     )
 )]
@@ -455,6 +455,67 @@ fn numeric_columns(meta: &Value) -> usize {
 
 /// The checks a run's dataset allows without reading its data (docs/API.md promises them
 /// before queueing): the chosen columns exist, and the series is long enough for the detector.
+/// Refuses, before anything is queued, a value column that cannot hold the values: the column
+/// also chosen as time, or one of timestamps that are not numbers (the preview's kind and
+/// first rows say so). Anything less certain is left to the run, which names the line.
+fn check_value_column(
+    dataset: &tsad_store::DatasetRecord,
+    j: usize,
+    time: &TimeChoice,
+    position: impl Fn(&tsad_io::ColumnRef) -> Option<usize>,
+) -> Result<(), ApiError> {
+    let column = &dataset.meta["columns"][j];
+    let name = column["name"].as_str().unwrap_or("?");
+    if let TimeChoice::Column(t) = time
+        && position(t) == Some(j)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!(
+                "value_column: column `{name}` is also the time_column; choose two different \
+                 columns"
+            ),
+        ));
+    }
+    let cells: Vec<&str> = dataset.meta["preview"]["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r[j].as_str())
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let timestamps = column["kind"] == "time"
+        && !cells.is_empty()
+        && cells.iter().all(|c| c.parse::<f64>().is_err());
+    if timestamps {
+        let numeric: Vec<&str> = dataset.meta["columns"]
+            .as_array()
+            .map(|cols| {
+                cols.iter()
+                    .filter(|c| c["kind"] == "numeric")
+                    .filter_map(|c| c["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let choose = if numeric.is_empty() {
+            "the dataset has no numeric column".to_owned()
+        } else {
+            format!("choose a numeric column: {}", numeric.join(", "))
+        };
+        return Err(ApiError::unprocessable(
+            "invalid_parameter",
+            format!(
+                "value_column: column `{name}` holds timestamps (\"{}\"), not values; {choose}",
+                cells[0]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_against_dataset(
     dataset: &tsad_store::DatasetRecord,
     spec: &DetectorSpec,
@@ -477,6 +538,18 @@ fn check_against_dataset(
             names.contains(&want)
                 || (want.bytes().all(|b| b.is_ascii_digit())
                     && want.parse::<usize>().is_ok_and(|i| i < names.len()))
+        }
+    };
+    // A column's place among `names`, as ingest resolves a name or a 0-based index.
+    let position = |c: &tsad_io::ColumnRef| match c {
+        tsad_io::ColumnRef::Index(i) => Some(*i).filter(|i| *i < names.len()),
+        tsad_io::ColumnRef::Name(n) => {
+            let want = n.trim().to_lowercase();
+            names.iter().position(|x| *x == want).or_else(|| {
+                want.parse::<usize>()
+                    .ok()
+                    .filter(|i| want.bytes().all(|b| b.is_ascii_digit()) && *i < names.len())
+            })
         }
     };
     let listed = || {
@@ -509,6 +582,9 @@ fn check_against_dataset(
                     ),
                 ));
             }
+        }
+        if let Some(j) = value.and_then(position) {
+            check_value_column(dataset, j, time, position)?;
         }
     }
     let needed = spec.build()?.min_len();
