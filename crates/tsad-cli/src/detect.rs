@@ -856,61 +856,56 @@ fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
 /// What a user can try when nothing was flagged: where the strongest point is, how rare it
 /// is, and the option that would reach it. `None` when no point has a finite score.
 fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
-    let rarity = d
-        .scores
-        .rarity
-        .as_deref()
-        .filter(|_| d.cut.scale == tsad_core::Scale::Rarity);
-    let values = rarity.unwrap_or(&d.scores.score);
-    let (i, &top) = values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .max_by(|a, b| a.1.total_cmp(b.1))?;
-    let at = time_text(s, s.timestamps()[i]);
-    if top > d.cut.value {
-        // Points passed: the event stage dropped them.
-        let by = if d.cut.routine.is_empty() {
-            "--min-points or --prune"
-        } else {
-            "the routine rule (above), --min-points or --prune"
-        };
-        return Some(format!(
-            "no event kept: points passed the cut-off, but {by} dropped every event they formed"
-        ));
-    }
-    let mut hint = match rarity {
-        // Not even one point in ten is this rare: the scores hardly differ (a constant series).
-        Some(_) if top < 0.5 => {
-            return Some(
-                "nothing passed the cut-off, and no point stands out: every point scores about \
-                 alike"
-                    .to_owned(),
-            );
-        }
-        Some(_) if top < 1.0 => {
+    use tsad_engine::Quiet;
+    let quiet = tsad_engine::quiet(&d.scores, &d.cut, &d.events)?;
+    let at = |i: usize| time_text(s, s.timestamps()[i]);
+    let mut hint = match quiet {
+        Quiet::EventsDropped { routine } => {
+            let by = if routine {
+                "the routine rule (above), --min-points or --prune"
+            } else {
+                "--min-points or --prune"
+            };
             return Some(format!(
-                "nothing passed the cut-off, and no point stands out: the rarest, at {at}, is as \
-                 common as one point in {} of normal data",
-                tsad_core::group_thousands(10f64.powf(top))
+                "no event kept: points passed the cut-off, but {by} dropped every event they formed"
             ));
         }
-        // The loosest round `--every` that still flags this point.
-        Some(_) => format!(
-            "nothing passed the cut-off: the rarest point, at {at}, has rarity {top:.2}: about one \
-             point in {} of normal data scores this high; --every {} flags points about that rare",
-            tsad_core::group_thousands(10f64.powf(top)),
-            10f64.powf(top.floor().max(1.0))
+        ref q @ Quiet::NothingStandsOut { index, rarity } => {
+            return Some(if q.all_alike() {
+                "nothing passed the cut-off, and no point stands out: every point scores about \
+                 alike"
+                    .to_owned()
+            } else {
+                format!(
+                    "nothing passed the cut-off, and no point stands out: the rarest, at {}, is \
+                     as common as one point in {} of normal data",
+                    at(index),
+                    tsad_core::group_thousands(10f64.powf(rarity))
+                )
+            });
+        }
+        Quiet::BelowCut {
+            index,
+            rarity: Some(rarity),
+            every: Some(every),
+            ..
+        } => format!(
+            "nothing passed the cut-off: the rarest point, at {}, has rarity {rarity:.2}: about \
+             one point in {} of normal data scores this high; --every {every} flags points about \
+             that rare",
+            at(index),
+            tsad_core::group_thousands(10f64.powf(rarity)),
         ),
-        None => format!(
-            "nothing passed the cut-off: the highest score, {}, is at {at}; a lower --sigma or \
+        Quiet::BelowCut { index, score, .. } => format!(
+            "nothing passed the cut-off: the highest score, {}, is at {}; a lower --sigma or \
              --quantile flags more",
-            num(top)
+            num(score),
+            at(index)
         ),
     };
     if d.training.source == "self" {
         hint.push_str(
-            ". Fitted on itself, a short file's own anomalies set its scale: if the file starts \
+            ". Fitted on itself, the file's own anomalies weigh in its calibration: if it starts \
              with normal data, fit on that part (--train-rows N or --train-until TIME)",
         );
     }

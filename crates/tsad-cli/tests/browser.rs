@@ -1522,6 +1522,57 @@ async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged() {
     .await;
 }
 
+#[tokio::test]
+async fn an_empty_table_names_the_rarest_point_and_a_button_flags_it() {
+    run(
+        "an_empty_table_names_the_rarest_point_and_a_button_flags_it",
+        |page| async move {
+            page.open("/").await?;
+            // Seeded noise with a modest bump at row 1500: rarer than any other point, below
+            // the default cut-off (the server's test of `quiet` uses the same series).
+            let mut rng = tsad_testing::Rng::new(5);
+            let mut csv = String::from("timestamp,value\n");
+            for i in 0..2000 {
+                let v = 10.0 + rng.normal() + if i == 1500 { 4.0 } else { 0.0 };
+                csv.push_str(&format!("{},{v}\n", 1_700_000_000 + i * 60));
+            }
+            upload_and_open(&page, "bump.csv", &csv).await?;
+            page.find("detector-select")
+                .await?
+                .select_by_value("kind:mad")
+                .await?;
+            let run = run_and_wait(&page).await?;
+            let text = page.find("events-empty").await?.text().await?;
+            // 1,700,000,000 s + 1500 minutes.
+            anyhow::ensure!(
+                text.contains("The rarest point, at 2023-11-15 23:13:20,")
+                    && text.contains("scores as high as about one point in"),
+                "{text}"
+            );
+            page.click("events-reach").await?;
+            page.wait_until(
+                "the slider's new threshold to apply and list the point",
+                WAIT,
+                "document.getElementById('threshold-now').textContent.startsWith('Now: sensitivity') \
+                 && !document.getElementById('event-count').textContent.endsWith('in 0 events')",
+            )
+            .await?;
+            let (_, r) = page
+                .api("GET", &format!("/api/v1/runs/{run}/events"), None)
+                .await?;
+            anyhow::ensure!(
+                r["events"].as_array().is_some_and(|ev| ev
+                    .iter()
+                    .any(|e| e["start"].as_u64() <= Some(1500) && e["end"].as_u64() >= Some(1500))),
+                "{r}"
+            );
+            anyhow::ensure!(r["threshold"]["method"] == "sensitivity", "{}", r["threshold"]);
+            page.expect_no_js_errors().await
+        },
+    )
+    .await;
+}
+
 /// Hourly epoch seconds from `first_hour` on, a daily cycle with seeded noise and a spike at
 /// row `spike`.
 fn cycle_csv(first_hour: i64, rows: usize, spike: Option<usize>, seed: u64) -> String {

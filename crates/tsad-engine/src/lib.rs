@@ -6,6 +6,7 @@ mod fleet;
 mod model;
 mod pipeline;
 mod presets;
+mod quiet;
 mod spec;
 
 pub use catalog::{Catalog, KindInfo, ThresholdInfo, catalog};
@@ -19,4 +20,5 @@ pub use pipeline::{
     Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,
 };
 pub use presets::{Preset, preset, presets};
+pub use quiet::{Quiet, quiet};
 pub use spec::{DEFAULT_PRESET, DetectorSpec, EnsembleSpec, default_spec, parse_spec};

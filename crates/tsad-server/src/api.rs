@@ -644,6 +644,14 @@ pub struct ThresholdResponse {
     /// and 03:40 UTC", ...}]`; empty when none (or with `"routine": false` in the options).
     #[schema(value_type = Vec<Object>)]
     pub routine: Value,
+    /// When no event was kept: why, and the nearest setting that would show one: `{"reason":
+    /// "below_cut", "index", "time", "rarity", "score", "every"}` (the rarest point and the
+    /// loosest round `auto` rate, one false alarm per `every` points, that flags it),
+    /// `{"reason": "nothing_stands_out", "index", "time", "rarity"}` or `{"reason":
+    /// "events_dropped", "routine"}` (points passed the cut-off but the event options dropped
+    /// every event). Null when there are events.
+    #[schema(value_type = Object)]
+    pub quiet: Value,
 }
 
 /// `GET /api/v1/runs/{id}/download` query.
@@ -729,6 +737,14 @@ pub struct DetectResponse {
     /// Events set aside as the series' routine (as in a re-threshold's answer).
     #[schema(value_type = Vec<Object>)]
     pub routine: Value,
+    /// As in a re-threshold's answer. When no event was kept: why, and the nearest setting that would show one: `{"reason":
+    /// "below_cut", "index", "time", "rarity", "score", "every"}` (the rarest point and the
+    /// loosest round `auto` rate, one false alarm per `every` points, that flags it),
+    /// `{"reason": "nothing_stands_out", "index", "time", "rarity"}` or `{"reason":
+    /// "events_dropped", "routine"}` (points passed the cut-off but the event options dropped
+    /// every event). Null when there are events.
+    #[schema(value_type = Object)]
+    pub quiet: Value,
     /// What the model was fitted and calibrated on (as a run's `training`).
     #[schema(value_type = Object)]
     pub training: Value,

@@ -944,3 +944,95 @@ async fn datasets_and_runs_are_renamed() {
         "a refused rename changes nothing"
     );
 }
+
+#[tokio::test]
+async fn an_empty_answer_names_the_rarest_point_and_the_rate_that_reaches_it() {
+    let app = TestApp::new();
+    // Seeded noise with a modest bump at row 1500: rarer than any other point, below the
+    // default cut-off.
+    let mut rng = tsad_testing::Rng::new(5);
+    let mut values: Vec<f64> = (0..2000).map(|_| 10.0 + rng.normal()).collect();
+    values[1500] += 4.0;
+    let ts: Vec<i64> = (0..2000).map(|i| 1_700_000_000_000 + i * 60_000).collect();
+    let spec = json!({"kind": "mad"});
+    let detect = |threshold: Value, events: Value| {
+        json!({"timestamps": ts, "values": values, "detector": spec, "threshold": threshold,
+               "events": events})
+    };
+    let auto = json!({"method": "auto", "every": 100_000});
+    let (status, body) = app
+        .post_json("/api/v1/detect", &detect(auto.clone(), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["event_count"], 0, "{}", body["events"]);
+    let quiet = &body["quiet"];
+    assert_eq!(quiet["reason"], "below_cut", "{quiet}");
+    assert_eq!(quiet["index"], 1500, "{quiet}");
+    assert_eq!(quiet["time"], ts[1500], "{quiet}");
+    let rarity = quiet["rarity"].as_f64().unwrap();
+    assert!((1.0..5.0).contains(&rarity), "{quiet}");
+    let every = quiet["every"].as_f64().unwrap();
+    assert_eq!(every, 10f64.powf(rarity.floor()), "{quiet}");
+
+    // The rate it names flags the point, and then there is nothing to explain.
+    let reach = json!({"method": "auto", "every": every});
+    let (_, body) = app
+        .post_json("/api/v1/detect", &detect(reach.clone(), json!({})))
+        .await;
+    assert!(
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["peak"] == 1500),
+        "{}",
+        body["events"]
+    );
+    assert_eq!(body["quiet"], Value::Null);
+
+    // Points past the cut that the event options drop are said to be dropped.
+    let (_, body) = app
+        .post_json(
+            "/api/v1/detect",
+            &detect(reach.clone(), json!({"min_points": 50})),
+        )
+        .await;
+    assert_eq!(body["event_count"], 0, "{}", body["events"]);
+    assert_eq!(
+        body["quiet"],
+        json!({"reason": "events_dropped", "routine": false})
+    );
+
+    // A stored run carries it in its summary, and a re-threshold answers with it.
+    let csv: String = std::iter::once("timestamp,value\n".to_owned())
+        .chain(
+            ts.iter()
+                .zip(&values)
+                .map(|(t, v)| format!("{},{v}\n", tsad_io::format_timestamp(*t))),
+        )
+        .collect();
+    let (_, ds) = app.upload("bump.csv", csv.as_bytes()).await;
+    let id = app
+        .start_run(ds["id"].as_str().unwrap(), spec.clone())
+        .await;
+    assert_eq!(app.wait(&id).await, RunStatus::Succeeded);
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["summary"]["quiet"]["index"], 1500, "{}", run["summary"]);
+    let (status, out) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"threshold": reach}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["quiet"], Value::Null, "{out}");
+    let (_, run) = app.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(run["summary"]["quiet"], Value::Null, "{}", run["summary"]);
+    let (_, out) = app
+        .post_json(
+            &format!("/api/v1/runs/{id}/threshold"),
+            &json!({"threshold": auto}),
+        )
+        .await;
+    assert_eq!(out["quiet"]["index"], 1500, "{out}");
+}

@@ -219,6 +219,12 @@ pub(crate) async fn detect_create(
             event_count,
             events: events_json,
             routine: serde_json::to_value(&detection.cut.routine).map_err(ApiError::internal)?,
+            quiet: crate::jobs::quiet(
+                &series,
+                &detection.scores,
+                &detection.cut,
+                &detection.events,
+            ),
             training,
             points: columnar(&result, &all, result.len(), detection.cut.scale),
             report: result.report.clone(),

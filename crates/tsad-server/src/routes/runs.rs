@@ -1203,6 +1203,7 @@ pub(crate) async fn runs_threshold(
         let (series, scores) = series_and_scores(&result)?;
         let events_opts = events;
         let (cut, found) = tsad_engine::rethreshold(&series, &scores, &threshold, &events_opts)?;
+        let quiet = crate::jobs::quiet(&series, &scores, &cut, &found);
         let rule_source = threshold;
         let threshold = serde_json::to_value(threshold).map_err(ApiError::internal)?;
         let events_options = serde_json::to_value(events_opts).map_err(ApiError::internal)?;
@@ -1216,6 +1217,7 @@ pub(crate) async fn runs_threshold(
             obj.insert("threshold_rule".into(), json!(rule));
             obj.insert("scale".into(), json!(scale_name(cut.scale)));
             obj.insert("routine".into(), json!(cut.routine));
+            obj.insert("quiet".into(), quiet.clone());
             // A series of a many-series run: the series list ranks by its worst event.
             if obj.contains_key("worst") {
                 obj.insert("worst".into(), json!(tsad_engine::WorstEvent::of(&found)));
@@ -1249,6 +1251,7 @@ pub(crate) async fn runs_threshold(
             anomaly_count: cut.count(),
             events_options,
             routine: json!(cut.routine),
+            quiet,
         };
         let mut updated = RunResult::clone(&result);
         updated.flags = cut.flags;

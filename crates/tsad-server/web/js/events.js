@@ -3,7 +3,7 @@
 // server for the evidence. Events are numbered by their position in the list the caller gives
 // (most severe first), which is also how the chat names them.
 
-import { $, el, fmtNum, fmtTime, fmtDuration, fmtInt, fmtPercent } from "./util.js";
+import { $, el, fmtNum, fmtTime, fmtDuration, fmtInt, fmtPercent, fmtEvery, everyFromSensitivity } from "./util.js";
 
 const MAX_ROWS = 50;
 const MEMBER_COLORS = ["#2a9d8f", "#7b5ea7", "#e76f51", "#3d85c6", "#8ab17d", "#b5838d"];
@@ -11,7 +11,10 @@ const ARROWS = { up: ["▲", "above expected"], down: ["▼", "below expected"],
 
 let state = { events: [], opts: {}, sort: "rank", selected: null, showAll: false };
 
-/** events: most severe first. opts: {timeAxis, stepMs, onSelect(n), onExplain(n)} */
+/**
+ * events: most severe first. opts: {timeAxis, stepMs, quiet (why there are none), onSelect(n),
+ * onExplain(n), onReach(s) (move the slider to s)}
+ */
 export function renderEvents(events, opts) {
   state = { ...state, events: events || [], opts: { ...state.opts, ...opts }, showAll: false };
   if (state.selected != null && state.selected >= state.events.length) state.selected = null;
@@ -90,9 +93,7 @@ function draw() {
   if (state.selected != null && state.selected < events.length && !shown.includes(state.selected)) shown.push(state.selected);
   const rows = shown.map((i) => row(events[i], i, memberNames, maxSev, hasRarity));
   const body = el("tbody", {}, rows);
-  if (!events.length) {
-    body.append(el("tr", { class: "empty" }, el("td", { colspan: 7 }, "No events at this threshold. Allow more false alarms (move the slider right) to see weaker anomalies.")));
-  }
+  if (!events.length) body.append(el("tr", { class: "empty" }, el("td", { colspan: 7, "data-testid": "events-empty" }, emptyText(opts))));
   table.replaceChildren(head, body);
   const capped = events.length > cap;
   $("events-note").textContent = capped
@@ -100,6 +101,40 @@ function draw() {
     : events.length > MAX_ROWS ? `All ${fmtInt(events.length)} events.` : "";
   $("events-show-all").classList.toggle("hidden", !capped);
   if (state.selected != null) selectEvent(state.selected);
+}
+
+/**
+ * What an empty table says: why nothing was kept (the run's `quiet`, see docs/API.md) and, when
+ * the rarest point is below the cut, a button that moves the slider just far enough to flag it.
+ */
+function emptyText(opts) {
+  const q = opts.quiet;
+  const at = (q) => (q.time != null ? fmtTime(q.time, opts.timeAxis) : `point ${fmtInt(q.index)}`);
+  const oneIn = (rarity) => fmtInt(Math.round(10 ** rarity));
+  if (q?.reason === "events_dropped") {
+    return `No events kept: points passed the cut-off, but the run's event options (minimum event length, pruning) ${q.routine ? "and the routine rule (tick “flag routine” to see those) " : ""}dropped every event they formed.`;
+  }
+  if (q?.reason === "nothing_stands_out") {
+    return q.rarity < 0.5
+      ? "No events, and no point stands out: every point scores about alike."
+      : `No events, and no point stands out: the rarest, at ${at(q)}, is as common as one point in ${oneIn(q.rarity)} of normal data.`;
+  }
+  if (q?.reason === "below_cut" && Number.isFinite(q.rarity)) {
+    const text = `No events at this threshold. The rarest point, at ${at(q)}, scores as high as about one point in ${oneIn(q.rarity)} of normal data.`;
+    // The slider's cut is 1 + 8(1 - s) on the rarity scale: the first step strictly below it.
+    const s = Math.ceil((1 - (q.rarity - 1) / 8) * 100 + 1e-6) / 100;
+    if (!opts.onReach || s > 0.99) return text;
+    const every = fmtEvery(everyFromSensitivity(s));
+    return [text, " ", el("button", {
+      type: "button", class: "link-button", "data-testid": "events-reach",
+      title: `Moves the slider to ${s.toFixed(2)}`,
+      onclick: () => opts.onReach(s),
+    }, `Flag it: allow about 1 false alarm per ${every} points`)];
+  }
+  if (q?.reason === "below_cut") {
+    return `No events at this threshold. The highest score, ${fmtNum(q.score)}, is at ${at(q)}: a lower k (or q) flags more.`;
+  }
+  return "No events at this threshold. Allow more false alarms (move the slider right) to see weaker anomalies.";
 }
 
 function row(e, i, memberNames, maxSev, hasRarity) {

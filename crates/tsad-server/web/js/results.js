@@ -138,6 +138,8 @@ export async function showResults(run) {
     stepMs: view.timeAxis === "epoch_millis" ? view.step : null,
     onSelect: selectAndZoom,
     onExplain: (n) => explainEvent(n),
+    quiet: summary.quiet ?? null,
+    onReach: reachSensitivity,
   });
   setChatRun(run, view.timeAxis);
   renderBenfordBlock(run.report);
@@ -345,6 +347,15 @@ function showMethod(method) {
 }
 
 /** The run's event options with `standout` and `routine` as the checkboxes say. */
+/** Moves the slider to s (the auto rule) and re-thresholds: the empty table's button. */
+function reachSensitivity(s) {
+  $("rethreshold-method").value = "auto";
+  showMethod("auto");
+  $("sensitivity-slider").value = String(s);
+  sliderWords();
+  rethreshold({ method: "sensitivity", s });
+}
+
 function eventOptions() {
   return {
     ...(view?.run.events_options || {}),
@@ -403,9 +414,9 @@ async function rethreshold(threshold) {
     view.rule = out.threshold_rule || null;
     view.scale = out.scale || view.scale;
     view.selected = null;
-    view.run = { ...view.run, events_options: out.events_options ?? view.run.events_options, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale, routine: out.routine ?? [] } };
+    view.run = { ...view.run, events_options: out.events_options ?? view.run.events_options, threshold: view.threshold, threshold_rule: view.rule, scale: view.scale, summary: { ...view.run.summary, threshold_value: out.threshold_value, anomaly_count: out.anomaly_count, event_count: out.event_count ?? view.events.length, threshold_rule: view.rule, scale: view.scale, routine: out.routine ?? [], quiet: out.quiet ?? null } };
     renderSummary();
-    renderEvents(view.events, {});
+    renderEvents(view.events, { quiet: out.quiet ?? null });
     loadMarks();
     refreshComparison();
     setChatEvent(null);
