@@ -138,6 +138,7 @@ fn array<'py>(py: Python<'py>, v: Vec<f64>) -> Bound<'py, PyArray1<f64>> {
 /// The per-point columns, events and facts of one detection, as a dict for the Python half.
 fn detection_dict<'py>(
     py: Python<'py>,
+    series: &Series,
     detection: Detection,
     spec: &DetectorSpec,
     preset: Option<&str>,
@@ -145,6 +146,14 @@ fn detection_dict<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let n = detection.scores.len();
     let nan = || vec![f64::NAN; n];
+    // Why nothing was kept, with the named point's time as the events give theirs.
+    let quiet = tsad_engine::quiet(&detection.scores, &detection.cut, &detection.events).map(|q| {
+        let mut v = serde_json::to_value(&q).unwrap_or_default();
+        if let (Some(obj), Some(i)) = (v.as_object_mut(), q.index()) {
+            obj.insert("time".into(), json!(series.timestamps()[i]));
+        }
+        v
+    });
     let info = json!({
         "detector": spec.to_json(),
         "preset": preset,
@@ -155,6 +164,7 @@ fn detection_dict<'py>(
         "anomaly_count": detection.cut.count(),
         "event_count": detection.events.len(),
         "routine": detection.cut.routine,
+        "quiet": quiet,
         "training": detection.training,
         "fit_seconds": detection.fit_seconds,
         "score_seconds": detection.score_seconds,
@@ -234,7 +244,7 @@ fn detect<'py>(
             )
         })
         .map_err(|e| engine_error(py, e))?;
-    detection_dict(py, detection, &spec, preset.as_deref(), &threshold)
+    detection_dict(py, &series, detection, &spec, preset.as_deref(), &threshold)
 }
 
 /// A detector fitted on a training series, with the calibration of its scores: what
@@ -266,7 +276,7 @@ impl PyModel {
         let detection = py
             .detach(|| tsad_engine::detect_fitted(&series, &self.fitted, &threshold, &options))
             .map_err(|e| engine_error(py, e))?;
-        detection_dict(py, detection, self.fitted.spec(), None, &threshold)
+        detection_dict(py, &series, detection, self.fitted.spec(), None, &threshold)
     }
 
     /// The detector spec the model was fitted from, as JSON text.

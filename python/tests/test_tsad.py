@@ -86,6 +86,20 @@ def test_train_prefix_and_separate_series():
     assert separate.anomaly[1000]
 
 
+def test_an_empty_answer_names_the_rarest_point_and_the_rate_that_flags_it():
+    values = noisy(2000)
+    values[1500] += 5.5
+    quiet = tsad.detect(values, detector="mad")
+    assert len(quiet.events) == 0, quiet.events
+    assert quiet.quiet["reason"] == "below_cut"
+    assert quiet.quiet["index"] == 1500 and quiet.quiet["time"] == 1500
+    every = quiet.quiet["every"]
+    assert every == 10 ** np.floor(quiet.quiet["rarity"])
+    found = tsad.detect(values, detector="mad", threshold={"method": "auto", "every": every})
+    assert any(e["start"] <= 1500 <= e["end"] for e in found.events)
+    assert found.quiet is None
+
+
 def test_a_nightly_job_is_routine_not_an_alarm():
     # Ten days every 5 minutes; a job lifts the value every night at 03:05 or 03:10 (the first
     # night is inside mad's warm-up), and one spike at noon on day 6.

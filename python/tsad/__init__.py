@@ -195,7 +195,11 @@ class Detection:
     detector's own report and ``diagnostics`` the run's facts (spec, threshold and its value,
     training part, timings). ``routine`` lists the events set aside as the series' routine
     (recurring at one time of the hour, day or week; ``events={"routine": False}`` keeps them
-    as events).
+    as events). ``quiet`` says, when no event was kept, why and what would show one (None when
+    there are events): ``{"reason": "below_cut", "index", "time", "rarity", "score", "every"}``
+    names the rarest point and the ``threshold={"method": "auto", "every": ...}`` that flags
+    points about that rare; ``"nothing_stands_out"`` that no point does; ``"events_dropped"``
+    that points passed the cut-off but the event options dropped every event.
     """
 
     def __init__(self, raw: Dict[str, Any], timestamps: Optional[np.ndarray], values: np.ndarray):
@@ -212,6 +216,8 @@ class Detection:
         # Events set aside as the series' routine (recurring at one time of the hour, day or
         # week), each with ``period``, ``events`` and a ``summary`` in words.
         self.routine: List[Dict[str, Any]] = self.diagnostics.get("routine", [])
+        # Why no event was kept, and what would show one; None when there are events.
+        self.quiet: Optional[Dict[str, Any]] = self.diagnostics.get("quiet")
         self.timestamps = timestamps
         self.values = values
 

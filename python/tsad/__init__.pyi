@@ -32,6 +32,8 @@ class Detection:
     events: List[Dict[str, Any]]
     report: Dict[str, Any]
     diagnostics: Dict[str, Any]
+    routine: List[Dict[str, Any]]
+    quiet: Optional[Dict[str, Any]]
     timestamps: Optional[npt.NDArray[np.int64]]
     values: npt.NDArray[np.float64]
     def __len__(self) -> int: ...
