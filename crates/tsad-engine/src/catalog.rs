@@ -191,9 +191,10 @@ pub fn catalog() -> Catalog {
         ThresholdInfo {
             method: "auto",
             default: Threshold::default(),
-            description: "The default. Flag points rarer than about one in `every` points of \
-                normal data (default 100,000), on calibrated scores: each score's rarity is how \
-                unusual it is among the training part's scores, with a fitted tail beyond them. \
+            description: "The default. Flag points rarer than about one in N points of \
+                normal data (N is `every`, default 100,000), on calibrated scores: each score's \
+                rarity is how unusual it is among the training part's scores, with a fitted tail \
+                beyond them. \
                 The number of false alarms then depends on the length of the data, not on the \
                 detector or its scale.",
         },
