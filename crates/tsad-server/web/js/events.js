@@ -112,7 +112,9 @@ function emptyText(opts) {
   const at = (q) => (q.time != null ? fmtTime(q.time, opts.timeAxis) : `point ${fmtInt(q.index)}`);
   const oneIn = (rarity) => fmtInt(Math.round(10 ** rarity));
   if (q?.reason === "events_dropped") {
-    return `No events kept: points passed the cut-off, but the run's event options (minimum event length, pruning) ${q.routine ? "and the routine rule (tick “flag routine” to see those) " : ""}dropped every event they formed.`;
+    return q.routine
+      ? "No events kept: points passed the cut-off, but the routine rule set their events aside (tick “flag routine” to list them), or the run's minimum event length or pruning dropped them."
+      : "No events kept: points passed the cut-off, but the run's event options (a minimum event length or pruning, given when it was started through the API) dropped every event they formed.";
   }
   if (q?.reason === "nothing_stands_out") {
     return q.rarity < 0.5
@@ -122,7 +124,8 @@ function emptyText(opts) {
   if (q?.reason === "below_cut" && Number.isFinite(q.rarity)) {
     const text = `No events at this threshold. The rarest point, at ${at(q)}, scores as high as about one point in ${oneIn(q.rarity)} of normal data.`;
     // The slider's cut is 1 + 8(1 - s) on the rarity scale: the first step strictly below it.
-    const s = Math.ceil((1 - (q.rarity - 1) / 8) * 100 + 1e-6) / 100;
+    // (A cut set beyond the slider's range through the API: its far left flags the point.)
+    const s = Math.max(0.01, Math.ceil((1 - (q.rarity - 1) / 8) * 100 + 1e-6) / 100);
     if (!opts.onReach || s > 0.99) return text;
     const every = fmtEvery(everyFromSensitivity(s));
     return [text, " ", el("button", {
