@@ -506,6 +506,20 @@ impl Report<'_> {
         v
     }
 
+    /// Why no event was kept, as the API's `quiet` (the named point's time as events give
+    /// theirs); null when there are events.
+    fn quiet_json(&self) -> Value {
+        let d = self.detection;
+        let Some(q) = tsad_engine::quiet(&d.scores, &d.cut, &d.events) else {
+            return Value::Null;
+        };
+        let mut v = serde_json::to_value(&q).unwrap_or_default();
+        if let Some(i) = q.index() {
+            v["time"] = time_json(self.series(), self.series().timestamps()[i]);
+        }
+        v
+    }
+
     pub(crate) fn to_json(&self, points: bool) -> Value {
         let s = self.series();
         let d = self.detection;
@@ -534,6 +548,7 @@ impl Report<'_> {
             "event_count": d.events.len(),
             "events": d.events.iter().map(|e| self.event_json(e)).collect::<Vec<_>>(),
             "routine": d.cut.routine,
+            "quiet": self.quiet_json(),
             "diagnostics": self.ingested.diagnostics,
             "report": d.scores.report,
             "timings": {"fit_seconds": d.fit_seconds, "score_seconds": d.score_seconds},

@@ -87,6 +87,17 @@ fn demo_then_detect_finds_the_injected_anomalies() {
     // It flags nothing, and the table says where the rarest point is and what reaches it
     // rather than ending at "0 events".
     assert_eq!(v["event_count"], 0, "the hint below needs an empty result");
+    // The JSON says the same as the API's `quiet`: the rarest point, its time as events give
+    // theirs, and the rate that reaches it.
+    let quiet = &v["quiet"];
+    assert_eq!(quiet["reason"], "below_cut", "{quiet}");
+    assert_eq!(quiet["every"], 1000.0, "{quiet}");
+    assert!(
+        quiet["time"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-")),
+        "{quiet}"
+    );
     let own = tsad(dir.path(), &["detect", "demo.csv"]);
     assert_eq!(own.code, 0, "{}", own.stderr);
     let hint = own
