@@ -71,9 +71,11 @@ fn smap(a: EvalSmapArgs) -> Result<Outcome> {
         },
         threshold.describe()
     );
+    // `length`: points per predicted event, on average. Event-level scores reward wide
+    // events, so a gain that comes with longer events is worth a second look.
     println!(
-        "{:<28} {:>9} {:>7} {:>6} {:>5} {:>5} {:>5} {:>8}",
-        "detector", "precision", "recall", "F1", "TP", "FP", "FN", "seconds"
+        "{:<28} {:>9} {:>7} {:>6} {:>5} {:>5} {:>5} {:>7} {:>8}",
+        "detector", "precision", "recall", "F1", "TP", "FP", "FN", "length", "seconds"
     );
     for (name, spec) in specs {
         let detect = |train: &Series, test: &Series| -> Result<Vec<(usize, usize)>, String> {
@@ -114,14 +116,16 @@ fn smap(a: EvalSmapArgs) -> Result<Outcome> {
         let report = run_smap_with(&set, detect, a.jobs, a.covariates)?;
         let (p, r, f) = report.total.prf();
         let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+        let length = mean_length(report.channels.iter().flat_map(|c| &c.predicted));
         println!(
-            "{name:<28} {:>9} {:>7} {:>6} {:>5} {:>5} {:>5} {:>8.1}",
+            "{name:<28} {:>9} {:>7} {:>6} {:>5} {:>5} {:>5} {:>7} {:>8.1}",
             fmt(p),
             fmt(r),
             fmt(f),
             report.total.true_pos,
             report.total.false_pos,
             report.total.false_neg,
+            length.map_or_else(|| "-".to_owned(), |l| format!("{l:.1}")),
             report.seconds
         );
         for c in report.channels.iter().filter(|c| c.error.is_some()) {
@@ -189,6 +193,7 @@ fn nab_batch(corpus: &Corpus, name: &str, spec: &DetectorSpec) -> Result<Outcome
     let start = Instant::now();
     let (threshold, options) = (Threshold::default(), EventOptions::default());
     let mut total = EventCounts::default();
+    let mut all_events = Vec::new();
     println!(
         "{:<58} {:>7} {:>6} {:>4} {:>4} {:>4}",
         "file", "windows", "events", "TP", "FP", "FN"
@@ -214,12 +219,13 @@ fn nab_batch(corpus: &Corpus, name: &str, spec: &DetectorSpec) -> Result<Outcome
             c.false_neg
         );
         total += c;
+        all_events.extend(events);
     }
     let (p, r, f) = total.prf();
     let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
     println!(
         "{name}: batch, {}; windows found {} of {}, false events {}: precision {}, recall {}, \
-         F1 {} ({:.1} s)",
+         F1 {}; {} points an event on average ({:.1} s)",
         threshold.describe(),
         total.true_pos,
         total.true_pos + total.false_neg,
@@ -227,6 +233,7 @@ fn nab_batch(corpus: &Corpus, name: &str, spec: &DetectorSpec) -> Result<Outcome
         fmt(p),
         fmt(r),
         fmt(f),
+        mean_length(&all_events).map_or_else(|| "-".to_owned(), |l| format!("{l:.1}")),
         start.elapsed().as_secs_f64()
     );
     Ok(Outcome::Clean)
@@ -362,4 +369,23 @@ fn labeled(a: EvalLabeledArgs) -> Result<Outcome> {
         println!("NAB-style score (standard profile): {n:.1}");
     }
     Ok(Outcome::Clean)
+}
+
+/// Points per event, on average, of inclusive `(start, end)` events; `None` for no event.
+fn mean_length<'a>(events: impl IntoIterator<Item = &'a (usize, usize)>) -> Option<f64> {
+    let (count, points) = events
+        .into_iter()
+        .fold((0usize, 0usize), |(n, p), (s, e)| (n + 1, p + e - s + 1));
+    (count > 0).then(|| points as f64 / count as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_length;
+
+    #[test]
+    fn events_are_measured_in_points_both_ends_included() {
+        assert_eq!(mean_length(&[(3, 3), (10, 14)]), Some(3.0));
+        assert_eq!(mean_length(&[]), None);
+    }
 }
