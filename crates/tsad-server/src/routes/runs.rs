@@ -453,8 +453,6 @@ fn numeric_columns(meta: &Value) -> usize {
     })
 }
 
-/// The checks a run's dataset allows without reading its data (docs/API.md promises them
-/// before queueing): the chosen columns exist, and the series is long enough for the detector.
 /// Refuses, before anything is queued, a value column that cannot hold the values: the column
 /// also chosen as time, or one of timestamps that are not numbers (the preview's kind and
 /// first rows say so). Anything less certain is left to the run, which names the line.
@@ -516,6 +514,9 @@ fn check_value_column(
     Ok(())
 }
 
+/// The checks a run's dataset allows without reading its data (docs/API.md promises them
+/// before queueing): the chosen columns exist (and the value column can hold values), and the
+/// series is long enough for the detector.
 fn check_against_dataset(
     dataset: &tsad_store::DatasetRecord,
     spec: &DetectorSpec,
@@ -531,15 +532,6 @@ fn check_against_dataset(
                 .collect()
         })
         .unwrap_or_default();
-    let exists = |c: &tsad_io::ColumnRef| match c {
-        tsad_io::ColumnRef::Index(i) => *i < names.len(),
-        tsad_io::ColumnRef::Name(n) => {
-            let want = n.trim().to_lowercase();
-            names.contains(&want)
-                || (want.bytes().all(|b| b.is_ascii_digit())
-                    && want.parse::<usize>().is_ok_and(|i| i < names.len()))
-        }
-    };
     // A column's place among `names`, as ingest resolves a name or a 0-based index.
     let position = |c: &tsad_io::ColumnRef| match c {
         tsad_io::ColumnRef::Index(i) => Some(*i).filter(|i| *i < names.len()),
@@ -552,6 +544,7 @@ fn check_against_dataset(
             })
         }
     };
+    let exists = |c: &tsad_io::ColumnRef| position(c).is_some();
     let listed = || {
         let cols: Vec<&str> = dataset.meta["columns"]
             .as_array()
