@@ -146,14 +146,7 @@ fn detection_dict<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let n = detection.scores.len();
     let nan = || vec![f64::NAN; n];
-    // Why nothing was kept, with the named point's time as the events give theirs.
-    let quiet = tsad_engine::quiet(&detection.scores, &detection.cut, &detection.events).map(|q| {
-        let mut v = serde_json::to_value(&q).unwrap_or_default();
-        if let (Some(obj), Some(i)) = (v.as_object_mut(), q.index()) {
-            obj.insert("time".into(), json!(series.timestamps()[i]));
-        }
-        v
-    });
+    let quiet = tsad_engine::quiet(series, &detection.scores, &detection.cut, &detection.events);
     let info = json!({
         "detector": spec.to_json(),
         "preset": preset,

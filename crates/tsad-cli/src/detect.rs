@@ -506,16 +506,14 @@ impl Report<'_> {
         v
     }
 
-    /// Why no event was kept, as the API's `quiet` (the named point's time as events give
-    /// theirs); null when there are events.
+    /// Why no event was kept, as the API's `quiet` (its time written as events write theirs);
+    /// null when there are events.
     fn quiet_json(&self) -> Value {
-        let d = self.detection;
-        let Some(q) = tsad_engine::quiet(&d.scores, &d.cut, &d.events) else {
-            return Value::Null;
-        };
-        let mut v = serde_json::to_value(&q).unwrap_or_default();
-        if let Some(i) = q.index() {
-            v["time"] = time_json(self.series(), self.series().timestamps()[i]);
+        let (s, d) = (self.series(), self.detection);
+        let mut v = serde_json::to_value(tsad_engine::quiet(s, &d.scores, &d.cut, &d.events))
+            .unwrap_or_default();
+        if let Some(t) = v.get("time").and_then(Value::as_i64) {
+            v["time"] = time_json(s, t);
         }
         v
     }
@@ -872,8 +870,8 @@ fn detector_notes(kind: &str, report: &Value, member: bool) -> Vec<String> {
 /// is, and the option that would reach it. `None` when no point has a finite score.
 fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
     use tsad_engine::Quiet;
-    let quiet = tsad_engine::quiet(&d.scores, &d.cut, &d.events)?;
-    let at = |i: usize| time_text(s, s.timestamps()[i]);
+    let quiet = tsad_engine::quiet(s, &d.scores, &d.cut, &d.events)?;
+    let at = |t: i64| time_text(s, t);
     let mut hint = match quiet {
         Quiet::EventsDropped { routine } => {
             let by = if routine {
@@ -885,7 +883,7 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
                 "no event kept: points passed the cut-off, but {by} dropped every event they formed"
             ));
         }
-        ref q @ Quiet::NothingStandsOut { index, rarity } => {
+        ref q @ Quiet::NothingStandsOut { time, rarity, .. } => {
             return Some(if q.all_alike() {
                 "nothing passed the cut-off, and no point stands out: every point scores about \
                  alike"
@@ -894,13 +892,13 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
                 format!(
                     "nothing passed the cut-off, and no point stands out: the rarest, at {}, is \
                      as common as one point in {} of normal data",
-                    at(index),
+                    at(time),
                     tsad_core::group_thousands(10f64.powf(rarity))
                 )
             });
         }
         Quiet::BelowCut {
-            index,
+            time,
             rarity: Some(rarity),
             every: Some(every),
             ..
@@ -908,14 +906,14 @@ fn nothing_flagged_hint(s: &Series, d: &Detection) -> Option<String> {
             "nothing passed the cut-off: the rarest point, at {}, has rarity {rarity:.2}: about \
              one point in {} of normal data scores this high; --every {every} flags points about \
              that rare",
-            at(index),
+            at(time),
             tsad_core::group_thousands(10f64.powf(rarity)),
         ),
-        Quiet::BelowCut { index, score, .. } => format!(
+        Quiet::BelowCut { time, score, .. } => format!(
             "nothing passed the cut-off: the highest score, {}, is at {}; a lower --sigma or \
              --quantile flags more",
             num(score),
-            at(index)
+            at(time)
         ),
     };
     if d.training.source == "self" {

@@ -2,7 +2,7 @@
 //! user gets instead of an empty table (CLI, API and UI phrase it each in their own terms).
 
 use serde::Serialize;
-use tsad_core::{Cut, Event, Scale, Scores};
+use tsad_core::{Cut, Event, Scale, Scores, Series};
 
 /// Below this rarity the rarest point is as common as one point in three of normal data:
 /// every point scores about alike.
@@ -25,6 +25,8 @@ pub enum Quiet {
     NothingStandsOut {
         /// The rarest point.
         index: usize,
+        /// Its time, on the series' time axis (the row number for a series without time).
+        time: i64,
         /// Its rarity.
         rarity: f64,
     },
@@ -32,6 +34,8 @@ pub enum Quiet {
     BelowCut {
         /// The rarest point (the highest score on the threshold's scale).
         index: usize,
+        /// Its time, on the series' time axis (the row number for a series without time).
+        time: i64,
         /// Its rarity, when the scores were calibrated and the cut is on that scale.
         #[serde(skip_serializing_if = "Option::is_none")]
         rarity: Option<f64>,
@@ -44,9 +48,10 @@ pub enum Quiet {
     },
 }
 
-/// Why `events` is empty, from the scores and the cut that produced it; `None` when there are
-/// events, or no finite score at all (the detector abstained everywhere, which its report says).
-pub fn quiet(scores: &Scores, cut: &Cut, events: &[Event]) -> Option<Quiet> {
+/// Why `events` is empty, from `series`' scores and the cut that produced it; `None` when there
+/// are events, or no finite score at all (the detector abstained everywhere, which its report
+/// says).
+pub fn quiet(series: &Series, scores: &Scores, cut: &Cut, events: &[Event]) -> Option<Quiet> {
     if !events.is_empty() {
         return None;
     }
@@ -65,16 +70,23 @@ pub fn quiet(scores: &Scores, cut: &Cut, events: &[Event]) -> Option<Quiet> {
             routine: !cut.routine.is_empty(),
         });
     }
+    let time = series.timestamps()[index];
     Some(match rarity {
-        Some(_) if top < COMMON => Quiet::NothingStandsOut { index, rarity: top },
+        Some(_) if top < COMMON => Quiet::NothingStandsOut {
+            index,
+            time,
+            rarity: top,
+        },
         Some(_) => Quiet::BelowCut {
             index,
+            time,
             rarity: Some(top),
             score: scores.score[index],
             every: Some(10f64.powf(top.floor().max(1.0))),
         },
         None => Quiet::BelowCut {
             index,
+            time,
             rarity: None,
             score: top,
             every: None,
@@ -83,14 +95,6 @@ pub fn quiet(scores: &Scores, cut: &Cut, events: &[Event]) -> Option<Quiet> {
 }
 
 impl Quiet {
-    /// The point it names (the rarest), if any.
-    pub fn index(&self) -> Option<usize> {
-        match self {
-            Quiet::NothingStandsOut { index, .. } | Quiet::BelowCut { index, .. } => Some(*index),
-            Quiet::EventsDropped { .. } => None,
-        }
-    }
-
     /// Whether every point scores about alike (the rarest is as common as one in three).
     pub fn all_alike(&self) -> bool {
         matches!(self, Quiet::NothingStandsOut { rarity, .. } if *rarity < ALIKE)
@@ -107,6 +111,11 @@ mod tests {
         s
     }
 
+    /// Row-numbered, so each point's time is its index.
+    fn rows(n: usize) -> Series {
+        Series::from_values(vec![0.0; n]).unwrap()
+    }
+
     fn cut(value: f64, scale: Scale) -> Cut {
         Cut {
             value,
@@ -120,9 +129,10 @@ mod tests {
     fn the_rarest_point_below_the_cut_is_named_with_the_rate_that_reaches_it() {
         let s = scores(&[0.1, 9.0, f64::NAN, 2.0], &[0.2, 3.6, f64::NAN, 1.1]);
         assert_eq!(
-            quiet(&s, &cut(5.0, Scale::Rarity), &[]),
+            quiet(&rows(s.len()), &s, &cut(5.0, Scale::Rarity), &[]),
             Some(Quiet::BelowCut {
                 index: 1,
+                time: 1,
                 rarity: Some(3.6),
                 score: 9.0,
                 every: Some(1000.0)
@@ -130,9 +140,10 @@ mod tests {
         );
         // On the raw scale the highest raw score is named, without a rate.
         assert_eq!(
-            quiet(&s, &cut(10.0, Scale::Raw), &[]),
+            quiet(&rows(s.len()), &s, &cut(10.0, Scale::Raw), &[]),
             Some(Quiet::BelowCut {
                 index: 1,
+                time: 1,
                 rarity: None,
                 score: 9.0,
                 every: None
@@ -143,18 +154,19 @@ mod tests {
     #[test]
     fn common_or_alike_scores_stand_out_nowhere() {
         let s = scores(&[1.0, 1.1], &[0.3, 0.8]);
-        let q = quiet(&s, &cut(5.0, Scale::Rarity), &[]).unwrap();
+        let q = quiet(&rows(s.len()), &s, &cut(5.0, Scale::Rarity), &[]).unwrap();
         assert_eq!(
             q,
             Quiet::NothingStandsOut {
                 index: 1,
+                time: 1,
                 rarity: 0.8
             }
         );
         assert!(!q.all_alike());
         let s = scores(&[1.0, 1.0], &[0.3, 0.3]);
         assert!(
-            quiet(&s, &cut(5.0, Scale::Rarity), &[])
+            quiet(&rows(s.len()), &s, &cut(5.0, Scale::Rarity), &[])
                 .unwrap()
                 .all_alike()
         );
@@ -164,7 +176,7 @@ mod tests {
     fn points_past_the_cut_mean_the_event_stage_dropped_them() {
         let s = scores(&[0.1, 9.0], &[0.2, 6.0]);
         assert_eq!(
-            quiet(&s, &cut(5.0, Scale::Rarity), &[]),
+            quiet(&rows(s.len()), &s, &cut(5.0, Scale::Rarity), &[]),
             Some(Quiet::EventsDropped { routine: false })
         );
     }
@@ -172,6 +184,9 @@ mod tests {
     #[test]
     fn nothing_to_say_with_events_or_without_any_score() {
         let s = scores(&[f64::NAN], &[f64::NAN]);
-        assert_eq!(quiet(&s, &cut(5.0, Scale::Rarity), &[]), None);
+        assert_eq!(
+            quiet(&rows(s.len()), &s, &cut(5.0, Scale::Rarity), &[]),
+            None
+        );
     }
 }

@@ -847,22 +847,15 @@ pub(crate) fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
-/// Why no event was kept and what would show one ([`tsad_engine::quiet`]), with the rarest
-/// point's time (`time`, on the run's time axis); null when there are events.
+/// Why no event was kept and what would show one ([`tsad_engine::quiet`]); null when there are
+/// events.
 pub(crate) fn quiet(
     series: &Series,
     scores: &tsad_core::Scores,
     cut: &tsad_core::Cut,
     events: &[tsad_core::Event],
 ) -> Value {
-    let Some(q) = tsad_engine::quiet(scores, cut, events) else {
-        return Value::Null;
-    };
-    let mut v = serde_json::to_value(&q).unwrap_or(Value::Null);
-    if let (Some(obj), Some(i)) = (v.as_object_mut(), q.index()) {
-        obj.insert("time".into(), json!(series.timestamps()[i]));
-    }
-    v
+    serde_json::to_value(tsad_engine::quiet(series, scores, cut, events)).unwrap_or(Value::Null)
 }
 
 /// The run summary shown in lists.

@@ -721,6 +721,17 @@ async fn synchronous_detect() {
     assert_eq!(body["series"]["start"], 0);
 }
 
+/// A `timestamp,value` CSV of Unix-millisecond times (written as RFC 3339) and values.
+fn timestamped_csv(ts: &[i64], values: &[f64]) -> String {
+    std::iter::once("timestamp,value\n".to_owned())
+        .chain(
+            ts.iter()
+                .zip(values)
+                .map(|(t, v)| format!("{},{v}\n", tsad_io::format_timestamp(*t))),
+        )
+        .collect()
+}
+
 /// Ten days every 5 minutes with a job that lifts the value every night from the second at
 /// 03:05 or 03:10 (the first night is inside `mad`'s warm-up), and one spike at noon on day 6: timestamps, values and the spike's time.
 fn nightly_job() -> (Vec<i64>, Vec<f64>, i64) {
@@ -761,13 +772,7 @@ async fn a_nightly_job_is_set_aside_as_routine_and_can_be_flagged_again() {
 
     // The same as a stored run: the summary says what was set aside, and a re-threshold with
     // `routine: false` lists the nightly events again.
-    let csv: String = std::iter::once("timestamp,value\n".to_owned())
-        .chain(
-            ts.iter()
-                .zip(&values)
-                .map(|(t, v)| format!("{},{v}\n", tsad_io::format_timestamp(*t))),
-        )
-        .collect();
+    let csv = timestamped_csv(&ts, &values);
     let (_, ds) = app.upload("nightly.csv", csv.as_bytes()).await;
     let ds = ds["id"].as_str().unwrap().to_owned();
     let id = app.start_run(&ds, spec).await;
@@ -1004,13 +1009,7 @@ async fn an_empty_answer_names_the_rarest_point_and_the_rate_that_reaches_it() {
     );
 
     // A stored run carries it in its summary, and a re-threshold answers with it.
-    let csv: String = std::iter::once("timestamp,value\n".to_owned())
-        .chain(
-            ts.iter()
-                .zip(&values)
-                .map(|(t, v)| format!("{},{v}\n", tsad_io::format_timestamp(*t))),
-        )
-        .collect();
+    let csv = timestamped_csv(&ts, &values);
     let (_, ds) = app.upload("bump.csv", csv.as_bytes()).await;
     let id = app
         .start_run(ds["id"].as_str().unwrap(), spec.clone())
