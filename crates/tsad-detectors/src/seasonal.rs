@@ -15,7 +15,7 @@
 //! periodogram power to be a candidate, so the multiples k·p of each found period are checked
 //! too: the best one is kept when its autocorrelation beats the one at p and rises at least 0.3
 //! above the lowest between them. The scored series is then
-//! decomposed by STL (one period) or MSTL (several): `stlrs`'s arithmetic, bit for bit, in a
+//! decomposed by STL (one period) or MSTL (several): `stlrs`'s method, to rounding, in a
 //! faster port (`seasonal/stl.rs`), with robustness iterations by default so anomalies do not leak into the seasonal curve. When no period is
 //! found (or the series is shorter than two of its cycles), a centred rolling median of
 //! `fallback_window` points stands in for trend + season, and the report says so; except
@@ -325,6 +325,23 @@ fn detrend(x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// `values - fit`, with residuals within 1e-12 of the series' largest magnitude (`largest`)
+/// set to exactly 0. A series that repeats exactly (SMAP's pulse trains) is fitted to
+/// rounding, and its residuals are rounding noise: taken as they are, their scale is about
+/// 1e-14, every real deviation scores like 1e14, and which of them pass the cut-off depends
+/// on the order the fit added its sums in.
+fn residuals(values: &[f64], fit: &[f64], largest: f64) -> Vec<f64> {
+    let noise = 1e-12 * largest;
+    values
+        .iter()
+        .zip(fit)
+        .map(|(v, f)| {
+            let r = v - f;
+            if r.abs() <= noise { 0.0 } else { r }
+        })
+        .collect()
+}
+
 /// Trend + season of an interpolated series, and the method used. Without a usable period:
 /// the value before each point when `steps` (a series that moves like a random walk, see
 /// [`moves_like_a_random_walk`]), else a centred rolling median.
@@ -592,12 +609,13 @@ impl Model for SeasonalModel {
         // Like the decomposition itself, the fallback's form is read off the scored series.
         let steps = self.periods.is_empty() && moves_like_a_random_walk(&x);
         let (fit, method, x) = decompose_watching(x, &self.periods, &self.params, steps, ctx)?;
-        let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
+        let largest = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let resid = residuals(values, &fit, largest);
         let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
         let scale = if scale > 0.0 {
             scale
         } else {
-            tiny_scale(x.iter().fold(0.0_f64, |m, v| m.max(v.abs())))
+            tiny_scale(largest)
         };
         let score = resid
             .iter()
@@ -723,7 +741,8 @@ impl SeasonalOnline {
         let p = &self.detector.params;
         let steps = self.periods.is_empty() && moves_like_a_random_walk(&x);
         let (fit, method) = decompose(&x, &self.periods, p, steps);
-        let resid: Vec<f64> = values.iter().zip(&fit).map(|(v, f)| v - f).collect();
+        let largest = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let resid = residuals(&values, &fit, largest);
         let Some((center, scale)) = robust_center_scale(&resid) else {
             return;
         };
@@ -989,6 +1008,38 @@ mod tests {
         }
         let recall = found as f64 / total as f64;
         assert!(recall >= 0.9, "recall {recall} ({found} of {total})");
+    }
+
+    #[test]
+    fn an_exactly_repeating_series_scores_only_its_deviation() {
+        // A pulse train (SMAP's E channels are like it), fitted to rounding: what is left of
+        // a repeating point is noise, and it must score 0, not noise over a noise scale.
+        let pattern = [
+            -1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, -1.0, 1.0, -1.0, -1.0,
+        ];
+        let mut values: Vec<f64> = (0..2400).map(|i| pattern[i % pattern.len()]).collect();
+        values[1500] = -values[1500];
+        let scores = run(
+            SeasonalParams {
+                period: Some(12),
+                ..SeasonalParams::default()
+            },
+            &Series::from_values(values).unwrap(),
+        );
+        // Far from the deviation the fit is exact to rounding, and those points score 0.
+        for (i, score) in scores.score.iter().enumerate() {
+            assert!(
+                i.abs_diff(1500) < 700 || *score == 0.0,
+                "point {i}: {score}"
+            );
+        }
+        // Near it, the robust fit itself is thrown off (netlib's robustness weights give 0
+        // to every point not fitted exactly, the deviation's neighbours too), but the
+        // stretch stands out.
+        let near = scores.score[1488..=1512]
+            .iter()
+            .fold(0.0_f64, |m, &s| m.max(s));
+        assert!(near > 100.0, "{near}");
     }
 
     #[test]
