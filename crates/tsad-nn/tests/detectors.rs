@@ -34,6 +34,8 @@ fn autoencoder_params() -> LstmAutoencoderParams {
         batch_size: 32,
         learning_rate: 0.01,
         threads: Some(2),
+        // Each point's own error, which these tests reason about; smoothing has its own test.
+        smooth: 0,
         ..LstmAutoencoderParams::default()
     }
 }
@@ -365,10 +367,10 @@ fn assert_close(streamed: f64, batch: f64, what: &str) {
     );
 }
 
-/// The smoothed score is the EWMA of the raw residuals of the same model (smoothing does not
-/// touch training), in batch and in streaming alike.
+/// The smoothed score is the EWMA of the raw scores of the same model (smoothing does not
+/// touch training), in batch and in streaming alike, for both models.
 #[test]
-fn smoothing_averages_the_residuals_of_the_same_model() {
+fn smoothing_averages_the_scores_of_the_same_model() {
     let (series, _) = seasonal_with_anomalies(600, 24, 4, 9);
     // `smoothed` is the EWMA of span 6 (weight 2/7 on the newest) of the finite `raw` scores.
     let assert_smoothed = |raw: &[f64], smoothed: &[f64], what: &str| {
@@ -414,6 +416,33 @@ fn smoothing_averages_the_residuals_of_the_same_model() {
         stream(forecaster(params).as_ref(), &series)
     };
     assert_smoothed(&streamed(0), &streamed(6), "streamed");
+    let rebuilt = |smooth: usize| {
+        autoencoder(LstmAutoencoderParams {
+            smooth,
+            threads: Some(1),
+            ..autoencoder_params()
+        })
+        .fit(&series, &ctx)
+        .unwrap()
+        .score(&series)
+        .unwrap()
+        .score
+    };
+    assert_smoothed(&rebuilt(0), &rebuilt(6), "autoencoder batch");
+    let rebuilt_streamed = |smooth: usize| {
+        let params = LstmAutoencoderParams {
+            smooth,
+            online_warmup: 200,
+            threads: Some(1),
+            ..autoencoder_params()
+        };
+        stream(autoencoder(params).as_ref(), &series)
+    };
+    assert_smoothed(
+        &rebuilt_streamed(0),
+        &rebuilt_streamed(6),
+        "autoencoder streamed",
+    );
 }
 
 /// Before its first refit, the streaming forecaster is the batch forecaster fitted on the
