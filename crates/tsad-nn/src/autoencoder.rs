@@ -260,7 +260,13 @@ impl Detector for LstmAutoencoderDetector {
             serde_json::from_value(state.config.clone()).map_err(|e| Error::Load {
                 reason: format!("`{KIND}` config is malformed: {e}"),
             })?;
-        let params = LstmAutoencoderDetector::new(config.params)
+        let mut saved = config.params;
+        // A model saved before `smooth` existed scored each point's error alone, and its
+        // calibration was fitted on those scores: it keeps scoring them so.
+        if state.config["params"].get("smooth").is_none() {
+            saved.smooth = 0;
+        }
+        let params = LstmAutoencoderDetector::new(saved)
             .map_err(|e| Error::Load {
                 reason: format!("saved parameters are invalid: {e}"),
             })?
