@@ -430,18 +430,15 @@ impl Model for LstmAutoencoderModel {
         )?;
         let mut score = Vec::with_capacity(n);
         let mut expected = Vec::with_capacity(n);
+        let mut ewma = common::Ewma::new(self.params.smooth);
         for i in 0..n {
             let c = f64::from(count[i].max(1));
             expected.push(self.scaler.unscale(recon[i] / c));
-            score.push(if values[i].is_finite() {
+            score.push(ewma.push(if values[i].is_finite() {
                 err[i] / c
             } else {
                 f64::NAN
-            });
-        }
-        let mut ewma = common::Ewma::new(self.params.smooth);
-        for x in &mut score {
-            *x = ewma.push(*x);
+            }));
         }
         let half = self.params.band_sigma * self.residual_std;
         let lower = expected.iter().map(|e| e - half).collect();

@@ -417,56 +417,49 @@ fn smoothing_averages_the_scores_of_the_same_model() {
         );
     };
     let ctx = FitContext::new().with_threads(Some(1));
-    let batch = |smooth: usize| {
+    let batch = |det: Box<dyn Detector>| {
+        det.fit(&series, &ctx)
+            .unwrap()
+            .score(&series)
+            .unwrap()
+            .score
+    };
+    let streamed = |det: Box<dyn Detector>| stream(det.as_ref(), &series);
+    let forecast = |smooth: usize, online_warmup: usize| {
         forecaster(LstmForecastParams {
             smooth,
+            online_warmup,
             threads: Some(1),
             ..forecast_params()
         })
-        .fit(&series, &ctx)
-        .unwrap()
-        .score(&series)
-        .unwrap()
-        .score
     };
-    assert_smoothed(&batch(0), &batch(6), "batch");
-    let streamed = |smooth: usize| {
-        let params = LstmForecastParams {
-            smooth,
-            online_warmup: 200,
-            threads: Some(1),
-            ..forecast_params()
-        };
-        stream(forecaster(params).as_ref(), &series)
-    };
-    assert_smoothed(&streamed(0), &streamed(6), "streamed");
-    let rebuilt = |smooth: usize| {
+    let rebuild = |smooth: usize, online_warmup: usize| {
         autoencoder(LstmAutoencoderParams {
             smooth,
+            online_warmup,
             threads: Some(1),
             ..autoencoder_params()
         })
-        .fit(&series, &ctx)
-        .unwrap()
-        .score(&series)
-        .unwrap()
-        .score
     };
-    assert_smoothed(&rebuilt(0), &rebuilt(6), "autoencoder batch");
-    let rebuilt_streamed = |smooth: usize| {
-        let params = LstmAutoencoderParams {
-            smooth,
-            online_warmup: 200,
-            threads: Some(1),
-            ..autoencoder_params()
-        };
-        stream(autoencoder(params).as_ref(), &series)
-    };
-    assert_smoothed(
-        &rebuilt_streamed(0),
-        &rebuilt_streamed(6),
-        "autoencoder streamed",
-    );
+    // The batch scores do not read `online_warmup`; streaming starts after 200 points.
+    for (name, make) in [
+        (
+            "forecaster",
+            &forecast as &dyn Fn(usize, usize) -> Box<dyn Detector>,
+        ),
+        ("autoencoder", &rebuild),
+    ] {
+        assert_smoothed(
+            &batch(make(0, 200)),
+            &batch(make(6, 200)),
+            &format!("{name} batch"),
+        );
+        assert_smoothed(
+            &streamed(make(0, 200)),
+            &streamed(make(6, 200)),
+            &format!("{name} streamed"),
+        );
+    }
 }
 
 /// Before its first refit, the streaming forecaster is the batch forecaster fitted on the
