@@ -261,11 +261,7 @@ impl Detector for LstmAutoencoderDetector {
                 reason: format!("`{KIND}` config is malformed: {e}"),
             })?;
         let mut saved = config.params;
-        // A model saved before `smooth` existed scored each point's error alone, and its
-        // calibration was fitted on those scores: it keeps scoring them so.
-        if state.config["params"].get("smooth").is_none() {
-            saved.smooth = 0;
-        }
+        saved.smooth = common::saved_smooth(state, saved.smooth);
         let params = LstmAutoencoderDetector::new(saved)
             .map_err(|e| Error::Load {
                 reason: format!("saved parameters are invalid: {e}"),

@@ -543,6 +543,17 @@ pub(crate) fn check_state(
     Ok(())
 }
 
+/// The score smoothing a saved model was calibrated with: its saved `smooth`, or 0 (each
+/// point's score alone) for a model saved before `smooth` existed, whose calibration was fitted
+/// on raw scores; the default of today would silently change what its thresholds mean.
+pub(crate) fn saved_smooth(state: &tsad_core::ModelState, parsed: usize) -> usize {
+    if state.config["params"].get("smooth").is_some() {
+        parsed
+    } else {
+        0
+    }
+}
+
 /// Takes the values of `series` after checking it is long enough.
 pub(crate) fn values_of(series: &Series, min_len: usize) -> Result<&[f64], Error> {
     if series.len() < min_len {

@@ -276,7 +276,9 @@ impl Detector for LstmForecastDetector {
             serde_json::from_value(state.config.clone()).map_err(|e| Error::Load {
                 reason: format!("`{KIND}` config is malformed: {e}"),
             })?;
-        let params = LstmForecastDetector::new(config.params)
+        let mut saved = config.params;
+        saved.smooth = common::saved_smooth(state, saved.smooth);
+        let params = LstmForecastDetector::new(saved)
             .map_err(|e| Error::Load {
                 reason: format!("saved parameters are invalid: {e}"),
             })?

@@ -177,28 +177,44 @@ fn same_seed_gives_identical_scores_whatever_the_thread_count() {
     assert_ne!(format!("{:?}", o.score), format!("{:?}", f1.score));
 }
 
-/// An autoencoder saved before `smooth` existed (its params have no such field) keeps scoring
-/// each point's error alone, as when its calibration was fitted, not the new default's average.
+/// A model saved before `smooth` existed (its params have no such field) keeps scoring each
+/// point's raw error, as when its calibration was fitted, not the new default's average: both
+/// the forecaster (whose `smooth` came first) and the autoencoder.
 #[test]
-fn an_autoencoder_saved_before_smoothing_keeps_its_raw_scores() {
+fn a_model_saved_before_smoothing_keeps_its_raw_scores() {
     let (series, _) = seasonal_with_anomalies(300, 40, 2, 9);
-    let det = autoencoder(LstmAutoencoderParams {
-        smooth: 3,
-        ..autoencoder_params()
-    });
-    let model = det.fit(&series, &FitContext::new()).unwrap();
-    let mut state = model.save().unwrap();
-    let smoothed = det.load(&state).unwrap().score(&series).unwrap().score;
-    state.config["params"]
-        .as_object_mut()
-        .unwrap()
-        .remove("smooth");
-    let old = det.load(&state).unwrap().score(&series).unwrap().score;
-    let mut raw_state = model.save().unwrap();
-    raw_state.config["params"]["smooth"] = serde_json::json!(0);
-    let raw = det.load(&raw_state).unwrap().score(&series).unwrap().score;
-    assert_bits_eq(&old, &raw, "saved without smooth");
-    assert_ne!(format!("{smoothed:?}"), format!("{raw:?}"));
+    let smoothing: Vec<(&str, Box<dyn Detector>)> = vec![
+        (
+            "lstm_forecast",
+            forecaster(LstmForecastParams {
+                smooth: 6,
+                ..forecast_params()
+            }),
+        ),
+        (
+            "lstm_autoencoder",
+            autoencoder(LstmAutoencoderParams {
+                smooth: 3,
+                ..autoencoder_params()
+            }),
+        ),
+    ];
+    for (name, det) in smoothing {
+        let model = det.fit(&series, &FitContext::new()).unwrap();
+        let state = model.save().unwrap();
+        let smoothed = det.load(&state).unwrap().score(&series).unwrap().score;
+        let mut old_state = state.clone();
+        old_state.config["params"]
+            .as_object_mut()
+            .unwrap()
+            .remove("smooth");
+        let old = det.load(&old_state).unwrap().score(&series).unwrap().score;
+        let mut raw_state = state;
+        raw_state.config["params"]["smooth"] = serde_json::json!(0);
+        let raw = det.load(&raw_state).unwrap().score(&series).unwrap().score;
+        assert_bits_eq(&old, &raw, &format!("{name} saved without smooth"));
+        assert_ne!(format!("{smoothed:?}"), format!("{raw:?}"), "{name}");
+    }
 }
 
 #[test]
