@@ -7,6 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use tsad_core::{Detector, FitContext, Series};
+use tsad_detectors::mad::rolling_median_mad;
 use tsad_detectors::{
     BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
     MadParams, NoveltyDetector, NoveltyParams, Policy, SeasonalDetector, SeasonalParams,
@@ -129,7 +130,8 @@ fn novelty(c: &mut Criterion) {
     }
 }
 
-/// `mad` (rolling median and exact MAD) at the default window and a long one, 1M points.
+/// `mad` (rolling median and exact MAD) at the default window and a long one, 1M points: the
+/// whole detector and its kernel alone.
 fn mad_windows(c: &mut Criterion) {
     let million = seasonal_with_anomalies(1_000_000, 288, 200, 1).0;
     let mut g = c.benchmark_group("mad_1m");
@@ -145,6 +147,15 @@ fn mad_windows(c: &mut Criterion) {
         .expect("valid");
         g.bench_function(format!("window_{window}"), |b| {
             b.iter(|| fit_score(&mad, black_box(&million)))
+        });
+        // The kernel alone, the work bottleneck's two `move_median` calls do
+        // (`bench/bottleneck_mad.py`): each window's median and MAD, no scores or band.
+        g.bench_function(format!("kernel_{window}"), |b| {
+            b.iter(|| {
+                rolling_median_mad(black_box(million.values()), window)
+                    .1
+                    .len()
+            })
         });
     }
     g.finish();

@@ -115,6 +115,40 @@ fn scorer(params: &MadParams) -> RollingScorer<MedianMadWindow> {
     RollingScorer::new(MedianMadWindow(SortedWindow::new(params.window)))
 }
 
+/// The rolling median and exact (unscaled) median absolute deviation behind `mad`, as two
+/// columns: at each finite point, those of the last `window` finite values up to and including
+/// it (the detector scores a point against the window *before* it). NaN until `window` finite
+/// values have been seen, and at missing points (which the window skips). The kernel alone,
+/// for comparison with other rolling-median libraries (bottleneck's `move_median`, pandas'
+/// `rolling().median()`).
+///
+/// # Panics
+/// When `window` is 0.
+pub fn rolling_median_mad(values: &[f64], window: usize) -> (Vec<f64>, Vec<f64>) {
+    assert!(window > 0, "a rolling window needs at least one value");
+    let mut sorted = SortedWindow::new(window);
+    let (mut median, mut mad) = (
+        Vec::with_capacity(values.len()),
+        Vec::with_capacity(values.len()),
+    );
+    for &x in values {
+        let (m, d) = if x.is_finite() {
+            sorted.push(x);
+            if sorted.is_full() {
+                let m = sorted.median();
+                (m, sorted.mad(m).abs())
+            } else {
+                (f64::NAN, f64::NAN)
+            }
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        median.push(m);
+        mad.push(d);
+    }
+    (median, mad)
+}
+
 impl Detector for MadDetector {
     fn kind(&self) -> &'static str {
         KIND
@@ -350,6 +384,53 @@ mod tests {
             let moved: Vec<f64> = values.iter().map(|v| v * scale + shift).collect();
             let b = scores(5, &moved);
             assert_close(&b.score, &a.score, 1e-6);
+        }
+
+        /// The public kernel gives each window's median and MAD as a full sort does (missing
+        /// points skipped), and its median is the detector's expected value one point later.
+        #[test]
+        fn rolling_median_mad_matches_sorting_each_window(
+            values in prop::collection::vec(
+                prop_oneof![8 => (-50i32..50).prop_map(f64::from), 1 => Just(f64::NAN)],
+                1..120,
+            ),
+            window in 1usize..9,
+        ) {
+            let (median, mad) = rolling_median_mad(&values, window);
+            let middle = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                (v[(n - 1) / 2] + v[n / 2]) / 2.0
+            };
+            let mut seen = Vec::new();
+            for (i, &x) in values.iter().enumerate() {
+                if x.is_nan() {
+                    prop_assert!(median[i].is_nan() && mad[i].is_nan(), "point {i}");
+                    continue;
+                }
+                seen.push(x);
+                if seen.len() < window {
+                    prop_assert!(median[i].is_nan() && mad[i].is_nan(), "point {i}");
+                    continue;
+                }
+                let last = seen[seen.len() - window..].to_vec();
+                let m = middle(last.clone());
+                let d = middle(last.iter().map(|v| (v - m).abs()).collect());
+                prop_assert_eq!(median[i], m, "median at {}", i);
+                prop_assert_eq!(mad[i], d, "MAD at {}", i);
+            }
+            if window >= 3 && values.len() > window {
+                let expected = scores(window, &values).expected.unwrap();
+                let mut last_median = f64::NAN;
+                for (i, &x) in values.iter().enumerate() {
+                    if !expected[i].is_nan() {
+                        prop_assert_eq!(expected[i], last_median, "expected at {}", i);
+                    }
+                    if x.is_finite() {
+                        last_median = median[i];
+                    }
+                }
+            }
         }
     }
 }
