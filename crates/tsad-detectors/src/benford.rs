@@ -28,10 +28,14 @@
 //!
 //! **Report**: the whole-series digit distribution (observed counts and proportions, expected
 //! proportions), chi-square with its p-value, MAD with its conformity label, the most deviant
-//! window, and an applicability verdict: the law needs data spanning at least
-//! `min_orders_of_magnitude` (default 2) orders of magnitude, measured as
-//! `log10(p99 / p1)` of the non-zero `|x|`, and at least 100 non-zero values. When it does not
-//! apply the report says so in plain words.
+//! window, and an applicability verdict: the law needs at least 100 non-zero values, of one
+//! sign (at most 5% on the other side of zero), spanning at least `min_orders_of_magnitude`
+//! (default 2) orders of magnitude, measured as `log10(p99 / p1)` of the non-zero `|x|`. A
+//! series that takes both signs sits on a scale whose zero is a convention (a temperature in
+//! °C, telemetry normalised to -1..1): its values near zero come from crossing it, not from a
+//! spread over orders of magnitude, and their leading digits follow no law (Nigrini analyses
+//! positive and negative amounts apart for this reason). When the law does not apply the
+//! report says so in plain words.
 //!
 //! **Parameters** ([`BenfordParams`]): `window` (default 200), `step` (default 1), `min_count`
 //! (default 50), `min_orders_of_magnitude` (default 2).
@@ -59,6 +63,10 @@ const KIND: &str = "benford";
 
 /// Non-zero values a series needs before Benford's law says anything about it.
 pub const MIN_VALUES_FOR_LAW: usize = 100;
+
+/// The largest share of its non-zero values a series may have on the other side of zero from
+/// most of them for Benford's law to apply (see [`applicability`]).
+pub const MAX_OTHER_SIGN_SHARE: f64 = 0.05;
 
 /// Nigrini's first-digit MAD bounds: close, acceptable, marginal (above: nonconformity).
 pub const NIGRINI_FIRST_DIGIT: [f64; 3] = [0.006, 0.012, 0.015];
@@ -434,11 +442,26 @@ pub fn applicability(values: &[f64], min_orders_of_magnitude: f64) -> Applicabil
         (Some(lo), Some(hi)) if lo > 0.0 => (hi / lo).log10(),
         _ => 0.0,
     };
+    let negative = values.iter().filter(|v| v.is_finite() && **v < 0.0).count();
+    let other_sign = negative.min(k - negative);
     let (applicable, message) = if k < MIN_VALUES_FOR_LAW {
         (
             false,
             format!(
                 "only {k} non-zero values; Benford's law needs at least {MIN_VALUES_FOR_LAW}, so this test says little about this series"
+            ),
+        )
+    } else if other_sign as f64 > MAX_OTHER_SIGN_SHARE * k as f64 {
+        (
+            false,
+            format!(
+                "values take both signs ({:.0}% {} zero), so their zero is a convention and their leading digits follow no law; Benford's law needs magnitudes of one sign, so this test says little about this series",
+                100.0 * other_sign as f64 / k as f64,
+                if negative == other_sign {
+                    "below"
+                } else {
+                    "above"
+                }
             ),
         )
     } else if span < min_orders_of_magnitude {
@@ -684,6 +707,43 @@ mod tests {
         let s = score(scored, v);
         assert!(s.score[399].is_finite());
         assert_eq!(s.report["abstained"], false);
+    }
+
+    /// Values around zero (both signs) are on a scale with a conventional zero: the law does
+    /// not apply however many orders of magnitude their magnitudes span; a few values of the
+    /// other sign (refunds in a ledger) do not stop it.
+    #[test]
+    fn abstains_on_values_that_take_both_signs() {
+        let mut rng = Rng::new(5);
+        let magnitudes: Vec<f64> = (0..2000)
+            .map(|_| 10f64.powf(rng.range(-2.0, 2.0)))
+            .collect();
+        let signed = |every: usize| -> Vec<f64> {
+            magnitudes
+                .iter()
+                .enumerate()
+                .map(|(i, &m)| if i % every == 0 { -m } else { m })
+                .collect()
+        };
+        // Every third value negative: 33% of the other sign.
+        let s = score(BenfordParams::default(), signed(3));
+        assert!(s.score.iter().all(|x| x.is_nan()));
+        let msg = s.report["applicability"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("values take both signs (33% below zero)"),
+            "{msg}"
+        );
+        // Mostly negative: the minority is the positive third.
+        let flipped: Vec<f64> = signed(3).iter().map(|v| -v).collect();
+        let msg = applicability(&flipped, 2.0).message;
+        assert!(
+            msg.starts_with("values take both signs (33% above zero)"),
+            "{msg}"
+        );
+        // Every fiftieth value negative: 2%, still one sign's magnitudes.
+        let s = score(BenfordParams::default(), signed(50));
+        assert_eq!(s.report["applicability"]["applicable"], true);
+        assert!(s.score[1999].is_finite());
     }
 
     /// Streaming abstains like the batch form, judging the past: NaN while the values seen
