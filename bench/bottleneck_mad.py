@@ -2,8 +2,9 @@
 """The rolling median / MAD peer of issue 15: bottleneck's two `move_median` calls (the rolling
 median, then the rolling median of absolute deviations from it, an approximation of the exact
 MAD that tsad computes), timed on 1M points at windows 48 and 1000, for a side-by-side with
-`cargo bench -p tsad-detectors --bench detectors -- mad_1m` (which times tsad's whole `mad`
-detector: rolling median, exact MAD, scores and band).
+`cargo bench -p tsad-detectors --bench detectors -- mad_1m`, whose `kernel_*` rows time the same
+work in tsad (`tsad_detectors::mad::rolling_median_mad`: rolling median and exact MAD) and whose
+`window_*` rows time tsad's whole `mad` detector (those plus scores and band).
 
 The series is the same kind as the Rust bench's (`seasonal_with_anomalies`: trend, a season of
 288 points, Gaussian noise), generated with numpy's seeded generator (not bit-identical to the
