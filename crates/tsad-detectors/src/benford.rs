@@ -87,8 +87,9 @@ pub struct BenfordParams {
     /// Orders of magnitude the non-zero `|x|` must span (log10 of the 99th over the 1st
     /// percentile) for the law to apply (default 2).
     pub min_orders_of_magnitude: f64,
-    /// When the whole series spans fewer orders of magnitude than that, score every point NaN
-    /// (the test abstains: in an ensemble it then leaves the vote instead of vetoing it) and
+    /// When the law does not apply to the whole series (it spans fewer orders of magnitude
+    /// than that, has fewer than 100 non-zero values, or takes both signs), score every point
+    /// NaN (the test abstains: in an ensemble it then leaves the vote instead of vetoing it) and
     /// say so in the report (default true). False scores the windows anyway.
     pub abstain_when_not_applicable: bool,
 }
