@@ -125,12 +125,12 @@ impl Calibration {
     /// the cut unless the detector is fitted on a normal part (`Training::Prefix`), which finds
     /// 10-11 of 11.
     pub fn fit_contaminated(scores: &[f64]) -> Option<Calibration> {
-        Calibration::fit_self(scores, Neighbours::LeftOut)
+        Calibration::fit_self(scores, Own::Calibration)
     }
 
-    /// [`Calibration::fit_contaminated`], leaving the presumed anomalies' neighbours in the
-    /// tail or out of it.
-    fn fit_self(scores: &[f64], neighbours: Neighbours) -> Option<Calibration> {
+    /// [`Calibration::fit_contaminated`] or the reference of [`Calibration::apply_to_new`]'s
+    /// cap (see [`Own`]).
+    fn fit_self(scores: &[f64], own: Own) -> Option<Calibration> {
         // The finite scores in time order, read again by each step instead of copied: at a
         // million points a copy and a selection over all of it were a third of the fit.
         let finite = || scores.iter().copied().filter(|x| x.is_finite());
@@ -140,10 +140,11 @@ impl Calibration {
         }
         let sample = bulk_sample(finite(), n);
         let quantiles = quantiles_of_sorted(&sample);
-        let (start, top) = contaminated_tail_start(finite(), n, tail_pivot(&sample, n));
-        let excesses = match neighbours {
-            Neighbours::LeftOut => excesses_outside_clusters(finite(), start, top),
-            Neighbours::Kept => {
+        let (start, top) =
+            contaminated_tail_start(finite(), n, tail_pivot(&sample, n), own == Own::Cap);
+        let excesses = match own {
+            Own::Calibration => excesses_outside_clusters(finite(), start, top),
+            Own::Cap => {
                 let mut is_top = top.marker();
                 finite()
                     .filter(|&x| x > start && !is_top(x))
@@ -160,8 +161,10 @@ impl Calibration {
                 scale,
             }
         } else {
-            // Too few distinct high scores for a tail of their own: the plain fit's.
-            fit_tail(&mut stats::finite(scores))
+            // Too few distinct high scores for a tail of their own: the plain fit's, on the
+            // scores that are not left out (all of them when none is).
+            let mut is_top = top.marker();
+            fit_tail(&mut finite().filter(|&x| !is_top(x)).collect::<Vec<_>>())
         };
         Some(Calibration {
             count: n,
@@ -323,7 +326,7 @@ impl Calibration {
         if scores.iter().filter(|s| s.is_finite()).count() < MIN_WITHIN_POINTS {
             return rarity;
         }
-        if let Some(own) = Calibration::fit_self(scores, Neighbours::Kept) {
+        if let Some(own) = Calibration::fit_self(scores, Own::Cap) {
             for (r, o) in rarity.iter_mut().zip(own.apply(scores)) {
                 *r = r.min(o + WITHIN_MARGIN);
             }
@@ -332,13 +335,23 @@ impl Calibration {
     }
 }
 
-/// What [`Calibration::fit_self`] does with the scores next to a presumed anomaly.
+/// What a series' calibration on its own scores ([`Calibration::fit_self`]) is for, which
+/// decides what it leaves out of the tail as presumed anomalies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Neighbours {
-    /// Left out with it: the clusters holding a left-out score go whole.
-    LeftOut,
-    /// Kept in the tail: only the top scores themselves go.
-    Kept,
+enum Own {
+    /// The series' calibration ([`Calibration::fit_contaminated`]): the top scores go with the
+    /// clusters around them. A tail that starts on tied scores (a detector that scores 0 unless
+    /// something is new) keeps all its few higher scores: left out, they would leave nothing
+    /// above the ties to judge them by, and every one of them would read as impossible.
+    Calibration,
+    /// The reference of [`Calibration::apply_to_new`]'s cap, which asks whether a score stands
+    /// out of its own series: only the top scores themselves go, and they go above tied scores
+    /// too. There the training part has already judged the few scores above the ties; kept,
+    /// they would judge themselves: on SMAP's P-4 (fit on `train/`), 15 of 7,783 points at a
+    /// level the training part never reached, all else 0, were held to rarity 4.15 (the 15
+    /// alike: one in 14,000) while the cut is 5. More than the top [`SELF_TRIM`] at a new
+    /// level is a shift of the series, which the cap still holds back.
+    Cap,
 }
 
 /// Fewest scores per thread in [`Calibration::apply`].
@@ -459,7 +472,8 @@ fn tail_pivot(sample: &[f64], n: usize) -> f64 {
 ///
 /// As written: the base is the `1 - ROBUST_TAIL` quantile of `v`; unless a tail that starts on
 /// tied scores (a detector that scores 0 unless something is new) leaves fewer than 90% of the
-/// expected scores above it, which are then all kept, the top `SELF_TRIM` of `v` are left out;
+/// expected scores above it, which are then all kept (but with `trim_above_ties`, see
+/// [`Own::Cap`]), the top `SELF_TRIM` of `v` are left out;
 /// the start is the `1 - ROBUST_TAIL` quantile of the rest. Every order statistic involved lies
 /// at or above the rest's quantile position, so one selection over all of `v` puts them in its
 /// upper part and the others select within that part (a twentieth of `v`) only. That part is
@@ -469,6 +483,7 @@ fn contaminated_tail_start(
     v: impl Iterator<Item = f64> + Clone,
     n: usize,
     pivot: f64,
+    trim_above_ties: bool,
 ) -> (f64, TopScores) {
     let q = 1.0 - ROBUST_TAIL;
     if n == 1 {
@@ -512,7 +527,7 @@ fn contaminated_tail_start(
     let base = quantile_of_smallest(upper, n);
     // Scores at or below rank `low` are at most `at_low` <= base: none is above it.
     let above = upper.iter().filter(|&&x| x > base).count();
-    let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+    let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 && !trim_above_ties {
         0
     } else {
         trim_if_any
@@ -801,11 +816,37 @@ mod tests {
         }
         // The true tail: P(S >= 8) = e^-8, rarity 3.47.
         let without = Calibration::fit_contaminated(&v).unwrap().rarity(8.0);
-        let with = Calibration::fit_self(&v, Neighbours::Kept)
-            .unwrap()
-            .rarity(8.0);
+        let with = Calibration::fit_self(&v, Own::Cap).unwrap().rarity(8.0);
         assert!((without - 3.47).abs() < 0.3, "{without}");
         assert!(with < 2.8, "{with}");
+    }
+
+    #[test]
+    fn a_few_scores_at_a_new_level_are_not_held_back_by_their_own_series() {
+        // A detector that scores 0 unless something is new: the training part all 0, the
+        // scored series all 0 but for 15 points of 7,783 at 552 (SMAP P-4's `seasonal`).
+        let reference = vec![0.0; 2609];
+        let mut scores = vec![0.0; 7783];
+        for k in 0..15 {
+            scores[1000 + 150 * k] = 552.0;
+        }
+        let cal = Calibration::fit(&reference).unwrap();
+        let rarity = cal.apply_to_new(&scores);
+        assert!(rarity[1000] > 5.0, "{}", rarity[1000]);
+        assert_eq!(rarity[1001], 0.0);
+        // Calibrated on itself instead, the series keeps the 15 in its tail (left out, they
+        // would leave nothing above the ties to judge them by).
+        let own = Calibration::fit_contaminated(&scores)
+            .unwrap()
+            .rarity(552.0);
+        assert!((3.0..4.0).contains(&own), "{own}");
+        // 10% of the series at the new level is a shift, not 15 anomalies: the cap holds it
+        // below one in 100,000.
+        for x in scores.iter_mut().skip(6000).take(800) {
+            *x = 552.0;
+        }
+        let shifted = cal.apply_to_new(&scores);
+        assert!(shifted[6000] < 3.0, "{}", shifted[6000]);
     }
 
     #[test]
@@ -892,11 +933,11 @@ mod tests {
 
     /// [`contaminated_tail_start`] step by step, over all of `v` each time, as
     /// `fit_contaminated` used to compute it: the reference the selection's test compares with.
-    fn contaminated_tail_start_plain(v: &mut [f64]) -> (f64, TopScores) {
+    fn contaminated_tail_start_plain(v: &mut [f64], trim_above_ties: bool) -> (f64, TopScores) {
         let n = v.len();
         let base = select_quantile(v, 1.0 - ROBUST_TAIL);
         let above = v.iter().filter(|&&x| x > base).count();
-        let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 {
+        let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 && !trim_above_ties {
             0
         } else {
             (n as f64 * SELF_TRIM).ceil() as usize
@@ -928,10 +969,12 @@ mod tests {
             // Any pivot gives the same answer: one below every rank needed only saves work,
             // one above them (or on a tie) makes the selection read every score.
             pivot in prop_oneof![Just(f64::NEG_INFINITY), (0u8..6).prop_map(f64::from), -1e3f64..1e3],
+            trim_above_ties: bool,
         ) {
             let mut b = v.clone();
-            let (start_a, top_a) = contaminated_tail_start(v.iter().copied(), v.len(), pivot);
-            let (start_b, top_b) = contaminated_tail_start_plain(&mut b);
+            let (start_a, top_a) =
+                contaminated_tail_start(v.iter().copied(), v.len(), pivot, trim_above_ties);
+            let (start_b, top_b) = contaminated_tail_start_plain(&mut b, trim_above_ties);
             prop_assert_eq!(start_a.to_bits(), start_b.to_bits());
             prop_assert_eq!(top_a.lowest.to_bits(), top_b.lowest.to_bits());
             prop_assert_eq!(top_a.count, top_b.count);

@@ -2,7 +2,7 @@
 
 mod approx;
 mod conformance;
-mod nab;
+mod datasets;
 mod params;
 mod rng;
 mod synthetic;
@@ -11,7 +11,7 @@ pub use approx::{Close, assert_bits_eq, assert_close};
 pub use conformance::{
     ConformanceOptions, assert_scoring_stops_when_cancelled, conformance, conformance_with,
 };
-pub use nab::nab_dir;
+pub use datasets::{nab_dir, smap_dir};
 pub use params::check_params;
 pub use rng::Rng;
 pub use synthetic::{
