@@ -425,7 +425,8 @@ pub struct Applicability {
     pub orders_of_magnitude: f64,
     /// Non-zero, non-missing values.
     pub nonzero_values: usize,
-    /// True when the values span enough orders of magnitude and are numerous enough.
+    /// True when the values are numerous enough, of one sign (see [`MAX_OTHER_SIGN_SHARE`]) and
+    /// span enough orders of magnitude.
     pub applicable: bool,
     /// The verdict in plain words.
     pub message: String,
