@@ -238,7 +238,11 @@ fn candidates(values: &[f64], floor: f64, low: f64) -> (Vec<(usize, usize, f64)>
             continue;
         }
         if v <= low {
-            rest = rest.max(v);
+            // A branch rather than `max`: rarely taken once the rest is high, it leaves no
+            // chain from one point to the next (the loop ran at the max's latency).
+            if v > rest {
+                rest = v;
+            }
             continue;
         }
         run = match run {
