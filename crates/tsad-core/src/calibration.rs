@@ -601,8 +601,9 @@ fn contaminated_tail_start(
 }
 
 /// The values of `v` at or above `pivot`, in order, from room for `room` of them; gathered
-/// without a branch per value (mispredicted, the branch of a filter that keeps a twelfth of a
-/// million scores cost a fifth of [`Calibration::fit_contaminated`]).
+/// without a branch per value. With a filter's branch (mispredicted now and then: it keeps a
+/// twelfth of the scores) this gathering was a fifth of [`Calibration::fit_contaminated`] on
+/// a million scores; without it, 1.4 ms instead of 1.8 ms (measured alone).
 fn at_or_above(v: impl Iterator<Item = f64>, pivot: f64, room: usize) -> Vec<f64> {
     let mut out = vec![0.0; room.max(1)];
     let mut len = 0;

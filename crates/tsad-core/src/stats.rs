@@ -89,6 +89,7 @@ pub fn quantile(xs: &[f64], q: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn sort_total_is_total_cmp_order() {
@@ -112,7 +113,19 @@ mod tests {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&v), bits(&want));
     }
-    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn sort_total_sorts_any_values_as_total_cmp(
+            mut v in proptest::collection::vec(proptest::num::f64::ANY, 0..300),
+        ) {
+            let mut want = v.clone();
+            want.sort_by(f64::total_cmp);
+            sort_total(&mut v);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&v), bits(&want));
+        }
+    }
 
     #[test]
     fn statistics_skip_nan() {
