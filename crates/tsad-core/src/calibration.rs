@@ -285,8 +285,16 @@ impl Calibration {
     }
 
     /// [`Calibration::rarity`] of every score; long series are split across the available
-    /// cores (at 1,000,000 scores this is a few tens of milliseconds).
+    /// cores. From [`TABLE_MIN_SCORES`] scores on, the bulk's rarity (below the tail, where
+    /// no default flag is taken) is read off a table, within [`TABLE_TOLERANCE`] of
+    /// [`Calibration::rarity`]: half the time (1,000,000 scores of the demo: 5.1-5.3 ms
+    /// against 9.9-12.0 ms, two alternating rounds), and the tail's rarity stays exact.
     pub fn apply(&self, scores: &[f64]) -> Vec<f64> {
+        self.apply_tabled(scores, scores.len() >= TABLE_MIN_SCORES)
+    }
+
+    /// [`Calibration::apply`], with the bulk read off a [`BulkTable`] when `tabled`.
+    fn apply_tabled(&self, scores: &[f64], tabled: bool) -> Vec<f64> {
         let q = &self.quantiles;
         // Only scores up to the tail's start are looked up in the grid.
         let grid = GridIndex::new(q, self.tail.threshold);
@@ -297,15 +305,23 @@ impl Calibration {
             .map(|j| if j == 0 { 0.0 } else { grid_slope(q, j, m) })
             .collect();
         let at_start = self.tail.start_rarity();
+        let exact = |s: f64| {
+            self.rarity_with(
+                s,
+                at_start,
+                |_, s| grid.first_at_least(s),
+                |j| rarities[j],
+                |j| slopes[j],
+            )
+        };
+        let table = if tabled {
+            BulkTable::new(q[0], self.tail.threshold, exact)
+        } else {
+            BulkTable::EMPTY
+        };
         let fill = |from: &[f64], to: &mut [f64]| {
             for (r, &s) in to.iter_mut().zip(from) {
-                *r = self.rarity_with(
-                    s,
-                    at_start,
-                    |_, s| grid.first_at_least(s),
-                    |j| rarities[j],
-                    |j| slopes[j],
-                );
+                *r = table.rarity(s).unwrap_or_else(|| exact(s));
             }
         };
         let mut out = vec![0.0; scores.len()];
@@ -394,6 +410,96 @@ fn grid_rarity(j: usize, m: f64) -> f64 {
 /// [`Calibration::apply`], so interpolating takes no division.
 fn grid_slope(q: &[f64], j: usize, m: f64) -> f64 {
     (grid_rarity(j, m) - grid_rarity(j - 1, m)) / (q[j] - q[j - 1])
+}
+
+/// Buckets of [`BulkTable`].
+const TABLE_BUCKETS: usize = 4096;
+
+/// How far [`Calibration::apply`]'s rarity may be from [`Calibration::rarity`] in the bulk.
+pub const TABLE_TOLERANCE: f64 = 1e-3;
+
+/// Scores from which [`Calibration::apply`] reads the bulk off a table (building it costs
+/// about as much as 4,000 scores' exact rarity).
+pub const TABLE_MIN_SCORES: usize = 1 << 15;
+
+/// The bulk's rarity read off a table: its range (the lowest grid point to the tail's start)
+/// cut into equal-width buckets, the exact rarity at every bucket edge, and linear
+/// interpolation in between. The rarity never decreases, so within a bucket the interpolation
+/// is off by at most the rise across it: where that rise exceeds [`TABLE_TOLERANCE`] (a jump
+/// at tied reference scores, the steep end of the bulk) the bucket is not used and the score
+/// gets its exact rarity. Flags are taken well above the bulk, which ends where the tail
+/// starts (at the 98th percentile or lower: rarity 1.7 or less): the default cut is 5 decades and the
+/// standouts reach 2 below it, so the table moves no default flag (the highest quiet point a
+/// standout is measured against may move by the tolerance). SMAP, NAB and the demo gave the
+/// same events with and without it.
+struct BulkTable {
+    origin: f64,
+    end: f64,
+    per_width: f64,
+    /// `buckets[b]`: the exact rarity at bucket `b`'s start and end; NaN for a bucket not
+    /// used.
+    buckets: Vec<[f64; 2]>,
+}
+
+impl BulkTable {
+    /// A table every lookup misses.
+    const EMPTY: BulkTable = BulkTable {
+        origin: f64::INFINITY,
+        end: f64::NEG_INFINITY,
+        per_width: 0.0,
+        buckets: Vec::new(),
+    };
+
+    /// The table of `exact` (a non-decreasing rarity) from `origin` to `end`; empty (every
+    /// lookup misses) when the range is empty.
+    fn new(origin: f64, end: f64, exact: impl Fn(f64) -> f64) -> Self {
+        let width = (end - origin) / TABLE_BUCKETS as f64;
+        let per_width = 1.0 / width;
+        if !(width > 0.0 && per_width.is_finite()) {
+            return BulkTable::EMPTY;
+        }
+        let edges: Vec<f64> = (0..=TABLE_BUCKETS)
+            .map(|b| {
+                let x = if b == TABLE_BUCKETS {
+                    end
+                } else {
+                    origin + b as f64 * width
+                };
+                exact(x)
+            })
+            .collect();
+        let buckets = edges
+            .windows(2)
+            .map(|e| {
+                let rise = e[1] - e[0];
+                if rise.is_nan() || rise > TABLE_TOLERANCE {
+                    [f64::NAN; 2]
+                } else {
+                    [e[0], e[1]]
+                }
+            })
+            .collect();
+        BulkTable {
+            origin,
+            end,
+            per_width,
+            buckets,
+        }
+    }
+
+    /// The tabled rarity of `s`, or `None` when `s` is outside the table or in a bucket not
+    /// used.
+    #[inline(always)]
+    fn rarity(&self, s: f64) -> Option<f64> {
+        if !(s >= self.origin && s <= self.end) {
+            return None;
+        }
+        let y = (s - self.origin) * self.per_width;
+        let b = (y as usize).min(TABLE_BUCKETS - 1);
+        let [lo, hi] = self.buckets[b];
+        let r = lo + (hi - lo) * (y - b as f64);
+        (!r.is_nan()).then_some(r)
+    }
 }
 
 /// Buckets of [`GridIndex`].
@@ -1062,14 +1168,21 @@ mod tests {
             scores.extend(cal.quantiles.iter().step_by(7));
             scores.push(f64::NAN);
             let got = cal.apply(&scores);
+            let tabled = cal.apply_tabled(&scores, true);
             // The bulk's interpolated rarity is within the documented distance of the
             // probability's (0.03 on a degenerate tail's last grid step, 5e-4 otherwise).
             let tol = if cal.tail.share >= TAIL_SHARE { 5e-4 } else { 0.03 };
-            for (&s, &r) in scores.iter().zip(&got) {
+            for ((&s, &r), &t) in scores.iter().zip(&got).zip(&tabled) {
                 let want = cal.rarity(s);
                 prop_assert!(r == want || (r.is_nan() && want.is_nan()), "{s}: {r} vs {want}");
                 let of_p = (-cal.tail_probability(s).log10()).clamp(0.0, MAX_RARITY);
                 prop_assert!((r - of_p).abs() <= tol || r.is_nan(), "{s}: {r} vs {of_p}, {:?}", cal.tail);
+                // Read off the table: within its tolerance in the bulk, exact elsewhere.
+                if s.is_nan() || s > cal.tail.threshold || s < cal.quantiles[0] {
+                    prop_assert!(t == want || (t.is_nan() && want.is_nan()), "{s}: {t} vs {want}");
+                } else {
+                    prop_assert!((t - want).abs() <= TABLE_TOLERANCE, "{s}: {t} vs {want}");
+                }
             }
         }
 
