@@ -428,10 +428,10 @@ pub const TABLE_MIN_SCORES: usize = 1 << 15;
 /// is off by at most the rise across it: where that rise exceeds [`TABLE_TOLERANCE`] (a jump
 /// at tied reference scores, the steep end of the bulk) the bucket is not used and the score
 /// gets its exact rarity. Flags are taken well above the bulk, which ends where the tail
-/// starts (at the 98th percentile or lower: rarity 1.7 or less): the default cut is 5 decades and the
-/// standouts reach 2 below it, so the table moves no default flag (the highest quiet point a
-/// standout is measured against may move by the tolerance). SMAP, NAB and the demo gave the
-/// same events with and without it.
+/// starts (at the 98th percentile or lower: rarity 1.7 or less): the default cut is 5
+/// decades and the standouts reach 2 below it, so the table moves no default flag (the
+/// highest quiet point a standout is measured against may move by the tolerance). SMAP, NAB
+/// and the demo gave the same events with and without it.
 struct BulkTable {
     origin: f64,
     end: f64,
