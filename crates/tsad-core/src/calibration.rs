@@ -1107,6 +1107,11 @@ mod tests {
     /// `fit_contaminated` used to compute it: the reference the selection's test compares with.
     fn contaminated_tail_start_plain(v: &mut [f64], trim_above_ties: bool) -> (f64, TopScores) {
         let n = v.len();
+        if n == 1 {
+            // Nothing above the one score, nothing left out (the top 0.5% of one score would
+            // be all of it, even above ties).
+            return (v[0], TopScores::NONE);
+        }
         let base = select_quantile(v, 1.0 - ROBUST_TAIL);
         let above = v.iter().filter(|&&x| x > base).count();
         let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 && !trim_above_ties {
@@ -1131,6 +1136,23 @@ mod tests {
         let kept = &mut v[..n - trim];
         let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
         (start, top)
+    }
+
+    #[test]
+    fn one_score_is_its_own_tail_start_and_nothing_is_left_out() {
+        // The case the proptest below found rarely (one score, trimming above ties), which the
+        // step-by-step reference once read as "trim everything" and panicked on.
+        for trim_above_ties in [false, true] {
+            let (start, top) =
+                contaminated_tail_start([2.5].into_iter(), 1, f64::NEG_INFINITY, trim_above_ties);
+            assert_eq!((start, top), (2.5, TopScores::NONE));
+            assert_eq!(
+                contaminated_tail_start_plain(&mut [2.5], trim_above_ties),
+                (2.5, TopScores::NONE)
+            );
+        }
+        let cal = Calibration::fit_contaminated(&[2.5]).unwrap();
+        assert_eq!(cal.tail.threshold, 2.5);
     }
 
     proptest! {
