@@ -121,6 +121,13 @@ fn main() {
                             "  cut {:.2} ({:?}); highest rarities elsewhere (at, rarity) {elsewhere:.2?}",
                             d.cut.value, d.cut.scale
                         );
+                        let false_at: Vec<(usize, usize)> = d
+                            .events
+                            .iter()
+                            .filter(|e| !demo.anomalies.iter().any(|a| overlaps(e, a)))
+                            .map(|e| (e.start, e.end))
+                            .collect();
+                        println!("  false events (start, end) {false_at:?}");
                         if let Some(c) = &d.calibration {
                             println!("  tail {:?}", c.tail);
                         }
