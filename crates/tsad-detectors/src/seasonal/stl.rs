@@ -821,12 +821,10 @@ mod tests {
         }
     }
 
-    /// Series that exercise every path of the loess: short ones (windows longer than the
-    /// subseries), jumps of one, outliers whose robustness weight is 0, and a noiseless
-    /// pattern whose weights sum to 0 in some windows.
     /// The own weight is what a unit more at a point adds to its fit, on any data (the
     /// decomposition without robustness weights is linear), read far from the ends: the
-    /// shortened series the impulses sit in gives what the whole series gives.
+    /// shortened series the impulse sits in gives what the whole series gives, within the
+    /// own weight's variation from place to place.
     #[test]
     fn self_weight_is_what_a_point_adds_to_its_own_fit() {
         for periods in [vec![24], vec![24, 168], vec![7]] {
@@ -854,10 +852,13 @@ mod tests {
                 / longest as f64;
             let h = self_weight(&periods, n).unwrap();
             assert!(h > 0.0 && h < 1.0, "{periods:?}: {h}");
-            assert!((h - added).abs() < 0.02, "{periods:?}: {h} vs {added}");
+            assert!((h - added).abs() < 0.005, "{periods:?}: {h} vs {added}");
         }
     }
 
+    /// Series that exercise every path of the loess: short ones (windows longer than the
+    /// subseries), jumps of one, outliers whose robustness weight is 0, and a noiseless
+    /// pattern whose weights sum to 0 in some windows.
     fn cases() -> Vec<(String, Vec<f64>)> {
         let mut rng = Rng::new(3);
         let mut out: Vec<(String, Vec<f64>)> = Vec::new();
