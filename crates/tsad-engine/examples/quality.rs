@@ -88,7 +88,8 @@ fn main() {
                         d.fit_seconds + d.score_seconds
                     );
                     // `VERBOSE=1` shows why each anomaly was found or missed: its peak
-                    // score and rarity beside the cut-off and the highest elsewhere.
+                    // score and rarity beside the cut-off and the highest elsewhere, and
+                    // where the false events are.
                     if std::env::var_os("VERBOSE").is_some() {
                         let rarity = d.scores.rarity.as_deref().unwrap_or(&[]);
                         let peak = |r: std::ops::RangeInclusive<usize>, v: &[f64]| {
