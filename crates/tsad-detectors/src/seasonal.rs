@@ -349,24 +349,17 @@ fn residuals(values: &[f64], fit: &[f64], largest: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The decomposition's weight on each point's own value ([`stl::self_weight`]) for `method`
-/// with the usable ones of `periods` on `n` points; `None` for the fallbacks (a rolling
-/// median is not a linear smoother, the previous value leaves the point out already).
-/// Capped at [`MAX_SELF_WEIGHT`], so that [`delete_own_weight`] keeps the residuals' order.
-fn self_weight(method: &str, periods: &[usize], n: usize) -> Option<f64> {
-    if !matches!(method, "stl" | "mstl") {
-        return None;
-    }
-    let usable: Vec<usize> = periods.iter().copied().filter(|&q| 2 * q <= n).collect();
-    stl::self_weight(&usable, n).map(|h| h.clamp(0.0, MAX_SELF_WEIGHT))
+/// The periods of `periods` that `n` points can be decomposed with: two cycles or more.
+fn usable_periods(periods: &[usize], n: usize) -> Vec<usize> {
+    periods.iter().copied().filter(|&q| 2 * q <= n).collect()
 }
 
-/// Largest own weight [`delete_own_weight`] takes out.
+/// Largest own weight [`delete_own_weight`] takes out, so that it keeps the residuals' order.
 const MAX_SELF_WEIGHT: f64 = 0.5;
 
 /// Turns a decomposition's residuals into deleted residuals, each point's distance from what
 /// the rest of the series says about it: `r / (1 - w·h)`, `h` the decomposition's weight on a
-/// point's own value ([`self_weight`]) and `w` the point's robustness weight (netlib's
+/// point's own value ([`stl::self_weight`]) and `w` the point's robustness weight (netlib's
 /// bisquare of the residual over six times the median absolute residual, as STL's last pass
 /// gives it; 1 without `robust`).
 ///
@@ -417,15 +410,11 @@ fn decompose(
     p: &SeasonalParams,
     steps: bool,
 ) -> (Vec<f64>, &'static str) {
-    let n = x.len();
-    let usable: Vec<usize> = periods.iter().copied().filter(|&q| 2 * q <= n).collect();
+    let usable = usable_periods(periods, x.len());
     let constant = x.iter().all(|v| *v == x[0]);
     if !usable.is_empty() && !constant {
-        let fitted = if usable.len() == 1 {
-            stl::stl_fit(x, usable[0], p.robust).map(|fit| (fit, "stl"))
-        } else {
-            stl::mstl_fit(x, &usable, p.robust).map(|fit| (fit, "mstl"))
-        };
+        let method = if usable.len() == 1 { "stl" } else { "mstl" };
+        let fitted = stl::fit(x, &usable, p.robust).map(|fit| (fit, method));
         // STL only fails for periods < 2 or series shorter than two cycles, both excluded
         // above; fall through to the rolling median if it ever does.
         if let Some(found) = fitted
@@ -675,10 +664,21 @@ impl Model for SeasonalModel {
         // Like the decomposition itself, the fallback's form is read off the scored series.
         let steps = self.periods.is_empty() && moves_like_a_random_walk(&x);
         let (fit, method, x) = decompose_watching(x, &self.periods, &self.params, steps, ctx)?;
+        // The periods the decomposition used: none for the fallbacks (a rolling median is not
+        // a linear smoother, and the previous value leaves the point out already).
+        let used = if matches!(method, "rolling_median" | "previous_value") {
+            Vec::new()
+        } else {
+            usable_periods(&self.periods, x.len())
+        };
         let largest = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         let mut resid = residuals(values, &fit, largest);
-        if let Some(h) = self_weight(method, &self.periods, x.len()) {
-            delete_own_weight(&mut resid, h, self.params.robust);
+        if let Some(h) = stl::self_weight(&used, x.len()) {
+            delete_own_weight(
+                &mut resid,
+                h.clamp(0.0, MAX_SELF_WEIGHT),
+                self.params.robust,
+            );
         }
         let (center, scale) = robust_center_scale(&resid).unwrap_or((0.0, 0.0));
         let scale = if scale > 0.0 {
@@ -699,15 +699,6 @@ impl Model for SeasonalModel {
         let k = self.params.band_k;
         let lower = fit.iter().map(|f| f + center - k * scale).collect();
         let upper = fit.iter().map(|f| f + center + k * scale).collect();
-        let used: Vec<usize> = if matches!(method, "rolling_median" | "previous_value") {
-            Vec::new()
-        } else {
-            self.periods
-                .iter()
-                .copied()
-                .filter(|&q| 2 * q <= x.len())
-                .collect()
-        };
         let note = match (method, self.periods.is_empty()) {
             ("rolling_median", true) => format!(
                 "no seasonal period found; residuals are taken from a centred rolling median of {} points",

@@ -53,7 +53,7 @@ pub(crate) fn mstl_fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec
                     *d += *s;
                 }
             }
-            let params = Params::new(periods[i], Some(7 + 4 * (rank + 1)), robust);
+            let params = Params::new(periods[i], Some(mstl_window(rank)), robust);
             trend.fill(0.0);
             params.run(&deseasoned, &mut seasons[i], &mut trend, &mut buffers);
             for (d, s) in deseasoned.iter_mut().zip(&seasons[i]) {
@@ -70,8 +70,21 @@ pub(crate) fn mstl_fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec
     Some(fit)
 }
 
+/// Trend + season(s) of `x`: [`stl_fit`] for one period, [`mstl_fit`] for several.
+pub(crate) fn fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec<f64>> {
+    match periods {
+        [period] => stl_fit(x, *period, robust),
+        _ => mstl_fit(x, periods, robust),
+    }
+}
+
+/// MSTL's seasonal window for the period of rank `rank` (0 for the shortest): 11, 15, ...
+fn mstl_window(rank: usize) -> usize {
+    7 + 4 * (rank + 1)
+}
+
 /// How much of a point's own value the decomposition of `n` points with `periods` (as
-/// [`stl_fit`] for one period, [`mstl_fit`] for several) puts into the point's fit, without
+/// [`fit`] decomposes them) puts into the point's fit, without
 /// robustness weights: the diagonal of its hat matrix, the fit at a unit impulse in the
 /// series' middle. `None` when the periods cannot be decomposed. The decomposition is linear,
 /// so this depends on the periods and the length only; the impulse sits in a series of at most
@@ -83,12 +96,13 @@ pub(crate) fn self_weight(periods: &[usize], n: usize) -> Option<f64> {
     let longest = *periods.iter().max()?;
     let mut sorted = periods.to_vec();
     sorted.sort_unstable();
-    // The seasonal windows as `mstl_fit` gives them, from the shortest period.
+    // The seasonal windows as `fit` gives them: STL's own for one period, MSTL's from the
+    // shortest period for several.
     let span = sorted
         .iter()
         .enumerate()
         .map(|(rank, &p)| {
-            let ns = (periods.len() > 1).then_some(7 + 4 * (rank + 1));
+            let ns = (periods.len() > 1).then(|| mstl_window(rank));
             Params::new(p, ns, false).span()
         })
         .max()?;
@@ -96,12 +110,7 @@ pub(crate) fn self_weight(periods: &[usize], n: usize) -> Option<f64> {
     let mid = len / 2;
     let mut x = vec![0.0; len];
     x[mid] = 1.0;
-    let fit = if periods.len() == 1 {
-        stl_fit(&x, periods[0], false)?
-    } else {
-        mstl_fit(&x, periods, false)?
-    };
-    Some(fit[mid])
+    Some(fit(&x, periods, false)?[mid])
 }
 
 /// netlib's parameters, derived from the period as `stlrs` derives them.
@@ -831,14 +840,8 @@ mod tests {
             let n = 12_000;
             let mut rng = Rng::new(5);
             let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-            let fit = |x: &[f64]| {
-                if periods.len() == 1 {
-                    stl_fit(x, periods[0], false).unwrap()
-                } else {
-                    mstl_fit(x, &periods, false).unwrap()
-                }
-            };
-            let base = fit(&x);
+            let fitted = |x: &[f64]| fit(x, &periods, false).unwrap();
+            let base = fitted(&x);
             // The average over a cycle of the longest period, in the middle.
             let longest = *periods.iter().max().unwrap();
             let added: f64 = (0..longest)
@@ -846,7 +849,7 @@ mod tests {
                     let at = n / 2 + k;
                     let mut bumped = x.clone();
                     bumped[at] += 1.0;
-                    fit(&bumped)[at] - base[at]
+                    fitted(&bumped)[at] - base[at]
                 })
                 .sum::<f64>()
                 / longest as f64;
