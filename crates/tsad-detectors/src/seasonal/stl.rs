@@ -19,13 +19,18 @@
 /// Trend + season of `x` by STL with `period` (at least 2; `x` holds at least two cycles), as
 /// `stlrs::params().robust(robust).fit(x, period)` computes them: `seasonal + trend`.
 pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>> {
+    stl_on(x, period, robust, workers_for(x.len()))
+}
+
+/// [`stl_fit`] on `workers` threads (the same result on any number).
+fn stl_on(x: &[f64], period: usize, robust: bool, workers: usize) -> Option<Vec<f64>> {
     let n = x.len();
     if period < 2 || n / 2 < period {
         return None;
     }
     let mut season = vec![0.0; n];
     let mut trend = vec![0.0; n];
-    let mut buffers = Buffers::new(n, period);
+    let mut buffers = Buffers::new(n, period, workers);
     Params::new(period, None, robust).run(x, &mut season, &mut trend, &mut buffers);
     Some(season.iter().zip(&trend).map(|(s, t)| s + t).collect())
 }
@@ -35,6 +40,11 @@ pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>
 /// Box-Cox, seasonal windows 11, 15, ... from the shortest period): the trend plus each
 /// season in the order of `periods`.
 pub(crate) fn mstl_fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec<f64>> {
+    mstl_on(x, periods, robust, workers_for(x.len()))
+}
+
+/// [`mstl_fit`] on `workers` threads (the same result on any number).
+fn mstl_on(x: &[f64], periods: &[usize], robust: bool, workers: usize) -> Option<Vec<f64>> {
     let n = x.len();
     if periods.is_empty() || periods.iter().any(|&p| p < 2 || n / 2 < p) {
         return None;
@@ -45,7 +55,7 @@ pub(crate) fn mstl_fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec
     let mut seasons = vec![vec![0.0; n]; periods.len()];
     let mut trend = vec![0.0; n];
     let mut deseasoned = x.to_vec();
-    let mut buffers = Buffers::new(n, *periods.iter().max()?);
+    let mut buffers = Buffers::new(n, *periods.iter().max()?, workers);
     for iteration in 0..iterations {
         for (rank, &i) in order.iter().enumerate() {
             if iteration > 0 {
@@ -76,6 +86,39 @@ pub(crate) fn fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec<f64>
         [period] => stl_fit(x, *period, robust),
         _ => mstl_fit(x, periods, robust),
     }
+}
+
+/// Series from this many points are decomposed on every core (see [`workers_for`]).
+const PARALLEL_FROM: usize = 1 << 15;
+
+/// Most threads one decomposition uses.
+const MAX_WORKERS: usize = 8;
+
+/// Fewest multiply-adds (fits times window) for a smoothing pass to be split across threads.
+const PARALLEL_WORK: usize = 1 << 17;
+
+/// The threads a decomposition of `n` points runs on: one below [`PARALLEL_FROM`], else as
+/// many as there are cores (up to [`MAX_WORKERS`]). Every local fit is computed alone, so
+/// the result is the same on any number of threads; only the wall time changes.
+fn workers_for(n: usize) -> usize {
+    if n < PARALLEL_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |c| c.get().min(MAX_WORKERS))
+}
+
+/// Runs `work` on each of `parts`: the first on this thread, the others on threads of their
+/// own, and returns when all are done.
+fn on_workers<T: Send>(parts: Vec<T>, work: impl Fn(T) + Sync) {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else { return };
+    let work = &work;
+    std::thread::scope(|scope| {
+        for part in parts {
+            scope.spawn(move || work(part));
+        }
+        work(first);
+    });
 }
 
 /// MSTL's seasonal window for the period of rank `rank` (0 for the shortest): 11, 15, ...
@@ -256,7 +299,8 @@ impl Params {
 }
 
 /// Work arrays of one decomposition (netlib's `work(n + 2·np, 5)`, of which four are
-/// needed here, and `rw`), plus the subseries and loess scratch.
+/// needed here, and `rw`), plus the subseries and one loess scratch per worker (see
+/// [`workers_for`]).
 struct Buffers {
     work1: Vec<f64>,
     work2: Vec<f64>,
@@ -265,11 +309,11 @@ struct Buffers {
     rw: Vec<f64>,
     sorted: Vec<f64>,
     cycles: Cycles,
-    loess: Loess,
+    loess: Vec<Loess>,
 }
 
 impl Buffers {
-    fn new(n: usize, max_period: usize) -> Self {
+    fn new(n: usize, max_period: usize, workers: usize) -> Self {
         let size = n + 2 * max_period;
         Buffers {
             work1: vec![0.0; size],
@@ -279,7 +323,7 @@ impl Buffers {
             rw: vec![0.0; n],
             sorted: vec![0.0; n],
             cycles: Cycles::default(),
-            loess: Loess::default(),
+            loess: (0..workers.max(1)).map(|_| Loess::default()).collect(),
         }
     }
 }
@@ -316,7 +360,9 @@ struct Loess {
 }
 
 /// netlib's `ess`: loess of `y` with window `len`, degree `ideg`, fitted every `njump` points
-/// and interpolated linearly in between, into `ys[..n]`.
+/// and interpolated linearly in between, into `ys[..n]`. The fits are split across the
+/// `scratch`es' threads (one scratch per thread) when there are enough of them, see
+/// [`PARALLEL_WORK`].
 #[allow(clippy::too_many_arguments)]
 fn ess(
     y: &[f64],
@@ -326,7 +372,7 @@ fn ess(
     userw: bool,
     rw: &[f64],
     ys: &mut [f64],
-    s: &mut Loess,
+    scratch: &mut [Loess],
 ) {
     let n = y.len();
     if n < 2 {
@@ -334,7 +380,7 @@ fn ess(
         return;
     }
     let newnj = njump.min(n - 1);
-    let mut fits = std::mem::take(&mut s.fits);
+    let mut fits = std::mem::take(&mut scratch[0].fits);
     fits.clear();
     // The fitted points and their windows, as netlib's three loops choose them.
     let (mut nleft, mut nright) = (0, 0);
@@ -378,11 +424,22 @@ fn ess(
             nright,
         });
     }
-    est(y, len, ideg, &fits, userw, rw, s);
-    for (f, r) in fits.iter().zip(&s.results) {
-        ys[f.xs - 1] = r.unwrap_or(y[f.xs - 1]);
+    let workers = if fits.len() * len.min(n) >= PARALLEL_WORK {
+        scratch.len()
+    } else {
+        1
+    };
+    let per = fits.len().div_ceil(workers);
+    on_workers(
+        fits.chunks(per).zip(&mut *scratch).collect(),
+        |(part, s)| est(y, len, ideg, part, userw, rw, s),
+    );
+    for (part, s) in fits.chunks(per).zip(&*scratch) {
+        for (f, r) in part.iter().zip(&s.results) {
+            ys[f.xs - 1] = r.unwrap_or(y[f.xs - 1]);
+        }
     }
-    s.fits = fits;
+    scratch[0].fits = fits;
     if newnj != 1 {
         // Between fitted points i and i + newnj (0-based here).
         let mut i = 0;
@@ -691,6 +748,8 @@ fn rwts(y: &[f64], trend: &[f64], season: &[f64], rw: &mut [f64], sorted: &mut [
 /// netlib's `ss`: loess of each cycle-subseries of `y`, extended by one point at each end,
 /// into `season` (`n + 2·np` points). The subseries are first copied out side by side (one
 /// pass over `y` in order) so that each loess reads contiguous memory, not one point a cycle.
+/// They are split across the `scratch`es' threads (one scratch per thread), each taking a
+/// run of phases.
 #[allow(clippy::too_many_arguments)]
 fn ss(
     y: &[f64],
@@ -702,7 +761,7 @@ fn ss(
     rw: &[f64],
     season: &mut [f64],
     c: &mut Cycles,
-    s: &mut Loess,
+    scratch: &mut [Loess],
 ) {
     let n = y.len();
     // Subseries j (0-based) holds y[j], y[j + np], ... at j·stride, with room for its two
@@ -711,56 +770,104 @@ fn ss(
     c.y.resize(np * stride, 0.0);
     c.rw.resize(np * stride, 0.0);
     c.out.resize(np * stride, 0.0);
-    by_cycles(n, np, stride, |t, at| c.y[at] = y[t]);
-    if userw {
-        by_cycles(n, np, stride, |t, at| c.rw[at] = rw[t]);
-    }
-    let len = |j: usize| (n - 1 - j) / np + 1;
-    for j in 0..np {
-        let k = len(j);
-        let sub = &c.y[j * stride..j * stride + k];
-        let sub_rw: &[f64] = if userw {
-            &c.rw[j * stride..j * stride + k]
-        } else {
-            &[]
-        };
-        let out = &mut c.out[j * stride..j * stride + k + 2];
-        ess(sub, ns, isdeg, nsjump, userw, sub_rw, &mut out[1..], s);
-        // One point beyond each end.
-        let ends = [
-            Fit {
-                xs: 0,
-                nleft: 1,
-                nright: ns.min(k),
-            },
-            Fit {
-                xs: k + 1,
-                nleft: (k as isize - ns as isize + 1).max(1) as usize,
-                nright: k,
-            },
-        ];
-        est(sub, ns, isdeg, &ends, userw, sub_rw, s);
-        out[0] = s.results[0].unwrap_or(out[1]);
-        out[k + 1] = s.results[1].unwrap_or(out[k]);
-    }
+    let per = np.div_ceil(scratch.len());
+    let parts: Vec<_> =
+        c.y.chunks_mut(per * stride)
+            .zip(c.rw.chunks_mut(per * stride))
+            .zip(c.out.chunks_mut(per * stride))
+            .zip(&mut *scratch)
+            .enumerate()
+            .collect();
+    on_workers(parts, |(k, (((cy, crw), out), s))| {
+        let phases = k * per..((k + 1) * per).min(np);
+        by_cycles(n, np, stride, phases.clone(), |t, at| cy[at] = y[t]);
+        if userw {
+            by_cycles(n, np, stride, phases.clone(), |t, at| crw[at] = rw[t]);
+        }
+        for (local, j) in phases.enumerate() {
+            let at = local * stride;
+            smooth_cycle(
+                &cy[at..at + stride],
+                userw.then(|| &crw[at..at + stride]),
+                (n - 1 - j) / np + 1,
+                ns,
+                isdeg,
+                nsjump,
+                &mut out[at..at + stride],
+                s,
+            );
+        }
+    });
     // Back in time order: point m of subseries j is season[m·np + j], and these fill
     // season[..n + 2·np] exactly.
-    by_cycles(n + 2 * np, np, stride, |t, at| season[t] = c.out[at]);
+    by_cycles(n + 2 * np, np, stride, 0..np, |t, at| season[t] = c.out[at]);
 }
 
-/// Calls `f(t, j·stride + c)` for every time index `t = c·np + j < len` (cycle `c`, phase `j`),
-/// in tiles of a few cycles so that both the time order and the subseries order stay in cache.
+/// One cycle-subseries' loess of [`ss`]: its `k` points at the start of `sub` (their
+/// robustness weights in `rw`, when there are any) into `out[1..=k]`, and one point beyond each
+/// end into `out[0]` and `out[k + 1]`.
+#[allow(clippy::too_many_arguments)]
+fn smooth_cycle(
+    sub: &[f64],
+    rw: Option<&[f64]>,
+    k: usize,
+    ns: usize,
+    isdeg: i32,
+    nsjump: usize,
+    out: &mut [f64],
+    s: &mut Loess,
+) {
+    let sub = &sub[..k];
+    let sub_rw = rw.map_or(&[][..], |rw| &rw[..k]);
+    let userw = rw.is_some();
+    ess(
+        sub,
+        ns,
+        isdeg,
+        nsjump,
+        userw,
+        sub_rw,
+        &mut out[1..],
+        std::slice::from_mut(s),
+    );
+    // One point beyond each end.
+    let ends = [
+        Fit {
+            xs: 0,
+            nleft: 1,
+            nright: ns.min(k),
+        },
+        Fit {
+            xs: k + 1,
+            nleft: (k as isize - ns as isize + 1).max(1) as usize,
+            nright: k,
+        },
+    ];
+    est(sub, ns, isdeg, &ends, userw, sub_rw, s);
+    out[0] = s.results[0].unwrap_or(out[1]);
+    out[k + 1] = s.results[1].unwrap_or(out[k]);
+}
+
+/// Calls `f(t, (j - phases.start)·stride + c)` for every time index `t = c·np + j < len` of a
+/// phase `j` in `phases` (cycle `c`), in tiles of a few cycles so that both the time order
+/// and the subseries order stay in cache.
 #[inline]
-fn by_cycles(len: usize, np: usize, stride: usize, mut f: impl FnMut(usize, usize)) {
+fn by_cycles(
+    len: usize,
+    np: usize,
+    stride: usize,
+    phases: std::ops::Range<usize>,
+    mut f: impl FnMut(usize, usize),
+) {
     const TILE: usize = 32;
     let cycles = len.div_ceil(np);
     for c0 in (0..cycles).step_by(TILE) {
         let c1 = (c0 + TILE).min(cycles);
-        for j in 0..np {
+        for j in phases.clone() {
             for c in c0..c1 {
                 let t = c * np + j;
                 if t < len {
-                    f(t, j * stride + c);
+                    f(t, (j - phases.start) * stride + c);
                 }
             }
         }
@@ -919,6 +1026,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Split across threads, every local fit is computed as on one thread: the result is the
+    /// same to the bit, whatever the number of threads (3 splits 24 and 168 phases unevenly).
+    #[test]
+    fn threads_change_nothing() {
+        let x = seasonal_with_anomalies(40_000, 24, 40, 9)
+            .0
+            .values()
+            .to_vec();
+        let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+        for robust in [true, false] {
+            for workers in [2, 3] {
+                assert_eq!(
+                    bits(stl_on(&x, 24, robust, workers).unwrap()),
+                    bits(stl_on(&x, 24, robust, 1).unwrap()),
+                    "stl robust={robust} workers={workers}"
+                );
+            }
+            assert_eq!(
+                bits(mstl_on(&x, &[24, 168], robust, 3).unwrap()),
+                bits(mstl_on(&x, &[24, 168], robust, 1).unwrap()),
+                "mstl robust={robust}"
+            );
+        }
+        // The series is long enough for the smoothing passes to be split at all.
+        assert!(40_000 / 5 * 43 >= PARALLEL_WORK);
     }
 
     #[test]
