@@ -1051,8 +1051,9 @@ mod tests {
                 "mstl robust={robust}"
             );
         }
-        // The series is long enough for the smoothing passes to be split at all.
-        assert!(40_000 / 5 * 43 >= PARALLEL_WORK);
+        // The series is long enough for the trend passes (a fit every 5 points, windows of
+        // 43) to be split at all.
+        const { assert!(40_000 / 5 * 43 >= PARALLEL_WORK) };
     }
 
     #[test]
