@@ -56,7 +56,8 @@
 //! `robust` (2 without), plus one 2-pass decomposition of a unit impulse for the own weight,
 //! on at most two seasonal windows' worth of points (8,350 for hourly data with daily and
 //! weekly seasons, 171,950 for a daily season of 288 steps): an eighth more on series shorter
-//! than that, nothing that shows on longer ones. The streaming form refits on a trailing
+//! than that, nothing that shows on longer ones. From 32,768 points the decomposition runs on
+//! every core (the same result; see the `stl` module). The streaming form refits on a trailing
 //! `history` every `refit_every` points: O(history) per refit.
 //!
 //! **Reference**: Cleveland et al. (1990), "STL: A Seasonal-Trend Decomposition Procedure
@@ -476,7 +477,8 @@ const WATCHED_FROM: usize = 50_000;
 /// The STL port cannot be interrupted, so a long series is decomposed on a thread of its own and the
 /// caller waits for it, checking the flag every 50 ms: a cancelled scoring returns at once
 /// (and frees its job slot) while the decomposition under way runs to its end in the
-/// background and its result is dropped (at 1,000,000 points, about 1.5 s of one core for STL, 4 s for a two-period MSTL).
+/// background and its result is dropped (at 1,000,000 points, about 1 CPU s for STL and 3 for
+/// a two-period MSTL).
 fn decompose_watching(
     x: Vec<f64>,
     periods: &[usize],
