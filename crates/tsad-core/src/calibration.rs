@@ -131,6 +131,13 @@ impl Calibration {
     /// [`Calibration::fit_contaminated`] or the reference of [`Calibration::apply_to_new`]'s
     /// cap (see [`Own`]).
     fn fit_self(scores: &[f64], own: Own) -> Option<Calibration> {
+        let long = scores.len() >= PARALLEL_FIT;
+        Calibration::fit_self_on(scores, own, long)
+    }
+
+    /// [`Calibration::fit_self`], with the bulk on a thread of its own when `parallel` (the
+    /// same result either way).
+    fn fit_self_on(scores: &[f64], own: Own, parallel: bool) -> Option<Calibration> {
         // The finite scores in time order, read again by each step instead of copied: at a
         // million points a copy and a selection over all of it were a third of the fit.
         let finite = || scores.iter().copied().filter(|x| x.is_finite());
@@ -141,23 +148,41 @@ impl Calibration {
         // Detectors leave their warm-up unscored: when every score after it is finite, the
         // sample skips to its scores instead of testing each one in between.
         let warm_up = scores.iter().take_while(|x| !x.is_finite()).count();
-        let sample = if n == scores.len() - warm_up {
-            bulk_sample(scores[warm_up..].iter().copied(), n)
+        let mut sample = if n == scores.len() - warm_up {
+            strided_sample(scores[warm_up..].iter().copied(), n)
         } else {
-            bulk_sample(finite(), n)
+            strided_sample(finite(), n)
         };
-        let quantiles = quantiles_of_sorted(&sample);
-        let (start, top) =
-            contaminated_tail_start(finite(), n, tail_pivot(&sample, n), own == Own::Cap);
-        let excesses = match own {
-            Own::Calibration => excesses_outside_clusters(finite(), start, top),
-            Own::Cap => {
-                let mut is_top = top.marker();
-                finite()
-                    .filter(|&x| x > start && !is_top(x))
-                    .map(|x| x - start)
-                    .collect()
-            }
+        // The bulk (sorting the sample) and the tail (passes over every score) need nothing
+        // from each other but the tail's pivot, one selection in the sample: on a long series
+        // the bulk is worked out on another core meanwhile.
+        let pivot = tail_pivot(&mut sample, n);
+        let mut bulk = || {
+            stats::sort_total(&mut sample);
+            quantiles_of_sorted(&sample)
+        };
+        let tail = || {
+            let (start, top) = contaminated_tail_start(finite(), n, pivot, own == Own::Cap);
+            let excesses = match own {
+                Own::Calibration => excesses_outside_clusters(finite(), start, top),
+                Own::Cap => {
+                    let mut is_top = top.marker();
+                    finite()
+                        .filter(|&x| x > start && !is_top(x))
+                        .map(|x| x - start)
+                        .collect()
+                }
+            };
+            (start, top, excesses)
+        };
+        let (quantiles, (start, top, excesses)) = if parallel {
+            std::thread::scope(|scope| {
+                let bulk = scope.spawn(bulk);
+                let tail = tail();
+                (bulk.join().expect("sorting does not panic"), tail)
+            })
+        } else {
+            (bulk(), tail())
         };
         let tail = if excesses.len() >= MIN_TAIL_POINTS {
             let (shape, scale) = pwm_gpd(&excesses);
@@ -393,6 +418,10 @@ enum Own {
 /// Fewest scores per thread in [`Calibration::apply`].
 const PARALLEL_CHUNK: usize = 1 << 17;
 
+/// Fewest scores for [`Calibration::fit_contaminated`] to work out the bulk on a thread of
+/// its own while this one works out the tail.
+const PARALLEL_FIT: usize = 1 << 18;
+
 impl Tail {
     /// The rarity where the tail starts (`-log10 share`): the bulk is never rarer.
     fn start_rarity(&self) -> f64 {
@@ -586,14 +615,14 @@ impl<'a> GridIndex<'a> {
 /// the bulk's end), a rarity error of a few hundredths at most in the bulk (rarity below 1.7),
 /// where no threshold sits; the tail is always fitted on every score.
 fn bulk_quantiles(v: &[f64]) -> Vec<f64> {
-    quantiles_of_sorted(&bulk_sample(v.iter().copied(), v.len()))
+    let mut sample = strided_sample(v.iter().copied(), v.len());
+    stats::sort_total(&mut sample);
+    quantiles_of_sorted(&sample)
 }
 
-/// The evenly strided sample of [`bulk_quantiles`], sorted, from the `n` finite scores `v`.
-fn bulk_sample(v: impl Iterator<Item = f64>, n: usize) -> Vec<f64> {
-    let mut sample: Vec<f64> = v.step_by(n.div_ceil(BULK_SAMPLE)).collect();
-    stats::sort_total(&mut sample);
-    sample
+/// The evenly strided sample of [`bulk_quantiles`] (not sorted) from the `n` finite scores `v`.
+fn strided_sample(v: impl Iterator<Item = f64>, n: usize) -> Vec<f64> {
+    v.step_by(n.div_ceil(BULK_SAMPLE)).collect()
 }
 
 /// The bulk's [`QUANTILES`] quantiles of a sorted sample (not empty).
@@ -604,10 +633,10 @@ fn quantiles_of_sorted(sample: &[f64]) -> Vec<f64> {
 }
 
 /// A score that most likely lies below every order statistic [`contaminated_tail_start`]
-/// needs of `n` scores, read from their sorted [`bulk_sample`]: its quantile a hundredth of
-/// probability and four of the sample's standard errors lower. Scores below it are only
-/// counted, so the selections run over about a twelfth of the scores (8%).
-fn tail_pivot(sample: &[f64], n: usize) -> f64 {
+/// needs of `n` scores, selected from their [`strided_sample`] (which this reorders): its
+/// quantile a hundredth of probability and four of the sample's standard errors lower. Scores
+/// below it are only counted, so the selections run over about a twelfth of the scores (8%).
+fn tail_pivot(sample: &mut [f64], n: usize) -> f64 {
     if n <= sample.len() {
         // The sample is every score: no guess needed, the selection is as cheap as the pass.
         return f64::NEG_INFINITY;
@@ -617,7 +646,9 @@ fn tail_pivot(sample: &[f64], n: usize) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }
-    sample[(p * m) as usize]
+    *sample
+        .select_nth_unstable_by((p * m) as usize, f64::total_cmp)
+        .1
 }
 
 /// Where [`Calibration::fit_contaminated`]'s tail starts and the top scores it leaves out,
@@ -1136,6 +1167,27 @@ mod tests {
         let kept = &mut v[..n - trim];
         let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
         (start, top)
+    }
+
+    /// The bulk worked out on another thread while this one works out the tail: the same
+    /// calibration, for both kinds of self-calibration, with and without a warm-up.
+    #[test]
+    fn a_parallel_self_fit_is_the_serial_one() {
+        let mut v: Vec<f64> = uniforms(300_000, 17)
+            .into_iter()
+            .map(|u| -(1.0 - u).ln())
+            .collect();
+        v[..48].fill(f64::NAN);
+        for own in [Own::Calibration, Own::Cap] {
+            let serial = Calibration::fit_self_on(&v, own, false).unwrap();
+            assert_eq!(Calibration::fit_self_on(&v, own, true).unwrap(), serial);
+        }
+        v[1000] = f64::NAN;
+        let serial = Calibration::fit_self_on(&v, Own::Calibration, false).unwrap();
+        assert_eq!(
+            Calibration::fit_self_on(&v, Own::Calibration, true).unwrap(),
+            serial
+        );
     }
 
     #[test]
