@@ -358,6 +358,8 @@ impl Fit {
 #[derive(Default)]
 struct Loess {
     fits: Vec<Fit>,
+    /// The length, window and jump `fits` were chosen for (see [`choose_fits`]).
+    fits_for: Option<(usize, usize, usize)>,
     results: Vec<Option<f64>>,
     kernel: Kernel,
     /// Robustness weights of 1, for the passes before there are any.
@@ -388,8 +390,55 @@ fn ess(
     }
     let newnj = njump.min(n - 1);
     let mut fits = std::mem::take(&mut scratch[0].fits);
+    // The fits depend on the length, window and jump only: the seasonal pass's subseries
+    // (of one or two lengths) reuse them.
+    let key = (n, len, newnj);
+    if scratch[0].fits_for != Some(key) {
+        choose_fits(n, len, newnj, &mut fits);
+        scratch[0].fits_for = Some(key);
+    }
+    let workers = if fits.len() * len.min(n) >= PARALLEL_WORK {
+        scratch.len()
+    } else {
+        1
+    };
+    let per = fits.len().div_ceil(workers);
+    on_workers(
+        fits.chunks(per).zip(&mut *scratch).collect(),
+        |(part, s)| est(y, len, ideg, part, userw, rw, s),
+    );
+    for (part, s) in fits.chunks(per).zip(&*scratch) {
+        for (f, r) in part.iter().zip(&s.results) {
+            ys[f.xs - 1] = r.unwrap_or(y[f.xs - 1]);
+        }
+    }
+    scratch[0].fits = fits;
+    if newnj != 1 {
+        // The last fitted point the jumps reach (1-based).
+        let last = ((n - 1) / newnj) * newnj + 1;
+        // Between fitted points i and i + newnj (0-based here).
+        let mut i = 0;
+        while i + newnj < n {
+            let (from, to) = (ys[i], ys[i + newnj]);
+            let delta = (to - from) / newnj as f64;
+            for (d, v) in ys[i + 1..i + newnj].iter_mut().enumerate() {
+                *v = from + delta * (d + 1) as f64;
+            }
+            i += newnj;
+        }
+        if last != n && last != n - 1 {
+            let delta = (ys[n - 1] - ys[last - 1]) / (n - last) as f64;
+            for j in last + 1..=n - 1 {
+                ys[j - 1] = ys[last - 1] + delta * (j - last) as f64;
+            }
+        }
+    }
+}
+
+/// The fitted points of [`ess`] (`n` points, window `len`, a fit every `newnj` points) and
+/// their windows, as netlib's three loops choose them, into `fits` (cleared first).
+fn choose_fits(n: usize, len: usize, newnj: usize, fits: &mut Vec<Fit>) {
     fits.clear();
-    // The fitted points and their windows, as netlib's three loops choose them.
     let (mut nleft, mut nright) = (0, 0);
     if len >= n {
         nleft = 1;
@@ -430,40 +479,6 @@ fn ess(
             nleft,
             nright,
         });
-    }
-    let workers = if fits.len() * len.min(n) >= PARALLEL_WORK {
-        scratch.len()
-    } else {
-        1
-    };
-    let per = fits.len().div_ceil(workers);
-    on_workers(
-        fits.chunks(per).zip(&mut *scratch).collect(),
-        |(part, s)| est(y, len, ideg, part, userw, rw, s),
-    );
-    for (part, s) in fits.chunks(per).zip(&*scratch) {
-        for (f, r) in part.iter().zip(&s.results) {
-            ys[f.xs - 1] = r.unwrap_or(y[f.xs - 1]);
-        }
-    }
-    scratch[0].fits = fits;
-    if newnj != 1 {
-        // Between fitted points i and i + newnj (0-based here).
-        let mut i = 0;
-        while i + newnj < n {
-            let (from, to) = (ys[i], ys[i + newnj]);
-            let delta = (to - from) / newnj as f64;
-            for (d, v) in ys[i + 1..i + newnj].iter_mut().enumerate() {
-                *v = from + delta * (d + 1) as f64;
-            }
-            i += newnj;
-        }
-        if last != n && last != n - 1 {
-            let delta = (ys[n - 1] - ys[last - 1]) / (n - last) as f64;
-            for j in last + 1..=n - 1 {
-                ys[j - 1] = ys[last - 1] + delta * (j - last) as f64;
-            }
-        }
     }
 }
 
@@ -664,7 +679,10 @@ impl Kernel {
 fn fts(x: &[f64], np: usize, trend: &mut [f64], first: &mut [f64], second: &mut [f64]) {
     let (mut ma1, mut ma2, mut ma3) = (Ma::new(np), Ma::new(np), Ma::new(3));
     let (mut i1, mut i2, mut i3) = (0, 0, 0);
-    for t in 0..x.len() {
+    // From `steady` on, each average has a whole window behind it and slides by one at every
+    // point: that part runs in the loop below, without the warm-up's tests.
+    let steady = (2 * np + 1).min(x.len());
+    for t in 0..steady {
         let Some(v) = ma1.feed(x, t) else { continue };
         first[i1] = v;
         let Some(v) = ma2.feed(first, i1) else {
@@ -680,6 +698,19 @@ fn fts(x: &[f64], np: usize, trend: &mut [f64], first: &mut [f64], second: &mut 
         i2 += 1;
         trend[i3] = v;
         i3 += 1;
+    }
+    let (mut v1, mut v2, mut v3) = (ma1.v, ma2.v, ma3.v);
+    for t in steady..x.len() {
+        // `Ma::feed`'s sliding step for each average, in the same order of operations.
+        v1 = v1 - x[t - np] + x[t];
+        let a = v1 * ma1.scale;
+        first[i1] = a;
+        v2 = v2 - first[i1 - np] + a;
+        let b = v2 * ma2.scale;
+        second[i2] = b;
+        v3 = v3 - second[i2 - 3] + b;
+        trend[i3] = v3 * ma3.scale;
+        (i1, i2, i3) = (i1 + 1, i2 + 1, i3 + 1);
     }
 }
 
@@ -720,13 +751,16 @@ impl Ma {
 /// scaled by six times their median absolute value.
 fn rwts(y: &[f64], trend: &[f64], season: &[f64], rw: &mut [f64], sorted: &mut [f64]) {
     let n = y.len();
+    // The absolute residuals, kept in `rw` (turned into weights in place below) and copied
+    // for the selection, which reorders its copy.
     let residual = |((y, t), s): ((&f64, &f64), &f64)| (y - (t + s)).abs();
-    for (r, v) in sorted
+    for (r, v) in rw
         .iter_mut()
         .zip(y.iter().zip(trend).zip(season).map(residual))
     {
         *r = v;
     }
+    sorted[..n].copy_from_slice(&rw[..n]);
     let mid1 = (n - 1) / 2;
     let mid2 = n / 2;
     let (below, &mut at_mid2, _) = sorted[..n].select_nth_unstable_by(mid2, f64::total_cmp);
@@ -738,10 +772,8 @@ fn rwts(y: &[f64], trend: &[f64], season: &[f64], rw: &mut [f64], sorted: &mut [
     let cmad = 3.0 * (at_mid1 + at_mid2);
     let c9 = 0.999 * cmad;
     let c1 = 0.001 * cmad;
-    for (w, r) in rw
-        .iter_mut()
-        .zip(y.iter().zip(trend).zip(season).map(residual))
-    {
+    for w in &mut rw[..n] {
+        let r = *w;
         *w = if r <= c1 {
             1.0
         } else if r <= c9 {
