@@ -12,10 +12,10 @@
 //! - **Every core on long series.** From [`PARALLEL_FROM`] points the local fits of a
 //!   smoothing pass, and the cycle-subseries of the seasonal pass, are split across threads
 //!   (each with its own scratch). Every fit is computed alone, so the result is the same to
-//!   the bit on any number of threads. On the 2-core development machine the 1,000,000-point
-//!   demo's decomposition ran in 0.75-0.85 of its one-thread wall time for the same CPU time;
-//!   the passes left on one thread (moving averages, robustness weights, copies back in time
-//!   order) are about half the work.
+//!   the bit on any number of threads. On the 2-core development machine a default `seasonal`
+//!   run on the 1,000,000-point demo took 0.70-0.75 of its one-thread wall time for the same
+//!   CPU time (about 3 s); the passes left on one thread (moving averages, the robustness
+//!   weights' median, copies back in time order) are about half the work.
 //! - **Robustness weights by selection.** The median absolute residual is taken with
 //!   `select_nth_unstable` (O(n)) instead of sorting the residuals (O(n log n)) on every one
 //!   of the 15 robustness passes; the selected values are the same.
