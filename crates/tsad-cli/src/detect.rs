@@ -775,48 +775,80 @@ impl Report<'_> {
             write!(out, ",score_{}", m.name)?;
         }
         writeln!(out)?;
-        // Each row is written into one reused line, then to `out` at once: a string per cell
-        // and a call through `out` per piece were a fifth of a 1,000,000-point default run.
-        let mut line = String::with_capacity(256);
+        // Rows are formatted in blocks, the blocks of a round side by side on the cores and
+        // written in order. Formatting numbers is most of the work: a fifth of a 1,000,000-point
+        // default run on one core.
         let ts = s.timestamps();
         let expected = d.scores.expected.as_deref();
         let band = d.scores.band.as_ref();
         let rarity = d.scores.rarity.as_deref();
-        for i in 0..s.len() {
-            line.clear();
-            line.push_str(&time_text(s, ts[i]));
-            for cell in [
-                Some(s.values()[i]),
-                expected.map(|e| e[i]),
-                band.map(|(lo, _)| lo[i]),
-                band.map(|(_, hi)| hi[i]),
-                Some(d.scores.score[i]),
-                rarity.map(|r| r[i]),
-            ] {
-                push_number(&mut line, cell)?;
+        let rows = |range: std::ops::Range<usize>| -> String {
+            let mut block = String::with_capacity(range.len() * 128);
+            for i in range {
+                block.push_str(&time_text(s, ts[i]));
+                for cell in [
+                    Some(s.values()[i]),
+                    expected.map(|e| e[i]),
+                    band.map(|(lo, _)| lo[i]),
+                    band.map(|(_, hi)| hi[i]),
+                    Some(d.scores.score[i]),
+                    rarity.map(|r| r[i]),
+                ] {
+                    push_number(&mut block, cell);
+                }
+                block.push(',');
+                block.push(if d.cut.flags[i] { '1' } else { '0' });
+                block.push(',');
+                if event_of[i] > 0 {
+                    let _ = write!(block, "{}", event_of[i]);
+                }
+                for m in &d.scores.members {
+                    push_number(&mut block, Some(m.normalized[i]));
+                }
+                block.push('\n');
             }
-            write!(line, ",{}", u8::from(d.cut.flags[i]))?;
-            line.push(',');
-            if event_of[i] > 0 {
-                write!(line, "{}", event_of[i])?;
+            block
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut start = 0;
+        while start < s.len() {
+            let round: Vec<_> = (0..workers)
+                .map(|k| {
+                    let from = (start + k * CSV_BLOCK).min(s.len());
+                    from..(from + CSV_BLOCK).min(s.len())
+                })
+                .filter(|r| !r.is_empty())
+                .collect();
+            start = round.last().map_or(s.len(), |r| r.end);
+            let blocks: Vec<String> = std::thread::scope(|scope| {
+                let others: Vec<_> = round[1..]
+                    .iter()
+                    .map(|r| scope.spawn(|| rows(r.clone())))
+                    .collect();
+                let first = rows(round[0].clone());
+                std::iter::once(Ok(first))
+                    .chain(others.into_iter().map(|h| h.join()))
+                    .collect::<std::thread::Result<_>>()
+            })
+            .map_err(|_| anyhow::anyhow!("formatting the CSV rows failed"))?;
+            for block in &blocks {
+                out.write_all(block.as_bytes())?;
             }
-            for m in &d.scores.members {
-                push_number(&mut line, Some(m.normalized[i]))?;
-            }
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
         }
         Ok(())
     }
 }
 
+/// Rows of the detection CSV formatted per block (about 2.5 MB of text at 20 bytes a cell).
+const CSV_BLOCK: usize = 1 << 14;
+
 /// Appends `,` and the number when it is finite (nothing else: a missing or non-finite value
 /// is an empty cell).
-fn push_number(line: &mut String, v: Option<f64>) -> std::fmt::Result {
+fn push_number(line: &mut String, v: Option<f64>) {
     line.push(',');
-    match v {
-        Some(x) if x.is_finite() => write!(line, "{x}"),
-        _ => Ok(()),
+    if let Some(x) = v.filter(|x| x.is_finite()) {
+        // Writing into a `String` cannot fail.
+        let _ = write!(line, "{x}");
     }
 }
 

@@ -227,6 +227,56 @@ fn csv_output_has_one_row_per_point() {
     assert_eq!(lines.count(), 300);
 }
 
+/// A long series' rows are formatted in blocks on several threads: they still come out once
+/// each, in the input's order, with their events numbered in time order.
+#[test]
+fn csv_output_of_a_long_series_keeps_the_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    tsad(
+        dir.path(),
+        &["demo", "--points", "40000", "--output", "demo.csv"],
+    );
+    tsad(
+        dir.path(),
+        &[
+            "detect",
+            "demo.csv",
+            "--detector",
+            "zscore",
+            "--format",
+            "csv",
+            "--output",
+            "out.csv",
+        ],
+    );
+    let input = std::fs::read_to_string(dir.path().join("demo.csv")).unwrap();
+    let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let (mut rows, mut last_event, mut events) = (0, 0, 0);
+    for (a, b) in input.lines().skip(1).zip(out.lines().skip(1)) {
+        let a: Vec<&str> = a.split(',').collect();
+        let b: Vec<&str> = b.split(',').collect();
+        // The same timestamp, and the same value as a number.
+        assert_eq!(a[0], b[0], "row {rows}");
+        assert_eq!(
+            a[1].parse::<f64>().unwrap(),
+            b[1].parse::<f64>().unwrap(),
+            "row {rows}"
+        );
+        if let Ok(e) = b[8].parse::<usize>() {
+            assert!(
+                e == last_event || e == last_event + 1,
+                "row {rows}: event {e}"
+            );
+            events += usize::from(e != last_event);
+            last_event = e;
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 40_000);
+    assert_eq!(out.lines().count(), 40_001);
+    assert!(events > 0, "the demo's anomalies make events");
+}
+
 #[test]
 fn no_anomaly_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
