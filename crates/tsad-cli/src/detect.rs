@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use tsad_core::{DEFAULT_EVERY, Event, EventOptions, Sensitivity, Series, Threshold, TimeAxis};
-use tsad_engine::{Detection, DetectorSpec, Training, parse_spec};
+use tsad_engine::{Detection, DetectorSpec, Training, for_each_ordered, parse_spec};
 use tsad_io::{ColumnRef, IngestOptions, Ingested, format_timestamp};
 
 pub(crate) fn run(a: DetectArgs) -> Result<Outcome> {
@@ -775,9 +775,9 @@ impl Report<'_> {
             write!(out, ",score_{}", m.name)?;
         }
         writeln!(out)?;
-        // Rows are formatted in blocks, the blocks of a round side by side on the cores and
-        // written in order. Formatting numbers is most of the work: a fifth of a 1,000,000-point
-        // default run on one core.
+        // Rows are formatted in blocks on the cores and written in order (`for_each_ordered`,
+        // as for many series). Formatting numbers is most of the work: a fifth of a
+        // 1,000,000-point default run on one core.
         let ts = s.timestamps();
         let expected = d.scores.expected.as_deref();
         let band = d.scores.band.as_ref();
@@ -809,32 +809,14 @@ impl Report<'_> {
             }
             block
         };
+        let blocks: Vec<_> = (0..s.len())
+            .step_by(CSV_BLOCK)
+            .map(|from| from..(from + CSV_BLOCK).min(s.len()))
+            .collect();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut start = 0;
-        while start < s.len() {
-            let round: Vec<_> = (0..workers)
-                .map(|k| {
-                    let from = (start + k * CSV_BLOCK).min(s.len());
-                    from..(from + CSV_BLOCK).min(s.len())
-                })
-                .filter(|r| !r.is_empty())
-                .collect();
-            start = round.last().map_or(s.len(), |r| r.end);
-            let blocks: Vec<String> = std::thread::scope(|scope| {
-                let others: Vec<_> = round[1..]
-                    .iter()
-                    .map(|r| scope.spawn(|| rows(r.clone())))
-                    .collect();
-                let first = rows(round[0].clone());
-                std::iter::once(Ok(first))
-                    .chain(others.into_iter().map(|h| h.join()))
-                    .collect::<std::thread::Result<_>>()
-            })
-            .map_err(|_| anyhow::anyhow!("formatting the CSV rows failed"))?;
-            for block in &blocks {
-                out.write_all(block.as_bytes())?;
-            }
-        }
+        for_each_ordered(blocks, workers, rows, |block| {
+            out.write_all(block.as_bytes())
+        })?;
         Ok(())
     }
 }
