@@ -144,8 +144,10 @@ pub(crate) struct ThresholdArgs {
     #[arg(long)]
     pub(crate) no_standout: bool,
     /// Keep events that recur at one time of the hour, day or week (in at least 7 cycles and
-    /// half of those they span, a nightly job's spike, say) as alarms: without this, `auto` and
-    /// `sensitivity` set them aside as the series' routine and list them under the events.
+    /// half of those they span, counting for the hour and the day the cycles where they came
+    /// within two decades of the cut-off; a nightly job's spike, say) as alarms: without this,
+    /// `auto` and `sensitivity` set them aside as the series' routine and list them under the
+    /// events.
     #[arg(long)]
     pub(crate) keep_routine: bool,
 }

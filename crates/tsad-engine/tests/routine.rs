@@ -99,3 +99,42 @@ fn nabs_nightly_cpu_job_is_routine() {
     }
     assert!(d.events.len() <= 2, "{:?}", d.events);
 }
+
+/// A CPU metric every 5 minutes for 69 days with a daily cycle, and a job that lifts it by 12
+/// noise deviations every night at 02:30, and one spike on an afternoon. The cut takes the job
+/// only on the nights its noise helped it: scattered nights, fewer than half, so the events
+/// alone are no routine; the nights that came close make it one.
+#[test]
+fn a_job_the_cut_takes_only_on_some_nights_is_routine_through_its_near_misses() {
+    let start = 1_704_067_200_000; // Monday 2024-01-01
+    let n = 20_000;
+    let mut rng = Rng::new(2);
+    let timestamps: Vec<i64> = (0..n).map(|i| start + i * 5 * MINUTE).collect();
+    let mut values: Vec<f64> = (0..n)
+        .map(|i| {
+            let day = (i % 288) as f64 / 288.0;
+            40.0 + 15.0 * (2.0 * std::f64::consts::PI * day).sin() + 2.0 * rng.normal()
+        })
+        .collect();
+    for i in (30..n as usize).step_by(288) {
+        values[i] += 25.0;
+    }
+    let afternoon = 40 * 288 + 180;
+    values[afternoon] += 60.0;
+    let series = Series::new(timestamps, values).unwrap();
+
+    let d = run(&series, &EventOptions::default());
+    let peaks: Vec<i64> = d.events.iter().map(|e| e.peak_time).collect();
+    assert_eq!(peaks, [series.timestamps()[afternoon]], "{:?}", d.events);
+    assert_eq!(d.cut.routine.len(), 1, "{:?}", d.cut.routine);
+    let r = &d.cut.routine[0];
+    assert_eq!(r.period, Period::Day);
+    assert!(
+        r.summary.ends_with("every day at 02:30 UTC"),
+        "{}",
+        r.summary
+    );
+    // The cut took the job on fewer than half of its 69 nights: the events alone were no
+    // routine.
+    assert!((7..35).contains(&r.events), "{}", r.summary);
+}
