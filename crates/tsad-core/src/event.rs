@@ -320,7 +320,7 @@ pub fn events_and_routine(
     }
     let values = cut_values(scores, cut);
     let routine = if options.routine && cut.scale == Scale::Rarity && !out.is_empty() {
-        let misses = near_misses(series, scores, values, cut, &close);
+        let misses = near_misses(series, scores, values, cut);
         routine::set_aside(series, &mut out, &misses)
     } else {
         Vec::new()
@@ -385,59 +385,37 @@ fn next_flag(flags: &[bool], from: usize) -> Option<usize> {
     None
 }
 
-/// The near misses of a rarity cut for [`routine::set_aside`]: runs of points within
-/// [`STANDOUT_DEPTH`] decades below the cut-off, none of them flagged (joined as `close` joins
-/// an event's points, and apart from the events: a run that reaches a flagged point is that
-/// event's shoulder), each by its highest point.
+/// The near misses of a rarity cut for [`routine::set_aside`]: [`standout`]'s candidate
+/// groups (runs of points within [`STANDOUT_DEPTH`] decades below the cut-off) that hold no
+/// flagged point, each by its highest point. A group that holds one is an event's (or the
+/// event's shoulder).
 fn near_misses(
     series: &Series,
     scores: &Scores,
     values: &[f64],
     cut: &Cut,
-    close: &impl Fn(usize, usize) -> bool,
 ) -> Vec<routine::NearMiss> {
     let floor = cut.value - STANDOUT_DEPTH;
     let n = cut.flags.len().min(values.len()).min(series.len());
-    let mut out = Vec::new();
-    // The open run: its last point, its peak, and whether it reached a flagged point.
-    let mut run: Option<(usize, usize, bool)> = None;
-    let mut finish = |run: Option<(usize, usize, bool)>| {
-        if let Some((_, peak, false)) = run {
+    // Only the groups are needed, not the rest below them: `low` at the floor.
+    let (groups, _) = candidates(&values[..n], floor, floor);
+    groups
+        .into_iter()
+        .filter(|&(start, end, _)| !cut.flags[start..=end].contains(&true))
+        .map(|(start, end, top)| {
+            // The group's top is one of its values.
+            let peak = (start..=end).find(|&k| values[k] == top).unwrap_or(start);
             let actual = series.values()[peak];
             let movement = match scores.expected.as_ref().map(|e| e[peak]) {
                 Some(e) if e.is_finite() && actual.is_finite() => (actual - e).abs(),
                 _ => scores.score[peak],
             };
-            out.push(routine::NearMiss {
+            routine::NearMiss {
                 peak_time: series.timestamps()[peak],
                 movement,
-            });
-        }
-    };
-    // Few points come near the cut-off: blocks with none are skipped, each tested at once
-    // (a fold without a branch or a chain of maxima, which the compiler vectorises).
-    const BLOCK: usize = 64;
-    let near = values[..n]
-        .chunks(BLOCK)
-        .enumerate()
-        .filter(|(_, block)| block.iter().fold(false, |hit, &v| hit | (v > floor)))
-        .flat_map(|(b, block)| (b * BLOCK..).zip(block));
-    // A comparison that NaN fails: unscored points are no near miss.
-    for (i, &v) in near.filter(|&(_, &v)| v > floor) {
-        let flagged = cut.flags[i];
-        run = match run {
-            Some((last, peak, hit)) if close(last, i) => {
-                let peak = if v > values[peak] { i } else { peak };
-                Some((i, peak, hit || flagged))
             }
-            other => {
-                finish(other);
-                Some((i, i, flagged))
-            }
-        };
-    }
-    finish(run);
-    out
+        })
+        .collect()
 }
 
 fn rank(events: &mut [Event], values: &[f64]) {
