@@ -154,6 +154,9 @@ def main():
         print(__doc__)
         sys.exit(2)
     binary, extra = sys.argv[1], sys.argv[2:]
+    if not os.path.isfile(binary):
+        print(f"no tsad binary at {binary} (cargo build --release -p tsad-cli)", file=sys.stderr)
+        sys.exit(2)
     with tempfile.TemporaryDirectory() as tmp:
         for name in FAMILIES:
             step = 300 if name == "cpu_daily_spikes_clean" else 3600
