@@ -174,7 +174,12 @@ pub fn set_aside(
             .chain((events.len()..peaks.len()).filter(|&k| with_misses && near_an_event(peaks[k])))
             .collect();
         let times: Vec<i64> = searched.iter().map(|&k| peaks[k]).collect();
-        let groups: Vec<Vec<usize>> = recurring(&times, p, peaks.len())
+        let total = if with_misses {
+            peaks.len()
+        } else {
+            events.len()
+        };
+        let groups: Vec<Vec<usize>> = recurring(&times, p, total)
             .into_iter()
             .map(|g| g.into_iter().map(|k| searched[k]).collect())
             .collect();
@@ -652,5 +657,17 @@ mod tests {
             .collect();
         assert!(set_aside(&s, &mut events, &misses).is_empty());
         assert_eq!(events.len(), 3);
+        // ... and its concentration is the events' alone: ten Tuesday evenings are a weekly
+        // routine however many near misses the series has elsewhere.
+        let mut events: Vec<Event> = (0..10).map(|w| event(tuesday(w), 1.0)).collect();
+        let noise: Vec<NearMiss> = (0..400)
+            .map(|k| NearMiss {
+                peak_time: t0 + k * (4 * HOUR_MS + 7 * 60_000),
+                movement: 1.0,
+            })
+            .collect();
+        let routine = set_aside(&s, &mut events, &noise);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(routine[0].period, Period::Week);
     }
 }
