@@ -320,8 +320,9 @@ pub fn events_and_routine(
     }
     let values = cut_values(scores, cut);
     let routine = if options.routine && cut.scale == Scale::Rarity && !out.is_empty() {
-        let misses = near_misses(series, scores, values, cut);
-        routine::set_aside(series, &mut out, &misses)
+        routine::set_aside(series, &mut out, || {
+            near_misses(series, scores, values, cut)
+        })
     } else {
         Vec::new()
     };

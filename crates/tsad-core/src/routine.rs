@@ -103,26 +103,31 @@ pub struct NearMiss {
     pub movement: f64,
 }
 
-/// Removes the events that recur as a routine, with or without `near_misses` recurring beside
-/// them (see the [module docs](self)), and returns what was removed, one [`Routine`] per
-/// recurring group (two nightly jobs at 03:00 and 15:00 are two routines). Does nothing for a
-/// row-number axis.
+/// Removes the events that recur as a routine, with or without the near misses that
+/// `near_misses` finds recurring beside them (see the [module docs](self)), and returns what
+/// was removed, one [`Routine`] per recurring group (two nightly jobs at 03:00 and 15:00 are
+/// two routines). Does nothing for a row-number axis, a series without events or one shorter
+/// than [`MIN_CYCLES`] hours; only then are the near misses looked for.
 pub fn set_aside(
     series: &Series,
     events: &mut Vec<Event>,
-    near_misses: &[NearMiss],
+    near_misses: impl FnOnce() -> Vec<NearMiss>,
 ) -> Vec<Routine> {
     let ts = series.timestamps();
+    if series.axis() != TimeAxis::EpochMillis || events.is_empty() || ts.len() < 2 {
+        return Vec::new();
+    }
+    let span = ts[ts.len() - 1] - ts[0];
+    if span < MIN_CYCLES as i64 * Period::Hour.millis() {
+        return Vec::new();
+    }
+    let near_misses = near_misses();
     let peaks: Vec<i64> = events
         .iter()
         .map(|e| e.peak_time)
         .chain(near_misses.iter().map(|m| m.peak_time))
         .collect();
-    if series.axis() != TimeAxis::EpochMillis
-        || events.is_empty()
-        || peaks.len() < MIN_CYCLES
-        || ts.len() < 2
-    {
+    if peaks.len() < MIN_CYCLES {
         return Vec::new();
     }
     // Peak `k` is event `k`, or near miss `k - events.len()`.
@@ -131,7 +136,6 @@ pub fn set_aside(
         .map(movement)
         .chain(near_misses.iter().map(|m| m.movement))
         .collect();
-    let span = ts[ts.len() - 1] - ts[0];
     // The median step is a pass and a selection over every timestamp (2 ms at a million
     // points): taken only once a period has a recurring group to judge.
     let mut step = None;
@@ -447,7 +451,7 @@ mod tests {
             })
             .collect();
         events.push(event(t0 + 9 * DAY_MS + 15 * HOUR_MS, 2.0));
-        let routine = set_aside(&s, &mut events, &[]);
+        let routine = set_aside(&s, &mut events, Vec::new);
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].peak_time, t0 + 9 * DAY_MS + 15 * HOUR_MS);
         assert_eq!(routine.len(), 1);
@@ -476,7 +480,7 @@ mod tests {
                 ]
             })
             .collect();
-        let routine = set_aside(&s, &mut events, &[]);
+        let routine = set_aside(&s, &mut events, Vec::new);
         assert!(events.is_empty(), "{events:?}");
         let mut said: Vec<&str> = routine.iter().map(|r| r.summary.as_str()).collect();
         said.sort_unstable();
@@ -496,7 +500,7 @@ mod tests {
         let mut events: Vec<Event> = (0..10)
             .map(|h| event(t0 + h * HOUR_MS + 5 * 60_000 + (h % 3) * 30_000, 1.0))
             .collect();
-        let routine = set_aside(&s, &mut events, &[]);
+        let routine = set_aside(&s, &mut events, Vec::new);
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(routine[0].period, Period::Hour);
         assert_eq!(
@@ -517,7 +521,7 @@ mod tests {
                 )
             })
             .collect();
-        let routine = set_aside(&s, &mut events, &[]);
+        let routine = set_aside(&s, &mut events, Vec::new);
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].actual, 3.0);
         assert_eq!(routine[0].events, 9);
@@ -532,18 +536,18 @@ mod tests {
             .map(|d| event(t0 + d * DAY_MS + 3 * HOUR_MS, 1.0))
             .chain([event(t0 + 20 * DAY_MS, 1.0)])
             .collect();
-        assert!(set_aside(&s, &mut six, &[]).is_empty());
+        assert!(set_aside(&s, &mut six, Vec::new).is_empty());
         assert_eq!(six.len(), 7);
         // Seven nights, but spread over thirty days: less than half the cycles they span.
         let mut sparse: Vec<Event> = (0..7)
             .map(|d| event(t0 + d * 4 * DAY_MS + 3 * HOUR_MS, 1.0))
             .collect();
-        assert!(set_aside(&s, &mut sparse, &[]).is_empty());
+        assert!(set_aside(&s, &mut sparse, Vec::new).is_empty());
         // Twelve events at hours spread over the day.
         let mut scattered: Vec<Event> = (0..12)
             .map(|d| event(t0 + d * DAY_MS + (d * 7 % 24) * HOUR_MS, 1.0))
             .collect();
-        assert!(set_aside(&s, &mut scattered, &[]).is_empty());
+        assert!(set_aside(&s, &mut scattered, Vec::new).is_empty());
         assert_eq!(scattered.len(), 12);
         // A flood: an event every 23 minutes, day and night, for thirty days (a loose
         // threshold). Every time of the hour and the day recurs, so none is a routine.
@@ -551,14 +555,14 @@ mod tests {
         let mut flood: Vec<Event> = (0..count)
             .map(|i| event(t0 + i * 23 * 60_000, 1.0))
             .collect();
-        assert!(set_aside(&s, &mut flood, &[]).is_empty());
+        assert!(set_aside(&s, &mut flood, Vec::new).is_empty());
         assert_eq!(flood.len() as i64, count);
         // But a nightly job among them still is.
         let mut nightly: Vec<Event> = (0..30)
             .map(|d| event(t0 + d * DAY_MS + 3 * HOUR_MS + 7 * 60_000, 1.0))
             .chain((0..40).map(|i| event(t0 + i * 17 * HOUR_MS + 11 * 60_000, 1.0)))
             .collect();
-        let routine = set_aside(&s, &mut nightly, &[]);
+        let routine = set_aside(&s, &mut nightly, Vec::new);
         assert_eq!(routine.len(), 1, "{routine:?}");
         assert!(routine[0].events >= 30, "{routine:?}");
     }
@@ -576,7 +580,7 @@ mod tests {
                 )
             })
             .collect();
-        let routine = set_aside(&s, &mut events, &[]);
+        let routine = set_aside(&s, &mut events, Vec::new);
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(routine.len(), 1);
         assert_eq!(routine[0].period, Period::Week);
@@ -588,10 +592,11 @@ mod tests {
             (routine[0].phase_from, routine[0].phase_to),
             (WEEK_MS - HOUR_MS / 2, HOUR_MS / 2)
         );
-        // Without a time axis nothing is a routine.
+        // Without a time axis nothing is a routine, and no near miss is looked for.
         let rows = Series::from_values(vec![0.0; 20_000]).unwrap();
         let mut events: Vec<Event> = (0..10).map(|d| event(d * 1000, 1.0)).collect();
-        assert!(set_aside(&rows, &mut events, &[]).is_empty());
+        let not_asked = || -> Vec<NearMiss> { panic!("near misses looked for on a row axis") };
+        assert!(set_aside(&rows, &mut events, not_asked).is_empty());
         assert_eq!(events.len(), 10);
     }
 
@@ -605,7 +610,7 @@ mod tests {
         let taken: Vec<i64> = (0..12).map(|k| 3 * k).collect();
         let nights = || taken.iter().map(|&d| event(night(d), 1.2));
         let mut alone: Vec<Event> = nights().collect();
-        assert!(set_aside(&s, &mut alone, &[]).is_empty());
+        assert!(set_aside(&s, &mut alone, Vec::new).is_empty());
         assert_eq!(alone.len(), 12);
         // Every other night came close: a routine, the 12 events set aside, and an afternoon
         // spike (a time the job never runs) kept.
@@ -619,7 +624,7 @@ mod tests {
         let afternoon = t0 + 20 * DAY_MS + 15 * HOUR_MS;
         let mut events: Vec<Event> = nights().collect();
         events.push(event(afternoon, 1.2));
-        let routine = set_aside(&s, &mut events, &misses);
+        let routine = set_aside(&s, &mut events, || misses.clone());
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].peak_time, afternoon);
         assert_eq!(routine.len(), 1);
@@ -628,12 +633,12 @@ mod tests {
         // 1.6 times as far as they did stays an event (not 1.5 times as far as the events).
         let mut events: Vec<Event> = nights().collect();
         events[5].actual = 1.6;
-        set_aside(&s, &mut events, &misses);
+        set_aside(&s, &mut events, || misses.clone());
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].peak_time, night(15));
         // Near misses alone set nothing aside, and near misses at random times make no
         // routine of scattered events.
-        assert!(set_aside(&s, &mut Vec::new(), &misses).is_empty());
+        assert!(set_aside(&s, &mut Vec::new(), || misses.clone()).is_empty());
         let scattered: Vec<NearMiss> = (0..40)
             .map(|d| NearMiss {
                 peak_time: t0 + d * DAY_MS + (d * 7 % 24) * HOUR_MS,
@@ -641,7 +646,7 @@ mod tests {
             })
             .collect();
         let mut events: Vec<Event> = nights().collect();
-        assert!(set_aside(&s, &mut events, &scattered).is_empty());
+        assert!(set_aside(&s, &mut events, || scattered.clone()).is_empty());
         assert_eq!(events.len(), 12);
         // A week is judged by its events alone: three Tuesday evenings of ten, the others near
         // misses, are no weekly routine.
@@ -655,7 +660,7 @@ mod tests {
                 movement: 1.0,
             })
             .collect();
-        assert!(set_aside(&s, &mut events, &misses).is_empty());
+        assert!(set_aside(&s, &mut events, || misses.clone()).is_empty());
         assert_eq!(events.len(), 3);
         // ... and its concentration is the events' alone: ten Tuesday evenings are a weekly
         // routine however many near misses the series has elsewhere.
@@ -666,7 +671,7 @@ mod tests {
                 movement: 1.0,
             })
             .collect();
-        let routine = set_aside(&s, &mut events, &noise);
+        let routine = set_aside(&s, &mut events, || noise.clone());
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(routine[0].period, Period::Week);
     }
