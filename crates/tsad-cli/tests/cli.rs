@@ -221,7 +221,7 @@ fn csv_output_has_one_row_per_point() {
         lines.next(),
         Some(
             "timestamp,value,expected,lower,upper,score,rarity,anomaly,event,score_seasonal,\
-             score_mad"
+             score_mad,score_level"
         )
     );
     assert_eq!(lines.count(), 300);

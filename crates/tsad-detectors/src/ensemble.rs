@@ -28,7 +28,7 @@
 //! members (`k_of_n` is NaN while fewer than `k` members are defined; `weighted` re-scales the
 //! weights of the defined members).
 //!
-//! **Streaming** ([`Detector::online`], when every member streams): each member's score is
+//! **Streaming** ([`Detector::online`], when a member streams): each member's score is
 //! normalised against its last [`ONLINE_NORMALIZER_WINDOW`] finite scores (robust z, once
 //! [`ONLINE_NORMALIZER_WARMUP`] are in). The abstention rule reads the past: a member that
 //! has not scored any point yet leaves the vote, so the streaming `hybrid-benford` is the
@@ -42,7 +42,9 @@
 //! the report is `{"policy", "k", "weights", "members": [{"name", "kind", "center", "scale",
 //! "report"}]}`.
 //!
-//! **Streaming** ([`Detector::online`]): available when every member has a streaming form.
+//! **Streaming** ([`Detector::online`]): available when at least one member has a streaming
+//! form; a batch-only member (`level`, which needs the points after each one) abstains in the
+//! stream, as above.
 //! Whole-series normalisation would use the future, so each member's score is normalised by
 //! the median and MAD (or, when that is 0, the upper tail) of that member's previous 500
 //! finite scores (at least 10 of them; NaN before that), then combined as above.
@@ -425,15 +427,21 @@ impl Detector for EnsembleDetector {
     }
 
     fn online(&self) -> Option<Box<dyn OnlineModel>> {
-        let members = self
-            .members
-            .iter()
-            .map(|m| {
-                m.detector
-                    .online()
-                    .map(|o| (o, SortedWindow::new(ONLINE_NORMALIZER_WINDOW)))
+        let streams: Vec<Option<Box<dyn OnlineModel>>> =
+            self.members.iter().map(|m| m.detector.online()).collect();
+        if streams.iter().all(Option::is_none) {
+            return None;
+        }
+        // A batch-only member (it needs the points after each one) abstains in the stream.
+        let members: Vec<_> = streams
+            .into_iter()
+            .map(|o| {
+                (
+                    o.unwrap_or_else(|| Box::new(Abstains)),
+                    SortedWindow::new(ONLINE_NORMALIZER_WINDOW),
+                )
             })
-            .collect::<Option<Vec<_>>>()?;
+            .collect();
         Some(Box::new(EnsembleOnline {
             policy: self.params.policy,
             k: self.params.k,
@@ -628,6 +636,16 @@ impl Model for EnsembleModel {
             config: serde_json::to_value(saved).map_err(Error::backend)?,
             bytes,
         })
+    }
+}
+
+/// The streaming stand-in for a member without a streaming form: no opinion on any point.
+#[derive(Debug)]
+struct Abstains;
+
+impl OnlineModel for Abstains {
+    fn update(&mut self, _timestamp: i64, _value: f64) -> f64 {
+        f64::NAN
     }
 }
 
@@ -1167,22 +1185,31 @@ mod tests {
     }
 
     #[test]
-    fn online_needs_every_member_online() {
-        assert!(ensemble(Policy::All, None).online().is_some());
-        let partial = EnsembleDetector::new(
-            vec![
-                EnsembleMember::new("z", zscore()),
-                EnsembleMember::new(
-                    "b",
-                    Box::new(BatchOnly(
-                        ZscoreDetector::new(ZscoreParams::default()).unwrap(),
-                    )),
-                ),
-            ],
-            EnsembleParams::default(),
-        )
-        .unwrap();
-        assert!(partial.online().is_none());
+    fn a_batch_only_member_abstains_in_the_stream() {
+        let (series, _) = seasonal_with_anomalies(800, 24, 5, 11);
+        let batch_only = || -> Box<dyn Detector> {
+            Box::new(BatchOnly(
+                ZscoreDetector::new(ZscoreParams::default()).unwrap(),
+            ))
+        };
+        let stream = |members: Vec<EnsembleMember>| {
+            EnsembleDetector::new(members, EnsembleParams::default())
+                .unwrap()
+                .online()
+                .map(|mut o| o.update_all(series.timestamps(), series.values()))
+        };
+        let partial = stream(vec![
+            EnsembleMember::new("z", zscore()),
+            EnsembleMember::new("b", batch_only()),
+        ])
+        .expect("one streaming member is enough to stream");
+        let alone = stream(vec![EnsembleMember::new("z", zscore())]).unwrap();
+        assert!(alone.iter().filter(|s| s.is_finite()).count() > 700);
+        tsad_testing::assert_bits_eq(&partial, &alone, "all(zscore, batch-only) vs zscore");
+        assert!(
+            stream(vec![EnsembleMember::new("b", batch_only())]).is_none(),
+            "no member streams, so neither does the ensemble"
+        );
     }
 
     #[test]

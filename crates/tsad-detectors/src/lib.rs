@@ -5,6 +5,7 @@ mod rolling;
 
 pub mod benford;
 pub mod ensemble;
+pub mod level;
 pub mod mad;
 pub mod novelty;
 pub mod seasonal;
@@ -12,6 +13,7 @@ pub mod zscore;
 
 pub use benford::{BenfordDetector, BenfordModel, BenfordParams};
 pub use ensemble::{EnsembleDetector, EnsembleMember, EnsembleModel, EnsembleParams, Policy};
+pub use level::{LevelDetector, LevelModel, LevelParams};
 pub use mad::{MadDetector, MadModel, MadParams};
 pub use novelty::{NoveltyDetector, NoveltyModel, NoveltyParams};
 pub use seasonal::{SeasonalDetector, SeasonalModel, SeasonalParams};
@@ -20,7 +22,7 @@ pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
 /// The detector kinds this crate provides, as written in specs.
 pub fn kinds() -> &'static [&'static str] {
     &[
-        "zscore", "mad", "seasonal", "benford", "novelty", "ensemble",
+        "zscore", "mad", "seasonal", "level", "benford", "novelty", "ensemble",
     ]
 }
 
@@ -35,6 +37,7 @@ mod tests {
             Box::new(ZscoreDetector::new(ZscoreParams::default()).unwrap()),
             Box::new(MadDetector::new(MadParams::default()).unwrap()),
             Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap()),
+            Box::new(LevelDetector::new(LevelParams::default()).unwrap()),
             Box::new(BenfordDetector::new(BenfordParams::default()).unwrap()),
             Box::new(NoveltyDetector::new(NoveltyParams::default()).unwrap()),
             Box::new(
@@ -64,6 +67,7 @@ mod tests {
             schemars::schema_for!(ZscoreParams),
             schemars::schema_for!(MadParams),
             schemars::schema_for!(SeasonalParams),
+            schemars::schema_for!(LevelParams),
             schemars::schema_for!(EnsembleParams),
             schemars::schema_for!(NoveltyParams),
         ] {

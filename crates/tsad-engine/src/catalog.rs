@@ -6,7 +6,9 @@ use schemars::{JsonSchema, schema_for};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tsad_core::{Sensitivity, Threshold};
-use tsad_detectors::{BenfordParams, MadParams, NoveltyParams, SeasonalParams, ZscoreParams};
+use tsad_detectors::{
+    BenfordParams, LevelParams, MadParams, NoveltyParams, SeasonalParams, ZscoreParams,
+};
 use tsad_nn::{LstmAutoencoderParams, LstmForecastParams};
 
 /// One detector kind, described for users.
@@ -114,6 +116,17 @@ pub fn catalog() -> Catalog {
              automatically, and scores the residual. Catches points that are normal in value \
              but wrong for their time of day or week.",
             "robust z of the STL residual",
+            false,
+        ),
+        info::<LevelParams>(
+            "level",
+            "Change of level",
+            "Takes the season out, then compares the median of a cycle from each point on with \
+             the median of the cycle before it, so a level that moves and stays is found even \
+             when no single point stands out. Only the peak near each shift keeps its score: \
+             one point at the change. Spikes barely move a median and score low here. Batch \
+             only (it needs the points after each one).",
+            "standard errors of the change of median",
             false,
         ),
         info::<BenfordParams>(

@@ -9,9 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use tsad_core::Detector;
 use tsad_detectors::{
-    BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams, MadDetector,
-    MadParams, NoveltyDetector, NoveltyParams, Policy, SeasonalDetector, SeasonalParams,
-    ZscoreDetector, ZscoreParams,
+    BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams,
+    LevelDetector, LevelParams, MadDetector, MadParams, NoveltyDetector, NoveltyParams, Policy,
+    SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
 };
 use tsad_nn::{
     LstmAutoencoderDetector, LstmAutoencoderParams, LstmForecastDetector, LstmForecastParams,
@@ -30,6 +30,8 @@ pub enum DetectorSpec {
     Mad(MadParams),
     /// STL residual with automatic period detection.
     Seasonal(SeasonalParams),
+    /// Change of level: the median after each point against the median before it.
+    Level(LevelParams),
     /// Benford's first-digit test per sliding window.
     Benford(BenfordParams),
     /// New extremes and unseen shapes, reported once per episode (streaming; `nab-best`).
@@ -60,10 +62,11 @@ pub struct EnsembleSpec {
 }
 
 /// The kinds a spec can name, in catalog order.
-pub(crate) const KINDS: [&str; 8] = [
+pub(crate) const KINDS: [&str; 9] = [
     "zscore",
     "mad",
     "seasonal",
+    "level",
     "benford",
     "novelty",
     "lstm_forecast",
@@ -88,6 +91,7 @@ impl DetectorSpec {
             DetectorSpec::Zscore(_) => "zscore",
             DetectorSpec::Mad(_) => "mad",
             DetectorSpec::Seasonal(_) => "seasonal",
+            DetectorSpec::Level(_) => "level",
             DetectorSpec::Benford(_) => "benford",
             DetectorSpec::Novelty(_) => "novelty",
             DetectorSpec::LstmForecast(_) => "lstm_forecast",
@@ -130,6 +134,7 @@ impl DetectorSpec {
             DetectorSpec::Zscore(p) => ZscoreDetector::new(p.clone()).map(boxed),
             DetectorSpec::Mad(p) => MadDetector::new(p.clone()).map(boxed),
             DetectorSpec::Seasonal(p) => SeasonalDetector::new(p.clone()).map(boxed),
+            DetectorSpec::Level(p) => LevelDetector::new(p.clone()).map(boxed),
             DetectorSpec::Benford(p) => BenfordDetector::new(p.clone()).map(boxed),
             DetectorSpec::Novelty(p) => NoveltyDetector::new(p.clone()).map(boxed),
             DetectorSpec::LstmForecast(p) => LstmForecastDetector::new(p.clone()).map(boxed),
@@ -388,6 +393,7 @@ pub(crate) fn parse_value(
         "zscore" => parse_params(&params, &p, problems).map(DetectorSpec::Zscore),
         "mad" => parse_params(&params, &p, problems).map(DetectorSpec::Mad),
         "seasonal" => parse_params(&params, &p, problems).map(DetectorSpec::Seasonal),
+        "level" => parse_params(&params, &p, problems).map(DetectorSpec::Level),
         "benford" => parse_params(&params, &p, problems).map(DetectorSpec::Benford),
         "novelty" => parse_params(&params, &p, problems).map(DetectorSpec::Novelty),
         "lstm_forecast" => parse_params(&params, &p, problems).map(DetectorSpec::LstmForecast),

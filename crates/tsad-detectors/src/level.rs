@@ -1,0 +1,509 @@
+//! `level`: a change of level, the median of the `window` points from each point on against
+//! the median of the `window` points before it.
+//!
+//! **Catches** level shifts that the other detectors miss because no single point stands out:
+//! a daily metric that settles 5 noise deviations higher, a sensor whose offset moves, a
+//! cycle whose swing is larger than the shift. Single spikes barely move a median, so they do
+//! not score here (`mad` catches those).
+//!
+//! **How.** Missing values are interpolated linearly. When `window` is not given, the fit
+//! detects the series' periods as `seasonal` does and takes the longest one (repeated up to at
+//! least 12 points) as the window, or `fallback_window` when there is none: a window of whole
+//! cycles holds every phase of the cycle once, so its median does not swing with the time of
+//! day and only a change of level moves it. The score of point `t` is
+//! `|median(x[t..t+w]) - median(x[t-w..t])| / s`, `s` being the noise of such a difference on
+//! the training series (`1.2533·σ·sqrt(2/w)`, σ the robust scale of one cycle's differences
+//! `x[i] - x[i-p]` over `sqrt 2`, `p` the period or 1), so scores read as standard errors of
+//! the change.
+//!
+//! **Where the score rises.** A shift at `t0` moves the "after" median once more than half of
+//! its window is past `t0` and the "before" median once more than half of its window is, so
+//! the score is high on about `w` points centred on the shift: an event spans the change.
+//!
+//! **Score scale**: standard errors of the median difference (above); NaN for the first `w`
+//! and the last `w - 1` points, which lack a full window on one side, and at missing values.
+//! No expected value or band: a change of level says where the level went, not what one point
+//! should have been.
+//!
+//! **Report**: `{"window", "period" (or null), "scale"}`.
+//!
+//! **Parameters** ([`LevelParams`]): `window` (default: detect), `fallback_window` (24).
+//!
+//! **Minimum length**: `2·window + 1` (49 with the fallback window of 24).
+//!
+//! **Cost**: the period detection of `seasonal` when `window` is not given, then one rolling
+//! median of `w` points (a sorted window: O(n·w) with a small constant). Batch only: the score
+//! needs the points after each point.
+//!
+//! **Reference**: the two-window comparison of change-point detection, e.g. Basseville &
+//! Nikiforov (1993), *Detection of Abrupt Changes*, section 2.1, with medians for robustness.
+
+use crate::common::{
+    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, interpolate,
+    parse_state, report_done, robust_center_scale, tiny_scale,
+};
+use crate::seasonal::detect_periods;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tsad_core::{Detector, Error, FitContext, Model, ModelState, Scores, Series};
+
+const KIND: &str = "level";
+
+/// The shortest detected window: a period shorter than this is repeated until it reaches it.
+const MIN_WINDOW: usize = 12;
+
+/// Parameters of the [`LevelDetector`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LevelParams {
+    /// Points on each side of the comparison (at least 2), or null (the default) to use the
+    /// longest period found on the training series (at least 12 points).
+    pub window: Option<usize>,
+    /// The window when no period is found (default 24, at least 2).
+    pub fallback_window: usize,
+}
+
+impl Default for LevelParams {
+    fn default() -> Self {
+        LevelParams {
+            window: None,
+            fallback_window: 24,
+        }
+    }
+}
+
+impl LevelParams {
+    fn validate(&self) -> Result<(), Error> {
+        let mut p = Problems::new();
+        if let Some(w) = self.window {
+            p.check(w >= 2, "window", || {
+                format!("must be at least 2 (or null to detect it), got {w}")
+            });
+        }
+        p.check(self.fallback_window >= 2, "fallback_window", || {
+            format!("must be at least 2, got {}", self.fallback_window)
+        });
+        p.finish()
+    }
+
+    fn fewest_points(&self) -> usize {
+        2 * self.window.unwrap_or(self.fallback_window) + 1
+    }
+}
+
+/// The change-of-level detector (unfitted). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct LevelDetector {
+    params: LevelParams,
+}
+
+impl LevelDetector {
+    /// Validates `params`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] listing every invalid field.
+    pub fn new(params: LevelParams) -> Result<Self, Error> {
+        params.validate()?;
+        Ok(LevelDetector { params })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &LevelParams {
+        &self.params
+    }
+}
+
+/// A fitted [`LevelDetector`]: the window, the period it came from and the noise scale of the
+/// training series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelModel {
+    params: LevelParams,
+    window: usize,
+    period: Option<usize>,
+    scale: f64,
+}
+
+impl LevelModel {
+    /// The window used on each side.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+}
+
+/// `median(x[t..t+w]) - median(x[t-w..t])` at every `t` with a full window on both sides, NaN
+/// elsewhere. `x` must be finite.
+pub fn median_differences(x: &[f64], w: usize) -> Vec<f64> {
+    let n = x.len();
+    let mut out = vec![f64::NAN; n];
+    if w == 0 || n < 2 * w {
+        return out;
+    }
+    // medians[i] = median of x[i..i + w].
+    let mut sorted = SortedWindow::new(w);
+    let mut medians = Vec::with_capacity(n + 1 - w);
+    for &v in x {
+        sorted.push(v);
+        if sorted.is_full() {
+            medians.push(sorted.median());
+        }
+    }
+    for t in w..=n - w {
+        out[t] = medians[t] - medians[t - w];
+    }
+    out
+}
+
+/// `x` less the median of its phase of the cycle (the values `p` apart): what is left moves
+/// only with the level and the noise, so the median of any window follows the level, and is
+/// highest just at a shift.
+fn without_season(x: &[f64], p: usize) -> Vec<f64> {
+    let profile: Vec<f64> = (0..p.min(x.len()))
+        .map(|phase| {
+            let mut same: Vec<f64> = x[phase..].iter().step_by(p).copied().collect();
+            tsad_core::stats::median_in_place(&mut same).unwrap_or(0.0)
+        })
+        .collect();
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| v - profile[i % p])
+        .collect()
+}
+
+/// `values` where each is the peak of its neighbourhood (above every value up to `reach`
+/// places before it, at least every value up to `reach` places after it), 0 elsewhere; NaN
+/// stays NaN and does not compete. A shift raises the median difference on about a window of
+/// points around it; keeping only its peak leaves one point at the change, so a shift is as
+/// rare as a spike to the calibration that follows.
+fn peaks_only(values: &[f64], reach: usize) -> Vec<f64> {
+    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+    let before = trailing_max(values.iter().map(|&v| key(v)), reach);
+    let mut after = trailing_max(values.iter().rev().map(|&v| key(v)), reach);
+    after.reverse();
+    values
+        .iter()
+        .zip(before.iter().zip(&after))
+        .map(|(&v, (&b, &a))| {
+            if v.is_nan() || (v > b && v >= a) {
+                v
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// For each item, the largest of the `reach` items before it (-inf when none): a monotone
+/// queue of candidates, O(n).
+fn trailing_max(items: impl Iterator<Item = f64>, reach: usize) -> Vec<f64> {
+    let mut queue: std::collections::VecDeque<(usize, f64)> = std::collections::VecDeque::new();
+    let mut out = Vec::new();
+    for (i, v) in items.enumerate() {
+        while queue.front().is_some_and(|&(j, _)| j + reach < i) {
+            queue.pop_front();
+        }
+        out.push(queue.front().map_or(f64::NEG_INFINITY, |&(_, m)| m));
+        while queue.back().is_some_and(|&(_, m)| m <= v) {
+            queue.pop_back();
+        }
+        queue.push_back((i, v));
+    }
+    out
+}
+
+/// The robust scale of one cycle's differences `x[i] - x[i - lag]`, over `sqrt 2`: the noise of
+/// one point once the cycle is taken out. Never 0 (see [`tiny_scale`]).
+fn noise_scale(x: &[f64], lag: usize) -> f64 {
+    let diffs: Vec<f64> = x
+        .iter()
+        .zip(&x[lag.min(x.len())..])
+        .map(|(a, b)| b - a)
+        .collect();
+    let scale = robust_center_scale(&diffs).map_or(0.0, |(_, s)| s) / std::f64::consts::SQRT_2;
+    if scale > 0.0 {
+        scale
+    } else {
+        tiny_scale(x.first().copied().unwrap_or(0.0))
+    }
+}
+
+impl Detector for LevelDetector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn min_len(&self) -> usize {
+        self.params.fewest_points()
+    }
+
+    fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
+        begin_fit(train, self.min_len(), ctx)?;
+        let x = interpolate(train.values()).ok_or_else(|| Error::NotEnoughData {
+            needed: self.min_len(),
+            got: 0,
+        })?;
+        let (window, period) = match self.params.window {
+            Some(w) => (w, None),
+            None => match detect_periods(&x, 4, 512, 2).iter().map(|d| d.period).max() {
+                Some(p) => (p * MIN_WINDOW.div_ceil(p), Some(p)),
+                None => (self.params.fallback_window, None),
+            },
+        };
+        let scale = noise_scale(&x, period.unwrap_or(1));
+        report_done(ctx);
+        Ok(Box::new(LevelModel {
+            params: self.params.clone(),
+            window,
+            period,
+            scale,
+        }))
+    }
+
+    fn load(&self, state: &ModelState) -> Result<Box<dyn Model>, Error> {
+        let model: LevelModel = parse_state(KIND, state)?;
+        model.params.validate().map_err(|e| Error::Load {
+            reason: e.to_string(),
+        })?;
+        if model.window < 2 || !(model.scale.is_finite() && model.scale > 0.0) {
+            return Err(Error::Load {
+                reason: format!(
+                    "`{KIND}` model: window {} and scale {} are not a fitted model's",
+                    model.window, model.scale
+                ),
+            });
+        }
+        Ok(Box::new(model))
+    }
+}
+
+impl Model for LevelModel {
+    fn score(&self, series: &Series) -> Result<Scores, Error> {
+        self.score_with(series, &FitContext::new())
+    }
+
+    fn score_with(&self, series: &Series, ctx: &FitContext) -> Result<Scores, Error> {
+        check_len(series, self.params.fewest_points().min(2 * self.window + 1))?;
+        ctx.check_cancelled()?;
+        let values = series.values();
+        // A series shorter than two of the fitted windows is compared over shorter ones.
+        let window = self.window.min((values.len() - 1) / 2);
+        let report = json!({"window": window, "period": self.period, "scale": self.scale});
+        let Some(x) = interpolate(values) else {
+            return Ok(Scores::new(vec![f64::NAN; values.len()]).with_report(report));
+        };
+        let standard_error = MEAN_AD_TO_SIGMA * self.scale * (2.0 / window as f64).sqrt();
+        let x = match self.period {
+            Some(p) => without_season(&x, p),
+            None => x,
+        };
+        let changes: Vec<f64> = median_differences(&x, window)
+            .iter()
+            .map(|d| d.abs() / standard_error)
+            .collect();
+        let score = peaks_only(&changes, window / 2)
+            .into_iter()
+            .zip(values)
+            .map(|(s, v)| if v.is_finite() { s } else { f64::NAN })
+            .collect();
+        Ok(Scores::new(score).with_report(report))
+    }
+
+    fn save(&self) -> Result<ModelState, Error> {
+        Ok(ModelState {
+            kind: KIND.to_owned(),
+            version: STATE_VERSION,
+            config: serde_json::to_value(self).map_err(Error::backend)?,
+            bytes: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tsad_testing::{ConformanceOptions, conformance_with};
+
+    /// A daily cycle of ±10 (hourly), noise of deviation 1.5, seeded.
+    fn daily(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = tsad_testing::Rng::new(seed);
+        (0..n)
+            .map(|i| {
+                50.0 + 10.0 * (std::f64::consts::TAU * i as f64 / 24.0).sin() + 1.5 * rng.normal()
+            })
+            .collect()
+    }
+
+    fn fit_score(values: &[f64], params: LevelParams) -> Scores {
+        let series = Series::from_values(values.to_vec()).unwrap();
+        let model = LevelDetector::new(params)
+            .unwrap()
+            .fit(&series, &FitContext::new())
+            .unwrap();
+        model.score(&series).unwrap()
+    }
+
+    fn top(score: &[f64]) -> (usize, f64, f64) {
+        let mut order: Vec<usize> = (0..score.len()).filter(|&i| score[i].is_finite()).collect();
+        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+        (order[0], score[order[0]], score[order[1]])
+    }
+
+    #[test]
+    fn params_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("defaults", "{}", None),
+            ("explicit", r#"{"window": 48, "fallback_window": 12}"#, None),
+            ("window too small", r#"{"window": 1}"#, Some("`window`")),
+            (
+                "both wrong",
+                r#"{"window": 0, "fallback_window": 1}"#,
+                Some("`window, fallback_window`"),
+            ),
+        ];
+        tsad_testing::check_params(LevelDetector::new, cases);
+        let unknown: Result<LevelParams, _> = serde_json::from_str(r#"{"windw": 3}"#);
+        assert!(unknown.is_err(), "unknown fields are rejected");
+    }
+
+    #[test]
+    fn a_shift_smaller_than_the_cycle_peaks_at_the_shift_and_nowhere_else() {
+        for seed in 1..=3 {
+            let mut values = daily(5000, seed);
+            for v in &mut values[3750..] {
+                *v += 8.0;
+            }
+            let scores = fit_score(&values, LevelParams::default());
+            assert_eq!(scores.report["period"], 24, "{}", scores.report);
+            let (at, peak, runner_up) = top(&scores.score);
+            assert!(at.abs_diff(3750) <= 2, "seed {seed}: peak at {at}");
+            assert!(
+                peak > 3.0 * runner_up,
+                "seed {seed}: the shift scores {peak}, the next point {runner_up}"
+            );
+            // One point at the change, not a window of them.
+            let high = scores.score.iter().filter(|s| **s > runner_up).count();
+            assert_eq!(high, 1, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_spike_barely_moves_a_median() {
+        let mut values = daily(2000, 7);
+        values[1000] += 40.0;
+        let scores = fit_score(&values, LevelParams::default());
+        let (_, peak, _) = top(&scores.score);
+        let near: f64 = scores.score[976..1024].iter().copied().fold(0.0, f64::max);
+        assert!(
+            near < peak,
+            "the spike's neighbourhood {near} tops the series ({peak})"
+        );
+    }
+
+    #[test]
+    fn a_series_shorter_than_two_fitted_windows_is_compared_over_shorter_ones() {
+        let values = daily(2000, 3);
+        let series = Series::from_values(values.clone()).unwrap();
+        let params = LevelParams {
+            window: None,
+            fallback_window: 12,
+        };
+        let model = LevelDetector::new(params)
+            .unwrap()
+            .fit(&series, &FitContext::new())
+            .unwrap();
+        let short = Series::from_values(values[..40].to_vec()).unwrap();
+        let scores = model.score(&short).unwrap();
+        assert_eq!(scores.report["window"], 19, "{}", scores.report);
+        assert!(scores.score.iter().any(|s| s.is_finite()));
+        let err = model
+            .score(&Series::from_values(values[..20].to_vec()).unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotEnoughData {
+                    needed: 25,
+                    got: 20
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_values_score_nan_and_the_rest_is_interpolated() {
+        let mut values = daily(600, 5);
+        values[300] = f64::NAN;
+        let scores = fit_score(&values, LevelParams::default());
+        assert!(scores.score[300].is_nan());
+        assert!(scores.score[299].is_finite() && scores.score[301].is_finite());
+        let w = scores.report["window"].as_u64().unwrap() as usize;
+        assert!(scores.score[..w].iter().all(|s| s.is_nan()));
+        assert!(scores.score[600 - w + 1..].iter().all(|s| s.is_nan()));
+        assert!(scores.score[w].is_finite() && scores.score[600 - w].is_finite());
+    }
+
+    #[test]
+    fn a_saved_model_of_another_shape_does_not_load() {
+        let series = Series::from_values(daily(500, 2)).unwrap();
+        let detector = LevelDetector::new(LevelParams::default()).unwrap();
+        let mut state = detector
+            .fit(&series, &FitContext::new())
+            .unwrap()
+            .save()
+            .unwrap();
+        state.config["scale"] = serde_json::json!(-1.0);
+        let err = detector.load(&state).unwrap_err();
+        assert!(err.to_string().contains("scale"), "{err}");
+        state.version = 99;
+        let err = detector.load(&state).unwrap_err();
+        assert!(err.to_string().contains("version 99"), "{err}");
+    }
+
+    #[test]
+    fn conforms() {
+        conformance_with(
+            "level",
+            &|| Box::new(LevelDetector::new(LevelParams::default()).unwrap()),
+            &ConformanceOptions {
+                skip_spike: Some("a change of level is not a point anomaly"),
+                ..ConformanceOptions::default()
+            },
+        );
+    }
+
+    /// Each point against every neighbour: the definition `peaks_only` computes in O(n).
+    fn peaks_plain(values: &[f64], reach: usize) -> Vec<f64> {
+        let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+        (0..values.len())
+            .map(|i| {
+                let v = values[i];
+                let before = values[i.saturating_sub(reach)..i]
+                    .iter()
+                    .all(|&b| v > key(b));
+                let after = values[i + 1..(i + 1 + reach).min(values.len())]
+                    .iter()
+                    .all(|&a| v >= key(a));
+                if v.is_nan() || (before && after) {
+                    v
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn peaks_only_is_the_plain_definition(
+            values in prop::collection::vec(
+                prop_oneof![4 => (0u8..6).prop_map(f64::from), 1 => Just(f64::NAN)], 0..80),
+            reach in 0usize..7,
+        ) {
+            tsad_testing::assert_bits_eq(
+                &peaks_only(&values, reach), &peaks_plain(&values, reach), "peaks");
+        }
+    }
+}
