@@ -8,22 +8,25 @@
 //!
 //! **How.** Missing values are interpolated linearly. When `window` is not given, the fit
 //! detects the series' periods as `seasonal` does and takes the longest one (repeated up to at
-//! least 12 points) as the window, or `fallback_window` when there is none: a window of whole
-//! cycles holds every phase of the cycle once, so its median does not swing with the time of
-//! day and only a change of level moves it. The score of point `t` is
-//! `|median(x[t..t+w]) - median(x[t-w..t])| / s`, `s` being the noise of such a difference on
-//! the training series (`1.2533·σ·sqrt(2/w)`, σ the robust scale of one cycle's differences
-//! `x[i] - x[i-p]` over `sqrt 2`, `p` the period or 1), so scores read as standard errors of
-//! the change.
+//! least 12 points) as the window, or `fallback_window` when there is none. Scoring takes the
+//! season out (each point less the median of its phase of that cycle over the scored series),
+//! then compares `median(x[t..t+w])` with `median(x[t-w..t])`, in units of `s`, the noise of
+//! such a difference on the training series (`1.2533·σ·sqrt(2/w)`, σ the robust scale of one
+//! cycle's differences `x[i] - x[i-p]` over `sqrt 2`, `p` the period or 1), so the difference
+//! reads as standard errors of the change.
 //!
-//! **Where the score rises.** A shift at `t0` moves the "after" median once more than half of
-//! its window is past `t0` and the "before" median once more than half of its window is, so
-//! the score is high on about `w` points centred on the shift: an event spans the change.
+//! **One point per shift.** That difference stays high on about `w` points around a shift
+//! (the "after" median moves once more than half of its window is past it, the "before" median
+//! once more than half of its own is) and is highest at the shift itself. Only a point above
+//! every difference up to `w / 2` before it and at least every one up to `w / 2` after it keeps
+//! its score; the others score 0. So a shift is one point at the change, as rare to the
+//! calibration as a spike, and its event marks where the level moved.
 //!
-//! **Score scale**: standard errors of the median difference (above); NaN for the first `w`
-//! and the last `w - 1` points, which lack a full window on one side, and at missing values.
-//! No expected value or band: a change of level says where the level went, not what one point
-//! should have been.
+//! **Score scale**: standard errors of the median difference (above), 0 off the peaks; NaN for
+//! the first `w` and the last `w - 1` points, which lack a full window on one side, and at
+//! missing values. A series shorter than `2·w + 1` is compared over windows of
+//! `(n - 1) / 2`. No expected value or band: a change of level says where the level went, not
+//! what one point should have been.
 //!
 //! **Report**: `{"window", "period" (or null), "scale"}`.
 //!
