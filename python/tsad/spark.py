@@ -16,7 +16,8 @@ version and platform, e.g. build it there with ``maturin build --release``).
 Memory: a whole series is in one worker's memory at once, as Arrow data in and out, as pandas
 frames and as tsad's copies. ``tsad.detect`` itself peaks at about 135 bytes a point above its
 input for ``zscore`` and ``mad`` and about 205 for ``robust-stats`` (measured on 1,000,000
-points: peak RSS of one process before and after the call); the group's frames and Arrow batches
+points: peak RSS of one process before and after the call, before its third member, ``level``,
+joined it; that adds a score column and a few transient copies, not re-measured); the group's frames and Arrow batches
 roughly double that (an estimate, not measured). Budget about 0.5 KB a point for each task
 running at once, in the Python worker's memory (``spark.executor.memoryOverhead`` or
 ``spark.executor.pyspark.memory``, not the JVM heap): 1M-point series want about 0.5 GB per
