@@ -190,7 +190,8 @@ pub struct Level {
     pub after_median: Option<f64>,
     /// `after_median - before_median`.
     pub change: Option<f64>,
-    /// That change in robust standard deviations of the values before.
+    /// That change in robust standard deviations: of the residuals (actual - expected) when the
+    /// series has a season and the detector expected values, else of the values before.
     pub change_sigma: Option<f64>,
     /// Level shift, transient, partial, or undetermined.
     pub kind: LevelKind,
@@ -763,9 +764,16 @@ impl<'a> EvidenceContext<'a> {
             (Some(b), Some(a)) => Some(a - b),
             _ => None,
         };
-        let sigma = before_stats
-            .and_then(|s| s.1)
-            .or(self.residual.map(|r| r.1));
+        // With a season, the values' own spread is mostly the cycle: the noise around the
+        // expected values is the yardstick (the windows are whole cycles, so the cycle does
+        // not move their medians).
+        let spread = before_stats.and_then(|s| s.1);
+        let noise = self.residual.map(|r| r.1);
+        let sigma = if self.period.is_some() {
+            noise.or(spread)
+        } else {
+            spread.or(noise)
+        };
         let change_sigma = match (change, sigma) {
             (Some(c), Some(s)) => Some(c / s),
             _ => None,

@@ -168,6 +168,49 @@ fn a_level_shift_is_named_with_its_numbers() {
 }
 
 #[test]
+fn a_level_shift_smaller_than_the_cycle_is_named_a_level_shift() {
+    // A daily swing of ±10, noise 1.5, the level up by 8 from point 250: the values' own
+    // spread before the event is mostly the cycle (about 11), so only the noise around the
+    // expected values says the change is large. The expected values know the season, not the
+    // shift, as a decomposition fitted before it would.
+    let n = 24 * 14;
+    let clean = seasonal_clean(n, 10.0);
+    let mut values = noisy(&clean, 1.5, 3);
+    for v in &mut values[250..] {
+        *v += 8.0;
+    }
+    let series = Series::new(hourly(n), values).unwrap();
+    let (scores, _, _) = detect(&series, clean, json!({"period": 24}));
+    let ctx = EvidenceContext::new(&series, &scores)
+        .unwrap()
+        .with_detector("seasonal");
+    let at = series.timestamps()[250];
+    let shift = Event {
+        start: 250,
+        end: 250,
+        start_time: at,
+        end_time: at,
+        peak: 250,
+        peak_time: at,
+        peak_score: scores.score[250],
+        rarity: None,
+        severity: 1.0,
+        rank: 1,
+        flagged: 1,
+        direction: Direction::Up,
+        actual: series.values()[250],
+        expected: scores.expected.as_ref().map(|e| e[250]),
+        members: vec![],
+        standout: false,
+    };
+    let e = ctx.evidence(&shift).unwrap();
+    let change = e.level.change.unwrap();
+    assert!((change - 8.0).abs() < 2.0, "change {change}");
+    assert!(e.level.change_sigma.unwrap() > 3.0, "{:?}", e.level);
+    assert_eq!(e.level.kind, LevelKind::LevelShift, "{:?}", e.level);
+}
+
+#[test]
 fn a_seasonal_anomaly_is_compared_with_the_same_phase() {
     // A crest value at a trough: normal for the series, not for the time of day.
     let n = 24 * 20;
