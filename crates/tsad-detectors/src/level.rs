@@ -25,8 +25,8 @@
 //! **Score scale**: standard errors of the median difference (above), 0 off the peaks; NaN for
 //! the first `w` and the last `w - 1` points, which lack a full window on one side, and at
 //! missing values. A series shorter than `2·w + 1` is compared over windows of
-//! `(n - 1) / 2`. No expected value or band: a change of level says where the level went, not
-//! what one point should have been.
+//! `(n - 1) / 2`. `expected` is, at each shift, the value less the change (what it would have
+//! been at the old level), and the value itself elsewhere; no band.
 //!
 //! **Report**: `{"window", "period" (or null), "scale"}`.
 //!
@@ -296,20 +296,30 @@ impl Model for LevelModel {
             return Ok(Scores::new(vec![f64::NAN; values.len()]).with_report(report));
         };
         let standard_error = MEAN_AD_TO_SIGMA * self.scale * (2.0 / window as f64).sqrt();
-        let x = match self.period {
+        let deseasoned = match self.period {
             Some(p) => without_season(&x, p),
             None => x,
         };
-        let changes: Vec<f64> = median_differences(&x, window)
+        let differences = median_differences(&deseasoned, window);
+        let changes: Vec<f64> = differences
             .iter()
             .map(|d| d.abs() / standard_error)
             .collect();
-        let score = peaks_only(&changes, window / 2)
+        let score: Vec<f64> = peaks_only(&changes, window / 2)
             .into_iter()
             .zip(values)
             .map(|(s, v)| if v.is_finite() { s } else { f64::NAN })
             .collect();
-        Ok(Scores::new(score).with_report(report))
+        // At a shift, the value it would have had at the old level; elsewhere the value itself.
+        let expected = values
+            .iter()
+            .zip(&score)
+            .zip(&differences)
+            .map(|((&v, &s), &d)| if s > 0.0 { v - d } else { v })
+            .collect();
+        Ok(Scores::new(score)
+            .with_expected(expected)
+            .with_report(report))
     }
 
     fn save(&self) -> Result<ModelState, Error> {
@@ -388,6 +398,12 @@ mod tests {
             // One point at the change, not a window of them.
             let high = scores.score.iter().filter(|s| **s > runner_up).count();
             assert_eq!(high, 1, "seed {seed}");
+            // Its expected value is the value at the old level; elsewhere the value itself.
+            let expected = scores.expected.as_ref().unwrap();
+            let drop = values[at] - expected[at];
+            assert!((drop - 8.0).abs() < 2.0, "seed {seed}: {drop}");
+            let calm = scores.score.iter().position(|s| *s == 0.0).unwrap();
+            assert_eq!(expected[calm], values[calm]);
         }
     }
 
