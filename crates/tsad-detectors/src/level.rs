@@ -6,9 +6,9 @@
 //! cycle whose swing is larger than the shift. Single spikes barely move a median, so they do
 //! not score here (`mad` catches those).
 //!
-//! **How.** Missing values are interpolated linearly. When `window` is not given, the fit
-//! detects the series' periods as `seasonal` does and takes the longest one (repeated up to at
-//! least 12 points) as the window, or `fallback_window` when there is none. Scoring takes the
+//! **How.** Missing values are interpolated linearly. The fit detects the series' periods as
+//! `seasonal` does; when `window` is not given, the longest one (repeated up to at least 12
+//! points) is the window, or `fallback_window` when there is none. Scoring takes the
 //! season out (each point less the median of its phase of that cycle over the scored series),
 //! then compares `median(x[t..t+w])` with `median(x[t-w..t])`, in units of `s`, the noise of
 //! such a difference on the training series (`1.2533·σ·sqrt(2/w)`, σ the robust scale of one
@@ -34,7 +34,7 @@
 //!
 //! **Minimum length**: `2·window + 1` (49 with the fallback window of 24).
 //!
-//! **Cost**: the period detection of `seasonal` when `window` is not given, then one rolling
+//! **Cost**: the period detection of `seasonal`, then one rolling
 //! median of `w` points (a sorted window: O(n·w) with a small constant). Batch only: the score
 //! needs the points after each point.
 //!
@@ -61,7 +61,8 @@ const MIN_WINDOW: usize = 12;
 #[serde(default, deny_unknown_fields)]
 pub struct LevelParams {
     /// Points on each side of the comparison (at least 2), or null (the default) to use the
-    /// longest period found on the training series (at least 12 points).
+    /// longest period found on the training series (at least 12 points). The season found is
+    /// taken out either way.
     pub window: Option<usize>,
     /// The window when no period is found (default 24, at least 2).
     pub fallback_window: usize,
@@ -246,12 +247,12 @@ impl Detector for LevelDetector {
             needed: self.min_len(),
             got: 0,
         })?;
-        let (window, period) = match self.params.window {
-            Some(w) => (w, None),
-            None => match detect_periods(&x, 4, 512, 2).iter().map(|d| d.period).max() {
-                Some(p) => (p * MIN_WINDOW.div_ceil(p), Some(p)),
-                None => (self.params.fallback_window, None),
-            },
+        // The season is taken out whatever the window, so the period is always looked for.
+        let period = detect_periods(&x, 4, 512, 2).iter().map(|d| d.period).max();
+        let window = match (self.params.window, period) {
+            (Some(w), _) => w,
+            (None, Some(p)) => p * MIN_WINDOW.div_ceil(p),
+            (None, None) => self.params.fallback_window,
         };
         let scale = noise_scale(&x, period.unwrap_or(1));
         report_done(ctx);
@@ -389,6 +390,18 @@ mod tests {
             }
             let scores = fit_score(&values, LevelParams::default());
             assert_eq!(scores.report["period"], 24, "{}", scores.report);
+            // A window set by hand (not whole cycles) finds it too: the season is taken out.
+            let by_hand = fit_score(
+                &values,
+                LevelParams {
+                    window: Some(30),
+                    ..LevelParams::default()
+                },
+            );
+            assert_eq!(by_hand.report["window"], 30);
+            // (The peak's place carries the medians' noise: a few points.)
+            let (at_by_hand, _, _) = top(&by_hand.score);
+            assert!(at_by_hand.abs_diff(3750) <= 8, "seed {seed}: {at_by_hand}");
             let (at, peak, runner_up) = top(&scores.score);
             assert!(at.abs_diff(3750) <= 2, "seed {seed}: peak at {at}");
             assert!(
