@@ -269,11 +269,15 @@ impl Detector for LevelDetector {
         model.params.validate().map_err(|e| Error::Load {
             reason: e.to_string(),
         })?;
-        if model.window < 2 || !(model.scale.is_finite() && model.scale > 0.0) {
+        if model.window < 2
+            || model.period.is_some_and(|p| p < 2)
+            || !(model.scale.is_finite() && model.scale > 0.0)
+        {
             return Err(Error::Load {
                 reason: format!(
-                    "`{KIND}` model: window {} and scale {} are not a fitted model's",
-                    model.window, model.scale
+                    "`{KIND}` model: window {}, period {:?} and scale {} are not a fitted \
+                     model's (window and period at least 2, scale above 0)",
+                    model.window, model.period, model.scale
                 ),
             });
         }
@@ -486,9 +490,13 @@ mod tests {
             .unwrap()
             .save()
             .unwrap();
+        let mut no_period = state.clone();
+        no_period.config["period"] = serde_json::json!(0);
+        let err = detector.load(&no_period).unwrap_err();
+        assert!(err.to_string().contains("period Some(0)"), "{err}");
         state.config["scale"] = serde_json::json!(-1.0);
         let err = detector.load(&state).unwrap_err();
-        assert!(err.to_string().contains("scale"), "{err}");
+        assert!(err.to_string().contains("scale -1"), "{err}");
         state.version = 99;
         let err = detector.load(&state).unwrap_err();
         assert!(err.to_string().contains("version 99"), "{err}");

@@ -191,7 +191,8 @@ pub struct Level {
     /// `after_median - before_median`.
     pub change: Option<f64>,
     /// That change in robust standard deviations: of the residuals (actual - expected) when the
-    /// series has a season and the detector expected values, else of the values before.
+    /// series has a season, the window is whole cycles and the detector expected values, else
+    /// of the values before.
     pub change_sigma: Option<f64>,
     /// Level shift, transient, partial, or undetermined.
     pub kind: LevelKind,
@@ -764,12 +765,12 @@ impl<'a> EvidenceContext<'a> {
             (Some(b), Some(a)) => Some(a - b),
             _ => None,
         };
-        // With a season, the values' own spread is mostly the cycle: the noise around the
-        // expected values is the yardstick (the windows are whole cycles, so the cycle does
-        // not move their medians).
+        // With a season, the values' own spread is mostly the cycle: over windows of whole
+        // cycles (the cycle does not move their medians) the noise around the expected values
+        // is the yardstick.
         let spread = before_stats.and_then(|s| s.1);
         let noise = self.residual.map(|r| r.1);
-        let sigma = if self.period.is_some() {
+        let sigma = if self.period.is_some_and(|p| window % p == 0) {
             noise.or(spread)
         } else {
             spread.or(noise)
