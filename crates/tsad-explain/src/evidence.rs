@@ -770,7 +770,7 @@ impl<'a> EvidenceContext<'a> {
         // is the yardstick.
         let spread = before_stats.and_then(|s| s.1);
         let noise = self.residual.map(|r| r.1);
-        let sigma = if self.period.is_some_and(|p| window % p == 0) {
+        let sigma = if self.period.is_some_and(|p| window.is_multiple_of(p)) {
             noise.or(spread)
         } else {
             spread.or(noise)
