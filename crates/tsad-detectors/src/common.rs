@@ -140,6 +140,31 @@ pub(crate) fn parse_state<T: DeserializeOwned>(kind: &str, state: &ModelState) -
     })
 }
 
+/// The longest cycle (in points) that `seasonal`'s period detection finds in `values`, if any:
+/// the cycle `level` and `mad` take out.
+pub(crate) fn longest_period(values: &[f64]) -> Option<usize> {
+    crate::seasonal::detect_periods(values, 4, 512, 2)
+        .iter()
+        .map(|d| d.period)
+        .max()
+}
+
+/// The median of each phase of a cycle of `p` points (the finite values `p` apart) over `x`,
+/// one per phase (as many as `x` has, at most `p`); 0 for a phase with no finite value.
+pub(crate) fn season_profile(x: &[f64], p: usize) -> Vec<f64> {
+    (0..p.min(x.len()))
+        .map(|phase| {
+            let mut same: Vec<f64> = x[phase..]
+                .iter()
+                .step_by(p)
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            stats::median_in_place(&mut same).unwrap_or(0.0)
+        })
+        .collect()
+}
+
 /// A robust scale of the finite values of `xs`: 1.4826·MAD, or 1.2533·(mean absolute
 /// deviation from the median) when the MAD is 0, or 0 when every value is equal. Returns the
 /// median too. `None` when no value is finite.

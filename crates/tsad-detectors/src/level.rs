@@ -43,9 +43,8 @@
 
 use crate::common::{
     MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, interpolate,
-    parse_state, report_done, robust_center_scale, tiny_scale,
+    longest_period, parse_state, report_done, robust_center_scale, season_profile, tiny_scale,
 };
-use crate::seasonal::detect_periods;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -163,12 +162,7 @@ pub fn median_differences(x: &[f64], w: usize) -> Vec<f64> {
 /// only with the level and the noise, so the median of any window follows the level, and is
 /// highest just at a shift.
 fn without_season(x: &[f64], p: usize) -> Vec<f64> {
-    let profile: Vec<f64> = (0..p.min(x.len()))
-        .map(|phase| {
-            let mut same: Vec<f64> = x[phase..].iter().step_by(p).copied().collect();
-            tsad_core::stats::median_in_place(&mut same).unwrap_or(0.0)
-        })
-        .collect();
+    let profile = season_profile(x, p);
     x.iter()
         .enumerate()
         .map(|(i, v)| v - profile[i % p])
@@ -248,7 +242,7 @@ impl Detector for LevelDetector {
             got: 0,
         })?;
         // The season is taken out whatever the window, so the period is always looked for.
-        let period = detect_periods(&x, 4, 512, 2).iter().map(|d| d.period).max();
+        let period = longest_period(&x);
         let window = match (self.params.window, period) {
             (Some(w), _) => w,
             (None, Some(p)) => p * MIN_WINDOW.div_ceil(p),

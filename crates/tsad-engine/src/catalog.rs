@@ -105,7 +105,9 @@ pub fn catalog() -> Catalog {
             "mad",
             "Rolling median / MAD",
             "Distance from the rolling median in robust standard deviations (1.4826 x MAD). \
-             Like the z-score, but earlier anomalies do not inflate the yardstick.",
+             Like the z-score, but earlier anomalies do not inflate the yardstick. When a cycle \
+             (a daily swing) found in the training series clearly narrows the windows, each \
+             point is first taken less its phase's median, so spikes inside the swing stand out.",
             "robust z (MAD units from the rolling median)",
             false,
         ),
