@@ -56,7 +56,7 @@
 
 use crate::common::{
     Problems, SortedWindow, begin_fit, check_len, longest_period, params_state, parse_state,
-    report_done, season_profile,
+    report_done, robust_center_scale, season_profile,
 };
 use crate::rolling::{MedianMadWindow, RollingOnline, RollingScorer};
 use schemars::JsonSchema;
@@ -150,21 +150,31 @@ pub struct MadModel {
 /// `mad` to take it out.
 const SEASON_GAIN: f64 = 2.0;
 
+/// Windows sampled to judge how wide a series' windows typically are.
+const SAMPLED_WINDOWS: usize = 512;
+
 /// Whether taking the cycle of `period` points out of `x` makes the typical spread of a
-/// `window` (the median over the series of the rolling MAD) at least [`SEASON_GAIN`] times
-/// smaller. A cycle the detection finds but that leaves the windows as wide (telemetry whose
-/// swings drift in phase, steps that repeat unevenly) would only add its profile's errors.
+/// `window` (the median of the robust scales, as `mad` takes them, of up to
+/// [`SAMPLED_WINDOWS`] windows spread evenly over the series) at least [`SEASON_GAIN`] times smaller. A cycle the detection finds but that
+/// leaves the windows as wide (telemetry whose swings drift in phase, steps that repeat
+/// unevenly) would only add its profile's errors.
 fn narrows_the_window(x: &[f64], period: usize, window: usize) -> bool {
+    let count = (x.len() + 1).saturating_sub(window).min(SAMPLED_WINDOWS);
     let typical = |x: &[f64]| {
-        let (_, mut mad) = rolling_median_mad(x, window);
-        mad.retain(|v| v.is_finite());
-        tsad_core::stats::median_in_place(&mut mad).unwrap_or(0.0)
+        let mut mads: Vec<f64> = (0..count)
+            .filter_map(|k| {
+                let start = k * (x.len() - window) / (count - 1).max(1);
+                robust_center_scale(&x[start..start + window]).map(|(_, scale)| scale)
+            })
+            .collect();
+        tsad_core::stats::median_in_place(&mut mads).unwrap_or(0.0)
     };
     let profile = season_profile(x, period);
     let rest: Vec<f64> = (x.iter().enumerate())
         .map(|(i, v)| v - profile[i % period])
         .collect();
-    typical(x) >= SEASON_GAIN * typical(&rest)
+    let (raw, without) = (typical(x), typical(&rest));
+    raw > 0.0 && raw >= SEASON_GAIN * without
 }
 
 /// The window when none is set and no cycle is taken out.
