@@ -78,9 +78,10 @@ pub struct MadParams {
     pub band_k: f64,
     /// Whether to take a cycle out first (default true): each point less the median of its
     /// phase of the cycle over the scored series, so a daily swing does not hide a spike of a
-    /// fraction of it. The cycle is `period`, or the longest one found in the training series
-    /// (as `seasonal` finds them); with none found, the values are compared as they are. The
-    /// streaming form always compares the values as they are.
+    /// fraction of it. The cycle is `period`, or else the longest one found in the training
+    /// series (as `seasonal` finds them) if taking it out makes the windows' typical spread at
+    /// least twice narrower; otherwise the values are compared as they are. The streaming
+    /// form always compares the values as they are.
     pub season: bool,
     /// The cycle's length in points when `season` is on (default: found in the training
     /// series; at least 2). A fitted model keeps the one it found.
