@@ -11,19 +11,23 @@
 //! **Cycles.** A daily swing wider than the anomalies would fill every window's MAD and hide
 //! them (on the demo, spikes of 7 to 10 noise σ inside a ±25 daily cycle: 0 to 3 of its 11
 //! anomalies found). So the fit looks for cycles in the training series as `seasonal` does
-//! and, when the longest one found makes the typical window (the median over the series of
-//! the rolling MAD) at least twice narrower once taken out, scores each point less the median
-//! of its phase of that cycle over the scored series, in a window of at least one cycle
-//! (steadier than 48 points: the MAD of 48 normal values ranges over about half to one and a
-//! half times the noise's). The expected value and the band get the phase's median back. On
-//! SMAP telemetry, where detected cycles often drift, the test keeps the raw values on all
-//! but a few channels (taking out every cycle found had cost F1 0.656 -> 0.558 at a 48-point
-//! window; with the test, 0.646). `"season": false`
+//! and, when the longest one found makes the typical window (the median of 512 sampled
+//! windows' robust scales) at least twice narrower once taken out, scores each point less the
+//! median of its phase of that cycle over the scored series. What is left is the level and the
+//! noise, so the two are taken apart: the level is the median of the last 48 such points (it
+//! follows a change within 24), the scale that of the last `window`, at least a whole cycle
+//! (steadier: the MAD of 48 normal values ranges over about half to one and a half times the
+//! noise's; on the 1M demo a 48-point scale raised 56-68 false events, a cycle-long one
+//! 11-17). The expected value and the band get the phase's median back. On SMAP telemetry,
+//! where detected cycles often drift, the test keeps the raw values on all but a few channels
+//! (taking out every cycle found had cost F1 0.656 -> 0.558 at a 48-point window; with the
+//! test, 0.635). `"season": false`
 //! compares the raw values; `period` sets the cycle by hand. The streaming form always
 //! compares the raw values (a stream has no whole series to take a phase's median over).
 //!
 //! **Parameters** ([`MadParams`]): `window` (default 48, or one cycle when a longer one is
-//! taken out), `band_k` (default 3), `season` (default true), `period` (default: detected).
+//! taken out: then the scale's window, the level's being at most 48), `band_k` (default 3),
+//! `season` (default true), `period` (default: detected).
 //!
 //! **Report**: `{"window", "warmup_points", "floored_points", "period"}` (`period` null when
 //! no cycle was taken out).
@@ -58,7 +62,7 @@ use crate::common::{
     Problems, SortedWindow, begin_fit, check_len, longest_period, params_state, parse_state,
     report_done, robust_center_scale, season_profile,
 };
-use crate::rolling::{MedianMadWindow, RollingOnline, RollingScorer};
+use crate::rolling::{MedianMadWindow, RollingOnline, RollingScorer, SplitWindow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tsad_core::{Detector, Error, FitContext, Model, ModelState, OnlineModel, Scores, Series};
@@ -70,8 +74,9 @@ const KIND: &str = "mad";
 #[serde(default, deny_unknown_fields)]
 pub struct MadParams {
     /// Number of earlier points the rolling median and MAD are taken over (at least 3;
-    /// default 48, or one whole cycle when a longer cycle is taken out, see `season`). Longer
-    /// windows give steadier baselines but adapt more slowly and need a longer warm-up.
+    /// default 48, or one whole cycle when a longer cycle is taken out, see `season`: then
+    /// the MAD's, the median's being the last 48 at most). Longer windows give steadier
+    /// baselines but adapt more slowly and need a longer warm-up.
     pub window: Option<usize>,
     /// Half-width of the normal band drawn around the rolling median, in robust standard
     /// deviations (default 3). It does not change the scores.
@@ -245,7 +250,8 @@ impl Detector for MadDetector {
         }
         // Once a cycle is taken out, what is left is the level and the noise: a window of a
         // whole cycle gives a steadier scale than two days of it (the MAD of 48 normal values
-        // ranges over about half to one and a half times the noise's).
+        // ranges over about half to one and a half times the noise's); the level keeps a
+        // shorter one (see `score_with`).
         let cycle = params.period.filter(|_| params.season).unwrap_or(0);
         params.window = Some(params.window.unwrap_or(DEFAULT_WINDOW.max(cycle)));
         report_done(ctx);
@@ -284,14 +290,19 @@ impl Model for MadModel {
             scores.report["period"] = serde_json::Value::Null;
             return Ok(scores);
         };
-        // The rolling window sees each point less its phase's median; the expected value and
-        // the band get the phase's median back.
+        // The rolling windows see each point less its phase's median: the level is the median
+        // of the last 48 (it follows a shift within 24 points), the scale comes from the whole
+        // window (steadier). The expected value and the band get the phase's median back.
         let profile = season_profile(series.values(), period);
         let phase = |i: usize| profile[i % period];
         let residual: Vec<f64> = (series.values().iter().enumerate())
             .map(|(i, v)| v - phase(i))
             .collect();
-        let mut scores = scorer(window).run(&residual, p.band_k, window, ctx)?;
+        let split = RollingScorer::new(SplitWindow {
+            center: SortedWindow::new(DEFAULT_WINDOW.min(window)),
+            spread: SortedWindow::new(window),
+        });
+        let mut scores = split.run(&residual, p.band_k, window, ctx)?;
         let add_back = |xs: &mut Vec<f64>| {
             for (i, x) in xs.iter_mut().enumerate() {
                 *x += phase(i);
@@ -492,6 +503,27 @@ mod tests {
             assert!(typical_miss(&cycled) < 0.4, "{}", typical_miss(&cycled));
             assert!(typical_miss(&raw) > 1.0, "{}", typical_miss(&raw));
         }
+    }
+
+    #[test]
+    fn after_a_shift_in_a_cycle_the_level_catches_up_within_half_the_default_window() {
+        // A weekly cycle (168 points) and a shift of 3 (10 noise σ) at point 2000: the scale
+        // comes from a whole cycle, the level from the last 48 points, so the shift scores
+        // high until that median has crossed over, not a cycle-long window's (84 points).
+        let (series, _) = seasonal_with_anomalies(3000, 168, 0, 2);
+        let mut values = series.values().to_vec();
+        for v in &mut values[2000..] {
+            *v += 3.0;
+        }
+        let shifted = Series::from_values(values).unwrap();
+        let scores = fit_default(&shifted).score(&shifted).unwrap();
+        assert_eq!(scores.report["period"], 168, "{}", scores.report);
+        assert!(scores.score[2000] > 5.0, "{}", scores.score[2000]);
+        let high: Vec<usize> = (2000..3000).filter(|&i| scores.score[i] > 4.0).collect();
+        assert!(
+            high.len() <= 26 && high.iter().all(|&i| i < 2030),
+            "{high:?}"
+        );
     }
 
     #[test]

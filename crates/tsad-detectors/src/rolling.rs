@@ -143,6 +143,28 @@ impl Window for MedianMadWindow {
     }
 }
 
+/// The median of the last values of one window and the scale of a longer one's.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitWindow {
+    pub(crate) center: SortedWindow,
+    pub(crate) spread: SortedWindow,
+}
+
+impl Window for SplitWindow {
+    const QUANTUM_FLOOR: bool = true;
+    fn is_full(&self) -> bool {
+        self.center.is_full() && self.spread.is_full()
+    }
+    fn push(&mut self, x: f64) {
+        self.center.push(x);
+        self.spread.push(x);
+    }
+    fn center_scale(&mut self) -> (f64, f64) {
+        let (_, s, _) = self.spread.center_scale();
+        (self.center.median(), s)
+    }
+}
+
 /// One point's output.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Step {
