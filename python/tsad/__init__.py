@@ -435,8 +435,8 @@ def fit(values: Any, timestamps: Any = None, detector: Spec = None) -> Model:
 class Online:
     """A streaming scorer: each point is scored from the points before it only (the form
     ``tsad eval nab`` runs). Scores are the detector's raw scores, the same as
-    :func:`detect`'s ``score`` for detectors whose batch form is causal (``zscore``, ``mad``,
-    ``novelty``); they are not calibrated or thresholded.
+    :func:`detect`'s ``score`` for detectors whose batch form is causal (``zscore``, ``mad``
+    with ``"season": False``, ``novelty``); they are not calibrated or thresholded.
 
     ``Online("mad")``, ``Online({"kind": "zscore", "window": 50})``, ``Online("nab-best")``.
     A detector with no streaming form raises :class:`TsadError`.
