@@ -51,8 +51,9 @@
 //! median) found by a short walk from where the last point's were, O(1) as they move by a place
 //! or two, O(log window) at worst. A million points take about 55 ms at the default window and
 //! 80 ms at a window of 1000 (`cargo bench -p tsad-detectors --bench detectors -- mad_1m`). O(window)
-//! memory. Looking for a cycle adds `seasonal`'s period detection and two rolling passes to the
-//! fit. The streaming form ([`Detector::online`]) is the same state machine, so it returns
+//! memory. Looking for a cycle adds `seasonal`'s period detection and the robust scales of 64
+//! to 512 sampled windows (twice) to the fit, and scoring with a cycle keeps two sorted windows
+//! (on the 1M demo: fit 0.09 s, scoring 0.15 s instead of 0.09 s). The streaming form ([`Detector::online`]) is the same state machine, so it returns
 //! exactly the batch scores of `"season": false`.
 //!
 //! **Reference**: Leys et al. (2013), "Detecting outliers: Do not use standard deviation around
@@ -162,10 +163,10 @@ const SAMPLED_WINDOWS: usize = 512;
 const FEWEST_SAMPLED: usize = 64;
 
 /// Whether taking the cycle of `period` points out of `x` makes the typical spread of a
-/// `window` (the median of the robust scales, as `mad` takes them, of
-/// [`FEWEST_SAMPLED`] to [`SAMPLED_WINDOWS`] windows spread evenly over the series) at least [`SEASON_GAIN`] times smaller. A cycle the detection finds but that
-/// leaves the windows as wide (telemetry whose swings drift in phase, steps that repeat
-/// unevenly) would only add its profile's errors.
+/// `window` (the median of the robust scales, as `mad` takes them, of [`FEWEST_SAMPLED`] to
+/// [`SAMPLED_WINDOWS`] windows spread evenly over the series) at least [`SEASON_GAIN`] times
+/// smaller. A cycle the detection finds but that leaves the windows as wide (telemetry whose
+/// swings drift in phase, steps that repeat unevenly) would only add its profile's errors.
 fn narrows_the_window(x: &[f64], period: usize, window: usize) -> bool {
     // Side by side where the series holds that many, overlapping only to reach
     // `FEWEST_SAMPLED` (a thousand-point series would otherwise sort 512 windows twice).
@@ -258,6 +259,18 @@ impl Detector for MadDetector {
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         begin_fit(train, self.min_len(), ctx)?;
         let mut params = self.params.clone();
+        if let Some(p) = params.period.filter(|_| params.season)
+            && 2 * p > train.len()
+        {
+            return Err(Error::invalid_parameter(
+                "period",
+                format!(
+                    "a cycle of {p} points needs at least two of them in the training series, \
+                     which has {} points; give a shorter `period` or set `season` to false",
+                    train.len()
+                ),
+            ));
+        }
         if params.season && params.period.is_none() {
             params.period = longest_period(train.values())
                 .filter(|&p| narrows_the_window(train.values(), p, params.window()));
@@ -577,6 +590,27 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_cycle_longer_than_half_the_training_series_is_refused() {
+        let (series, _) = seasonal_with_anomalies(300, 24, 0, 1);
+        let detector = |period| {
+            MadDetector::new(MadParams {
+                period: Some(period),
+                ..MadParams::default()
+            })
+            .unwrap()
+        };
+        let err = detector(151).fit(&series, &FitContext::new()).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidParameter { name, .. } if name == "period")
+                && err.to_string().contains("a cycle of 151 points")
+                && err.to_string().contains("has 300 points"),
+            "{err}"
+        );
+        let fitted = detector(150).fit(&series, &FitContext::new()).unwrap();
+        assert_eq!(fitted.score(&series).unwrap().report["period"], 150);
     }
 
     #[test]
