@@ -74,10 +74,10 @@ const KIND: &str = "mad";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MadParams {
-    /// Number of earlier points the rolling median and MAD are taken over (at least 3;
-    /// default 48, or a whole cycle and at least 96 when a cycle is taken out, see `season`: then
-    /// the MAD's, the median's being the last 48 at most). Longer windows give steadier
-    /// baselines but adapt more slowly and need a longer warm-up.
+    /// Number of earlier points the rolling median and MAD are taken over; with a cycle taken
+    /// out (see `season`), the MAD's, the median taking the last 48 at most. At least 3;
+    /// default 48, or with a cycle taken out a whole cycle and at least 96. Longer windows give
+    /// steadier baselines but adapt more slowly and need a longer warm-up.
     pub window: Option<usize>,
     /// Half-width of the normal band drawn around the rolling median, in robust standard
     /// deviations (default 3). It does not change the scores.
