@@ -190,6 +190,8 @@ pub(crate) struct RollingScorer<W> {
     window: W,
     past: Expanding,
     floored: usize,
+    /// A scale below which no window's may fall (0: none beyond the others).
+    least_scale: f64,
     /// The smallest non-negligible change between consecutive finite values so far.
     quantum: f64,
     /// The last finite value.
@@ -202,9 +204,16 @@ impl<W: Window> RollingScorer<W> {
             window,
             past: Expanding::default(),
             floored: 0,
+            least_scale: 0.0,
             quantum: f64::INFINITY,
             last: f64::NAN,
         }
+    }
+
+    /// No window's scale below `scale`.
+    pub(crate) fn with_least_scale(mut self, scale: f64) -> Self {
+        self.least_scale = scale;
+        self
     }
 
     /// Scores `x` against the past, then adds it to the past. NaN in, NaN out (and the window
@@ -212,7 +221,7 @@ impl<W: Window> RollingScorer<W> {
     pub(crate) fn step(&mut self, x: f64) -> Step {
         let (expected, scale, flat) = if self.window.is_full() {
             let (c, s) = self.window.center_scale();
-            let mut floor = SCALE_FLOOR * self.past.std();
+            let mut floor = (SCALE_FLOOR * self.past.std()).max(self.least_scale);
             if W::QUANTUM_FLOOR && self.quantum.is_finite() {
                 floor = floor.max(QUANTISATION_NOISE * self.quantum);
             }
