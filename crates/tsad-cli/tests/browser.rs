@@ -1323,14 +1323,15 @@ async fn two_runs_are_labelled_by_what_differs_and_compared_on_one_chart() {
             page.open("/").await?;
             load_demo(&page).await?;
             let first = run_and_wait(&page).await?;
-            // A second run on the same data: another detector and threshold, from the API.
+            // A second run on the same data: another detector and a threshold that flags 5% of
+            // the points (more than the default run's events), from the API.
             let (_, run) = page.api("GET", &format!("/api/v1/runs/{first}"), None).await?;
             let (status, second) = page
                 .api(
                     "POST",
                     "/api/v1/runs",
                     Some(json!({"dataset_id": run["dataset_id"], "detector": {"kind": "mad"},
-                                "threshold": {"method": "quantile", "q": 0.98}})),
+                                "threshold": {"method": "quantile", "q": 0.95}})),
                 )
                 .await?;
             anyhow::ensure!(status == 202, "{second}");
@@ -1352,7 +1353,7 @@ async fn two_runs_are_labelled_by_what_differs_and_compared_on_one_chart() {
                     .unwrap_or_default()
                     .to_owned()
             };
-            anyhow::ensure!(label_of(&second).contains("mad · quantile q = 0.98"), "{labels}");
+            anyhow::ensure!(label_of(&second).contains("mad · quantile q = 0.95"), "{labels}");
             anyhow::ensure!(label_of(&first).contains("robust-stats · auto"), "{labels}");
 
             // Compare with the first run: counts as the API gives them, its events as a band.
@@ -1377,7 +1378,7 @@ async fn two_runs_are_labelled_by_what_differs_and_compared_on_one_chart() {
             anyhow::ensure!(facts["legend"] == true, "{facts}");
             anyhow::ensure!(
                 facts["differences"].as_str().unwrap_or_default().contains("robust-stats")
-                    && facts["differences"].as_str().unwrap_or_default().contains("quantile q = 0.98 → auto"),
+                    && facts["differences"].as_str().unwrap_or_default().contains("quantile q = 0.95 → auto"),
                 "{facts}"
             );
             let only_here = cmp["run_events_shared"].as_array().map_or(0, |v| v.iter().filter(|s| **s == false).count());
