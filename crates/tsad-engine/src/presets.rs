@@ -73,10 +73,11 @@ pub fn presets() -> Vec<Preset> {
             title: "Seasonal OR rolling MAD OR change of level (fast, no training)",
             description: "Three fast statistical detectors combined with policy `any`: the STL \
                 residual catches deviations from trend and season, the rolling MAD of the raw \
-                values (the season is the first member's) catches sudden spikes and dips, and the change of level catches a level that moves \
-                and stays (the median of a cycle after each point against the cycle before). A \
-                good first look at any series, and the default when no detector is named. The \
-                change of level needs the points after each one, so in a stream it abstains.",
+                values (the season is the first member's) catches sudden spikes and dips, and \
+                the change of level catches a level that moves and stays (the median of a cycle \
+                after each point against the cycle before). A good first look at any series, \
+                and the default when no detector is named. The change of level needs the points \
+                after each one, so in a stream it abstains.",
             spec: json!({
                 "kind": "ensemble",
                 "policy": "any",
