@@ -148,8 +148,9 @@ impl MadDetector {
     }
 }
 
-/// A fitted [`MadDetector`]. The method learns nothing from training data, so the model holds
-/// only the parameters; scoring a series uses that series' own past.
+/// A fitted [`MadDetector`]: the parameters with what the fit chose from the training series
+/// (the cycle, if one is taken out, and the window). Scoring a series uses that series' own
+/// past and, with a cycle, its own phases' medians.
 #[derive(Debug, Clone)]
 pub struct MadModel {
     params: MadParams,
