@@ -149,9 +149,19 @@ pub(crate) fn longest_period(values: &[f64]) -> Option<usize> {
         .max()
 }
 
-/// The median of each phase of a cycle of `p` points (the finite values `p` apart) over `x`,
-/// one per phase (as many as `x` has, at most `p`); 0 for a phase with no finite value.
-pub(crate) fn season_profile(x: &[f64], p: usize) -> Vec<f64> {
+/// `x` less the median of its phase of a cycle of `p` points (the finite values `p` apart),
+/// and those medians, one per phase (as many as `x` has, at most `p`; 0 for a phase with no
+/// finite value). What is left moves only with the level and the noise. NaN stays NaN.
+pub(crate) fn without_season(x: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
+    let profile = season_profile(x, p);
+    let rest = (x.iter().enumerate())
+        .map(|(i, v)| v - profile[i % p])
+        .collect();
+    (rest, profile)
+}
+
+/// The median of each phase of a cycle of `p` points over the finite values of `x`.
+fn season_profile(x: &[f64], p: usize) -> Vec<f64> {
     (0..p.min(x.len()))
         .map(|phase| {
             let mut same: Vec<f64> = x[phase..]

@@ -43,7 +43,7 @@
 
 use crate::common::{
     MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, interpolate,
-    longest_period, parse_state, report_done, robust_center_scale, season_profile, tiny_scale,
+    longest_period, parse_state, report_done, robust_center_scale, tiny_scale, without_season,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -156,17 +156,6 @@ pub fn median_differences(x: &[f64], w: usize) -> Vec<f64> {
         out[t] = medians[t] - medians[t - w];
     }
     out
-}
-
-/// `x` less the median of its phase of the cycle (the values `p` apart): what is left moves
-/// only with the level and the noise, so the median of any window follows the level, and is
-/// highest just at a shift.
-fn without_season(x: &[f64], p: usize) -> Vec<f64> {
-    let profile = season_profile(x, p);
-    x.iter()
-        .enumerate()
-        .map(|(i, v)| v - profile[i % p])
-        .collect()
 }
 
 /// `values` where each is the peak of its neighbourhood (above every value up to `reach`
@@ -296,7 +285,9 @@ impl Model for LevelModel {
         };
         let standard_error = MEAN_AD_TO_SIGMA * self.scale * (2.0 / window as f64).sqrt();
         let deseasoned = match self.period {
-            Some(p) => without_season(&x, p),
+            // Without the cycle the median of any window follows the level, and is highest
+            // just at a shift.
+            Some(p) => without_season(&x, p).0,
             None => x,
         };
         let differences = median_differences(&deseasoned, window);

@@ -63,7 +63,7 @@
 
 use crate::common::{
     Problems, SortedWindow, begin_fit, check_len, longest_period, params_state, parse_state,
-    report_done, robust_center_scale, season_profile,
+    report_done, robust_center_scale, without_season,
 };
 use crate::rolling::{MedianMadWindow, RollingOnline, RollingScorer, SplitWindow};
 use schemars::JsonSchema;
@@ -171,10 +171,7 @@ const FEWEST_SAMPLED: usize = 64;
 /// smaller. A cycle the detection finds but that leaves the windows as wide (telemetry whose
 /// swings drift in phase, steps that repeat unevenly) would only add its profile's errors.
 fn narrows_the_window(x: &[f64], period: usize, window: usize) -> bool {
-    let profile = season_profile(x, period);
-    let rest: Vec<f64> = (x.iter().enumerate())
-        .map(|(i, v)| v - profile[i % period])
-        .collect();
+    let rest = without_season(x, period).0;
     let (raw, without) = (typical_scale(x, window), typical_scale(&rest, window));
     raw > 0.0 && raw >= SEASON_GAIN * without
 }
@@ -340,11 +337,8 @@ impl Model for MadModel {
         // of the last 48 (it follows a shift within 24 points), the scale comes from the whole
         // window (steadier) and is at least `LEAST_SCALE_SHARE` of the typical window's. The
         // expected value and the band get the phase's median back.
-        let profile = season_profile(series.values(), period);
+        let (residual, profile) = without_season(series.values(), period);
         let phase = |i: usize| profile[i % period];
-        let residual: Vec<f64> = (series.values().iter().enumerate())
-            .map(|(i, v)| v - phase(i))
-            .collect();
         let least = LEAST_SCALE_SHARE * typical_scale(&residual, window);
         let split = RollingScorer::new(SplitWindow {
             center: SortedWindow::new(DEFAULT_WINDOW.min(window)),
