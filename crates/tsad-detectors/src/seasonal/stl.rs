@@ -314,7 +314,8 @@ struct Buffers {
     work3: Vec<f64>,
     work4: Vec<f64>,
     rw: Vec<f64>,
-    sorted: Vec<f64>,
+    /// The absolute residuals as sortable keys (see [`rwts`]).
+    sorted: Vec<u64>,
     cycles: Cycles,
     loess: Vec<Loess>,
 }
@@ -328,7 +329,7 @@ impl Buffers {
             work3: vec![0.0; size],
             work4: vec![0.0; size],
             rw: vec![0.0; n],
-            sorted: vec![0.0; n],
+            sorted: vec![0; n],
             cycles: Cycles::default(),
             loess: (0..workers.max(1)).map(|_| Loess::default()).collect(),
         }
@@ -360,7 +361,6 @@ struct Loess {
     fits: Vec<Fit>,
     /// The length, window and jump `fits` were chosen for (see [`choose_fits`]).
     fits_for: Option<(usize, usize, usize)>,
-    results: Vec<Option<f64>>,
     kernel: Kernel,
     /// Robustness weights of 1, for the passes before there are any.
     ones: Vec<f64>,
@@ -403,15 +403,21 @@ fn ess(
         1
     };
     let per = fits.len().div_ceil(workers);
-    on_workers(
-        fits.chunks(per).zip(&mut *scratch).collect(),
-        |(part, s)| est(y, len, ideg, part, userw, rw, s),
-    );
-    for (part, s) in fits.chunks(per).zip(&*scratch) {
-        for (f, r) in part.iter().zip(&s.results) {
-            ys[f.xs - 1] = r.unwrap_or(y[f.xs - 1]);
-        }
+    // Each worker writes its fits' values straight into its own stretch of `ys`: the fits
+    // come in ascending order, so their stretches follow one another.
+    let mut jobs = Vec::with_capacity(workers);
+    let (mut rest, mut from) = (&mut ys[..n], 0);
+    for (part, s) in fits.chunks(per).zip(&mut *scratch) {
+        let to = part.last().map_or(from, |f| f.xs);
+        let (mine, after) = std::mem::take(&mut rest).split_at_mut(to - from);
+        jobs.push((part, s, mine, from));
+        (rest, from) = (after, to);
     }
+    on_workers(jobs, |(part, s, out, from)| {
+        est(y, len, ideg, part, userw, rw, s, |f, fitted| {
+            out[f.xs - 1 - from] = fitted.unwrap_or(y[f.xs - 1]);
+        });
+    });
     scratch[0].fits = fits;
     if newnj != 1 {
         // The last fitted point the jumps reach (1-based).
@@ -421,8 +427,10 @@ fn ess(
         while i + newnj < n {
             let (from, to) = (ys[i], ys[i + newnj]);
             let delta = (to - from) / newnj as f64;
-            for (d, v) in ys[i + 1..i + newnj].iter_mut().enumerate() {
-                *v = from + delta * (d + 1) as f64;
+            // An `i32` step count converts to a float a vector register at a time (`usize`
+            // does not on x86-64); the jumps are far shorter than `i32::MAX`.
+            for (v, steps) in ys[i + 1..i + newnj].iter_mut().zip(1_i32..) {
+                *v = from + delta * f64::from(steps);
             }
             i += newnj;
         }
@@ -482,10 +490,19 @@ fn choose_fits(n: usize, len: usize, newnj: usize, fits: &mut Vec<Fit>) {
     }
 }
 
-/// netlib's `est` for each of `fits`, into `s.results` (`None` where the weights sum to zero),
-/// compiled for the widest SIMD this CPU has.
-fn est(y: &[f64], len: usize, ideg: i32, fits: &[Fit], userw: bool, rw: &[f64], s: &mut Loess) {
-    s.results.clear();
+/// netlib's `est` for each of `fits`, handing each fit and its value (`None` where the
+/// weights sum to zero) to `sink`, compiled for the widest SIMD this CPU has.
+#[allow(clippy::too_many_arguments)]
+fn est(
+    y: &[f64],
+    len: usize,
+    ideg: i32,
+    fits: &[Fit],
+    userw: bool,
+    rw: &[f64],
+    s: &mut Loess,
+    sink: impl FnMut(&Fit, Option<f64>),
+) {
     pulp::Arch::new().dispatch(Est {
         y,
         len,
@@ -493,20 +510,22 @@ fn est(y: &[f64], len: usize, ideg: i32, fits: &[Fit], userw: bool, rw: &[f64], 
         fits,
         rw: userw.then_some(rw),
         s,
+        sink,
     });
 }
 
 /// The arguments of [`est`]; `rw` is `None` before there are robustness weights.
-struct Est<'a> {
+struct Est<'a, F> {
     y: &'a [f64],
     len: usize,
     ideg: i32,
     fits: &'a [Fit],
     rw: Option<&'a [f64]>,
     s: &'a mut Loess,
+    sink: F,
 }
 
-impl pulp::WithSimd for Est<'_> {
+impl<F: FnMut(&Fit, Option<f64>)> pulp::WithSimd for Est<'_, F> {
     type Output = ();
 
     #[inline(always)]
@@ -518,9 +537,9 @@ impl pulp::WithSimd for Est<'_> {
             fits,
             rw,
             s,
+            mut sink,
         } = self;
         let Loess {
-            results,
             kernel,
             ones,
             places,
@@ -562,7 +581,7 @@ impl pulp::WithSimd for Est<'_> {
                 let [a, _, _, sy, _] = window_sums::<S, false>(simd, k, r, v, places);
                 (a > 0.0).then(|| sy / a)
             };
-            results.push(fitted);
+            sink(f, fitted);
         }
     }
 }
@@ -749,38 +768,41 @@ impl Ma {
 
 /// netlib's `rwts`: bisquare robustness weights from the residuals `y - (trend + season)`,
 /// scaled by six times their median absolute value.
-fn rwts(y: &[f64], trend: &[f64], season: &[f64], rw: &mut [f64], sorted: &mut [f64]) {
+///
+/// The absolute residuals are selected as integers: a float without its sign bit orders as its
+/// bits do (as [`f64::total_cmp`] orders it), and integer comparisons are cheaper. The weights
+/// are computed for every point and then chosen between 1, the bisquare and 0 without a branch,
+/// so the pass runs a vector register at a time; the same values as netlib's branches.
+fn rwts(y: &[f64], trend: &[f64], season: &[f64], rw: &mut [f64], sorted: &mut [u64]) {
     let n = y.len();
-    // The absolute residuals, kept in `rw` (turned into weights in place below) and copied
-    // for the selection, which reorders its copy.
-    let residual = |((y, t), s): ((&f64, &f64), &f64)| (y - (t + s)).abs();
-    for (r, v) in rw
+    // The absolute residuals, kept in `rw` (turned into weights in place below) and as keys
+    // for the selection, which reorders them.
+    for ((((r, key), y), t), s) in rw
         .iter_mut()
-        .zip(y.iter().zip(trend).zip(season).map(residual))
+        .zip(&mut *sorted)
+        .zip(y)
+        .zip(trend)
+        .zip(season)
     {
-        *r = v;
+        *r = (y - (t + s)).abs();
+        *key = r.to_bits();
     }
-    sorted[..n].copy_from_slice(&rw[..n]);
     let mid1 = (n - 1) / 2;
     let mid2 = n / 2;
-    let (below, &mut at_mid2, _) = sorted[..n].select_nth_unstable_by(mid2, f64::total_cmp);
+    let (below, &mut at_mid2, _) = sorted[..n].select_nth_unstable(mid2);
     let at_mid1 = if mid1 == mid2 {
         at_mid2
     } else {
-        below.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        below.iter().copied().max().unwrap_or(at_mid2)
     };
-    let cmad = 3.0 * (at_mid1 + at_mid2);
+    let cmad = 3.0 * (f64::from_bits(at_mid1) + f64::from_bits(at_mid2));
     let c9 = 0.999 * cmad;
     let c1 = 0.001 * cmad;
     for w in &mut rw[..n] {
         let r = *w;
-        *w = if r <= c1 {
-            1.0
-        } else if r <= c9 {
-            pow2(1.0 - pow2(r / cmad))
-        } else {
-            0.0
-        };
+        let bisquare = pow2(1.0 - pow2(r / cmad));
+        let inside = if r <= c9 { bisquare } else { 0.0 };
+        *w = if r <= c1 { 1.0 } else { inside };
     }
 }
 
@@ -819,9 +841,9 @@ fn ss(
             .collect();
     on_workers(parts, |(k, (((cy, crw), out), s))| {
         let phases = k * per..((k + 1) * per).min(np);
-        by_cycles(n, np, stride, phases.clone(), |t, at| cy[at] = y[t]);
+        gather_cycles(y, np, stride, phases.clone(), cy);
         if userw {
-            by_cycles(n, np, stride, phases.clone(), |t, at| crw[at] = rw[t]);
+            gather_cycles(&rw[..n], np, stride, phases.clone(), crw);
         }
         for (local, j) in phases.enumerate() {
             let at = local * stride;
@@ -882,9 +904,66 @@ fn smooth_cycle(
             nright: k,
         },
     ];
-    est(sub, ns, isdeg, &ends, userw, sub_rw, s);
-    out[0] = s.results[0].unwrap_or(out[1]);
-    out[k + 1] = s.results[1].unwrap_or(out[k]);
+    let mut fitted = [None; 2];
+    est(sub, ns, isdeg, &ends, userw, sub_rw, s, |f, v| {
+        fitted[usize::from(f.xs > 0)] = v;
+    });
+    out[0] = fitted[0].unwrap_or(out[1]);
+    out[k + 1] = fitted[1].unwrap_or(out[k]);
+}
+
+/// Cycles of [`gather_cycles`]' tiles: 64 cycles of the longest period here (168) are 86 kB of
+/// the series, which stay in cache while their phases are read out four at a time.
+const GATHER_TILE: usize = 64;
+
+/// The cycle-subseries of `src` for the phases in `phases`, side by side: `dst[(j -
+/// phases.start)·stride + c] = src[c·np + j]` for every point `c·np + j` of `src` (as
+/// [`by_cycles`] walks them). Whole cycles go in blocks of four cycles by four phases: four
+/// short rows read and written back as four short columns, a transpose the compiler keeps in
+/// registers, about twice as fast as one point at a time.
+fn gather_cycles(
+    src: &[f64],
+    np: usize,
+    stride: usize,
+    phases: std::ops::Range<usize>,
+    dst: &mut [f64],
+) {
+    let whole = src.len() / np;
+    let blocked = whole - whole % 4;
+    let width = phases.len();
+    let quads = width - width % 4;
+    for c0 in (0..blocked).step_by(GATHER_TILE) {
+        let c1 = (c0 + GATHER_TILE).min(blocked);
+        for q in (0..quads).step_by(4) {
+            let j = phases.start + q;
+            for c in (c0..c1).step_by(4) {
+                let row = |k: usize| {
+                    let at = (c + k) * np + j;
+                    let r = &src[at..at + 4];
+                    [r[0], r[1], r[2], r[3]]
+                };
+                let rows = [row(0), row(1), row(2), row(3)];
+                for (i, column) in dst[q * stride..].chunks_mut(stride).take(4).enumerate() {
+                    let out = &mut column[c..c + 4];
+                    out.copy_from_slice(&[rows[0][i], rows[1][i], rows[2][i], rows[3][i]]);
+                }
+            }
+        }
+        for q in quads..width {
+            let j = phases.start + q;
+            for c in c0..c1 {
+                dst[q * stride + c] = src[c * np + j];
+            }
+        }
+    }
+    // The cycles left over: fewer than four whole ones and the last, partial one.
+    for c in blocked..src.len().div_ceil(np) {
+        for (q, j) in phases.clone().enumerate() {
+            if let Some(&v) = src.get(c * np + j) {
+                dst[q * stride + c] = v;
+            }
+        }
+    }
 }
 
 /// Calls `f(t, (j - phases.start)·stride + c)` for every time index `t = c·np + j < len` of a
@@ -932,7 +1011,30 @@ fn pow3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use tsad_testing::{Rng, seasonal_with_anomalies};
+
+    proptest! {
+        /// The blocked gather puts every point where the one-at-a-time walk does, for any
+        /// length (whole cycles or not, fewer than four), period and run of phases.
+        #[test]
+        fn gather_cycles_is_the_plain_walk(
+            len in 1_usize..400,
+            np in 1_usize..30,
+            first in 0_usize..30,
+            width in 1_usize..30,
+        ) {
+            let first = first % np;
+            let phases = first..(first + width).min(np);
+            let src: Vec<f64> = (0..len).map(|t| t as f64).collect();
+            let stride = len.div_ceil(np) + 2;
+            let mut want = vec![-1.0; phases.len() * stride];
+            by_cycles(len, np, stride, phases.clone(), |t, at| want[at] = src[t]);
+            let mut got = vec![-1.0; phases.len() * stride];
+            gather_cycles(&src, np, stride, phases, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     fn stlrs_stl(x: &[f64], period: usize, robust: bool) -> Vec<f64> {
         let (s, t, _, _) = stlrs::params()
