@@ -936,17 +936,19 @@ fn gather_cycles(
         let c1 = (c0 + GATHER_TILE).min(blocked);
         for q in (0..quads).step_by(4) {
             let j = phases.start + q;
+            let (o0, rest) = dst[q * stride..].split_at_mut(stride);
+            let (o1, rest) = rest.split_at_mut(stride);
+            let (o2, o3) = rest.split_at_mut(stride);
             for c in (c0..c1).step_by(4) {
-                let row = |k: usize| {
-                    let at = (c + k) * np + j;
-                    let r = &src[at..at + 4];
-                    [r[0], r[1], r[2], r[3]]
-                };
-                let rows = [row(0), row(1), row(2), row(3)];
-                for (i, column) in dst[q * stride..].chunks_mut(stride).take(4).enumerate() {
-                    let out = &mut column[c..c + 4];
-                    out.copy_from_slice(&[rows[0][i], rows[1][i], rows[2][i], rows[3][i]]);
-                }
+                let at = c * np + j;
+                let r0 = &src[at..at + 4];
+                let r1 = &src[at + np..at + np + 4];
+                let r2 = &src[at + 2 * np..at + 2 * np + 4];
+                let r3 = &src[at + 3 * np..at + 3 * np + 4];
+                o0[c..c + 4].copy_from_slice(&[r0[0], r1[0], r2[0], r3[0]]);
+                o1[c..c + 4].copy_from_slice(&[r0[1], r1[1], r2[1], r3[1]]);
+                o2[c..c + 4].copy_from_slice(&[r0[2], r1[2], r2[2], r3[2]]);
+                o3[c..c + 4].copy_from_slice(&[r0[3], r1[3], r2[3], r3[3]]);
             }
         }
         for q in quads..width {
