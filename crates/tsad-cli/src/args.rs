@@ -140,7 +140,7 @@ pub(crate) struct ThresholdArgs {
     pub(crate) prune: f64,
     /// Flag only what passes the cut-off: without this, `auto` and `sensitivity` also keep up
     /// to 3 events just below it (within 100 times more frequent) that stand a decade above
-    /// everything else in the series.
+    /// everything else in the series (more in a series shorter than `every / 20` points).
     #[arg(long)]
     pub(crate) no_standout: bool,
     /// Keep events that recur at one time of the hour, day or week (in at least 7 cycles and

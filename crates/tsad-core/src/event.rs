@@ -3,8 +3,8 @@
 //! that do not stand clearly above the next weaker one are pruned (telemanom's rule), and the
 //! survivors are ranked by severity. Events that recur at one time of the hour, day or week
 //! are set aside as the series' routine ([`crate::routine`]). Before that, on the rarity
-//! scale, [`standout`] adds the few events just below the cut-off that stand a decade above
-//! everything else in the series.
+//! scale, [`standout`] adds the few events just below the cut-off that stand a decade (more in
+//! a short series) above everything else in the series.
 
 use crate::routine::{self, Routine};
 use crate::{Cut, Scale, Scores, Series};
@@ -175,8 +175,8 @@ pub fn cut_values<'a>(scores: &'a Scores, cut: &Cut) -> &'a [f64] {
 /// calibrated scale): the series' points rarer than [`STANDOUT_DEPTH`] decades below the
 /// cut-off form candidate groups; with the groups' peaks sorted from the highest and followed
 /// by the highest point outside every group's extent (the group with its shoulders: see
-/// `candidates`), the groups down to the last drop of at least [`STANDOUT_MARGIN`],
-/// among the first [`STANDOUT_TOP`], are flagged when their peaks lie below the cut-off (their
+/// `candidates`), the groups down to the last drop of at least [`STANDOUT_MARGIN`] (more in a
+/// short series: [`standout_margin`]), among the first [`STANDOUT_TOP`], are flagged when their peaks lie below the cut-off (their
 /// points above the lower level); groups above it keep their flags as they were, and so does
 /// everything else.
 ///
@@ -202,9 +202,10 @@ pub fn standout(values: &[f64], cut: &mut Cut) {
     order.sort_by(|&a, &b| groups[b].2.total_cmp(&groups[a].2).then(a.cmp(&b)));
     let mut peaks: Vec<f64> = order.iter().map(|&k| groups[k].2).collect();
     peaks.push(if rest.is_finite() { rest } else { floor });
+    let margin = standout_margin(cut.value, n);
     let keep = (0..order.len().min(STANDOUT_TOP))
         .rev()
-        .find(|&i| peaks[i] - peaks[i + 1] >= STANDOUT_MARGIN)
+        .find(|&i| peaks[i] - peaks[i + 1] >= margin)
         .map_or(0, |i| i + 1);
     // Groups above the cut-off keep their flags as they are (not widened to the lower level).
     for &k in order[..keep].iter().filter(|&&k| groups[k].2 <= cut.value) {
@@ -213,6 +214,25 @@ pub fn standout(values: &[f64], cut: &mut Cut) {
             *f |= *v > floor;
         }
     }
+}
+
+/// How many false alarms per cut-off's worth of points (`10^cut`) [`standout`] may add by chance
+/// (see [`standout_margin`]).
+pub const STANDOUT_BUDGET: f64 = 2.0;
+
+/// The drop (decades of rarity) a [`standout`] needs above the next weaker peak in a series of
+/// `n` points with a cut-off at `cut` decades: [`STANDOUT_MARGIN`], or more in a short series.
+///
+/// Among exchangeable normal scores the top one's tail probability over the second's is
+/// uniform on (0, 1), so a drop of `g` decades happens by chance in about one series in `10^g`,
+/// whatever the series' length: a rate per series, where the cut-off promises a rate per point
+/// (one false alarm in `10^cut` points, `n / 10^cut` in the series). A margin of `cut -
+/// log10(B·n)` decades, `B` being [`STANDOUT_BUDGET`], keeps the standouts' false alarms under
+/// `B` per `10^cut` points: at the default cut-off (5) the margin is a decade from 5,000 points
+/// on and 1.7 decades at 1,000 points, where a decade let one series of pure noise in ten raise a
+/// standout (a fleet of 1,000 such series: 100 false standouts where the cut-off promises 10).
+pub fn standout_margin(cut: f64, n: usize) -> f64 {
+    STANDOUT_MARGIN.max(cut - (STANDOUT_BUDGET * n.max(1) as f64).log10())
 }
 
 /// [`standout`]'s candidate groups (start, end inclusive, peak), in time order: the runs of
@@ -528,17 +548,39 @@ mod tests {
         (0..cut.flags.len()).filter(|&i| cut.flags[i]).collect()
     }
 
+    /// Long enough for the standouts' margin to be one decade at a cut-off of 5 (see
+    /// [`standout_margin`]).
+    const LONG: usize = 5_000;
+
+    #[test]
+    fn a_short_series_needs_a_wider_margin_to_stand_out() {
+        assert_eq!(standout_margin(5.0, 5_000), STANDOUT_MARGIN);
+        assert_eq!(standout_margin(5.0, 1_000_000), STANDOUT_MARGIN);
+        assert!((standout_margin(5.0, 1_000) - (5.0 - 2_000_f64.log10())).abs() < 1e-12);
+        assert!(standout_margin(5.0, 0).is_finite());
+        // A peak 1.5 decades above the rest of 1,000 points: within the 1.7 needed there, not
+        // kept; the same peak in 5,000 points (a decade needed) is.
+        for (n, want) in [(1_000, vec![]), (5_000, vec![500])] {
+            let mut r = vec![1.0; n];
+            r[100] = 2.5;
+            r[500] = 4.0;
+            let mut cut = rarity_cut(&r, 5.0);
+            standout(&r, &mut cut);
+            assert_eq!(flagged(&cut), want, "{n} points");
+        }
+    }
+
     #[test]
     fn standout_keeps_a_clear_exception_just_below_the_cut() {
         // Background rarity about 1, one event peaking at 4.2 (cut 5): 3.2 decades above the
         // rest, so it stands out; its points above the floor (3) are flagged, not its shoulder.
-        let mut r = vec![1.0; 200];
+        let mut r = vec![1.0; LONG];
         r[99] = 2.9;
         r[100..104].copy_from_slice(&[3.5, 4.2, 3.9, 3.1]);
         let mut cut = rarity_cut(&r, 5.0);
         standout(&r, &mut cut);
         assert_eq!(flagged(&cut), vec![100, 101, 102, 103]);
-        let series = Series::from_values(vec![0.0; 200]).unwrap();
+        let series = Series::from_values(vec![0.0; LONG]).unwrap();
         let mut scores = Scores::new(r.clone());
         scores.rarity = Some(r.clone());
         let found = events(&series, &scores, &cut, &EventOptions::default());
@@ -554,7 +596,7 @@ mod tests {
     fn standout_leaves_candidates_that_do_not_stand_apart() {
         // Two groups at 4.2 and 3.9: the drop between them is under a decade, and the second
         // stands 0.9 above the rest, so neither is kept.
-        let mut r = vec![1.0; 300];
+        let mut r = vec![1.0; LONG];
         r[50] = 4.2;
         r[200] = 3.9;
         r[120] = 3.0;
@@ -573,7 +615,7 @@ mod tests {
         // A long anomaly: a peak of 3.6 (cut 5) on a plateau at 2.9, a hundred points wide,
         // in a background at 1.5. The plateau is the event's own shoulder, not the rest of the
         // series: the peak stands 2.1 decades above the background and is kept.
-        let mut r = vec![1.5; 600];
+        let mut r = vec![1.5; LONG];
         r[200..300].fill(2.9);
         r[250] = 3.6;
         let mut cut = rarity_cut(&r, 5.0);
@@ -601,7 +643,7 @@ mod tests {
     #[test]
     fn standout_counts_the_events_above_the_cut_among_its_top() {
         // Three events above the cut and a fourth just below it: it is not among the top 3.
-        let mut r = vec![0.5; 400];
+        let mut r = vec![0.5; LONG];
         // The first has a shoulder below the cut: events above it are not widened.
         for (i, v) in [(10, 9.0), (11, 4.0), (110, 8.0), (210, 7.0), (310, 4.5)] {
             r[i] = v;
@@ -618,18 +660,18 @@ mod tests {
 
     #[test]
     fn standout_changes_nothing_on_raw_cuts_or_without_candidates() {
-        let mut r = vec![1.0; 50];
+        let mut r = vec![1.0; LONG];
         r[20] = 4.5;
         let mut raw = rarity_cut(&r, 5.0);
         raw.scale = Scale::Raw;
         standout(&r, &mut raw);
         assert_eq!(flagged(&raw), Vec::<usize>::new());
-        let calm = vec![1.0; 50];
+        let calm = vec![1.0; LONG];
         let mut cut = rarity_cut(&calm, 5.0);
         standout(&calm, &mut cut);
         assert_eq!(flagged(&cut), Vec::<usize>::new());
         // NaN scores are neither candidates nor the rest.
-        let mut r = vec![f64::NAN; 50];
+        let mut r = vec![f64::NAN; LONG];
         r[10] = 4.0;
         let mut cut = rarity_cut(&r, 5.0);
         standout(&r, &mut cut);

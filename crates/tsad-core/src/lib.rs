@@ -16,8 +16,8 @@ pub use detector::{
 };
 pub use error::Error;
 pub use event::{
-    Direction, Event, EventOptions, MemberShare, STANDOUT_DEPTH, STANDOUT_MARGIN, STANDOUT_TOP,
-    cut_values, events, events_and_routine, standout,
+    Direction, Event, EventOptions, MemberShare, STANDOUT_BUDGET, STANDOUT_DEPTH, STANDOUT_MARGIN,
+    STANDOUT_TOP, cut_values, events, events_and_routine, standout, standout_margin,
 };
 pub use scores::{MemberScores, Scores};
 pub use series::{Covariate, Series, TimeAxis};
