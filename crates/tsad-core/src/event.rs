@@ -176,9 +176,9 @@ pub fn cut_values<'a>(scores: &'a Scores, cut: &Cut) -> &'a [f64] {
 /// cut-off form candidate groups; with the groups' peaks sorted from the highest and followed
 /// by the highest point outside every group's extent (the group with its shoulders: see
 /// `candidates`), the groups down to the last drop of at least [`STANDOUT_MARGIN`] (more in a
-/// short series: [`standout_margin`]), among the first [`STANDOUT_TOP`], are flagged when their peaks lie below the cut-off (their
-/// points above the lower level); groups above it keep their flags as they were, and so does
-/// everything else.
+/// short series: [`standout_margin`]), among the first [`STANDOUT_TOP`], are flagged when
+/// their peaks lie below the cut-off (their points above the lower level); groups above it
+/// keep their flags as they were, and so does everything else.
 ///
 /// A long series' rare points are judged against normal data (the cut-off), but an anomaly
 /// that is the clear exception of its own series can fall just short of it when the training
