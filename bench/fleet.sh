@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Many series through the CLI, end to end (issue 13's benchmark): wall time, CPU time and peak
-# memory of `tsad detect` on a long CSV, and the speed-up over running tsad once per series.
+# memory of `tsad detect` on a long CSV, the speed-up over running tsad once per series, and
+# what the fleet run found (bench/fleet_count.py: spikes found, false events).
 #
 #   bench/fleet.sh [SERIES POINTS] [DETECTORS...]      # default: 10000 1000 mad nab-best
 #
@@ -35,7 +36,9 @@ echo "$series series x $points points ($(du -h "$csv" | cut -f1) CSV), $(nproc) 
 for d in "${detectors[@]}"; do
     flag=(--detector "$d")
     [[ $d == *-* ]] && flag=(--preset "$d")
-    measure "fleet: $d" "$tsad" detect "$csv" --series-column id "${flag[@]}" -q --format json
+    measure "fleet: $d" "$tsad" detect "$csv" --series-column id "${flag[@]}" -q --format json \
+        -o "$dir/fleet-$d.jsonl"
+    python3 bench/fleet_count.py "$dir/fleet-$d.jsonl" "$points"
     # Once per series: the first $sample series, each from a file of its own, then scaled.
     one="$dir/one-${series}x${points}"
     if [[ ! -d $one ]]; then
