@@ -47,7 +47,7 @@ def test_spark_detect_matches_one_process(spark, long_frame):
     assert len(got) == SERIES * POINTS
     expected = local(long_frame, "mad")
     assert set(got["series"]) == set(expected)
-    flagged = 0
+    spiked, quiet = [], []
     for key, part in got.groupby("series"):
         part = part.sort_values("ts")
         group, r = expected[key]
@@ -55,8 +55,12 @@ def test_spark_detect_matches_one_process(spark, long_frame):
         np.testing.assert_array_equal(part["score"].to_numpy(), r.score, err_msg=key)
         np.testing.assert_array_equal(part["rarity"].to_numpy(), r.rarity, err_msg=key)
         np.testing.assert_array_equal(part["anomaly"].to_numpy(), r.anomaly, err_msg=key)
-        flagged += int(r.anomaly.any())
-    assert flagged >= 0.9 * (SERIES // 3), flagged  # nearly every spiked series is flagged
+        (spiked if int(key[1:]) % 3 == 0 else quiet).append(bool(r.anomaly.any()))
+    # Most spiked series are flagged (a 48-point window on this short swing is wide, so some
+    # spikes score only about 8 robust deviations), and almost no other series: the default
+    # threshold promises about one false alarm per 100,000 points, 0.4 in these 40,000.
+    assert sum(spiked) >= 0.8 * len(spiked), (sum(spiked), len(spiked))
+    assert sum(quiet) <= 0.05 * len(quiet), (sum(quiet), len(quiet))
 
 
 @pytest.mark.parametrize("train", [None, 100])
