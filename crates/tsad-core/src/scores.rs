@@ -39,6 +39,13 @@ pub struct Scores {
     /// Detector-specific facts for the UI and explanations (detected period, Benford digit
     /// distribution, training losses, ...). `null` when there are none.
     pub report: serde_json::Value,
+    /// For a detector that keeps only the peak of each episode (`level`: one point per change,
+    /// 0 elsewhere), the dense score those are the peaks of, index-aligned; `None` for every
+    /// other detector. An ensemble reads such a member's center and scale from it: among a few
+    /// peaks and many zeros, the highest ordinary swing would read as far out as a real change
+    /// (see the ensemble's docs). The calibration reads `score` itself, whose peaks are what
+    /// gets flagged. Not serialised.
+    pub dense: Option<Vec<f64>>,
 }
 
 impl Scores {
@@ -65,6 +72,12 @@ impl Scores {
     /// Adds the detector's report.
     pub fn with_report(mut self, report: serde_json::Value) -> Self {
         self.report = report;
+        self
+    }
+
+    /// Adds the dense score of a detector that keeps only peaks (see [`Scores::dense`]).
+    pub fn with_dense(mut self, dense: Vec<f64>) -> Self {
+        self.dense = Some(dense);
         self
     }
 

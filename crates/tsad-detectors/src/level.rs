@@ -291,15 +291,17 @@ impl Model for LevelModel {
             None => x,
         };
         let differences = median_differences(&deseasoned, window);
-        let changes: Vec<f64> = differences
+        let mut changes: Vec<f64> = differences
             .iter()
             .map(|d| d.abs() / standard_error)
             .collect();
-        let score: Vec<f64> = peaks_only(&changes, window / 2)
-            .into_iter()
-            .zip(values)
-            .map(|(s, v)| if v.is_finite() { s } else { f64::NAN })
-            .collect();
+        let mut score = peaks_only(&changes, window / 2);
+        // Missing values score NaN, in the peaks and in the dense change alike.
+        for ((s, c), v) in score.iter_mut().zip(&mut changes).zip(values) {
+            if !v.is_finite() {
+                (*s, *c) = (f64::NAN, f64::NAN);
+            }
+        }
         // At a shift, the value it would have had at the old level; elsewhere the value itself.
         let expected = values
             .iter()
@@ -307,9 +309,11 @@ impl Model for LevelModel {
             .zip(&differences)
             .map(|((&v, &s), &d)| if s > 0.0 { v - d } else { v })
             .collect();
+        // An ensemble reads this member's scale from every point's change.
         Ok(Scores::new(score)
             .with_expected(expected)
-            .with_report(report))
+            .with_report(report)
+            .with_dense(changes))
     }
 
     fn save(&self) -> Result<ModelState, Error> {
@@ -400,6 +404,16 @@ mod tests {
             // One point at the change, not a window of them.
             let high = scores.score.iter().filter(|s| **s > runner_up).count();
             assert_eq!(high, 1, "seed {seed}");
+            // The peaks are the dense change's own values, which an ensemble scales by.
+            let dense = scores.dense.as_ref().unwrap();
+            for (s, d) in scores.score.iter().zip(dense) {
+                assert_eq!(s.is_nan(), d.is_nan());
+                assert!(
+                    *s == 0.0 || s == d || s.is_nan(),
+                    "{s} is not the change {d}"
+                );
+            }
+            assert!(dense.iter().filter(|d| **d > 0.0).count() > 10 * high);
             // Its expected value is the value at the old level; elsewhere the value itself.
             let expected = scores.expected.as_ref().unwrap();
             let drop = values[at] - expected[at];

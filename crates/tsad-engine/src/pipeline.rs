@@ -482,5 +482,6 @@ fn tail_scores(all: Scores, m: usize) -> Scores {
             })
             .collect(),
         report: all.report,
+        dense: all.dense.map(cut),
     }
 }
