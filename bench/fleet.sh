@@ -4,6 +4,7 @@
 # what the fleet run found (bench/fleet_count.py: spikes found, false events).
 #
 #   bench/fleet.sh [SERIES POINTS] [DETECTORS...]      # default: 10000 1000 mad nab-best
+#   PERIOD=75.398 bench/fleet.sh 2000 1000 robust-stats # a swing of 75.4 points, not a day
 #
 # Data is generated once into target/bench-fleet/ (bench/fleet_data.py: hourly series
 # interleaved by time, a spike in every 7th). Needs python3 and GNU time (/usr/bin/time).
@@ -15,13 +16,16 @@ shift $(( $# >= 2 ? 2 : $# ))
 detectors=("$@")
 ((${#detectors[@]})) || detectors=(mad nab-best)
 sample=${SAMPLE:-100}
+period=${PERIOD:-24}
 
 cargo build --release -q -p tsad-cli
 tsad=target/release/tsad
 dir=target/bench-fleet
 mkdir -p "$dir"
-csv="$dir/long-${series}x${points}.csv"
-[[ -s $csv ]] || python3 bench/fleet_data.py "$series" "$points" "$csv"
+name=long-${series}x${points}
+[[ $period == 24 ]] || name=swing${period}-${series}x${points}
+csv="$dir/$name.csv"
+[[ -s $csv ]] || python3 bench/fleet_data.py "$series" "$points" "$csv" "$period"
 
 measure() { # label, command...
     local label=$1
@@ -40,7 +44,7 @@ for d in "${detectors[@]}"; do
         -o "$dir/fleet-$d.jsonl"
     python3 bench/fleet_count.py "$dir/fleet-$d.jsonl" "$points"
     # Once per series: the first $sample series, each from a file of its own, then scaled.
-    one="$dir/one-${series}x${points}"
+    one="$dir/one-$name"
     if [[ ! -d $one ]]; then
         mkdir -p "$one"
         awk -F, -v n="$sample" -v dir="$one" 'NR > 1 { k = substr($1, 2) + 0; if (k < n) print $2 "," $3 > (dir "/" $1 ".csv") }' "$csv"

@@ -17,6 +17,16 @@ pub trait Detector: Send + Sync + Debug {
     /// The fewest points [`Detector::fit`] and [`Model::score`] accept.
     fn min_len(&self) -> usize;
 
+    /// Points from a series' start before its scores carry full weight: a rolling window's
+    /// length ([`Detector::min_len`], the default), or a longer discount of early points
+    /// (`novelty` weighs a new extreme among few points as weak evidence for its first
+    /// `warmup` points). The pipeline scores this many first points of a row-numbered series
+    /// again on their own when it follows a separate training part, since nothing says the
+    /// two are consecutive.
+    fn warm_up(&self) -> usize {
+        self.min_len()
+    }
+
     /// Fits a model on `train`.
     ///
     /// # Errors

@@ -433,6 +433,14 @@ impl Detector for EnsembleDetector {
             .unwrap_or(1)
     }
 
+    fn warm_up(&self) -> usize {
+        self.members
+            .iter()
+            .map(|m| m.detector.warm_up())
+            .max()
+            .unwrap_or(1)
+    }
+
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         crate::common::begin_fit(train, self.min_len(), ctx)?;
         let n = self.members.len() as f64;

@@ -174,7 +174,9 @@ pub struct NoveltyParams {
     /// ignores such changes until the range has a width.
     pub flat_novelty: f64,
     /// Points over which the early-point discount `min(1, t / warmup)^warmup_power` rises to 1
-    /// (default 1200, 0 = no discount).
+    /// (default 1200, 0 = no discount). Also the detector's warm-up
+    /// ([`Detector::warm_up`]): after a separate row-numbered training part, the scored
+    /// series' first `warmup` points are also scored on their own and keep the lower score.
     pub warmup: usize,
     /// Exponent of the early-point discount (default 2, from 0 to 10).
     pub warmup_power: f64,
@@ -299,6 +301,10 @@ impl Detector for NoveltyDetector {
 
     fn min_len(&self) -> usize {
         1
+    }
+
+    fn warm_up(&self) -> usize {
+        self.params.warmup.max(1)
     }
 
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {

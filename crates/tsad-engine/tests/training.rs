@@ -304,7 +304,9 @@ fn row_numbered_parts_that_jump_where_they_meet_raise_no_alarm_there() {
     let mut test_values: Vec<f64> = noise(3000, 4).iter().map(|v| v + 5.0).collect();
     test_values[1500] += 30.0;
     let opts = (Threshold::default(), EventOptions::default());
-    for kind in ["zscore", "mad"] {
+    // `novelty` discounts its first 1,200 points (its warm-up), and its ranges span the whole
+    // past: the junction reaches that far.
+    for kind in ["zscore", "mad", "novelty"] {
         let d = |train: &Series, test: &Series| {
             detect_with(
                 test,
@@ -321,7 +323,11 @@ fn row_numbered_parts_that_jump_where_they_meet_raise_no_alarm_there() {
         let test = Series::from_values(test_values.clone()).unwrap();
         let rows = d(&train, &test);
         let k = rows.training.junction_rows.expect("scored both ways");
-        assert!(k > 0 && k < 200, "{kind}: {k}");
+        if kind == "novelty" {
+            assert_eq!(k, 1200);
+        } else {
+            assert!(k > 0 && k < 200, "{kind}: {k}");
+        }
         let at_junction = |det: &tsad_engine::Detection| det.events.iter().any(|e| e.start < k);
         assert!(!at_junction(&rows), "{kind}: {:?}", rows.events);
         assert!(
@@ -337,4 +343,33 @@ fn row_numbered_parts_that_jump_where_they_meet_raise_no_alarm_there() {
         assert_eq!(timed.training.junction_rows, None);
         assert!(at_junction(&timed), "{kind}: {:?}", timed.events);
     }
+}
+
+#[test]
+fn novelty_weighs_the_first_points_after_a_row_numbered_training_part_on_their_own() {
+    // The scored file drifts 5 above the training one over its first 500 rows (as SMAP's test
+    // parts often sit elsewhere than their training parts), then holds; a spike of 30 at row
+    // 1,500. Joined to the training part, the drift is a new level; on its own, its first
+    // rows are `novelty`'s warm-up, where a new extreme among few points is weak evidence.
+    let train = Series::from_values(noise(2000, 3)).unwrap();
+    let mut values: Vec<f64> = noise(3000, 4)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + 0.01 * i.min(500) as f64)
+        .collect();
+    values[1500] += 30.0;
+    let test = Series::from_values(values).unwrap();
+    let d = detect_with(
+        &test,
+        Training::Separate(&train),
+        &spec(json!({"preset": "nab-best"})),
+        &Threshold::default(),
+        &EventOptions::default(),
+        &FitContext::new(),
+    )
+    .unwrap();
+    let starts: Vec<usize> = d.events.iter().map(|e| e.start).collect();
+    assert!(starts.iter().all(|&s| s >= 1200), "{starts:?}");
+    assert!(starts.contains(&1500), "{starts:?}");
+    assert_eq!(d.training.junction_rows, Some(1200));
 }
