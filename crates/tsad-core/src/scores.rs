@@ -45,6 +45,7 @@ pub struct Scores {
     /// peaks and many zeros, the highest ordinary swing would read as far out as a real change
     /// (see the ensemble's docs). The calibration reads `score` itself, whose peaks are what
     /// gets flagged. Not serialised.
+    #[serde(skip)]
     pub dense: Option<Vec<f64>>,
 }
 
