@@ -457,25 +457,28 @@ struct SavedEnsemble {
     members: Vec<SavedMember>,
 }
 
+impl EnsembleDetector {
+    /// The largest of `f` over the members (1 without members).
+    fn largest(&self, f: impl Fn(&dyn Detector) -> usize) -> usize {
+        self.members
+            .iter()
+            .map(|m| f(m.detector.as_ref()))
+            .max()
+            .unwrap_or(1)
+    }
+}
+
 impl Detector for EnsembleDetector {
     fn kind(&self) -> &'static str {
         KIND
     }
 
     fn min_len(&self) -> usize {
-        self.members
-            .iter()
-            .map(|m| m.detector.min_len())
-            .max()
-            .unwrap_or(1)
+        self.largest(|d| d.min_len())
     }
 
     fn warm_up(&self) -> usize {
-        self.members
-            .iter()
-            .map(|m| m.detector.warm_up())
-            .max()
-            .unwrap_or(1)
+        self.largest(|d| d.warm_up())
     }
 
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
