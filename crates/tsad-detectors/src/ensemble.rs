@@ -69,6 +69,7 @@ use crate::common::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tsad_core::calibration::TIE_TOLERANCE;
 use tsad_core::{
     Detector, Error, FitContext, MemberScores, Model, ModelState, OnlineModel, Progress, Scores,
     Series,
@@ -371,10 +372,14 @@ fn ordinary_part(dense: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// `(s - center) / scale`, and 0 for a score tied with the center, or within rounding of it
+/// ([`TIE_TOLERANCE`]): where a member's scores sit on a plateau, a last-bit difference
+/// divided by a small scale would otherwise come out as a score of its own (on SMAP's A-1,
+/// `hybrid-benford` flagged the autoencoder's last points at 2e-6 above a plateau at 0).
 fn normalize_one(s: f64, center: f64, scale: f64) -> f64 {
     if !s.is_finite() {
         f64::NAN
-    } else if s == center {
+    } else if (s - center).abs() <= center.abs() * TIE_TOLERANCE {
         0.0
     } else if scale > 0.0 {
         ((s - center) / scale).clamp(-f64::MAX, f64::MAX)
@@ -1114,6 +1119,25 @@ mod tests {
         assert_eq!(robust_normalize(&[2.0; 4]).0, vec![0.0; 4]);
         let (_, _, s) = robust_normalize(&[0.0, 0.0, 0.0, 0.0, 2.0]);
         assert_close(&s, &(0.4 * MEAN_AD_TO_SIGMA), 1e-12);
+    }
+
+    #[test]
+    fn scores_within_rounding_of_the_center_normalise_to_zero() {
+        // A plateau of 1.06: 4,000 equal scores, 4 a few last bits above (summed in another
+        // order), and 1 clearly above; the scale is tiny, as on a plateau.
+        let plateau: f64 = 1.062_826_15;
+        let mut scores = vec![plateau; 4_000];
+        let mut last_bits = plateau;
+        for _ in 0..4 {
+            last_bits = last_bits.next_up();
+            scores.push(last_bits);
+        }
+        scores.push(plateau * (1.0 + 1e-9));
+        let (z, c, s) = robust_normalize(&scores);
+        assert_eq!(c, plateau);
+        assert!(s > 0.0 && s < 1e-6, "{s}");
+        assert!(z[..4_004].iter().all(|&v| v == 0.0));
+        assert!(z[4_004] > 0.0);
     }
 
     #[test]
