@@ -24,6 +24,10 @@
 //! when every reference score is equal, on a scale of 1e-9 of the value), so "beyond anything
 //! seen" reads as very rare.
 //!
+//! **Ties within rounding**: a score above the tail's start by no more than [`TIE_TOLERANCE`]
+//! of it counts as the start itself, so scores on a plateau that differ only in their last
+//! bits are not read as rarer than the plateau.
+//!
 //! Rarity is capped at [`MAX_RARITY`] (p = 1e-300 is not a probability anyone means); NaN
 //! stays NaN.
 

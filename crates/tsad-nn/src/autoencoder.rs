@@ -149,8 +149,8 @@ impl LstmAutoencoderParams {
 ///   so the points fewer than `window` windows cover are scored against the positions'
 ///   profile near their end of the series instead (see `EdgeProfile`). Accumulated in one
 ///   streaming pass, O(n·window) time and O(n) memory; windows are never stored (but the
-///   256 at each end). NaN at missing points. Then smoothed: an exponentially weighted moving average of span
-///   `smooth` (3) over the points.
+///   errors of the 256 at each end). NaN at missing points. Then smoothed: an exponentially
+///   weighted moving average of span `smooth` (3) over the points.
 /// - **Expected / band**: the mean reconstruction of each point, and ± `band_sigma` × the
 ///   standard deviation of the training reconstruction residuals.
 /// - **Missing values**: linearly interpolated for the network's input (so a gap is rebuilt
