@@ -40,11 +40,12 @@ pub struct Scores {
     /// distribution, training losses, ...). `null` when there are none.
     pub report: serde_json::Value,
     /// For a detector that keeps only the peak of each episode (`level`: one point per change,
-    /// 0 elsewhere), the dense score those are the peaks of, index-aligned; `None` for every
-    /// other detector. An ensemble reads such a member's center and scale from it: among a few
-    /// peaks and many zeros, the highest ordinary swing would read as far out as a real change
-    /// (see the ensemble's docs). The calibration reads `score` itself, whose peaks are what
-    /// gets flagged. Not serialised.
+    /// 0 elsewhere), the dense score those are the peaks of, index-aligned, in standard errors
+    /// of the detector's own noise model (1 = a change noise alone makes one time in three);
+    /// `None` for every other detector. An ensemble reads such a member's center and scale
+    /// from it: among a few peaks and many zeros, the highest ordinary swing would read as far
+    /// out as a real change (see the ensemble's docs). The calibration reads `score` itself,
+    /// whose peaks are what gets flagged. Not serialised.
     #[serde(skip)]
     pub dense: Option<Vec<f64>>,
 }
