@@ -62,6 +62,12 @@ pub const CLUSTER_GAP: usize = 2;
 /// Relative distance within which a score above the tail's start counts as tied with it
 /// (rounding: a sum of tens of terms in another order differs in its last few bits, 1e-15).
 pub const TIE_TOLERANCE: f64 = 1e-12;
+
+/// Whether `s` equals `reference` up to rounding ([`TIE_TOLERANCE`] of `reference`'s size);
+/// around 0, only 0 itself.
+pub fn ties(s: f64, reference: f64) -> bool {
+    (s - reference).abs() <= reference.abs() * TIE_TOLERANCE
+}
 /// Reference scores beyond which the bulk's quantiles come from an evenly strided sample.
 pub const BULK_SAMPLE: usize = 1 << 16;
 
@@ -444,7 +450,7 @@ impl Tail {
     /// last bits (summed in another order) read as that much rarer, and on SMAP's B-1
     /// (`lstm_autoencoder`, a new level held for 2,967 points) 27 of them made an event.
     fn snap(&self, s: f64) -> f64 {
-        if s > self.threshold && s - self.threshold <= self.threshold.abs() * TIE_TOLERANCE {
+        if s > self.threshold && ties(s, self.threshold) {
             self.threshold
         } else {
             s
@@ -651,7 +657,7 @@ fn strided_sample(v: impl Iterator<Item = f64>, n: usize) -> Vec<f64> {
 /// The bulk's [`QUANTILES`] quantiles of a sorted sample (not empty).
 fn quantiles_of_sorted(sample: &[f64]) -> Vec<f64> {
     (0..QUANTILES)
-        .map(|j| sorted_quantile(sample, j as f64 / (QUANTILES - 1) as f64))
+        .map(|j| stats::sorted_quantile(sample, j as f64 / (QUANTILES - 1) as f64))
         .collect()
 }
 
@@ -720,7 +726,7 @@ fn contaminated_tail_start(
             *upper.select_nth_unstable_by(r - low - 1, f64::total_cmp).1
         }
     };
-    // The q-quantile of the `m` smallest scores (ranks 0..m), as `select_quantile` computes it.
+    // The q-quantile of the `m` smallest scores (ranks 0..m), as `stats::select_quantile` computes it.
     let quantile_of_smallest = |upper: &mut [f64], m: usize| -> f64 {
         let pos = q * (m - 1) as f64;
         let lo = pos.floor() as usize;
@@ -848,32 +854,10 @@ fn excesses_outside_clusters(
     excesses
 }
 
-/// The `q`-quantile of sorted finite values (linear interpolation between order statistics).
-fn sorted_quantile(v: &[f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-}
-
-/// [`sorted_quantile`] of `v` (finite, not empty) without sorting it: one selection, which
-/// reorders `v`.
-fn select_quantile(v: &mut [f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, &mut a, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
-    let frac = pos - lo as f64;
-    if frac == 0.0 || above.is_empty() {
-        return a;
-    }
-    let b = above.iter().copied().fold(f64::INFINITY, f64::min);
-    a + (b - a) * frac
-}
-
 /// The tail above the `1 - TAIL_SHARE` quantile of finite `v` (not empty; reorders it).
 fn fit_tail(v: &mut [f64]) -> Tail {
     let n = v.len();
-    let threshold = select_quantile(v, 1.0 - TAIL_SHARE);
+    let threshold = stats::select_quantile(v, 1.0 - TAIL_SHARE);
     let excesses: Vec<f64> = v
         .iter()
         .filter(|&&s| s > threshold)
@@ -1173,7 +1157,7 @@ mod tests {
         }
         assert_eq!(
             cal.tail.threshold,
-            sorted_quantile(&sorted, 1.0 - TAIL_SHARE)
+            stats::sorted_quantile(&sorted, 1.0 - TAIL_SHARE)
         );
         let want = 10.0 / std::f64::consts::LN_10;
         assert!(
@@ -1192,7 +1176,7 @@ mod tests {
             // be all of it, even above ties).
             return (v[0], TopScores::NONE);
         }
-        let base = select_quantile(v, 1.0 - ROBUST_TAIL);
+        let base = stats::select_quantile(v, 1.0 - ROBUST_TAIL);
         let above = v.iter().filter(|&&x| x > base).count();
         let trim = if (above as f64) < 0.9 * ROBUST_TAIL * n as f64 && !trim_above_ties {
             0
@@ -1214,7 +1198,7 @@ mod tests {
             }
         };
         let kept = &mut v[..n - trim];
-        let start = select_quantile(kept, 1.0 - ROBUST_TAIL);
+        let start = stats::select_quantile(kept, 1.0 - ROBUST_TAIL);
         (start, top)
     }
 
@@ -1324,16 +1308,6 @@ mod tests {
             for s in scores.into_iter().chain(near) {
                 prop_assert_eq!(index.first_at_least(s), grid.partition_point(|&x| x < s), "{}", s);
             }
-        }
-
-        #[test]
-        fn selection_gives_the_sorted_quantile(
-            v in prop::collection::vec(-1e6f64..1e6, 1..300), q in 0.0f64..=1.0,
-        ) {
-            let mut sorted = v.clone();
-            sorted.sort_unstable_by(f64::total_cmp);
-            let mut scratch = v.clone();
-            prop_assert_eq!(select_quantile(&mut scratch, q), sorted_quantile(&sorted, q));
         }
 
         #[test]

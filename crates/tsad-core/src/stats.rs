@@ -77,14 +77,29 @@ pub fn median_mad(xs: &[f64]) -> Option<(f64, f64)> {
 /// The `q`-quantile (0..=1, linear interpolation, as numpy's default) of the finite values.
 pub fn quantile(xs: &[f64], q: f64) -> Option<f64> {
     let mut v = finite(xs);
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    (!v.is_empty()).then(|| select_quantile(&mut v, q.clamp(0.0, 1.0)))
+}
+
+/// The `q`-quantile of sorted finite values (linear interpolation between order statistics).
+pub fn sorted_quantile(v: &[f64], q: f64) -> f64 {
+    let pos = q * (v.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
-    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// [`sorted_quantile`] of `v` (finite, not empty) without sorting it: one selection, which
+/// reorders `v`.
+pub fn select_quantile(v: &mut [f64], q: f64) -> f64 {
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut a, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let frac = pos - lo as f64;
+    if frac == 0.0 || above.is_empty() {
+        return a;
+    }
+    let b = above.iter().copied().fold(f64::INFINITY, f64::min);
+    a + (b - a) * frac
 }
 
 #[cfg(test)]
@@ -124,6 +139,16 @@ mod tests {
             sort_total(&mut v);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             proptest::prop_assert_eq!(bits(&v), bits(&want));
+        }
+
+        #[test]
+        fn selection_gives_the_sorted_quantile(
+            v in proptest::collection::vec(-1e6f64..1e6, 1..300), q in 0.0f64..=1.0,
+        ) {
+            let mut sorted = v.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let mut scratch = v.clone();
+            proptest::prop_assert_eq!(select_quantile(&mut scratch, q), sorted_quantile(&sorted, q));
         }
     }
 

@@ -69,7 +69,7 @@ use crate::common::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tsad_core::calibration::TIE_TOLERANCE;
+use tsad_core::calibration::ties;
 use tsad_core::{
     Detector, Error, FitContext, MemberScores, Model, ModelState, OnlineModel, Progress, Scores,
     Series,
@@ -319,8 +319,9 @@ fn normalize_against(scores: &[f64], dense: Option<&[f64]>) -> (Vec<f64>, f64, f
         None => member_center_scale(scores),
         Some(dense) => {
             let mut sorted = ordinary_part(dense);
+            let center = tsad_core::stats::median_in_place(&mut sorted);
             sorted.sort_by(f64::total_cmp);
-            tsad_core::stats::median(&sorted)
+            center
                 .and_then(|center| {
                     sparse_scale(center, |q| sorted[order_place(sorted.len(), q)])
                         .map(|scale| (center, scale))
@@ -393,13 +394,13 @@ fn ordinary_part(dense: &[f64]) -> Vec<f64> {
 }
 
 /// `(s - center) / scale`, and 0 for a score tied with the center, or within rounding of it
-/// ([`TIE_TOLERANCE`]): where a member's scores sit on a plateau, a last-bit difference
+/// ([`ties`]): where a member's scores sit on a plateau, a last-bit difference
 /// divided by a small scale would otherwise come out as a score of its own (on SMAP's A-1,
 /// `hybrid-benford` flagged the autoencoder's last points at 2e-6 above a plateau at 0).
 fn normalize_one(s: f64, center: f64, scale: f64) -> f64 {
     if !s.is_finite() {
         f64::NAN
-    } else if (s - center).abs() <= center.abs() * TIE_TOLERANCE {
+    } else if ties(s, center) {
         0.0
     } else if scale > 0.0 {
         ((s - center) / scale).clamp(-f64::MAX, f64::MAX)
