@@ -397,7 +397,15 @@ fn a_joint_score_names_the_columns_that_moved_together() {
         .find(|e| e["event"]["rank"] == 1)
         .unwrap();
     assert_eq!(top["event"]["peak_time"], iso(1200));
-    assert_eq!(top["movers"][0]["name"], "cpu");
+    // The two movers lead, each far beyond the cut-off (rarity 11-30); their order turns on
+    // how each column's own tail reads this file's patterned noise (`normal`'s steps repeat
+    // every 18 cycles at one hour of the day), not on the 30 against 25.
+    let mut movers: Vec<&str> = top["movers"].as_array().unwrap()[..2]
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    movers.sort_unstable();
+    assert_eq!(movers, ["cpu", "disk"]);
 
     // One series is not a joint score.
     let run = tsad(

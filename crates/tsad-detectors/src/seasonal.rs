@@ -7,8 +7,10 @@
 //! **How.** Missing values are interpolated linearly for the decomposition (and score NaN).
 //! When `period` is not given, the fit detects up to `max_periods` periods on the training
 //! series: a Welch periodogram (`augurs-seasons`) of the linearly detrended series proposes
-//! candidates, and each is refined and checked on the autocorrelation function, which must peak
-//! there (ACF ≥ 0.3 at the period and at least 0.3 above its value at half the period, so
+//! candidates, and each is refined between its neighbouring bins (the longest bin, whose longer
+//! neighbour lies beyond the range, up to the range's end) and checked on the autocorrelation
+//! function, which must peak there (ACF ≥ 0.3 at the period and at least 0.3 above its value at
+//! half the period, so
 //! harmonics, random walks and trends are not mistaken for seasons); a candidate near a
 //! multiple of a period already found but less correlated than that multiple is its side lobe
 //! and is dropped. A longer cycle built on a found one (a week of days) may have too little
@@ -17,9 +19,12 @@
 //! above the lowest between them. The scored series is then
 //! decomposed by STL (one period) or MSTL (several): `stlrs`'s method, to rounding, in a
 //! faster port (`seasonal/stl.rs`), with robustness iterations by default so anomalies do not
-//! leak into the seasonal curve; one period's seasonal smoother spans 11 cycles on a long
-//! series (MSTL's window for its shortest period), so the curve can follow a cycle that drifts,
-//! and more on a series of fewer cycles than the period's length (`stl::seasonal_window`). When no period is
+//! leak into the seasonal curve; two choices differ from `stlrs`: one period's seasonal
+//! smoother spans 11 cycles on a long series (MSTL's window for its shortest period), so the
+//! curve can follow a cycle that drifts, and more on a series of fewer cycles than the
+//! period's length (`stl::seasonal_window`); and a cycle-subseries window whose robustness
+//! weights are all 0 is fitted as its median, not as its points' own values, so on a series
+//! of a few cycles a spike stays out of its cycle's seasonal value. When no period is
 //! found (or the series is shorter than two of its cycles), a centred rolling median of
 //! `fallback_window` points stands in for trend + season, and the report says so; except
 //! that a scored series without a period that moves like a random walk (a price, a cumulative
@@ -234,7 +239,10 @@ pub fn detect_periods(
     let mut found: Vec<DetectedPeriod> = Vec::new();
     for peak in peaks.into_iter().take(MAX_CANDIDATES) {
         let p = peak.period as usize;
-        // The neighbouring periodogram bins bound where the true period can be.
+        // The neighbouring periodogram bins bound where the true period can be. The longest
+        // bin kept has no longer neighbour (0): there the bound is the range's end, since the
+        // bins are coarse at long periods (128 points a segment on a 300-point series: bins at
+        // 64 and 128, so a 75-point swing peaks at 64, and 128 is beyond the range).
         let neighbours = [peak.prev_period as usize, peak.next_period as usize];
         let lo = neighbours
             .iter()
@@ -248,7 +256,7 @@ pub fn detect_periods(
             .copied()
             .filter(|&q| q > p)
             .min()
-            .map_or(p + 1, |q| q - 1)
+            .map_or(max_p, |q| q - 1)
             .min(max_p);
         let Some((best, r)) = (lo..=hi)
             .map(|lag| (lag, acf(lag)))
@@ -257,6 +265,11 @@ pub fn detect_periods(
         else {
             continue;
         };
+        // At the range's end the autocorrelation must peak there, not still rise: a cycle
+        // longer than the range (48 points seen in 128) is not one of its length.
+        if best == max_p && acf(best + 1) > r {
+            continue;
+        }
         let dip = acf((best / 2).max(1));
         let near_known = found
             .iter()
@@ -1010,6 +1023,13 @@ mod tests {
             ("period 24", sines(2000, &[(24, 1.0)], 0.3, 1), &[24]),
             ("period 7", sines(700, &[(7, 1.0)], 0.3, 2), &[7]),
             ("period 96", sines(4000, &[(96, 3.0)], 0.3, 3), &[96]),
+            // Four cycles: the periodogram's longest bin in range (64) is the peak, and the
+            // autocorrelation must look past it, up to the range's end (100).
+            (
+                "period 75 in 300 points",
+                sines(300, &[(75, 3.0)], 0.3, 7),
+                &[75],
+            ),
             // 288 falls between periodogram bins; the autocorrelation refines it (within 1%).
             ("period 288", sines(4000, &[(288, 3.0)], 0.5, 4), &[288]),
             (
