@@ -33,7 +33,8 @@ use tsad_core::stats;
 
 /// Trend + season of `x` by STL with `period` (at least 2; `x` holds at least two cycles), as
 /// `stlrs::params().seasonal_length(ns).robust(robust).fit(x, period)` computes them
-/// (`seasonal + trend`), with the seasonal window `ns` of [`seasonal_window`].
+/// (`seasonal + trend`), with the seasonal window `ns` of [`seasonal_window`], except where a
+/// cycle-subseries window has no robustness weight ([`Unweighted::Median`]).
 pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>> {
     let ns = seasonal_window(period, x.len());
     stl_on(
@@ -100,8 +101,9 @@ fn stl_on(
 
 /// Trend + seasons of `x` by MSTL with `periods` (each at least 2 and at most half of `x`), as
 /// `stlrs::MstlParams::new()` with those STL parameters computes them (two iterations, no
-/// Box-Cox, seasonal windows 11, 15, ... from the shortest period): the trend plus each
-/// season in the order of `periods`.
+/// Box-Cox, seasonal windows 11, 15, ... from the shortest period), except where a
+/// cycle-subseries window has no robustness weight ([`Unweighted::Median`]): the trend plus
+/// each season in the order of `periods`.
 pub(crate) fn mstl_fit(x: &[f64], periods: &[usize], robust: bool) -> Option<Vec<f64>> {
     mstl_on(x, periods, robust, Unweighted::Median, workers_for(x.len()))
 }
