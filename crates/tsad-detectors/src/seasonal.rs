@@ -10,8 +10,8 @@
 //! candidates, and each is refined between its neighbouring bins (the longest bin, whose longer
 //! neighbour lies beyond the range, up to the range's end) and checked on the autocorrelation
 //! function, which must peak there (ACF ≥ 0.3 at the period and at least 0.3 above its value at
-//! half the period, so
-//! harmonics, random walks and trends are not mistaken for seasons); a candidate near a
+//! half the period, so harmonics, random walks and trends are not mistaken for seasons); a
+//! candidate near a
 //! multiple of a period already found but less correlated than that multiple is its side lobe
 //! and is dropped. A longer cycle built on a found one (a week of days) may have too little
 //! periodogram power to be a candidate, so the multiples k·p of each found period are checked
