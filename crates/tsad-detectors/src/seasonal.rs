@@ -22,7 +22,10 @@
 //! leak into the seasonal curve; two choices differ from `stlrs`: one period's seasonal
 //! smoother spans 11 cycles on a long series (MSTL's window for its shortest period), so the
 //! curve can follow a cycle that drifts, and more on a series of fewer cycles than the
-//! period's length (`stl::seasonal_window`); and a cycle-subseries window whose robustness
+//! period's length (`stl::seasonal_window`), where a window that spans every one of at least 8
+//! cycles fits each phase with a line instead of a constant, so a cycle that slips a little
+//! each cycle (a period that is not a whole number of points) is followed to both ends
+//! (`stl::seasonal_degree`); and a cycle-subseries window whose robustness
 //! weights are all 0 is fitted as its median, not as its points' own values, so on a series
 //! of a few cycles a spike stays out of its cycle's seasonal value. When no period is
 //! found (or the series is shorter than two of its cycles), a centred rolling median of

@@ -23,11 +23,13 @@
 //! The sums are added in another order than netlib's, so results differ from `stlrs` by
 //! rounding; the test `matches_stlrs` bounds the difference (1e-7 of the series' scale).
 //!
-//! Two choices differ from `stlrs`'s on purpose: one period's seasonal window
-//! ([`seasonal_window`]: 11 cycles on a long series where `stlrs` takes `period` cycles), and
-//! what the cycle-subseries smoother fits where a window's robustness weights are all 0
-//! ([`Unweighted::Median`]: the median of the window, where netlib keeps the point's own
-//! value). `matches_stlrs` compares with `stlrs` given the same window and netlib's choice.
+//! Three choices differ from `stlrs`'s defaults on purpose: one period's seasonal window
+//! ([`seasonal_window`]: 11 cycles on a long series where `stlrs` takes `period` cycles), its
+//! degree ([`seasonal_degree`]: a line per phase where the window spans every one of at least
+//! [`LINE_CYCLES`] cycles, where `stlrs` fits a constant), and what the cycle-subseries
+//! smoother fits where a window's robustness weights are all 0 ([`Unweighted::Median`]: the
+//! median of the window, where netlib keeps the point's own value). `matches_stlrs` compares
+//! with `stlrs` given the same window and degree and netlib's choice.
 
 use tsad_core::stats;
 
@@ -36,14 +38,15 @@ use tsad_core::stats;
 /// (`seasonal + trend`), with the seasonal window `ns` of [`seasonal_window`], except where a
 /// cycle-subseries window has no robustness weight ([`Unweighted::Median`]).
 pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>> {
-    let ns = seasonal_window(period, x.len());
+    let n = x.len();
     stl_on(
         x,
         period,
-        ns,
+        seasonal_window(period, n),
+        seasonal_degree(period, n),
         robust,
         Unweighted::Median,
-        workers_for(x.len()),
+        workers_for(n),
     )
 }
 
@@ -75,11 +78,34 @@ pub(crate) fn seasonal_window(period: usize, n: usize) -> usize {
     wide.max(SEASONAL_CYCLES).min(period)
 }
 
+/// Cycles from which a seasonal window that spans the whole series fits each phase with a line.
+pub(crate) const LINE_CYCLES: usize = 8;
+
+/// The degree of one `period`'s cycle-subseries smoother on `n` points (netlib's `isdeg`): 1
+/// (a local line) where [`seasonal_window`] spans every one of at least [`LINE_CYCLES`]
+/// cycles, else 0 (a local constant, `stlrs`'s default).
+///
+/// A window that spans the whole series fits one value per phase, a cycle fixed for the whole
+/// series. A cycle whose period is not a whole number of points slips a little each cycle
+/// against the integer period STL reads it with: a swing of 75.4 points read as 75 is 2.6
+/// points off at each end of 1,000 points, and a constant per phase left residuals that grew
+/// towards both ends. A line per phase follows that slip (and an amplitude that grows or
+/// shrinks). On fewer cycles, one anomalous cycle would tilt the line (a spike among 4 points
+/// of a phase), so a constant stays. On 2,000 series of 1,000 points of a 75.4-point swing
+/// (`bench/fleet_data.py 2000 1000 F 75.398`) the default preset raised 47 false events with a
+/// constant per phase, every one of them in the first or last 150 points, and 28 with a line,
+/// every spike found either way (the same 28 with 6 or 10 as the least number of cycles).
+pub(crate) fn seasonal_degree(period: usize, n: usize) -> i32 {
+    let cycles = n / period.max(1);
+    i32::from(cycles >= LINE_CYCLES && seasonal_window(period, n) >= cycles)
+}
+
 /// [`stl_fit`] with seasonal window `ns` on `workers` threads (the same result on any number).
 fn stl_on(
     x: &[f64],
     period: usize,
     ns: usize,
+    isdeg: i32,
     robust: bool,
     unweighted: Unweighted,
     workers: usize,
@@ -93,6 +119,7 @@ fn stl_on(
     let mut buffers = Buffers::new(n, period, workers);
     let params = Params {
         unweighted,
+        isdeg,
         ..Params::new(period, Some(ns), robust)
     };
     params.run(x, &mut season, &mut trend, &mut buffers);
@@ -238,6 +265,7 @@ pub(crate) fn self_weight(periods: &[usize], n: usize) -> Option<f64> {
             &x,
             *p,
             seasonal_window(*p, n),
+            seasonal_degree(*p, n),
             false,
             Unweighted::Median,
             workers_for(len),
@@ -1156,6 +1184,7 @@ mod tests {
     fn stlrs_stl(x: &[f64], period: usize, robust: bool) -> Vec<f64> {
         let (s, t, _, _) = stlrs::params()
             .seasonal_length(seasonal_window(period, x.len()))
+            .seasonal_degree(seasonal_degree(period, x.len()))
             .robust(robust)
             .fit(x, period)
             .unwrap()
@@ -1274,6 +1303,7 @@ mod tests {
                             &x,
                             period,
                             seasonal_window(period, x.len()),
+                            seasonal_degree(period, x.len()),
                             robust,
                             Unweighted::Own,
                             workers_for(x.len()),
@@ -1297,6 +1327,63 @@ mod tests {
         }
     }
 
+    /// A line per phase where the window spans every one of enough cycles, a constant
+    /// elsewhere: on few cycles (a spike would tilt a line) and where the window is narrower
+    /// than the series (it follows a slow change already).
+    #[test]
+    fn seasonal_degree_table() {
+        for (period, n, degree) in [
+            (75, 1000, 1),
+            (75, 300, 0),
+            (75, 75 * LINE_CYCLES, 1),
+            (75, 75 * LINE_CYCLES - 1, 0),
+            (75, 100_000, 0),
+            (24, 24 * 17, 0),
+            (24, 24 * 16, 1),
+            (288, 10_000, 1),
+        ] {
+            assert_eq!(
+                seasonal_degree(period, n),
+                degree,
+                "period {period}, {n} points"
+            );
+        }
+    }
+
+    /// A swing of 75.4 points read as 75 over 1,000 points (13 cycles, a window spanning them
+    /// all): a constant per phase leaves the slip in the residuals, largest at both ends; a
+    /// line per phase follows it.
+    #[test]
+    fn a_line_per_phase_follows_a_cycle_that_slips() {
+        let (n, period) = (1000, 75);
+        let x: Vec<f64> = (0..n)
+            .map(|i| 10.0 * (std::f64::consts::TAU * i as f64 / 75.4).sin())
+            .collect();
+        let worst = |isdeg: i32| {
+            let fit = stl_on(
+                &x,
+                period,
+                seasonal_window(period, n),
+                isdeg,
+                true,
+                Unweighted::Median,
+                1,
+            )
+            .unwrap();
+            x.iter()
+                .zip(&fit)
+                .map(|(v, f)| (v - f).abs())
+                .fold(0.0, f64::max)
+        };
+        // Measured: 2.23 with a constant (the slip's 2.6 points on a swing of 10), 0.23 with a
+        // line.
+        let (constant, line) = (worst(0), worst(seasonal_degree(period, n)));
+        assert!(
+            line < 0.5 && constant > 2.0,
+            "largest residual: constant {constant}, line {line}"
+        );
+    }
+
     /// On 4 cycles, a spike can pull its phase-mates' first fit so far that robustness gives
     /// all of them weight 0: fitted as their median, the seasonal curve leaves the spike out;
     /// fitted as their own values (netlib), it took the spike in. 40 series of the Python
@@ -1318,7 +1405,7 @@ mod tests {
                 .into_iter()
                 .enumerate()
             {
-                let fit = stl_on(&x, period, ns, true, unweighted, 1).unwrap();
+                let fit = stl_on(&x, period, ns, 0, true, unweighted, 1).unwrap();
                 absorbed[k] += usize::from(x[at] - fit[at] < 20.0);
             }
         }
@@ -1336,11 +1423,12 @@ mod tests {
             .to_vec();
         let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
         for robust in [true, false] {
-            for workers in [2, 3] {
+            for (workers, isdeg) in [(2, 0), (3, 0), (2, 1)] {
+                let fit = |workers| stl_on(&x, 24, 11, isdeg, robust, Unweighted::Median, workers);
                 assert_eq!(
-                    bits(stl_on(&x, 24, 11, robust, Unweighted::Median, workers).unwrap()),
-                    bits(stl_on(&x, 24, 11, robust, Unweighted::Median, 1).unwrap()),
-                    "stl robust={robust} workers={workers}"
+                    bits(fit(workers).unwrap()),
+                    bits(fit(1).unwrap()),
+                    "stl robust={robust} workers={workers} isdeg={isdeg}"
                 );
             }
             assert_eq!(
