@@ -35,8 +35,9 @@ use tsad_core::stats;
 
 /// Trend + season of `x` by STL with `period` (at least 2; `x` holds at least two cycles), as
 /// `stlrs::params().seasonal_length(ns).robust(robust).fit(x, period)` computes them
-/// (`seasonal + trend`), with the seasonal window `ns` of [`seasonal_window`], except where a
-/// cycle-subseries window has no robustness weight ([`Unweighted::Median`]).
+/// (`seasonal + trend`), with the seasonal window of [`seasonal_window`] and the degree of
+/// [`seasonal_degree`], except where a cycle-subseries window has no robustness weight
+/// ([`Unweighted::Median`]).
 pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>> {
     let n = x.len();
     stl_on(
@@ -100,7 +101,8 @@ pub(crate) fn seasonal_degree(period: usize, n: usize) -> i32 {
     i32::from(cycles >= LINE_CYCLES && seasonal_window(period, n) >= cycles)
 }
 
-/// [`stl_fit`] with seasonal window `ns` on `workers` threads (the same result on any number).
+/// [`stl_fit`] with seasonal window `ns` and degree `isdeg` on `workers` threads (the same
+/// result on any number).
 fn stl_on(
     x: &[f64],
     period: usize,
