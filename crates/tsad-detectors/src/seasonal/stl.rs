@@ -101,6 +101,22 @@ pub(crate) fn seasonal_degree(period: usize, n: usize) -> i32 {
     i32::from(cycles >= LINE_CYCLES && seasonal_window(period, n) >= cycles)
 }
 
+/// How much more of its own value one `period`'s decomposition of `n` points puts into the fit
+/// of point `i` than into a point's in the series' middle (what [`self_weight`] measures),
+/// where each phase is fitted with a line ([`seasonal_degree`]): a least-squares line's
+/// leverage at the point's cycle `k` of its phase's `C` cycles over the line's in the middle,
+/// `(k - (C - 1) / 2)² / (C (C² - 1) / 12)`, up to 0.29 in the first and last of 8 cycles. 0
+/// where a phase is a constant or a local fit, which weigh the cycles about alike. (The window
+/// spans the phase with room to spare, so its weights are close to uniform.)
+pub(crate) fn line_leverage(period: usize, n: usize, i: usize) -> f64 {
+    if seasonal_degree(period, n) == 0 {
+        return 0.0;
+    }
+    let cycles = (n - i % period).div_ceil(period) as f64;
+    let from_middle = (i / period) as f64 - (cycles - 1.0) / 2.0;
+    from_middle * from_middle / (cycles * (cycles * cycles - 1.0) / 12.0)
+}
+
 /// [`stl_fit`] with seasonal window `ns` and degree `isdeg` on `workers` threads (the same
 /// result on any number).
 fn stl_on(
