@@ -713,15 +713,14 @@ impl Model for SeasonalModel {
         let mut resid = residuals(values, &fit, largest);
         if let Some(h) = stl::self_weight(&used, x.len()) {
             // One period fitted with a line per phase leans on the ends' own values more.
-            let n = x.len();
-            let extra = |i: usize| match used[..] {
-                [p] => stl::line_leverage(p, n, i),
-                _ => 0.0,
+            let leverage = match used[..] {
+                [p] => stl::line_leverage(p, x.len()),
+                _ => None,
             };
             delete_own_weight(
                 &mut resid,
                 h.clamp(0.0, MAX_SELF_WEIGHT),
-                extra,
+                |i| leverage.as_ref().map_or(0.0, |extra| extra(i)),
                 self.params.robust,
             );
         }

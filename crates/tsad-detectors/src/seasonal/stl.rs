@@ -39,7 +39,12 @@ use tsad_core::stats;
 /// [`seasonal_degree`], except where a cycle-subseries window has no robustness weight
 /// ([`Unweighted::Median`]).
 pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>> {
-    let n = x.len();
+    stl_sized(x, period, x.len(), robust)
+}
+
+/// [`stl_fit`] with the seasonal window and degree of a series of `n` points, whatever `x`'s
+/// own length ([`self_weight`] fits a short impulse as the whole series would be fitted).
+fn stl_sized(x: &[f64], period: usize, n: usize, robust: bool) -> Option<Vec<f64>> {
     stl_on(
         x,
         period,
@@ -47,7 +52,7 @@ pub(crate) fn stl_fit(x: &[f64], period: usize, robust: bool) -> Option<Vec<f64>
         seasonal_degree(period, n),
         robust,
         Unweighted::Median,
-        workers_for(n),
+        workers_for(x.len()),
     )
 }
 
@@ -101,20 +106,20 @@ pub(crate) fn seasonal_degree(period: usize, n: usize) -> i32 {
     i32::from(cycles >= LINE_CYCLES && seasonal_window(period, n) >= cycles)
 }
 
-/// How much more of its own value one `period`'s decomposition of `n` points puts into the fit
-/// of point `i` than into a point's in the series' middle (what [`self_weight`] measures),
-/// where each phase is fitted with a line ([`seasonal_degree`]): a least-squares line's
-/// leverage at the point's cycle `k` of its phase's `C` cycles over the line's in the middle,
-/// `(k - (C - 1) / 2)² / (C (C² - 1) / 12)`, up to 0.29 in the first and last of 8 cycles. 0
-/// where a phase is a constant or a local fit, which weigh the cycles about alike. (The window
-/// spans the phase with room to spare, so its weights are close to uniform.)
-pub(crate) fn line_leverage(period: usize, n: usize, i: usize) -> f64 {
-    if seasonal_degree(period, n) == 0 {
-        return 0.0;
-    }
-    let cycles = (n - i % period).div_ceil(period) as f64;
-    let from_middle = (i / period) as f64 - (cycles - 1.0) / 2.0;
-    from_middle * from_middle / (cycles * (cycles * cycles - 1.0) / 12.0)
+/// Where each phase of one `period`'s decomposition of `n` points is fitted with a line
+/// ([`seasonal_degree`]): how much more of its own value it puts into the fit of point `i`
+/// than into a point's in the series' middle (what [`self_weight`] measures), a least-squares
+/// line's leverage at the point's cycle `k` of its phase's `C` cycles over the line's in the
+/// middle, `(k - (C - 1) / 2)² / (C (C² - 1) / 12)`, up to 0.29 in the first and last of 8
+/// cycles. `None` where a phase is a constant or a local fit, which weigh the cycles about
+/// alike. (The window spans the phase with room to spare, so its weights are close to
+/// uniform.)
+pub(crate) fn line_leverage(period: usize, n: usize) -> Option<impl Fn(usize) -> f64> {
+    (seasonal_degree(period, n) == 1).then_some(move |i: usize| {
+        let cycles = (n - i % period).div_ceil(period) as f64;
+        let from_middle = (i / period) as f64 - (cycles - 1.0) / 2.0;
+        from_middle * from_middle / (cycles * (cycles * cycles - 1.0) / 12.0)
+    })
 }
 
 /// [`stl_fit`] with seasonal window `ns` and degree `isdeg` on `workers` threads (the same
@@ -279,15 +284,7 @@ pub(crate) fn self_weight(periods: &[usize], n: usize) -> Option<f64> {
     x[mid] = 1.0;
     // One period's window depends on the whole series' length, not the impulse's.
     let fitted = match periods {
-        [p] => stl_on(
-            &x,
-            *p,
-            seasonal_window(*p, n),
-            seasonal_degree(*p, n),
-            false,
-            Unweighted::Median,
-            workers_for(len),
-        )?,
+        [p] => stl_sized(&x, *p, n, false)?,
         _ => mstl_fit(&x, periods, false)?,
     };
     Some(fitted[mid])
