@@ -133,7 +133,7 @@ def test_pandas_series_frame_and_to_pandas():
     assert len(events) == len(r.events) >= 1
     assert events["peak_time"].dt.tz is not None
     # The default detector finds most of the demo's injected anomalies when fitted on its
-    # normal first tenth (the README's figure is 10-11 of 11).
+    # normal first tenth (the README's figure for 2,000 points is 9-11 of 11).
     labels = demo["is_anomaly"].to_numpy()
     hits = sum(labels[e["start"] : e["end"] + 1].any() for e in r.events)
     assert hits >= 8, r.events
