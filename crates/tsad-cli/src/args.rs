@@ -199,7 +199,8 @@ pub(crate) struct DetectArgs {
     )]
     pub(crate) covariate_columns: Vec<String>,
     /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
-    /// separated by ';' and numbers look like 12,5).
+    /// separated by ';' and numbers look like 12,5). The other mark may group thousands
+    /// ($1,234.50 with '.', 1.234,50 € with ',').
     #[arg(long, value_name = "MARK")]
     pub(crate) decimal: Option<DecimalMark>,
     #[command(flatten)]
@@ -257,7 +258,8 @@ pub(crate) struct FitArgs {
     #[arg(long, value_name = "C,C,...", value_delimiter = ',')]
     pub(crate) covariate_columns: Vec<String>,
     /// The values' decimal mark, '.' or ',' (default: detected; a comma when fields are
-    /// separated by ';' and numbers look like 12,5).
+    /// separated by ';' and numbers look like 12,5). The other mark may group thousands
+    /// ($1,234.50 with '.', 1.234,50 € with ',').
     #[arg(long, value_name = "MARK")]
     pub(crate) decimal: Option<DecimalMark>,
     #[command(flatten)]

@@ -1,4 +1,5 @@
-//! One cell's text: trimming, missing-value tokens, numbers (with a decimal point or comma).
+//! One cell's text: trimming, missing-value tokens, numbers (with a decimal point or comma,
+//! and as spreadsheets and reports dress them: `$1,234.50`, `12.5%`, `(300)`, `1.234,50 €`).
 
 use crate::options::DecimalMark;
 
@@ -91,17 +92,148 @@ fn parse_short_decimal(s: &[u8]) -> Option<f64> {
 }
 
 /// Reads a trimmed value cell written with `mark` as its decimal mark. With a comma, `12,5`
-/// and `1.234,5` read as 12.5 and 1234.5; a cell without a comma reads as with a point.
+/// and `1.234,5` read as 12.5 and 1234.5; a cell without a comma reads as with a point. A
+/// cell that is no plain number may be a dressed one ([`parse_dressed`]): `$1,234.50`,
+/// `12.5%`, `(300)`.
 pub(crate) fn parse_value_in(s: &[u8], mark: DecimalMark) -> Value {
-    if mark == DecimalMark::Comma && s.contains(&b',') {
+    let plain = if mark == DecimalMark::Comma && s.contains(&b',') {
         let mut buf = [0u8; 64];
-        return match comma_to_point(s, &mut buf) {
+        match comma_to_point(s, &mut buf) {
             Some(t) => parse_value(t),
             None if std::str::from_utf8(s).is_err() => Value::NotUtf8,
             None => Value::Invalid,
-        };
+        }
+    } else {
+        parse_value(s)
+    };
+    match plain {
+        Value::Invalid => parse_dressed(s, mark).map_or(Value::Invalid, Value::Number),
+        other => other,
     }
-    parse_value(s)
+}
+
+/// Whether a trimmed cell reads as a number only once undressed ([`parse_dressed`]): the
+/// cells ingest names in a warning, since a grouping comma and a decimal comma look alike.
+pub(crate) fn is_dressed(s: &[u8], mark: DecimalMark) -> bool {
+    let plain = if mark == DecimalMark::Comma && s.contains(&b',') {
+        let mut buf = [0u8; 64];
+        comma_to_point(s, &mut buf).map_or(Value::Invalid, parse_value)
+    } else {
+        parse_value(s)
+    };
+    plain == Value::Invalid && parse_dressed(s, mark).is_some()
+}
+
+/// Currency signs a number may carry before or after it, with or without a space. Longer
+/// signs first, so `US$` is not read as `$` after `US`.
+const CURRENCIES: [&str; 44] = [
+    "US$", "NZ$", "HK$", "MX$", "A$", "C$", "S$", "R$", "$", "€", "£", "¥", "₹", "₩", "₽", "₺",
+    "₪", "₫", "฿", "₴", "₦", "₱", "¢", "kr", "zł", "Kč", "Ft", "USD", "EUR", "GBP", "JPY", "CHF",
+    "CAD", "AUD", "NZD", "CNY", "INR", "BRL", "MXN", "SEK", "NOK", "DKK", "PLN", "ZAR",
+];
+
+/// `Some((negative, rest))` when `t` starts with `+`, `-` or a minus sign (U+2212).
+fn strip_sign(t: &str) -> Option<(bool, &str)> {
+    t.strip_prefix('-')
+        .or_else(|| t.strip_prefix('\u{2212}'))
+        .map(|r| (true, r))
+        .or_else(|| t.strip_prefix('+').map(|r| (false, r)))
+}
+
+/// Characters that group thousands besides the other decimal mark: spaces (plain, no-break,
+/// narrow no-break, thin) and apostrophes (`1'234.5`, as in Switzerland).
+const GROUPING: [char; 6] = [' ', '\u{a0}', '\u{202f}', '\u{2009}', '\'', '\u{2019}'];
+
+/// A number as spreadsheets, reports and accounting exports dress it: a currency sign before
+/// or after (`$1,234.50`, `1.234,50 €`, `USD 12`), a percent sign after (`12.5%` reads as
+/// 12.5, in the file's own unit), accounting parentheses for a negative (`(1,234.50)` is
+/// -1234.5), a minus sign (U+2212), and thousands grouped by the other mark (`,` when `mark`
+/// is a point, `.` when it is a comma), a space or an apostrophe, in groups of three digits
+/// after a first group of one to three. `None` for anything else, so text that merely holds
+/// digits (`ABC 123`, `12:30`, `2024-01-05`) stays text. Cold: plain numbers never get here.
+#[cold]
+#[inline(never)]
+pub(crate) fn parse_dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
+    let s = std::str::from_utf8(s).ok()?.trim();
+    if s.len() > 64 {
+        return None;
+    }
+    let (mut sign, mut body) = match s.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        Some(inner) => (Some(true), inner.trim()),
+        None => (None, s),
+    };
+    // A sign, a currency, a sign (`-$5`, `$-5`, `- 5 €`): one sign in all.
+    let mut take_sign = |body: &mut &str| -> Option<()> {
+        if let Some((negative, rest)) = strip_sign(body) {
+            if sign.is_some() {
+                return None;
+            }
+            sign = Some(negative);
+            *body = rest.trim_start();
+        }
+        Some(())
+    };
+    take_sign(&mut body)?;
+    let currency = CURRENCIES.iter().find(|c| body.starts_with(**c));
+    if let Some(c) = currency {
+        body = body[c.len()..].trim_start();
+    }
+    take_sign(&mut body)?;
+    if let Some(t) = body.strip_suffix('%') {
+        body = t.trim_end();
+    } else if currency.is_none()
+        && let Some(c) = CURRENCIES.iter().find(|c| body.ends_with(**c))
+    {
+        body = body[..body.len() - c.len()].trim_end();
+    }
+    let s = body;
+    let negative = sign == Some(true);
+    let (point, group) = match mark {
+        DecimalMark::Point => ('.', ','),
+        DecimalMark::Comma => (',', '.'),
+    };
+    let (int, frac) = match s.split_once(point) {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if let Some(f) = frac
+        && !digits(f)
+    {
+        return None;
+    }
+    let separator = int.chars().find(|&c| c == group || GROUPING.contains(&c));
+    let mut plain = String::with_capacity(s.len() + 1);
+    if negative {
+        plain.push('-');
+    }
+    match separator {
+        None if int.is_empty() && frac.is_some() => plain.push('0'),
+        None if !digits(int) => return None,
+        None => plain.push_str(int),
+        Some(sep) => {
+            let mut groups = int.split(sep);
+            let first = groups.next()?;
+            if !(1..=3).contains(&first.len()) || !digits(first) {
+                return None;
+            }
+            plain.push_str(first);
+            for g in groups {
+                if g.len() != 3 || !digits(g) {
+                    return None;
+                }
+                plain.push_str(g);
+            }
+        }
+    }
+    if let Some(f) = frac {
+        plain.push('.');
+        plain.push_str(f);
+    }
+    match parse_value(plain.as_bytes()) {
+        Value::Number(v) if v.is_finite() => Some(v),
+        _ => None,
+    }
 }
 
 /// `1.234,5` as `1234.5` in `buf`: one comma, and dots only as thousands separators before it
@@ -251,9 +383,123 @@ mod tests {
         for (name, cell, want) in cases {
             assert_eq!(parse_value_in(cell, DecimalMark::Comma), *want, "{name}");
         }
+        // With a decimal point, a comma can only group thousands: read so, and said so
+        // (ingest warns about every dressed value column; `is_dressed` tells it which).
         assert_eq!(
             parse_value_in(b"73,967", DecimalMark::Point),
-            Value::Invalid
+            Value::Number(73967.0)
         );
+        assert!(is_dressed(b"73,967", DecimalMark::Point));
+        assert!(!is_dressed(b"73,967", DecimalMark::Comma));
+        assert_eq!(parse_value_in(b"7,5", DecimalMark::Point), Value::Invalid);
+    }
+
+    #[test]
+    fn dressed_cells() {
+        use DecimalMark::{Comma, Point};
+        let cases: &[(&str, &str, DecimalMark, Option<f64>)] = &[
+            ("dollars", "$10,257.64", Point, Some(10257.64)),
+            ("negative dollars", "-$1,234.50", Point, Some(-1234.5)),
+            ("sign after the sign", "$-1,234.50", Point, Some(-1234.5)),
+            ("code before", "USD 1,234", Point, Some(1234.0)),
+            ("prefixed dollar", "US$ 12", Point, Some(12.0)),
+            ("euros after", "1.234,50 €", Comma, Some(1234.5)),
+            ("euros before", "€1.234,50", Comma, Some(1234.5)),
+            ("krona", "12 345,5 kr", Comma, Some(12345.5)),
+            ("percent", "12.5%", Point, Some(12.5)),
+            ("percent, spaced", "-3 %", Point, Some(-3.0)),
+            ("percent, comma", "12,5%", Comma, Some(12.5)),
+            ("accounting negative", "(1,234.50)", Point, Some(-1234.5)),
+            ("accounting dollars", "($300)", Point, Some(-300.0)),
+            ("minus sign", "\u{2212}4.5", Point, Some(-4.5)),
+            ("millions", "1,234,567", Point, Some(1234567.0)),
+            ("space groups", "1 234 567.5", Point, Some(1234567.5)),
+            ("no-break space", "1\u{a0}234", Point, Some(1234.0)),
+            ("apostrophes", "1'234.5", Point, Some(1234.5)),
+            ("only a fraction", "$.5", Point, Some(0.5)),
+            // Text that holds digits stays text.
+            ("a group of two", "12,34", Point, None),
+            ("a first group of four", "1234,567", Point, None),
+            ("mixed separators", "1,234 567", Point, None),
+            ("two signs", "-(5)", Point, None),
+            ("two signs around a currency", "-$-5", Point, None),
+            ("an identifier", "ABC 123", Point, None),
+            ("a time", "12:30", Point, None),
+            ("a date", "2024-01-05", Point, None),
+            ("a currency alone", "$", Point, None),
+            ("a percent alone", "%", Point, None),
+            ("a letter in the fraction", "$1.5a", Point, None),
+            ("a currency on both sides", "$5 €", Point, None),
+            (
+                "longer than a cell should be",
+                &format!("${}", "1".repeat(70)),
+                Point,
+                None,
+            ),
+        ];
+        for (name, cell, mark, want) in cases {
+            assert_eq!(parse_dressed(cell.as_bytes(), *mark), *want, "{name}");
+            let value = parse_value_in(cell.as_bytes(), *mark);
+            assert_eq!(value, want.map_or(Value::Invalid, Value::Number), "{name}");
+        }
+        // A plain number is no dressed one.
+        assert!(!is_dressed(b"1234.5", DecimalMark::Point));
+        assert!(is_dressed(b"$1", DecimalMark::Point));
+    }
+
+    /// Groups of three from the right, joined by `sep`: `1234567` as `1,234,567`.
+    fn grouped(int: u64, sep: char) -> String {
+        let digits = int.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Any text, currency signs and separators included, reads without a panic.
+        #[test]
+        fn dressed_text_never_panics(s in "[-+()$€£ 0-9.,%'kr\u{a0}\u{2212}A-Z]{0,24}") {
+            for mark in [DecimalMark::Point, DecimalMark::Comma] {
+                let _ = parse_value_in(s.as_bytes(), mark);
+            }
+        }
+
+        /// A number written the way a report writes it reads back as that number.
+        #[test]
+        fn dressed_numbers_read_back(
+            int in 0u64..10_000_000_000,
+            cents in 0u32..100,
+            negative: bool,
+            style in 0usize..4,
+            comma: bool,
+        ) {
+            let (mark, point, group) = if comma {
+                (DecimalMark::Comma, ',', '.')
+            } else {
+                (DecimalMark::Point, '.', ',')
+            };
+            let body = format!("{}{point}{cents:02}", grouped(int, group));
+            let cell = match (style, negative) {
+                (0, false) => format!("${body}"),
+                (0, true) => format!("-${body}"),
+                (1, false) => format!("{body} €"),
+                (1, true) => format!("({body} €)"),
+                (2, false) => format!("{body}%"),
+                (2, true) => format!("\u{2212}{body}%"),
+                (_, false) => format!("USD {body}"),
+                (_, true) => format!("(USD {body})"),
+            };
+            let want = (int as f64 + f64::from(cents) / 100.0) * if negative { -1.0 } else { 1.0 };
+            let got = parse_dressed(cell.as_bytes(), mark);
+            proptest::prop_assert!(
+                got.is_some_and(|v| (v - want).abs() <= 1e-9 * want.abs().max(1.0)),
+                "{cell} read as {got:?}, want {want}"
+            );
+        }
     }
 }

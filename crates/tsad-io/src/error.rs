@@ -61,8 +61,8 @@ pub enum IngestError {
     /// No column holds numbers.
     #[error(
         "{source_name}: no numeric column found among the columns {}; the value column needs \
-         numbers such as 12.5 (with a '.' decimal point, no thousands separator; for a decimal \
-         comma as in 12,5 set the decimal mark to ',')",
+         numbers such as 12.5, 1,234.5, $1,234.50, 12.5% or (300) (for a decimal comma as in \
+         12,5 set the decimal mark to ',')",
         quote_list(columns)
     )]
     NoNumericColumn {
@@ -201,9 +201,10 @@ pub enum IngestError {
     /// Too many values are not numbers (more than half the rows).
     #[error(
         "{source_name}: line {line}, column \"{}\": \"{}\" is not a number \
-         ({rejected} of {rows} rows rejected); values need a '.' decimal point and no \
-         thousands separator (or set the decimal mark to ',' for numbers like 12,5), an empty \
-         cell, NaN, null, NA, N/A or - marks a missing value; or choose another value column",
+         ({rejected} of {rows} rows rejected); values need to be numbers such as 12.5, \
+         1,234.5, $1,234.50, 12.5% or (300) (set the decimal mark to ',' for numbers like \
+         12,5), an empty cell, NaN, null, NA, N/A or - marks a missing value; or choose \
+         another value column",
         shorten(column),
         shorten(value)
     )]

@@ -1,7 +1,7 @@
 //! Streaming a CSV into a [`Series`]: the sample decides the layout, then every record is
 //! parsed from a `csv::Reader` holding only a small buffer.
 
-use crate::cell::{Value, parse_value_in, trim};
+use crate::cell::{Value, is_dressed, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
@@ -1263,6 +1263,9 @@ impl FileFacts<'_> {
                 gaps.count, gaps.missing_steps
             ));
         }
+        if let Some(w) = dressed_warning(layout, value_name) {
+            warnings.push(w);
+        }
         let diagnostics = Diagnostics {
             source: source.to_owned(),
             rows_read: c.rows_read,
@@ -1292,6 +1295,36 @@ impl FileFacts<'_> {
             covariate_columns: covariate_names.iter().map(|n| (*n).to_owned()).collect(),
         })
     }
+}
+
+/// A warning when the sampled cells of the value column hold numbers dressed as a report
+/// dresses them (`$1,234.50`, `12.5%`, `(300)`), naming the first and what it was read as: a
+/// comma that groups thousands looks like a decimal comma, so the reading is said, not hidden.
+fn dressed_warning(layout: &Layout, value_name: &str) -> Option<String> {
+    let j = layout.columns.iter().position(|c| c == value_name)?;
+    let cell = layout
+        .rows
+        .iter()
+        .filter_map(|r| r.get(j).map(trim))
+        .find(|c| is_dressed(c, layout.decimal))?;
+    let Value::Number(v) = parse_value_in(cell, layout.decimal) else {
+        return None;
+    };
+    let text = String::from_utf8_lossy(cell);
+    let hint = if layout.decimal == crate::options::DecimalMark::Point
+        && text.contains(',')
+        && !text.contains('.')
+    {
+        "; if ',' is their decimal mark (12,5), set the decimal mark to ','"
+    } else {
+        ""
+    };
+    Some(format!(
+        "values in column \"{}\" carry currency signs, thousands separators, % signs or \
+         accounting parentheses and were read as plain numbers: \"{}\" as {v}{hint}",
+        shorten(value_name),
+        shorten(&text)
+    ))
 }
 
 /// Sorts the points by time (stable, so rows keep file order within a timestamp) and keeps

@@ -658,7 +658,7 @@ fn error_messages_say_where_and_how_to_fix() {
             opts(),
             &[
                 "data.csv: no numeric column found among the columns \"name\", \"city\"",
-                "'.' decimal point",
+                "numbers such as 12.5, 1,234.5, $1,234.50, 12.5% or (300)",
             ],
         ),
         (
@@ -756,7 +756,7 @@ fn error_messages_say_where_and_how_to_fix() {
             opts(),
             &[
                 "data.csv: line 252, column \"value\": \"250 units\" is not a number (300 of 550 rows rejected)",
-                "'.' decimal point",
+                "numbers such as 12.5, 1,234.5, $1,234.50, 12.5% or (300)",
             ],
         ),
         (
@@ -1357,6 +1357,56 @@ fn issue_12_decimal_comma() {
     };
     let msg = error(b"t;v\n2014-07-01;1,5\n2014-07-02;2,5\n", o);
     assert!(msg.contains("set the decimal mark to ','"), "{msg}");
+}
+
+/// Numbers as spreadsheets and reports export them (currency signs, thousands separators,
+/// percent signs, accounting parentheses) are read as numbers, and a warning says how.
+#[test]
+fn dressed_numbers_are_read_and_said() {
+    let csv = b"Date,Revenue\n2024-01-01,\"$10,257.64\"\n2024-01-02,\"($1,200.00)\"\n\
+                2024-01-03,$980.5\n2024-01-04,\n";
+    let got = read(csv);
+    assert_eq!(got.value_column, "Revenue");
+    let values = got.series.values();
+    assert_eq!(&values[..3], [10257.64, -1200.0, 980.5]);
+    assert!(values[3].is_nan(), "an empty cell stays a missing value");
+    let warning = got
+        .diagnostics
+        .warnings
+        .iter()
+        .find(|w| w.contains("read as plain numbers"))
+        .expect("a warning about the dressed values");
+    assert!(
+        warning.contains("column \"Revenue\"") && warning.contains("\"$10,257.64\" as 10257.64"),
+        "{warning}"
+    );
+    assert!(!warning.contains("decimal mark"), "unambiguous: {warning}");
+
+    // Percentages keep the file's unit; a decimal-comma file takes '.' and spaces as groups.
+    let got = read(b"t;cpu\n2024-01-01;12,5 %\n2024-01-02;1.012,5 %\n2024-01-03;7%\n");
+    assert_eq!(got.diagnostics.decimal, ',');
+    assert_eq!(got.series.values(), [12.5, 1012.5, 7.0]);
+
+    // A lone comma in groups of three reads as a thousands separator (a ',' file has a
+    // decimal point), and the warning says how to read it the other way.
+    let got = read(b"t,v\n2024-01-01,\"73,967\"\n2024-01-02,\"1,074\"\n");
+    assert_eq!(got.series.values(), [73967.0, 1074.0]);
+    let warning = got.diagnostics.warnings.join(" ");
+    assert!(warning.contains("set the decimal mark to ','"), "{warning}");
+
+    // Plain numbers carry no such warning; text with digits is still not a number.
+    let got = read(b"t,v\n2024-01-01,1.5\n2024-01-02,2.5\n");
+    assert!(
+        got.diagnostics.warnings.is_empty(),
+        "{:?}",
+        got.diagnostics.warnings
+    );
+    let o = IngestOptions {
+        value_column: Some("v".into()),
+        ..opts()
+    };
+    let msg = error(b"t,v\n2024-01-01,ABC 123\n2024-01-02,ABC 124\n", o);
+    assert!(msg.contains("\"ABC 123\" is not a number"), "{msg}");
 }
 
 /// Issue 12, item 14: a negative column index, and a time column that takes the only numeric
