@@ -7,6 +7,7 @@ use crate::lines::{Lines, read_record};
 use crate::options::{ColumnRef, DecimalMark, IngestOptions, SeriesLayout};
 use crate::time::{
     EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_dmy, parse_int, parse_iso,
+    parse_named,
 };
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
@@ -181,6 +182,7 @@ fn fits_time(cell: &[u8], format: TimeFormat) -> bool {
     match format {
         TimeFormat::Iso(_) => parse_iso(cell).is_some(),
         TimeFormat::Dmy { .. } => parse_dmy(cell).is_some(),
+        TimeFormat::Named(_) => parse_named(cell).is_some(),
         TimeFormat::EpochSeconds | TimeFormat::EpochMillis => parse_int(cell).is_some(),
     }
 }
@@ -189,6 +191,7 @@ fn looks_like_data(cell: &[u8], mark: DecimalMark) -> bool {
     matches!(parse_value_in(cell, mark), Value::Number(_))
         || parse_iso(cell).is_some()
         || parse_dmy(cell).is_some()
+        || parse_named(cell).is_some()
 }
 
 /// The trimmed, non-missing cells of column `j`.
@@ -545,7 +548,7 @@ fn no_value_column(layout: &Layout, opts: &IngestOptions, time: Option<usize>) -
 /// Whether a cell is shaped like a date or time (`10000-01-01`, `2014-07-01`, `13:45`), not
 /// like a number.
 fn date_shaped(cell: &[u8]) -> bool {
-    if parse_iso(cell).is_some() || parse_dmy(cell).is_some() {
+    if parse_iso(cell).is_some() || parse_dmy(cell).is_some() || parse_named(cell).is_some() {
         return true;
     }
     let seps = cell

@@ -35,17 +35,33 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub(crate) enum TimeFormat {
     /// `YYYY-MM-DD[( |T)HH:MM[:SS[.f]]][zone]` (also with `/` in the date).
     Iso(IsoShape),
-    /// `AA/BB/YYYY[ HH:MM[:SS[.f]]]`: day-first or month-first, settled while streaming.
+    /// `AA/BB/YYYY[ HH:MM[:SS[.f]][ AM|PM]]`: day-first or month-first, settled while
+    /// streaming.
     Dmy {
         /// The date separator seen (`/`, `-` or `.`).
         sep: u8,
         /// Whether a time of day follows the date.
         time: TimeShape,
+        /// Whether that time is on a 12-hour clock (`3:45 PM`).
+        twelve_hour: bool,
     },
+    /// A date with an English month name, in any order (`Jan 5, 2024`, `5 January 2024`,
+    /// `05-Jan-2024`, `Fri, 5 Jan 2024`), or a month alone (`Jan 2024`), with an optional
+    /// time of day.
+    Named(NamedShape),
     /// Integer seconds since the Unix epoch.
     EpochSeconds,
     /// Integer milliseconds since the Unix epoch.
     EpochMillis,
+}
+
+/// What a month-name cell looked like (for describing the format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct NamedShape {
+    /// Whether a day of the month is given (else the month's first day).
+    day: bool,
+    time: TimeShape,
+    twelve_hour: bool,
 }
 
 /// How much of a time of day a cell carries (for describing the format).
@@ -69,7 +85,11 @@ pub(crate) struct IsoShape {
     /// `T`, `t` or space; 0 for a date alone.
     time_sep: u8,
     time: TimeShape,
+    /// A 12-hour clock (`03:45 PM`).
+    twelve_hour: bool,
     zone: ZoneShape,
+    /// A year and a month alone (`2024-01`), read as the month's first day.
+    month_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,10 +106,16 @@ impl TimeFormat {
         match *self {
             TimeFormat::Iso(shape) => {
                 let s = shape.date_sep as char;
+                if shape.month_only {
+                    return format!("YYYY{s}MM (months: each read as its first day, UTC midnight)");
+                }
                 let mut out = format!("YYYY{s}MM{s}DD");
                 if shape.time_sep != 0 {
                     out.push(shape.time_sep as char);
                     out.push_str(time_pattern(shape.time));
+                    if shape.twelve_hour {
+                        out.push_str(" AM/PM");
+                    }
                 }
                 match shape.zone {
                     ZoneShape::Utc => out.push_str("Z (ISO 8601 / RFC 3339, UTC)"),
@@ -101,16 +127,21 @@ impl TimeFormat {
                 }
                 out
             }
-            TimeFormat::Dmy { sep, time } => {
+            TimeFormat::Dmy {
+                sep,
+                time,
+                twelve_hour,
+            } => {
                 let s = sep as char;
                 let layout = match order {
                     DateOrder::MonthFirst => format!("MM{s}DD{s}YYYY"),
                     _ => format!("DD{s}MM{s}YYYY"),
                 };
+                let clock = if twelve_hour { " AM/PM" } else { "" };
                 let tail = if time == TimeShape::None {
                     String::new()
                 } else {
-                    format!(" {}", time_pattern(time))
+                    format!(" {}{clock}", time_pattern(time))
                 };
                 let why = match order {
                     DateOrder::DayFirst => "day-first: a first field above 12 was seen",
@@ -120,6 +151,22 @@ impl TimeFormat {
                     }
                 };
                 format!("{layout}{tail} ({why}; no zone: read as UTC)")
+            }
+            TimeFormat::Named(shape) if !shape.day => {
+                "months by name, as Jan 2024 (each read as its first day, UTC midnight)".to_owned()
+            }
+            TimeFormat::Named(shape) => {
+                let mut out =
+                    "dates with month names (as Jan 5, 2024 or 5 January 2024)".to_owned();
+                if shape.time != TimeShape::None {
+                    out.push_str(" and ");
+                    out.push_str(time_pattern(shape.time));
+                    if shape.twelve_hour {
+                        out.push_str(" AM/PM");
+                    }
+                }
+                out.push_str(" (no zone: read as UTC)");
+                out
             }
             TimeFormat::EpochSeconds => "epoch seconds (integers)".to_owned(),
             TimeFormat::EpochMillis => "epoch milliseconds (integers)".to_owned(),
@@ -199,6 +246,10 @@ impl TimeParser {
             {
                 Some(ms) => Parsed::Ok(ms),
                 None => Parsed::Err("not a timestamp in the file's YYYY-MM-DD format"),
+            },
+            TimeFormat::Named(_) => match parse_named(cell) {
+                Some((ms, _)) => Parsed::Ok(ms),
+                None => Parsed::Err("not a date with a month name, as Jan 5, 2024"),
             },
             TimeFormat::EpochSeconds => match parse_int(cell).and_then(|s| s.checked_mul(1000)) {
                 Some(ms) => Parsed::Ok(ms),
@@ -327,8 +378,10 @@ impl<'a> Cur<'a> {
         (n >= min).then_some(v)
     }
 
-    /// `HH:MM[:SS[.f+]]` as milliseconds into the day.
-    fn time_of_day(&mut self) -> Option<(i64, TimeShape)> {
+    /// `HH:MM[:SS[.f+]][ AM|PM]` as milliseconds into the day, its shape, and whether it was on
+    /// a 12-hour clock (hours 1 to 12 with `AM`, `PM`, `a.m.` or `p.m.`, any case, after an
+    /// optional space: 12 AM is midnight, 12 PM noon).
+    fn time_of_day(&mut self) -> Option<(i64, TimeShape, bool)> {
         let h = self.digits(1, 2)?;
         if !self.eat(b':') {
             return None;
@@ -360,16 +413,52 @@ impl<'a> Cur<'a> {
                 shape = TimeShape::Fraction;
             }
         }
+        let meridiem = self.meridiem();
+        let h = match meridiem {
+            None => h,
+            Some(_) if !(1..=12).contains(&h) => return None,
+            Some(pm) => h % 12 + if pm { 12 } else { 0 },
+        };
         if h > 23 || mi > 59 || sec > 59 {
             return None;
         }
         let tod = (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * 1000;
-        Some((tod + i64::from(ms), shape))
+        Some((tod + i64::from(ms), shape, meridiem.is_some()))
+    }
+
+    /// `[ ](AM|PM|a.m.|p.m.)` in any case, consumed when present: `Some(true)` for PM. Leaves
+    /// the cursor where it was otherwise (a space may precede a zone instead).
+    fn meridiem(&mut self) -> Option<bool> {
+        let start = self.i;
+        self.eat(b' ');
+        let rest = &self.s[self.i..];
+        let pm = match rest.first().map(u8::to_ascii_lowercase) {
+            Some(b'a') => false,
+            Some(b'p') => true,
+            _ => {
+                self.i = start;
+                return None;
+            }
+        };
+        let len = [b"am".as_slice(), b"a.m.", b"pm", b"p.m."]
+            .iter()
+            .find(|t| rest.len() >= t.len() && rest[..t.len()].eq_ignore_ascii_case(t))
+            .map(|t| t.len());
+        match len {
+            Some(n) => {
+                self.i += n;
+                Some(pm)
+            }
+            None => {
+                self.i = start;
+                None
+            }
+        }
     }
 }
 
-/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f]]][ ][Z|±HH[:MM]|UTC]` (also `YYYY/MM/DD`) into Unix
-/// milliseconds and the shape seen.
+/// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.f]][ AM|PM]][ ][Z|±HH[:MM]|UTC]` (also `YYYY/MM/DD`),
+/// or a month alone, `YYYY-MM` (its first day), into Unix milliseconds and the shape seen.
 pub(crate) fn parse_iso(s: &[u8]) -> Option<(i64, IsoShape)> {
     parse_iso_cached(s, &mut DayCache::default())
 }
@@ -416,6 +505,15 @@ fn parse_iso_cached(s: &[u8], days: &mut DayCache) -> Option<(i64, IsoShape)> {
     }
     c.i += 1;
     let month = c.digits(1, 2)?;
+    if c.done() {
+        // `YYYY-MM`: monthly data, each month at its first day.
+        let shape = IsoShape {
+            date_sep: sep,
+            month_only: true,
+            ..IsoShape::default()
+        };
+        return Some((days.midnight(i32::try_from(year).ok()?, month, 1)?, shape));
+    }
     if !c.eat(sep) {
         return None;
     }
@@ -432,10 +530,11 @@ fn parse_iso_cached(s: &[u8], days: &mut DayCache) -> Option<(i64, IsoShape)> {
             return None;
         }
         c.i += 1;
-        let (ms, time) = c.time_of_day()?;
+        let (ms, time, twelve_hour) = c.time_of_day()?;
         tod = ms;
         shape.time_sep = t;
         shape.time = time;
+        shape.twelve_hour = twelve_hour;
         c.eat(b' ');
         match c.peek() {
             None => {}
@@ -482,6 +581,7 @@ pub(crate) struct Dmy {
     pub(crate) tod_ms: i64,
     pub(crate) sep: u8,
     pub(crate) time: TimeShape,
+    pub(crate) twelve_hour: bool,
 }
 
 impl Dmy {
@@ -511,11 +611,12 @@ pub(crate) fn parse_dmy(s: &[u8]) -> Option<Dmy> {
     let year = i32::try_from(c.digits(4, 4)?).ok()?;
     let mut tod_ms = 0;
     let mut time = TimeShape::None;
+    let mut twelve_hour = false;
     if !c.done() {
         if !(c.eat(b' ') || c.eat(b'T')) {
             return None;
         }
-        (tod_ms, time) = c.time_of_day()?;
+        (tod_ms, time, twelve_hour) = c.time_of_day()?;
         if !c.done() {
             return None;
         }
@@ -530,7 +631,111 @@ pub(crate) fn parse_dmy(s: &[u8]) -> Option<Dmy> {
         tod_ms,
         sep,
         time,
+        twelve_hour,
     })
+}
+
+/// English month names; a month is named by its first three letters or in full (and
+/// September also as `Sept`), in any case.
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// English weekday names, which a date may lead with (`Fri, 5 Jan 2024`) and which are skipped.
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Whether `word` names `name` by its first three letters or in full, in any case.
+fn names(word: &str, name: &str) -> bool {
+    word.len() >= 3 && (word.eq_ignore_ascii_case(name) || word.eq_ignore_ascii_case(&name[..3]))
+}
+
+/// The month (1 to 12) `word` names, if any.
+fn month_named(word: &str) -> Option<u32> {
+    let i = MONTHS
+        .iter()
+        .position(|m| names(word, m))
+        .or_else(|| word.eq_ignore_ascii_case("sept").then_some(8))?;
+    u32::try_from(i + 1).ok()
+}
+
+/// Parses a date written with an English month name: its words and numbers in any order,
+/// separated by spaces, commas, `-`, `/` or `.` (`Jan 5, 2024`, `5 January 2024`,
+/// `05-Jan-2024`, `Fri, 5 Jan 2024`, `Jan 2024` for the month's first day), with an optional
+/// time of day after it (`HH:MM[:SS[.f]][ AM|PM]`, then optionally `Z`, `UTC` or `GMT`).
+/// Exactly one month name and one four-digit year, at most one day of one or two digits, and
+/// nothing else but a weekday's name; `None` otherwise.
+pub(crate) fn parse_named(s: &[u8]) -> Option<(i64, NamedShape)> {
+    let s = std::str::from_utf8(s).ok()?;
+    // The time of day starts at the word that holds the first ':'.
+    let (date, time) = match s.find(':') {
+        Some(colon) => {
+            let start = s[..colon].rfind([' ', 'T']).map_or(0, |i| i + 1);
+            (&s[..start], Some(&s[start..]))
+        }
+        None => (s, None),
+    };
+    let (mut month, mut year, mut day) = (None, None, None);
+    for word in date
+        .split([' ', ',', '-', '/', '.'])
+        .filter(|w| !w.is_empty())
+    {
+        if word.bytes().all(|b| b.is_ascii_digit()) {
+            match word.len() {
+                4 if year.is_none() => year = Some(word.parse::<i32>().ok()?),
+                1 | 2 if day.is_none() => day = Some(word.parse::<u32>().ok()?),
+                _ => return None,
+            }
+        } else if let Some(m) = month_named(word) {
+            if month.replace(m).is_some() {
+                return None;
+            }
+        } else if !WEEKDAYS.iter().any(|d| names(word, d)) {
+            return None;
+        }
+    }
+    let mut shape = NamedShape {
+        day: day.is_some(),
+        ..NamedShape::default()
+    };
+    let tod = match time {
+        None => 0,
+        Some(t) => {
+            let mut c = Cur::new(t.trim().as_bytes());
+            let (ms, time, twelve_hour) = c.time_of_day()?;
+            c.eat(b' ');
+            let rest = &c.s[c.i..];
+            let zone_ok = rest.is_empty()
+                || rest.eq_ignore_ascii_case(b"Z")
+                || rest.eq_ignore_ascii_case(b"UTC")
+                || rest.eq_ignore_ascii_case(b"GMT");
+            if !zone_ok {
+                return None;
+            }
+            shape.time = time;
+            shape.twelve_hour = twelve_hour;
+            ms
+        }
+    };
+    Some((date_ms(year?, month?, day.unwrap_or(1), tod)?, shape))
 }
 
 /// Parses an optionally signed decimal integer of at most 18 digits.
@@ -571,6 +776,8 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
     let mut iso_shape = None;
     let mut dmy = 0;
     let mut dmy_first: Option<Dmy> = None;
+    let mut named = 0;
+    let mut named_shape = None;
     let (mut a_big, mut b_big) = (false, false);
     let mut ints: Vec<i64> = Vec::new();
     for cell in cells {
@@ -584,18 +791,28 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
                 a_big |= d.a > 12;
                 b_big |= d.b > 12;
             }
+        } else if let Some((_, shape)) = parse_named(cell) {
+            named += 1;
+            // A column of days with a first row that is a month alone is still days.
+            named_shape = Some(named_shape.map_or(shape, |s: NamedShape| NamedShape {
+                day: s.day || shape.day,
+                ..s
+            }));
         } else if let Some(v) = parse_int(cell) {
             ints.push(v);
         }
     }
     let total = cells.len();
     let enough = |n: usize| if strict { n * 2 > total } else { n > 0 };
-    let best = iso.max(dmy).max(ints.len());
+    let best = iso.max(dmy).max(named).max(ints.len());
     if !enough(best) {
         return None;
     }
     if iso == best {
         return iso_shape.map(|s| (TimeFormat::Iso(s), iso));
+    }
+    if named == best {
+        return named_shape.map(|s| (TimeFormat::Named(s), named));
     }
     if dmy == best {
         if strict && a_big && b_big {
@@ -607,6 +824,7 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
                 TimeFormat::Dmy {
                     sep: d.sep,
                     time: d.time,
+                    twelve_hour: d.twelve_hour,
                 },
                 dmy,
             )
@@ -737,6 +955,26 @@ mod tests {
             ("T without time", "2014-07-01T", None),
             ("number", "20140701", None),
             ("text", "timestamp", None),
+            // A 12-hour clock: 12 AM is midnight, 12 PM noon (2014-07-01 is 1404172800).
+            ("pm", "2014-07-01 03:45 PM", Some(1_404_229_500_000)),
+            (
+                "am, no space",
+                "2014-07-01 12:30am",
+                Some(1_404_174_600_000),
+            ),
+            ("noon", "2014-07-01 12:00:00 p.m.", Some(1_404_216_000_000)),
+            (
+                "pm, then a zone",
+                "2014-07-01 01:00 PM +02:00",
+                Some(1_404_212_400_000),
+            ),
+            ("hour 13 with pm", "2014-07-01 13:00 PM", None),
+            ("hour 0 with am", "2014-07-01 0:30 AM", None),
+            ("a word that is no meridiem", "2014-07-01 03:45 PX", None),
+            // A month alone: its first day.
+            ("month", "2014-07", Some(1_404_172_800_000)),
+            ("slash month", "2014/7", Some(1_404_172_800_000)),
+            ("month 13 alone", "2014-13", None),
         ];
         for (name, cell, want) in cases {
             assert_eq!(
@@ -745,6 +983,55 @@ mod tests {
                 "{name}: {cell}"
             );
         }
+    }
+
+    #[test]
+    fn month_name_known_answers() {
+        // `date -u -d 2014-07-05 +%s` = 1404518400.
+        const JUL5: i64 = 1_404_518_400_000;
+        const JUL1: i64 = 1_404_172_800_000;
+        let cases: &[(&str, &str, Option<i64>)] = &[
+            ("month day, year", "Jul 5, 2014", Some(JUL5)),
+            ("full name", "July 5, 2014", Some(JUL5)),
+            ("day first", "5 July 2014", Some(JUL5)),
+            ("dashes", "05-Jul-2014", Some(JUL5)),
+            ("any case", "05-JUL-2014", Some(JUL5)),
+            ("weekday", "Sat, 5 Jul 2014", Some(JUL5)),
+            ("full weekday", "Saturday, July 5, 2014", Some(JUL5)),
+            ("month alone", "Jul 2014", Some(JUL1)),
+            ("month alone, dashed", "Jul-2014", Some(JUL1)),
+            ("sept", "Sept 1, 2014", Some(1_409_529_600_000)),
+            ("time", "Jul 5, 2014 10:30", Some(JUL5 + 37_800_000)),
+            (
+                "12-hour time",
+                "Jul 5, 2014 10:30 PM",
+                Some(JUL5 + 81_000_000),
+            ),
+            (
+                "as e-mail and HTTP write it",
+                "Sat, 05 Jul 2014 10:30:00 GMT",
+                Some(JUL5 + 37_800_000),
+            ),
+            ("no year", "Jul 5", None),
+            ("two-digit year", "5-Jul-14", None),
+            ("two months", "Jul Aug 2014", None),
+            ("not a month", "Jux 5, 2014", None),
+            ("a word too many", "Jul 5, 2014 sale", None),
+            ("day 32", "Jul 32, 2014", None),
+            ("an offset", "Jul 5, 2014 10:30 +0200", None),
+            ("two letters", "Ju 5, 2014", None),
+            ("text", "March madness", None),
+        ];
+        for (name, cell, want) in cases {
+            assert_eq!(
+                parse_named(cell.as_bytes()).map(|p| p.0),
+                *want,
+                "{name}: {cell}"
+            );
+        }
+        let mut p = TimeParser::new(TimeFormat::Named(NamedShape::default()));
+        assert_eq!(p.parse(b"5 July 2014"), Parsed::Ok(JUL5));
+        assert!(matches!(p.parse(b"2014-07-05"), Parsed::Err(_)));
     }
 
     #[test]
@@ -783,6 +1070,7 @@ mod tests {
             let mut p = TimeParser::new(TimeFormat::Dmy {
                 sep: b'/',
                 time: TimeShape::None,
+                twelve_hour: false,
             });
             let mut got = Vec::new();
             for c in *cells {
@@ -805,6 +1093,7 @@ mod tests {
         let mut p = TimeParser::new(TimeFormat::Dmy {
             sep: b'/',
             time: TimeShape::Seconds,
+            twelve_hour: false,
         });
         // date -u -d '2014-07-13 10:30:05' +%s = 1405247405
         assert_eq!(
@@ -852,6 +1141,27 @@ mod tests {
         // Dates that need both orders are not one format.
         assert_eq!(detect(&["13/01/2014", "01/13/2014"], true), None);
         assert_eq!(detect(&["12.5", "13.5"], true), None);
+        // Month names, with days or as months alone.
+        assert!(matches!(
+            detect(&["Jan 5, 2024", "Jan 6, 2024"], true),
+            Some(TimeFormat::Named(NamedShape { day: true, .. }))
+        ));
+        assert!(matches!(
+            detect(&["Jan 2024", "Feb 2024"], true),
+            Some(TimeFormat::Named(NamedShape { day: false, .. }))
+        ));
+        assert!(matches!(
+            detect(&["2024-01", "2024-02"], true),
+            Some(TimeFormat::Iso(_))
+        ));
+        // A 12-hour clock on month-first dates.
+        assert!(matches!(
+            detect(&["1/13/2024 3:45 PM", "1/13/2024 4:45 PM"], true),
+            Some(TimeFormat::Dmy {
+                twelve_hour: true,
+                ..
+            })
+        ));
     }
 
     #[test]

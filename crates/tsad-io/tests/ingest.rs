@@ -1409,6 +1409,46 @@ fn dressed_numbers_are_read_and_said() {
     assert!(msg.contains("\"ABC 123\" is not a number"), "{msg}");
 }
 
+/// Timestamps as business tools export them: a 12-hour clock, months alone, month names.
+#[test]
+fn report_timestamps_read_as_time() {
+    let got =
+        read(b"time,value\n1/13/2024 11:00 AM,1\n1/13/2024 12:00 PM,2\n1/13/2024 1:00 PM,3\n");
+    let t = got.series.timestamps();
+    assert_eq!(t[1] - t[0], 3_600_000);
+    assert_eq!(t[2] - t[1], 3_600_000);
+    assert_eq!(format_timestamp(t[2]), "2024-01-13T13:00:00Z");
+    assert!(
+        got.diagnostics.time_format.contains("AM/PM"),
+        "{}",
+        got.diagnostics.time_format
+    );
+
+    let got = read(b"month,sales\n2024-01,10\n2024-02,11\n2024-03,12\n");
+    assert_eq!(got.time_column.as_deref(), Some("month"));
+    assert_eq!(
+        format_timestamp(got.series.timestamps()[1]),
+        "2024-02-01T00:00:00Z"
+    );
+    assert!(got.diagnostics.time_format.starts_with("YYYY-MM (months"));
+
+    let got = read(b"month,sales\nJan 2024,10\nFeb 2024,11\nMar 2024,12\n");
+    assert_eq!(
+        format_timestamp(got.series.timestamps()[2]),
+        "2024-03-01T00:00:00Z"
+    );
+    assert!(got.diagnostics.time_format.starts_with("months by name"));
+
+    let got = read(
+        b"day,sales\n\"January 30, 2024\",10\n\"January 31, 2024\",11\n\"February 1, 2024\",12\n",
+    );
+    assert_eq!(
+        format_timestamp(got.series.timestamps()[2]),
+        "2024-02-01T00:00:00Z"
+    );
+    assert_eq!(got.series.values(), [10.0, 11.0, 12.0]);
+}
+
 /// Issue 12, item 14: a negative column index, and a time column that takes the only numeric
 /// column, say exactly that.
 #[test]
