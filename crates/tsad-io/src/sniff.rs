@@ -6,8 +6,8 @@ use crate::error::{IngestError, shorten};
 use crate::lines::{Lines, read_record};
 use crate::options::{ColumnRef, DecimalMark, IngestOptions, SeriesLayout};
 use crate::time::{
-    EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_dmy, parse_int, parse_iso,
-    parse_named,
+    EPOCH_MILLIS, EPOCH_SECONDS, TimeFormat, detect_format, parse_compact, parse_dmy, parse_int,
+    parse_iso, parse_named,
 };
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,7 @@ fn fits_time(cell: &[u8], format: TimeFormat) -> bool {
         TimeFormat::Iso(_) => parse_iso(cell).is_some(),
         TimeFormat::Dmy { .. } => parse_dmy(cell).is_some(),
         TimeFormat::Named(_) => parse_named(cell).is_some(),
+        TimeFormat::CompactDate => parse_compact(cell).is_some(),
         TimeFormat::EpochSeconds | TimeFormat::EpochMillis => parse_int(cell).is_some(),
     }
 }
@@ -235,7 +236,10 @@ fn classify(
     // the last such column holds the values.
     if !kinds.contains(&ColumnKind::Numeric) {
         let epoch = |f: &Option<TimeFormat>| {
-            matches!(f, Some(TimeFormat::EpochSeconds | TimeFormat::EpochMillis))
+            matches!(
+                f,
+                Some(TimeFormat::EpochSeconds | TimeFormat::EpochMillis | TimeFormat::CompactDate)
+            )
         };
         if let Some(j) = (0..n).rev().find(|&j| epoch(&formats[j])) {
             kinds[j] = ColumnKind::Numeric;

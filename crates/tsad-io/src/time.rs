@@ -49,6 +49,8 @@ pub(crate) enum TimeFormat {
     /// `05-Jan-2024`, `Fri, 5 Jan 2024`), or a month alone (`Jan 2024`), with an optional
     /// time of day.
     Named(NamedShape),
+    /// `YYYYMMDD`: a date as eight digits (years 1900 to 2199).
+    CompactDate,
     /// Integer seconds since the Unix epoch.
     EpochSeconds,
     /// Integer milliseconds since the Unix epoch.
@@ -168,6 +170,7 @@ impl TimeFormat {
                 out.push_str(" (no zone: read as UTC)");
                 out
             }
+            TimeFormat::CompactDate => "YYYYMMDD (dates as eight digits, UTC midnight)".to_owned(),
             TimeFormat::EpochSeconds => "epoch seconds (integers)".to_owned(),
             TimeFormat::EpochMillis => "epoch milliseconds (integers)".to_owned(),
         }
@@ -250,6 +253,10 @@ impl TimeParser {
             TimeFormat::Named(_) => match parse_named(cell) {
                 Some((ms, _)) => Parsed::Ok(ms),
                 None => Parsed::Err("not a date with a month name, as Jan 5, 2024"),
+            },
+            TimeFormat::CompactDate => match parse_compact(cell) {
+                Some(ms) => Parsed::Ok(ms),
+                None => Parsed::Err("not a YYYYMMDD date"),
             },
             TimeFormat::EpochSeconds => match parse_int(cell).and_then(|s| s.checked_mul(1000)) {
                 Some(ms) => Parsed::Ok(ms),
@@ -738,6 +745,21 @@ pub(crate) fn parse_named(s: &[u8]) -> Option<(i64, NamedShape)> {
     Some((date_ms(year?, month?, day.unwrap_or(1), tod)?, shape))
 }
 
+/// Parses `YYYYMMDD` (eight digits, a year from 1900 to 2199) as Unix milliseconds at UTC
+/// midnight.
+pub(crate) fn parse_compact(s: &[u8]) -> Option<i64> {
+    if s.len() != 8 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n =
+        |r: std::ops::Range<usize>| s[r].iter().fold(0u32, |v, &b| v * 10 + u32::from(b - b'0'));
+    let year = i32::try_from(n(0..4)).ok()?;
+    if !(1900..2200).contains(&year) {
+        return None;
+    }
+    date_ms(year, n(4..6), n(6..8), 0)
+}
+
 /// Parses an optionally signed decimal integer of at most 18 digits.
 pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s.first()? {
@@ -830,6 +852,16 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
             )
         });
     }
+    // Eight-digit integers that are all dates, in time order, are dates: epoch seconds of
+    // eight digits would all fall in 1970 to 1973.
+    let compact = |v: &i64| parse_compact(v.to_string().as_bytes()).is_some();
+    let rising = |ints: &[i64]| {
+        let up = ints.windows(2).filter(|w| w[1] >= w[0]).count();
+        ints.len() < 2 || up * 10 >= (ints.len() - 1) * 9
+    };
+    if ints.iter().all(compact) && rising(&ints) {
+        return Some((TimeFormat::CompactDate, ints.len()));
+    }
     let max = ints.iter().map(|v| v.abs()).max()?;
     let format = if max >= EPOCH_MILLIS.start {
         TimeFormat::EpochMillis
@@ -845,8 +877,7 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
             return None;
         }
         // A time column is (almost always) in order; a value column of large integers is not.
-        let rising = ints.windows(2).filter(|w| w[1] >= w[0]).count();
-        if ints.len() >= 2 && rising * 10 < (ints.len() - 1) * 9 {
+        if !rising(&ints) {
             return None;
         }
     }
@@ -953,7 +984,7 @@ mod tests {
             ("hour 24", "2014-07-01 24:00", None),
             ("trailing junk", "2014-07-01T00:00:00Zx", None),
             ("T without time", "2014-07-01T", None),
-            ("number", "20140701", None),
+            ("number (a compact date: `parse_compact`)", "20140701", None),
             ("text", "timestamp", None),
             // A 12-hour clock: 12 AM is midnight, 12 PM noon (2014-07-01 is 1404172800).
             ("pm", "2014-07-01 03:45 PM", Some(1_404_229_500_000)),
@@ -1141,6 +1172,16 @@ mod tests {
         // Dates that need both orders are not one format.
         assert_eq!(detect(&["13/01/2014", "01/13/2014"], true), None);
         assert_eq!(detect(&["12.5", "13.5"], true), None);
+        // Eight-digit dates in order; not when they jump around or are no dates.
+        assert_eq!(
+            detect(&["20240101", "20240102", "20240103"], true),
+            Some(TimeFormat::CompactDate)
+        );
+        assert_eq!(detect(&["20240103", "20240101", "20240102"], true), None);
+        assert_eq!(detect(&["20241301", "20241302"], true), None);
+        assert_eq!(parse_compact(b"20160229"), Some(1_456_704_000_000));
+        assert_eq!(parse_compact(b"20150229"), None);
+        assert_eq!(parse_compact(b"18991231"), None);
         // Month names, with days or as months alone.
         assert!(matches!(
             detect(&["Jan 5, 2024", "Jan 6, 2024"], true),

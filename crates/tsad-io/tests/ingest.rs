@@ -1447,6 +1447,13 @@ fn report_timestamps_read_as_time() {
         "2024-02-01T00:00:00Z"
     );
     assert_eq!(got.series.values(), [10.0, 11.0, 12.0]);
+
+    let got = read(b"date,sales\n20240130,10\n20240131,11\n20240201,12\n");
+    assert_eq!(got.time_column.as_deref(), Some("date"));
+    assert_eq!(
+        format_timestamp(got.series.timestamps()[2]),
+        "2024-02-01T00:00:00Z"
+    );
 }
 
 /// Issue 12, item 14: a negative column index, and a time column that takes the only numeric
