@@ -96,17 +96,7 @@ fn parse_short_decimal(s: &[u8]) -> Option<f64> {
 /// cell that is no plain number may be a dressed one ([`parse_dressed`]): `$1,234.50`,
 /// `12.5%`, `(300)`.
 pub(crate) fn parse_value_in(s: &[u8], mark: DecimalMark) -> Value {
-    let plain = if mark == DecimalMark::Comma && s.contains(&b',') {
-        let mut buf = [0u8; 64];
-        match comma_to_point(s, &mut buf) {
-            Some(t) => parse_value(t),
-            None if std::str::from_utf8(s).is_err() => Value::NotUtf8,
-            None => Value::Invalid,
-        }
-    } else {
-        parse_value(s)
-    };
-    match plain {
+    match parse_plain(s, mark) {
         Value::Invalid => parse_dressed(s, mark).map_or(Value::Invalid, Value::Number),
         other => other,
     }
@@ -115,13 +105,20 @@ pub(crate) fn parse_value_in(s: &[u8], mark: DecimalMark) -> Value {
 /// Whether a trimmed cell reads as a number only once undressed ([`parse_dressed`]): the
 /// cells ingest names in a warning, since a grouping comma and a decimal comma look alike.
 pub(crate) fn is_dressed(s: &[u8], mark: DecimalMark) -> bool {
-    let plain = if mark == DecimalMark::Comma && s.contains(&b',') {
+    parse_plain(s, mark) == Value::Invalid && parse_dressed(s, mark).is_some()
+}
+
+/// [`parse_value_in`] without the dressed forms.
+fn parse_plain(s: &[u8], mark: DecimalMark) -> Value {
+    if mark == DecimalMark::Comma && s.contains(&b',') {
         let mut buf = [0u8; 64];
-        comma_to_point(s, &mut buf).map_or(Value::Invalid, parse_value)
-    } else {
-        parse_value(s)
-    };
-    plain == Value::Invalid && parse_dressed(s, mark).is_some()
+        return match comma_to_point(s, &mut buf) {
+            Some(t) => parse_value(t),
+            None if std::str::from_utf8(s).is_err() => Value::NotUtf8,
+            None => Value::Invalid,
+        };
+    }
+    parse_value(s)
 }
 
 /// Currency signs a number may carry before or after it, with or without a space. Longer
@@ -186,8 +183,13 @@ pub(crate) fn parse_dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
     {
         body = body[..body.len() - c.len()].trim_end();
     }
-    let s = body;
     let negative = sign == Some(true);
+    let signed = |v: f64| if negative { -v } else { v };
+    // What is left may be a plain number (`12.5` of `12.5%`, `1.234,50` of `€1.234,50`).
+    if let Value::Number(v) = parse_plain(body.as_bytes(), mark) {
+        return v.is_finite().then(|| signed(v));
+    }
+    let s = body;
     let (point, group) = match mark {
         DecimalMark::Point => ('.', ','),
         DecimalMark::Comma => (',', '.'),
@@ -204,9 +206,6 @@ pub(crate) fn parse_dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
     }
     let separator = int.chars().find(|&c| c == group || GROUPING.contains(&c));
     let mut plain = String::with_capacity(s.len() + 1);
-    if negative {
-        plain.push('-');
-    }
     match separator {
         None if int.is_empty() && frac.is_some() => plain.push('0'),
         None if !digits(int) => return None,
@@ -231,7 +230,7 @@ pub(crate) fn parse_dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
         plain.push_str(f);
     }
     match parse_value(plain.as_bytes()) {
-        Value::Number(v) if v.is_finite() => Some(v),
+        Value::Number(v) if v.is_finite() => Some(signed(v)),
         _ => None,
     }
 }
@@ -409,6 +408,8 @@ mod tests {
             ("percent", "12.5%", Point, Some(12.5)),
             ("percent, spaced", "-3 %", Point, Some(-3.0)),
             ("percent, comma", "12,5%", Comma, Some(12.5)),
+            ("a point in a comma file", "12.5%", Comma, Some(12.5)),
+            ("a signed exponent", "-1e3 %", Point, Some(-1000.0)),
             ("accounting negative", "(1,234.50)", Point, Some(-1234.5)),
             ("accounting dollars", "($300)", Point, Some(-300.0)),
             ("minus sign", "\u{2212}4.5", Point, Some(-4.5)),
