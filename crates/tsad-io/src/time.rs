@@ -46,8 +46,8 @@ pub(crate) enum TimeFormat {
         twelve_hour: bool,
     },
     /// A date with an English month name, in any order (`Jan 5, 2024`, `5 January 2024`,
-    /// `05-Jan-2024`, `Fri, 5 Jan 2024`), or a month alone (`Jan 2024`), with an optional
-    /// time of day.
+    /// `05-Jan-2024`, `Fri, 5 Jan 2024`), a month alone (`Jan 2024`) or a quarter (`Q1 2024`),
+    /// with an optional time of day.
     Named(NamedShape),
     /// `YYYYMMDD`: a date as eight digits (years 1900 to 2199).
     CompactDate,
@@ -62,6 +62,8 @@ pub(crate) enum TimeFormat {
 pub(crate) struct NamedShape {
     /// Whether a day of the month is given (else the month's first day).
     day: bool,
+    /// A quarter (`2024 Q1`) rather than a month.
+    quarter: bool,
     time: TimeShape,
     twelve_hour: bool,
 }
@@ -153,6 +155,10 @@ impl TimeFormat {
                     }
                 };
                 format!("{layout}{tail} ({why}; no zone: read as UTC)")
+            }
+            TimeFormat::Named(shape) if shape.quarter => {
+                "quarters, as Q1 2024 or 2024-Q1 (each read as its first day, UTC midnight)"
+                    .to_owned()
             }
             TimeFormat::Named(shape) if !shape.day => {
                 "months by name, as Jan 2024 (each read as its first day, UTC midnight)".to_owned()
@@ -675,6 +681,14 @@ fn names(word: &str, name: &str) -> bool {
     word.len() >= 3 && (word.eq_ignore_ascii_case(name) || word.eq_ignore_ascii_case(&name[..3]))
 }
 
+/// The first month (1, 4, 7 or 10) of the quarter `word` names (`Q1` to `Q4`, any case).
+fn quarter_of(word: &str) -> Option<u32> {
+    match word.as_bytes() {
+        [b'Q' | b'q', q @ b'1'..=b'4'] => Some(3 * u32::from(q - b'1') + 1),
+        _ => None,
+    }
+}
+
 /// The month (1 to 12) `word` names, if any.
 fn month_named(word: &str) -> Option<u32> {
     let i = MONTHS
@@ -689,7 +703,8 @@ fn month_named(word: &str) -> Option<u32> {
 /// `05-Jan-2024`, `Fri, 5 Jan 2024`, `Jan 2024` for the month's first day), with an optional
 /// time of day after it (`HH:MM[:SS[.f]][ AM|PM]`, then optionally `Z`, `UTC` or `GMT`).
 /// Exactly one month name and one four-digit year, at most one day of one or two digits, and
-/// nothing else but a weekday's name; `None` otherwise.
+/// nothing else but a weekday's name; `None` otherwise. A quarter stands for its first month
+/// (`Q1 2024`, `2024-Q3`, `2024Q3`), without a day.
 pub(crate) fn parse_named(s: &[u8]) -> Option<(i64, NamedShape)> {
     let s = std::str::from_utf8(s).ok()?;
     // The time of day starts at the word that holds the first ':'.
@@ -701,11 +716,27 @@ pub(crate) fn parse_named(s: &[u8]) -> Option<(i64, NamedShape)> {
         None => (s, None),
     };
     let (mut month, mut year, mut day) = (None, None, None);
+    let mut quarter = false;
     for word in date
         .split([' ', ',', '-', '/', '.'])
         .filter(|w| !w.is_empty())
     {
-        if word.bytes().all(|b| b.is_ascii_digit()) {
+        // `2024Q3`: the year, then the quarter.
+        let word = match word.split_at_checked(4) {
+            Some((y, q)) if y.bytes().all(|b| b.is_ascii_digit()) && quarter_of(q).is_some() => {
+                if year.replace(y.parse::<i32>().ok()?).is_some() {
+                    return None;
+                }
+                q
+            }
+            _ => word,
+        };
+        if let Some(m) = quarter_of(word) {
+            if month.replace(m).is_some() {
+                return None;
+            }
+            quarter = true;
+        } else if word.bytes().all(|b| b.is_ascii_digit()) {
             match word.len() {
                 4 if year.is_none() => year = Some(word.parse::<i32>().ok()?),
                 1 | 2 if day.is_none() => day = Some(word.parse::<u32>().ok()?),
@@ -719,8 +750,12 @@ pub(crate) fn parse_named(s: &[u8]) -> Option<(i64, NamedShape)> {
             return None;
         }
     }
+    if quarter && day.is_some() {
+        return None;
+    }
     let mut shape = NamedShape {
         day: day.is_some(),
+        quarter,
         ..NamedShape::default()
     };
     let tod = match time {
@@ -1051,6 +1086,12 @@ mod tests {
             ("day 32", "Jul 32, 2014", None),
             ("an offset", "Jul 5, 2014 10:30 +0200", None),
             ("two letters", "Ju 5, 2014", None),
+            ("quarter", "Q3 2014", Some(JUL1)),
+            ("quarter after the year", "2014-Q3", Some(JUL1)),
+            ("quarter glued to the year", "2014q3", Some(JUL1)),
+            ("quarter 5", "Q5 2014", None),
+            ("a quarter and a month", "Q3 Jul 2014", None),
+            ("a quarter and a day", "Q3 5 2014", None),
             ("text", "March madness", None),
         ];
         for (name, cell, want) in cases {

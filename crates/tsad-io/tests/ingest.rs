@@ -1448,6 +1448,13 @@ fn report_timestamps_read_as_time() {
     );
     assert_eq!(got.series.values(), [10.0, 11.0, 12.0]);
 
+    let got = read(b"quarter,sales\n2023 Q4,10\n2024 Q1,11\n2024 Q2,12\n");
+    assert_eq!(
+        format_timestamp(got.series.timestamps()[2]),
+        "2024-04-01T00:00:00Z"
+    );
+    assert!(got.diagnostics.time_format.starts_with("quarters"));
+
     let got = read(b"date,sales\n20240130,10\n20240131,11\n20240201,12\n");
     assert_eq!(got.time_column.as_deref(), Some("date"));
     assert_eq!(
