@@ -449,7 +449,8 @@ pub(crate) struct EvalNabArgs {
 pub(crate) struct EvalLabeledArgs {
     /// The CSV file.
     pub(crate) file: PathBuf,
-    /// The 0/1 label column (name or index).
+    /// The label column (name or index): 1 / 0, or words such as true / false and yes / no
+    /// (as pandas writes a boolean column).
     #[arg(
         long,
         value_name = "C",

@@ -329,6 +329,7 @@ fn labeled(a: EvalLabeledArgs) -> Result<Outcome> {
                     time_column: column(&a.time_column),
                     value_column: column(&Some(label_column.clone())),
                     source_name: source,
+                    labels: true,
                     ..IngestOptions::default()
                 },
             )

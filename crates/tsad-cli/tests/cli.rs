@@ -1423,6 +1423,38 @@ fn eval_labeled_takes_the_users_marks_as_labels() {
         run.stdout
     );
 
+    // A label column of words, as pandas writes a boolean column, is read as labels.
+    let labelled: String = (0..600)
+        .map(|i| {
+            let spike = i == 300 || i == 450;
+            let v = if spike { 40.0 } else { (i as f64 / 10.0).sin() };
+            format!("{v},{}\n", if spike { "True" } else { "False" })
+        })
+        .collect();
+    write(
+        dir.path(),
+        "l.csv",
+        format!("value,is_anomaly\n{labelled}").as_bytes(),
+    );
+    let run = tsad(
+        dir.path(),
+        &[
+            "eval",
+            "labeled",
+            "l.csv",
+            "--label-column",
+            "is_anomaly",
+            "--detector",
+            "mad",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("2 labelled anomalous"),
+        "{}",
+        run.stdout
+    );
+
     // Bad marks files say what is wrong.
     write(
         dir.path(),

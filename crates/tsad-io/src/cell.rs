@@ -102,6 +102,22 @@ pub(crate) fn parse_value_in(s: &[u8], mark: DecimalMark) -> Value {
     }
 }
 
+/// A label written as a word, as pandas writes a boolean column and people write flags:
+/// `true`/`false`, `yes`/`no`, `t`/`f`, `y`/`n`, `anomaly`/`normal` (any case) as 1 and 0;
+/// [`Value::Invalid`] for any other word.
+pub(crate) fn parse_label(s: &[u8]) -> Value {
+    const YES: [&[u8]; 5] = [b"true", b"yes", b"t", b"y", b"anomaly"];
+    const NO: [&[u8]; 5] = [b"false", b"no", b"f", b"n", b"normal"];
+    let is = |words: &[&[u8]]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+    if is(&YES) {
+        Value::Number(1.0)
+    } else if is(&NO) {
+        Value::Number(0.0)
+    } else {
+        Value::Invalid
+    }
+}
+
 /// Whether a trimmed cell reads as a number only once undressed ([`parse_dressed`]): the
 /// cells ingest names in a warning, since a grouping comma and a decimal comma look alike.
 pub(crate) fn is_dressed(s: &[u8], mark: DecimalMark) -> bool {
@@ -446,6 +462,22 @@ mod tests {
         // A plain number is no dressed one.
         assert!(!is_dressed(b"1234.5", DecimalMark::Point));
         assert!(is_dressed(b"$1", DecimalMark::Point));
+    }
+
+    #[test]
+    fn label_words() {
+        for (cell, want) in [
+            ("True", Value::Number(1.0)),
+            ("FALSE", Value::Number(0.0)),
+            ("yes", Value::Number(1.0)),
+            ("n", Value::Number(0.0)),
+            ("anomaly", Value::Number(1.0)),
+            ("Normal", Value::Number(0.0)),
+            ("maybe", Value::Invalid),
+            ("truee", Value::Invalid),
+        ] {
+            assert_eq!(parse_label(cell.as_bytes()), want, "{cell}");
+        }
     }
 
     /// Groups of three from the right, joined by `sep`: `1234567` as `1,234,567`.

@@ -1,7 +1,7 @@
 //! Streaming a CSV into a [`Series`]: the sample decides the layout, then every record is
 //! parsed from a `csv::Reader` holding only a small buffer.
 
-use crate::cell::{Value, is_dressed, parse_value_in, trim};
+use crate::cell::{Value, is_dressed, parse_label, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
@@ -234,10 +234,11 @@ fn read_text<R: BufRead>(
     let source = opts.source();
     let sample = read_sample(&mut reader, SAMPLE_LINES, source)?;
     reject_binary(&sample.bytes, source)?;
-    let layout =
+    let mut layout =
         analyze(&sample, opts.delimiter, opts.decimal).ok_or_else(|| IngestError::Empty {
             source_name: source.to_owned(),
         })?;
+    layout.labels = opts.labels;
     check_quotes(&sample, &layout, source)?;
     if let Some(line) = layout.header_not_utf8 {
         return Err(IngestError::NotUtf8 {
@@ -597,7 +598,7 @@ impl Target {
         self.c.rows_read += 1;
         let column = &columns[self.column];
         let vcell = trim(rec.field(self.column).unwrap_or_default());
-        let value = match parse_value_in(vcell, layout.decimal) {
+        let value = match value_in(vcell, layout) {
             Value::Missing => f64::NAN,
             Value::Number(v) if v.is_infinite() => {
                 self.failed = Some(IngestError::InfiniteValue {
@@ -943,7 +944,7 @@ impl State {
         if let Targets::ById(_) = choice.targets {
             // Numbers and missing values wait in the batch; anything else is reported now.
             let vcell = trim(rec.field(choice.value).unwrap_or_default());
-            let value = match parse_value_in(vcell, layout.decimal) {
+            let value = match value_in(vcell, layout) {
                 Value::Missing => Some(f64::NAN),
                 Value::Number(v) if v.is_finite() => Some(v),
                 _ => None,
@@ -1294,6 +1295,15 @@ impl FileFacts<'_> {
             value_column: value_name.to_owned(),
             covariate_columns: covariate_names.iter().map(|n| (*n).to_owned()).collect(),
         })
+    }
+}
+
+/// A value cell, read as `layout` says: a number, or for a label column also a word
+/// ([`parse_label`]).
+fn value_in(cell: &[u8], layout: &Layout) -> Value {
+    match parse_value_in(cell, layout.decimal) {
+        Value::Invalid if layout.labels => parse_label(cell),
+        other => other,
     }
 }
 

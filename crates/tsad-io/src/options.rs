@@ -152,6 +152,11 @@ pub struct IngestOptions {
     /// missing value. Empty (the default) reads none. One series per file only
     /// ([`SeriesLayout::Single`]).
     pub covariate_columns: Vec<ColumnRef>,
+    /// The value column holds labels: besides numbers, the words `true`/`false`, `yes`/`no`,
+    /// `t`/`f`, `y`/`n` and `anomaly`/`normal` (any case) read as 1 and 0, as pandas writes a
+    /// boolean column. For reading a label column beside a series; off by default, so a value
+    /// column of words is an error.
+    pub labels: bool,
 }
 
 impl IngestOptions {

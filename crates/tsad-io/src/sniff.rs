@@ -100,6 +100,8 @@ pub(crate) struct Layout {
     pub(crate) header_not_utf8: Option<u64>,
     /// The values' decimal mark (given, or detected).
     pub(crate) decimal: DecimalMark,
+    /// Whether the value column holds labels ([`IngestOptions::labels`]).
+    pub(crate) labels: bool,
 }
 
 /// The sample's records with delimiter `d`; the last one is dropped when the sample was cut,
@@ -354,6 +356,7 @@ pub(crate) fn analyze(
         rows,
         header_not_utf8,
         decimal: mark,
+        labels: false,
     })
 }
 

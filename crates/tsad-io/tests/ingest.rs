@@ -1409,6 +1409,24 @@ fn dressed_numbers_are_read_and_said() {
     assert!(msg.contains("\"ABC 123\" is not a number"), "{msg}");
 }
 
+/// A label column as pandas writes a boolean one reads as 1 and 0 when asked for labels, and
+/// stays an error as values.
+#[test]
+fn label_words_read_as_labels_only() {
+    let csv = b"t,v,is_anomaly\n1,5,False\n2,6,True\n3,5,\n4,5,false\n";
+    let o = IngestOptions {
+        value_column: Some("is_anomaly".into()),
+        labels: true,
+        ..opts()
+    };
+    let got = read_with(csv, o.clone());
+    let v = got.series.values();
+    assert_eq!((v[0], v[1], v[3]), (0.0, 1.0, 0.0));
+    assert!(v[2].is_nan(), "an empty cell stays missing");
+    let msg = error(csv, IngestOptions { labels: false, ..o });
+    assert!(msg.contains("\"False\" is not a number"), "{msg}");
+}
+
 /// Timestamps as business tools export them: a 12-hour clock, months alone, month names.
 #[test]
 fn report_timestamps_read_as_time() {

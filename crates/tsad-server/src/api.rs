@@ -50,7 +50,7 @@ pub struct Dataset {
     /// The detected value column.
     #[schema(value_type = String)]
     pub value_column: Value,
-    /// A 0/1 column named `is_anomaly`, `label` or `anomaly`, if any.
+    /// A column of 0/1 (or true/false, yes/no) named `is_anomaly`, `label` or `anomaly`, if any.
     #[schema(value_type = Option<String>)]
     pub label_column: Value,
     /// Set when the file is not one series but a long file: the text column whose values name

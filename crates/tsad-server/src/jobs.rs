@@ -769,6 +769,7 @@ fn read_labels(
         time_column: ingested.time_column.clone().map(ColumnRef::Name),
         no_time_column: ingested.time_column.is_none(),
         value_column: Some(ColumnRef::Name(label.to_owned())),
+        labels: true,
         ..opts.clone()
     };
     let labels = tsad_io::read_bytes(bytes, &label_opts).ok()?.series;

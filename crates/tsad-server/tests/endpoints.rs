@@ -85,6 +85,32 @@ async fn operations_endpoints() {
     assert!(catalog["default_spec"]["kind"].is_string(), "{catalog}");
 }
 
+/// A label column of words, as pandas writes a boolean column, is found and read as 0 and 1.
+#[tokio::test]
+async fn boolean_label_columns_are_labels() {
+    let app = TestApp::new();
+    let text = String::from_utf8(spike_csv()).unwrap();
+    let words: String = text
+        .lines()
+        .map(|l| match l.rsplit_once(',') {
+            Some((head, "1")) => format!("{head},True\n"),
+            Some((head, "0")) => format!("{head},False\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let (status, ds) = app.upload("words.csv", words.as_bytes()).await;
+    assert_eq!(status, StatusCode::CREATED, "{ds}");
+    assert_eq!(ds["label_column"], "is_anomaly");
+    let run = app
+        .finished_run(ds["id"].as_str().unwrap(), fast_spec())
+        .await;
+    let id = run["id"].as_str().unwrap();
+    let (status, points) = app.get(&format!("/api/v1/runs/{id}/points")).await;
+    assert_eq!(status, StatusCode::OK, "{points}");
+    assert_eq!(points["label"][90], 1.0);
+    assert_eq!(points["label"][0], 0.0);
+}
+
 #[tokio::test]
 async fn datasets_lifecycle() {
     let app = TestApp::new();

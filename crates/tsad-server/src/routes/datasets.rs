@@ -17,7 +17,8 @@ use tsad_store::DatasetRecord;
 
 /// Rows of the stored preview.
 const PREVIEW_ROWS: usize = 20;
-/// Column names taken as ground-truth labels when they hold only 0 and 1.
+/// Column names taken as ground-truth labels when they hold only 0 and 1 (or true and false,
+/// yes and no, as pandas and people write them).
 const LABEL_NAMES: [&str; 4] = ["is_anomaly", "label", "anomaly", "is_anomalous"];
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -224,12 +225,17 @@ fn analyse(
         .iter()
         .find(|c| {
             LABEL_NAMES.contains(&c.name.trim().to_ascii_lowercase().as_str())
-                && matches!(c.kind, ColumnKind::Numeric)
+                && matches!(c.kind, ColumnKind::Numeric | ColumnKind::Text)
                 && c.name != ingested.value_column
                 && !preview.rows.is_empty()
                 && preview.rows.iter().all(|r| {
-                    r.get(c.index)
-                        .is_some_and(|v| matches!(v.trim(), "0" | "1" | "0.0" | "1.0" | ""))
+                    r.get(c.index).is_some_and(|v| {
+                        let v = v.trim().to_ascii_lowercase();
+                        matches!(
+                            v.as_str(),
+                            "0" | "1" | "0.0" | "1.0" | "" | "true" | "false" | "yes" | "no"
+                        )
+                    })
                 })
         })
         .map(|c| c.name.clone());
