@@ -6,7 +6,8 @@ use crate::options::DecimalMark;
 /// A value cell, read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Value {
-    /// Empty, `NaN`, `null`, `NA`, `N/A`, `None` or `-` (case-insensitive).
+    /// Empty, `NaN`, `null`, `NA`, `N/A`, `None` or `-` (case-insensitive), or a
+    /// spreadsheet's error value (`#N/A`, `#DIV/0!`, ...: [`SPREADSHEET_ERRORS`]).
     Missing,
     /// A number; may be infinite (`inf`, `1e999`), which the caller must refuse.
     Number(f64),
@@ -21,6 +22,20 @@ pub(crate) fn trim(s: &[u8]) -> &[u8] {
     s.trim_ascii()
 }
 
+/// The error values spreadsheets write into a cell whose formula has no value (Excel's, and
+/// Google Sheets' `#ERROR!`; `#N/A N/A` as some terminals export it): missing values.
+const SPREADSHEET_ERRORS: [&[u8]; 9] = [
+    b"#N/A",
+    b"#N/A N/A",
+    b"#VALUE!",
+    b"#DIV/0!",
+    b"#NUM!",
+    b"#REF!",
+    b"#NULL!",
+    b"#NAME?",
+    b"#ERROR!",
+];
+
 /// Whether a trimmed cell marks a missing value.
 pub(crate) fn is_missing(s: &[u8]) -> bool {
     match s.len() {
@@ -28,8 +43,12 @@ pub(crate) fn is_missing(s: &[u8]) -> bool {
         1 => s[0] == b'-',
         2 => s.eq_ignore_ascii_case(b"na"),
         3 => s.eq_ignore_ascii_case(b"nan") || s.eq_ignore_ascii_case(b"n/a"),
-        4 => s.eq_ignore_ascii_case(b"null") || s.eq_ignore_ascii_case(b"none"),
-        _ => false,
+        4 => {
+            s.eq_ignore_ascii_case(b"null")
+                || s.eq_ignore_ascii_case(b"none")
+                || s.eq_ignore_ascii_case(b"#n/a")
+        }
+        _ => s[0] == b'#' && SPREADSHEET_ERRORS.iter().any(|e| s.eq_ignore_ascii_case(e)),
     }
 }
 
@@ -300,6 +319,10 @@ mod tests {
             ("N/A", b"N/A", Value::Missing),
             ("dash", b"-", Value::Missing),
             ("None", b"None", Value::Missing),
+            ("spreadsheet no value", b"#N/A", Value::Missing),
+            ("spreadsheet division by 0", b"#DIV/0!", Value::Missing),
+            ("spreadsheet error, any case", b"#value!", Value::Missing),
+            ("a hash that is no error", b"#12", Value::Invalid),
             ("int", b"42", Value::Number(42.0)),
             ("negative", b"-1.5", Value::Number(-1.5)),
             ("exponent", b"1e3", Value::Number(1000.0)),

@@ -13,7 +13,8 @@ pub struct Diagnostics {
     pub rows_read: usize,
     /// Points in the series (rows read less rejected rows and dropped duplicates).
     pub points: usize,
-    /// Points whose value is missing (empty, `NaN`, `null`, `NA`, `N/A`, `-`): kept as NaN.
+    /// Points whose value is missing (empty, `NaN`, `null`, `NA`, `N/A`, `-`, a spreadsheet
+    /// error such as `#N/A`): kept as NaN.
     pub missing_values: usize,
     /// Rows left out because their timestamp or value could not be read.
     pub rejected: usize,
