@@ -783,6 +783,23 @@ pub(crate) fn choose(layout: &Layout, opts: &IngestOptions) -> Result<Choice, In
         warnings.push(w);
     }
     let covariates = covariate_columns(layout, opts, time_index, value)?;
+    if opts.value_column.is_none() && matches!(opts.series, SeriesLayout::Single) {
+        let others: Vec<String> = numeric_columns(layout, time_index, None)
+            .into_iter()
+            .filter(|&j| j != value && !layout.weak[j] && !covariates.contains(&j))
+            .map(|j| format!("\"{}\"", shorten(&layout.columns[j])))
+            .collect();
+        if !others.is_empty() {
+            warnings.push(format!(
+                "the values are column \"{}\"; {} more numeric column{} not read: {} \
+                 (choose the value column, or read each numeric column as a series of its own)",
+                shorten(&layout.columns[value]),
+                others.len(),
+                if others.len() == 1 { " was" } else { "s were" },
+                others.join(", ")
+            ));
+        }
+    }
     Ok(Choice {
         time,
         value,

@@ -1427,6 +1427,46 @@ fn label_words_read_as_labels_only() {
     assert!(msg.contains("\"False\" is not a number"), "{msg}");
 }
 
+/// When the value column is detected among several numeric ones, a warning names those not
+/// read; naming the value column, or a label or counter column beside it, says nothing.
+#[test]
+fn other_numeric_columns_are_named() {
+    let rows: String = (0..12)
+        .map(|i| {
+            format!(
+                "2024-01-01 {i:02}:00,5,{},{}\n",
+                70 + 20 * (i == 3) as i32,
+                (i == 3) as i32
+            )
+        })
+        .collect();
+    let csv = format!("t,cpu,mem,is_anomaly\n{rows}");
+    let csv = csv.as_bytes();
+    let got = read(csv);
+    assert_eq!(got.value_column, "cpu");
+    let w = got.diagnostics.warnings.join(" ");
+    assert!(
+        w.contains("the values are column \"cpu\"; 1 more numeric column was not read: \"mem\""),
+        "{w}"
+    );
+    assert!(
+        !w.contains("is_anomaly"),
+        "a label column is no candidate: {w}"
+    );
+    let named = read_with(
+        csv,
+        IngestOptions {
+            value_column: Some("mem".into()),
+            ..opts()
+        },
+    );
+    assert!(
+        named.diagnostics.warnings.is_empty(),
+        "{:?}",
+        named.diagnostics.warnings
+    );
+}
+
 /// Timestamps as business tools export them: a 12-hour clock, months alone, month names.
 #[test]
 fn report_timestamps_read_as_time() {
