@@ -137,10 +137,14 @@ pub(crate) fn parse_label(s: &[u8]) -> Value {
     }
 }
 
-/// Whether a trimmed cell reads as a number only once undressed ([`parse_dressed`]): the
-/// cells ingest names in a warning, since a grouping comma and a decimal comma look alike.
-pub(crate) fn is_dressed(s: &[u8], mark: DecimalMark) -> bool {
-    parse_plain(s, mark) == Value::Invalid && parse_dressed(s, mark).is_some()
+/// The number a trimmed cell reads as only once undressed ([`parse_dressed`]), `None` for a
+/// plain number or no number: the cells ingest names in a warning, since a grouping comma and
+/// a decimal comma look alike.
+pub(crate) fn dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
+    match parse_plain(s, mark) {
+        Value::Invalid => parse_dressed(s, mark),
+        _ => None,
+    }
 }
 
 /// [`parse_value_in`] without the dressed forms.
@@ -239,26 +243,20 @@ pub(crate) fn parse_dressed(s: &[u8], mark: DecimalMark) -> Option<f64> {
     {
         return None;
     }
-    let separator = int.chars().find(|&c| c == group || GROUPING.contains(&c));
+    // Without a grouping separator the rest was a plain number or is no number at all.
+    let sep = int.chars().find(|&c| c == group || GROUPING.contains(&c))?;
     let mut plain = String::with_capacity(s.len() + 1);
-    match separator {
-        None if int.is_empty() && frac.is_some() => plain.push('0'),
-        None if !digits(int) => return None,
-        None => plain.push_str(int),
-        Some(sep) => {
-            let mut groups = int.split(sep);
-            let first = groups.next()?;
-            if !(1..=3).contains(&first.len()) || !digits(first) {
-                return None;
-            }
-            plain.push_str(first);
-            for g in groups {
-                if g.len() != 3 || !digits(g) {
-                    return None;
-                }
-                plain.push_str(g);
-            }
+    let mut groups = int.split(sep);
+    let first = groups.next()?;
+    if !(1..=3).contains(&first.len()) || !digits(first) {
+        return None;
+    }
+    plain.push_str(first);
+    for g in groups {
+        if g.len() != 3 || !digits(g) {
+            return None;
         }
+        plain.push_str(g);
     }
     if let Some(f) = frac {
         plain.push('.');
@@ -422,13 +420,13 @@ mod tests {
             assert_eq!(parse_value_in(cell, DecimalMark::Comma), *want, "{name}");
         }
         // With a decimal point, a comma can only group thousands: read so, and said so
-        // (ingest warns about every dressed value column; `is_dressed` tells it which).
+        // (ingest warns about every dressed value column; `dressed` tells it which).
         assert_eq!(
             parse_value_in(b"73,967", DecimalMark::Point),
             Value::Number(73967.0)
         );
-        assert!(is_dressed(b"73,967", DecimalMark::Point));
-        assert!(!is_dressed(b"73,967", DecimalMark::Comma));
+        assert_eq!(dressed(b"73,967", DecimalMark::Point), Some(73967.0));
+        assert_eq!(dressed(b"73,967", DecimalMark::Comma), None);
         assert_eq!(parse_value_in(b"7,5", DecimalMark::Point), Value::Invalid);
     }
 
@@ -483,8 +481,8 @@ mod tests {
             assert_eq!(value, want.map_or(Value::Invalid, Value::Number), "{name}");
         }
         // A plain number is no dressed one.
-        assert!(!is_dressed(b"1234.5", DecimalMark::Point));
-        assert!(is_dressed(b"$1", DecimalMark::Point));
+        assert_eq!(dressed(b"1234.5", DecimalMark::Point), None);
+        assert_eq!(dressed(b"$1", DecimalMark::Point), Some(1.0));
     }
 
     #[test]

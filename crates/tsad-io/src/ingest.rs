@@ -1,7 +1,7 @@
 //! Streaming a CSV into a [`Series`]: the sample decides the layout, then every record is
 //! parsed from a `csv::Reader` holding only a small buffer.
 
-use crate::cell::{Value, is_dressed, parse_label, parse_value_in, trim};
+use crate::cell::{Value, dressed, parse_label, parse_value_in, trim};
 use crate::diagnostics::{Diagnostics, DuplicateRow, Gap, Gaps, RejectedRow};
 use crate::encoding::{Utf16, Utf16Reader, detect_utf16, open_quote, reject_binary};
 use crate::error::{IngestError, shorten};
@@ -1312,14 +1312,11 @@ fn value_in(cell: &[u8], layout: &Layout) -> Value {
 /// comma that groups thousands looks like a decimal comma, so the reading is said, not hidden.
 fn dressed_warning(layout: &Layout, value_name: &str) -> Option<String> {
     let j = layout.columns.iter().position(|c| c == value_name)?;
-    let cell = layout
+    let (cell, v) = layout
         .rows
         .iter()
         .filter_map(|r| r.get(j).map(trim))
-        .find(|c| is_dressed(c, layout.decimal))?;
-    let Value::Number(v) = parse_value_in(cell, layout.decimal) else {
-        return None;
-    };
+        .find_map(|c| dressed(c, layout.decimal).map(|v| (c, v)))?;
     let text = String::from_utf8_lossy(cell);
     let hint = if layout.decimal == crate::options::DecimalMark::Point
         && text.contains(',')

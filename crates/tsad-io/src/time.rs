@@ -835,6 +835,7 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
     let mut dmy_first: Option<Dmy> = None;
     let mut named = 0;
     let mut named_shape = None;
+    let mut compact = 0;
     let (mut a_big, mut b_big) = (false, false);
     let mut ints: Vec<i64> = Vec::new();
     for cell in cells {
@@ -857,6 +858,7 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
             }));
         } else if let Some(v) = parse_int(cell) {
             ints.push(v);
+            compact += usize::from(parse_compact(cell).is_some());
         }
     }
     let total = cells.len();
@@ -889,12 +891,11 @@ pub(crate) fn detect_format(cells: &[&[u8]], strict: bool) -> Option<(TimeFormat
     }
     // Eight-digit integers that are all dates, in time order, are dates: epoch seconds of
     // eight digits would all fall in 1970 to 1973.
-    let compact = |v: &i64| parse_compact(v.to_string().as_bytes()).is_some();
     let rising = |ints: &[i64]| {
         let up = ints.windows(2).filter(|w| w[1] >= w[0]).count();
         ints.len() < 2 || up * 10 >= (ints.len() - 1) * 9
     };
-    if ints.iter().all(compact) && rising(&ints) {
+    if compact == ints.len() && rising(&ints) {
         return Some((TimeFormat::CompactDate, ints.len()));
     }
     let max = ints.iter().map(|v| v.abs()).max()?;
