@@ -1221,6 +1221,8 @@ mod tests {
         );
         assert_eq!(detect(&["20240103", "20240101", "20240102"], true), None);
         assert_eq!(detect(&["20241301", "20241302"], true), None);
+        // Nine digits are no YYYYMMDD, though their integers are.
+        assert_eq!(detect(&["020240101", "020240102"], true), None);
         assert_eq!(parse_compact(b"20160229"), Some(1_456_704_000_000));
         assert_eq!(parse_compact(b"20150229"), None);
         assert_eq!(parse_compact(b"18991231"), None);
