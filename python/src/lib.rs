@@ -189,13 +189,13 @@ fn to_py(e: impl std::fmt::Display) -> PyErr {
 }
 
 /// detect(values, timestamps, detector, threshold, events, train_rows, train_values,
-/// train_timestamps)
+/// train_timestamps, train_until)
 /// --
 ///
 /// Fits `detector` and detects anomalies in one series (the engine's `detect_with`). Called
 /// by `tsad.detect`, which documents the arguments; specs are JSON text here.
 #[pyfunction]
-#[pyo3(signature = (values, timestamps, detector, threshold, events, train_rows=None, train_values=None, train_timestamps=None))]
+#[pyo3(signature = (values, timestamps, detector, threshold, events, train_rows=None, train_values=None, train_timestamps=None, train_until=None))]
 #[allow(clippy::too_many_arguments)]
 fn detect<'py>(
     py: Python<'py>,
@@ -207,6 +207,7 @@ fn detect<'py>(
     train_rows: Option<usize>,
     train_values: Option<PyReadonlyArray1<'py, f64>>,
     train_timestamps: Option<PyReadonlyArray1<'py, i64>>,
+    train_until: Option<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (spec, preset) = spec_arg(py, detector)?;
     let threshold = threshold_arg(py, threshold)?;
@@ -219,7 +220,11 @@ fn detect<'py>(
             })?),
             None => None,
         };
-    let training = match (&train, train_rows) {
+    let until_rows = train_until
+        .map(|t| tsad_engine::rows_until(&series, t, "train"))
+        .transpose()
+        .map_err(|e| core_error(py, e))?;
+    let training = match (&train, train_rows.or(until_rows)) {
         (Some(t), _) => Training::Separate(t),
         (None, Some(n)) => Training::Prefix(n),
         (None, None) => Training::Same,
@@ -558,6 +563,16 @@ fn catalog() -> PyResult<String> {
 
 /// The native module. Its functions take specs as JSON text and arrays of the exact dtypes;
 /// `tsad/__init__.py` is the public interface.
+/// parse_time(text)
+/// --
+///
+/// Unix milliseconds of a time written as tsad reads timestamps (`2014-02-07`,
+/// `2014-02-07T14:30:00Z`, ...; no zone = UTC), or None when it is no time.
+#[pyfunction]
+fn parse_time(text: &str) -> Option<i64> {
+    tsad_io::parse_time(text)
+}
+
 #[pymodule]
 fn _tsad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TsadError", m.py().get_type::<TsadError>())?;
@@ -571,5 +586,6 @@ fn _tsad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_spec, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_time, m)?)?;
     Ok(())
 }

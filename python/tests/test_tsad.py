@@ -1,6 +1,7 @@
 """The tsad package: numpy and pandas in and out, errors, streaming, models, and the same
 results as the `tsad` CLI on the demo and on a NAB file."""
 
+import datetime
 import json
 import math
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import tsad
 
 SEED = 7
+HOURS = pd.date_range("2024-01-01", periods=300, freq="h")
 
 
 def noisy(n=1000, seed=SEED, spike_at=None):
@@ -86,6 +88,19 @@ def test_train_prefix_and_separate_series():
     assert separate.anomaly[1000]
 
 
+def test_train_until_a_time_is_the_prefix_up_to_it():
+    demo = tsad.demo(points=1500, seed=2)
+    by_rows = tsad.detect(demo["value"], timestamps=demo["timestamp"], train=300)
+    last = demo["timestamp"][299]  # the 300th point
+    for until in [last, last.to_pydatetime(), last.isoformat(), np.datetime64(last.value, "ns")]:
+        by_time = tsad.detect(demo["value"], timestamps=demo["timestamp"], train=until)
+        assert by_time.diagnostics["training"]["prefix_rows"] == 300, until
+        assert np.array_equal(by_time.anomaly, by_rows.anomaly)
+    # A date is its midnight (UTC): the demo is hourly from 2024-01-01 00:00.
+    day = tsad.detect(demo["value"], timestamps=demo["timestamp"], train=datetime.date(2024, 1, 11))
+    assert day.diagnostics["training"]["prefix_rows"] == 241
+
+
 def test_an_empty_answer_names_the_rarest_point_and_the_rate_that_flags_it():
     values = noisy(2000)
     values[1500] += 5.5
@@ -143,6 +158,17 @@ def test_detect_frame_uses_a_datetime_index():
     demo = tsad.demo(points=500, seed=1).set_index("timestamp")
     r = tsad.detect_frame(demo[["value"]], detector="zscore")
     assert r.timestamps[0] == 1_704_067_200_000
+
+
+def test_a_series_with_a_datetime_index_brings_its_times():
+    demo = tsad.demo(points=800, seed=1)
+    values = demo.set_index("timestamp")["value"]
+    r = tsad.detect(values, detector="zscore", train="2024-01-05")
+    assert r.timestamps[0] == 1_704_067_200_000
+    assert r.diagnostics["training"]["prefix_rows"] == 97
+    assert isinstance(r.to_pandas().index, pd.DatetimeIndex)
+    model = tsad.fit(values[:300], detector="mad")
+    assert model.detect(values).timestamps[-1] == r.timestamps[-1]
 
 
 def test_tz_aware_timestamps_become_utc_milliseconds():
@@ -218,13 +244,34 @@ def test_read_csv_uses_tsads_ingest(tmp_path):
             lambda: tsad.detect(noisy(300), events={"standout": "yes"}),
             tsad.TsadError, "invalid_parameter", "field `standout`",
         ),
+        (
+            lambda: tsad.detect(pd.DataFrame({"value": noisy(300)})),
+            TypeError, None, "tsad.detect_frame",
+        ),
+        (
+            lambda: tsad.detect(noisy(300), timestamps=HOURS, train="2030-01-01"),
+            tsad.TsadError, "invalid_parameter", "is outside the data, which runs from 2024",
+        ),
+        (
+            lambda: tsad.detect(noisy(300), timestamps=HOURS, train="teatime"),
+            ValueError, None, "'teatime' is not a time",
+        ),
+        (
+            lambda: tsad.detect(noisy(300), train="2024-01-05"),
+            ValueError, None, "the series has no timestamps",
+        ),
+        (
+            lambda: tsad.detect(noisy(300), timestamps=HOURS, detector="mad", train="2024-01-01 05:00"),
+            tsad.TsadError, "invalid_parameter", "needs at least 49 training points",
+        ),
         (lambda: tsad.read_csv("/nonexistent/x.csv"), tsad.TsadError, "invalid_csv", "x.csv"),
         (lambda: tsad.Model.load("/nonexistent/m.json"), OSError, None, "cannot read model file"),
     ],
     ids=[
         "strings", "complex", "2-d", "lengths", "order", "bad-times", "unknown-kind",
         "bad-param", "too-short", "bad-threshold", "bad-quantile", "train-too-long",
-        "bad-events", "bad-standout", "missing-csv", "missing-model",
+        "bad-events", "bad-standout", "data-frame", "train-outside", "train-no-time",
+        "train-time-no-timestamps", "train-time-too-short", "missing-csv", "missing-model",
     ],
 )
 def test_bad_input_raises_a_clear_exception(call, error, code, words):

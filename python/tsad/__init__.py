@@ -56,6 +56,11 @@ def _values(values: Any, name: str = "values") -> np.ndarray:
     if hasattr(values, "to_numpy") and str(getattr(values, "dtype", "")) in _NULLABLE:
         # pandas' nullable dtypes: <NA> becomes NaN, a missing value.
         values = values.to_numpy(dtype="float64", na_value=np.nan)
+    if hasattr(values, "columns") and getattr(values, "ndim", 1) == 2:
+        raise TypeError(
+            f"{name} is a DataFrame; give one column (df[\"value\"]), or use "
+            "tsad.detect_frame(df, time_col=..., value_col=...)"
+        )
     arr = np.asarray(values)
     if arr.dtype == object:
         try:
@@ -98,6 +103,35 @@ def _timestamps(timestamps: Any, name: str = "timestamps") -> Optional[np.ndarra
     raise TypeError(
         f"{name} must be datetimes or integers (Unix milliseconds), got dtype {arr.dtype}"
     )
+
+
+def _index_times(values: Any, timestamps: Any) -> Any:
+    """``timestamps``, or when None the DatetimeIndex of a pandas Series of values."""
+    index = getattr(values, "index", None)
+    if timestamps is None and getattr(getattr(index, "dtype", None), "kind", "") == "M":
+        return index
+    return timestamps
+
+
+def _is_time(t: Any) -> bool:
+    """Whether ``t`` names a moment (text, a datetime or date, numpy datetime64)."""
+    return isinstance(t, (str, datetime.date, np.datetime64))
+
+
+def _time_ms(t: Any, name: str) -> int:
+    """Unix milliseconds of a moment: text as tsad reads timestamps (no zone = UTC), a
+    datetime (naive = UTC), a date (its midnight, UTC) or numpy datetime64."""
+    if isinstance(t, str):
+        ms = _tsad.parse_time(t)
+        if ms is None:
+            raise ValueError(
+                f"{name}: {t!r} is not a time; write it like '2014-02-07' or "
+                "'2014-02-07T14:30:00Z'"
+            )
+        return ms
+    if isinstance(t, datetime.date) and not isinstance(t, datetime.datetime):
+        t = datetime.datetime(t.year, t.month, t.day)
+    return _one_timestamp(t)
 
 
 def _object_times(arr: np.ndarray, name: str) -> np.ndarray:
@@ -289,7 +323,8 @@ def detect(
     """Fits a detector and finds the anomalies in one series.
 
     Args:
-        values: numbers (numpy array, pandas Series, list); NaN or None = missing.
+        values: numbers (numpy array, pandas Series, list); NaN or None = missing. A pandas
+            Series with a DatetimeIndex gives its index as ``timestamps`` when they are None.
         timestamps: datetimes (numpy datetime64, pandas, tz-aware converted to UTC) or integers
             taken as Unix milliseconds; strictly increasing. None: the row number is time.
         detector: a kind (``"mad"``), a preset (``"nab-best"``), a spec dict
@@ -299,7 +334,9 @@ def detect(
             name (``"sigma"``, ``"robust"``, ``"quantile"``, ``"sensitivity"``) with its default
             parameter, or a dict (``{"method": "auto", "every": 10000}``).
         train: what the detector learns normal from. None: the series itself; an int ``n``: its
-            first ``n`` points; numbers (with ``train_timestamps``): another, normal series.
+            first ``n`` points; a time (``"2024-01-10"``, a datetime or date, numpy
+            datetime64; needs timestamps): its points at or before that time, as ``tsad detect
+            --train-until``; numbers (with ``train_timestamps``): another, normal series.
         events: event options (``merge_gap``, ``merge_gap_time``, ``min_points``, ``prune``,
             ``standout``, ``routine``).
 
@@ -313,13 +350,20 @@ def detect(
             shorter than the detector needs.
     """
     v = _values(values)
-    ts = _timestamps(timestamps)
+    ts = _timestamps(_index_times(values, timestamps))
     kwargs: Dict[str, Any] = {}
     if train is not None:
         if isinstance(train, (int, np.integer)) and not isinstance(train, bool):
             if train < 0:
                 raise ValueError(f"train: a row count must be 0 or more, got {train}")
             kwargs["train_rows"] = int(train)
+        elif _is_time(train):
+            if ts is None:
+                raise ValueError(
+                    f"train: {train!r} is a time, but the series has no timestamps; give "
+                    "timestamps, or a number of points (train=n)"
+                )
+            kwargs["train_until"] = _time_ms(train, "train")
         else:
             kwargs["train_values"] = _values(train, "train")
             kwargs["train_timestamps"] = _timestamps(train_timestamps, "train_timestamps")
@@ -398,7 +442,7 @@ class Model:
         """Scores a series with the fitted model and its calibration, then thresholds; arguments
         as :func:`detect`."""
         v = _values(values)
-        ts = _timestamps(timestamps)
+        ts = _timestamps(_index_times(values, timestamps))
         raw = self._native.detect(v, ts, _threshold_json(threshold), _events_json(events))
         return Detection(raw, ts, v)
 
@@ -428,7 +472,7 @@ def fit(values: Any, timestamps: Any = None, detector: Spec = None) -> Model:
     """Fits ``detector`` on a normal (training) series and calibrates its scores; arguments as
     :func:`detect`. Use the returned :class:`Model` to detect in new data, or save it."""
     v = _values(values)
-    ts = _timestamps(timestamps)
+    ts = _timestamps(_index_times(values, timestamps))
     return Model(_tsad.fit(v, ts, _spec_json(detector)))
 
 

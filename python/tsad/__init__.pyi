@@ -1,5 +1,6 @@
 """Type stubs for the tsad package (see tsad/__init__.py for the documentation)."""
 
+import datetime
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -15,6 +16,8 @@ EventOptions = Optional[Mapping[str, Any]]
 Values = Union[npt.ArrayLike, "pd.Series[float]"]
 Times = Union[None, npt.ArrayLike, "pd.Series[Any]", pd.DatetimeIndex]
 PathLike = Union[str, "os.PathLike[str]"]
+Time = Union[str, datetime.date, np.datetime64]
+Train = Union[None, int, Time, Values]
 
 class TsadError(ValueError):
     """What tsad rejected, with tsad's own message."""
@@ -45,7 +48,7 @@ def detect(
     timestamps: Times = None,
     detector: Spec = None,
     threshold: ThresholdSpec = None,
-    train: Union[None, int, Values] = None,
+    train: Train = None,
     train_timestamps: Times = None,
     events: EventOptions = None,
 ) -> Detection: ...
@@ -55,7 +58,7 @@ def detect_frame(
     value_col: Optional[str] = None,
     detector: Spec = None,
     threshold: ThresholdSpec = None,
-    train: Union[None, int, Values] = None,
+    train: Train = None,
     events: EventOptions = None,
 ) -> Detection: ...
 

@@ -196,7 +196,6 @@ pub(crate) fn fit(a: FitArgs) -> Result<Outcome> {
 /// The number of rows of `series` at or before `time` (a timestamp, or a row number when the
 /// series has no time column).
 pub(crate) fn rows_until(series: &Series, time: &str) -> Result<usize> {
-    let ts = series.timestamps();
     let t = match series.axis() {
         TimeAxis::Index => time.trim().parse::<i64>().with_context(|| {
             format!("--train-until {time}: the file has no time column, so give a row number")
@@ -208,18 +207,12 @@ pub(crate) fn rows_until(series: &Series, time: &str) -> Result<usize> {
             )
         })?,
     };
-    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
-        bail!("the file has no rows");
-    };
-    if t < first || t >= last {
-        bail!(
-            "--train-until {time} is outside the file, which runs from {} to {}; give a time \
-             inside it so that some rows are left to score",
-            time_text(series, first),
-            time_text(series, last)
-        );
-    }
-    Ok(ts.partition_point(|&x| x <= t))
+    tsad_engine::rows_until(series, t, "--train-until").map_err(|e| match e {
+        tsad_core::Error::InvalidParameter { reason, .. } => {
+            anyhow::anyhow!("--train-until {time}: {reason}")
+        }
+        other => other.into(),
+    })
 }
 
 /// A duration such as `30m`, `12h`, `7d` or `1w`, in the series' time unit (ms).

@@ -520,7 +520,7 @@ fn bad_input_exits_two_with_a_clear_message() {
             &["detect", "ok.csv", "--train-until", "1999-01-01"],
             &[
                 "--train-until 1999-01-01",
-                "outside the file",
+                "outside the data",
                 "2024-01-01T00:00:00Z",
             ],
         ),

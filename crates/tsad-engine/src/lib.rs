@@ -18,6 +18,7 @@ pub use fleet::{
 pub use model::{FittedModel, MODEL_FORMAT, MODEL_VERSION};
 pub use pipeline::{
     Detection, Training, TrainingInfo, detect, detect_fitted, detect_with, fit, rethreshold,
+    rows_until,
 };
 pub use presets::{Preset, preset, presets};
 pub use quiet::{Quiet, quiet};

@@ -26,6 +26,40 @@ pub enum Training<'a> {
     Separate(&'a Series),
 }
 
+/// How many points of `series` a training part that ends at `until` takes: those at or before
+/// it. `until` is in the series' time unit (Unix milliseconds, or a row number when the series
+/// counts rows). One rule for `tsad detect --train-until`, the API's `{"until": ...}` and
+/// Python's `train=<a time>`; `name` is the option's name as the caller spells it.
+///
+/// # Errors
+///
+/// [`tsad_core::Error::InvalidParameter`] named `name` when `until` is before the first point
+/// or at or after the last (nothing would be left to score), or the series is empty.
+pub fn rows_until(series: &Series, until: i64, name: &str) -> Result<usize, tsad_core::Error> {
+    let text = |t: i64| match series.axis() {
+        TimeAxis::EpochMillis => tsad_io::format_timestamp(t),
+        _ => format!("row {t}"),
+    };
+    let invalid = |reason: String| tsad_core::Error::InvalidParameter {
+        name: name.to_owned(),
+        reason,
+    };
+    let ts = series.timestamps();
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+        return Err(invalid("the data has no rows".into()));
+    };
+    if until < first || until >= last {
+        return Err(invalid(format!(
+            "{} is outside the data, which runs from {} to {}; give a time inside it so that \
+             some rows are left to score",
+            text(until),
+            text(first),
+            text(last)
+        )));
+    }
+    Ok(ts.partition_point(|&x| x <= until))
+}
+
 /// What a detection was fitted and calibrated on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainingInfo {

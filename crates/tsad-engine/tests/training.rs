@@ -373,3 +373,34 @@ fn novelty_weighs_the_first_points_after_a_row_numbered_training_part_on_their_o
     assert!(starts.contains(&1500), "{starts:?}");
     assert_eq!(d.training.junction_rows, Some(1200));
 }
+
+#[test]
+fn a_training_part_until_a_time_takes_the_points_at_or_before_it() {
+    let hour = 3_600_000;
+    let s = Series::new((0..10).map(|i| i * hour).collect(), vec![1.0; 10]).unwrap();
+    assert_eq!(tsad_engine::rows_until(&s, 0, "until").unwrap(), 1);
+    assert_eq!(tsad_engine::rows_until(&s, 4 * hour, "until").unwrap(), 5);
+    assert_eq!(
+        tsad_engine::rows_until(&s, 4 * hour + 1, "until").unwrap(),
+        5
+    );
+    for outside in [-1, 9 * hour, 20 * hour] {
+        let e = tsad_engine::rows_until(&s, outside, "until").unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("invalid parameter `until`"), "{text}");
+        assert!(
+            text.contains(
+                "outside the data, which runs from 1970-01-01T00:00:00Z to 1970-01-01T09:00:00Z"
+            ),
+            "{text}"
+        );
+    }
+    let rows = Series::from_values(vec![1.0; 10]).unwrap();
+    let e = tsad_engine::rows_until(&rows, 12, "until")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("row 12 is outside the data, which runs from row 0 to row 9"),
+        "{e}"
+    );
+}

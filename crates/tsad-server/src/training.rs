@@ -3,7 +3,6 @@
 //! Parsing and checking against the data, every problem a 4xx that names the field and says
 //! how to fix it; loading the training data and models; saving fitted models.
 
-use crate::api::rfc3339;
 use crate::error::ApiError;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -192,14 +191,6 @@ pub(crate) fn parse_train(v: &Value, inline: bool) -> Result<TrainRequest, ApiEr
     }
 }
 
-/// How to write a time of `series` in a message.
-fn time_text(series: &Series, t: i64) -> String {
-    match series.axis() {
-        TimeAxis::Index => format!("row {t}"),
-        _ => rfc3339(t),
-    }
-}
-
 /// The number of rows of `series` a `rows` or `until` request takes, checked.
 pub(crate) fn prefix_rows(series: &Series, req: &TrainRequest) -> Result<usize, ApiError> {
     let n = series.len();
@@ -229,23 +220,10 @@ pub(crate) fn prefix_rows(series: &Series, req: &TrainRequest) -> Result<usize, 
                 };
                 return Err(invalid("train.until", format!("{until}: {how}")));
             };
-            let ts = series.timestamps();
-            let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
-                return Err(invalid("train.until", "the data has no rows"));
-            };
-            if t < first || t >= last {
-                return Err(invalid(
-                    "train.until",
-                    format!(
-                        "{} is outside the data, which runs from {} to {}; give a time inside \
-                         it so that some rows are left to score",
-                        time_text(series, t),
-                        time_text(series, first),
-                        time_text(series, last)
-                    ),
-                ));
-            }
-            Ok(ts.partition_point(|&x| x <= t))
+            tsad_engine::rows_until(series, t, "train.until").map_err(|e| match e {
+                tsad_core::Error::InvalidParameter { reason, .. } => invalid("train.until", reason),
+                other => other.into(),
+            })
         }
         _ => Err(ApiError::internal(
             "prefix_rows of a non-prefix training part",
