@@ -461,6 +461,19 @@ impl SortedWindow {
             / n as f64
     }
 
+    /// Mean absolute deviation from `med`, each deviation capped at `cap`; O(n).
+    pub(crate) fn mean_abs_dev_capped(&self, med: f64, cap: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        self.sorted
+            .iter()
+            .map(|&k| (from_key(k) - med).abs().min(cap))
+            .sum::<f64>()
+            / n as f64
+    }
+
     /// Median and robust scale (1.4826·MAD, else 1.2533·mean absolute deviation, else 0).
     pub(crate) fn center_scale(&mut self) -> (f64, f64, bool) {
         let med = self.median();

@@ -163,7 +163,7 @@ pub fn median_differences(x: &[f64], w: usize) -> Vec<f64> {
 /// stays NaN and does not compete. A shift raises the median difference on about a window of
 /// points around it; keeping only its peak leaves one point at the change, so a shift is as
 /// rare as a spike to the calibration that follows.
-fn peaks_only(values: &[f64], reach: usize) -> Vec<f64> {
+pub(crate) fn peaks_only(values: &[f64], reach: usize) -> Vec<f64> {
     let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
     let before = trailing_max(values.iter().map(|&v| key(v)), reach);
     let mut after = trailing_max(values.iter().rev().map(|&v| key(v)), reach);

@@ -9,6 +9,7 @@ pub mod level;
 pub mod mad;
 pub mod novelty;
 pub mod seasonal;
+pub mod spread;
 pub mod zscore;
 
 pub use benford::{BenfordDetector, BenfordModel, BenfordParams};
@@ -17,12 +18,13 @@ pub use level::{LevelDetector, LevelModel, LevelParams};
 pub use mad::{MadDetector, MadModel, MadParams};
 pub use novelty::{NoveltyDetector, NoveltyModel, NoveltyParams};
 pub use seasonal::{SeasonalDetector, SeasonalModel, SeasonalParams};
+pub use spread::{SpreadDetector, SpreadModel, SpreadParams};
 pub use zscore::{ZscoreDetector, ZscoreModel, ZscoreParams};
 
 /// The detector kinds this crate provides, as written in specs.
 pub fn kinds() -> &'static [&'static str] {
     &[
-        "zscore", "mad", "seasonal", "level", "benford", "novelty", "ensemble",
+        "zscore", "mad", "seasonal", "level", "spread", "benford", "novelty", "ensemble",
     ]
 }
 
@@ -38,6 +40,7 @@ mod tests {
             Box::new(MadDetector::new(MadParams::default()).unwrap()),
             Box::new(SeasonalDetector::new(SeasonalParams::default()).unwrap()),
             Box::new(LevelDetector::new(LevelParams::default()).unwrap()),
+            Box::new(SpreadDetector::new(SpreadParams::default()).unwrap()),
             Box::new(BenfordDetector::new(BenfordParams::default()).unwrap()),
             Box::new(NoveltyDetector::new(NoveltyParams::default()).unwrap()),
             Box::new(
@@ -68,6 +71,7 @@ mod tests {
             schemars::schema_for!(MadParams),
             schemars::schema_for!(SeasonalParams),
             schemars::schema_for!(LevelParams),
+            schemars::schema_for!(SpreadParams),
             schemars::schema_for!(EnsembleParams),
             schemars::schema_for!(NoveltyParams),
         ] {

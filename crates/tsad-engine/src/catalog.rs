@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tsad_core::{Sensitivity, Threshold};
 use tsad_detectors::{
-    BenfordParams, LevelParams, MadParams, NoveltyParams, SeasonalParams, ZscoreParams,
+    BenfordParams, LevelParams, MadParams, NoveltyParams, SeasonalParams, SpreadParams,
+    ZscoreParams,
 };
 use tsad_nn::{LstmAutoencoderParams, LstmForecastParams};
 
@@ -129,6 +130,17 @@ pub fn catalog() -> Catalog {
              one point at the change. Spikes barely move a median and score low here. Batch \
              only (it needs the points after each one).",
             "standard errors of the change of median",
+            false,
+        ),
+        info::<SpreadParams>(
+            "spread",
+            "Change of spread",
+            "Takes the season out, then compares the noise of the steps from point to point \
+             over a window from each point on with the noise over the window before it, so a \
+             series that turns noisier or calmer (or goes flat) and stays so is found even \
+             when no single point stands out. Only the peak near each change keeps its score: \
+             one point at the change. Batch only (it needs the points after each one).",
+            "standard errors of the log-ratio of the two spreads",
             false,
         ),
         info::<BenfordParams>(

@@ -11,7 +11,7 @@ use tsad_core::Detector;
 use tsad_detectors::{
     BenfordDetector, BenfordParams, EnsembleDetector, EnsembleMember, EnsembleParams,
     LevelDetector, LevelParams, MadDetector, MadParams, NoveltyDetector, NoveltyParams, Policy,
-    SeasonalDetector, SeasonalParams, ZscoreDetector, ZscoreParams,
+    SeasonalDetector, SeasonalParams, SpreadDetector, SpreadParams, ZscoreDetector, ZscoreParams,
 };
 use tsad_nn::{
     LstmAutoencoderDetector, LstmAutoencoderParams, LstmForecastDetector, LstmForecastParams,
@@ -32,6 +32,8 @@ pub enum DetectorSpec {
     Seasonal(SeasonalParams),
     /// Change of level: the median after each point against the median before it.
     Level(LevelParams),
+    /// Change of spread: the noise after each point against the noise before it.
+    Spread(SpreadParams),
     /// Benford's first-digit test per sliding window.
     Benford(BenfordParams),
     /// New extremes and unseen shapes, reported once per episode (streaming; `nab-best`).
@@ -62,11 +64,12 @@ pub struct EnsembleSpec {
 }
 
 /// The kinds a spec can name, in catalog order.
-pub(crate) const KINDS: [&str; 9] = [
+pub(crate) const KINDS: [&str; 10] = [
     "zscore",
     "mad",
     "seasonal",
     "level",
+    "spread",
     "benford",
     "novelty",
     "lstm_forecast",
@@ -92,6 +95,7 @@ impl DetectorSpec {
             DetectorSpec::Mad(_) => "mad",
             DetectorSpec::Seasonal(_) => "seasonal",
             DetectorSpec::Level(_) => "level",
+            DetectorSpec::Spread(_) => "spread",
             DetectorSpec::Benford(_) => "benford",
             DetectorSpec::Novelty(_) => "novelty",
             DetectorSpec::LstmForecast(_) => "lstm_forecast",
@@ -135,6 +139,7 @@ impl DetectorSpec {
             DetectorSpec::Mad(p) => MadDetector::new(p.clone()).map(boxed),
             DetectorSpec::Seasonal(p) => SeasonalDetector::new(p.clone()).map(boxed),
             DetectorSpec::Level(p) => LevelDetector::new(p.clone()).map(boxed),
+            DetectorSpec::Spread(p) => SpreadDetector::new(p.clone()).map(boxed),
             DetectorSpec::Benford(p) => BenfordDetector::new(p.clone()).map(boxed),
             DetectorSpec::Novelty(p) => NoveltyDetector::new(p.clone()).map(boxed),
             DetectorSpec::LstmForecast(p) => LstmForecastDetector::new(p.clone()).map(boxed),
@@ -394,6 +399,7 @@ pub(crate) fn parse_value(
         "mad" => parse_params(&params, &p, problems).map(DetectorSpec::Mad),
         "seasonal" => parse_params(&params, &p, problems).map(DetectorSpec::Seasonal),
         "level" => parse_params(&params, &p, problems).map(DetectorSpec::Level),
+        "spread" => parse_params(&params, &p, problems).map(DetectorSpec::Spread),
         "benford" => parse_params(&params, &p, problems).map(DetectorSpec::Benford),
         "novelty" => parse_params(&params, &p, problems).map(DetectorSpec::Novelty),
         "lstm_forecast" => parse_params(&params, &p, problems).map(DetectorSpec::LstmForecast),
