@@ -140,7 +140,7 @@ pub fn catalog() -> Catalog {
              series that turns noisier or calmer (or goes flat) and stays so is found even \
              when no single point stands out. Only the peak near each change keeps its score: \
              one point at the change. Batch only (it needs the points after each one).",
-            "standard errors of the log-ratio of the two spreads",
+            "squared standard errors of the log-ratio of the two spreads",
             false,
         ),
         info::<BenfordParams>(
