@@ -172,9 +172,9 @@ fn steps(x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The spread of the `len` steps ending at each index (NaN until `len` are in): 1.4826 × their
-/// MAD, or 1.2533 × their mean absolute deviation from the median when that is 0, at least
-/// `floor`.
+/// The spread of the `len` steps ending at each index (NaN until `len` are in): 1.2533 × their
+/// mean absolute deviation from their median, each deviation capped at [`WINSOR`] × 1.4826 ×
+/// their MAD (uncapped when the MAD is 0), and at least `floor`.
 fn rolling_spread(steps: &[f64], len: usize, floor: f64) -> Vec<f64> {
     let mut window = SortedWindow::new(len);
     steps
@@ -248,7 +248,7 @@ fn at_changes(x: &[f64], score: Vec<f64>, w: usize) -> Vec<f64> {
         for c in lo..=hi {
             // Steps before the split: d[a..c] (inside x[a-1..c]); after: d[c+1..b].
             let (k1, k2) = (c.saturating_sub(a), b.saturating_sub(c + 1));
-            if k1 < 2 || k2 < 2 || c + 1 > b {
+            if k1 < 2 || k2 < 2 {
                 continue;
             }
             let v1 = prefix[c - a] / k1 as f64;
@@ -364,12 +364,13 @@ impl Model for SpreadModel {
             .map(|c| (c / standard_error).powi(2))
             .collect();
         let mut score = peaks_only(&changes, window / 2);
-        score = at_changes(&rest, score, window);
+        // Missing values score NaN (before the peaks move, so none moves onto one).
         for ((s, c), v) in score.iter_mut().zip(&mut changes).zip(values) {
             if !v.is_finite() {
                 (*s, *c) = (f64::NAN, f64::NAN);
             }
         }
+        let score = at_changes(&rest, score, window);
         Ok(Scores::new(score)
             .with_expected(values.to_vec())
             .with_report(report)
