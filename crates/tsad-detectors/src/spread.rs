@@ -507,6 +507,14 @@ mod tests {
         assert!(scores.score[100].is_nan());
         assert!(scores.score[..48].iter().all(|s| s.is_nan()));
         assert!(scores.score[48..100].iter().all(|s| s.is_finite()));
+        // A missing value just where the change was found: the change is still found, beside it.
+        let mut values = noisier(5000, 3750, 4.0, 1);
+        let (found, _, _) = top(&fit_score(&values, SpreadParams::default()).score);
+        values[found] = f64::NAN;
+        let scores = fit_score(&values, SpreadParams::default());
+        let (at, peak, runner_up) = top(&scores.score);
+        assert!(at != found && at.abs_diff(3750) <= 24, "{found} -> {at}");
+        assert!(peak > 3.0 * runner_up, "{peak} {runner_up}");
         let short = Series::from_values(values[..96].to_vec()).unwrap();
         let err = SpreadDetector::new(SpreadParams::default())
             .unwrap()
