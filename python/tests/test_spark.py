@@ -63,7 +63,8 @@ def test_spark_detect_matches_one_process(spark, long_frame):
     assert sum(quiet) <= 0.05 * len(quiet), (sum(quiet), len(quiet))
 
 
-@pytest.mark.parametrize("train", [None, 100])
+# "2024-01-01 01:39" is each series' 100th minute: the same training part as 100.
+@pytest.mark.parametrize("train", [None, 100, "2024-01-01 01:39"])
 def test_spark_events_match_one_process(spark, long_frame, train):
     df = spark.createDataFrame(long_frame)
     got = tsad.spark.events(df, "series", "ts", "value", spec="mad", train=train).toPandas()
@@ -86,3 +87,5 @@ def test_spark_rejects_a_bad_spec_on_the_driver(spark, long_frame):
         tsad.spark.detect(df, "series", "time", "value")
     with pytest.raises(ValueError, match="train"):
         tsad.spark.events(df, "series", "ts", "value", train=-1)
+    with pytest.raises(ValueError, match="'teatime' is not a time"):
+        tsad.spark.events(df, "series", "ts", "value", train="teatime")

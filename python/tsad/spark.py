@@ -68,9 +68,16 @@ def _check_columns(df: Any, *cols: str) -> None:
         raise ValueError(f"columns {missing} are not in the DataFrame; it has {df.columns}")
 
 
-def _check_train(train: Optional[int]) -> None:
-    if train is not None and (not isinstance(train, int) or isinstance(train, bool) or train < 0):
-        raise ValueError(f"train: a number of points (0 or more) per series, got {train!r}")
+def _check_train(train: Any) -> None:
+    if train is None:
+        return
+    if tsad._is_time(train):
+        tsad._time_ms(train, "train")  # text that is no time fails here, before any task
+        return
+    if not isinstance(train, int) or isinstance(train, bool) or train < 0:
+        raise ValueError(
+            f"train: a number of points (0 or more) or a time, per series, got {train!r}"
+        )
 
 
 def _schema(df: Any, series_col: str, time_col: Optional[str], value_col: str, extra) -> str:
@@ -107,7 +114,7 @@ def detect(
     spec: tsad.Spec = None,
     threshold: tsad.ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
-    train: Optional[int] = None,
+    train: Any = None,
 ):
     """Per-point scores and flags for every series of a PySpark DataFrame.
 
@@ -120,8 +127,10 @@ def detect(
         spec: the detector, as in :func:`tsad.detect` (a name or a spec dict).
         threshold: as in :func:`tsad.detect`.
         events: event options, as in :func:`tsad.detect`.
-        train: fit each series on its first ``train`` points (in time order) instead of on
-            the whole series, as ``train=n`` in :func:`tsad.detect`.
+        train: fit each series on its first ``train`` points (in time order), or on its
+            points at or before a time (``"2024-01-10"``, a datetime or date), instead of on the
+            whole series, as ``train`` in :func:`tsad.detect`. A series that does not reach past
+            the time fails the job with tsad's message and the series' key.
 
     Returns:
         A DataFrame with ``series_col``, ``time_col``, ``value_col`` and ``score``,
@@ -162,7 +171,7 @@ def events(
     spec: tsad.Spec = None,
     threshold: tsad.ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
-    train: Optional[int] = None,
+    train: Any = None,
 ):
     """The events of every series of a PySpark DataFrame, one row per event.
 

@@ -1,10 +1,10 @@
 """Type stubs for tsad.spark (see spark.py for the documentation)."""
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from pyspark.sql import DataFrame
 
-from . import Spec, ThresholdSpec
+from . import Spec, ThresholdSpec, Time
 
 def detect(
     df: DataFrame,
@@ -14,7 +14,7 @@ def detect(
     spec: Spec = None,
     threshold: ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
-    train: Optional[int] = None,
+    train: Union[None, int, Time] = None,
 ) -> DataFrame: ...
 def events(
     df: DataFrame,
@@ -24,5 +24,5 @@ def events(
     spec: Spec = None,
     threshold: ThresholdSpec = None,
     events: Optional[Mapping[str, Any]] = None,
-    train: Optional[int] = None,
+    train: Union[None, int, Time] = None,
 ) -> DataFrame: ...
