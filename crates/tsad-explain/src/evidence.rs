@@ -15,6 +15,9 @@ const MAX_SHAPE_WINDOW: usize = 256;
 /// Shortest window whose shape is compared: shorter ones match noise too easily (the best of
 /// n random windows of 9 points correlates at about 0.9 with anything).
 const MIN_SHAPE_WINDOW: usize = 32;
+/// Points before and after the event the noise is compared over, at least (the level's window
+/// when longer): a spread from fewer steps varies too much to compare.
+pub const NOISE_WINDOW: usize = 96;
 /// Longest window before and after the event used for the level comparison.
 const MAX_CONTEXT_WINDOW: usize = 1000;
 /// Earlier seasons whose same-phase values make the "typical at this phase" median.
@@ -58,6 +61,9 @@ pub struct Evidence {
     pub seasons: Seasons,
     /// The level before versus after: a level shift or a transient.
     pub level: Level,
+    /// The noise before versus after: a change of spread.
+    #[serde(default)]
+    pub noise: Noise,
     /// The most similar earlier stretches of the series (shape only, z-normalised).
     pub similar: Vec<SimilarEpisode>,
     /// Missing values, gaps and duplicates near the event.
@@ -196,6 +202,21 @@ pub struct Level {
     pub change_sigma: Option<f64>,
     /// Level shift, transient, partial, or undetermined.
     pub kind: LevelKind,
+}
+
+/// The noise before versus after the event: the robust standard deviation of the steps from
+/// point to point (`x[i] - x[i-1]`, between finite neighbours) over up to [`NOISE_WINDOW`]
+/// points on each side (the level's window when longer).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Noise {
+    /// Steps measured before the event.
+    pub before_steps: usize,
+    /// Steps measured after the event.
+    pub after_steps: usize,
+    /// The noise before; None with fewer than 3 steps or none that moves.
+    pub before: Option<f64>,
+    /// The noise after; None likewise.
+    pub after: Option<f64>,
 }
 
 /// An earlier stretch whose shape resembles the event's window: of the residuals (actual -
@@ -492,6 +513,7 @@ impl<'a> EvidenceContext<'a> {
             detectors: self.detectors(event),
             seasons: self.seasons(event.peak, peak.actual),
             level: self.level(event, window, peak.actual),
+            noise: self.noise(event, window),
             similar: self.similar(event),
             data_quality: self.data_quality(event, window),
             peak,
@@ -803,6 +825,33 @@ impl<'a> EvidenceContext<'a> {
             change,
             change_sigma,
             kind,
+        }
+    }
+
+    fn noise(&self, event: &Event, window: usize) -> Noise {
+        let values = self.series.values();
+        let n = values.len();
+        let window = window.max(NOISE_WINDOW);
+        let steps = |xs: &[f64]| -> Vec<f64> {
+            xs.windows(2)
+                .filter(|w| w[0].is_finite() && w[1].is_finite())
+                .map(|w| w[1] - w[0])
+                .collect()
+        };
+        let before = steps(&values[event.start.saturating_sub(window)..event.start]);
+        let after = steps(&values[(event.end + 1).min(n)..(event.end + 1 + window).min(n)]);
+        let scale = |xs: &[f64]| {
+            if xs.len() < 3 {
+                None
+            } else {
+                center_scale(xs).and_then(|(_, s)| s)
+            }
+        };
+        Noise {
+            before_steps: before.len(),
+            after_steps: after.len(),
+            before: scale(&before),
+            after: scale(&after),
         }
     }
 

@@ -9,11 +9,14 @@ use tsad_core::{Direction, TimeAxis};
 pub(crate) const STANDOUT_WHY: &str = "short of it, but kept because it stands at least ten \
                                         times rarer than anything else in the series";
 
+/// Factor by which the noise after an event must differ from the noise before it to be said.
+pub(crate) const NOISE_CHANGE: f64 = 1.5;
+
 /// Correlation from which an earlier stretch is called "similar" in words.
 pub(crate) const SIMILAR_CORRELATION: f64 = 0.7;
 
 /// Explains `evidence` in short paragraphs with its numbers: when, how far from expected and
-/// how rare, which detectors, earlier seasons, level before versus after, similar earlier
+/// how rare, which detectors, earlier seasons, level and noise before versus after, similar earlier
 /// episodes and data quality.
 pub fn explain(evidence: &Evidence) -> String {
     [
@@ -22,6 +25,7 @@ pub fn explain(evidence: &Evidence) -> String {
         rank_and_detectors(evidence),
         seasons(evidence),
         level(evidence),
+        noise(evidence),
         similar(evidence),
         quality(evidence),
     ]
@@ -267,6 +271,33 @@ pub(crate) fn level(e: &Evidence) -> Option<String> {
             format!("Level: cannot tell whether the level changed: {why}.")
         }
     })
+}
+
+/// How much noisier or calmer the series is after the event than before: said only when the
+/// spread of its steps changed by at least [`NOISE_CHANGE`] either way and by at least three
+/// standard errors of such a ratio (the log of a MAD from `n` normal values varies by about
+/// `sqrt(1.36 / n)`), so the few points near a series' end do not make one up.
+pub(crate) fn noise(e: &Evidence) -> Option<String> {
+    let v = &e.noise;
+    let (before, after) = (v.before?, v.after?);
+    let se = (1.36 / v.before_steps.max(1) as f64 + 1.36 / v.after_steps.max(1) as f64).sqrt();
+    let ratio = after / before;
+    let least = NOISE_CHANGE.ln().max(3.0 * se);
+    let how = if ratio.ln() >= least {
+        format!("{} times larger", short(ratio))
+    } else if -ratio.ln() >= least {
+        format!("{} times smaller", short(1.0 / ratio))
+    } else {
+        return None;
+    };
+    Some(format!(
+        "Noise: the steps from point to point were {how} after the event than before (typically \
+         {} over the {} steps after, {} over the {} before): a change of spread.",
+        num(after),
+        v.after_steps,
+        num(before),
+        v.before_steps
+    ))
 }
 
 pub(crate) fn similar(e: &Evidence) -> Option<String> {

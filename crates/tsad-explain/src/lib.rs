@@ -16,8 +16,8 @@ pub use chat::{
 };
 pub use error::ExplainError;
 pub use evidence::{
-    DataQuality, DetectorShare, Evidence, EvidenceContext, GapNote, Level, LevelKind, Peak, Rank,
-    SeasonComparison, Seasons, SimilarEpisode,
+    DataQuality, DetectorShare, Evidence, EvidenceContext, GapNote, Level, LevelKind, NOISE_WINDOW,
+    Noise, Peak, Rank, SeasonComparison, Seasons, SimilarEpisode,
 };
 pub use explain::explain;
 pub use llm::{

@@ -175,6 +175,10 @@ const KEYWORDS: &[(Topic, &[&str])] = &[
             "transient",
             "temporary",
             "one-off",
+            "noise",
+            "noisier",
+            "volatil",
+            "spread",
         ],
     ),
     (
@@ -262,7 +266,10 @@ pub fn offline_answer(input: &ChatInput<'_>) -> String {
                  earlier, so there is no earlier season to compare with."
                     .to_owned()
             })),
-            Topic::Level => explain::level(e),
+            Topic::Level => explain::level(e).map(|level| match explain::noise(e) {
+                Some(noise) => format!("{level}\n\n{noise}"),
+                None => level,
+            }),
             Topic::Similar => explain::similar(e),
             Topic::Quality => explain::quality(e),
             Topic::Outside => Some(
@@ -534,6 +541,8 @@ mod tests {
             ("What should I check?", &[Topic::Check]),
             ("Which detector flagged it?", &[Topic::Detectors]),
             ("Is this a level shift?", &[Topic::Level]),
+            ("Is it more volatile now?", &[Topic::Level]),
+            ("Did the noise grow?", &[Topic::Level]),
             ("hello", &[Topic::Why, Topic::Check]),
         ];
         for (q, want) in cases {

@@ -165,6 +165,57 @@ fn a_level_shift_is_named_with_its_numbers() {
     ] {
         assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
     }
+    // The noise did not change: nothing is said of it.
+    let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
+    assert!((0.7..1.4).contains(&ratio), "{ratio}");
+    assert!(!text.contains("Noise:"), "{text}");
+}
+
+#[test]
+fn a_change_of_noise_is_named_with_its_ratio() {
+    // Noise of deviation 1 around 10, four times larger from point 300 on; the event is the
+    // one point at the change, as the `spread` detector reports it.
+    let mut rng = Rng::new(8);
+    let values: Vec<f64> = (0..600)
+        .map(|i| 10.0 + rng.normal() * if i < 300 { 1.0 } else { 4.0 })
+        .collect();
+    let series = Series::from_values(values.clone()).unwrap();
+    let mut score = vec![0.0; 600];
+    score[300] = 80.0;
+    let scores = Scores::new(score).with_expected(values);
+    let cut = Threshold::Quantile { q: 0.99 }
+        .apply(&scores.score)
+        .unwrap();
+    let found = events(&series, &scores, &cut, &EventOptions::default());
+    let ctx = EvidenceContext::new(&series, &scores)
+        .unwrap()
+        .with_flags(&cut.flags)
+        .with_detector("spread");
+    let e = ctx.evidence(event_at(&found, 300)).unwrap();
+    assert_eq!((e.noise.before_steps, e.noise.after_steps), (95, 95));
+    let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
+    assert!((3.0..5.5).contains(&ratio), "{ratio}");
+    let text = explain(&e);
+    assert!(
+        text.contains("Noise: the steps from point to point were"),
+        "{text}"
+    );
+    assert!(text.contains("times larger after the event"), "{text}");
+    // The same change the other way round reads as calmer.
+    let calmer: Vec<f64> = series.values().iter().rev().copied().collect();
+    let series = Series::from_values(calmer.clone()).unwrap();
+    let mut score = vec![0.0; 600];
+    score[300] = 80.0;
+    let scores = Scores::new(score).with_expected(calmer);
+    let cut = Threshold::Quantile { q: 0.99 }
+        .apply(&scores.score)
+        .unwrap();
+    let found = events(&series, &scores, &cut, &EventOptions::default());
+    let ctx = EvidenceContext::new(&series, &scores)
+        .unwrap()
+        .with_flags(&cut.flags);
+    let text = explain(&ctx.evidence(event_at(&found, 300)).unwrap());
+    assert!(text.contains("times smaller after the event"), "{text}");
 }
 
 #[test]
