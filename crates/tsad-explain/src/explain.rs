@@ -83,6 +83,14 @@ pub(crate) fn peak(e: &Evidence) -> Option<String> {
         ));
     };
     let mut s = match (p.expected, p.baseline) {
+        // A detector of changes around a point (of spread, say) expects the value itself.
+        (Some(expected), _) if expected == actual => {
+            return Some(format!(
+                "{at} the value was {}, as the model expected: the detector scored a change \
+                 around this point, not the value itself.",
+                num(actual)
+            ));
+        }
         (Some(expected), _) => {
             let band = match (p.lower, p.upper) {
                 (Some(lo), Some(hi)) => format!(", normal band {} to {}", num(lo), num(hi)),

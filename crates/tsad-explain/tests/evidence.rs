@@ -201,6 +201,10 @@ fn a_change_of_noise_is_named_with_its_ratio() {
         "{text}"
     );
     assert!(text.contains("times larger after the event"), "{text}");
+    assert!(
+        text.contains("as the model expected: the detector scored a change"),
+        "{text}"
+    );
     // The same change the other way round reads as calmer.
     let calmer: Vec<f64> = series.values().iter().rev().copied().collect();
     let series = Series::from_values(calmer.clone()).unwrap();
