@@ -41,9 +41,10 @@
 //! **Reference**: the two-window comparison of change-point detection, e.g. Basseville &
 //! Nikiforov (1993), *Detection of Abrupt Changes*, section 2.1, with medians for robustness.
 
+use crate::change::{comparable, fit_window, peaks_of};
 use crate::common::{
-    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, interpolate,
-    longest_period, parse_state, report_done, robust_center_scale, tiny_scale, without_season,
+    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, parse_state,
+    report_done, robust_center_scale, tiny_scale,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -158,47 +159,6 @@ pub fn median_differences(x: &[f64], w: usize) -> Vec<f64> {
     out
 }
 
-/// `values` where each is the peak of its neighbourhood (above every value up to `reach`
-/// places before it, at least every value up to `reach` places after it), 0 elsewhere; NaN
-/// stays NaN and does not compete. A shift raises the median difference on about a window of
-/// points around it; keeping only its peak leaves one point at the change, so a shift is as
-/// rare as a spike to the calibration that follows.
-pub(crate) fn peaks_only(values: &[f64], reach: usize) -> Vec<f64> {
-    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
-    let before = trailing_max(values.iter().map(|&v| key(v)), reach);
-    let mut after = trailing_max(values.iter().rev().map(|&v| key(v)), reach);
-    after.reverse();
-    values
-        .iter()
-        .zip(before.iter().zip(&after))
-        .map(|(&v, (&b, &a))| {
-            if v.is_nan() || (v > b && v >= a) {
-                v
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
-/// For each item, the largest of the `reach` items before it (-inf when none): a monotone
-/// queue of candidates, O(n).
-fn trailing_max(items: impl Iterator<Item = f64>, reach: usize) -> Vec<f64> {
-    let mut queue: std::collections::VecDeque<(usize, f64)> = std::collections::VecDeque::new();
-    let mut out = Vec::new();
-    for (i, v) in items.enumerate() {
-        while queue.front().is_some_and(|&(j, _)| j + reach < i) {
-            queue.pop_front();
-        }
-        out.push(queue.front().map_or(f64::NEG_INFINITY, |&(_, m)| m));
-        while queue.back().is_some_and(|&(_, m)| m <= v) {
-            queue.pop_back();
-        }
-        queue.push_back((i, v));
-    }
-    out
-}
-
 /// The robust scale of one cycle's differences `x[i] - x[i - lag]`, over `sqrt 2`: the noise of
 /// one point once the cycle is taken out. Never 0 (see [`tiny_scale`]).
 fn noise_scale(x: &[f64], lag: usize) -> f64 {
@@ -226,17 +186,13 @@ impl Detector for LevelDetector {
 
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         begin_fit(train, self.min_len(), ctx)?;
-        let x = interpolate(train.values()).ok_or_else(|| Error::NotEnoughData {
-            needed: self.min_len(),
-            got: 0,
-        })?;
-        // The season is taken out whatever the window, so the period is always looked for.
-        let period = longest_period(&x);
-        let window = match (self.params.window, period) {
-            (Some(w), _) => w,
-            (None, Some(p)) => p * MIN_WINDOW.div_ceil(p),
-            (None, None) => self.params.fallback_window,
-        };
+        let (x, period, window) = fit_window(
+            train,
+            self.min_len(),
+            self.params.window,
+            self.params.fallback_window,
+            MIN_WINDOW,
+        )?;
         let scale = noise_scale(&x, period.unwrap_or(1));
         report_done(ctx);
         Ok(Box::new(LevelModel {
@@ -280,28 +236,16 @@ impl Model for LevelModel {
         // A series shorter than two of the fitted windows is compared over shorter ones.
         let window = self.window.min((values.len() - 1) / 2);
         let report = json!({"window": window, "period": self.period, "scale": self.scale});
-        let Some(x) = interpolate(values) else {
+        let Some(x) = comparable(values, self.period) else {
             return Ok(Scores::new(vec![f64::NAN; values.len()]).with_report(report));
         };
         let standard_error = MEAN_AD_TO_SIGMA * self.scale * (2.0 / window as f64).sqrt();
-        let deseasoned = match self.period {
-            // Without the cycle the median of any window follows the level, and is highest
-            // just at a shift.
-            Some(p) => without_season(&x, p).0,
-            None => x,
-        };
-        let differences = median_differences(&deseasoned, window);
+        let differences = median_differences(&x, window);
         let mut changes: Vec<f64> = differences
             .iter()
             .map(|d| d.abs() / standard_error)
             .collect();
-        let mut score = peaks_only(&changes, window / 2);
-        // Missing values score NaN, in the peaks and in the dense change alike.
-        for ((s, c), v) in score.iter_mut().zip(&mut changes).zip(values) {
-            if !v.is_finite() {
-                (*s, *c) = (f64::NAN, f64::NAN);
-            }
-        }
+        let score = peaks_of(&mut changes, window / 2, values);
         // At a shift, the value it would have had at the old level; elsewhere the value itself.
         let expected = values
             .iter()
@@ -329,7 +273,6 @@ impl Model for LevelModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use tsad_testing::{ConformanceOptions, conformance_with};
 
     /// A daily cycle of ±10 (hourly), noise of deviation 1.5, seeded.
@@ -511,38 +454,5 @@ mod tests {
                 ..ConformanceOptions::default()
             },
         );
-    }
-
-    /// Each point against every neighbour: the definition `peaks_only` computes in O(n).
-    fn peaks_plain(values: &[f64], reach: usize) -> Vec<f64> {
-        let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
-        (0..values.len())
-            .map(|i| {
-                let v = values[i];
-                let before = values[i.saturating_sub(reach)..i]
-                    .iter()
-                    .all(|&b| v > key(b));
-                let after = values[i + 1..(i + 1 + reach).min(values.len())]
-                    .iter()
-                    .all(|&a| v >= key(a));
-                if v.is_nan() || (before && after) {
-                    v
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
-
-    proptest! {
-        #[test]
-        fn peaks_only_is_the_plain_definition(
-            values in prop::collection::vec(
-                prop_oneof![4 => (0u8..6).prop_map(f64::from), 1 => Just(f64::NAN)], 0..80),
-            reach in 0usize..7,
-        ) {
-            tsad_testing::assert_bits_eq(
-                &peaks_only(&values, reach), &peaks_plain(&values, reach), "peaks");
-        }
     }
 }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod change;
 mod common;
 mod rolling;
 

@@ -55,11 +55,11 @@
 //! for retrospective detection of changes of variance", JASA 89(427)), here with the MAD of
 //! the steps for robustness.
 
+use crate::change::{comparable, fit_window, peaks_of};
 use crate::common::{
-    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, interpolate,
-    longest_period, parse_state, report_done, robust_center_scale, tiny_scale, without_season,
+    MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, parse_state,
+    report_done, robust_center_scale, tiny_scale, without_season,
 };
-use crate::level::peaks_only;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -293,16 +293,13 @@ impl Detector for SpreadDetector {
 
     fn fit(&self, train: &Series, ctx: &FitContext) -> Result<Box<dyn Model>, Error> {
         begin_fit(train, self.min_len(), ctx)?;
-        let x = interpolate(train.values()).ok_or_else(|| Error::NotEnoughData {
-            needed: self.min_len(),
-            got: 0,
-        })?;
-        let period = longest_period(&x);
-        let window = match (self.params.window, period) {
-            (Some(w), _) => w,
-            (None, Some(p)) => p * MIN_WINDOW.div_ceil(p),
-            (None, None) => self.params.fallback_window,
-        };
+        let (x, period, window) = fit_window(
+            train,
+            self.min_len(),
+            self.params.window,
+            self.params.fallback_window,
+            MIN_WINDOW,
+        )?;
         let rest = match period {
             Some(p) => without_season(&x, p).0,
             None => x,
@@ -351,25 +348,16 @@ impl Model for SpreadModel {
         let window = self.window.min((values.len() - 1) / 2);
         let report =
             json!({"window": window, "period": self.period, "step_noise": self.step_noise});
-        let Some(x) = interpolate(values) else {
+        let Some(rest) = comparable(values, self.period) else {
             return Ok(Scores::new(vec![f64::NAN; values.len()]).with_report(report));
-        };
-        let rest = match self.period {
-            Some(p) => without_season(&x, p).0,
-            None => x,
         };
         let standard_error = (2.0 * LN_SCALE_VARIANCE / (window - 1) as f64).sqrt();
         let mut changes: Vec<f64> = spread_changes(&rest, window, FLOOR_SHARE * self.step_noise)
             .iter()
             .map(|c| (c / standard_error).powi(2))
             .collect();
-        let mut score = peaks_only(&changes, window / 2);
-        // Missing values score NaN (before the peaks move, so none moves onto one).
-        for ((s, c), v) in score.iter_mut().zip(&mut changes).zip(values) {
-            if !v.is_finite() {
-                (*s, *c) = (f64::NAN, f64::NAN);
-            }
-        }
+        // Missing values score NaN before the peaks move, so none moves onto one.
+        let score = peaks_of(&mut changes, window / 2, values);
         let score = at_changes(&rest, score, window);
         Ok(Scores::new(score)
             .with_expected(values.to_vec())
