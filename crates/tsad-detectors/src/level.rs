@@ -273,6 +273,7 @@ impl Model for LevelModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tsad_testing::highest_two;
     use tsad_testing::{ConformanceOptions, conformance_with};
 
     /// A daily cycle of ±10 (hourly), noise of deviation 1.5, seeded.
@@ -286,18 +287,7 @@ mod tests {
     }
 
     fn fit_score(values: &[f64], params: LevelParams) -> Scores {
-        let series = Series::from_values(values.to_vec()).unwrap();
-        let model = LevelDetector::new(params)
-            .unwrap()
-            .fit(&series, &FitContext::new())
-            .unwrap();
-        model.score(&series).unwrap()
-    }
-
-    fn top(score: &[f64]) -> (usize, f64, f64) {
-        let mut order: Vec<usize> = (0..score.len()).filter(|&i| score[i].is_finite()).collect();
-        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-        (order[0], score[order[0]], score[order[1]])
+        tsad_testing::fit_and_score(&LevelDetector::new(params).unwrap(), values)
     }
 
     #[test]
@@ -336,9 +326,9 @@ mod tests {
             );
             assert_eq!(by_hand.report["window"], 30);
             // (The peak's place carries the medians' noise: a few points.)
-            let (at_by_hand, _, _) = top(&by_hand.score);
+            let (at_by_hand, _, _) = highest_two(&by_hand.score);
             assert!(at_by_hand.abs_diff(3750) <= 8, "seed {seed}: {at_by_hand}");
-            let (at, peak, runner_up) = top(&scores.score);
+            let (at, peak, runner_up) = highest_two(&scores.score);
             assert!(at.abs_diff(3750) <= 2, "seed {seed}: peak at {at}");
             assert!(
                 peak > 3.0 * runner_up,
@@ -371,7 +361,7 @@ mod tests {
         let mut values = daily(2000, 7);
         values[1000] += 40.0;
         let scores = fit_score(&values, LevelParams::default());
-        let (_, peak, _) = top(&scores.score);
+        let (_, peak, _) = highest_two(&scores.score);
         let near: f64 = scores.score[976..1024].iter().copied().fold(0.0, f64::max);
         assert!(
             near < peak,

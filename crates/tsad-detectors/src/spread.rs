@@ -378,6 +378,7 @@ impl Model for SpreadModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tsad_testing::highest_two;
     use tsad_testing::{ConformanceOptions, conformance_with};
 
     /// White noise of deviation 1 around 5, its deviation `factor` times larger from `at` on.
@@ -389,19 +390,7 @@ mod tests {
     }
 
     fn fit_score(values: &[f64], params: SpreadParams) -> Scores {
-        let series = Series::from_values(values.to_vec()).unwrap();
-        let model = SpreadDetector::new(params)
-            .unwrap()
-            .fit(&series, &FitContext::new())
-            .unwrap();
-        model.score(&series).unwrap()
-    }
-
-    /// The highest score's place and value, and the next highest value.
-    fn top(score: &[f64]) -> (usize, f64, f64) {
-        let mut order: Vec<usize> = (0..score.len()).filter(|&i| score[i].is_finite()).collect();
-        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-        (order[0], score[order[0]], score[order[1]])
+        tsad_testing::fit_and_score(&SpreadDetector::new(params).unwrap(), values)
     }
 
     #[test]
@@ -428,7 +417,7 @@ mod tests {
                 let values = noisier(5000, 3750, factor, seed);
                 let scores = fit_score(&values, SpreadParams::default());
                 assert_eq!(scores.report["window"], 48, "{}", scores.report);
-                let (at, peak, runner_up) = top(&scores.score);
+                let (at, peak, runner_up) = highest_two(&scores.score);
                 // (The split carries the noise of the spreads around it: a few points.)
                 assert!(at.abs_diff(3750) <= 8, "seed {seed}, {what}: peak at {at}");
                 assert!(
@@ -456,7 +445,7 @@ mod tests {
                 .cloned()
                 .fold(0.0, f64::max)
         };
-        let (_, peak, _) = top(&scores.score);
+        let (_, peak, _) = highest_two(&scores.score);
         // A fourfold change of spread scores about 80; these stay among the noise's own peaks.
         assert!(
             near(1000) < 20.0 && near(2000) < 20.0,
@@ -497,10 +486,10 @@ mod tests {
         assert!(scores.score[48..100].iter().all(|s| s.is_finite()));
         // A missing value just where the change was found: the change is still found, beside it.
         let mut values = noisier(5000, 3750, 4.0, 1);
-        let (found, _, _) = top(&fit_score(&values, SpreadParams::default()).score);
+        let (found, _, _) = highest_two(&fit_score(&values, SpreadParams::default()).score);
         values[found] = f64::NAN;
         let scores = fit_score(&values, SpreadParams::default());
-        let (at, peak, runner_up) = top(&scores.score);
+        let (at, peak, runner_up) = highest_two(&scores.score);
         assert!(at != found && at.abs_diff(3750) <= 24, "{found} -> {at}");
         assert!(peak > 3.0 * runner_up, "{peak} {runner_up}");
         let short = Series::from_values(values[..96].to_vec()).unwrap();

@@ -179,10 +179,31 @@ fn a_change_of_noise_is_named_with_its_ratio() {
     let values: Vec<f64> = (0..600)
         .map(|i| 10.0 + rng.normal() * if i < 300 { 1.0 } else { 4.0 })
         .collect();
-    let series = Series::from_values(values.clone()).unwrap();
-    let mut score = vec![0.0; 600];
+    let e = change_of_spread_evidence(&values);
+    assert_eq!((e.noise.before_steps, e.noise.after_steps), (95, 95));
+    let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
+    assert!((3.0..5.5).contains(&ratio), "{ratio}");
+    let text = explain(&e);
+    for fact in [
+        "Noise: the steps from point to point were",
+        "times larger after the event",
+        "as the model expected: the detector scored a change",
+    ] {
+        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
+    }
+    // The same change the other way round reads as calmer.
+    let calmer: Vec<f64> = values.iter().rev().copied().collect();
+    let text = explain(&change_of_spread_evidence(&calmer));
+    assert!(text.contains("times smaller after the event"), "{text}");
+}
+
+/// The evidence of an event at point 300 of `values`, scored as the `spread` detector scores a
+/// change (one point, the value itself expected).
+fn change_of_spread_evidence(values: &[f64]) -> tsad_explain::Evidence {
+    let series = Series::from_values(values.to_vec()).unwrap();
+    let mut score = vec![0.0; values.len()];
     score[300] = 80.0;
-    let scores = Scores::new(score).with_expected(values);
+    let scores = Scores::new(score).with_expected(values.to_vec());
     let cut = Threshold::Quantile { q: 0.99 }
         .apply(&scores.score)
         .unwrap();
@@ -191,35 +212,7 @@ fn a_change_of_noise_is_named_with_its_ratio() {
         .unwrap()
         .with_flags(&cut.flags)
         .with_detector("spread");
-    let e = ctx.evidence(event_at(&found, 300)).unwrap();
-    assert_eq!((e.noise.before_steps, e.noise.after_steps), (95, 95));
-    let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
-    assert!((3.0..5.5).contains(&ratio), "{ratio}");
-    let text = explain(&e);
-    assert!(
-        text.contains("Noise: the steps from point to point were"),
-        "{text}"
-    );
-    assert!(text.contains("times larger after the event"), "{text}");
-    assert!(
-        text.contains("as the model expected: the detector scored a change"),
-        "{text}"
-    );
-    // The same change the other way round reads as calmer.
-    let calmer: Vec<f64> = series.values().iter().rev().copied().collect();
-    let series = Series::from_values(calmer.clone()).unwrap();
-    let mut score = vec![0.0; 600];
-    score[300] = 80.0;
-    let scores = Scores::new(score).with_expected(calmer);
-    let cut = Threshold::Quantile { q: 0.99 }
-        .apply(&scores.score)
-        .unwrap();
-    let found = events(&series, &scores, &cut, &EventOptions::default());
-    let ctx = EvidenceContext::new(&series, &scores)
-        .unwrap()
-        .with_flags(&cut.flags);
-    let text = explain(&ctx.evidence(event_at(&found, 300)).unwrap());
-    assert!(text.contains("times smaller after the event"), "{text}");
+    ctx.evidence(event_at(&found, 300)).unwrap()
 }
 
 #[test]
