@@ -561,8 +561,6 @@ fn catalog() -> PyResult<String> {
     serde_json::to_string(&tsad_engine::catalog()).map_err(to_py)
 }
 
-/// The native module. Its functions take specs as JSON text and arrays of the exact dtypes;
-/// `tsad/__init__.py` is the public interface.
 /// parse_time(text)
 /// --
 ///
@@ -573,6 +571,8 @@ fn parse_time(text: &str) -> Option<i64> {
     tsad_io::parse_time(text)
 }
 
+/// The native module. Its functions take specs as JSON text and arrays of the exact dtypes;
+/// `tsad/__init__.py` is the public interface.
 #[pymodule]
 fn _tsad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TsadError", m.py().get_type::<TsadError>())?;
