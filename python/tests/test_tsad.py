@@ -169,6 +169,9 @@ def test_a_series_with_a_datetime_index_brings_its_times():
     assert isinstance(r.to_pandas().index, pd.DatetimeIndex)
     model = tsad.fit(values[:300], detector="mad")
     assert model.detect(values).timestamps[-1] == r.timestamps[-1]
+    # A separate training series brings its index too.
+    separate = tsad.detect(values[400:], detector="mad", train=values[:400])
+    assert separate.diagnostics["training"]["source"] == "series"
 
 
 def test_tz_aware_timestamps_become_utc_milliseconds():

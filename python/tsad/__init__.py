@@ -336,7 +336,8 @@ def detect(
         train: what the detector learns normal from. None: the series itself; an int ``n``: its
             first ``n`` points; a time (``"2024-01-10"``, a datetime or date, numpy
             datetime64; needs timestamps): its points at or before that time, as ``tsad detect
-            --train-until``; numbers (with ``train_timestamps``): another, normal series.
+            --train-until``; numbers (with ``train_timestamps``, or a pandas Series with a
+            DatetimeIndex): another, normal series.
         events: event options (``merge_gap``, ``merge_gap_time``, ``min_points``, ``prune``,
             ``standout``, ``routine``).
 
@@ -366,7 +367,9 @@ def detect(
             kwargs["train_until"] = _time_ms(train, "train")
         else:
             kwargs["train_values"] = _values(train, "train")
-            kwargs["train_timestamps"] = _timestamps(train_timestamps, "train_timestamps")
+            kwargs["train_timestamps"] = _timestamps(
+                _index_times(train, train_timestamps), "train_timestamps"
+            )
     raw = _tsad.detect(
         v, ts, _spec_json(detector), _threshold_json(threshold), _events_json(events), **kwargs
     )
