@@ -29,11 +29,15 @@ pub(crate) fn fit_window(
 /// phase of `period` over the series (without the cycle the median of any window follows the
 /// level, and a change stands out just where it happens). None when no value is finite.
 pub(crate) fn comparable(values: &[f64], period: Option<usize>) -> Option<Vec<f64>> {
-    let x = interpolate(values)?;
-    Some(match period {
+    Some(without_cycle(interpolate(values)?, period))
+}
+
+/// `x` less the median of each phase of `period` over it; `x` itself without a period.
+pub(crate) fn without_cycle(x: Vec<f64>, period: Option<usize>) -> Vec<f64> {
+    match period {
         Some(p) => without_season(&x, p).0,
         None => x,
-    })
+    }
 }
 
 /// The peaks of `changes` (see [`peaks_only`]) over `reach` places; at missing `values` both

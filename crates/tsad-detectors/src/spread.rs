@@ -55,10 +55,10 @@
 //! for retrospective detection of changes of variance", JASA 89(427)), here with the MAD of
 //! the steps for robustness.
 
-use crate::change::{comparable, fit_window, peaks_of};
+use crate::change::{comparable, fit_window, peaks_of, without_cycle};
 use crate::common::{
     MEAN_AD_TO_SIGMA, Problems, STATE_VERSION, SortedWindow, begin_fit, check_len, parse_state,
-    report_done, robust_center_scale, tiny_scale, without_season,
+    report_done, robust_center_scale, tiny_scale,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -200,16 +200,16 @@ fn rolling_spread(steps: &[f64], len: usize, floor: f64) -> Vec<f64> {
 }
 
 /// `|ln(s_after / s_before)|` at every `t` with a full window on both sides, NaN elsewhere:
-/// the spreads of the `w - 1` steps inside `x[t..t+w]` and inside `x[t-w..t]`. `x` must be
-/// finite.
-pub fn spread_changes(x: &[f64], w: usize, floor: f64) -> Vec<f64> {
-    let n = x.len();
+/// the spreads of the `w - 1` steps inside `x[t..t+w]` and inside `x[t-w..t]`, from the
+/// `steps` of a finite `x` (see [`steps`]).
+fn spread_changes(steps: &[f64], w: usize, floor: f64) -> Vec<f64> {
+    let n = steps.len();
     let mut out = vec![f64::NAN; n];
     if w < 2 || n < 2 * w {
         return out;
     }
     // spread[i]: the w - 1 steps d[i-w+2..=i], inside x[i-w+1..=i].
-    let spread = rolling_spread(&steps(x), w - 1, floor);
+    let spread = rolling_spread(steps, w - 1, floor);
     for t in w..=n - w {
         let (before, after) = (spread[t - 1], spread[t + w - 1]);
         out[t] = (after / before).ln().abs();
@@ -219,10 +219,9 @@ pub fn spread_changes(x: &[f64], w: usize, floor: f64) -> Vec<f64> {
 
 /// Each peak moved to the split of the `2·w` points around it where the variance of the
 /// steps changes most (the likelihood ratio of two variances against one, steps capped at
-/// [`WINSOR`] robust deviations), within `w / 2` of the peak.
-fn at_changes(x: &[f64], score: Vec<f64>, w: usize) -> Vec<f64> {
-    let n = x.len();
-    let d = steps(x);
+/// [`WINSOR`] robust deviations), within `w / 2` of the peak; `d` are the series' steps.
+fn at_changes(d: &[f64], score: Vec<f64>, w: usize) -> Vec<f64> {
+    let n = d.len();
     let mut out = score.clone();
     for (t, &s) in score.iter().enumerate() {
         if s.is_nan() || s <= 0.0 {
@@ -300,11 +299,7 @@ impl Detector for SpreadDetector {
             self.params.fallback_window,
             MIN_WINDOW,
         )?;
-        let rest = match period {
-            Some(p) => without_season(&x, p).0,
-            None => x,
-        };
-        let step_noise = step_noise(&rest);
+        let step_noise = step_noise(&without_cycle(x, period));
         report_done(ctx);
         Ok(Box::new(SpreadModel {
             params: self.params.clone(),
@@ -351,14 +346,15 @@ impl Model for SpreadModel {
         let Some(rest) = comparable(values, self.period) else {
             return Ok(Scores::new(vec![f64::NAN; values.len()]).with_report(report));
         };
+        let d = steps(&rest);
         let standard_error = (2.0 * LN_SCALE_VARIANCE / (window - 1) as f64).sqrt();
-        let mut changes: Vec<f64> = spread_changes(&rest, window, FLOOR_SHARE * self.step_noise)
+        let mut changes: Vec<f64> = spread_changes(&d, window, FLOOR_SHARE * self.step_noise)
             .iter()
             .map(|c| (c / standard_error).powi(2))
             .collect();
         // Missing values score NaN before the peaks move, so none moves onto one.
         let score = peaks_of(&mut changes, window / 2, values);
-        let score = at_changes(&rest, score, window);
+        let score = at_changes(&d, score, window);
         Ok(Scores::new(score)
             .with_expected(values.to_vec())
             .with_report(report)
