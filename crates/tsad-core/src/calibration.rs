@@ -397,18 +397,89 @@ impl Calibration {
     /// anomalous) fitted on its first tenth the cap hid every anomaly, while from 10,000 points
     /// (0.5%) it changed nothing. Below [`MIN_WITHIN_POINTS`] finite scores this is therefore
     /// [`Calibration::apply`].
+    ///
+    /// A level held for a stretch of the new data (up to a quarter of it) is left out of the
+    /// series' own scores, so that it neither makes their tail nor is judged by itself (a
+    /// stretch of at least [`HELD_SHARE`] of it, at least half of its points at least
+    /// [`HELD_RARITY`] against the reference, with at most [`HELD_GAP`] in a row below). Measured on SMAP as above: `lstm_forecast` 0.636 -> 0.707,
+    /// `lstm_autoencoder` 0.633 -> 0.647, `seasonal` 0.602 -> 0.610, `robust-stats` 0.607 ->
+    /// 0.613, the others unchanged.
     pub fn apply_to_new(&self, scores: &[f64]) -> Vec<f64> {
         let mut rarity = self.apply(scores);
         if scores.iter().filter(|s| s.is_finite()).count() < MIN_WITHIN_POINTS {
             return rarity;
         }
-        if let Some(own) = Calibration::fit_self(scores, Own::Cap) {
+        let outside_held = outside_held_runs(scores, &rarity);
+        let reference = outside_held.as_deref().unwrap_or(scores);
+        if let Some(own) = Calibration::fit_self(reference, Own::Cap) {
             for (r, o) in rarity.iter_mut().zip(own.apply(scores)) {
                 *r = r.min(o + WITHIN_MARGIN);
             }
         }
         rarity
     }
+}
+
+/// Rarity against the reference from which a point counts towards a held run (see
+/// [`Calibration::apply_to_new`]): about one normal point in a hundred.
+pub const HELD_RARITY: f64 = 2.0;
+/// Fewest points a held run spans, as a share of the series.
+pub const HELD_SHARE: f64 = 0.01;
+/// Most points in a row below [`HELD_RARITY`] inside a held run.
+pub const HELD_GAP: usize = 12;
+/// Most of the series held runs may cover; beyond it the series itself has moved.
+pub const MAX_HELD_SHARE: f64 = 0.25;
+
+/// `scores` with the points of held runs set to NaN, for [`Calibration::apply_to_new`]'s own
+/// reference; `None` when there is no held run, or when they cover more than
+/// [`MAX_HELD_SHARE`] of the series.
+///
+/// A held run is a stretch of at least [`HELD_SHARE`] of the series, at least half of whose
+/// points are at least [`HELD_RARITY`] against the reference, with at most [`HELD_GAP`] points
+/// in a row below it: a level the training part never saw, held for a while. Left in the
+/// series' own scores, it made their tail: on the 10,000-point demo fitted on its first tenth,
+/// the level shift of its last tenth (forecast errors of 24 to 46 where the training part's
+/// reached 7) held every spike's rarity to 2 and the shift's own to 2.5 under the cap, and the
+/// LSTM forecaster reported nothing. Judged against the rest of the series instead, the spikes
+/// stand out again, and so does the held run. When held runs cover much of the series, the
+/// series has moved as a whole, which is what the cap is for.
+fn outside_held_runs(scores: &[f64], rarity: &[f64]) -> Option<Vec<f64>> {
+    let n = scores.len();
+    let shortest = ((n as f64 * HELD_SHARE).ceil() as usize).max(1);
+    let mut held = vec![false; n];
+    // The open run: its first point, its last point at or above the level, how many are.
+    let mut run: Option<(usize, usize, usize)> = None;
+    let close = |run: Option<(usize, usize, usize)>, held: &mut [bool]| {
+        if let Some((first, last, hits)) = run {
+            let span = last + 1 - first;
+            if span >= shortest && 2 * hits >= span {
+                held[first..=last].fill(true);
+            }
+        }
+    };
+    for (i, &r) in rarity.iter().enumerate() {
+        if r >= HELD_RARITY {
+            run = match run {
+                Some((first, last, hits)) if i - last <= HELD_GAP + 1 => Some((first, i, hits + 1)),
+                other => {
+                    close(other, &mut held);
+                    Some((i, i, 1))
+                }
+            };
+        }
+    }
+    close(run, &mut held);
+    let covered = held.iter().filter(|&&h| h).count();
+    if covered == 0 || covered as f64 > MAX_HELD_SHARE * n as f64 {
+        return None;
+    }
+    Some(
+        scores
+            .iter()
+            .zip(&held)
+            .map(|(&s, &h)| if h { f64::NAN } else { s })
+            .collect(),
+    )
 }
 
 /// What a series' calibration on its own scores ([`Calibration::fit_self`]) is for, which
@@ -426,7 +497,8 @@ enum Own {
     /// they would judge themselves: on SMAP's P-4 (fit on `train/`), 15 of 7,783 points at a
     /// level the training part never reached, all else 0, were held to rarity 4.15 (the 15
     /// alike: one in 14,000) while the cut is 5. More than the top [`SELF_TRIM`] at a new
-    /// level is a shift of the series, which the cap still holds back.
+    /// level is a shift of the series, which the cap still holds back unless it is held in
+    /// one stretch (see `outside_held_runs`).
     Cap,
 }
 
@@ -1076,13 +1148,20 @@ mod tests {
             .unwrap()
             .rarity(552.0);
         assert!((3.0..4.0).contains(&own), "{own}");
-        // 10% of the series at the new level is a shift, not 15 anomalies: the cap holds it
-        // below one in 100,000.
+        // 10% of the series held at the new level is a shift that stands out of the rest of
+        // the series (see `outside_held_runs`): it keeps its rarity.
         for x in scores.iter_mut().skip(6000).take(800) {
             *x = 552.0;
         }
         let shifted = cal.apply_to_new(&scores);
-        assert!(shifted[6000] < 3.0, "{}", shifted[6000]);
+        assert!(shifted[6000] > 5.0, "{}", shifted[6000]);
+        // A third of the series at the new level is the series' new normal: the cap holds it
+        // below one in 100,000.
+        for x in scores.iter_mut().skip(5000) {
+            *x = 552.0;
+        }
+        let moved = cal.apply_to_new(&scores);
+        assert!(moved[6000] < 3.0, "{}", moved[6000]);
     }
 
     #[test]
@@ -1127,6 +1206,55 @@ mod tests {
         assert!(moved < 50, "{moved} of 5000 moved");
         let short = &drifted[..2_000];
         assert_eq!(cal.apply_to_new(short), cal.apply(short));
+    }
+
+    #[test]
+    fn a_level_held_for_a_tenth_of_new_data_hides_nothing_else() {
+        // Normal: Exp(1). New data: 9,000 such scores with five spikes of 15, then 1,000 at a
+        // level the reference never reached (30 and more): a shift held to the end.
+        let reference: Vec<f64> = uniforms(5_000, 31).iter().map(|u| -u.ln()).collect();
+        let cal = Calibration::fit(&reference).unwrap();
+        let mut new: Vec<f64> = uniforms(10_000, 32).iter().map(|u| -u.ln()).collect();
+        for k in 0..5 {
+            new[1_000 + 1_500 * k] = 15.0;
+        }
+        for x in &mut new[9_000..] {
+            *x += 30.0;
+        }
+        // The shift's thousand scores would make the series' own tail, under which a spike of
+        // 15 is ordinary; judged against the rest of the series, the spikes and the shift
+        // stand out.
+        let rarity = cal.apply_to_new(&new);
+        for k in 0..5 {
+            assert!(
+                rarity[1_000 + 1_500 * k] >= 5.0,
+                "{}",
+                rarity[1_000 + 1_500 * k]
+            );
+        }
+        assert!(rarity[9_000..].iter().all(|&r| r >= 5.0));
+        // Held for most of the series, the shift is the series' new normal: held back.
+        let mut moved = new.clone();
+        for x in &mut moved[4_000..9_000] {
+            *x += 30.0;
+        }
+        let rarity = cal.apply_to_new(&moved);
+        let alarms = rarity[4_000..].iter().filter(|&&r| r >= 5.0).count();
+        assert!(alarms < 100, "{alarms} of 6000");
+        // Scattered over the series (a fifth of the points, none held for long), the high
+        // scores are drift, held back too.
+        let mut scattered: Vec<f64> = uniforms(10_000, 33).iter().map(|u| -u.ln()).collect();
+        for (x, u) in scattered.iter_mut().zip(uniforms(10_000, 34)) {
+            if u < 0.2 {
+                *x += 10.0;
+            }
+        }
+        let alarms = cal
+            .apply_to_new(&scattered)
+            .iter()
+            .filter(|&&r| r >= 5.0)
+            .count();
+        assert!(alarms < 50, "{alarms} of about 2000");
     }
 
     #[test]
