@@ -107,7 +107,9 @@ pub(crate) struct ThresholdArgs {
     /// q in (0, 1) for the quantile threshold (implies it).
     #[arg(long, value_name = "Q", allow_negative_numbers = true)]
     pub(crate) quantile: Option<f64>,
-    /// Flagged points with at most N unflagged points between them form one event.
+    /// Flagged points with at most N unflagged points between them form one event (and on the
+    /// rarity thresholds, `auto` and `sensitivity`, so do the flags inside a level held for at
+    /// least 1% of the series, however far apart).
     #[arg(
         long,
         value_name = "N",

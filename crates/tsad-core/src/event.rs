@@ -79,7 +79,9 @@ pub struct Event {
 #[serde(default, deny_unknown_fields)]
 pub struct EventOptions {
     /// Two flagged points with at most this many unflagged points between them belong to one
-    /// event. Default 2, so one anomaly whose score dips for a point is not split in two.
+    /// event. Default 2, so one anomaly whose score dips for a point is not split in two. On a
+    /// rarity cut, flags inside one of the [`crate::calibration::held_runs`] also belong to
+    /// one event, however far apart.
     pub merge_gap: usize,
     /// Two flagged points at most this far apart in time (in the series' time unit:
     /// milliseconds for timestamps, rows for a row-number axis) also belong to one event.
@@ -317,11 +319,25 @@ pub fn events_and_routine(
     let mut out = Vec::new();
     let mut i = 0;
     let n = cut.flags.len().min(series.len());
+    let values = cut_values(scores, cut);
+    // A level held for a stretch of the series (see `held_runs`) is one event, however often its
+    // scores dip below the cut-off inside it.
+    let held = if cut.scale == Scale::Rarity {
+        crate::calibration::held_runs(&values[..n.min(values.len())])
+    } else {
+        Vec::new()
+    };
+    let same_run = |a: usize, b: usize| {
+        let k = held.partition_point(|&(_, last)| last < a);
+        held.get(k)
+            .is_some_and(|&(first, last)| first <= a && b <= last)
+    };
     let close = |a: usize, b: usize| {
         b - a <= options.merge_gap + 1
             || options
                 .merge_gap_time
                 .is_some_and(|g| ts[b].saturating_sub(ts[a]) <= g)
+            || same_run(a, b)
     };
     while let Some(start) = next_flag(&cut.flags[..n], i) {
         let mut end = start;
@@ -338,7 +354,6 @@ pub fn events_and_routine(
         }
         i = end + 1;
     }
-    let values = cut_values(scores, cut);
     let routine = if options.routine && cut.scale == Scale::Rarity && !out.is_empty() {
         routine::set_aside(series, &mut out, || {
             near_misses(series, scores, values, cut)
@@ -719,6 +734,67 @@ mod tests {
             .collect();
             assert_eq!(&got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_held_level_is_one_event_however_its_scores_dip() {
+        // 5,000 points at rarity 1; from 4,000, a level held to the end (rarity 8) whose
+        // scores dip to 3 for 5 points in every 20 (below the cut of 5, above the held level
+        // of 2): one event, not fifty. A spike and two flags 8 points apart outside it keep
+        // the gap rule.
+        let mut r = vec![1.0; LONG];
+        for (i, x) in r.iter_mut().enumerate().skip(4_000) {
+            *x = if i % 20 < 5 { 3.0 } else { 8.0 };
+        }
+        r[1_000] = 9.0;
+        r[2_000] = 6.0;
+        r[2_008] = 6.0;
+        let series = Series::from_values(vec![0.0; LONG]).unwrap();
+        let spans = |r: &[f64]| -> Vec<(usize, usize)> {
+            let mut scores = Scores::new(r.to_vec());
+            scores.rarity = Some(r.to_vec());
+            let mut found: Vec<(usize, usize)> = events(
+                &series,
+                &scores,
+                &rarity_cut(r, 5.0),
+                &EventOptions {
+                    standout: false,
+                    ..EventOptions::default()
+                },
+            )
+            .iter()
+            .map(|e| (e.start, e.end))
+            .collect();
+            found.sort_unstable();
+            found
+        };
+        assert_eq!(
+            spans(&r),
+            vec![
+                (1_000, 1_000),
+                (2_000, 2_000),
+                (2_008, 2_008),
+                (4_005, 4_999)
+            ]
+        );
+        // Held for less than 1% of the series (40 points), the dips split it as the gap says.
+        let mut short = vec![1.0; LONG];
+        short[4_000..4_040].copy_from_slice(&r[4_000..4_040]);
+        assert_eq!(spans(&short).len(), 2);
+        // On raw scores (a sigma cut), nothing is held.
+        let raw = Cut {
+            value: 5.0,
+            scale: Scale::Raw,
+            flags: r.iter().map(|&v| v > 5.0).collect(),
+            routine: Vec::new(),
+        };
+        let found = events(
+            &series,
+            &Scores::new(r.clone()),
+            &raw,
+            &EventOptions::default(),
+        );
+        assert_eq!(found.len(), 3 + 50);
     }
 
     #[test]
