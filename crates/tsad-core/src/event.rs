@@ -322,10 +322,11 @@ pub fn events_and_routine(
     let values = cut_values(scores, cut);
     // A level held for a stretch of the series (see `held_runs`) is one event, however often its
     // scores dip below the cut-off inside it.
-    let held = if cut.scale == Scale::Rarity {
-        crate::calibration::held_runs(&values[..n.min(values.len())])
-    } else {
-        Vec::new()
+    let held = match (cut.scale, &scores.rarity) {
+        (Scale::Rarity, Some(rarity)) => {
+            crate::calibration::held_runs(&rarity[..n.min(rarity.len())])
+        }
+        _ => Vec::new(),
     };
     let same_run = |a: usize, b: usize| {
         let k = held.partition_point(|&(_, last)| last < a);
