@@ -54,6 +54,14 @@ fn noisy(clean: &[f64], sd: f64, seed: u64) -> Vec<f64> {
 }
 
 /// Event whose range holds `i`.
+/// Asserts that `text` holds every one of `facts`, naming the first missing one.
+#[track_caller]
+fn says(text: &str, facts: &[&str]) {
+    for fact in facts {
+        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
+    }
+}
+
 fn event_at(found: &[Event], i: usize) -> &Event {
     found
         .iter()
@@ -111,17 +119,18 @@ fn a_spike_is_a_transient_with_its_seasons_named() {
     assert!(e.data_quality.notes.is_empty(), "{:?}", e.data_quality);
 
     let text = explain(&e);
-    for fact in [
-        "a single point",
-        "robust standard deviations above",
-        "the highest of 336 scores",
-        "The seasonal detector flagged it",
-        "1 period earlier (24 points) = 1 day earlier",
-        "transient spike",
-        "Data quality: no missing values",
-    ] {
-        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
-    }
+    says(
+        &text,
+        &[
+            "a single point",
+            "robust standard deviations above",
+            "the highest of 336 scores",
+            "The seasonal detector flagged it",
+            "1 period earlier (24 points) = 1 day earlier",
+            "transient spike",
+            "Data quality: no missing values",
+        ],
+    );
 }
 
 #[test]
@@ -158,13 +167,14 @@ fn a_level_shift_is_named_with_its_numbers() {
     assert!(e.seasons.comparisons.is_empty());
 
     let text = explain(&e);
-    for fact in [
-        "From point 300",
-        "a level shift, not a one-off spike",
-        "(+9.9",
-    ] {
-        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
-    }
+    says(
+        &text,
+        &[
+            "From point 300",
+            "a level shift, not a one-off spike",
+            "(+9.9",
+        ],
+    );
     // The noise did not change: nothing is said of it.
     let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
     assert!((0.7..1.4).contains(&ratio), "{ratio}");
@@ -184,13 +194,14 @@ fn a_change_of_noise_is_named_with_its_ratio() {
     let ratio = e.noise.after.unwrap() / e.noise.before.unwrap();
     assert!((3.0..5.5).contains(&ratio), "{ratio}");
     let text = explain(&e);
-    for fact in [
-        "Noise: the steps from point to point were",
-        "times larger after the event",
-        "as the model expected: the detector scored a change",
-    ] {
-        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
-    }
+    says(
+        &text,
+        &[
+            "Noise: the steps from point to point were",
+            "times larger after the event",
+            "as the model expected: the detector scored a change",
+        ],
+    );
     // The same change the other way round reads as calmer.
     let calmer: Vec<f64> = values.iter().rev().copied().collect();
     let text = explain(&change_of_spread_evidence(&calmer));
@@ -416,13 +427,14 @@ fn data_quality_notes_name_gaps_missing_values_and_duplicates() {
     assert_eq!(q.missing_nearby, 1);
     assert_eq!(q.duplicates_nearby, 1);
     let text = explain(&e);
-    for fact in [
-        "skips 5 steps right at the event",
-        "1 value is missing near the event",
-        "1 timestamp near the event appeared twice",
-    ] {
-        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
-    }
+    says(
+        &text,
+        &[
+            "skips 5 steps right at the event",
+            "1 value is missing near the event",
+            "1 timestamp near the event appeared twice",
+        ],
+    );
 }
 
 #[test]
